@@ -1,0 +1,22 @@
+//! # sharescope protocols
+//!
+//! Rings, fixed point, secret sharing and the protocol kernels of sharescope. Pure: no threads,
+//! no I/O, no clocks. Kernels reach the world only through [`context::Context`].
+//!
+//! - [`ring`]: Z_2^64, Z_2^128, the odd ring Z_(2^64−1), Z_67.
+//! - [`tensor`]: ring tensors, wire encoding, PRG expansion.
+//! - [`kernels`]: fast ring matmul / conv2d kernels.
+//! - [`fixed`]: fixed-point encoding and hazards.
+//! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
+//! - [`pond`]: tf-encrypted's Pond protocol.
+
+pub mod context;
+pub mod error;
+pub mod fixed;
+pub mod kernels;
+pub mod pond;
+pub mod program;
+pub mod ring;
+pub mod tensor;
+
+pub use error::{ProtocolError, Result};

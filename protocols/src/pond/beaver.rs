@@ -1,0 +1,227 @@
+//! **Beaver multiplication** for every bilinear map: elementwise product, matmul and conv2d are
+//! the same protocol with a different ∘.
+//!
+//! Offline (crypto producer): masks a, b and c = a∘b. server0 gets one 32-byte seed from which it
+//! expands ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀; server1 gets a seed for ⟨a⟩₁, ⟨b⟩₁ plus ⟨c⟩₁ = c − ⟨c⟩₀ in full.
+//! Online: the servers open e = x − a and f = y − b, then
+//! ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f, and truncate.
+//!
+//! **Mask reuse**: a private value is masked and opened once; later products read the cached
+//! (⟨a⟩ᵢ, e), so only their fresh operands cost online bytes (tf-encrypted caches the same way).
+
+use super::{Mask, PondParty, Value};
+use crate::context::{Context, Traffic};
+use crate::error::{ProtocolError, Result};
+use crate::tensor::{self, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// The bilinear map ∘ of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bilinear {
+    /// Elementwise product (with broadcasting).
+    Elementwise,
+    /// Matrix product.
+    MatMul,
+    /// NCHW convolution.
+    Conv2d { stride: usize, padding: usize },
+}
+
+impl Bilinear {
+    /// x ∘ y over the ring.
+    pub(crate) fn apply(self, x: &Tensor<u64>, y: &Tensor<u64>) -> Result<Tensor<u64>> {
+        match self {
+            Bilinear::Elementwise => tensor::mul(x, y),
+            Bilinear::MatMul => tensor::matmul(x, y),
+            Bilinear::Conv2d { stride, padding } => tensor::conv2d(x, y, stride, padding),
+        }
+    }
+
+    /// Ring multiplications of one x ∘ y, for the cost model.
+    fn work(self, x: &[usize], y: &[usize], out: &[usize]) -> u64 {
+        let n: usize = out.iter().product();
+        (match self {
+            Bilinear::Elementwise => n,
+            Bilinear::MatMul => n * x[1],
+            Bilinear::Conv2d { .. } => n * y[1] * y[2] * y[3],
+        }) as u64
+    }
+}
+
+impl PondParty {
+    /// The fixed-point product x ∘ y for every public/private combination, truncated back to f
+    /// fractional bits.
+    pub(crate) fn product(
+        &mut self,
+        ctx: &mut dyn Context,
+        map: Bilinear,
+        x: &str,
+        y: &str,
+        out_shape: &[usize],
+    ) -> Result<Value> {
+        let (vx, vy) = (self.get(x)?.clone(), self.get(y)?.clone());
+        let shape = out_shape.to_vec();
+        match (&vx, &vy) {
+            (Value::Public { value: a, .. }, Value::Public { value: b, .. }) => {
+                self.step(ctx, "local product")?;
+                let value = match (a, b) {
+                    (Some(a), Some(b)) => Some(self.truncate_public(&map.apply(a, b)?)),
+                    _ => None,
+                };
+                Ok(Value::Public { value, shape })
+            }
+            (Value::Private { share, .. }, Value::Public { value, .. })
+            | (Value::Public { value, .. }, Value::Private { share, .. }) => {
+                // Public × private: each server applies ∘ to its share; no triple is needed.
+                self.step(ctx, "local product")?;
+                let z = match (share, value) {
+                    (Some(s), Some(p)) => {
+                        let z = if vx.is_private() { map.apply(s, p)? } else { map.apply(p, s)? };
+                        ctx.charge(map.work(vx.shape(), vy.shape(), out_shape));
+                        ctx.record_share("product (scale 2f)", &z);
+                        Some(z)
+                    }
+                    _ => None,
+                };
+                let share = self.truncate(ctx, z, out_shape)?;
+                Ok(Value::Private { share, shape })
+            }
+            (Value::Private { .. }, Value::Private { .. }) => {
+                let z = self.beaver(ctx, map, x, y, out_shape)?;
+                let share = self.truncate(ctx, z, out_shape)?;
+                Ok(Value::Private { share, shape })
+            }
+        }
+    }
+
+    /// Beaver's protocol for x ∘ y with both operands private; returns the server's share of the
+    /// untruncated product (scale 2f), `None` at other parties.
+    pub(crate) fn beaver(
+        &mut self,
+        ctx: &mut dyn Context,
+        map: Bilinear,
+        x: &str,
+        y: &str,
+        out_shape: &[usize],
+    ) -> Result<Option<Tensor<u64>>> {
+        let mut fresh: Vec<String> = Vec::new();
+        for n in [x, y] {
+            if !self.masks.contains_key(n) && !fresh.iter().any(|f| f == n) {
+                fresh.push(n.to_string());
+            }
+        }
+        let shapes: Vec<Vec<usize>> = fresh.iter().map(|n| self.get(n).map(|v| v.shape().to_vec())).collect::<Result<_>>()?;
+        let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
+
+        // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b.
+        self.step(ctx, "deal triple")?;
+        let masked_names = fresh.join(", ");
+        let mut pending: Vec<(String, Tensor<u64>)> = Vec::new();
+        let mut c_share: Option<Tensor<u64>> = None;
+        if self.is_producer() {
+            let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
+            let (mut prg0, mut prg1) = (ChaCha20Rng::from_seed(seed0), ChaCha20Rng::from_seed(seed1));
+            for (n, s) in fresh.iter().zip(&shapes) {
+                let a0: Tensor<u64> = tensor::random(s, &mut prg0);
+                let a1: Tensor<u64> = tensor::random(s, &mut prg1);
+                self.masks.insert(n.clone(), Mask::Producer { a: tensor::add(&a0, &a1)? });
+            }
+            let a = self.producer_mask(x)?;
+            let b = self.producer_mask(y)?;
+            let c = map.apply(&a, &b)?;
+            ctx.charge(map.work(a.shape(), b.shape(), out_shape));
+            let c0: Tensor<u64> = tensor::random(out_shape, &mut prg0);
+            let c1 = tensor::sub(&c, &c0)?;
+            ctx.send(s0, "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀", Traffic::Offline, seed0.to_vec())?;
+            let mut msg = seed1.to_vec();
+            msg.extend(tensor::encode(&c1));
+            ctx.send(s1, "seed → ⟨a⟩₁, ⟨b⟩₁; ⟨c⟩₁ = a∘b − ⟨c⟩₀", Traffic::Offline, msg)?;
+        }
+        if let Some(i) = self.server_index() {
+            let msg = ctx.recv(cp)?;
+            if msg.len() < 32 {
+                return Err(ProtocolError::Malformed { from: cp, expected: 32, got: msg.len() });
+            }
+            let seed = tensor::decode_seed(&msg[..32], cp)?;
+            let mut prg = ChaCha20Rng::from_seed(seed);
+            for (n, s) in fresh.iter().zip(&shapes) {
+                pending.push((n.clone(), tensor::random(s, &mut prg)));
+            }
+            c_share = Some(if i == 0 {
+                if msg.len() != 32 {
+                    return Err(ProtocolError::Malformed { from: cp, expected: 32, got: msg.len() });
+                }
+                tensor::random(out_shape, &mut prg)
+            } else {
+                tensor::decode(&msg[32..], out_shape, cp).map_err(|_| ProtocolError::Malformed {
+                    from: cp,
+                    expected: 32 + 8 * tensor::numel(out_shape),
+                    got: msg.len(),
+                })?
+            });
+        }
+
+        // Step 2 (online): open e = x − a (and f = y − b) for the fresh operands only.
+        self.step(ctx, if fresh.is_empty() { "reuse masks" } else { "open masked inputs" })?;
+        if let Some(i) = self.server_index() {
+            if !fresh.is_empty() {
+                let mut msg = Vec::new();
+                let mut mine = Vec::new();
+                for (n, a) in &pending {
+                    let e_i = tensor::sub(self.share_of(n)?.expect("server holds share"), a)?;
+                    msg.extend(tensor::encode(&e_i));
+                    mine.push(e_i);
+                }
+                let peer = self.peer(i);
+                let label = fresh.iter().map(|n| format!("⟨{n} − a_{n}⟩{i}")).collect::<Vec<_>>().join(", ");
+                ctx.send(peer, &label, Traffic::Online, msg)?;
+                let theirs = ctx.recv(peer)?;
+                let expected: usize = shapes.iter().map(|s| 8 * tensor::numel(s)).sum();
+                if theirs.len() != expected {
+                    return Err(ProtocolError::Malformed { from: peer, expected, got: theirs.len() });
+                }
+                let mut off = 0;
+                for ((n, a), (e_i, s)) in pending.drain(..).zip(mine.into_iter().zip(&shapes)) {
+                    let len = 8 * tensor::numel(s);
+                    let e_j: Tensor<u64> = tensor::decode(&theirs[off..off + len], s, peer)?;
+                    off += len;
+                    let e = tensor::add(&e_i, &e_j)?;
+                    ctx.record_opened(&format!("{n} − a (masked {n})"), &e);
+                    self.masks.insert(n, Mask::Server { a, e });
+                }
+            }
+        }
+        let _ = masked_names;
+
+        // Step 3: ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f.
+        self.step(ctx, "combine")?;
+        if let Some(i) = self.server_index() {
+            let (a, e) = self.server_mask(x)?;
+            let (b, f) = self.server_mask(y)?;
+            let mut z = c_share.expect("server received ⟨c⟩");
+            z = tensor::add(&z, &map.apply(&e, &b)?)?;
+            z = tensor::add(&z, &map.apply(&a, &f)?)?;
+            if i == 0 {
+                z = tensor::add(&z, &map.apply(&e, &f)?)?;
+            }
+            ctx.charge(3 * map.work(e.shape(), f.shape(), out_shape));
+            ctx.record_share("product (scale 2f)", &z);
+            return Ok(Some(z));
+        }
+        Ok(None)
+    }
+
+    fn producer_mask(&self, n: &str) -> Result<Tensor<u64>> {
+        match self.masks.get(n) {
+            Some(Mask::Producer { a }) => Ok(a.clone()),
+            _ => Err(ProtocolError::Missing(format!("producer has no mask for `{n}`"))),
+        }
+    }
+
+    fn server_mask(&self, n: &str) -> Result<(Tensor<u64>, Tensor<u64>)> {
+        match self.masks.get(n) {
+            Some(Mask::Server { a, e }) => Ok((a.clone(), e.clone())),
+            _ => Err(ProtocolError::Missing(format!("server has no mask for `{n}`"))),
+        }
+    }
+}

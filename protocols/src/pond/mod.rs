@@ -1,0 +1,247 @@
+//! **Pond**: tf-encrypted's two-server protocol with a crypto producer (Dahl et al., 2018).
+//!
+//! server0 and server1 hold 2-of-2 additive shares over Z_2^64 of fixed-point values; the crypto
+//! producer deals correlated randomness (Beaver triples, truncation pairs) and never sees data.
+//! Input providers share their inputs; output receivers get revealed results. Semi-honest, the
+//! producer does not collude.
+//!
+//! A [`PondParty`] is one party's state. Every party runs the same program through it, op by op;
+//! each op walks the same sequence of protocol steps on every party, so the simulator can pause
+//! all parties at the same step boundary.
+
+mod activation;
+mod beaver;
+mod io;
+mod linear;
+mod truncate;
+
+pub use activation::{Approximation, RELU, SIGMOID, TANH};
+
+use crate::context::{Context, PartyId};
+use crate::error::{ProtocolError, Result};
+use crate::fixed::FixedConfig;
+use crate::program::{infer_shape, Op};
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Which party index plays which Pond role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// First share holder.
+    pub server0: PartyId,
+    /// Second share holder.
+    pub server1: PartyId,
+    /// The dealer of correlated randomness.
+    pub producer: PartyId,
+}
+
+/// How a fixed-point product is brought back to f fractional bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Truncation {
+    /// Catrina–Saxena style, with a truncation pair (r, r >> f) from the producer: one round,
+    /// correct up to one ulp whenever the value respects the bound.
+    #[default]
+    Dealer,
+    /// SecureML's local truncation: no communication, but fails with probability about
+    /// 2^(bits(|z|)+1−64) per element.
+    Local,
+}
+
+/// How an input provider shares its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum InputSharing {
+    /// server0's share is a 32-byte PRG seed; server1 gets x − PRG(seed).
+    #[default]
+    Seeded,
+    /// Both shares are sent in full.
+    Dense,
+}
+
+/// Pond's knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PondConfig {
+    /// Fixed-point encoding.
+    pub fixed: FixedConfig,
+    /// Truncation method.
+    pub truncation: Truncation,
+    /// Input sharing method.
+    pub input_sharing: InputSharing,
+}
+
+/// What one party holds of a program value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A secret-shared value: servers hold their share, other parties only the shape.
+    Private {
+        /// This party's share, if it is a server.
+        share: Option<Tensor<u64>>,
+        /// The value's shape (public).
+        shape: Vec<usize>,
+    },
+    /// A public value (fixed-point encoded); `value` is `None` at parties it was not opened to.
+    Public {
+        /// The encoded value, if this party knows it.
+        value: Option<Tensor<u64>>,
+        /// The value's shape.
+        shape: Vec<usize>,
+    },
+}
+
+impl Value {
+    /// The value's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Value::Private { shape, .. } | Value::Public { shape, .. } => shape,
+        }
+    }
+    /// Whether the value is secret-shared.
+    pub fn is_private(&self) -> bool {
+        matches!(self, Value::Private { .. })
+    }
+}
+
+/// The masks a private value was opened with, kept so later products reuse them (mask reuse).
+#[derive(Debug, Clone)]
+pub(crate) enum Mask {
+    /// A server's share of the mask `a` and the opened `e = x − a`.
+    Server { a: Tensor<u64>, e: Tensor<u64> },
+    /// The producer's full mask `a`.
+    Producer { a: Tensor<u64> },
+}
+
+/// One party's Pond state.
+#[derive(Debug)]
+pub struct PondParty {
+    me: PartyId,
+    place: Placement,
+    cfg: PondConfig,
+    values: HashMap<String, Value>,
+    masks: HashMap<String, Mask>,
+    prefix: String,
+}
+
+impl PondParty {
+    /// A fresh party `me` under `place` with configuration `cfg`.
+    pub fn new(me: PartyId, place: Placement, cfg: PondConfig) -> Self {
+        PondParty { me, place, cfg, values: HashMap::new(), masks: HashMap::new(), prefix: String::new() }
+    }
+
+    /// The Pond configuration.
+    pub fn config(&self) -> &PondConfig {
+        &self.cfg
+    }
+
+    /// Index 0 or 1 if this party is a server.
+    pub(crate) fn server_index(&self) -> Option<usize> {
+        if self.me == self.place.server0 {
+            Some(0)
+        } else if self.me == self.place.server1 {
+            Some(1)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn is_producer(&self) -> bool {
+        self.me == self.place.producer
+    }
+
+    /// The other server of server `i`.
+    pub(crate) fn peer(&self, i: usize) -> PartyId {
+        if i == 0 {
+            self.place.server1
+        } else {
+            self.place.server0
+        }
+    }
+
+    pub(crate) fn step(&self, ctx: &mut dyn Context, name: &str) -> Result<()> {
+        if self.prefix.is_empty() {
+            ctx.step(name)
+        } else {
+            ctx.step(&format!("{}: {name}", self.prefix))
+        }
+    }
+
+    /// What this party holds of `name`.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Result<&Value> {
+        self.values.get(name).ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
+    }
+
+    pub(crate) fn share_of(&self, name: &str) -> Result<Option<&Tensor<u64>>> {
+        match self.get(name)? {
+            Value::Private { share, .. } => Ok(share.as_ref()),
+            Value::Public { .. } => Err(ProtocolError::Missing(format!("`{name}` is public, not shared"))),
+        }
+    }
+
+    pub(crate) fn set(&mut self, name: &str, v: Value) {
+        self.values.insert(name.to_string(), v);
+    }
+
+    /// Stores a public value known to every party (a public input or constant).
+    pub fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+        let shape = value.shape().to_vec();
+        self.set(name, Value::Public { value: Some(value), shape });
+    }
+
+    /// Runs program op `op`, storing its result under `name`.
+    pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        let args: Vec<&Value> = op.operands().iter().map(|n| self.get(n)).collect::<Result<_>>()?;
+        let shapes: Vec<&[usize]> = args.iter().map(|v| v.shape()).collect();
+        let out_shape = infer_shape(op, &shapes).map_err(|detail| ProtocolError::Shape { op: name.into(), detail })?;
+        let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        let result = match op {
+            Op::Add(..) | Op::Sub(..) | Op::Neg(_) => self.additive(ctx, op, &operands, &out_shape)?,
+            Op::ReduceSum { axis, .. } => self.unary_local(ctx, &operands[0], &out_shape, |t| {
+                crate::tensor::reduce_sum(t, *axis)
+            })?,
+            Op::Transpose(_) => self.unary_local(ctx, &operands[0], &out_shape, crate::tensor::transpose)?,
+            Op::Reshape { .. } | Op::Flatten(_) => {
+                let s = out_shape.clone();
+                self.unary_local(ctx, &operands[0], &out_shape, move |t| {
+                    crate::tensor::reshape(t, &s).expect("validated reshape")
+                })?
+            }
+            Op::Mul(..) => self.product(ctx, beaver::Bilinear::Elementwise, &operands[0], &operands[1], &out_shape)?,
+            Op::Square(_) => self.product(ctx, beaver::Bilinear::Elementwise, &operands[0], &operands[0], &out_shape)?,
+            Op::MatMul(..) => self.product(ctx, beaver::Bilinear::MatMul, &operands[0], &operands[1], &out_shape)?,
+            Op::Conv2d { stride, padding, .. } => self.product(
+                ctx,
+                beaver::Bilinear::Conv2d { stride: *stride, padding: *padding },
+                &operands[0],
+                &operands[1],
+                &out_shape,
+            )?,
+            Op::AvgPool2d { kernel, stride, .. } => {
+                self.avgpool2d(ctx, &operands[0], *kernel, stride.unwrap_or(*kernel), &out_shape)?
+            }
+            Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &SIGMOID)?,
+            Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &TANH)?,
+            Op::Relu(_) => self.polynomial(ctx, name, &operands[0], &RELU)?,
+            Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
+            Op::MaxPool2d { .. } => {
+                return Err(ProtocolError::Unsupported(
+                    "Pond has no exact max pool; use the securenn protocol or avgpool2d".into(),
+                ))
+            }
+        };
+        self.set(name, result);
+        Ok(())
+    }
+}
+
+/// Decodes a public or reconstructed encoded tensor to reals.
+pub fn decode_tensor(cfg: &FixedConfig, t: &Tensor<u64>) -> ndarray::ArrayD<f64> {
+    t.mapv(|v| cfg.decode(v))
+}
+
+/// Encodes reals into a ring tensor.
+pub fn encode_tensor(cfg: &FixedConfig, t: &ndarray::ArrayD<f64>) -> Tensor<u64> {
+    t.mapv(|v| cfg.encode(v))
+}

@@ -1,0 +1,138 @@
+//! Truncation of a fixed-point product from 2f back to f fractional bits.
+//!
+//! - **Dealer-assisted** (Catrina–Saxena style). Let k = int + 2f, so |z| < 2^k. The producer
+//!   deals r uniform in [0, 2^64 − 2^(k+1)) and r' = r >> f, shared. Step 1: the servers open
+//!   c = z + 2^k + r (no wrap-around: 0 ≤ z + 2^k < 2^(k+1)). Step 2:
+//!   ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r'⟩ᵢ. Off by at most one ulp; c hides z up to
+//!   statistical distance 2^(k+1−64).
+//! - **Local** (SecureML): server0 computes ⟨z⟩₀ >> f, server1 computes −((−⟨z⟩₁) >> f). No
+//!   communication, off by one ulp, and wrong (a huge error) with probability ≈ 2^(bits(|z|)+1−64).
+
+use super::{PondParty, Truncation};
+use crate::context::{Context, Traffic};
+use crate::error::Result;
+use crate::ring::Ring;
+use crate::tensor::{self, Tensor};
+
+impl PondParty {
+    /// Truncates a public encoded product exactly (arithmetic shift).
+    pub(crate) fn truncate_public(&self, z: &Tensor<u64>) -> Tensor<u64> {
+        let f = self.cfg.fixed.frac_bits;
+        z.mapv(|v| ((v as i64) >> f) as u64)
+    }
+
+    /// Truncates a shared product (scale 2f) to scale f with the scenario's method.
+    pub(crate) fn truncate(
+        &mut self,
+        ctx: &mut dyn Context,
+        z: Option<Tensor<u64>>,
+        shape: &[usize],
+    ) -> Result<Option<Tensor<u64>>> {
+        match self.cfg.truncation {
+            Truncation::Dealer => self.truncate_dealer(ctx, z, shape),
+            Truncation::Local => self.truncate_local(ctx, z),
+        }
+    }
+
+    fn truncate_local(&mut self, ctx: &mut dyn Context, z: Option<Tensor<u64>>) -> Result<Option<Tensor<u64>>> {
+        self.step(ctx, "truncate locally")?;
+        let f = self.cfg.fixed.frac_bits;
+        let out = match (self.server_index(), z) {
+            (Some(0), Some(z)) => Some(z.mapv(|v| v >> f)),
+            (Some(_), Some(z)) => Some(z.mapv(|v| (v.wrapping_neg() >> f).wrapping_neg())),
+            _ => None,
+        };
+        if let Some(s) = &out {
+            ctx.charge(s.len() as u64);
+            ctx.record_share("truncated", s);
+        }
+        Ok(out)
+    }
+
+    fn truncate_dealer(
+        &mut self,
+        ctx: &mut dyn Context,
+        z: Option<Tensor<u64>>,
+        shape: &[usize],
+    ) -> Result<Option<Tensor<u64>>> {
+        let f = self.cfg.fixed.frac_bits;
+        let k = self.cfg.fixed.product_bits();
+        let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
+
+        // Offline: the producer deals (r, r >> f).
+        self.step(ctx, "deal truncation pair")?;
+        let mut pair: Option<(Tensor<u64>, Tensor<u64>)> = None;
+        if self.is_producer() {
+            let limit = u64::MAX - (1u64 << (k + 1)) + 1; // r < 2^64 − 2^(k+1)
+            let n = tensor::numel(shape);
+            let rng = ctx.rng();
+            let r: Vec<u64> = (0..n)
+                .map(|_| loop {
+                    let v = u64::random(rng);
+                    if v < limit {
+                        break v;
+                    }
+                })
+                .collect();
+            let r = Tensor::from_shape_vec(ndarray::IxDyn(shape), r).expect("n elements");
+            let r_shift = r.mapv(|v| v >> f);
+            let seed = tensor::fresh_seed(ctx.rng());
+            let mut prg = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+            let r0: Tensor<u64> = tensor::random(shape, &mut prg);
+            let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
+            let mut msg = tensor::encode(&tensor::sub(&r, &r0)?);
+            msg.extend(tensor::encode(&tensor::sub(&r_shift, &rs0)?));
+            ctx.send(s0, "seed → ⟨r⟩₀, ⟨r>>f⟩₀", Traffic::Offline, seed.to_vec())?;
+            ctx.send(s1, "⟨r⟩₁, ⟨r>>f⟩₁", Traffic::Offline, msg)?;
+            ctx.charge(3 * n as u64);
+        }
+        match self.server_index() {
+            Some(0) => {
+                let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
+                let mut prg = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+                let r0: Tensor<u64> = tensor::random(shape, &mut prg);
+                let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
+                pair = Some((r0, rs0));
+            }
+            Some(_) => {
+                let msg = ctx.recv(cp)?;
+                let half = msg.len() / 2;
+                let n8 = 8 * tensor::numel(shape);
+                if msg.len() != 2 * n8 {
+                    return Err(crate::error::ProtocolError::Malformed { from: cp, expected: 2 * n8, got: msg.len() });
+                }
+                pair = Some((tensor::decode(&msg[..half], shape, cp)?, tensor::decode(&msg[half..], shape, cp)?));
+            }
+            None => {}
+        }
+
+        // Step 1 (online): open c = z + 2^k + r.
+        self.step(ctx, "open z + r")?;
+        let mut opened: Option<Tensor<u64>> = None;
+        if let (Some(i), Some(z), Some((r, _))) = (self.server_index(), &z, &pair) {
+            let shift = if i == 0 { 1u64 << k } else { 0 };
+            let c_i = tensor::add(z, r)?.mapv(|v| v.wrapping_add(shift));
+            let peer = self.peer(i);
+            ctx.send(peer, &format!("⟨z + r⟩{i}"), Traffic::Online, tensor::encode(&c_i))?;
+            let c_j: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
+            let c = tensor::add(&c_i, &c_j)?;
+            ctx.record_opened("z + 2^k + r (masked product)", &c);
+            opened = Some(c);
+        }
+
+        // Step 2: ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r >> f⟩ᵢ.
+        self.step(ctx, "truncate")?;
+        if let (Some(i), Some(c), Some((_, rs))) = (self.server_index(), opened, pair) {
+            let out = if i == 0 {
+                let top = 1u64 << (k - f);
+                tensor::sub(&c.mapv(|v| (v >> f).wrapping_sub(top)), &rs)?
+            } else {
+                tensor::neg(&rs)
+            };
+            ctx.charge(2 * out.len() as u64);
+            ctx.record_share("truncated", &out);
+            return Ok(Some(out));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,323 @@
+//! The program a scenario runs: named operations in SSA form, their shapes, and their plaintext
+//! meaning.
+//!
+//! [`Op`] is protocol-independent. [`infer_shape`] is the single shape rule every party and the
+//! validator use; [`eval_f64`] is the plaintext meaning the shadow computation runs.
+
+use crate::kernels;
+use crate::tensor::{broadcast_shape, numel};
+use ndarray::{ArrayD, Axis, IxDyn};
+use serde::{Deserialize, Serialize};
+
+/// One program operation. Operands name earlier values (inputs or op results).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Elementwise sum (NumPy broadcasting).
+    Add(String, String),
+    /// Elementwise difference (NumPy broadcasting).
+    Sub(String, String),
+    /// Negation.
+    Neg(String),
+    /// Elementwise product (NumPy broadcasting).
+    Mul(String, String),
+    /// Elementwise square.
+    Square(String),
+    /// Matrix product of two 2-D tensors.
+    MatMul(String, String),
+    /// 2-D convolution, NCHW input, filters (out_c, in_c, kh, kw).
+    Conv2d {
+        /// Input (N, C, H, W).
+        input: String,
+        /// Filters (out_c, in_c, kh, kw).
+        filters: String,
+        /// Stride in both directions.
+        #[serde(default = "one")]
+        stride: usize,
+        /// Zero padding on every side.
+        #[serde(default)]
+        padding: usize,
+    },
+    /// Average pooling over kernel × kernel windows, NCHW.
+    AvgPool2d {
+        /// Input (N, C, H, W).
+        input: String,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
+    /// Max pooling over kernel × kernel windows, NCHW (SecureNN only).
+    MaxPool2d {
+        /// Input (N, C, H, W).
+        input: String,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
+    /// Sum over one axis, or over all elements (result shape `[1]`).
+    ReduceSum {
+        /// Input.
+        input: String,
+        /// Axis, or none for all.
+        #[serde(default)]
+        axis: Option<usize>,
+    },
+    /// Matrix transpose (reverses the axes).
+    Transpose(String),
+    /// Reshape to a shape with the same number of elements.
+    Reshape {
+        /// Input.
+        input: String,
+        /// New shape.
+        shape: Vec<usize>,
+    },
+    /// Flattens everything but the first (batch) axis.
+    Flatten(String),
+    /// Logistic sigmoid (Pond: degree-9 polynomial).
+    Sigmoid(String),
+    /// Hyperbolic tangent (Pond: degree-7 polynomial).
+    Tanh(String),
+    /// Rectifier (Pond: degree-8 polynomial; SecureNN: exact).
+    Relu(String),
+    /// Opens a private value to the computing parties: the result is public.
+    Reveal(String),
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Op {
+    /// The op's kind as a short lowercase name (e.g. `matmul`), used in reports and breakpoints.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Add(..) => "add",
+            Op::Sub(..) => "sub",
+            Op::Neg(..) => "neg",
+            Op::Mul(..) => "mul",
+            Op::Square(..) => "square",
+            Op::MatMul(..) => "matmul",
+            Op::Conv2d { .. } => "conv2d",
+            Op::AvgPool2d { .. } => "avgpool2d",
+            Op::MaxPool2d { .. } => "maxpool2d",
+            Op::ReduceSum { .. } => "reduce_sum",
+            Op::Transpose(..) => "transpose",
+            Op::Reshape { .. } => "reshape",
+            Op::Flatten(..) => "flatten",
+            Op::Sigmoid(..) => "sigmoid",
+            Op::Tanh(..) => "tanh",
+            Op::Relu(..) => "relu",
+            Op::Reveal(..) => "reveal",
+        }
+    }
+
+    /// The names of the values this op reads, in order.
+    pub fn operands(&self) -> Vec<&str> {
+        match self {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Conv2d { input, filters, .. } => vec![input, filters],
+            Op::Neg(a)
+            | Op::Square(a)
+            | Op::Transpose(a)
+            | Op::Flatten(a)
+            | Op::Sigmoid(a)
+            | Op::Tanh(a)
+            | Op::Relu(a)
+            | Op::Reveal(a) => vec![a],
+            Op::AvgPool2d { input, .. }
+            | Op::MaxPool2d { input, .. }
+            | Op::ReduceSum { input, .. }
+            | Op::Reshape { input, .. } => vec![input],
+        }
+    }
+}
+
+/// The output shape of `op` given its operand shapes, or a sentence saying why it does not fit.
+pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
+    let s = |i: usize| shapes[i];
+    match op {
+        Op::Add(..) | Op::Sub(..) | Op::Mul(..) => broadcast_shape(s(0), s(1)).ok_or_else(|| {
+            format!("shapes {:?} and {:?} do not broadcast (NumPy rules)", s(0), s(1))
+        }),
+        Op::Neg(_) | Op::Square(_) | Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_) | Op::Reveal(_) => {
+            Ok(s(0).to_vec())
+        }
+        Op::MatMul(..) => {
+            let (a, b) = (s(0), s(1));
+            if a.len() != 2 || b.len() != 2 {
+                return Err(format!("matmul needs two 2-D tensors, got {a:?} and {b:?}"));
+            }
+            if a[1] != b[0] {
+                return Err(format!(
+                    "matmul of {a:?} by {b:?}: inner dimensions {} and {} differ",
+                    a[1], b[0]
+                ));
+            }
+            Ok(vec![a[0], b[1]])
+        }
+        Op::Conv2d { stride, padding, .. } => {
+            let (x, w) = (s(0), s(1));
+            if x.len() != 4 || w.len() != 4 {
+                return Err(format!("conv2d needs NCHW input and (out_c, in_c, kh, kw) filters, got {x:?} and {w:?}"));
+            }
+            if x[1] != w[1] {
+                return Err(format!("conv2d input has {} channels but filters expect {}", x[1], w[1]));
+            }
+            if *stride == 0 {
+                return Err("conv2d stride must be at least 1".into());
+            }
+            let (oh, ow) = kernels::conv2d_output_hw(x[2], x[3], w[2], w[3], *stride, *padding)
+                .ok_or_else(|| format!("conv2d filter {}×{} does not fit input {}×{} with padding {padding}", w[2], w[3], x[2], x[3]))?;
+            Ok(vec![x[0], w[0], oh, ow])
+        }
+        Op::AvgPool2d { kernel, stride, .. } | Op::MaxPool2d { kernel, stride, .. } => {
+            let x = s(0);
+            if x.len() != 4 {
+                return Err(format!("{} needs an NCHW input, got {x:?}", op.kind()));
+            }
+            let st = stride.unwrap_or(*kernel);
+            if *kernel == 0 || st == 0 {
+                return Err("pool kernel and stride must be at least 1".into());
+            }
+            let (oh, ow) = kernels::conv2d_output_hw(x[2], x[3], *kernel, *kernel, st, 0)
+                .ok_or_else(|| format!("pool window {kernel} does not fit input {}×{}", x[2], x[3]))?;
+            Ok(vec![x[0], x[1], oh, ow])
+        }
+        Op::ReduceSum { axis, .. } => match axis {
+            None => Ok(vec![1]),
+            Some(a) if *a < s(0).len() => {
+                let mut out = s(0).to_vec();
+                out.remove(*a);
+                if out.is_empty() {
+                    out.push(1);
+                }
+                Ok(out)
+            }
+            Some(a) => Err(format!("axis {a} out of range for shape {:?}", s(0))),
+        },
+        Op::Transpose(_) => Ok(s(0).iter().rev().copied().collect()),
+        Op::Reshape { shape, .. } => {
+            if numel(shape) != numel(s(0)) {
+                Err(format!(
+                    "cannot reshape {:?} ({} elements) to {shape:?} ({} elements)",
+                    s(0),
+                    numel(s(0)),
+                    numel(shape)
+                ))
+            } else {
+                Ok(shape.clone())
+            }
+        }
+        Op::Flatten(_) => {
+            let x = s(0);
+            if x.is_empty() {
+                return Ok(vec![1]);
+            }
+            Ok(vec![x[0], numel(&x[1..])])
+        }
+    }
+}
+
+/// A plaintext tensor.
+pub type Real = ArrayD<f64>;
+
+fn zip_f64(a: &Real, b: &Real, f: impl Fn(f64, f64) -> f64) -> Real {
+    let shape = broadcast_shape(a.shape(), b.shape()).expect("validated shapes");
+    let av = a.broadcast(IxDyn(&shape)).expect("validated");
+    let bv = b.broadcast(IxDyn(&shape)).expect("validated");
+    let mut out = av.to_owned();
+    ndarray::Zip::from(&mut out).and(&bv).for_each(|o, &y| *o = f(*o, y));
+    out
+}
+
+/// Sums (or maxes) `kernel`×`kernel` windows of an NCHW tensor.
+pub fn pool_f64(x: &Real, kernel: usize, stride: usize, max: bool) -> Real {
+    let s = x.shape();
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let oh = (h - kernel) / stride + 1;
+    let ow = (w - kernel) / stride + 1;
+    let mut out = ArrayD::zeros(IxDyn(&[n, c, oh, ow]));
+    for b in 0..n {
+        for ch in 0..c {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut acc = if max { f64::NEG_INFINITY } else { 0.0 };
+                    for di in 0..kernel {
+                        for dj in 0..kernel {
+                            let v = x[[b, ch, i * stride + di, j * stride + dj]];
+                            acc = if max { acc.max(v) } else { acc + v };
+                        }
+                    }
+                    out[[b, ch, i, j]] = if max { acc } else { acc / (kernel * kernel) as f64 };
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The plaintext meaning of `op` on real operands (the shadow computation). Sigmoid, tanh and
+/// relu are the exact functions, not their approximations.
+pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
+    let a = args[0];
+    match op {
+        Op::Add(..) => zip_f64(a, args[1], |x, y| x + y),
+        Op::Sub(..) => zip_f64(a, args[1], |x, y| x - y),
+        Op::Mul(..) => zip_f64(a, args[1], |x, y| x * y),
+        Op::Neg(_) => a.mapv(|x| -x),
+        Op::Square(_) => a.mapv(|x| x * x),
+        Op::MatMul(..) => {
+            let b = args[1];
+            let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+            let av: Vec<f64> = a.iter().copied().collect();
+            let bv: Vec<f64> = b.iter().copied().collect();
+            ArrayD::from_shape_vec(IxDyn(&[m, n]), kernels::matmul_f64(&av, &bv, m, k, n))
+                .expect("m·n")
+        }
+        Op::Conv2d { stride, padding, .. } => {
+            let w = args[1];
+            let (xs, ws) = (a.shape(), w.shape());
+            let xv: Vec<f64> = a.iter().copied().collect();
+            let wv: Vec<f64> = w.iter().copied().collect();
+            let (out, shape) = kernels::conv2d_f64(
+                &xv,
+                [xs[0], xs[1], xs[2], xs[3]],
+                &wv,
+                [ws[0], ws[1], ws[2], ws[3]],
+                *stride,
+                *padding,
+            );
+            ArrayD::from_shape_vec(IxDyn(&shape), out).expect("conv shape")
+        }
+        Op::AvgPool2d { kernel, stride, .. } => pool_f64(a, *kernel, stride.unwrap_or(*kernel), false),
+        Op::MaxPool2d { kernel, stride, .. } => pool_f64(a, *kernel, stride.unwrap_or(*kernel), true),
+        Op::ReduceSum { axis, .. } => match axis {
+            Some(ax) => {
+                let r = a.sum_axis(Axis(*ax));
+                if r.ndim() == 0 {
+                    r.into_shape_with_order(IxDyn(&[1])).expect("scalar")
+                } else {
+                    r
+                }
+            }
+            None => ArrayD::from_elem(IxDyn(&[1]), a.sum()),
+        },
+        Op::Transpose(_) => a.t().as_standard_layout().to_owned(),
+        Op::Reshape { shape, .. } => {
+            let v: Vec<f64> = a.iter().copied().collect();
+            ArrayD::from_shape_vec(IxDyn(shape), v).expect("validated reshape")
+        }
+        Op::Flatten(_) => {
+            let shape = infer_shape(op, &[a.shape()]).expect("validated");
+            let v: Vec<f64> = a.iter().copied().collect();
+            ArrayD::from_shape_vec(IxDyn(&shape), v).expect("flatten")
+        }
+        Op::Sigmoid(_) => a.mapv(|x| 1.0 / (1.0 + (-x).exp())),
+        Op::Tanh(_) => a.mapv(f64::tanh),
+        Op::Relu(_) => a.mapv(|x| x.max(0.0)),
+        Op::Reveal(_) => a.clone(),
+    }
+}

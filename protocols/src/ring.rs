@@ -1,0 +1,323 @@
+//! Rings the protocols compute in.
+//!
+//! [`Ring`] is the element trait. Pond works in Z_2^64 ([`u64`]) and, for high-precision
+//! fixed point, Z_2^128 ([`u128`]); both use plain wrapping machine arithmetic. SecureNN's odd
+//! ring Z_{2^64−1} and small prime field Z_p are elements with an explicit modulus
+//! ([`OddRing`], [`Zp`]) and fit the same trait, so every tensor and kernel works for all of them.
+
+use rand::RngCore;
+use std::fmt::Debug;
+
+/// An element of a finite commutative ring with a fixed-size byte encoding.
+pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 'static {
+    /// Bytes one element takes on the wire.
+    const BYTES: usize;
+    /// Human-readable name of the ring, e.g. `Z_2^64`.
+    const NAME: &'static str;
+    /// Additive identity.
+    fn zero() -> Self;
+    /// Multiplicative identity.
+    fn one() -> Self;
+    /// `self + rhs` in the ring.
+    fn add(self, rhs: Self) -> Self;
+    /// `self - rhs` in the ring.
+    fn sub(self, rhs: Self) -> Self;
+    /// `self * rhs` in the ring.
+    fn mul(self, rhs: Self) -> Self;
+    /// `-self` in the ring.
+    fn neg(self) -> Self {
+        Self::zero().sub(self)
+    }
+    /// Embeds a 64-bit integer (reduced into the ring).
+    fn from_u64(v: u64) -> Self;
+    /// Embeds a signed integer (two's complement reduced into the ring).
+    fn from_i128(v: i128) -> Self;
+    /// A uniformly random element.
+    fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self;
+    /// Appends the little-endian encoding (exactly [`Ring::BYTES`] bytes).
+    fn encode(self, out: &mut Vec<u8>);
+    /// Reads one element from exactly [`Ring::BYTES`] bytes.
+    fn decode(bytes: &[u8]) -> Self;
+    /// The element as an unsigned integer in `[0, modulus)`.
+    fn to_u128(self) -> u128;
+    /// The element read as a signed integer in `[-modulus/2, modulus/2)`.
+    fn to_i128(self) -> i128;
+}
+
+impl Ring for u64 {
+    const BYTES: usize = 8;
+    const NAME: &'static str = "Z_2^64";
+    #[inline(always)]
+    fn zero() -> Self {
+        0
+    }
+    #[inline(always)]
+    fn one() -> Self {
+        1
+    }
+    #[inline(always)]
+    fn add(self, rhs: Self) -> Self {
+        self.wrapping_add(rhs)
+    }
+    #[inline(always)]
+    fn sub(self, rhs: Self) -> Self {
+        self.wrapping_sub(rhs)
+    }
+    #[inline(always)]
+    fn mul(self, rhs: Self) -> Self {
+        self.wrapping_mul(rhs)
+    }
+    fn from_u64(v: u64) -> Self {
+        v
+    }
+    fn from_i128(v: i128) -> Self {
+        v as u64
+    }
+    fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
+        rng.next_u64()
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[..8]);
+        u64::from_le_bytes(b)
+    }
+    fn to_u128(self) -> u128 {
+        self as u128
+    }
+    fn to_i128(self) -> i128 {
+        self as i64 as i128
+    }
+}
+
+impl Ring for u128 {
+    const BYTES: usize = 16;
+    const NAME: &'static str = "Z_2^128";
+    #[inline(always)]
+    fn zero() -> Self {
+        0
+    }
+    #[inline(always)]
+    fn one() -> Self {
+        1
+    }
+    #[inline(always)]
+    fn add(self, rhs: Self) -> Self {
+        self.wrapping_add(rhs)
+    }
+    #[inline(always)]
+    fn sub(self, rhs: Self) -> Self {
+        self.wrapping_sub(rhs)
+    }
+    #[inline(always)]
+    fn mul(self, rhs: Self) -> Self {
+        self.wrapping_mul(rhs)
+    }
+    fn from_u64(v: u64) -> Self {
+        v as u128
+    }
+    fn from_i128(v: i128) -> Self {
+        v as u128
+    }
+    fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
+        ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&bytes[..16]);
+        u128::from_le_bytes(b)
+    }
+    fn to_u128(self) -> u128 {
+        self
+    }
+    fn to_i128(self) -> i128 {
+        self as i128
+    }
+}
+
+/// An element of the odd ring Z_{2^64 − 1} (SecureNN's ShareConvert target).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub struct OddRing(pub u64);
+
+impl OddRing {
+    /// The modulus 2^64 − 1.
+    pub const MODULUS: u64 = u64::MAX;
+    /// Reduces a 128-bit value modulo 2^64 − 1.
+    #[inline(always)]
+    pub fn reduce(v: u128) -> Self {
+        let m = Self::MODULUS as u128;
+        // 2^64 ≡ 1 (mod 2^64−1): fold the high half onto the low half.
+        let folded = (v >> 64) + (v & (u64::MAX as u128));
+        let folded = (folded >> 64) + (folded & (u64::MAX as u128));
+        OddRing((folded % m) as u64)
+    }
+}
+
+impl Ring for OddRing {
+    const BYTES: usize = 8;
+    const NAME: &'static str = "Z_(2^64-1)";
+    fn zero() -> Self {
+        OddRing(0)
+    }
+    fn one() -> Self {
+        OddRing(1)
+    }
+    #[inline(always)]
+    fn add(self, rhs: Self) -> Self {
+        Self::reduce(self.0 as u128 + rhs.0 as u128)
+    }
+    #[inline(always)]
+    fn sub(self, rhs: Self) -> Self {
+        Self::reduce(self.0 as u128 + (Self::MODULUS - rhs.0) as u128)
+    }
+    #[inline(always)]
+    fn mul(self, rhs: Self) -> Self {
+        Self::reduce(self.0 as u128 * rhs.0 as u128)
+    }
+    fn from_u64(v: u64) -> Self {
+        Self::reduce(v as u128)
+    }
+    fn from_i128(v: i128) -> Self {
+        let m = Self::MODULUS as i128;
+        OddRing(v.rem_euclid(m) as u64)
+    }
+    fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
+        // Rejection sampling keeps the distribution exactly uniform.
+        loop {
+            let v = rng.next_u64();
+            if v != u64::MAX {
+                return OddRing(v);
+            }
+        }
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        OddRing(u64::decode(bytes) % Self::MODULUS)
+    }
+    fn to_u128(self) -> u128 {
+        self.0 as u128
+    }
+    fn to_i128(self) -> i128 {
+        if self.0 >= Self::MODULUS / 2 + 1 {
+            self.0 as i128 - Self::MODULUS as i128
+        } else {
+            self.0 as i128
+        }
+    }
+}
+
+/// SecureNN's small prime: p = 67.
+pub const SECURENN_P: u8 = 67;
+
+/// An element of the prime field Z_p with p = [`SECURENN_P`] (one byte on the wire).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub struct Zp(pub u8);
+
+impl Ring for Zp {
+    const BYTES: usize = 1;
+    const NAME: &'static str = "Z_67";
+    fn zero() -> Self {
+        Zp(0)
+    }
+    fn one() -> Self {
+        Zp(1)
+    }
+    #[inline(always)]
+    fn add(self, rhs: Self) -> Self {
+        Zp(((self.0 as u16 + rhs.0 as u16) % SECURENN_P as u16) as u8)
+    }
+    #[inline(always)]
+    fn sub(self, rhs: Self) -> Self {
+        Zp(((self.0 as u16 + SECURENN_P as u16 - rhs.0 as u16) % SECURENN_P as u16) as u8)
+    }
+    #[inline(always)]
+    fn mul(self, rhs: Self) -> Self {
+        Zp(((self.0 as u16 * rhs.0 as u16) % SECURENN_P as u16) as u8)
+    }
+    fn from_u64(v: u64) -> Self {
+        Zp((v % SECURENN_P as u64) as u8)
+    }
+    fn from_i128(v: i128) -> Self {
+        Zp(v.rem_euclid(SECURENN_P as i128) as u8)
+    }
+    fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
+        // 256 − 256 mod 67 = 201: reject above to stay uniform.
+        loop {
+            let b = (rng.next_u32() & 0xff) as u8;
+            if b < 201 {
+                return Zp(b % SECURENN_P);
+            }
+        }
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.push(self.0);
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        Zp(bytes[0] % SECURENN_P)
+    }
+    fn to_u128(self) -> u128 {
+        self.0 as u128
+    }
+    fn to_i128(self) -> i128 {
+        if self.0 > SECURENN_P / 2 {
+            self.0 as i128 - SECURENN_P as i128
+        } else {
+            self.0 as i128
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    fn ring_laws<R: Ring>(n: usize) {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        for _ in 0..n {
+            let (a, b, c) = (R::random(&mut rng), R::random(&mut rng), R::random(&mut rng));
+            assert_eq!(a.add(b), b.add(a));
+            assert_eq!(a.mul(b), b.mul(a));
+            assert_eq!(a.add(b).add(c), a.add(b.add(c)));
+            assert_eq!(a.mul(b).mul(c), a.mul(b.mul(c)));
+            assert_eq!(a.mul(b.add(c)), a.mul(b).add(a.mul(c)));
+            assert_eq!(a.sub(b).add(b), a);
+            assert_eq!(a.add(a.neg()), R::zero());
+            assert_eq!(a.mul(R::one()), a);
+            let mut buf = Vec::new();
+            a.encode(&mut buf);
+            assert_eq!(buf.len(), R::BYTES);
+            assert_eq!(R::decode(&buf), a);
+        }
+    }
+
+    #[test]
+    fn z2_64_is_a_commutative_ring() {
+        ring_laws::<u64>(1000);
+    }
+    #[test]
+    fn z2_128_is_a_commutative_ring() {
+        ring_laws::<u128>(1000);
+    }
+    #[test]
+    fn odd_ring_is_a_commutative_ring() {
+        ring_laws::<OddRing>(1000);
+        assert_eq!(OddRing(u64::MAX - 1).add(OddRing(1)), OddRing(0));
+        assert_eq!(OddRing::from_i128(-1), OddRing(u64::MAX - 1));
+    }
+    #[test]
+    fn zp_is_a_field_of_67_elements() {
+        ring_laws::<Zp>(1000);
+        for a in 1..SECURENN_P {
+            assert!((1..SECURENN_P).any(|b| Zp(a).mul(Zp(b)) == Zp(1)), "{a} has an inverse");
+        }
+    }
+}
