@@ -47,6 +47,13 @@ pub enum Hazard {
         /// Bits available for it.
         bits_available: u32,
     },
+    /// SecureML's local truncation is likely to fail on some element (a huge error).
+    LocalTruncationFailure {
+        /// Failure probability per element.
+        probability: f64,
+        /// Elements truncated.
+        elements: u64,
+    },
     /// A polynomial approximation got an input outside the range it is accurate on.
     ApproximationRange {
         /// Which approximation.
@@ -67,6 +74,10 @@ impl std::fmt::Display for Hazard {
             Hazard::TruncationHeadroom { bits_needed, bits_available } => write!(
                 f,
                 "truncation headroom: product needs {bits_needed} bits, only {bits_available} available"
+            ),
+            Hazard::LocalTruncationFailure { probability, elements } => write!(
+                f,
+                "local truncation fails with probability {probability:.2e} per element ({elements} elements)"
             ),
             Hazard::ApproximationRange { function, max_abs, range } => write!(
                 f,

@@ -15,9 +15,9 @@ use crate::ring::Ring;
 use std::any::TypeId;
 
 /// Depth (along `k`) of one packed panel of B.
-const KC: usize = 256;
+const KC: usize = 96;
 /// Width (along `n`) of one packed panel of B; `KC × NC` u64s = 256 KiB, sized for L2.
-const NC: usize = 128;
+const NC: usize = 256;
 
 /// Panics unless `a` is `m × k` and `b` is `k × n`.
 fn check_matmul_dims(a_len: usize, b_len: usize, m: usize, k: usize, n: usize) {
@@ -48,7 +48,7 @@ pub fn matmul<R: Ring>(a: &[R], b: &[R], m: usize, k: usize, n: usize) -> Vec<R>
         let c64 = as_u64_mut(&mut c).expect("R is u64 here");
         gemm_u64(a64, b64, c64, m, k, n);
     } else {
-        gemm_blocked::<R, 4, 4>(a, b, &mut c, m, k, n);
+        gemm_portable(a, b, &mut c, m, k, n);
     }
     c
 }
@@ -110,19 +110,33 @@ fn u64_path() -> U64Path {
 fn gemm_u64(a: &[u64], b: &[u64], c: &mut [u64], m: usize, k: usize, n: usize) {
     match u64_path() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: `u64_path` returned Avx512 only after detecting AVX-512F and AVX-512DQ.
+        // SAFETY: `u64_path` returns Avx512 only after detecting AVX-512F and AVX-512DQ.
         U64Path::Avx512 => unsafe { x86::gemm_u64_avx512(a, b, c, m, k, n) },
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: `u64_path` returned Avx2 only after detecting AVX2.
+        // SAFETY: `u64_path` returns Avx2 only after detecting AVX2.
         U64Path::Avx2 => unsafe { x86::gemm_u64_avx2(a, b, c, m, k, n) },
-        _ => gemm_blocked::<u64, 4, 4>(a, b, c, m, k, n),
+        _ => gemm_portable(a, b, c, m, k, n),
     }
+}
+
+/// The portable blocked kernel (any ring, no CPU-specific code).
+fn gemm_portable<R: Ring>(a: &[R], b: &[R], c: &mut [R], m: usize, k: usize, n: usize) {
+    gemm_blocked::<R, 4, 4>(a, b, c, m, k, n, micro_kernel::<R, 4, 4>);
 }
 
 /// Builds of the blocked kernel for x86 vector extensions (selected at run time).
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86 {
-    /// The blocked kernel compiled for AVX-512: an 8×8 tile of C is 8 zmm accumulators.
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+
+    /// Rows of the AVX2 register tile (its width is one ymm = 4 u64 lanes).
+    const AVX2_MR: usize = 6;
+
+    /// The generic blocked kernel compiled for AVX-512, where the u64 wrapping multiply in the
+    /// 8×8 tile vectorises to `vpmullq` on zmm registers.
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512DQ.
@@ -135,10 +149,10 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        super::gemm_blocked::<u64, 8, 8>(a, b, c, m, k, n);
+        super::gemm_blocked::<u64, 8, 8>(a, b, c, m, k, n, super::micro_kernel::<u64, 8, 8>);
     }
 
-    /// The blocked kernel compiled for AVX2: a 4×8 tile of C is 8 ymm accumulators.
+    /// The blocked kernel with the AVX2 micro-kernel [`micro_u64_avx2`].
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -151,7 +165,46 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        super::gemm_blocked::<u64, 4, 8>(a, b, c, m, k, n);
+        // SAFETY: this function may only run on a CPU with AVX2 (its own contract).
+        let micro = |ap: &[u64], bp: &[u64]| unsafe { micro_u64_avx2(ap, bp) };
+        super::gemm_blocked::<u64, AVX2_MR, 4>(a, b, c, m, k, n, micro);
+    }
+
+    /// AVX2 has no 64-bit lane multiply, so the `AVX2_MR × 4` tile is split as
+    /// `a·b ≡ lo(a)·lo(b) + 2^32·(lo(a)·hi(b) + hi(a)·lo(b))  (mod 2^64)`:
+    /// `vpmuludq` gives the first product exactly, and a single `vpmulld` of `a` against `b`
+    /// with its 32-bit halves swapped gives both cross products mod 2^32 (all that matters
+    /// after the shift). The two parts are accumulated separately over the whole panel depth
+    /// and combined once at the end: 2 multiplies + 2 adds per 4 multiply-adds.
+    ///
+    /// `apack` is `kc × AVX2_MR` and `bstrip` is `kc × 4` (packed, see `gemm_blocked`).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    unsafe fn micro_u64_avx2(apack: &[u64], bstrip: &[u64]) -> [[u64; 4]; AVX2_MR] {
+        const SWAP_HALVES: i32 = 0b10_11_00_01;
+        let mut lo = [_mm256_setzero_si256(); AVX2_MR];
+        let mut cross = [_mm256_setzero_si256(); AVX2_MR];
+        for (a_col, b_row) in apack.chunks_exact(AVX2_MR).zip(bstrip.chunks_exact(4)) {
+            // SAFETY: `b_row` is exactly 4 u64s (32 bytes); `loadu` needs no alignment.
+            let b = unsafe { _mm256_loadu_si256(b_row.as_ptr().cast()) };
+            let b_swapped = _mm256_shuffle_epi32::<SWAP_HALVES>(b);
+            for r in 0..AVX2_MR {
+                let a = _mm256_set1_epi64x(a_col[r] as i64);
+                lo[r] = _mm256_add_epi64(lo[r], _mm256_mul_epu32(a, b));
+                cross[r] = _mm256_add_epi32(cross[r], _mm256_mullo_epi32(a, b_swapped));
+            }
+        }
+        let mut tile = [[0u64; 4]; AVX2_MR];
+        for r in 0..AVX2_MR {
+            // Both 32-bit halves of each lane now hold the sum of the two cross terms.
+            let x = _mm256_add_epi32(cross[r], _mm256_shuffle_epi32::<SWAP_HALVES>(cross[r]));
+            let v = _mm256_add_epi64(lo[r], _mm256_slli_epi64::<32>(x));
+            // SAFETY: `tile[r]` is exactly 4 u64s (32 bytes); `storeu` needs no alignment.
+            unsafe { _mm256_storeu_si256(tile[r].as_mut_ptr().cast(), v) };
+        }
+        tile
     }
 }
 
@@ -176,12 +229,14 @@ fn as_u64_mut<R: Ring>(s: &mut [R]) -> Option<&mut [u64]> {
     }
 }
 
-/// `C += A · B` with B packed in `KC × NC` panels and `MR × NR` register tiles of C.
+/// `C += A · B`, GotoBLAS style, with `micro` computing one `MR × NR` register tile.
 ///
-/// Loop order (outer to inner): column panels of B (`NC`), depth panels (`KC`, B panel packed
-/// into `NR`-wide strips), row strips of A (`MR` rows, which stay in L1), strips of the B panel
-/// (from L2), then the micro-kernel. `#[inline(always)]` so each `target_feature` wrapper gets
-/// its own vectorised copy.
+/// Loop order (outer to inner): `NC`-wide column panels of B; `KC`-deep panels, where the
+/// `KC × NC` block of B is packed into `NR`-wide strips (it stays in L2); `MR`-row strips of A,
+/// packed `kc × MR` (it stays in L1); the strips of the B panel; then `micro`, which reads both
+/// packs strictly sequentially. Ragged edges are zero-padded in the packs and only the valid
+/// part of the tile is added to C. `#[inline(always)]` so each `target_feature` wrapper gets its
+/// own copy compiled for its instruction set.
 #[inline(always)]
 fn gemm_blocked<R: Ring, const MR: usize, const NR: usize>(
     a: &[R],
@@ -190,35 +245,43 @@ fn gemm_blocked<R: Ring, const MR: usize, const NR: usize>(
     m: usize,
     k: usize,
     n: usize,
+    micro: impl Fn(&[R], &[R]) -> [[R; NR]; MR],
 ) {
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
     if m == 0 || k == 0 || n == 0 {
         return;
     }
-    let mut pack = vec![R::zero(); KC.min(k) * NC.min(n).div_ceil(NR) * NR];
+    let kc_max = KC.min(k);
+    let mut b_pack = vec![R::zero(); kc_max * NC.min(n).div_ceil(NR) * NR];
+    let mut a_pack = vec![R::zero(); kc_max * MR];
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
-        let strips = nc.div_ceil(NR);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            let panel = &mut pack[..strips * kc * NR];
-            pack_b::<R, NR>(b, n, pc, kc, jc, nc, panel);
-            let panel = &*panel;
-            let mut i = 0;
-            while i + MR <= m {
-                row_strip::<R, MR, NR>(a, k, i, pc, kc, panel, c, n, jc, nc);
-                i += MR;
-            }
-            while i < m {
-                row_strip::<R, 1, NR>(a, k, i, pc, kc, panel, c, n, jc, nc);
-                i += 1;
+            let b_panel = &mut b_pack[..nc.div_ceil(NR) * kc * NR];
+            pack_b::<R, NR>(b, n, pc, kc, jc, nc, b_panel);
+            let a_strip = &mut a_pack[..kc * MR];
+            for i0 in (0..m).step_by(MR) {
+                let rows = MR.min(m - i0);
+                pack_a::<R, MR>(a, k, i0, rows, pc, a_strip);
+                for (s, b_strip) in b_panel.chunks_exact(kc * NR).enumerate() {
+                    let j0 = jc + s * NR;
+                    let width = NR.min(jc + nc - j0);
+                    let tile = micro(a_strip, b_strip);
+                    for (r, tile_row) in tile.iter().enumerate().take(rows) {
+                        let c_row = &mut c[(i0 + r) * n + j0..][..width];
+                        for (c_ij, &t) in c_row.iter_mut().zip(tile_row) {
+                            *c_ij = c_ij.add(t);
+                        }
+                    }
+                }
             }
         }
     }
 }
 
 /// Packs `B[pc..pc+kc, jc..jc+nc]` into `NR`-wide strips, each `kc × NR` contiguous and
-/// zero-padded on the right, so the micro-kernel reads B strictly sequentially.
+/// zero-padded on the right.
 #[inline(always)]
 fn pack_b<R: Ring, const NR: usize>(
     b: &[R],
@@ -233,57 +296,46 @@ fn pack_b<R: Ring, const NR: usize>(
         let j0 = jc + s * NR;
         let width = NR.min(jc + nc - j0);
         for (p, dst) in strip.chunks_exact_mut(NR).enumerate() {
-            let src = &b[(pc + p) * n + j0..][..width];
-            dst[..width].copy_from_slice(src);
+            dst[..width].copy_from_slice(&b[(pc + p) * n + j0..][..width]);
             dst[width..].fill(R::zero());
         }
     }
 }
 
-/// Adds `A[i0..i0+MR, pc..pc+kc] · panel` into `C[i0..i0+MR, jc..jc+nc]`, one `MR × NR`
-/// register tile at a time.
-#[allow(clippy::too_many_arguments)]
+/// Packs `A[i0..i0+rows, pc..pc+kc]` column by column into `out` (`kc × MR`, with
+/// `kc = out.len() / MR`), zero-filling rows `rows..MR`.
 #[inline(always)]
-fn row_strip<R: Ring, const MR: usize, const NR: usize>(
+fn pack_a<R: Ring, const MR: usize>(
     a: &[R],
     k: usize,
     i0: usize,
+    rows: usize,
     pc: usize,
-    kc: usize,
-    panel: &[R],
-    c: &mut [R],
-    n: usize,
-    jc: usize,
-    nc: usize,
+    out: &mut [R],
 ) {
-    let a_rows: [&[R]; MR] = std::array::from_fn(|r| &a[(i0 + r) * k + pc..][..kc]);
-    for (s, strip) in panel.chunks_exact(kc * NR).enumerate() {
-        let j0 = jc + s * NR;
-        let width = NR.min(jc + nc - j0);
-        let tile = micro_kernel::<R, MR, NR>(&a_rows, strip);
-        for (r, tile_row) in tile.iter().enumerate() {
-            let c_row = &mut c[(i0 + r) * n + j0..][..width];
-            for (c_ij, &t) in c_row.iter_mut().zip(tile_row) {
-                *c_ij = c_ij.add(t);
+    let kc = out.len() / MR;
+    for r in 0..MR {
+        if r < rows {
+            let src = &a[(i0 + r) * k + pc..][..kc];
+            for (dst, &v) in out[r..].iter_mut().step_by(MR).zip(src) {
+                *dst = v;
             }
+        } else {
+            out[r..].iter_mut().step_by(MR).for_each(|d| *d = R::zero());
         }
     }
 }
 
-/// The register tile: returns `Σ_p a_rows[r][p] · strip[p][j]` for `r < MR`, `j < NR`.
-///
-/// `strip` is `kc × NR` (one packed strip of B) and every `a_rows[r]` has length `kc`.
+/// The portable register tile: `tile[r][j] = Σ_p a_pack[p][r] · b_strip[p][j]`, with
+/// `a_pack` packed `kc × MR` and `b_strip` packed `kc × NR`.
 #[inline(always)]
 fn micro_kernel<R: Ring, const MR: usize, const NR: usize>(
-    a_rows: &[&[R]; MR],
-    strip: &[R],
+    a_pack: &[R],
+    b_strip: &[R],
 ) -> [[R; NR]; MR] {
-    let kc = strip.len() / NR;
-    let a_rows: [&[R]; MR] = std::array::from_fn(|r| &a_rows[r][..kc]);
     let mut acc = [[R::zero(); NR]; MR];
-    for (p, b_row) in strip.chunks_exact(NR).enumerate() {
-        for (acc_row, a_row) in acc.iter_mut().zip(&a_rows) {
-            let a_rp = a_row[p];
+    for (a_col, b_row) in a_pack.chunks_exact(MR).zip(b_strip.chunks_exact(NR)) {
+        for (acc_row, &a_rp) in acc.iter_mut().zip(a_col) {
             for (acc_rj, &b_pj) in acc_row.iter_mut().zip(b_row) {
                 *acc_rj = acc_rj.add(a_rp.mul(b_pj));
             }
@@ -576,8 +628,7 @@ mod tests {
     /// Every u64 kernel build this CPU can run (not just the one `matmul` picks).
     fn u64_builds() -> Vec<(&'static str, U64Gemm)> {
         #[allow(unused_mut)]
-        let mut builds: Vec<(&'static str, U64Gemm)> =
-            vec![("portable", gemm_blocked::<u64, 4, 4>)];
+        let mut builds: Vec<(&'static str, U64Gemm)> = vec![("portable", gemm_portable::<u64>)];
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
             if is_x86_feature_detected!("avx2") {

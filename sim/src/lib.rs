@@ -1,1 +1,24 @@
-pub fn x(){}
+//! # sharescope sim
+//!
+//! Party threads, the simulated network (latency, bandwidth, virtual clock), exact accounting,
+//! the trace, step control, scenario loading and the plaintext shadow.
+//!
+//! ```no_run
+//! let plan = sim::scenario::load(std::path::Path::new("scenarios/beaver-multiplication.ron")).unwrap();
+//! let result = sim::run(&plan).unwrap();
+//! println!("{} online bytes in {} rounds", result.totals.bytes, result.totals.rounds);
+//! ```
+
+pub mod engine;
+pub mod error;
+pub mod network;
+pub mod npy;
+mod party;
+pub mod report;
+pub mod scenario;
+pub mod shadow;
+pub mod trace;
+
+pub use engine::{run, OutputValue, Progress, RunResult, Simulation, Totals};
+pub use error::{Result, ScenarioError, SimError};
+pub use party::PartyStatus;

@@ -1,0 +1,445 @@
+//! Running a plan: one OS thread per party, a crossbeam channel per directed link, the step gate
+//! the controller drives, and the assembly of the trace.
+
+use crate::error::{Result, SimError};
+use crate::network::LinkModel;
+use crate::party::{MonitorState, PartyLog, PartyStatus, Shared, SimContext};
+use crate::scenario::{Plan, PlannedOp};
+use crate::shadow;
+use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
+use ndarray::ArrayD;
+use protocols::context::Traffic;
+use protocols::error::ProtocolError;
+use protocols::pond::{decode_tensor, encode_tensor, PondConfig, PondParty, Value};
+use protocols::tensor::{self, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Totals over a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
+pub struct Totals {
+    /// Online bytes.
+    pub bytes: u64,
+    /// Offline (dealer) bytes.
+    pub offline_bytes: u64,
+    /// Online messages.
+    pub messages: u64,
+    /// Offline messages.
+    pub offline_messages: u64,
+    /// Online rounds: the causal depth of the run.
+    pub rounds: u32,
+    /// Offline rounds (the dealer's causal depth).
+    pub offline_rounds: u32,
+    /// Virtual makespan (largest final party clock), ns.
+    pub virtual_time_ns: u64,
+    /// Wall-clock time of the run, ns.
+    pub wall_time_ns: u64,
+}
+
+/// One output as its receiver learned it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutputValue {
+    /// Value name.
+    pub name: String,
+    /// Receiver.
+    pub receiver: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Decoded values.
+    pub values: Vec<f64>,
+    /// Plaintext shadow.
+    pub plaintext: Vec<f64>,
+    /// Max |values − plaintext|.
+    pub max_abs_error: f64,
+}
+
+/// The result of a finished run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The full trace.
+    pub trace: Trace,
+    /// Outputs at their receivers.
+    pub outputs: Vec<OutputValue>,
+    /// Totals.
+    pub totals: Totals,
+}
+
+/// Where the run stands, as the controller sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Each party's status.
+    pub status: Vec<PartyStatus>,
+    /// Whether every party is finished (or failed).
+    pub done: bool,
+    /// Steps that have begun so far.
+    pub steps_begun: usize,
+}
+
+/// A running (or paused) simulation.
+pub struct Simulation {
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    handles: Vec<JoinHandle<()>>,
+    shadow: Arc<HashMap<String, ArrayD<f64>>>,
+    started: Instant,
+}
+
+fn held(v: Option<&Value>) -> Option<Tensor<u64>> {
+    match v? {
+        Value::Private { share, .. } => share.clone(),
+        Value::Public { value, .. } => value.clone(),
+    }
+}
+
+/// One party's whole program.
+fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), ProtocolError> {
+    let cfg = PondConfig {
+        fixed: plan.scenario.fixed_point,
+        truncation: plan.scenario.truncation,
+        input_sharing: plan.scenario.input_sharing,
+    };
+    let mut party = PondParty::new(ctx.me, plan.placement, cfg);
+    let encoded: HashMap<&str, Tensor<u64>> =
+        plan.inputs.iter().map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &i.values))).collect();
+    for inp in plan.inputs.iter().filter(|i| i.owner.is_none()) {
+        party.set_public(&inp.name, encoded[inp.name.as_str()].clone());
+    }
+    for (i, op) in plan.ops.iter().enumerate() {
+        ctx.begin_op(i);
+        let out = match op {
+            PlannedOp::Input { name, owner } => {
+                let mine = (ctx.me == *owner).then(|| &encoded[name.as_str()]);
+                party.share_input(ctx, name, *owner, &plan.shapes[name], mine)?;
+                held(party.value(name))
+            }
+            PlannedOp::Compute { name, op } => {
+                party.run_op(ctx, name, op)?;
+                held(party.value(name))
+            }
+            PlannedOp::Output { name, to } => party.reveal_to(ctx, name, *to)?,
+        };
+        ctx.end_op(out);
+    }
+    Ok(())
+}
+
+impl Simulation {
+    /// Starts every party; they may begin steps with index below `gate` and then pause.
+    pub fn start(plan: &Plan, gate: usize) -> Simulation {
+        let plan = Arc::new(plan.clone());
+        let n = plan.parties.len();
+        let shared = Arc::new(Shared {
+            parties: plan.parties.clone(),
+            op_labels: plan.ops.iter().map(PlannedOp::label).collect(),
+            monitor: Mutex::new(MonitorState {
+                status: vec![PartyStatus::Running; n],
+                in_flight: vec![vec![0; n]; n],
+                gate,
+                failure: None,
+                cancelled: false,
+            }),
+            changed: Default::default(),
+            logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+        });
+        // One channel per directed link.
+        let mut senders: Vec<Vec<Option<_>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        let mut receivers: Vec<Vec<Option<_>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        for a in 0..n {
+            for b in 0..n {
+                if a != b {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    senders[a][b] = Some(tx);
+                    receivers[b][a] = Some(rx);
+                }
+            }
+        }
+        let started = Instant::now();
+        let seed = plan.scenario.seed;
+        let mut handles = Vec::new();
+        for (me, (tx, rx)) in senders.into_iter().zip(receivers).enumerate() {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            rng.set_stream(me as u64 + 1);
+            let links = (0..n)
+                .map(|to| (to != me).then(|| LinkModel::new(plan.links[me][to], seed, me, to)))
+                .collect();
+            let mut ctx = SimContext {
+                me,
+                shared: shared.clone(),
+                senders: tx,
+                receivers: rx,
+                links,
+                rng,
+                timing: plan.scenario.timing,
+                mode: plan.scenario.network.mode,
+                max_values: plan.scenario.trace.max_values,
+                run_start: started,
+                clock_ns: 0,
+                mark: Instant::now(),
+                depth: 0,
+                offline_depth: 0,
+                op_depth: 0,
+                op: 0,
+                step: None,
+                next_step: 0,
+                current: PartyStep::default(),
+            };
+            let plan = plan.clone();
+            let shared = shared.clone();
+            let h = std::thread::Builder::new()
+                .name(plan.parties[me].clone())
+                .spawn(move || {
+                    let outcome = catch_unwind(AssertUnwindSafe(|| party_main(&mut ctx, &plan)));
+                    let message = match outcome {
+                        Ok(Ok(())) => {
+                            ctx.finish();
+                            return;
+                        }
+                        Ok(Err(e)) => e.to_string(),
+                        Err(panic) => {
+                            let m = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown panic".into());
+                            format!("panicked: {m}")
+                        }
+                    };
+                    let (op, step) = ctx.position();
+                    let mut st = shared.lock();
+                    st.status[me] = PartyStatus::Failed;
+                    let failure =
+                        SimError::PartyFailed { party: shared.parties[me].clone(), op, step, message };
+                    shared.fail(&mut st, failure);
+                })
+                .expect("spawn party thread");
+            handles.push(h);
+        }
+        let shadow = Arc::new(shadow::shadow(&plan));
+        Simulation { plan, shared, handles, shadow, started }
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Lets parties begin steps with index below `gate`.
+    pub fn set_gate(&self, gate: usize) {
+        let mut st = self.shared.lock();
+        st.gate = gate;
+        self.shared.changed.notify_all();
+    }
+
+    /// Blocks until every party is finished, failed, or paused at the gate.
+    pub fn wait_idle(&self) -> Progress {
+        let mut st = self.shared.lock();
+        loop {
+            let idle = st.failure.is_some()
+                || st.status.iter().all(|s| {
+                    matches!(s, PartyStatus::Finished | PartyStatus::Failed)
+                        || matches!(s, PartyStatus::AtGate(k) if *k >= st.gate)
+                });
+            if idle {
+                break;
+            }
+            st = self.shared.changed.wait_timeout(st, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let done = st.status.iter().all(|s| matches!(s, PartyStatus::Finished | PartyStatus::Failed));
+        let status = st.status.clone();
+        drop(st);
+        let steps_begun = (0..self.plan.parties.len()).map(|p| self.shared.log(p).step_names.len()).max().unwrap_or(0);
+        Progress { status, done, steps_begun }
+    }
+
+    /// The run's first failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failure.as_ref().map(|e| e.to_string())
+    }
+
+    /// The trace recorded so far (steps completed by every party are final).
+    pub fn trace(&self) -> Trace {
+        let logs: Vec<PartyLog> = (0..self.plan.parties.len()).map(|p| self.shared.log(p).clone()).collect();
+        build_trace(&self.plan, &self.shadow, &logs)
+    }
+
+    /// Runs to the end, joins every party and returns the result, or the first failure.
+    pub fn finish(mut self) -> Result<RunResult> {
+        self.set_gate(usize::MAX);
+        for h in self.handles.drain(..) {
+            if h.join().is_err() {
+                return Err(SimError::Internal("a party thread died outside its guard".into()));
+            }
+        }
+        let wall = self.started.elapsed();
+        if let Some(e) = self.shared.lock().failure.take() {
+            return Err(e);
+        }
+        let logs: Vec<PartyLog> = (0..self.plan.parties.len()).map(|p| self.shared.log(p).clone()).collect();
+        let trace = build_trace(&self.plan, &self.shadow, &logs);
+        let mut totals = Totals { wall_time_ns: wall.as_nanos() as u64, ..Totals::default() };
+        for m in trace.steps.iter().flat_map(|s| s.messages()) {
+            match m.traffic {
+                Traffic::Online => {
+                    totals.bytes += m.bytes;
+                    totals.messages += 1;
+                    totals.rounds = totals.rounds.max(m.round);
+                }
+                Traffic::Offline => {
+                    totals.offline_bytes += m.bytes;
+                    totals.offline_messages += 1;
+                    totals.offline_rounds = totals.offline_rounds.max(m.round);
+                }
+            }
+        }
+        totals.virtual_time_ns = logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0);
+        let cfg = self.plan.scenario.fixed_point;
+        let mut outputs = Vec::new();
+        for (i, op) in self.plan.ops.iter().enumerate() {
+            if let PlannedOp::Output { name, to } = op {
+                let t = logs[*to].op_outputs.get(i).cloned().flatten().ok_or_else(|| {
+                    SimError::Internal(format!("receiver of `{name}` recorded no value"))
+                })?;
+                let values: Vec<f64> = decode_tensor(&cfg, &t).iter().copied().collect();
+                let plaintext: Vec<f64> = self.shadow[name].iter().copied().collect();
+                let max_abs_error = values.iter().zip(&plaintext).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                outputs.push(OutputValue {
+                    name: name.clone(),
+                    receiver: self.plan.parties[*to].clone(),
+                    shape: t.shape().to_vec(),
+                    values,
+                    plaintext,
+                    max_abs_error,
+                });
+            }
+        }
+        Ok(RunResult { trace, outputs, totals })
+    }
+}
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        if self.handles.is_empty() {
+            return;
+        }
+        {
+            let mut st = self.shared.lock();
+            st.cancelled = true;
+            self.shared.changed.notify_all();
+        }
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Runs a plan to the end.
+pub fn run(plan: &Plan) -> Result<RunResult> {
+    Simulation::start(plan, usize::MAX).finish()
+}
+
+/// The reconstructed (decoded) result of op `i`, if the logs hold it.
+fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> {
+    let cfg = plan.scenario.fixed_point;
+    let out = |p: usize| logs.get(p).and_then(|l| l.op_outputs.get(i).cloned().flatten());
+    let t = match &plan.ops[i] {
+        PlannedOp::Output { to, .. } => out(*to)?,
+        PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } => {
+            if plan.public[name] {
+                out(plan.placement.server0)?
+            } else {
+                tensor::add(&out(plan.placement.server0)?, &out(plan.placement.server1)?).ok()?
+            }
+        }
+    };
+    Some(decode_tensor(&cfg, &t))
+}
+
+fn build_trace(plan: &Plan, shadow_vals: &HashMap<String, ArrayD<f64>>, logs: &[PartyLog]) -> Trace {
+    let max_values = plan.scenario.trace.max_values;
+    let names_from = logs.iter().max_by_key(|l| l.step_names.len()).map(|l| &l.step_names);
+    let empty = Vec::new();
+    let names = names_from.unwrap_or(&empty);
+    let completed = logs.iter().map(|l| l.steps.len()).max().unwrap_or(0);
+    let steps: Vec<StepRecord> = names
+        .iter()
+        .enumerate()
+        .take(completed.max(names.len()))
+        .map(|(index, (op, name))| StepRecord {
+            index,
+            op: *op,
+            name: name.clone(),
+            parties: logs.iter().map(|l| l.steps.get(index).cloned().unwrap_or_default()).collect(),
+        })
+        .collect();
+    let ops = plan
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let first = steps.iter().position(|s| s.op == i).unwrap_or(steps.len());
+            let end = steps.iter().rposition(|s| s.op == i).map(|p| p + 1).unwrap_or(first);
+            let mut stats = OpStats::default();
+            let (mut start_max, mut end_max) = (0u64, 0u64);
+            for s in &steps[first..end] {
+                for m in s.messages() {
+                    match m.traffic {
+                        Traffic::Online => {
+                            stats.bytes += m.bytes;
+                            stats.messages += 1;
+                            stats.rounds = stats.rounds.max(m.op_round);
+                        }
+                        Traffic::Offline => {
+                            stats.offline_bytes += m.bytes;
+                            stats.offline_messages += 1;
+                        }
+                    }
+                }
+            }
+            if first < end {
+                start_max = steps[first].parties.iter().map(|p| p.start_ns).max().unwrap_or(0);
+                end_max = steps[end - 1].parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
+            }
+            stats.virtual_time_ns = end_max.saturating_sub(start_max);
+            let value_name = match op {
+                PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } | PlannedOp::Output { name, .. } => name,
+            };
+            let shadow_v = &shadow_vals[value_name];
+            let recon = reconstruct(plan, i, logs);
+            if let Some(r) = &recon {
+                let (mut abs, mut rel) = (0f64, 0f64);
+                for (a, b) in r.iter().zip(shadow_v.iter()) {
+                    let e = (a - b).abs();
+                    abs = abs.max(e);
+                    rel = rel.max(e / b.abs().max(1e-9));
+                }
+                stats.max_abs_error = Some(abs);
+                stats.max_rel_error = Some(rel);
+            }
+            OpRecord {
+                index: i,
+                name: op.label(),
+                kind: op.kind().to_string(),
+                operands: op.operands(),
+                shape: plan.shapes[value_name].clone(),
+                first_step: first,
+                end_step: end,
+                stats,
+                reconstructed: recon.map(|r| r.iter().take(max_values).copied().collect()).unwrap_or_default(),
+                plaintext: shadow_v.iter().take(max_values).copied().collect(),
+                hazards: shadow::hazards(plan, op, shadow_vals),
+            }
+        })
+        .collect();
+    Trace {
+        scenario: plan.scenario.name.clone(),
+        seed: plan.scenario.seed,
+        parties: plan.parties.clone(),
+        ops,
+        steps,
+    }
+}

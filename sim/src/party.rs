@@ -1,0 +1,366 @@
+//! A party thread's view of the world: the simulator's implementation of
+//! [`protocols::context::Context`] over crossbeam channels, with virtual clocks, exact
+//! accounting, causal rounds, the step gate, and fault and deadlock detection.
+
+use crate::error::SimError;
+use crate::network::{Delivery, LinkModel};
+use crate::scenario::{NetworkMode, Timing};
+use crate::trace::{MessageRecord, PartyStep, ValueRecord};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use protocols::context::{Context, PartyId, Traffic};
+use protocols::error::{ProtocolError, Result};
+use protocols::tensor::Tensor;
+use rand_chacha::ChaCha20Rng;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A message in flight.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    pub payload: Vec<u8>,
+    pub delivery_ns: u64,
+    pub traffic: Traffic,
+    pub round: u32,
+    pub op_round: u32,
+    pub op: usize,
+}
+
+/// What a party is doing, as the monitor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartyStatus {
+    /// Computing (or about to).
+    Running,
+    /// Blocked waiting for a message from this party.
+    Waiting(PartyId),
+    /// Paused at the step gate before this global step.
+    AtGate(usize),
+    /// Done with the program.
+    Finished,
+    /// Ended with an error.
+    Failed,
+}
+
+/// State shared by all parties and the controller.
+#[derive(Debug)]
+pub(crate) struct MonitorState {
+    pub status: Vec<PartyStatus>,
+    /// Messages sent but not yet received, `in_flight[from][to]`.
+    pub in_flight: Vec<Vec<u64>>,
+    /// Parties may begin steps with index < `gate`.
+    pub gate: usize,
+    /// The first failure (root cause); set once.
+    pub failure: Option<SimError>,
+    /// Set when the run is being torn down.
+    pub cancelled: bool,
+}
+
+/// One party's recorded history.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PartyLog {
+    /// Indexed by global step.
+    pub steps: Vec<PartyStep>,
+    /// (op index, name) of each step, as this party saw them.
+    pub step_names: Vec<(usize, String)>,
+    /// The op's result as this party holds it (share, public value, or received output).
+    pub op_outputs: Vec<Option<Tensor<u64>>>,
+    /// Final virtual clock, ns.
+    pub final_clock_ns: u64,
+}
+
+/// Everything the threads share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub parties: Vec<String>,
+    pub op_labels: Vec<String>,
+    pub monitor: Mutex<MonitorState>,
+    pub changed: Condvar,
+    pub logs: Vec<Mutex<PartyLog>>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, MonitorState> {
+        self.monitor.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn log(&self, p: PartyId) -> MutexGuard<'_, PartyLog> {
+        self.logs[p].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the first failure and wakes everyone.
+    pub fn fail(&self, st: &mut MonitorState, e: SimError) {
+        if st.failure.is_none() {
+            st.failure = Some(e);
+        }
+        self.changed.notify_all();
+    }
+
+    /// If every live party waits on a link with nothing in flight, describes who waits for whom.
+    pub fn deadlock(&self, st: &MonitorState) -> Option<String> {
+        let mut waits = Vec::new();
+        let mut any_waiting = false;
+        for (p, s) in st.status.iter().enumerate() {
+            match s {
+                PartyStatus::Finished | PartyStatus::Failed => {}
+                PartyStatus::Waiting(q) if st.in_flight[*q][p] == 0 => {
+                    any_waiting = true;
+                    let q_state = match st.status[*q] {
+                        PartyStatus::Finished => " (finished)",
+                        PartyStatus::Waiting(_) => " (itself waiting)",
+                        _ => "",
+                    };
+                    waits.push(format!("{} waits for {}{}", self.parties[p], self.parties[*q], q_state));
+                }
+                _ => return None,
+            }
+        }
+        any_waiting.then(|| waits.join(", "))
+    }
+}
+
+/// The simulator's [`Context`] for one party.
+pub(crate) struct SimContext {
+    pub me: PartyId,
+    pub shared: Arc<Shared>,
+    pub senders: Vec<Option<Sender<Envelope>>>,
+    pub receivers: Vec<Option<Receiver<Envelope>>>,
+    pub links: Vec<Option<LinkModel>>,
+    pub rng: ChaCha20Rng,
+    pub timing: Timing,
+    pub mode: NetworkMode,
+    pub max_values: usize,
+    pub run_start: Instant,
+    // Clocks and depth.
+    pub clock_ns: u64,
+    pub mark: Instant,
+    pub depth: u32,
+    pub offline_depth: u32,
+    pub op_depth: u32,
+    pub op: usize,
+    pub step: Option<usize>,
+    pub next_step: usize,
+    pub current: PartyStep,
+}
+
+impl SimContext {
+    fn name(&self) -> &str {
+        &self.shared.parties[self.me]
+    }
+
+    /// Current (op label, step name), for error messages.
+    pub fn position(&self) -> (String, String) {
+        let op = self.shared.op_labels.get(self.op).cloned().unwrap_or_else(|| "setup".into());
+        let step = self.shared.log(self.me).step_names.last().filter(|(o, _)| *o == self.op).map(|s| s.1.clone()).unwrap_or_default();
+        (op, step)
+    }
+
+    /// Adds measured compute time since the last mark (measured timing only).
+    fn advance_compute(&mut self) {
+        let now = Instant::now();
+        if self.timing == Timing::Measured {
+            let d = (now - self.mark).as_nanos() as u64;
+            self.clock_ns += d;
+            self.current.compute_ns += d;
+        }
+        self.mark = now;
+    }
+
+    fn close_step(&mut self) {
+        self.advance_compute();
+        if let Some(s) = self.step {
+            self.current.end_ns = self.clock_ns;
+            let rec = std::mem::take(&mut self.current);
+            let mut log = self.shared.log(self.me);
+            if log.steps.len() <= s {
+                log.steps.resize(s + 1, PartyStep::default());
+            }
+            log.steps[s] = rec;
+        }
+    }
+
+    /// Marks the start of op `op`.
+    pub fn begin_op(&mut self, op: usize) {
+        self.op = op;
+        self.op_depth = 0;
+    }
+
+    /// Records the op's result as this party holds it.
+    pub fn end_op(&mut self, value: Option<Tensor<u64>>) {
+        let mut log = self.shared.log(self.me);
+        if log.op_outputs.len() <= self.op {
+            log.op_outputs.resize(self.op + 1, None);
+        }
+        log.op_outputs[self.op] = value;
+    }
+
+    /// Closes the last step and marks the party finished.
+    pub fn finish(&mut self) {
+        self.close_step();
+        self.step = None;
+        self.shared.log(self.me).final_clock_ns = self.clock_ns;
+        let mut st = self.shared.lock();
+        st.status[self.me] = PartyStatus::Finished;
+        self.shared.changed.notify_all();
+    }
+
+    fn aborted(st: &MonitorState) -> bool {
+        st.failure.is_some() || st.cancelled
+    }
+}
+
+impl Context for SimContext {
+    fn me(&self) -> PartyId {
+        self.me
+    }
+
+    fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, payload: Vec<u8>) -> Result<()> {
+        self.advance_compute();
+        let bytes = payload.len() as u64;
+        let (round, op_round) = match traffic {
+            Traffic::Online => (self.depth + 1, self.op_depth + 1),
+            Traffic::Offline => (self.offline_depth + 1, 0),
+        };
+        let link = self.links[to].as_mut().ok_or_else(|| ProtocolError::Transport(format!("no link to party {to}")))?;
+        let delivery = link.schedule(self.clock_ns, bytes);
+        self.current.sent.push(MessageRecord {
+            from: self.me,
+            to,
+            label: label.to_string(),
+            bytes,
+            traffic,
+            send_ns: self.clock_ns,
+            delivery_ns: match delivery {
+                Delivery::At(t) => t,
+                Delivery::Held => u64::MAX,
+            },
+            round,
+            op_round,
+        });
+        let Delivery::At(delivery_ns) = delivery else {
+            return Ok(()); // held: recorded as sent, never delivered
+        };
+        let env = Envelope { payload, delivery_ns, traffic, round, op_round, op: self.op };
+        {
+            let mut st = self.shared.lock();
+            if Self::aborted(&st) {
+                return Err(ProtocolError::Transport("run aborted".into()));
+            }
+            st.in_flight[self.me][to] += 1;
+            self.shared.changed.notify_all();
+        }
+        self.senders[to]
+            .as_ref()
+            .expect("link exists")
+            .send(env)
+            .map_err(|_| ProtocolError::Transport(format!("{} has gone", self.shared.parties[to])))
+    }
+
+    fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
+        self.advance_compute();
+        let rx = self.receivers[from].clone().ok_or_else(|| ProtocolError::Transport(format!("no link from party {from}")))?;
+        let env = loop {
+            match rx.try_recv() {
+                Ok(env) => break env,
+                Err(_) => {
+                    let mut st = self.shared.lock();
+                    if Self::aborted(&st) {
+                        return Err(ProtocolError::Transport("run aborted".into()));
+                    }
+                    st.status[self.me] = PartyStatus::Waiting(from);
+                    if st.in_flight[from][self.me] == 0 {
+                        if let Some(waits) = self.shared.deadlock(&st) {
+                            let (op, _) = self.position();
+                            self.shared.fail(&mut st, SimError::Deadlock { op, waits });
+                            st.status[self.me] = PartyStatus::Failed;
+                            return Err(ProtocolError::Transport("deadlock".into()));
+                        }
+                    }
+                    self.shared.changed.notify_all();
+                }
+            }
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(env) => break env,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(ProtocolError::Transport(format!("{} has gone", self.shared.parties[from])))
+                }
+            }
+        };
+        {
+            let mut st = self.shared.lock();
+            st.in_flight[from][self.me] -= 1;
+            st.status[self.me] = PartyStatus::Running;
+        }
+        if env.op != self.op {
+            return Err(ProtocolError::Transport(format!(
+                "{} received a message from {} sent in op `{}` while in op `{}` (protocol bug)",
+                self.name(),
+                self.shared.parties[from],
+                self.shared.op_labels[env.op],
+                self.shared.op_labels[self.op]
+            )));
+        }
+        if self.mode == NetworkMode::Realtime {
+            let due = self.run_start + Duration::from_nanos(env.delivery_ns);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        if env.delivery_ns > self.clock_ns {
+            self.current.wait_ns += env.delivery_ns - self.clock_ns;
+            self.clock_ns = env.delivery_ns;
+        }
+        match env.traffic {
+            Traffic::Online => {
+                self.depth = self.depth.max(env.round);
+                self.op_depth = self.op_depth.max(env.op_round);
+            }
+            Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
+        }
+        self.mark = Instant::now();
+        Ok(env.payload)
+    }
+
+    fn rng(&mut self) -> &mut ChaCha20Rng {
+        &mut self.rng
+    }
+
+    fn step(&mut self, name: &str) -> Result<()> {
+        self.close_step();
+        let s = self.next_step;
+        self.next_step += 1;
+        self.shared.log(self.me).step_names.push((self.op, name.to_string()));
+        {
+            let mut st = self.shared.lock();
+            while st.gate <= s && !Self::aborted(&st) {
+                st.status[self.me] = PartyStatus::AtGate(s);
+                self.shared.changed.notify_all();
+                st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if Self::aborted(&st) {
+                return Err(ProtocolError::Transport("run aborted".into()));
+            }
+            st.status[self.me] = PartyStatus::Running;
+        }
+        self.mark = Instant::now();
+        self.step = Some(s);
+        self.current = PartyStep { start_ns: self.clock_ns, end_ns: self.clock_ns, ..PartyStep::default() };
+        Ok(())
+    }
+
+    fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
+        self.current.shares.push(ValueRecord::new(label, share, self.max_values));
+    }
+
+    fn record_opened(&mut self, label: &str, value: &Tensor<u64>) {
+        self.current.opened.push(ValueRecord::new(label, value, self.max_values));
+    }
+
+    fn charge(&mut self, ring_ops: u64) {
+        if let Timing::Model { ns_per_ring_op } = self.timing {
+            let d = (ring_ops as f64 * ns_per_ring_op).round() as u64;
+            self.clock_ns += d;
+            self.current.compute_ns += d;
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Reports of a finished run: the JSON report and the human-readable table.
+
+use crate::engine::RunResult;
+use serde_json::{json, Map, Value};
+use std::fmt::Write;
+
+/// The JSON report (schema in docs/scenario-format.md, "Reports").
+pub fn json_report(r: &RunResult) -> Value {
+    let mut outputs = Map::new();
+    for o in &r.outputs {
+        outputs.insert(
+            o.name.clone(),
+            json!({
+                "receiver": o.receiver,
+                "shape": o.shape,
+                "values": o.values,
+                "plaintext": o.plaintext,
+                "max_abs_error": o.max_abs_error,
+            }),
+        );
+    }
+    let ops: Vec<Value> = r
+        .trace
+        .ops
+        .iter()
+        .map(|op| {
+            json!({
+                "name": op.name,
+                "kind": op.kind,
+                "shape": op.shape,
+                "bytes": op.stats.bytes,
+                "offline_bytes": op.stats.offline_bytes,
+                "messages": op.stats.messages,
+                "offline_messages": op.stats.offline_messages,
+                "rounds": op.stats.rounds,
+                "virtual_time_us": op.stats.virtual_time_ns as f64 / 1000.0,
+                "max_abs_error": op.stats.max_abs_error,
+                "max_rel_error": op.stats.max_rel_error,
+                "hazards": op.hazards.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let t = &r.totals;
+    json!({
+        "scenario": r.trace.scenario,
+        "seed": r.trace.seed,
+        "parties": r.trace.parties,
+        "outputs": outputs,
+        "ops": ops,
+        "totals": {
+            "bytes": t.bytes,
+            "offline_bytes": t.offline_bytes,
+            "messages": t.messages,
+            "offline_messages": t.offline_messages,
+            "rounds": t.rounds,
+            "offline_rounds": t.offline_rounds,
+            "virtual_time_us": t.virtual_time_ns as f64 / 1000.0,
+            "wall_time_us": t.wall_time_ns as f64 / 1000.0,
+        },
+    })
+}
+
+/// Formats a byte count for people (raw counts stay in the data).
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        0..=9_999 => format!("{b} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", b as f64 / 1e3),
+        _ => format!("{:.1} MB", b as f64 / 1e6),
+    }
+}
+
+/// Formats a duration in ns for people.
+pub fn human_time(ns: u64) -> String {
+    match ns {
+        0..=9_999 => format!("{ns} ns"),
+        10_000..=9_999_999 => format!("{:.1} µs", ns as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+fn preview(v: &[f64], n: usize) -> String {
+    let mut s: Vec<String> = v.iter().take(n).map(|x| format!("{x:.4}")).collect();
+    if v.len() > n {
+        s.push(format!("… ({} values)", v.len()));
+    }
+    format!("[{}]", s.join(", "))
+}
+
+/// The human-readable report `sharescope run` prints.
+pub fn text_report(r: &RunResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "scenario {}  (seed {})", r.trace.scenario, r.trace.seed);
+    let _ = writeln!(s, "\noutputs");
+    for o in &r.outputs {
+        let _ = writeln!(s, "  {} → {}  shape {:?}", o.name, o.receiver, o.shape);
+        let _ = writeln!(s, "    secure     {}", preview(&o.values, 6));
+        let _ = writeln!(s, "    plaintext  {}", preview(&o.plaintext, 6));
+        let _ = writeln!(s, "    max |error| {:.3e}", o.max_abs_error);
+    }
+    let _ = writeln!(s, "\n{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}", "op", "kind", "online", "offline", "msgs", "rounds", "virt. time", "max |err|");
+    for op in &r.trace.ops {
+        let err = op.stats.max_abs_error.map(|e| format!("{e:.2e}")).unwrap_or_else(|| "-".into());
+        let mut name = op.name.clone();
+        if name.chars().count() > 24 {
+            name = name.chars().take(23).collect::<String>() + "…";
+        }
+        let _ = writeln!(
+            s,
+            "{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
+            name,
+            op.kind,
+            human_bytes(op.stats.bytes),
+            human_bytes(op.stats.offline_bytes),
+            op.stats.messages + op.stats.offline_messages,
+            op.stats.rounds,
+            human_time(op.stats.virtual_time_ns),
+            err
+        );
+        for h in &op.hazards {
+            let _ = writeln!(s, "    ⚠ hazard: {h}");
+        }
+    }
+    let t = &r.totals;
+    let _ = writeln!(
+        s,
+        "\ntotal: {} online ({} msgs), {} offline ({} msgs), {} rounds online, {} offline; virtual time {}, wall {}",
+        human_bytes(t.bytes),
+        t.messages,
+        human_bytes(t.offline_bytes),
+        t.offline_messages,
+        t.rounds,
+        t.offline_rounds,
+        human_time(t.virtual_time_ns),
+        human_time(t.wall_time_ns)
+    );
+    s
+}

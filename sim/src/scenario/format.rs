@@ -1,0 +1,294 @@
+//! The RON scenario format. Every struct denies unknown fields, so a typo is an error, not a
+//! silently ignored setting. Documented in `docs/scenario-format.md`.
+
+use protocols::fixed::FixedConfig;
+use protocols::pond::{InputSharing, Truncation};
+use protocols::program::Op;
+use serde::{Deserialize, Serialize};
+
+/// A complete scenario: protocol, parties, network, data, program and outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The protocol.
+    #[serde(default)]
+    pub protocol: ProtocolKind,
+    /// Fixed-point encoding.
+    #[serde(default)]
+    pub fixed_point: FixedConfig,
+    /// Truncation method after fixed-point products.
+    #[serde(default)]
+    pub truncation: Truncation,
+    /// How inputs are shared.
+    #[serde(default)]
+    pub input_sharing: InputSharing,
+    /// Party names.
+    #[serde(default)]
+    pub roles: Roles,
+    /// Network model.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// How local computation advances virtual clocks.
+    #[serde(default)]
+    pub timing: Timing,
+    /// The seed every party's randomness derives from.
+    pub seed: u64,
+    /// Input tensors and their owners.
+    pub inputs: Vec<InputSpec>,
+    /// Named operations in SSA form.
+    pub program: Vec<Stmt>,
+    /// Who learns which value.
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
+    /// Breakpoints preset for the debugger.
+    #[serde(default)]
+    pub breakpoints: Vec<BreakpointSpec>,
+    /// What the trace keeps.
+    #[serde(default)]
+    pub trace: TraceConfig,
+}
+
+/// The protocol a scenario runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ProtocolKind {
+    /// tf-encrypted's Pond: two servers and a crypto producer.
+    #[default]
+    Pond,
+}
+
+/// Names of the parties. Pond's three computing roles have fixed seats; input providers and
+/// output receivers are extra parties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    /// First server.
+    #[serde(default = "default_s0")]
+    pub server0: String,
+    /// Second server.
+    #[serde(default = "default_s1")]
+    pub server1: String,
+    /// Crypto producer (dealer).
+    #[serde(default = "default_cp")]
+    pub producer: String,
+    /// Parties that own inputs.
+    #[serde(default)]
+    pub input_providers: Vec<String>,
+    /// Parties that receive outputs.
+    #[serde(default)]
+    pub output_receivers: Vec<String>,
+}
+
+fn default_s0() -> String {
+    "server0".into()
+}
+fn default_s1() -> String {
+    "server1".into()
+}
+fn default_cp() -> String {
+    "producer".into()
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            server0: default_s0(),
+            server1: default_s1(),
+            producer: default_cp(),
+            input_providers: vec![],
+            output_receivers: vec![],
+        }
+    }
+}
+
+/// Whether a link delivers messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum LinkState {
+    /// Delivers after latency and transmission time.
+    #[default]
+    Healthy,
+    /// Holds every message forever (fault injection: the receiver will wait, and the run ends
+    /// with a deadlock report).
+    Held,
+}
+
+/// One directed link's model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// One-way latency in microseconds.
+    #[serde(default)]
+    pub latency_us: u64,
+    /// Extra latency drawn uniformly from [0, jitter_us] per message (seeded).
+    #[serde(default)]
+    pub jitter_us: u64,
+    /// Bandwidth in bits per second; 0 means unlimited.
+    #[serde(default)]
+    pub bandwidth_bps: u64,
+    /// Link state.
+    #[serde(default)]
+    pub state: LinkState,
+}
+
+impl Default for LinkConfig {
+    /// A LAN: 100 µs one way, 10 Gbit/s.
+    fn default() -> Self {
+        LinkConfig { latency_us: 100, jitter_us: 0, bandwidth_bps: 10_000_000_000, state: LinkState::Healthy }
+    }
+}
+
+/// A per-link override of the default link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// Sending party.
+    pub from: String,
+    /// Receiving party.
+    pub to: String,
+    /// Apply to the reverse direction too.
+    #[serde(default)]
+    pub both_ways: bool,
+    /// Latency override.
+    #[serde(default)]
+    pub latency_us: Option<u64>,
+    /// Jitter override.
+    #[serde(default)]
+    pub jitter_us: Option<u64>,
+    /// Bandwidth override.
+    #[serde(default)]
+    pub bandwidth_bps: Option<u64>,
+    /// State override.
+    #[serde(default)]
+    pub state: Option<LinkState>,
+}
+
+/// Whether receivers really wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum NetworkMode {
+    /// Event-driven virtual time: nobody sleeps; clocks are computed.
+    #[default]
+    Virtual,
+    /// Receivers sleep until each message's delivery time (for checking the virtual model).
+    Realtime,
+}
+
+/// The network: a default link, overrides, and the mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Every directed link unless overridden.
+    #[serde(default)]
+    pub default: LinkConfig,
+    /// Overrides for specific links.
+    #[serde(default)]
+    pub links: Vec<LinkOverride>,
+    /// Virtual or realtime.
+    #[serde(default)]
+    pub mode: NetworkMode,
+}
+
+/// How local computation advances a party's virtual clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub enum Timing {
+    /// By the measured wall time of the computation.
+    #[default]
+    Measured,
+    /// By a deterministic cost model: every declared ring operation costs this many nanoseconds
+    /// (reproducible virtual times).
+    Model {
+        /// Nanoseconds per ring operation.
+        ns_per_ring_op: f64,
+    },
+}
+
+/// Input data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Data {
+    /// Values inline, row-major.
+    Values(Vec<f64>),
+    /// Seeded random values.
+    Random(Distribution),
+    /// A NumPy `.npy` file (f64, f32, i64 or i32, C order), relative to the scenario file.
+    Npy(String),
+}
+
+/// A distribution for seeded random inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Distribution {
+    /// Uniform on [low, high).
+    Uniform(f64, f64),
+    /// Normal with mean and standard deviation.
+    Normal(f64, f64),
+}
+
+/// One input tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Value name.
+    pub name: String,
+    /// An input provider's name, or `"public"` for a constant every party knows.
+    pub owner: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Data.
+    pub data: Data,
+}
+
+/// One program statement: `name = op(...)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stmt {
+    /// Name of the result.
+    pub name: String,
+    /// The operation.
+    pub op: Op,
+}
+
+/// One output: value `name` is revealed to party `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The value.
+    pub name: String,
+    /// An output receiver's name.
+    pub to: String,
+}
+
+/// A breakpoint preset in the scenario (the debugger's breakpoint list starts with these).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BreakpointSpec {
+    /// Before the op (or step) with this name.
+    Op(String),
+    /// Before every op of this kind (e.g. "matmul").
+    Kind(String),
+    /// When an op's reconstructed result differs from the plaintext shadow by more than this.
+    Divergence(f64),
+    /// When a step sends more than this many bytes.
+    Bytes(u64),
+    /// When any hazard is raised.
+    Hazard,
+}
+
+/// What the trace keeps of each recorded value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceConfig {
+    /// Values up to this many elements are kept whole; larger ones as a summary.
+    #[serde(default = "default_max_values")]
+    pub max_values: usize,
+}
+
+fn default_max_values() -> usize {
+    256
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        TraceConfig { max_values: default_max_values() }
+    }
+}

@@ -1,0 +1,80 @@
+//! The plaintext shadow: the scenario's program run in f64, and the hazards its values reveal.
+
+use crate::scenario::{Plan, PlannedOp};
+use ndarray::ArrayD;
+use protocols::fixed::{FixedConfig, Hazard};
+use protocols::pond::{Truncation, RELU, SIGMOID, TANH};
+use protocols::program::{eval_f64, Op};
+use std::collections::HashMap;
+
+/// Every value of the program computed in f64.
+pub fn shadow(plan: &Plan) -> HashMap<String, ArrayD<f64>> {
+    let mut vals: HashMap<String, ArrayD<f64>> = HashMap::new();
+    for inp in &plan.inputs {
+        vals.insert(inp.name.clone(), inp.values.clone());
+    }
+    for op in &plan.ops {
+        if let PlannedOp::Compute { name, op } = op {
+            let args: Vec<&ArrayD<f64>> = op.operands().iter().map(|o| &vals[*o]).collect();
+            let v = eval_f64(op, &args);
+            vals.insert(name.clone(), v);
+        }
+    }
+    vals
+}
+
+fn max_abs(a: &ArrayD<f64>) -> f64 {
+    a.iter().fold(0f64, |m, v| m.max(v.abs()))
+}
+
+/// Hazards of one planned op, judged from the shadow values.
+pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>) -> Vec<Hazard> {
+    let cfg: &FixedConfig = &plan.scenario.fixed_point;
+    let mut out = Vec::new();
+    let (name, inner) = match op {
+        PlannedOp::Input { name, .. } => {
+            out.extend(cfg.check_bound(vals[name].iter().copied()));
+            return out;
+        }
+        PlannedOp::Output { .. } => return out,
+        PlannedOp::Compute { name, op } => (name, op),
+    };
+    let result = &vals[name];
+    out.extend(cfg.check_bound(result.iter().copied()));
+    let all_public = inner.operands().iter().all(|o| plan.public[*o]);
+    let truncates = !all_public
+        && matches!(
+            inner,
+            Op::Mul(..) | Op::Square(_) | Op::MatMul(..) | Op::Conv2d { .. } | Op::AvgPool2d { .. } | Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_)
+        );
+    // The largest magnitude that goes into a truncation: the result, or for polynomials the
+    // highest power of the input.
+    let mut pre_truncation = max_abs(result);
+    if let Op::Sigmoid(x) | Op::Tanh(x) | Op::Relu(x) = inner {
+        let approx = match inner {
+            Op::Sigmoid(_) => SIGMOID,
+            Op::Tanh(_) => TANH,
+            _ => RELU,
+        };
+        let xs = &vals[x];
+        out.extend(approx.check_range(xs.iter().copied()));
+        let top = approx.terms.iter().map(|t| t.0).max().unwrap_or(1) as i32;
+        let biggest_power = max_abs(xs).powi(top);
+        if biggest_power >= cfg.bound() {
+            out.push(Hazard::Overflow { max_abs: biggest_power, bound: cfg.bound() });
+        }
+        pre_truncation = pre_truncation.max(biggest_power);
+    }
+    if truncates {
+        out.extend(cfg.check_product_headroom([pre_truncation]));
+        if plan.scenario.truncation == Truncation::Local {
+            let encoded = pre_truncation * cfg.scale() * cfg.scale();
+            let p = FixedConfig::local_truncation_failure_probability(encoded);
+            let expected = p * result.len() as f64;
+            if expected >= 1e-4 {
+                out.push(Hazard::LocalTruncationFailure { probability: p, elements: result.len() as u64 });
+            }
+        }
+    }
+    out
+}

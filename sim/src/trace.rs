@@ -1,0 +1,169 @@
+//! The trace: the single record of a run that reports and the debugger read.
+//!
+//! Hierarchy: program op → protocol step → (per party) messages and recorded values. Steps are
+//! numbered globally: every party walks the same step sequence, so step `k` means the same
+//! protocol moment on every party, whatever the thread interleaving was.
+
+use protocols::context::Traffic;
+use protocols::fixed::Hazard;
+use serde::Serialize;
+
+/// One message as sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRecord {
+    /// Sender.
+    pub from: usize,
+    /// Receiver.
+    pub to: usize,
+    /// What it carries (e.g. "⟨x − a⟩0").
+    pub label: String,
+    /// Exact encoded size in bytes.
+    pub bytes: u64,
+    /// Online or offline (dealer) traffic.
+    pub traffic: Traffic,
+    /// Sender's virtual time at sending, ns.
+    pub send_ns: u64,
+    /// Virtual delivery time, ns.
+    pub delivery_ns: u64,
+    /// Causal depth over the whole run (online messages; offline messages count their own).
+    pub round: u32,
+    /// Causal depth within its op.
+    pub op_round: u32,
+}
+
+/// A recorded tensor: whole when small, summarised when large.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueRecord {
+    /// What the value is (e.g. "product (scale 2f)").
+    pub label: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// The first `min(len, max_values)` raw ring elements.
+    pub values: Vec<u64>,
+    /// Whether `values` holds every element.
+    pub complete: bool,
+    /// FNV-1a hash of all elements (to compare large values across runs).
+    pub hash: u64,
+}
+
+impl ValueRecord {
+    /// Records `t`, keeping at most `max_values` elements.
+    pub fn new(label: &str, t: &protocols::tensor::Tensor<u64>, max_values: usize) -> Self {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for v in t.iter() {
+            for b in v.to_le_bytes() {
+                hash ^= b as u64;
+                hash = hash.wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        ValueRecord {
+            label: label.to_string(),
+            shape: t.shape().to_vec(),
+            values: t.iter().take(max_values).copied().collect(),
+            complete: t.len() <= max_values,
+            hash,
+        }
+    }
+}
+
+/// What one party did in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct PartyStep {
+    /// Virtual clock at the start of the step, ns.
+    pub start_ns: u64,
+    /// Virtual clock at the end of the step, ns.
+    pub end_ns: u64,
+    /// Virtual time spent computing, ns.
+    pub compute_ns: u64,
+    /// Virtual time spent waiting for messages, ns.
+    pub wait_ns: u64,
+    /// Messages this party sent in the step.
+    pub sent: Vec<MessageRecord>,
+    /// Shares (or local values) recorded at the step.
+    pub shares: Vec<ValueRecord>,
+    /// Values this party saw opened.
+    pub opened: Vec<ValueRecord>,
+}
+
+/// One protocol step across all parties.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Global step index.
+    pub index: usize,
+    /// Index of the op the step belongs to.
+    pub op: usize,
+    /// Step name (e.g. "open masked inputs").
+    pub name: String,
+    /// One entry per party.
+    pub parties: Vec<PartyStep>,
+}
+
+impl StepRecord {
+    /// All messages of the step.
+    pub fn messages(&self) -> impl Iterator<Item = &MessageRecord> {
+        self.parties.iter().flat_map(|p| p.sent.iter())
+    }
+}
+
+/// Accounting and accuracy of one program op.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct OpStats {
+    /// Online bytes.
+    pub bytes: u64,
+    /// Offline (dealer) bytes.
+    pub offline_bytes: u64,
+    /// Online messages.
+    pub messages: u64,
+    /// Offline messages.
+    pub offline_messages: u64,
+    /// Online rounds (causal depth within the op).
+    pub rounds: u32,
+    /// Virtual time the op took (makespan across parties), ns.
+    pub virtual_time_ns: u64,
+    /// Max |reconstructed − plaintext shadow|, if the op has a value to compare.
+    pub max_abs_error: Option<f64>,
+    /// Max relative error (|err| / max(|shadow|, 1e-9)).
+    pub max_rel_error: Option<f64>,
+}
+
+/// One program op in the trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpRecord {
+    /// Index in the op sequence.
+    pub index: usize,
+    /// Name (`input x`, statement name, `output y`).
+    pub name: String,
+    /// Kind (`input`, `mul`, …).
+    pub kind: String,
+    /// Operands.
+    pub operands: Vec<String>,
+    /// Output shape.
+    pub shape: Vec<usize>,
+    /// Steps belonging to this op: `first_step..end_step`.
+    pub first_step: usize,
+    /// One past the last step.
+    pub end_step: usize,
+    /// Accounting.
+    pub stats: OpStats,
+    /// Reconstructed result (decoded), whole when small.
+    pub reconstructed: Vec<f64>,
+    /// Plaintext shadow result, whole when small.
+    pub plaintext: Vec<f64>,
+    /// Hazards raised by this op.
+    pub hazards: Vec<Hazard>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trace {
+    /// Scenario name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Party names, by index.
+    pub parties: Vec<String>,
+    /// Ops in execution order.
+    pub ops: Vec<OpRecord>,
+    /// Steps in execution order.
+    pub steps: Vec<StepRecord>,
+}
