@@ -26,7 +26,11 @@ fn default_gap() -> u32 {
 impl Default for FixedConfig {
     /// tf-encrypted's 64-bit preset: 16 fractional, 11 integral bits, 20 gap bits.
     fn default() -> Self {
-        FixedConfig { frac_bits: 16, int_bits: 11, gap_bits: 20 }
+        FixedConfig {
+            frac_bits: 16,
+            int_bits: 11,
+            gap_bits: 20,
+        }
     }
 }
 
@@ -98,7 +102,11 @@ impl FixedConfig {
         let v = (x * self.scale()).round();
         // Saturate in i128 first so that NaN/huge inputs give a defined (if wrong) value; bound
         // checks report such inputs as hazards.
-        let v = if v.is_finite() { v.clamp(-1.7e38, 1.7e38) as i128 } else { 0 };
+        let v = if v.is_finite() {
+            v.clamp(-1.7e38, 1.7e38) as i128
+        } else {
+            0
+        };
         v as u64
     }
 
@@ -126,7 +134,10 @@ impl FixedConfig {
     /// int + 2f + gap + 1 ≤ 64.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.frac_bits == 0 || self.frac_bits > 30 {
-            return Err(format!("frac_bits = {} must be between 1 and 30", self.frac_bits));
+            return Err(format!(
+                "frac_bits = {} must be between 1 and 30",
+                self.frac_bits
+            ));
         }
         if self.int_bits + self.frac_bits >= 63 {
             return Err(format!(
@@ -147,18 +158,31 @@ impl FixedConfig {
     /// Overflow hazard if any real in `values` reaches the integral bound.
     pub fn check_bound(&self, values: impl IntoIterator<Item = f64>) -> Option<Hazard> {
         let max_abs = values.into_iter().fold(0f64, |m, v| m.max(v.abs()));
-        (max_abs >= self.bound()).then(|| Hazard::Overflow { max_abs, bound: self.bound() })
+        (max_abs >= self.bound()).then(|| Hazard::Overflow {
+            max_abs,
+            bound: self.bound(),
+        })
     }
 
     /// Headroom hazard for a product whose real values are `products` (before truncation).
     /// `gap` is the statistical gap the chosen truncation needs (0 for local truncation's
     /// correctness bound, which [`FixedConfig::local_truncation_failure_probability`] quantifies).
-    pub fn check_product_headroom(&self, products: impl IntoIterator<Item = f64>) -> Option<Hazard> {
+    pub fn check_product_headroom(
+        &self,
+        products: impl IntoIterator<Item = f64>,
+    ) -> Option<Hazard> {
         let max_abs = products.into_iter().fold(0f64, |m, v| m.max(v.abs()));
         let encoded = max_abs * self.scale() * self.scale();
-        let bits_needed = if encoded < 1.0 { 1 } else { encoded.log2().floor() as u32 + 2 };
+        let bits_needed = if encoded < 1.0 {
+            1
+        } else {
+            encoded.log2().floor() as u32 + 2
+        };
         let bits_available = self.product_bits() + 1;
-        (bits_needed > bits_available).then_some(Hazard::TruncationHeadroom { bits_needed, bits_available })
+        (bits_needed > bits_available).then_some(Hazard::TruncationHeadroom {
+            bits_needed,
+            bits_available,
+        })
     }
 
     /// Probability that SecureML's local truncation fails on one element whose
@@ -167,7 +191,9 @@ impl FixedConfig {
         if encoded_abs < 1.0 {
             return 2f64.powi(-63);
         }
-        (2f64).powf(encoded_abs.log2().floor() + 2.0 - 64.0).min(1.0)
+        (2f64)
+            .powf(encoded_abs.log2().floor() + 2.0 - 64.0)
+            .min(1.0)
     }
 }
 
@@ -196,7 +222,10 @@ mod tests {
     fn bounds_raise_hazards() {
         let c = FixedConfig::default();
         assert!(c.check_bound([1.0, -2047.9]).is_none());
-        assert!(matches!(c.check_bound([3000.0]), Some(Hazard::Overflow { .. })));
+        assert!(matches!(
+            c.check_bound([3000.0]),
+            Some(Hazard::Overflow { .. })
+        ));
         assert!(c.check_product_headroom([2000.0]).is_none());
         assert!(matches!(
             c.check_product_headroom([5000.0]),
@@ -207,7 +236,11 @@ mod tests {
     #[test]
     fn config_validation_names_the_problem() {
         assert!(FixedConfig::default().validate().is_ok());
-        let bad = FixedConfig { frac_bits: 24, int_bits: 20, gap_bits: 20 };
+        let bad = FixedConfig {
+            frac_bits: 24,
+            int_bits: 20,
+            gap_bits: 20,
+        };
         assert!(bad.validate().unwrap_err().contains("exceeds 64"));
     }
 }

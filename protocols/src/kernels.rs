@@ -5,17 +5,23 @@
 //! the blocked kernel and the textbook loop agree bit for bit whatever order they sum in.
 //!
 //! [`matmul`] is the hot path. It runs a cache-blocked, register-tiled i-k-j kernel (GotoBLAS
-//! style: a `KC × NC` panel of B is packed once and stays in L2 while every row of A streams
-//! past it, and an `MR × NR` tile of C lives in registers). For `Z_2^64` ([`u64`]) the same
-//! kernel is additionally compiled for AVX-512 (F + DQ, where the 64-bit wrapping multiply is a
-//! single `vpmullq`) and for AVX2, and the fastest variant the running CPU supports is chosen at
-//! run time ([`matmul_u64_path`] reports which). Every other ring uses the portable kernel.
+//! style: a `KC × NC` panel of B is packed once and stays in L2 while packed `MR`-row strips of
+//! A stream past it, and an `MR × NR` tile of C is accumulated in registers). The blocking is
+//! generic over the ring and over the micro-kernel that computes one tile. For `Z_2^64`
+//! ([`u64`]) the CPU is probed at run time and, where available, an AVX-512 (F + DQ) build with
+//! a `vpmullq` micro-kernel or an AVX2 build with a `vpmuludq`/`vpmulld` split-multiply
+//! micro-kernel is used ([`matmul_u64_path`] reports which). Every other ring, and `u64` on
+//! other CPUs, uses the portable micro-kernel.
+//!
+//! `unsafe` is confined to the `TypeId`-checked `&[R]` → `&[u64]` views and to the x86 module
+//! (calls into `#[target_feature]` functions after feature detection, and unaligned SIMD loads
+//! and stores from slices of exactly the vector's size).
 
 use crate::ring::Ring;
 use std::any::TypeId;
 
 /// Depth (along `k`) of one packed panel of B.
-const KC: usize = 96;
+const KC: usize = 128;
 /// Width (along `n`) of one packed panel of B; `KC × NC` u64s = 256 KiB, sized for L2.
 const NC: usize = 256;
 
@@ -37,7 +43,8 @@ fn check_matmul_dims(a_len: usize, b_len: usize, m: usize, k: usize, n: usize) {
 /// and returns the `m × n` row-major product.
 ///
 /// Uses the cache-blocked kernel; for `R = u64` it dispatches at run time to an AVX-512 or AVX2
-/// build of that kernel when the CPU supports it. `k = 0` yields the all-zero matrix.
+/// build of that kernel when the CPU supports it (see [`matmul_u64_path`]). `k = 0` yields the
+/// all-zero matrix. The result is exactly [`matmul_naive_ikj`]'s.
 ///
 /// # Panics
 /// If `a.len() != m * k` or `b.len() != k * n`.
@@ -86,6 +93,10 @@ pub fn matmul_u64_path() -> &'static str {
 
 /// The CPU-specific builds of the u64 kernel.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(any(target_arch = "x86", target_arch = "x86_64")),
+    allow(dead_code)
+)]
 enum U64Path {
     Avx512,
     Avx2,
@@ -133,10 +144,11 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// Rows of the AVX2 register tile (its width is one ymm = 4 u64 lanes).
-    const AVX2_MR: usize = 6;
+    const AVX2_MR: usize = 4;
+    /// Rows of the AVX-512 register tile (its width is one zmm = 8 u64 lanes).
+    const AVX512_MR: usize = 8;
 
-    /// The generic blocked kernel compiled for AVX-512, where the u64 wrapping multiply in the
-    /// 8×8 tile vectorises to `vpmullq` on zmm registers.
+    /// The blocked kernel with the AVX-512 micro-kernel [`micro_u64_avx512`].
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512DQ.
@@ -149,7 +161,36 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        super::gemm_blocked::<u64, 8, 8>(a, b, c, m, k, n, super::micro_kernel::<u64, 8, 8>);
+        // SAFETY: this function may only run on a CPU with AVX-512F/DQ (its own contract).
+        let micro = |ap: &[u64], bp: &[u64]| unsafe { micro_u64_avx512(ap, bp) };
+        super::gemm_blocked::<u64, AVX512_MR, 8>(a, b, c, m, k, n, micro);
+    }
+
+    /// The `AVX512_MR × 8` register tile: one zmm of B per step, `vpmullq` (AVX-512DQ's
+    /// native 64-bit wrapping multiply) against each broadcast element of A, `vpaddq` into
+    /// one accumulator per row.
+    ///
+    /// `apack` is `kc × AVX512_MR` and `bstrip` is `kc × 8` (packed, see `gemm_blocked`).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512DQ.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    unsafe fn micro_u64_avx512(apack: &[u64], bstrip: &[u64]) -> [[u64; 8]; AVX512_MR] {
+        let mut acc = [_mm512_setzero_si512(); AVX512_MR];
+        for (a_col, b_row) in apack.chunks_exact(AVX512_MR).zip(bstrip.chunks_exact(8)) {
+            // SAFETY: `b_row` is exactly 8 u64s (64 bytes); `loadu` needs no alignment.
+            let b = unsafe { _mm512_loadu_si512(b_row.as_ptr().cast()) };
+            for (acc_r, &a_r) in acc.iter_mut().zip(a_col) {
+                let prod = _mm512_mullo_epi64(_mm512_set1_epi64(a_r as i64), b);
+                *acc_r = _mm512_add_epi64(*acc_r, prod);
+            }
+        }
+        let mut tile = [[0u64; 8]; AVX512_MR];
+        for (tile_r, acc_r) in tile.iter_mut().zip(acc) {
+            // SAFETY: `tile_r` is exactly 8 u64s (64 bytes); `storeu` needs no alignment.
+            unsafe { _mm512_storeu_si512(tile_r.as_mut_ptr().cast(), acc_r) };
+        }
+        tile
     }
 
     /// The blocked kernel with the AVX2 micro-kernel [`micro_u64_avx2`].
@@ -360,8 +401,9 @@ pub fn conv2d_output_hw(
     if stride == 0 || kh == 0 || kw == 0 {
         return None;
     }
-    let ph = h.checked_add(2 * pad)?.checked_sub(kh)?;
-    let pw = w.checked_add(2 * pad)?.checked_sub(kw)?;
+    let pad2 = pad.checked_mul(2)?;
+    let ph = h.checked_add(pad2)?.checked_sub(kh)?;
+    let pw = w.checked_add(pad2)?.checked_sub(kw)?;
     Some((ph / stride + 1, pw / stride + 1))
 }
 

@@ -140,7 +140,11 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
     let s = |i: usize| shapes[i];
     match op {
         Op::Add(..) | Op::Sub(..) | Op::Mul(..) => broadcast_shape(s(0), s(1)).ok_or_else(|| {
-            format!("shapes {:?} and {:?} do not broadcast (NumPy rules)", s(0), s(1))
+            format!(
+                "shapes {:?} and {:?} do not broadcast (NumPy rules)",
+                s(0),
+                s(1)
+            )
         }),
         Op::Neg(_) | Op::Square(_) | Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_) | Op::Reveal(_) => {
             Ok(s(0).to_vec())
@@ -158,19 +162,29 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
             }
             Ok(vec![a[0], b[1]])
         }
-        Op::Conv2d { stride, padding, .. } => {
+        Op::Conv2d {
+            stride, padding, ..
+        } => {
             let (x, w) = (s(0), s(1));
             if x.len() != 4 || w.len() != 4 {
                 return Err(format!("conv2d needs NCHW input and (out_c, in_c, kh, kw) filters, got {x:?} and {w:?}"));
             }
             if x[1] != w[1] {
-                return Err(format!("conv2d input has {} channels but filters expect {}", x[1], w[1]));
+                return Err(format!(
+                    "conv2d input has {} channels but filters expect {}",
+                    x[1], w[1]
+                ));
             }
             if *stride == 0 {
                 return Err("conv2d stride must be at least 1".into());
             }
             let (oh, ow) = kernels::conv2d_output_hw(x[2], x[3], w[2], w[3], *stride, *padding)
-                .ok_or_else(|| format!("conv2d filter {}×{} does not fit input {}×{} with padding {padding}", w[2], w[3], x[2], x[3]))?;
+                .ok_or_else(|| {
+                    format!(
+                        "conv2d filter {}×{} does not fit input {}×{} with padding {padding}",
+                        w[2], w[3], x[2], x[3]
+                    )
+                })?;
             Ok(vec![x[0], w[0], oh, ow])
         }
         Op::AvgPool2d { kernel, stride, .. } | Op::MaxPool2d { kernel, stride, .. } => {
@@ -183,7 +197,9 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
                 return Err("pool kernel and stride must be at least 1".into());
             }
             let (oh, ow) = kernels::conv2d_output_hw(x[2], x[3], *kernel, *kernel, st, 0)
-                .ok_or_else(|| format!("pool window {kernel} does not fit input {}×{}", x[2], x[3]))?;
+                .ok_or_else(|| {
+                    format!("pool window {kernel} does not fit input {}×{}", x[2], x[3])
+                })?;
             Ok(vec![x[0], x[1], oh, ow])
         }
         Op::ReduceSum { axis, .. } => match axis {
@@ -229,7 +245,9 @@ fn zip_f64(a: &Real, b: &Real, f: impl Fn(f64, f64) -> f64) -> Real {
     let av = a.broadcast(IxDyn(&shape)).expect("validated");
     let bv = b.broadcast(IxDyn(&shape)).expect("validated");
     let mut out = av.to_owned();
-    ndarray::Zip::from(&mut out).and(&bv).for_each(|o, &y| *o = f(*o, y));
+    ndarray::Zip::from(&mut out)
+        .and(&bv)
+        .for_each(|o, &y| *o = f(*o, y));
     out
 }
 
@@ -251,7 +269,11 @@ pub fn pool_f64(x: &Real, kernel: usize, stride: usize, max: bool) -> Real {
                             acc = if max { acc.max(v) } else { acc + v };
                         }
                     }
-                    out[[b, ch, i, j]] = if max { acc } else { acc / (kernel * kernel) as f64 };
+                    out[[b, ch, i, j]] = if max {
+                        acc
+                    } else {
+                        acc / (kernel * kernel) as f64
+                    };
                 }
             }
         }
@@ -277,7 +299,9 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
             ArrayD::from_shape_vec(IxDyn(&[m, n]), kernels::matmul_f64(&av, &bv, m, k, n))
                 .expect("m·n")
         }
-        Op::Conv2d { stride, padding, .. } => {
+        Op::Conv2d {
+            stride, padding, ..
+        } => {
             let w = args[1];
             let (xs, ws) = (a.shape(), w.shape());
             let xv: Vec<f64> = a.iter().copied().collect();
@@ -292,8 +316,12 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
             );
             ArrayD::from_shape_vec(IxDyn(&shape), out).expect("conv shape")
         }
-        Op::AvgPool2d { kernel, stride, .. } => pool_f64(a, *kernel, stride.unwrap_or(*kernel), false),
-        Op::MaxPool2d { kernel, stride, .. } => pool_f64(a, *kernel, stride.unwrap_or(*kernel), true),
+        Op::AvgPool2d { kernel, stride, .. } => {
+            pool_f64(a, *kernel, stride.unwrap_or(*kernel), false)
+        }
+        Op::MaxPool2d { kernel, stride, .. } => {
+            pool_f64(a, *kernel, stride.unwrap_or(*kernel), true)
+        }
         Op::ReduceSum { axis, .. } => match axis {
             Some(ax) => {
                 let r = a.sum_axis(Axis(*ax));

@@ -205,7 +205,7 @@ impl Ring for OddRing {
         self.0 as u128
     }
     fn to_i128(self) -> i128 {
-        if self.0 >= Self::MODULUS / 2 + 1 {
+        if self.0 > Self::MODULUS / 2 {
             self.0 as i128 - Self::MODULUS as i128
         } else {
             self.0 as i128
@@ -283,7 +283,11 @@ mod tests {
     fn ring_laws<R: Ring>(n: usize) {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         for _ in 0..n {
-            let (a, b, c) = (R::random(&mut rng), R::random(&mut rng), R::random(&mut rng));
+            let (a, b, c) = (
+                R::random(&mut rng),
+                R::random(&mut rng),
+                R::random(&mut rng),
+            );
             assert_eq!(a.add(b), b.add(a));
             assert_eq!(a.mul(b), b.mul(a));
             assert_eq!(a.add(b).add(c), a.add(b.add(c)));
@@ -317,7 +321,10 @@ mod tests {
     fn zp_is_a_field_of_67_elements() {
         ring_laws::<Zp>(1000);
         for a in 1..SECURENN_P {
-            assert!((1..SECURENN_P).any(|b| Zp(a).mul(Zp(b)) == Zp(1)), "{a} has an inverse");
+            assert!(
+                (1..SECURENN_P).any(|b| Zp(a).mul(Zp(b)) == Zp(1)),
+                "{a} has an inverse"
+            );
         }
     }
 }

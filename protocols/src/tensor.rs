@@ -22,8 +22,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -162,7 +170,12 @@ pub fn matmul<R: Ring>(a: &Tensor<R>, b: &Tensor<R>) -> Result<Tensor<R>> {
 }
 
 /// NCHW 2-D convolution of `x` with filters `w` (out_c, in_c, kh, kw) over the ring.
-pub fn conv2d<R: Ring>(x: &Tensor<R>, w: &Tensor<R>, stride: usize, pad: usize) -> Result<Tensor<R>> {
+pub fn conv2d<R: Ring>(
+    x: &Tensor<R>,
+    w: &Tensor<R>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor<R>> {
     let (sx, sw) = (x.shape(), w.shape());
     if sx.len() != 4 || sw.len() != 4 || sx[1] != sw[1] {
         return Err(ProtocolError::Shape {
@@ -188,7 +201,13 @@ pub fn reshape<R: Ring>(a: &Tensor<R>, shape: &[usize]) -> Result<Tensor<R>> {
     if numel(shape) != a.len() {
         return Err(ProtocolError::Shape {
             op: "reshape".into(),
-            detail: format!("{:?} has {} elements, {:?} needs {}", a.shape(), a.len(), shape, numel(shape)),
+            detail: format!(
+                "{:?} has {} elements, {:?} needs {}",
+                a.shape(),
+                a.len(),
+                shape,
+                numel(shape)
+            ),
         });
     }
     let v: Vec<R> = a.iter().copied().collect();

@@ -103,9 +103,13 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         truncation: plan.scenario.truncation,
         input_sharing: plan.scenario.input_sharing,
     };
+    ctx.mark = Instant::now();
     let mut party = PondParty::new(ctx.me, plan.placement, cfg);
-    let encoded: HashMap<&str, Tensor<u64>> =
-        plan.inputs.iter().map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &i.values))).collect();
+    let encoded: HashMap<&str, Tensor<u64>> = plan
+        .inputs
+        .iter()
+        .map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &i.values)))
+        .collect();
     for inp in plan.inputs.iter().filter(|i| i.owner.is_none()) {
         party.set_public(&inp.name, encoded[inp.name.as_str()].clone());
     }
@@ -147,8 +151,10 @@ impl Simulation {
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
         });
         // One channel per directed link.
-        let mut senders: Vec<Vec<Option<_>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-        let mut receivers: Vec<Vec<Option<_>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        let mut senders: Vec<Vec<Option<_>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        let mut receivers: Vec<Vec<Option<_>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
         for a in 0..n {
             for b in 0..n {
                 if a != b {
@@ -212,15 +218,25 @@ impl Simulation {
                     let (op, step) = ctx.position();
                     let mut st = shared.lock();
                     st.status[me] = PartyStatus::Failed;
-                    let failure =
-                        SimError::PartyFailed { party: shared.parties[me].clone(), op, step, message };
+                    let failure = SimError::PartyFailed {
+                        party: shared.parties[me].clone(),
+                        op,
+                        step,
+                        message,
+                    };
                     shared.fail(&mut st, failure);
                 })
                 .expect("spawn party thread");
             handles.push(h);
         }
         let shadow = Arc::new(shadow::shadow(&plan));
-        Simulation { plan, shared, handles, shadow, started }
+        Simulation {
+            plan,
+            shared,
+            handles,
+            shadow,
+            started,
+        }
     }
 
     /// The plan being run.
@@ -247,13 +263,28 @@ impl Simulation {
             if idle {
                 break;
             }
-            st = self.shared.changed.wait_timeout(st, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-        let done = st.status.iter().all(|s| matches!(s, PartyStatus::Finished | PartyStatus::Failed));
+        let done = st
+            .status
+            .iter()
+            .all(|s| matches!(s, PartyStatus::Finished | PartyStatus::Failed));
         let status = st.status.clone();
         drop(st);
-        let steps_begun = (0..self.plan.parties.len()).map(|p| self.shared.log(p).step_names.len()).max().unwrap_or(0);
-        Progress { status, done, steps_begun }
+        let steps_begun = (0..self.plan.parties.len())
+            .map(|p| self.shared.log(p).step_names.len())
+            .max()
+            .unwrap_or(0);
+        Progress {
+            status,
+            done,
+            steps_begun,
+        }
     }
 
     /// The run's first failure, if any.
@@ -263,7 +294,9 @@ impl Simulation {
 
     /// The trace recorded so far (steps completed by every party are final).
     pub fn trace(&self) -> Trace {
-        let logs: Vec<PartyLog> = (0..self.plan.parties.len()).map(|p| self.shared.log(p).clone()).collect();
+        let logs: Vec<PartyLog> = (0..self.plan.parties.len())
+            .map(|p| self.shared.log(p).clone())
+            .collect();
         build_trace(&self.plan, &self.shadow, &logs)
     }
 
@@ -272,16 +305,23 @@ impl Simulation {
         self.set_gate(usize::MAX);
         for h in self.handles.drain(..) {
             if h.join().is_err() {
-                return Err(SimError::Internal("a party thread died outside its guard".into()));
+                return Err(SimError::Internal(
+                    "a party thread died outside its guard".into(),
+                ));
             }
         }
         let wall = self.started.elapsed();
         if let Some(e) = self.shared.lock().failure.take() {
             return Err(e);
         }
-        let logs: Vec<PartyLog> = (0..self.plan.parties.len()).map(|p| self.shared.log(p).clone()).collect();
+        let logs: Vec<PartyLog> = (0..self.plan.parties.len())
+            .map(|p| self.shared.log(p).clone())
+            .collect();
         let trace = build_trace(&self.plan, &self.shadow, &logs);
-        let mut totals = Totals { wall_time_ns: wall.as_nanos() as u64, ..Totals::default() };
+        let mut totals = Totals {
+            wall_time_ns: wall.as_nanos() as u64,
+            ..Totals::default()
+        };
         for m in trace.steps.iter().flat_map(|s| s.messages()) {
             match m.traffic {
                 Traffic::Online => {
@@ -301,12 +341,21 @@ impl Simulation {
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
             if let PlannedOp::Output { name, to } = op {
-                let t = logs[*to].op_outputs.get(i).cloned().flatten().ok_or_else(|| {
-                    SimError::Internal(format!("receiver of `{name}` recorded no value"))
-                })?;
+                let t = logs[*to]
+                    .op_outputs
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| {
+                        SimError::Internal(format!("receiver of `{name}` recorded no value"))
+                    })?;
                 let values: Vec<f64> = decode_tensor(&cfg, &t).iter().copied().collect();
                 let plaintext: Vec<f64> = self.shadow[name].iter().copied().collect();
-                let max_abs_error = values.iter().zip(&plaintext).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                let max_abs_error = values
+                    .iter()
+                    .zip(&plaintext)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
                 outputs.push(OutputValue {
                     name: name.clone(),
                     receiver: self.plan.parties[*to].clone(),
@@ -317,7 +366,11 @@ impl Simulation {
                 });
             }
         }
-        Ok(RunResult { trace, outputs, totals })
+        Ok(RunResult {
+            trace,
+            outputs,
+            totals,
+        })
     }
 }
 
@@ -345,7 +398,10 @@ pub fn run(plan: &Plan) -> Result<RunResult> {
 /// The reconstructed (decoded) result of op `i`, if the logs hold it.
 fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> {
     let cfg = plan.scenario.fixed_point;
-    let out = |p: usize| logs.get(p).and_then(|l| l.op_outputs.get(i).cloned().flatten());
+    let out = |p: usize| {
+        logs.get(p)
+            .and_then(|l| l.op_outputs.get(i).cloned().flatten())
+    };
     let t = match &plan.ops[i] {
         PlannedOp::Output { to, .. } => out(*to)?,
         PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } => {
@@ -359,9 +415,16 @@ fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> 
     Some(decode_tensor(&cfg, &t))
 }
 
-fn build_trace(plan: &Plan, shadow_vals: &HashMap<String, ArrayD<f64>>, logs: &[PartyLog]) -> Trace {
+fn build_trace(
+    plan: &Plan,
+    shadow_vals: &HashMap<String, ArrayD<f64>>,
+    logs: &[PartyLog],
+) -> Trace {
     let max_values = plan.scenario.trace.max_values;
-    let names_from = logs.iter().max_by_key(|l| l.step_names.len()).map(|l| &l.step_names);
+    let names_from = logs
+        .iter()
+        .max_by_key(|l| l.step_names.len())
+        .map(|l| &l.step_names);
     let empty = Vec::new();
     let names = names_from.unwrap_or(&empty);
     let completed = logs.iter().map(|l| l.steps.len()).max().unwrap_or(0);
@@ -373,18 +436,26 @@ fn build_trace(plan: &Plan, shadow_vals: &HashMap<String, ArrayD<f64>>, logs: &[
             index,
             op: *op,
             name: name.clone(),
-            parties: logs.iter().map(|l| l.steps.get(index).cloned().unwrap_or_default()).collect(),
+            parties: logs
+                .iter()
+                .map(|l| l.steps.get(index).cloned().unwrap_or_default())
+                .collect(),
         })
         .collect();
+    let makespan_at = |s: &StepRecord| s.parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
+    let mut prev_end = 0u64;
     let ops = plan
         .ops
         .iter()
         .enumerate()
         .map(|(i, op)| {
             let first = steps.iter().position(|s| s.op == i).unwrap_or(steps.len());
-            let end = steps.iter().rposition(|s| s.op == i).map(|p| p + 1).unwrap_or(first);
+            let end = steps
+                .iter()
+                .rposition(|s| s.op == i)
+                .map(|p| p + 1)
+                .unwrap_or(first);
             let mut stats = OpStats::default();
-            let (mut start_max, mut end_max) = (0u64, 0u64);
             for s in &steps[first..end] {
                 for m in s.messages() {
                     match m.traffic {
@@ -400,13 +471,20 @@ fn build_trace(plan: &Plan, shadow_vals: &HashMap<String, ArrayD<f64>>, logs: &[
                     }
                 }
             }
-            if first < end {
-                start_max = steps[first].parties.iter().map(|p| p.start_ns).max().unwrap_or(0);
-                end_max = steps[end - 1].parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
-            }
+            // An op's virtual time is how far it pushed the makespan: the latest party clock at
+            // its end minus the latest at the end of the op before it.
+            let end_max = if first < end {
+                makespan_at(&steps[end - 1])
+            } else {
+                prev_end
+            };
+            let start_max = prev_end;
+            prev_end = end_max.max(prev_end);
             stats.virtual_time_ns = end_max.saturating_sub(start_max);
             let value_name = match op {
-                PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } | PlannedOp::Output { name, .. } => name,
+                PlannedOp::Input { name, .. }
+                | PlannedOp::Compute { name, .. }
+                | PlannedOp::Output { name, .. } => name,
             };
             let shadow_v = &shadow_vals[value_name];
             let recon = reconstruct(plan, i, logs);
@@ -429,7 +507,9 @@ fn build_trace(plan: &Plan, shadow_vals: &HashMap<String, ArrayD<f64>>, logs: &[
                 first_step: first,
                 end_step: end,
                 stats,
-                reconstructed: recon.map(|r| r.iter().take(max_values).copied().collect()).unwrap_or_default(),
+                reconstructed: recon
+                    .map(|r| r.iter().take(max_values).copied().collect())
+                    .unwrap_or_default(),
                 plaintext: shadow_v.iter().take(max_values).copied().collect(),
                 hazards: shadow::hazards(plan, op, shadow_vals),
             }

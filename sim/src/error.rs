@@ -23,10 +23,19 @@ pub struct ScenarioError {
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+            writeln!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.col, self.message
+            )?;
             let num = self.line.to_string();
             writeln!(f, "{} | {}", num, self.line_text)?;
-            writeln!(f, "{} | {}^", " ".repeat(num.len()), " ".repeat(self.col.saturating_sub(1)))?;
+            writeln!(
+                f,
+                "{} | {}^",
+                " ".repeat(num.len()),
+                " ".repeat(self.col.saturating_sub(1))
+            )?;
         } else {
             writeln!(f, "{}: {}", self.file, self.message)?;
         }

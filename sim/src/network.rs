@@ -30,7 +30,11 @@ impl LinkModel {
     /// The model of link `from → to` under `config`, with jitter seeded from the run seed.
     pub fn new(config: LinkConfig, seed: u64, from: usize, to: usize) -> Self {
         let s = seed ^ 0x11fe_d0c5 ^ ((from as u64) << 32) ^ ((to as u64) << 48);
-        LinkModel { config, free_at_ns: 0, jitter: ChaCha20Rng::seed_from_u64(s) }
+        LinkModel {
+            config,
+            free_at_ns: 0,
+            jitter: ChaCha20Rng::seed_from_u64(s),
+        }
     }
 
     /// The link's configuration.
@@ -55,7 +59,11 @@ impl LinkModel {
         let start = send_ns.max(self.free_at_ns);
         let done = start + self.transmission_ns(bytes);
         self.free_at_ns = done;
-        let jitter_ns = if self.config.jitter_us > 0 { self.jitter.gen_range(0..=self.config.jitter_us) * 1000 } else { 0 };
+        let jitter_ns = if self.config.jitter_us > 0 {
+            self.jitter.gen_range(0..=self.config.jitter_us) * 1000
+        } else {
+            0
+        };
         Delivery::At(done + self.config.latency_us * 1000 + jitter_ns)
     }
 }
@@ -66,7 +74,12 @@ mod tests {
 
     #[test]
     fn delivery_is_send_plus_transmission_plus_latency() {
-        let cfg = LinkConfig { latency_us: 20_000, jitter_us: 0, bandwidth_bps: 100_000_000, state: LinkState::Healthy };
+        let cfg = LinkConfig {
+            latency_us: 20_000,
+            jitter_us: 0,
+            bandwidth_bps: 100_000_000,
+            state: LinkState::Healthy,
+        };
         let mut l = LinkModel::new(cfg, 1, 0, 1);
         // 1250 bytes = 10,000 bits at 100 Mbit/s = 100 µs.
         assert_eq!(l.schedule(0, 1250), Delivery::At(100_000 + 20_000_000));
@@ -76,15 +89,24 @@ mod tests {
 
     #[test]
     fn jitter_is_seeded_and_bounded() {
-        let cfg = LinkConfig { latency_us: 100, jitter_us: 50, bandwidth_bps: 0, state: LinkState::Healthy };
+        let cfg = LinkConfig {
+            latency_us: 100,
+            jitter_us: 50,
+            bandwidth_bps: 0,
+            state: LinkState::Healthy,
+        };
         let run = || {
             let mut l = LinkModel::new(cfg, 9, 0, 1);
-            (0..100).map(|i| l.schedule(i * 1_000_000, 8)).collect::<Vec<_>>()
+            (0..100)
+                .map(|i| l.schedule(i * 1_000_000, 8))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
         for (i, d) in a.iter().enumerate() {
-            let Delivery::At(t) = *d else { panic!("healthy link") };
+            let Delivery::At(t) = *d else {
+                panic!("healthy link")
+            };
             let lat = t - i as u64 * 1_000_000;
             assert!((100_000..=150_000).contains(&lat));
         }
@@ -92,7 +114,10 @@ mod tests {
 
     #[test]
     fn held_links_never_deliver() {
-        let cfg = LinkConfig { state: LinkState::Held, ..LinkConfig::default() };
+        let cfg = LinkConfig {
+            state: LinkState::Held,
+            ..LinkConfig::default()
+        };
         assert_eq!(LinkModel::new(cfg, 0, 0, 1).schedule(0, 8), Delivery::Held);
     }
 }

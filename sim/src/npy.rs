@@ -29,7 +29,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
             if bytes.len() < 12 {
                 return Err("truncated .npy header".into());
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(format!("unsupported .npy format version {v}")),
     };
@@ -38,15 +41,23 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .ok_or("truncated .npy header")
         .and_then(|h| std::str::from_utf8(h).map_err(|_| "header is not text"))?;
     let field = |key: &str| -> Result<&str, String> {
-        let at = header.find(&format!("'{key}'")).ok_or(format!("header lacks '{key}'"))?;
+        let at = header
+            .find(&format!("'{key}'"))
+            .ok_or(format!("header lacks '{key}'"))?;
         let rest = &header[at + key.len() + 2..];
         let colon = rest.find(':').ok_or("malformed header")?;
         Ok(rest[colon + 1..].trim_start())
     };
     let descr = field("descr")?;
-    let descr = descr.trim_start_matches('\'').split('\'').next().unwrap_or("");
+    let descr = descr
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("");
     if field("fortran_order")?.starts_with("True") {
-        return Err("Fortran-order arrays are not supported; save with np.ascontiguousarray".into());
+        return Err(
+            "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
+        );
     }
     let shape_text = field("shape")?;
     let close = shape_text.find(')').ok_or("malformed shape")?;
@@ -54,30 +65,57 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("bad shape entry `{s}`")))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad shape entry `{s}`"))
+        })
         .collect::<Result<_, _>>()?;
     let n: usize = shape.iter().product();
     let data = &bytes[hstart + hlen..];
     let (size, conv): (usize, fn(&[u8]) -> f64) = match descr {
         "<f8" => (8, |b| f64::from_le_bytes(b.try_into().expect("8 bytes"))),
-        "<f4" => (4, |b| f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64),
-        "<i8" => (8, |b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64),
-        "<i4" => (4, |b| i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64),
+        "<f4" => (4, |b| {
+            f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+        }),
+        "<i8" => (8, |b| {
+            i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64
+        }),
+        "<i4" => (4, |b| {
+            i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+        }),
         "|u1" | "<u1" => (1, |b| b[0] as f64),
         "|i1" => (1, |b| b[0] as i8 as f64),
-        other => return Err(format!("unsupported dtype `{other}` (use float64, float32, int64, int32 or uint8)")),
+        other => {
+            return Err(format!(
+                "unsupported dtype `{other}` (use float64, float32, int64, int32 or uint8)"
+            ))
+        }
     };
     if data.len() != n * size {
-        return Err(format!("data holds {} bytes but shape {shape:?} of {descr} needs {}", data.len(), n * size));
+        return Err(format!(
+            "data holds {} bytes but shape {shape:?} of {descr} needs {}",
+            data.len(),
+            n * size
+        ));
     }
-    Ok(NpyArray { shape, values: data.chunks_exact(size).map(conv).collect() })
+    Ok(NpyArray {
+        shape,
+        values: data.chunks_exact(size).map(conv).collect(),
+    })
 }
 
 /// Encodes f64 values as an `.npy` file (used by tests and exports).
 pub fn write_npy_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
     let shape_s = match shape.len() {
         1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_s}, }}");
     while (10 + header.len() + 1) % 64 != 0 {

@@ -108,7 +108,10 @@ impl Shared {
                         PartyStatus::Waiting(_) => " (itself waiting)",
                         _ => "",
                     };
-                    waits.push(format!("{} waits for {}{}", self.parties[p], self.parties[*q], q_state));
+                    waits.push(format!(
+                        "{} waits for {}{}",
+                        self.parties[p], self.parties[*q], q_state
+                    ));
                 }
                 _ => return None,
             }
@@ -148,8 +151,20 @@ impl SimContext {
 
     /// Current (op label, step name), for error messages.
     pub fn position(&self) -> (String, String) {
-        let op = self.shared.op_labels.get(self.op).cloned().unwrap_or_else(|| "setup".into());
-        let step = self.shared.log(self.me).step_names.last().filter(|(o, _)| *o == self.op).map(|s| s.1.clone()).unwrap_or_default();
+        let op = self
+            .shared
+            .op_labels
+            .get(self.op)
+            .cloned()
+            .unwrap_or_else(|| "setup".into());
+        let step = self
+            .shared
+            .log(self.me)
+            .step_names
+            .last()
+            .filter(|(o, _)| *o == self.op)
+            .map(|s| s.1.clone())
+            .unwrap_or_default();
         (op, step)
     }
 
@@ -219,7 +234,9 @@ impl Context for SimContext {
             Traffic::Online => (self.depth + 1, self.op_depth + 1),
             Traffic::Offline => (self.offline_depth + 1, 0),
         };
-        let link = self.links[to].as_mut().ok_or_else(|| ProtocolError::Transport(format!("no link to party {to}")))?;
+        let link = self.links[to]
+            .as_mut()
+            .ok_or_else(|| ProtocolError::Transport(format!("no link to party {to}")))?;
         let delivery = link.schedule(self.clock_ns, bytes);
         self.current.sent.push(MessageRecord {
             from: self.me,
@@ -238,7 +255,14 @@ impl Context for SimContext {
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
         };
-        let env = Envelope { payload, delivery_ns, traffic, round, op_round, op: self.op };
+        let env = Envelope {
+            payload,
+            delivery_ns,
+            traffic,
+            round,
+            op_round,
+            op: self.op,
+        };
         {
             let mut st = self.shared.lock();
             if Self::aborted(&st) {
@@ -256,7 +280,9 @@ impl Context for SimContext {
 
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
         self.advance_compute();
-        let rx = self.receivers[from].clone().ok_or_else(|| ProtocolError::Transport(format!("no link from party {from}")))?;
+        let rx = self.receivers[from]
+            .clone()
+            .ok_or_else(|| ProtocolError::Transport(format!("no link from party {from}")))?;
         let env = loop {
             match rx.try_recv() {
                 Ok(env) => break env,
@@ -281,7 +307,10 @@ impl Context for SimContext {
                 Ok(env) => break env,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(ProtocolError::Transport(format!("{} has gone", self.shared.parties[from])))
+                    return Err(ProtocolError::Transport(format!(
+                        "{} has gone",
+                        self.shared.parties[from]
+                    )))
                 }
             }
         };
@@ -329,13 +358,20 @@ impl Context for SimContext {
         self.close_step();
         let s = self.next_step;
         self.next_step += 1;
-        self.shared.log(self.me).step_names.push((self.op, name.to_string()));
+        self.shared
+            .log(self.me)
+            .step_names
+            .push((self.op, name.to_string()));
         {
             let mut st = self.shared.lock();
             while st.gate <= s && !Self::aborted(&st) {
                 st.status[self.me] = PartyStatus::AtGate(s);
                 self.shared.changed.notify_all();
-                st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = self
+                    .shared
+                    .changed
+                    .wait(st)
+                    .unwrap_or_else(|e| e.into_inner());
             }
             if Self::aborted(&st) {
                 return Err(ProtocolError::Transport("run aborted".into()));
@@ -344,16 +380,24 @@ impl Context for SimContext {
         }
         self.mark = Instant::now();
         self.step = Some(s);
-        self.current = PartyStep { start_ns: self.clock_ns, end_ns: self.clock_ns, ..PartyStep::default() };
+        self.current = PartyStep {
+            start_ns: self.clock_ns,
+            end_ns: self.clock_ns,
+            ..PartyStep::default()
+        };
         Ok(())
     }
 
     fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
-        self.current.shares.push(ValueRecord::new(label, share, self.max_values));
+        self.current
+            .shares
+            .push(ValueRecord::new(label, share, self.max_values));
     }
 
     fn record_opened(&mut self, label: &str, value: &Tensor<u64>) {
-        self.current.opened.push(ValueRecord::new(label, value, self.max_values));
+        self.current
+            .opened
+            .push(ValueRecord::new(label, value, self.max_values));
     }
 
     fn charge(&mut self, ring_ops: u64) {

@@ -98,9 +98,17 @@ pub fn text_report(r: &RunResult) -> String {
         let _ = writeln!(s, "    plaintext  {}", preview(&o.plaintext, 6));
         let _ = writeln!(s, "    max |error| {:.3e}", o.max_abs_error);
     }
-    let _ = writeln!(s, "\n{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}", "op", "kind", "online", "offline", "msgs", "rounds", "virt. time", "max |err|");
+    let _ = writeln!(
+        s,
+        "\n{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
+        "op", "kind", "online", "offline", "msgs", "rounds", "virt. time", "max |err|"
+    );
     for op in &r.trace.ops {
-        let err = op.stats.max_abs_error.map(|e| format!("{e:.2e}")).unwrap_or_else(|| "-".into());
+        let err = op
+            .stats
+            .max_abs_error
+            .map(|e| format!("{e:.2e}"))
+            .unwrap_or_else(|| "-".into());
         let mut name = op.name.clone();
         if name.chars().count() > 24 {
             name = name.chars().take(23).collect::<String>() + "…";

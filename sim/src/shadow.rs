@@ -45,7 +45,14 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     let truncates = !all_public
         && matches!(
             inner,
-            Op::Mul(..) | Op::Square(_) | Op::MatMul(..) | Op::Conv2d { .. } | Op::AvgPool2d { .. } | Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_)
+            Op::Mul(..)
+                | Op::Square(_)
+                | Op::MatMul(..)
+                | Op::Conv2d { .. }
+                | Op::AvgPool2d { .. }
+                | Op::Sigmoid(_)
+                | Op::Tanh(_)
+                | Op::Relu(_)
         );
     // The largest magnitude that goes into a truncation: the result, or for polynomials the
     // highest power of the input.
@@ -61,7 +68,10 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
         let top = approx.terms.iter().map(|t| t.0).max().unwrap_or(1) as i32;
         let biggest_power = max_abs(xs).powi(top);
         if biggest_power >= cfg.bound() {
-            out.push(Hazard::Overflow { max_abs: biggest_power, bound: cfg.bound() });
+            out.push(Hazard::Overflow {
+                max_abs: biggest_power,
+                bound: cfg.bound(),
+            });
         }
         pre_truncation = pre_truncation.max(biggest_power);
     }
@@ -72,7 +82,10 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
             let p = FixedConfig::local_truncation_failure_probability(encoded);
             let expected = p * result.len() as f64;
             if expected >= 1e-4 {
-                out.push(Hazard::LocalTruncationFailure { probability: p, elements: result.len() as u64 });
+                out.push(Hazard::LocalTruncationFailure {
+                    probability: p,
+                    elements: result.len() as u64,
+                });
             }
         }
     }

@@ -1,1 +1,5 @@
-pub fn x(){}
+//! # sharescope (binary crate)
+//!
+//! The command line and the terminal debugger.
+
+pub mod cli;

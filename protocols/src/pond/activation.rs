@@ -42,7 +42,12 @@ pub const SIGMOID: Approximation = Approximation {
 /// tf-encrypted's degree-7 tanh.
 pub const TANH: Approximation = Approximation {
     function: "tanh",
-    terms: &[(1, 0.852721056), (3, -0.12494112), (5, 0.010654528), (7, -0.000423424)],
+    terms: &[
+        (1, 0.852721056),
+        (3, -0.12494112),
+        (5, 0.010654528),
+        (7, -0.000423424),
+    ],
     range: 2.0,
     accuracy: 0.052,
 };
@@ -97,7 +102,13 @@ impl PondParty {
             return Ok(Value::Public { value, shape });
         }
         let max_power = approx.terms.iter().map(|t| t.0).max().unwrap_or(0);
-        let power_name = |k: u32| if k == 1 { x.to_string() } else { format!("{out}.{x}^{k}") };
+        let power_name = |k: u32| {
+            if k == 1 {
+                x.to_string()
+            } else {
+                format!("{out}.{x}^{k}")
+            }
+        };
         // Powers x², then x^k = x^(k−2) · x² for the parities the polynomial needs.
         let needed = |k: u32| approx.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2);
         let saved_prefix = std::mem::take(&mut self.prefix);
@@ -106,7 +117,11 @@ impl PondParty {
             if !needed(k) {
                 continue;
             }
-            let (a, b) = if k == 2 { (power_name(1), power_name(1)) } else { (power_name(k - 2), power_name(2)) };
+            let (a, b) = if k == 2 {
+                (power_name(1), power_name(1))
+            } else {
+                (power_name(k - 2), power_name(2))
+            };
             self.prefix = format!("{x}^{k}");
             result = self
                 .product(ctx, super::beaver::Bilinear::Elementwise, &a, &b, &shape)
@@ -132,7 +147,10 @@ impl PondParty {
                             acc.mapv_inplace(|v| v.wrapping_add(c0));
                         }
                     } else {
-                        let p = self.share_of(&power_name(k))?.expect("server holds shares").clone();
+                        let p = self
+                            .share_of(&power_name(k))?
+                            .expect("server holds shares")
+                            .clone();
                         acc = tensor::add(&acc, &tensor::scale(&p, ck))?;
                     }
                 }
@@ -169,7 +187,12 @@ mod tests {
                 .map(|i| -a.range + 2.0 * a.range * i as f64 / 2000.0)
                 .map(|x| (a.eval(x) - exact(a.function, x)).abs())
                 .fold(0f64, f64::max);
-            assert!(worst <= a.accuracy, "{}: worst error {worst} > {}", a.function, a.accuracy);
+            assert!(
+                worst <= a.accuracy,
+                "{}: worst error {worst} > {}",
+                a.function,
+                a.accuracy
+            );
         }
     }
 }

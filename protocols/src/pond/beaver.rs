@@ -76,7 +76,11 @@ impl PondParty {
                 self.step(ctx, "local product")?;
                 let z = match (share, value) {
                     (Some(s), Some(p)) => {
-                        let z = if vx.is_private() { map.apply(s, p)? } else { map.apply(p, s)? };
+                        let z = if vx.is_private() {
+                            map.apply(s, p)?
+                        } else {
+                            map.apply(p, s)?
+                        };
                         ctx.charge(map.work(vx.shape(), vy.shape(), out_shape));
                         ctx.record_share("product (scale 2f)", &z);
                         Some(z)
@@ -110,7 +114,10 @@ impl PondParty {
                 fresh.push(n.to_string());
             }
         }
-        let shapes: Vec<Vec<usize>> = fresh.iter().map(|n| self.get(n).map(|v| v.shape().to_vec())).collect::<Result<_>>()?;
+        let shapes: Vec<Vec<usize>> = fresh
+            .iter()
+            .map(|n| self.get(n).map(|v| v.shape().to_vec()))
+            .collect::<Result<_>>()?;
         let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
 
         // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b.
@@ -120,11 +127,17 @@ impl PondParty {
         let mut c_share: Option<Tensor<u64>> = None;
         if self.is_producer() {
             let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
-            let (mut prg0, mut prg1) = (ChaCha20Rng::from_seed(seed0), ChaCha20Rng::from_seed(seed1));
+            let (mut prg0, mut prg1) =
+                (ChaCha20Rng::from_seed(seed0), ChaCha20Rng::from_seed(seed1));
             for (n, s) in fresh.iter().zip(&shapes) {
                 let a0: Tensor<u64> = tensor::random(s, &mut prg0);
                 let a1: Tensor<u64> = tensor::random(s, &mut prg1);
-                self.masks.insert(n.clone(), Mask::Producer { a: tensor::add(&a0, &a1)? });
+                self.masks.insert(
+                    n.clone(),
+                    Mask::Producer {
+                        a: tensor::add(&a0, &a1)?,
+                    },
+                );
             }
             let a = self.producer_mask(x)?;
             let b = self.producer_mask(y)?;
@@ -132,15 +145,29 @@ impl PondParty {
             ctx.charge(map.work(a.shape(), b.shape(), out_shape));
             let c0: Tensor<u64> = tensor::random(out_shape, &mut prg0);
             let c1 = tensor::sub(&c, &c0)?;
-            ctx.send(s0, "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀", Traffic::Offline, seed0.to_vec())?;
+            ctx.send(
+                s0,
+                "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀",
+                Traffic::Offline,
+                seed0.to_vec(),
+            )?;
             let mut msg = seed1.to_vec();
             msg.extend(tensor::encode(&c1));
-            ctx.send(s1, "seed → ⟨a⟩₁, ⟨b⟩₁; ⟨c⟩₁ = a∘b − ⟨c⟩₀", Traffic::Offline, msg)?;
+            ctx.send(
+                s1,
+                "seed → ⟨a⟩₁, ⟨b⟩₁; ⟨c⟩₁ = a∘b − ⟨c⟩₀",
+                Traffic::Offline,
+                msg,
+            )?;
         }
         if let Some(i) = self.server_index() {
             let msg = ctx.recv(cp)?;
             if msg.len() < 32 {
-                return Err(ProtocolError::Malformed { from: cp, expected: 32, got: msg.len() });
+                return Err(ProtocolError::Malformed {
+                    from: cp,
+                    expected: 32,
+                    got: msg.len(),
+                });
             }
             let seed = tensor::decode_seed(&msg[..32], cp)?;
             let mut prg = ChaCha20Rng::from_seed(seed);
@@ -149,7 +176,11 @@ impl PondParty {
             }
             c_share = Some(if i == 0 {
                 if msg.len() != 32 {
-                    return Err(ProtocolError::Malformed { from: cp, expected: 32, got: msg.len() });
+                    return Err(ProtocolError::Malformed {
+                        from: cp,
+                        expected: 32,
+                        got: msg.len(),
+                    });
                 }
                 tensor::random(out_shape, &mut prg)
             } else {
@@ -162,7 +193,14 @@ impl PondParty {
         }
 
         // Step 2 (online): open e = x − a (and f = y − b) for the fresh operands only.
-        self.step(ctx, if fresh.is_empty() { "reuse masks" } else { "open masked inputs" })?;
+        self.step(
+            ctx,
+            if fresh.is_empty() {
+                "reuse masks"
+            } else {
+                "open masked inputs"
+            },
+        )?;
         if let Some(i) = self.server_index() {
             if !fresh.is_empty() {
                 let mut msg = Vec::new();
@@ -173,12 +211,20 @@ impl PondParty {
                     mine.push(e_i);
                 }
                 let peer = self.peer(i);
-                let label = fresh.iter().map(|n| format!("⟨{n} − a_{n}⟩{i}")).collect::<Vec<_>>().join(", ");
+                let label = fresh
+                    .iter()
+                    .map(|n| format!("⟨{n} − a_{n}⟩{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 ctx.send(peer, &label, Traffic::Online, msg)?;
                 let theirs = ctx.recv(peer)?;
                 let expected: usize = shapes.iter().map(|s| 8 * tensor::numel(s)).sum();
                 if theirs.len() != expected {
-                    return Err(ProtocolError::Malformed { from: peer, expected, got: theirs.len() });
+                    return Err(ProtocolError::Malformed {
+                        from: peer,
+                        expected,
+                        got: theirs.len(),
+                    });
                 }
                 let mut off = 0;
                 for ((n, a), (e_i, s)) in pending.drain(..).zip(mine.into_iter().zip(&shapes)) {
@@ -214,14 +260,18 @@ impl PondParty {
     fn producer_mask(&self, n: &str) -> Result<Tensor<u64>> {
         match self.masks.get(n) {
             Some(Mask::Producer { a }) => Ok(a.clone()),
-            _ => Err(ProtocolError::Missing(format!("producer has no mask for `{n}`"))),
+            _ => Err(ProtocolError::Missing(format!(
+                "producer has no mask for `{n}`"
+            ))),
         }
     }
 
     fn server_mask(&self, n: &str) -> Result<(Tensor<u64>, Tensor<u64>)> {
         match self.masks.get(n) {
             Some(Mask::Server { a, e }) => Ok((a.clone(), e.clone())),
-            _ => Err(ProtocolError::Missing(format!("server has no mask for `{n}`"))),
+            _ => Err(ProtocolError::Missing(format!(
+                "server has no mask for `{n}`"
+            ))),
         }
     }
 }

@@ -22,29 +22,47 @@ impl PondParty {
         self.step(ctx, "share input")?;
         let (s0, s1) = (self.place.server0, self.place.server1);
         if self.me == owner {
-            let x = value.ok_or_else(|| ProtocolError::Missing(format!("owner has no data for `{name}`")))?;
+            let x = value
+                .ok_or_else(|| ProtocolError::Missing(format!("owner has no data for `{name}`")))?;
             // Step 1: pick ⟨x⟩₀ (from a seed, or dense); Step 2: ⟨x⟩₁ = x − ⟨x⟩₀.
             let x1 = match self.cfg.input_sharing {
                 InputSharing::Seeded => {
                     let seed = tensor::fresh_seed(ctx.rng());
                     let x0 = tensor::expand_seed::<u64>(&seed, shape);
-                    ctx.send(s0, &format!("seed → ⟨{name}⟩₀"), Traffic::Online, seed.to_vec())?;
+                    ctx.send(
+                        s0,
+                        &format!("seed → ⟨{name}⟩₀"),
+                        Traffic::Online,
+                        seed.to_vec(),
+                    )?;
                     tensor::sub(x, &x0)?
                 }
                 InputSharing::Dense => {
                     let x0 = tensor::random::<u64, _>(shape, ctx.rng());
-                    ctx.send(s0, &format!("⟨{name}⟩₀"), Traffic::Online, tensor::encode(&x0))?;
+                    ctx.send(
+                        s0,
+                        &format!("⟨{name}⟩₀"),
+                        Traffic::Online,
+                        tensor::encode(&x0),
+                    )?;
                     tensor::sub(x, &x0)?
                 }
             };
-            ctx.send(s1, &format!("⟨{name}⟩₁ = {name} − ⟨{name}⟩₀"), Traffic::Online, tensor::encode(&x1))?;
+            ctx.send(
+                s1,
+                &format!("⟨{name}⟩₁ = {name} − ⟨{name}⟩₀"),
+                Traffic::Online,
+                tensor::encode(&x1),
+            )?;
             ctx.charge(2 * x.len() as u64);
         }
         let share = match self.server_index() {
             Some(0) => {
                 let msg = ctx.recv(owner)?;
                 Some(match self.cfg.input_sharing {
-                    InputSharing::Seeded => tensor::expand_seed(&tensor::decode_seed(&msg, owner)?, shape),
+                    InputSharing::Seeded => {
+                        tensor::expand_seed(&tensor::decode_seed(&msg, owner)?, shape)
+                    }
                     InputSharing::Dense => tensor::decode(&msg, shape, owner)?,
                 })
             }
@@ -54,21 +72,37 @@ impl PondParty {
         if let Some(s) = &share {
             ctx.record_share(name, s);
         }
-        self.set(name, Value::Private { share, shape: shape.to_vec() });
+        self.set(
+            name,
+            Value::Private {
+                share,
+                shape: shape.to_vec(),
+            },
+        );
         Ok(())
     }
 
     /// **Reveal to a receiver**: server0 and server1 each send their share (8n B each, one
     /// round); the receiver adds them. Returns the encoded value at the receiver. A public value
     /// is sent by server0 alone.
-    pub fn reveal_to(&mut self, ctx: &mut dyn Context, name: &str, receiver: PartyId) -> Result<Option<Tensor<u64>>> {
+    pub fn reveal_to(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        receiver: PartyId,
+    ) -> Result<Option<Tensor<u64>>> {
         self.step(ctx, "reveal to receiver")?;
         let v = self.get(name)?.clone();
         let shape = v.shape().to_vec();
         match v {
             Value::Private { share, .. } => {
                 if let (Some(i), Some(s)) = (self.server_index(), &share) {
-                    ctx.send(receiver, &format!("⟨{name}⟩{i}"), Traffic::Online, tensor::encode(s))?;
+                    ctx.send(
+                        receiver,
+                        &format!("⟨{name}⟩{i}"),
+                        Traffic::Online,
+                        tensor::encode(s),
+                    )?;
                 }
                 if self.me == receiver {
                     let (s0, s1) = (self.place.server0, self.place.server1);
@@ -82,7 +116,8 @@ impl PondParty {
             }
             Value::Public { value, .. } => {
                 // A server already knows a public value; anyone else gets it from server0.
-                let receiver_is_server = receiver == self.place.server0 || receiver == self.place.server1;
+                let receiver_is_server =
+                    receiver == self.place.server0 || receiver == self.place.server1;
                 if receiver_is_server {
                     return Ok(if self.me == receiver { value } else { None });
                 }

@@ -10,7 +10,9 @@ use crate::tensor::{self, Tensor};
 use ndarray::IxDyn;
 
 fn broadcast_to(t: &Tensor<u64>, shape: &[usize]) -> Tensor<u64> {
-    t.broadcast(IxDyn(shape)).expect("validated broadcast").to_owned()
+    t.broadcast(IxDyn(shape))
+        .expect("validated broadcast")
+        .to_owned()
 }
 
 impl PondParty {
@@ -24,7 +26,10 @@ impl PondParty {
         out_shape: &[usize],
     ) -> Result<Value> {
         self.step(ctx, "local")?;
-        let args: Vec<Value> = operands.iter().map(|n| self.get(n).cloned()).collect::<Result<_>>()?;
+        let args: Vec<Value> = operands
+            .iter()
+            .map(|n| self.get(n).cloned())
+            .collect::<Result<_>>()?;
         let f = |a: &Tensor<u64>, b: &Tensor<u64>| -> Result<Tensor<u64>> {
             match op {
                 Op::Add(..) => tensor::add(a, b),
@@ -33,44 +38,62 @@ impl PondParty {
         };
         let out_shape = out_shape.to_vec();
         let result = match (op, args.as_slice()) {
-            (Op::Neg(_), [Value::Private { share, .. }]) => {
-                Value::Private { share: share.as_ref().map(tensor::neg), shape: out_shape }
-            }
-            (Op::Neg(_), [Value::Public { value, .. }]) => {
-                Value::Public { value: value.as_ref().map(tensor::neg), shape: out_shape }
-            }
+            (Op::Neg(_), [Value::Private { share, .. }]) => Value::Private {
+                share: share.as_ref().map(tensor::neg),
+                shape: out_shape,
+            },
+            (Op::Neg(_), [Value::Public { value, .. }]) => Value::Public {
+                value: value.as_ref().map(tensor::neg),
+                shape: out_shape,
+            },
             (_, [Value::Public { value: a, .. }, Value::Public { value: b, .. }]) => {
                 let value = match (a, b) {
                     (Some(a), Some(b)) => Some(f(a, b)?),
                     _ => None,
                 };
-                Value::Public { value, shape: out_shape }
+                Value::Public {
+                    value,
+                    shape: out_shape,
+                }
             }
             (_, [Value::Private { share: a, .. }, Value::Private { share: b, .. }]) => {
                 let share = match (a, b) {
                     (Some(a), Some(b)) => Some(f(a, b)?),
                     _ => None,
                 };
-                Value::Private { share, shape: out_shape }
+                Value::Private {
+                    share,
+                    shape: out_shape,
+                }
             }
             (_, [Value::Private { share: a, .. }, Value::Public { value: p, .. }]) => {
                 let share = match (self.server_index(), a) {
-                    (Some(0), Some(a)) => Some(f(a, p.as_ref().expect("servers know public values"))?),
+                    (Some(0), Some(a)) => {
+                        Some(f(a, p.as_ref().expect("servers know public values"))?)
+                    }
                     (Some(_), Some(a)) => Some(broadcast_to(a, &out_shape)),
                     _ => None,
                 };
-                Value::Private { share, shape: out_shape }
+                Value::Private {
+                    share,
+                    shape: out_shape,
+                }
             }
             (_, [Value::Public { value: p, .. }, Value::Private { share: b, .. }]) => {
                 let share = match (self.server_index(), b) {
-                    (Some(0), Some(b)) => Some(f(p.as_ref().expect("servers know public values"), b)?),
+                    (Some(0), Some(b)) => {
+                        Some(f(p.as_ref().expect("servers know public values"), b)?)
+                    }
                     (Some(_), Some(b)) => Some(match op {
                         Op::Add(..) => broadcast_to(b, &out_shape),
                         _ => broadcast_to(&tensor::neg(b), &out_shape),
                     }),
                     _ => None,
                 };
-                Value::Private { share, shape: out_shape }
+                Value::Private {
+                    share,
+                    shape: out_shape,
+                }
             }
             _ => unreachable!("arity checked by validation"),
         };
@@ -91,10 +114,14 @@ impl PondParty {
     ) -> Result<Value> {
         self.step(ctx, "local")?;
         let result = match self.get(x)? {
-            Value::Private { share, .. } => {
-                Value::Private { share: share.as_ref().map(&f), shape: out_shape.to_vec() }
-            }
-            Value::Public { value, .. } => Value::Public { value: value.as_ref().map(&f), shape: out_shape.to_vec() },
+            Value::Private { share, .. } => Value::Private {
+                share: share.as_ref().map(&f),
+                shape: out_shape.to_vec(),
+            },
+            Value::Public { value, .. } => Value::Public {
+                value: value.as_ref().map(&f),
+                shape: out_shape.to_vec(),
+            },
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(s.len() as u64);
@@ -137,7 +164,10 @@ impl PondParty {
         match self.get(x)?.clone() {
             Value::Public { value, .. } => {
                 let value = value.map(|v| self.truncate_public(&pool(&v)));
-                Ok(Value::Public { value, shape: out_shape.to_vec() })
+                Ok(Value::Public {
+                    value,
+                    shape: out_shape.to_vec(),
+                })
             }
             Value::Private { share, .. } => {
                 let summed = share.map(|s| pool(&s));
@@ -146,7 +176,10 @@ impl PondParty {
                     ctx.record_share("window sum · 1/k² (scale 2f)", s);
                 }
                 let share = self.truncate(ctx, summed, out_shape)?;
-                Ok(Value::Private { share, shape: out_shape.to_vec() })
+                Ok(Value::Private {
+                    share,
+                    shape: out_shape.to_vec(),
+                })
             }
         }
     }
@@ -163,7 +196,12 @@ impl PondParty {
                 let value = match (self.server_index(), share) {
                     (Some(i), Some(s)) => {
                         let peer = self.peer(i);
-                        ctx.send(peer, &format!("⟨{x}⟩{}", i), Traffic::Online, tensor::encode(&s))?;
+                        ctx.send(
+                            peer,
+                            &format!("⟨{x}⟩{}", i),
+                            Traffic::Online,
+                            tensor::encode(&s),
+                        )?;
                         let other: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, &shape, peer)?;
                         let opened = tensor::add(&s, &other)?;
                         ctx.record_opened(x, &opened);

@@ -124,7 +124,14 @@ pub struct PondParty {
 impl PondParty {
     /// A fresh party `me` under `place` with configuration `cfg`.
     pub fn new(me: PartyId, place: Placement, cfg: PondConfig) -> Self {
-        PondParty { me, place, cfg, values: HashMap::new(), masks: HashMap::new(), prefix: String::new() }
+        PondParty {
+            me,
+            place,
+            cfg,
+            values: HashMap::new(),
+            masks: HashMap::new(),
+            prefix: String::new(),
+        }
     }
 
     /// The Pond configuration.
@@ -170,13 +177,17 @@ impl PondParty {
     }
 
     pub(crate) fn get(&self, name: &str) -> Result<&Value> {
-        self.values.get(name).ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
+        self.values
+            .get(name)
+            .ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
     }
 
     pub(crate) fn share_of(&self, name: &str) -> Result<Option<&Tensor<u64>>> {
         match self.get(name)? {
             Value::Private { share, .. } => Ok(share.as_ref()),
-            Value::Public { .. } => Err(ProtocolError::Missing(format!("`{name}` is public, not shared"))),
+            Value::Public { .. } => Err(ProtocolError::Missing(format!(
+                "`{name}` is public, not shared"
+            ))),
         }
     }
 
@@ -187,40 +198,84 @@ impl PondParty {
     /// Stores a public value known to every party (a public input or constant).
     pub fn set_public(&mut self, name: &str, value: Tensor<u64>) {
         let shape = value.shape().to_vec();
-        self.set(name, Value::Public { value: Some(value), shape });
+        self.set(
+            name,
+            Value::Public {
+                value: Some(value),
+                shape,
+            },
+        );
     }
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
-        let args: Vec<&Value> = op.operands().iter().map(|n| self.get(n)).collect::<Result<_>>()?;
+        let args: Vec<&Value> = op
+            .operands()
+            .iter()
+            .map(|n| self.get(n))
+            .collect::<Result<_>>()?;
         let shapes: Vec<&[usize]> = args.iter().map(|v| v.shape()).collect();
-        let out_shape = infer_shape(op, &shapes).map_err(|detail| ProtocolError::Shape { op: name.into(), detail })?;
+        let out_shape = infer_shape(op, &shapes).map_err(|detail| ProtocolError::Shape {
+            op: name.into(),
+            detail,
+        })?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
         let result = match op {
-            Op::Add(..) | Op::Sub(..) | Op::Neg(_) => self.additive(ctx, op, &operands, &out_shape)?,
+            Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {
+                self.additive(ctx, op, &operands, &out_shape)?
+            }
             Op::ReduceSum { axis, .. } => self.unary_local(ctx, &operands[0], &out_shape, |t| {
                 crate::tensor::reduce_sum(t, *axis)
             })?,
-            Op::Transpose(_) => self.unary_local(ctx, &operands[0], &out_shape, crate::tensor::transpose)?,
+            Op::Transpose(_) => {
+                self.unary_local(ctx, &operands[0], &out_shape, crate::tensor::transpose)?
+            }
             Op::Reshape { .. } | Op::Flatten(_) => {
                 let s = out_shape.clone();
                 self.unary_local(ctx, &operands[0], &out_shape, move |t| {
                     crate::tensor::reshape(t, &s).expect("validated reshape")
                 })?
             }
-            Op::Mul(..) => self.product(ctx, beaver::Bilinear::Elementwise, &operands[0], &operands[1], &out_shape)?,
-            Op::Square(_) => self.product(ctx, beaver::Bilinear::Elementwise, &operands[0], &operands[0], &out_shape)?,
-            Op::MatMul(..) => self.product(ctx, beaver::Bilinear::MatMul, &operands[0], &operands[1], &out_shape)?,
-            Op::Conv2d { stride, padding, .. } => self.product(
+            Op::Mul(..) => self.product(
                 ctx,
-                beaver::Bilinear::Conv2d { stride: *stride, padding: *padding },
+                beaver::Bilinear::Elementwise,
                 &operands[0],
                 &operands[1],
                 &out_shape,
             )?,
-            Op::AvgPool2d { kernel, stride, .. } => {
-                self.avgpool2d(ctx, &operands[0], *kernel, stride.unwrap_or(*kernel), &out_shape)?
-            }
+            Op::Square(_) => self.product(
+                ctx,
+                beaver::Bilinear::Elementwise,
+                &operands[0],
+                &operands[0],
+                &out_shape,
+            )?,
+            Op::MatMul(..) => self.product(
+                ctx,
+                beaver::Bilinear::MatMul,
+                &operands[0],
+                &operands[1],
+                &out_shape,
+            )?,
+            Op::Conv2d {
+                stride, padding, ..
+            } => self.product(
+                ctx,
+                beaver::Bilinear::Conv2d {
+                    stride: *stride,
+                    padding: *padding,
+                },
+                &operands[0],
+                &operands[1],
+                &out_shape,
+            )?,
+            Op::AvgPool2d { kernel, stride, .. } => self.avgpool2d(
+                ctx,
+                &operands[0],
+                *kernel,
+                stride.unwrap_or(*kernel),
+                &out_shape,
+            )?,
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &TANH)?,
             Op::Relu(_) => self.polynomial(ctx, name, &operands[0], &RELU)?,

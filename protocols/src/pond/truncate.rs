@@ -34,7 +34,11 @@ impl PondParty {
         }
     }
 
-    fn truncate_local(&mut self, ctx: &mut dyn Context, z: Option<Tensor<u64>>) -> Result<Option<Tensor<u64>>> {
+    fn truncate_local(
+        &mut self,
+        ctx: &mut dyn Context,
+        z: Option<Tensor<u64>>,
+    ) -> Result<Option<Tensor<u64>>> {
         self.step(ctx, "truncate locally")?;
         let f = self.cfg.fixed.frac_bits;
         let out = match (self.server_index(), z) {
@@ -99,9 +103,16 @@ impl PondParty {
                 let half = msg.len() / 2;
                 let n8 = 8 * tensor::numel(shape);
                 if msg.len() != 2 * n8 {
-                    return Err(crate::error::ProtocolError::Malformed { from: cp, expected: 2 * n8, got: msg.len() });
+                    return Err(crate::error::ProtocolError::Malformed {
+                        from: cp,
+                        expected: 2 * n8,
+                        got: msg.len(),
+                    });
                 }
-                pair = Some((tensor::decode(&msg[..half], shape, cp)?, tensor::decode(&msg[half..], shape, cp)?));
+                pair = Some((
+                    tensor::decode(&msg[..half], shape, cp)?,
+                    tensor::decode(&msg[half..], shape, cp)?,
+                ));
             }
             None => {}
         }
@@ -113,7 +124,12 @@ impl PondParty {
             let shift = if i == 0 { 1u64 << k } else { 0 };
             let c_i = tensor::add(z, r)?.mapv(|v| v.wrapping_add(shift));
             let peer = self.peer(i);
-            ctx.send(peer, &format!("⟨z + r⟩{i}"), Traffic::Online, tensor::encode(&c_i))?;
+            ctx.send(
+                peer,
+                &format!("⟨z + r⟩{i}"),
+                Traffic::Online,
+                tensor::encode(&c_i),
+            )?;
             let c_j: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
             let c = tensor::add(&c_i, &c_j)?;
             ctx.record_opened("z + 2^k + r (masked product)", &c);

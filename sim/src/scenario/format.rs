@@ -137,7 +137,12 @@ pub struct LinkConfig {
 impl Default for LinkConfig {
     /// A LAN: 100 µs one way, 10 Gbit/s.
     fn default() -> Self {
-        LinkConfig { latency_us: 100, jitter_us: 0, bandwidth_bps: 10_000_000_000, state: LinkState::Healthy }
+        LinkConfig {
+            latency_us: 100,
+            jitter_us: 0,
+            bandwidth_bps: 10_000_000_000,
+            state: LinkState::Healthy,
+        }
     }
 }
 
@@ -289,6 +294,8 @@ fn default_max_values() -> usize {
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig { max_values: default_max_values() }
+        TraceConfig {
+            max_values: default_max_values(),
+        }
     }
 }

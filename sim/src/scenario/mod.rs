@@ -42,16 +42,31 @@ impl Source {
 
     /// The built-in default scenario.
     pub fn builtin() -> Source {
-        Source { name: BUILTIN_NAME.into(), dir: PathBuf::from("scenarios"), text: BUILTIN_DEFAULT.into() }
+        Source {
+            name: BUILTIN_NAME.into(),
+            dir: PathBuf::from("scenarios"),
+            text: BUILTIN_DEFAULT.into(),
+        }
     }
 
     /// The error for a problem at (line, col), quoting the line.
-    pub fn error_at(&self, line: usize, col: usize, message: impl Into<String>, hint: impl Into<String>) -> ScenarioError {
+    pub fn error_at(
+        &self,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError {
             file: self.name.clone(),
             line,
             col,
-            line_text: self.text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string(),
+            line_text: self
+                .text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .to_string(),
             message: message.into(),
             hint: hint.into(),
         }
@@ -59,7 +74,12 @@ impl Source {
 
     /// The error for a problem found at the place the anchors lead to: each anchor is searched
     /// after the previous one's position; the position of the last one found is reported.
-    pub fn error_near(&self, anchors: &[&str], message: impl Into<String>, hint: impl Into<String>) -> ScenarioError {
+    pub fn error_near(
+        &self,
+        anchors: &[&str],
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ScenarioError {
         let (line, col) = self.locate(anchors);
         self.error_at(line, col, message, hint)
     }
@@ -82,7 +102,12 @@ impl Source {
             Some(p) => {
                 let before = &self.text[..p];
                 let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+                let col = before
+                    .rsplit('\n')
+                    .next()
+                    .map(|l| l.chars().count())
+                    .unwrap_or(0)
+                    + 1;
                 (line, col)
             }
         }

@@ -99,8 +99,25 @@ pub struct Plan {
 }
 
 const OP_KINDS: &[&str] = &[
-    "input", "output", "add", "sub", "neg", "mul", "square", "matmul", "conv2d", "avgpool2d", "maxpool2d",
-    "reduce_sum", "transpose", "reshape", "flatten", "sigmoid", "tanh", "relu", "reveal",
+    "input",
+    "output",
+    "add",
+    "sub",
+    "neg",
+    "mul",
+    "square",
+    "matmul",
+    "conv2d",
+    "avgpool2d",
+    "maxpool2d",
+    "reduce_sum",
+    "transpose",
+    "reshape",
+    "flatten",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "reveal",
 ];
 
 impl Plan {
@@ -110,7 +127,11 @@ impl Plan {
         let q = |s: &str| format!("\"{s}\"");
 
         if let Err(m) = scenario.fixed_point.validate() {
-            return Err(err(&["fixed_point"], m, "tf-encrypted's 64-bit preset is frac_bits: 16, int_bits: 11, gap_bits: 20"));
+            return Err(err(
+                &["fixed_point"],
+                m,
+                "tf-encrypted's 64-bit preset is frac_bits: 16, int_bits: 11, gap_bits: 20",
+            ));
         }
 
         // Parties: the three Pond seats, then input providers, then output receivers.
@@ -124,12 +145,20 @@ impl Plan {
         let mut seen = std::collections::HashSet::new();
         for p in [&r.server0, &r.server1, &r.producer] {
             if !seen.insert(p) {
-                return Err(err(&["roles", &q(p)], format!("party `{p}` holds two Pond seats"), "server0, server1 and producer must be three different parties"));
+                return Err(err(
+                    &["roles", &q(p)],
+                    format!("party `{p}` holds two Pond seats"),
+                    "server0, server1 and producer must be three different parties",
+                ));
             }
         }
         for p in &parties {
             if p.is_empty() || p == "public" {
-                return Err(err(&["roles", &q(p)], format!("`{p}` cannot be a party name"), "\"public\" is reserved for public inputs; names must be non-empty"));
+                return Err(err(
+                    &["roles", &q(p)],
+                    format!("`{p}` cannot be a party name"),
+                    "\"public\" is reserved for public inputs; names must be non-empty",
+                ));
             }
         }
         let party = |n: &str| parties.iter().position(|p| p == n);
@@ -142,7 +171,11 @@ impl Plan {
         for (idx, inp) in scenario.inputs.iter().enumerate() {
             let at = ["inputs", &format!("name: {}", q(&inp.name))];
             if shapes.contains_key(&inp.name) {
-                return Err(err(&at, format!("input `{}` is defined twice", inp.name), "give every value a unique name"));
+                return Err(err(
+                    &at,
+                    format!("input `{}` is defined twice", inp.name),
+                    "give every value a unique name",
+                ));
             }
             let owner = if inp.owner == "public" {
                 None
@@ -156,30 +189,57 @@ impl Plan {
                 ));
             };
             if inp.shape.is_empty() || inp.shape.contains(&0) {
-                return Err(err(&[&at[..], &["shape"]].concat(), format!("input `{}` has shape {:?}", inp.name, inp.shape), "shapes are non-empty lists of positive sizes, e.g. [2, 3]"));
+                return Err(err(
+                    &[&at[..], &["shape"]].concat(),
+                    format!("input `{}` has shape {:?}", inp.name, inp.shape),
+                    "shapes are non-empty lists of positive sizes, e.g. [2, 3]",
+                ));
             }
             let n: usize = inp.shape.iter().product();
             let values: Vec<f64> = match &inp.data {
                 Data::Values(v) => {
                     if v.len() != n {
-                        return Err(err(&[&at[..], &["Values"]].concat(), format!("input `{}` has {} values but shape {:?} needs {n}", inp.name, v.len(), inp.shape), "list exactly one value per element, row-major"));
+                        return Err(err(
+                            &[&at[..], &["Values"]].concat(),
+                            format!(
+                                "input `{}` has {} values but shape {:?} needs {n}",
+                                inp.name,
+                                v.len(),
+                                inp.shape
+                            ),
+                            "list exactly one value per element, row-major",
+                        ));
                     }
                     v.clone()
                 }
                 Data::Random(d) => {
-                    let mut rng = ChaCha20Rng::seed_from_u64(scenario.seed ^ 0x5eed_da7a ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let mut rng = ChaCha20Rng::seed_from_u64(
+                        scenario.seed
+                            ^ 0x5eed_da7a
+                            ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    );
                     match *d {
-                        Distribution::Uniform(lo, hi) if lo < hi && lo.is_finite() && hi.is_finite() => {
-                            (0..n).map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng)).collect()
+                        Distribution::Uniform(lo, hi)
+                            if lo < hi && lo.is_finite() && hi.is_finite() =>
+                        {
+                            (0..n)
+                                .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
+                                .collect()
                         }
-                        Distribution::Normal(m, s) if s >= 0.0 && m.is_finite() && s.is_finite() => (0..n)
-                            .map(|_| {
-                                // Box–Muller.
-                                let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
-                                let u2: f64 = rand::Rng::gen(&mut rng);
-                                m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                            })
-                            .collect(),
+                        Distribution::Normal(m, s)
+                            if s >= 0.0 && m.is_finite() && s.is_finite() =>
+                        {
+                            (0..n)
+                                .map(|_| {
+                                    // Box–Muller.
+                                    let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
+                                    let u2: f64 = rand::Rng::gen(&mut rng);
+                                    m + s
+                                        * (-2.0 * u1.ln()).sqrt()
+                                        * (2.0 * std::f64::consts::PI * u2).cos()
+                                })
+                                .collect()
+                        }
                         _ => {
                             return Err(err(&[&at[..], &["Random"]].concat(), format!("input `{}` has an invalid distribution {d:?}", inp.name), "Uniform(low, high) needs low < high; Normal(mean, std) needs std ≥ 0"));
                         }
@@ -195,12 +255,19 @@ impl Plan {
                 }
             };
             if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(err(&at, format!("input `{}` contains {bad}", inp.name), "inputs must be finite numbers"));
+                return Err(err(
+                    &at,
+                    format!("input `{}` contains {bad}", inp.name),
+                    "inputs must be finite numbers",
+                ));
             }
             shapes.insert(inp.name.clone(), inp.shape.clone());
             public.insert(inp.name.clone(), owner.is_none());
             if let Some(o) = owner {
-                ops.push(PlannedOp::Input { name: inp.name.clone(), owner: o });
+                ops.push(PlannedOp::Input {
+                    name: inp.name.clone(),
+                    owner: o,
+                });
             }
             inputs.push(PlannedInput {
                 name: inp.name.clone(),
@@ -213,7 +280,11 @@ impl Plan {
         for st in &scenario.program {
             let at = ["program", &format!("name: {}", q(&st.name))];
             if shapes.contains_key(&st.name) {
-                return Err(err(&at, format!("`{}` is defined twice", st.name), "the program is in SSA form: every statement needs a new name"));
+                return Err(err(
+                    &at,
+                    format!("`{}` is defined twice", st.name),
+                    "the program is in SSA form: every statement needs a new name",
+                ));
             }
             let mut arg_shapes = Vec::new();
             for o in st.op.operands() {
@@ -221,32 +292,70 @@ impl Plan {
                     Some(s) => arg_shapes.push(s.as_slice()),
                     None => {
                         let known: Vec<&str> = shapes.keys().map(String::as_str).collect();
-                        let close = known.iter().find(|k| edit_distance(k, o) <= 2).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
-                        return Err(err(&[&at[..], &[&q(o)]].concat(), format!("`{}` uses `{o}`, which is not defined before it{close}", st.name), "operands must name an input or an earlier statement"));
+                        let close = known
+                            .iter()
+                            .find(|k| edit_distance(k, o) <= 2)
+                            .map(|k| format!(" (did you mean `{k}`?)"))
+                            .unwrap_or_default();
+                        return Err(err(
+                            &[&at[..], &[&q(o)]].concat(),
+                            format!(
+                                "`{}` uses `{o}`, which is not defined before it{close}",
+                                st.name
+                            ),
+                            "operands must name an input or an earlier statement",
+                        ));
                     }
                 }
             }
             if matches!(st.op, Op::MaxPool2d { .. }) && scenario.protocol == ProtocolKind::Pond {
-                return Err(err(&[&at[..], &["MaxPool2d"]].concat(), format!("`{}`: Pond has no exact max pool", st.name), "use AvgPool2d, or the securenn protocol"));
+                return Err(err(
+                    &[&at[..], &["MaxPool2d"]].concat(),
+                    format!("`{}`: Pond has no exact max pool", st.name),
+                    "use AvgPool2d, or the securenn protocol",
+                ));
             }
-            let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| err(&at, format!("`{}`: {m}", st.name), "fix the operand shapes; `sharescope check` prints every value's shape"))?;
+            let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
+                err(
+                    &at,
+                    format!("`{}`: {m}", st.name),
+                    "fix the operand shapes; `sharescope check` prints every value's shape",
+                )
+            })?;
             let all_public = st.op.operands().iter().all(|o| public[*o]);
             let is_public = matches!(st.op, Op::Reveal(_)) || all_public;
             shapes.insert(st.name.clone(), shape);
             public.insert(st.name.clone(), is_public);
-            ops.push(PlannedOp::Compute { name: st.name.clone(), op: st.op.clone() });
+            ops.push(PlannedOp::Compute {
+                name: st.name.clone(),
+                op: st.op.clone(),
+            });
         }
 
         // Outputs.
         for out in &scenario.outputs {
             let at = ["outputs", &format!("name: {}", q(&out.name))];
             if !shapes.contains_key(&out.name) {
-                return Err(err(&at, format!("output `{}` is not a value of the program", out.name), "name an input or a program statement"));
+                return Err(err(
+                    &at,
+                    format!("output `{}` is not a value of the program", out.name),
+                    "name an input or a program statement",
+                ));
             }
             if !r.output_receivers.contains(&out.to) {
-                return Err(err(&[&at[..], &[&q(&out.to)]].concat(), format!("output `{}` goes to `{}`, which is not an output receiver", out.name, out.to), &format!("add \"{}\" to roles.output_receivers", out.to)));
+                return Err(err(
+                    &[&at[..], &[&q(&out.to)]].concat(),
+                    format!(
+                        "output `{}` goes to `{}`, which is not an output receiver",
+                        out.name, out.to
+                    ),
+                    &format!("add \"{}\" to roles.output_receivers", out.to),
+                ));
             }
-            ops.push(PlannedOp::Output { name: out.name.clone(), to: party(&out.to).expect("receiver is a party") });
+            ops.push(PlannedOp::Output {
+                name: out.name.clone(),
+                to: party(&out.to).expect("receiver is a party"),
+            });
         }
 
         // Network.
@@ -255,13 +364,29 @@ impl Plan {
         for l in &scenario.network.links {
             let at = ["links", &format!("from: {}", q(&l.from))];
             let (Some(a), Some(b)) = (party(&l.from), party(&l.to)) else {
-                let bad = if party(&l.from).is_none() { &l.from } else { &l.to };
-                return Err(err(&[&at[..], &[&q(bad)]].concat(), format!("link names unknown party `{bad}`"), &format!("parties are: {}", parties.join(", "))));
+                let bad = if party(&l.from).is_none() {
+                    &l.from
+                } else {
+                    &l.to
+                };
+                return Err(err(
+                    &[&at[..], &[&q(bad)]].concat(),
+                    format!("link names unknown party `{bad}`"),
+                    &format!("parties are: {}", parties.join(", ")),
+                ));
             };
             if a == b {
-                return Err(err(&at, format!("link from `{}` to itself", l.from), "links join two different parties"));
+                return Err(err(
+                    &at,
+                    format!("link from `{}` to itself", l.from),
+                    "links join two different parties",
+                ));
             }
-            let pairs = if l.both_ways { vec![(a, b), (b, a)] } else { vec![(a, b)] };
+            let pairs = if l.both_ways {
+                vec![(a, b), (b, a)]
+            } else {
+                vec![(a, b)]
+            };
             for (x, y) in pairs {
                 let link = &mut links[x][y];
                 if let Some(v) = l.latency_us {
@@ -280,7 +405,11 @@ impl Plan {
         }
         if let Timing::Model { ns_per_ring_op } = scenario.timing {
             if !(ns_per_ring_op.is_finite() && ns_per_ring_op >= 0.0) {
-                return Err(err(&["timing"], format!("ns_per_ring_op = {ns_per_ring_op} is not a non-negative number"), "use e.g. Model(ns_per_ring_op: 1.0)"));
+                return Err(err(
+                    &["timing"],
+                    format!("ns_per_ring_op = {ns_per_ring_op} is not a non-negative number"),
+                    "use e.g. Model(ns_per_ring_op: 1.0)",
+                ));
             }
         }
 
@@ -288,17 +417,29 @@ impl Plan {
         for b in &scenario.breakpoints {
             match b {
                 BreakpointSpec::Op(name) if !ops.iter().any(|o| o.label() == *name) => {
-                    return Err(err(&["breakpoints", &q(name)], format!("breakpoint on unknown op `{name}`"), "name a program statement, `input x` or `output y`"));
+                    return Err(err(
+                        &["breakpoints", &q(name)],
+                        format!("breakpoint on unknown op `{name}`"),
+                        "name a program statement, `input x` or `output y`",
+                    ));
                 }
                 BreakpointSpec::Kind(k) if !OP_KINDS.contains(&k.as_str()) => {
-                    return Err(err(&["breakpoints", &q(k)], format!("unknown op kind `{k}`"), &format!("kinds are: {}", OP_KINDS.join(", "))));
+                    return Err(err(
+                        &["breakpoints", &q(k)],
+                        format!("unknown op kind `{k}`"),
+                        &format!("kinds are: {}", OP_KINDS.join(", ")),
+                    ));
                 }
                 _ => {}
             }
         }
 
         Ok(Plan {
-            placement: Placement { server0: 0, server1: 1, producer: 2 },
+            placement: Placement {
+                server0: 0,
+                server1: 1,
+                producer: 2,
+            },
             source_name: source.name.clone(),
             scenario,
             parties,
@@ -318,7 +459,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }

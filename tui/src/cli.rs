@@ -1,0 +1,125 @@
+//! The command line: `sharescope [run|check|debug|bench] …`.
+
+use clap::{Parser, Subcommand};
+use sim::scenario::{self, Plan, Source};
+use std::path::{Path, PathBuf};
+
+/// sharescope: a simulator and interactive debugger for secret-sharing MPC.
+#[derive(Debug, Parser)]
+#[command(name = "sharescope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: open the built-in scenario).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario headless and print outputs, errors and a per-op cost table.
+    Run {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Also write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Validate a scenario: exit 0 if it is runnable, 1 with the error otherwise.
+    Check {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+    },
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Success.
+    Ok,
+    /// The user's input was wrong (exit 1).
+    UserError(String),
+    /// sharescope failed (exit 2).
+    Internal(String),
+}
+
+fn sim_error(e: sim::SimError) -> Outcome {
+    if e.is_user_error() {
+        Outcome::UserError(e.to_string())
+    } else {
+        Outcome::Internal(e.to_string())
+    }
+}
+
+/// Loads a scenario file, or the built-in one when `path` is `None`.
+pub fn load_plan(path: Option<&Path>) -> Result<Plan, sim::SimError> {
+    match path {
+        Some(p) => scenario::load(p),
+        None => scenario::load_source(&Source::builtin()),
+    }
+}
+
+/// Runs `plan` headless, printing the text report; writes JSON if asked.
+pub fn run_headless(mut plan: Plan, json: Option<&Path>, seed: Option<u64>) -> Outcome {
+    if let Some(s) = seed {
+        plan.scenario.seed = s;
+    }
+    let result = match sim::run(&plan) {
+        Ok(r) => r,
+        Err(e) => return sim_error(e),
+    };
+    print!("{}", sim::report::text_report(&result));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&sim::report::json_report(&result))
+            .expect("report serialises");
+        if let Err(e) = std::fs::write(path, text) {
+            return Outcome::UserError(format!(
+                "{}: cannot write the JSON report: {e}",
+                path.display()
+            ));
+        }
+    }
+    Outcome::Ok
+}
+
+/// Executes a parsed command line.
+pub fn execute(cli: Cli) -> Outcome {
+    match cli.command {
+        None => match load_plan(None) {
+            Ok(plan) => run_headless(plan, None, None),
+            Err(e) => Outcome::Internal(format!("the built-in scenario is broken: {e}")),
+        },
+        Some(Command::Run {
+            scenario,
+            json,
+            seed,
+        }) => match load_plan(Some(&scenario)) {
+            Ok(plan) => run_headless(plan, json.as_deref(), seed),
+            Err(e) => sim_error(e),
+        },
+        Some(Command::Check { scenario }) => match load_plan(Some(&scenario)) {
+            Ok(plan) => {
+                println!(
+                    "{}: ok — {} parties, {} ops",
+                    scenario.display(),
+                    plan.parties.len(),
+                    plan.ops.len()
+                );
+                let mut names: Vec<_> = plan.shapes.iter().collect();
+                names.sort();
+                for (name, shape) in names {
+                    let vis = if plan.public[name] {
+                        "public"
+                    } else {
+                        "private"
+                    };
+                    println!("  {name:<20} {shape:?} {vis}");
+                }
+                Outcome::Ok
+            }
+            Err(e) => sim_error(e),
+        },
+    }
+}
