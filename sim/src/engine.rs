@@ -4,7 +4,7 @@
 use crate::error::{Result, SimError};
 use crate::network::LinkModel;
 use crate::party::{MonitorState, PartyLog, PartyStatus, Shared, SimContext};
-use crate::scenario::{Plan, PlannedOp};
+use crate::scenario::{FaultKind, Plan, PlannedOp};
 use crate::shadow;
 use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
 use ndarray::ArrayD;
@@ -115,6 +115,23 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
     }
     for (i, op) in plan.ops.iter().enumerate() {
         ctx.begin_op(i);
+        let label = op.label();
+        let me = &plan.parties[ctx.me];
+        if let Some(f) = plan
+            .scenario
+            .faults
+            .iter()
+            .find(|f| f.op == label && &f.party == me)
+        {
+            match f.kind {
+                FaultKind::Panic => panic!("injected fault: {me} panics at the start of `{label}`"),
+                FaultKind::Error => {
+                    return Err(ProtocolError::Transport(format!(
+                        "injected fault: {me} fails at the start of `{label}`"
+                    )))
+                }
+            }
+        }
         let out = match op {
             PlannedOp::Input { name, owner } => {
                 let mine = (ctx.me == *owner).then(|| &encoded[name.as_str()]);
@@ -146,6 +163,7 @@ impl Simulation {
                 gate,
                 failure: None,
                 cancelled: false,
+                current_op: vec![0; n],
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),

@@ -52,6 +52,8 @@ pub(crate) struct MonitorState {
     pub failure: Option<SimError>,
     /// Set when the run is being torn down.
     pub cancelled: bool,
+    /// The op each party is in.
+    pub current_op: Vec<usize>,
 }
 
 /// One party's recorded history.
@@ -194,6 +196,7 @@ impl SimContext {
 
     /// Marks the start of op `op`.
     pub fn begin_op(&mut self, op: usize) {
+        self.shared.lock().current_op[self.me] = op;
         self.op = op;
         self.op_depth = 0;
     }
@@ -294,7 +297,14 @@ impl Context for SimContext {
                     st.status[self.me] = PartyStatus::Waiting(from);
                     if st.in_flight[from][self.me] == 0 {
                         if let Some(waits) = self.shared.deadlock(&st) {
-                            let (op, _) = self.position();
+                            // The earliest op anyone is stuck in is where the run stopped.
+                            let first = st.current_op.iter().copied().min().unwrap_or(self.op);
+                            let op = self
+                                .shared
+                                .op_labels
+                                .get(first)
+                                .cloned()
+                                .unwrap_or_default();
                             self.shared.fail(&mut st, SimError::Deadlock { op, waits });
                             st.status[self.me] = PartyStatus::Failed;
                             return Err(ProtocolError::Transport("deadlock".into()));
@@ -358,10 +368,6 @@ impl Context for SimContext {
         self.close_step();
         let s = self.next_step;
         self.next_step += 1;
-        self.shared
-            .log(self.me)
-            .step_names
-            .push((self.op, name.to_string()));
         {
             let mut st = self.shared.lock();
             while st.gate <= s && !Self::aborted(&st) {
@@ -378,6 +384,10 @@ impl Context for SimContext {
             }
             st.status[self.me] = PartyStatus::Running;
         }
+        self.shared
+            .log(self.me)
+            .step_names
+            .push((self.op, name.to_string()));
         self.mark = Instant::now();
         self.step = Some(s);
         self.current = PartyStep {

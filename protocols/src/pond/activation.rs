@@ -110,7 +110,7 @@ impl PondParty {
             }
         };
         // Powers x², then x^k = x^(k−2) · x² for the parities the polynomial needs.
-        let needed = |k: u32| approx.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2);
+        let needed = |k: u32| k == 2 || approx.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2);
         let saved_prefix = std::mem::take(&mut self.prefix);
         let mut result: Result<()> = Ok(());
         for k in 2..=max_power {

@@ -51,6 +51,30 @@ pub struct Scenario {
     /// What the trace keeps.
     #[serde(default)]
     pub trace: TraceConfig,
+    /// Injected faults (for testing and teaching failure handling).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// A fault injected into one party at the start of one op.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// The party that fails.
+    pub party: String,
+    /// The op (its trace label: statement name, `input x` or `output y`) at whose start it fails.
+    pub op: String,
+    /// How it fails.
+    pub kind: FaultKind,
+}
+
+/// How an injected fault manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// The party's thread panics.
+    Panic,
+    /// The party's protocol code returns an error.
+    Error,
 }
 
 /// The protocol a scenario runs.

@@ -116,7 +116,9 @@ impl Source {
 
 /// Parses scenario text (syntax and field names only).
 pub fn parse(source: &Source) -> Result<Scenario, ScenarioError> {
-    let opts = ron::Options::default();
+    // `implicit_some` lets users write `latency_us: 5` for an optional field instead of `Some(5)`.
+    let opts =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     opts.from_str::<Scenario>(&source.text).map_err(|e| {
         let msg = e.code.to_string();
         let hint = if msg.contains("Unexpected field") || msg.contains("unknown field") || msg.contains("NoSuchStructField") {

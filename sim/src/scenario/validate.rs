@@ -434,6 +434,24 @@ impl Plan {
             }
         }
 
+        // Faults.
+        for f in &scenario.faults {
+            if party(&f.party).is_none() {
+                return Err(err(
+                    &["faults", &q(&f.party)],
+                    format!("fault names unknown party `{}`", f.party),
+                    &format!("parties are: {}", parties.join(", ")),
+                ));
+            }
+            if !ops.iter().any(|o| o.label() == f.op) {
+                return Err(err(
+                    &["faults", &q(&f.op)],
+                    format!("fault names unknown op `{}`", f.op),
+                    "name a program statement, `input x` or `output y`",
+                ));
+            }
+        }
+
         Ok(Plan {
             placement: Placement {
                 server0: 0,
