@@ -1,1 +1,251 @@
-//! Workspace-level integration tests live in `tests/tests/`.
+//! Shared helpers for the workspace integration tests in `tests/tests/`.
+//!
+//! - [`Pond`] builds a Pond scenario in code (fixed point, truncation, inputs, program, outputs),
+//!   validates it exactly as a scenario file would be, and runs it.
+//! - [`op`] finds an op's record in a run's trace.
+//! - [`bounds`] holds the fixed-point error bounds that property tests compare reconstructed
+//!   results with, each derived from how Pond computes the op.
+
+use protocols::fixed::FixedConfig;
+use protocols::pond::{InputSharing, Truncation};
+use protocols::program::Op;
+use sim::scenario::{Data, InputSpec, OutputSpec, Plan, Scenario, Source, Stmt};
+use sim::trace::OpRecord;
+use sim::{RunResult, ScenarioError, SimError};
+
+/// The input providers every [`Pond`] scenario declares.
+pub const PROVIDERS: [&str; 2] = ["alice", "bob"];
+/// The output receiver every [`Pond`] scenario declares.
+pub const RECEIVER: &str = "carol";
+
+/// The scenario every builder starts from: three Pond seats, two input providers, one output
+/// receiver, deterministic timing, and a trace that keeps every value whole.
+const SKELETON: &str = r#"Scenario(
+    name: "test",
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
+    timing: Model(ns_per_ring_op: 1.0),
+    seed: 0,
+    inputs: [],
+    program: [],
+    trace: (max_values: 100000),
+)"#;
+
+fn source() -> Source {
+    Source {
+        name: "test".into(),
+        dir: ".".into(),
+        text: String::new(),
+    }
+}
+
+/// A Pond scenario built in code.
+///
+/// ```
+/// use protocols::program::Op;
+/// let run = sharescope_tests::Pond::new(1)
+///     .private("x", "alice", &[2], vec![1.5, -2.0])
+///     .private("y", "bob", &[2], vec![2.0, 0.25])
+///     .op("z", Op::Mul("x".into(), "y".into()))
+///     .run_ok();
+/// let z = &sharescope_tests::op(&run, "z").reconstructed;
+/// assert!((z[0] - 3.0).abs() <= 1e-4 && (z[1] + 0.5).abs() <= 1e-4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pond {
+    scenario: Scenario,
+}
+
+impl Pond {
+    /// An empty scenario with seed `seed` and tf-encrypted's 64-bit fixed point (f = 16).
+    pub fn new(seed: u64) -> Pond {
+        let text = SKELETON.to_string();
+        let src = Source { text, ..source() };
+        let mut scenario = sim::scenario::parse(&src).expect("the skeleton scenario parses");
+        scenario.seed = seed;
+        Pond { scenario }
+    }
+
+    /// Sets the fixed-point encoding.
+    pub fn fixed(mut self, frac_bits: u32, int_bits: u32, gap_bits: u32) -> Pond {
+        self.scenario.fixed_point = FixedConfig {
+            frac_bits,
+            int_bits,
+            gap_bits,
+        };
+        self
+    }
+
+    /// Sets the truncation method.
+    pub fn truncation(mut self, t: Truncation) -> Pond {
+        self.scenario.truncation = t;
+        self
+    }
+
+    /// Sets the input sharing method.
+    pub fn input_sharing(mut self, s: InputSharing) -> Pond {
+        self.scenario.input_sharing = s;
+        self
+    }
+
+    /// Adds an input owned by `owner` (an input provider, or `"public"`).
+    pub fn input(mut self, name: &str, owner: &str, shape: &[usize], values: Vec<f64>) -> Pond {
+        self.scenario.inputs.push(InputSpec {
+            name: name.into(),
+            owner: owner.into(),
+            shape: shape.to_vec(),
+            data: Data::Values(values),
+        });
+        self
+    }
+
+    /// Adds a private input owned by input provider `owner`.
+    pub fn private(self, name: &str, owner: &str, shape: &[usize], values: Vec<f64>) -> Pond {
+        self.input(name, owner, shape, values)
+    }
+
+    /// Adds a public constant.
+    pub fn public(self, name: &str, shape: &[usize], values: Vec<f64>) -> Pond {
+        self.input(name, "public", shape, values)
+    }
+
+    /// Adds the statement `name = op`.
+    pub fn op(mut self, name: &str, op: Op) -> Pond {
+        self.scenario.program.push(Stmt {
+            name: name.into(),
+            op,
+        });
+        self
+    }
+
+    /// Reveals `name` to the output receiver [`RECEIVER`].
+    pub fn output(mut self, name: &str) -> Pond {
+        self.scenario.outputs.push(OutputSpec {
+            name: name.into(),
+            to: RECEIVER.into(),
+        });
+        self
+    }
+
+    /// The scenario as built.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The fixed-point configuration.
+    pub fn fixed_config(&self) -> FixedConfig {
+        self.scenario.fixed_point
+    }
+
+    /// Validates the scenario into a plan.
+    pub fn plan(&self) -> Result<Plan, ScenarioError> {
+        Plan::new(&source(), self.scenario.clone())
+    }
+
+    /// Validates and runs the scenario.
+    pub fn run(&self) -> Result<RunResult, SimError> {
+        sim::run(&self.plan().map_err(SimError::Scenario)?)
+    }
+
+    /// Validates and runs the scenario; a failure is a test failure that prints the error.
+    pub fn run_ok(&self) -> RunResult {
+        self.run().unwrap_or_else(|e| panic!("run failed: {e}"))
+    }
+}
+
+/// The record of the op labelled `label` (a statement name, `input x` or `output y`).
+pub fn op<'a>(run: &'a RunResult, label: &str) -> &'a OpRecord {
+    run.trace
+        .ops
+        .iter()
+        .find(|o| o.name == label)
+        .unwrap_or_else(|| panic!("no op `{label}` in the trace"))
+}
+
+/// The largest |v| in `values` (0 for none).
+pub fn max_abs(values: &[f64]) -> f64 {
+    values.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// Fixed-point error bounds, derived from how Pond computes each op.
+///
+/// Let u = 2^−f be one ulp. Three facts give every bound:
+/// 1. Encoding rounds to nearest: |enc(x) − x| ≤ u/2.
+/// 2. Ring arithmetic on encodings is exact (no wrap-around within the integral bound), so sums
+///    add the operands' errors and a product x̃·ỹ of encodings with errors δx, δy is off by
+///    |x|·|δy| + |y|·|δx| + |δx·δy| before truncation.
+/// 3. Either truncation (dealer-assisted, or local when it does not fail) returns
+///    ⌊z / 2^f⌋ or ⌊z / 2^f⌋ + 1, so it adds at most one ulp.
+pub mod bounds {
+    use protocols::pond::Approximation;
+
+    /// Slack for the f64 shadow's own rounding (far below one ulp at f ≤ 30).
+    pub const SHADOW_SLACK: f64 = 1e-9;
+
+    /// One ulp, 2^−f.
+    pub fn ulp(frac_bits: u32) -> f64 {
+        (2f64).powi(-(frac_bits as i32))
+    }
+
+    /// Error of an encoded input: u/2.
+    pub fn encoding(u: f64) -> f64 {
+        u / 2.0
+    }
+
+    /// A sum of `terms` encoded inputs (add, sub, reduce_sum over `terms` elements).
+    pub fn sum(terms: usize, u: f64) -> f64 {
+        terms as f64 * encoding(u)
+    }
+
+    /// A fixed-point product of encoded inputs bounded by `bx` and `by` in magnitude, summed
+    /// over `fan_in` terms before one truncation (1 for mul and square, the inner dimension for
+    /// matmul, in_c·kh·kw for conv2d).
+    pub fn product(fan_in: usize, bx: f64, by: f64, u: f64) -> f64 {
+        product_of_results(fan_in, bx, encoding(u), by, encoding(u), u)
+    }
+
+    /// A fixed-point product of two values that are themselves results: true magnitudes bounded
+    /// by `bx` and `by`, errors bounded by `ex` and `ey`. Each of the `fan_in` terms is off by
+    /// at most bx·ey + by·ex + ex·ey; the truncation adds one ulp.
+    pub fn product_of_results(fan_in: usize, bx: f64, ex: f64, by: f64, ey: f64, u: f64) -> f64 {
+        fan_in as f64 * (bx * ey + by * ex + ex * ey) + u
+    }
+
+    /// Average pooling of encoded inputs bounded by `b` over k×k windows: the window sum (k²
+    /// encoding errors) times enc(1/k²) (error u/2), then one truncation.
+    pub fn avgpool(kernel: usize, b: f64, u: f64) -> f64 {
+        let k2 = (kernel * kernel) as f64;
+        let sum_err = k2 * encoding(u);
+        let inv = 1.0 / k2;
+        sum_err * inv + (k2 * b + sum_err) * encoding(u) + sum_err * encoding(u) + u
+    }
+
+    /// Error of Pond's evaluation of `approx` at `x` against the same polynomial in f64.
+    ///
+    /// Powers follow the protocol: x² = x·x and x^k = x^(k−2)·x², each truncated, so with
+    /// e_k the error of x^k: e₁ = u/2, e₂ = 2|x|e₁ + e₁² + u and
+    /// e_k = |x|^(k−2)·e₂ + |x|²·e_(k−2) + e_(k−2)·e₂ + u. The weighted sum Σ enc(c_k)·x^k is
+    /// formed at scale 2f (enc(c_k) off by u/2) and truncated once.
+    pub fn polynomial(approx: &Approximation, x: f64, u: f64) -> f64 {
+        let ax = x.abs();
+        let max_power = approx.terms.iter().map(|t| t.0).max().unwrap_or(0) as usize;
+        let mut e = vec![0.0; max_power.max(2) + 1];
+        e[1] = encoding(u);
+        e[2] = 2.0 * ax * e[1] + e[1] * e[1] + u;
+        for k in 3..=max_power {
+            e[k] = ax.powi(k as i32 - 2) * e[2] + ax * ax * e[k - 2] + e[k - 2] * e[2] + u;
+        }
+        let weighted: f64 = approx
+            .terms
+            .iter()
+            .map(|&(k, c)| {
+                if k == 0 {
+                    encoding(u)
+                } else {
+                    let k = k as usize;
+                    c.abs() * e[k] + encoding(u) * (ax.powi(k as i32) + e[k])
+                }
+            })
+            .sum();
+        weighted + u
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`fixed`]: fixed-point encoding and hazards.
 //! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
 //! - [`pond`]: tf-encrypted's Pond protocol.
+//! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
 
 pub mod context;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod kernels;
 pub mod pond;
 pub mod program;
 pub mod ring;
+pub mod securenn;
 pub mod tensor;
 
 pub use error::{ProtocolError, Result};

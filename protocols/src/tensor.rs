@@ -7,7 +7,6 @@ use crate::error::{ProtocolError, Result};
 use crate::ring::Ring;
 use ndarray::{ArrayD, IxDyn, Zip};
 use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 
 /// An n-dimensional tensor over the ring `R`.
 pub type Tensor<R> = ArrayD<R>;
@@ -64,6 +63,19 @@ pub fn add<R: Ring>(a: &Tensor<R>, b: &Tensor<R>) -> Result<Tensor<R>> {
     zip_with(a, b, R::add)
 }
 
+/// `a += b` in place; `b` must broadcast to `a`'s shape.
+pub fn add_assign<R: Ring>(a: &mut Tensor<R>, b: &Tensor<R>) -> Result<()> {
+    let shape = a.shape().to_vec();
+    let bv = b
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| ProtocolError::Shape {
+            op: "elementwise".into(),
+            detail: format!("{:?} does not broadcast to {:?}", b.shape(), shape),
+        })?;
+    Zip::from(a).and(&bv).for_each(|o, &y| *o = o.add(y));
+    Ok(())
+}
+
 /// Elementwise `a - b` with broadcasting.
 pub fn sub<R: Ring>(a: &Tensor<R>, b: &Tensor<R>) -> Result<Tensor<R>> {
     zip_with(a, b, R::sub)
@@ -103,15 +115,27 @@ pub fn zeros<R: Ring>(shape: &[usize]) -> Tensor<R> {
 /// A tensor of uniformly random ring elements drawn from `rng`.
 pub fn random<R: Ring, G: RngCore + ?Sized>(shape: &[usize], rng: &mut G) -> Tensor<R> {
     let n = numel(shape);
-    let v: Vec<R> = (0..n).map(|_| R::random(rng)).collect();
+    let v: Vec<R> = if std::any::TypeId::of::<R>() == std::any::TypeId::of::<u64>() {
+        // Fast path for Z_2^64: fill whole words from the stream at once. Element i is the
+        // i-th little-endian 8-byte word of the stream, exactly what `u64::random` would draw.
+        let mut bytes = vec![0u8; 8 * n];
+        rng.fill_bytes(&mut bytes);
+        bytes.chunks_exact(8).map(R::decode).collect()
+    } else {
+        (0..n).map(|_| R::random(rng)).collect()
+    };
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape matches length")
 }
 
-/// Expands a 32-byte seed into a random tensor (the PRG of seeded shares).
+/// Expands a 32-byte seed into a random tensor (the PRG of seeded shares: ChaCha12, the
+/// `rand` crate's standard generator).
 pub fn expand_seed<R: Ring>(seed: &[u8; 32], shape: &[usize]) -> Tensor<R> {
-    let mut prg = ChaCha20Rng::from_seed(*seed);
+    let mut prg = Prg::from_seed(*seed);
     random(shape, &mut prg)
 }
+
+/// The pseudo-random generator that expands 32-byte seeds (ChaCha with 12 rounds).
+pub type Prg = rand_chacha::ChaCha12Rng;
 
 /// Draws a fresh 32-byte seed from `rng`.
 pub fn fresh_seed<G: RngCore + ?Sized>(rng: &mut G) -> [u8; 32] {
@@ -163,9 +187,12 @@ pub fn matmul<R: Ring>(a: &Tensor<R>, b: &Tensor<R>) -> Result<Tensor<R>> {
         });
     }
     let (m, k, n) = (sa[0], sa[1], sb[1]);
-    let av: Vec<R> = a.iter().copied().collect();
-    let bv: Vec<R> = b.iter().copied().collect();
-    let c = crate::kernels::matmul(&av, &bv, m, k, n);
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let (av, bv) = (
+        a.as_slice().expect("standard layout"),
+        b.as_slice().expect("standard layout"),
+    );
+    let c = crate::kernels::matmul(av, bv, m, k, n);
     Ok(ArrayD::from_shape_vec(IxDyn(&[m, n]), c).expect("m·n elements"))
 }
 

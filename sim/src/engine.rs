@@ -4,13 +4,13 @@
 use crate::error::{Result, SimError};
 use crate::network::LinkModel;
 use crate::party::{MonitorState, PartyLog, PartyStatus, Shared, SimContext};
-use crate::scenario::{FaultKind, Plan, PlannedOp};
+use crate::scenario::{FaultKind, Plan, PlannedOp, ProtocolKind};
 use crate::shadow;
 use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
 use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
-use protocols::pond::{decode_tensor, encode_tensor, PondConfig, PondParty, Value};
+use protocols::pond::{decode_tensor, encode_tensor, Nonlinear, PondConfig, PondParty, Value};
 use protocols::tensor::{self, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -102,6 +102,11 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         fixed: plan.scenario.fixed_point,
         truncation: plan.scenario.truncation,
         input_sharing: plan.scenario.input_sharing,
+        nonlinear: match plan.scenario.protocol {
+            ProtocolKind::Pond => Nonlinear::Polynomial,
+            ProtocolKind::SecureNN => Nonlinear::SecureNN,
+            ProtocolKind::SecureNNShortcut => Nonlinear::SecureNNShortcut,
+        },
     };
     ctx.mark = Instant::now();
     let mut party = PondParty::new(ctx.me, plan.placement, cfg);
@@ -155,11 +160,13 @@ impl Simulation {
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
         let shared = Arc::new(Shared {
+            gate: gate.into(),
+            abort: false.into(),
+            in_flight: (0..n * n).map(|_| 0.into()).collect(),
             parties: plan.parties.clone(),
             op_labels: plan.ops.iter().map(PlannedOp::label).collect(),
             monitor: Mutex::new(MonitorState {
                 status: vec![PartyStatus::Running; n],
-                in_flight: vec![vec![0; n]; n],
                 gate,
                 failure: None,
                 cancelled: false,
@@ -234,6 +241,7 @@ impl Simulation {
                         }
                     };
                     let (op, step) = ctx.position();
+                    ctx.close_step();
                     let mut st = shared.lock();
                     st.status[me] = PartyStatus::Failed;
                     let failure = SimError::PartyFailed {
@@ -265,8 +273,7 @@ impl Simulation {
     /// Lets parties begin steps with index below `gate`.
     pub fn set_gate(&self, gate: usize) {
         let mut st = self.shared.lock();
-        st.gate = gate;
-        self.shared.changed.notify_all();
+        self.shared.set_gate(&mut st, gate);
     }
 
     /// Blocks until every party is finished, failed, or paused at the gate.
@@ -316,6 +323,43 @@ impl Simulation {
             .map(|p| self.shared.log(p).clone())
             .collect();
         build_trace(&self.plan, &self.shadow, &logs)
+    }
+
+    /// The steps from global index `from` on, as recorded so far, without rebuilding the whole
+    /// trace: completed steps are final; a step some party has begun but not every party has
+    /// closed (the pending one at the gate) has default records for those parties. Cheap when
+    /// `from` is near the frontier, so a controller can extend its history one step at a time.
+    pub fn steps_since(&self, from: usize) -> Vec<StepRecord> {
+        // One log locked at a time, cloning only the tail.
+        type Tail = (Vec<(usize, String)>, Vec<PartyStep>);
+        let tails: Vec<Tail> = (0..self.plan.parties.len())
+            .map(|p| {
+                let l = self.shared.log(p);
+                (
+                    l.step_names.get(from..).unwrap_or_default().to_vec(),
+                    l.steps.get(from..).unwrap_or_default().to_vec(),
+                )
+            })
+            .collect();
+        let names = tails
+            .iter()
+            .map(|t| &t.0)
+            .max_by_key(|n| n.len())
+            .cloned()
+            .unwrap_or_default();
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(k, (op, name))| StepRecord {
+                index: from + k,
+                op,
+                name,
+                parties: tails
+                    .iter()
+                    .map(|t| t.1.get(k).cloned().unwrap_or_default())
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Runs to the end, joins every party and returns the result, or the first failure.
@@ -400,6 +444,9 @@ impl Drop for Simulation {
         {
             let mut st = self.shared.lock();
             st.cancelled = true;
+            self.shared
+                .abort
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             self.shared.changed.notify_all();
         }
         for h in self.handles.drain(..) {
@@ -462,17 +509,20 @@ fn build_trace(
         .collect();
     let makespan_at = |s: &StepRecord| s.parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
     let mut prev_end = 0u64;
+    // Steps of an op are contiguous: one pass finds every op's range.
+    let mut ranges: Vec<Option<(usize, usize)>> = vec![None; plan.ops.len()];
+    for s in &steps {
+        let r = ranges[s.op].get_or_insert((s.index, s.index));
+        r.1 = s.index + 1;
+    }
+    let mut next_first = 0usize;
     let ops = plan
         .ops
         .iter()
         .enumerate()
         .map(|(i, op)| {
-            let first = steps.iter().position(|s| s.op == i).unwrap_or(steps.len());
-            let end = steps
-                .iter()
-                .rposition(|s| s.op == i)
-                .map(|p| p + 1)
-                .unwrap_or(first);
+            let (first, end) = ranges[i].unwrap_or((next_first, next_first));
+            next_first = end;
             let mut stats = OpStats::default();
             for s in &steps[first..end] {
                 for m in s.messages() {

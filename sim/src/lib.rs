@@ -9,6 +9,7 @@
 //! println!("{} online bytes in {} rounds", result.totals.bytes, result.totals.rounds);
 //! ```
 
+pub mod control;
 pub mod engine;
 pub mod error;
 pub mod network;

@@ -11,6 +11,7 @@ use protocols::context::{Context, PartyId, Traffic};
 use protocols::error::{ProtocolError, Result};
 use protocols::tensor::Tensor;
 use rand_chacha::ChaCha20Rng;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,6 @@ pub enum PartyStatus {
 #[derive(Debug)]
 pub(crate) struct MonitorState {
     pub status: Vec<PartyStatus>,
-    /// Messages sent but not yet received, `in_flight[from][to]`.
-    pub in_flight: Vec<Vec<u64>>,
     /// Parties may begin steps with index < `gate`.
     pub gate: usize,
     /// The first failure (root cause); set once.
@@ -72,6 +71,12 @@ pub(crate) struct PartyLog {
 /// Everything the threads share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Mirror of `MonitorState::gate` for the lock-free fast path of `step`.
+    pub gate: AtomicUsize,
+    /// Set once the run has failed or is being cancelled (mirror for the fast paths).
+    pub abort: AtomicBool,
+    /// Messages sent but not yet received, `in_flight[from * n + to]`.
+    pub in_flight: Vec<AtomicU64>,
     pub parties: Vec<String>,
     pub op_labels: Vec<String>,
     pub monitor: Mutex<MonitorState>,
@@ -88,11 +93,24 @@ impl Shared {
         self.logs[p].lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Messages in flight from `from` to `to`.
+    pub fn in_flight(&self, from: PartyId, to: PartyId) -> u64 {
+        self.in_flight[from * self.parties.len() + to].load(SeqCst)
+    }
+
+    /// Sets the gate (under the monitor lock) and wakes paused parties.
+    pub fn set_gate(&self, st: &mut MonitorState, gate: usize) {
+        st.gate = gate;
+        self.gate.store(gate, SeqCst);
+        self.changed.notify_all();
+    }
+
     /// Records the first failure and wakes everyone.
     pub fn fail(&self, st: &mut MonitorState, e: SimError) {
         if st.failure.is_none() {
             st.failure = Some(e);
         }
+        self.abort.store(true, SeqCst);
         self.changed.notify_all();
     }
 
@@ -103,7 +121,7 @@ impl Shared {
         for (p, s) in st.status.iter().enumerate() {
             match s {
                 PartyStatus::Finished | PartyStatus::Failed => {}
-                PartyStatus::Waiting(q) if st.in_flight[*q][p] == 0 => {
+                PartyStatus::Waiting(q) if self.in_flight(*q, p) == 0 => {
                     any_waiting = true;
                     let q_state = match st.status[*q] {
                         PartyStatus::Finished => " (finished)",
@@ -181,7 +199,9 @@ impl SimContext {
         self.mark = now;
     }
 
-    fn close_step(&mut self) {
+    /// Closes the step in progress, recording what the party did in it (also called when the
+    /// party fails, so the trace shows the failing step as far as it got).
+    pub(crate) fn close_step(&mut self) {
         self.advance_compute();
         if let Some(s) = self.step {
             self.current.end_ns = self.clock_ns;
@@ -266,14 +286,11 @@ impl Context for SimContext {
             op_round,
             op: self.op,
         };
-        {
-            let mut st = self.shared.lock();
-            if Self::aborted(&st) {
-                return Err(ProtocolError::Transport("run aborted".into()));
-            }
-            st.in_flight[self.me][to] += 1;
-            self.shared.changed.notify_all();
+        if self.shared.abort.load(SeqCst) {
+            return Err(ProtocolError::Transport("run aborted".into()));
         }
+        // Counted before it is queued, so a deadlock check never misses a message in flight.
+        self.shared.in_flight[self.me * self.shared.parties.len() + to].fetch_add(1, SeqCst);
         self.senders[to]
             .as_ref()
             .expect("link exists")
@@ -286,16 +303,30 @@ impl Context for SimContext {
         let rx = self.receivers[from]
             .clone()
             .ok_or_else(|| ProtocolError::Transport(format!("no link from party {from}")))?;
+        // Fast path: the message is there, or arrives while we yield the core a few times.
+        let mut early = None;
+        for _ in 0..16 {
+            if let Ok(env) = rx.try_recv() {
+                early = Some(env);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let mut marked_waiting = false;
         let env = loop {
+            if let Some(env) = early.take() {
+                break env;
+            }
             match rx.try_recv() {
                 Ok(env) => break env,
                 Err(_) => {
+                    marked_waiting = true;
                     let mut st = self.shared.lock();
                     if Self::aborted(&st) {
                         return Err(ProtocolError::Transport("run aborted".into()));
                     }
                     st.status[self.me] = PartyStatus::Waiting(from);
-                    if st.in_flight[from][self.me] == 0 {
+                    if self.shared.in_flight(from, self.me) == 0 {
                         if let Some(waits) = self.shared.deadlock(&st) {
                             // The earliest op anyone is stuck in is where the run stopped.
                             let first = st.current_op.iter().copied().min().unwrap_or(self.op);
@@ -310,7 +341,6 @@ impl Context for SimContext {
                             return Err(ProtocolError::Transport("deadlock".into()));
                         }
                     }
-                    self.shared.changed.notify_all();
                 }
             }
             match rx.recv_timeout(Duration::from_millis(20)) {
@@ -324,10 +354,9 @@ impl Context for SimContext {
                 }
             }
         };
-        {
-            let mut st = self.shared.lock();
-            st.in_flight[from][self.me] -= 1;
-            st.status[self.me] = PartyStatus::Running;
+        self.shared.in_flight[from * self.shared.parties.len() + self.me].fetch_sub(1, SeqCst);
+        if marked_waiting {
+            self.shared.lock().status[self.me] = PartyStatus::Running;
         }
         if env.op != self.op {
             return Err(ProtocolError::Transport(format!(
@@ -368,7 +397,11 @@ impl Context for SimContext {
         self.close_step();
         let s = self.next_step;
         self.next_step += 1;
-        {
+        if self.shared.abort.load(SeqCst) {
+            return Err(ProtocolError::Transport("run aborted".into()));
+        }
+        // Fast path: the gate is open past this step; no lock.
+        if s >= self.shared.gate.load(SeqCst) {
             let mut st = self.shared.lock();
             while st.gate <= s && !Self::aborted(&st) {
                 st.status[self.me] = PartyStatus::AtGate(s);

@@ -40,8 +40,21 @@ pub fn json_report(r: &RunResult) -> Value {
             })
         })
         .collect();
+    let links: Vec<Value> = link_table(r)
+        .into_iter()
+        .map(|l| {
+            json!({
+                "from": r.trace.parties[l.from],
+                "to": r.trace.parties[l.to],
+                "bytes": l.bytes,
+                "offline_bytes": l.offline_bytes,
+                "messages": l.messages,
+            })
+        })
+        .collect();
     let t = &r.totals;
     json!({
+        "links": links,
         "scenario": r.trace.scenario,
         "seed": r.trace.seed,
         "parties": r.trace.parties,
@@ -58,6 +71,40 @@ pub fn json_report(r: &RunResult) -> Value {
             "wall_time_us": t.wall_time_ns as f64 / 1000.0,
         },
     })
+}
+
+/// Traffic on one directed link over a whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkTotals {
+    /// Sender index.
+    pub from: usize,
+    /// Receiver index.
+    pub to: usize,
+    /// Online bytes.
+    pub bytes: u64,
+    /// Offline bytes.
+    pub offline_bytes: u64,
+    /// Messages (online and offline).
+    pub messages: u64,
+}
+
+/// Per-link totals of a run, for every link that carried at least one message, ordered by
+/// (from, to).
+pub fn link_table(r: &RunResult) -> Vec<LinkTotals> {
+    let mut map: std::collections::BTreeMap<(usize, usize), LinkTotals> = Default::default();
+    for m in r.trace.steps.iter().flat_map(|s| s.messages()) {
+        let e = map.entry((m.from, m.to)).or_insert(LinkTotals {
+            from: m.from,
+            to: m.to,
+            ..Default::default()
+        });
+        match m.traffic {
+            protocols::context::Traffic::Online => e.bytes += m.bytes,
+            protocols::context::Traffic::Offline => e.offline_bytes += m.bytes,
+        }
+        e.messages += 1;
+    }
+    map.into_values().collect()
 }
 
 /// Formats a byte count for people (raw counts stay in the data).
@@ -128,6 +175,22 @@ pub fn text_report(r: &RunResult) -> String {
         for h in &op.hazards {
             let _ = writeln!(s, "    ⚠ hazard: {h}");
         }
+    }
+    let _ = writeln!(
+        s,
+        "\n{:<24} {:>10} {:>10} {:>6}",
+        "link", "online", "offline", "msgs"
+    );
+    for l in link_table(r) {
+        let name = format!("{} → {}", r.trace.parties[l.from], r.trace.parties[l.to]);
+        let _ = writeln!(
+            s,
+            "{:<24} {:>10} {:>10} {:>6}",
+            name,
+            human_bytes(l.bytes),
+            human_bytes(l.offline_bytes),
+            l.messages
+        );
     }
     let t = &r.totals;
     let _ = writeln!(

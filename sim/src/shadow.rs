@@ -1,6 +1,6 @@
 //! The plaintext shadow: the scenario's program run in f64, and the hazards its values reveal.
 
-use crate::scenario::{Plan, PlannedOp};
+use crate::scenario::{Plan, PlannedOp, ProtocolKind};
 use ndarray::ArrayD;
 use protocols::fixed::{FixedConfig, Hazard};
 use protocols::pond::{Truncation, RELU, SIGMOID, TANH};
@@ -42,7 +42,10 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     let result = &vals[name];
     out.extend(cfg.check_bound(result.iter().copied()));
     let all_public = inner.operands().iter().all(|o| plan.public[*o]);
+    // SecureNN's ReLU is exact: no polynomial, no truncation.
+    let exact_relu = matches!(inner, Op::Relu(_)) && plan.scenario.protocol != ProtocolKind::Pond;
     let truncates = !all_public
+        && !exact_relu
         && matches!(
             inner,
             Op::Mul(..)
@@ -57,7 +60,7 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     // The largest magnitude that goes into a truncation: the result, or for polynomials the
     // highest power of the input.
     let mut pre_truncation = max_abs(result);
-    if let Op::Sigmoid(x) | Op::Tanh(x) | Op::Relu(x) = inner {
+    if let (Op::Sigmoid(x) | Op::Tanh(x) | Op::Relu(x), false) = (inner, exact_relu) {
         let approx = match inner {
             Op::Sigmoid(_) => SIGMOID,
             Op::Tanh(_) => TANH,

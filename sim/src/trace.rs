@@ -42,7 +42,8 @@ pub struct ValueRecord {
     pub values: Vec<u64>,
     /// Whether `values` holds every element.
     pub complete: bool,
-    /// FNV-1a hash of all elements (to compare large values across runs).
+    /// A hash of all elements (FNV-style, one 64-bit word at a time), to compare large values
+    /// across runs.
     pub hash: u64,
 }
 
@@ -51,10 +52,7 @@ impl ValueRecord {
     pub fn new(label: &str, t: &protocols::tensor::Tensor<u64>, max_values: usize) -> Self {
         let mut hash = 0xcbf2_9ce4_8422_2325u64;
         for v in t.iter() {
-            for b in v.to_le_bytes() {
-                hash ^= b as u64;
-                hash = hash.wrapping_mul(0x100_0000_01b3);
-            }
+            hash = (hash ^ v).wrapping_mul(0x100_0000_01b3);
         }
         ValueRecord {
             label: label.to_string(),

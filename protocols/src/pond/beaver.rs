@@ -14,7 +14,6 @@ use crate::context::{Context, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::tensor::{self, Tensor};
 use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 
 /// The bilinear map ∘ of a product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +127,7 @@ impl PondParty {
         if self.is_producer() {
             let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
             let (mut prg0, mut prg1) =
-                (ChaCha20Rng::from_seed(seed0), ChaCha20Rng::from_seed(seed1));
+                (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
             for (n, s) in fresh.iter().zip(&shapes) {
                 let a0: Tensor<u64> = tensor::random(s, &mut prg0);
                 let a1: Tensor<u64> = tensor::random(s, &mut prg1);
@@ -170,7 +169,7 @@ impl PondParty {
                 });
             }
             let seed = tensor::decode_seed(&msg[..32], cp)?;
-            let mut prg = ChaCha20Rng::from_seed(seed);
+            let mut prg = tensor::Prg::from_seed(seed);
             for (n, s) in fresh.iter().zip(&shapes) {
                 pending.push((n.clone(), tensor::random(s, &mut prg)));
             }
@@ -239,18 +238,20 @@ impl PondParty {
         }
         let _ = masked_names;
 
-        // Step 3: ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f.
+        // Step 3: ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f. By bilinearity server0 folds its two
+        // e-terms into one, e∘(⟨b⟩₀ + f), so each server applies ∘ twice.
         self.step(ctx, "combine")?;
         if let Some(i) = self.server_index() {
             let (a, e) = self.server_mask(x)?;
             let (b, f) = self.server_mask(y)?;
             let mut z = c_share.expect("server received ⟨c⟩");
-            z = tensor::add(&z, &map.apply(&e, &b)?)?;
-            z = tensor::add(&z, &map.apply(&a, &f)?)?;
             if i == 0 {
-                z = tensor::add(&z, &map.apply(&e, &f)?)?;
+                tensor::add_assign(&mut z, &map.apply(e, &tensor::add(b, f)?)?)?;
+            } else {
+                tensor::add_assign(&mut z, &map.apply(e, b)?)?;
             }
-            ctx.charge(3 * map.work(e.shape(), f.shape(), out_shape));
+            tensor::add_assign(&mut z, &map.apply(a, f)?)?;
+            ctx.charge(2 * map.work(e.shape(), f.shape(), out_shape));
             ctx.record_share("product (scale 2f)", &z);
             return Ok(Some(z));
         }
@@ -266,9 +267,9 @@ impl PondParty {
         }
     }
 
-    fn server_mask(&self, n: &str) -> Result<(Tensor<u64>, Tensor<u64>)> {
+    fn server_mask(&self, n: &str) -> Result<(&Tensor<u64>, &Tensor<u64>)> {
         match self.masks.get(n) {
-            Some(Mask::Server { a, e }) => Ok((a.clone(), e.clone())),
+            Some(Mask::Server { a, e }) => Ok((a, e)),
             _ => Err(ProtocolError::Missing(format!(
                 "server has no mask for `{n}`"
             ))),

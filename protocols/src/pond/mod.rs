@@ -11,6 +11,7 @@
 
 mod activation;
 mod beaver;
+mod exact;
 mod io;
 mod linear;
 mod truncate;
@@ -67,6 +68,22 @@ pub struct PondConfig {
     pub truncation: Truncation,
     /// Input sharing method.
     pub input_sharing: InputSharing,
+    /// How ReLU and MaxPool are computed.
+    pub nonlinear: Nonlinear,
+}
+
+/// How a Pond program computes ReLU and MaxPool (tf-encrypted's `SecureNN` protocol is Pond with
+/// SecureNN's exact nonlinear layers; the crypto producer is SecureNN's helper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Nonlinear {
+    /// Pond's polynomial ReLU; no MaxPool.
+    #[default]
+    Polynomial,
+    /// SecureNN's exact ReLU and MaxPool ([`crate::securenn`]).
+    SecureNN,
+    /// **Insecure** tf-encrypted shortcut of SecureNN (no ShareConvert, no permutation): for
+    /// showing what the helper learns and when the result is wrong. Never the default.
+    SecureNNShortcut,
 }
 
 /// What one party holds of a program value.
@@ -119,6 +136,8 @@ pub struct PondParty {
     values: HashMap<String, Value>,
     masks: HashMap<String, Mask>,
     prefix: String,
+    /// SecureNN's pairwise keys, set up at the first exact nonlinear op.
+    securenn_keys: Option<crate::securenn::Keys>,
 }
 
 impl PondParty {
@@ -131,6 +150,7 @@ impl PondParty {
             values: HashMap::new(),
             masks: HashMap::new(),
             prefix: String::new(),
+            securenn_keys: None,
         }
     }
 
@@ -224,9 +244,15 @@ impl PondParty {
             Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {
                 self.additive(ctx, op, &operands, &out_shape)?
             }
-            Op::ReduceSum { axis, .. } => self.unary_local(ctx, &operands[0], &out_shape, |t| {
-                crate::tensor::reduce_sum(t, *axis)
-            })?,
+            Op::ReduceSum { axis, .. } => {
+                // Summing the only axis of a 1-D tensor leaves a 0-d array; the program's shape
+                // rule (and the shadow) call that [1].
+                let s = out_shape.clone();
+                self.unary_local(ctx, &operands[0], &out_shape, move |t| {
+                    let sum = crate::tensor::reduce_sum(t, *axis);
+                    crate::tensor::reshape(&sum, &s).expect("a sum has the inferred size")
+                })?
+            }
             Op::Transpose(_) => {
                 self.unary_local(ctx, &operands[0], &out_shape, crate::tensor::transpose)?
             }
@@ -278,8 +304,20 @@ impl PondParty {
             )?,
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &TANH)?,
+            Op::Relu(_) if self.cfg.nonlinear != Nonlinear::Polynomial => {
+                self.securenn_relu(ctx, &operands[0])?
+            }
             Op::Relu(_) => self.polynomial(ctx, name, &operands[0], &RELU)?,
             Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
+            Op::MaxPool2d { kernel, stride, .. } if self.cfg.nonlinear != Nonlinear::Polynomial => {
+                self.securenn_maxpool(
+                    ctx,
+                    &operands[0],
+                    *kernel,
+                    stride.unwrap_or(*kernel),
+                    &out_shape,
+                )?
+            }
             Op::MaxPool2d { .. } => {
                 return Err(ProtocolError::Unsupported(
                     "Pond has no exact max pool; use the securenn protocol or avgpool2d".into(),

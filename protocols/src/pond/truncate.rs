@@ -67,7 +67,13 @@ impl PondParty {
         self.step(ctx, "deal truncation pair")?;
         let mut pair: Option<(Tensor<u64>, Tensor<u64>)> = None;
         if self.is_producer() {
-            let limit = u64::MAX - (1u64 << (k + 1)) + 1; // r < 2^64 − 2^(k+1)
+            // r < 2^64 − 2^(k+1): there must be room above the 2^(k+1) values z + 2^k takes.
+            let Some(limit) = 1u64.checked_shl(k + 1).map(u64::wrapping_neg) else {
+                return Err(crate::error::ProtocolError::Unsupported(format!(
+                    "dealer truncation needs int_bits + 2·frac_bits < 63 to leave room for its \
+                     mask r, got {k}; lower int_bits or frac_bits"
+                )));
+            };
             let n = tensor::numel(shape);
             let rng = ctx.rng();
             let r: Vec<u64> = (0..n)
@@ -81,7 +87,7 @@ impl PondParty {
             let r = Tensor::from_shape_vec(ndarray::IxDyn(shape), r).expect("n elements");
             let r_shift = r.mapv(|v| v >> f);
             let seed = tensor::fresh_seed(ctx.rng());
-            let mut prg = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+            let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
             let r0: Tensor<u64> = tensor::random(shape, &mut prg);
             let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
             let mut msg = tensor::encode(&tensor::sub(&r, &r0)?);
@@ -93,7 +99,7 @@ impl PondParty {
         match self.server_index() {
             Some(0) => {
                 let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
-                let mut prg = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+                let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
                 let r0: Tensor<u64> = tensor::random(shape, &mut prg);
                 let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
                 pair = Some((r0, rs0));

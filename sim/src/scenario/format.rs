@@ -83,6 +83,12 @@ pub enum ProtocolKind {
     /// tf-encrypted's Pond: two servers and a crypto producer.
     #[default]
     Pond,
+    /// tf-encrypted's SecureNN: Pond's linear layers with SecureNN's exact ReLU and MaxPool, the
+    /// producer as SecureNN's helper (docs/securenn.md).
+    SecureNN,
+    /// **Insecure** tf-encrypted shortcut of SecureNN (no ShareConvert, no permutation in
+    /// PrivateCompare): shows what the helper learns and when DReLU is wrong. Teaching only.
+    SecureNNShortcut,
 }
 
 /// Names of the parties. Pond's three computing roles have fixed seats; input providers and

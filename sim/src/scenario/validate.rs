@@ -1,6 +1,7 @@
 //! Semantic validation: names, roles, shapes and data, all checked before anything runs.
 
 use super::format::*;
+use super::PathSeg::{self, Field as F, Item as I};
 use super::Source;
 use crate::error::ScenarioError;
 use ndarray::{ArrayD, IxDyn};
@@ -120,15 +121,54 @@ const OP_KINDS: &[&str] = &[
     "reveal",
 ];
 
+/// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
+/// `Conv2d(input: .., filters: ..)`.
+fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
+    match op {
+        Op::Conv2d { .. } => F(if j == 0 { "input" } else { "filters" }),
+        Op::AvgPool2d { .. } | Op::MaxPool2d { .. } | Op::ReduceSum { .. } | Op::Reshape { .. } => {
+            F("input")
+        }
+        _ => I(j),
+    }
+}
+
+/// Where party name `p` is declared in `roles`.
+fn role_path<'a>(r: &Roles, p: &str) -> Vec<PathSeg<'a>> {
+    let seat = if r.server0 == p {
+        Some("server0")
+    } else if r.server1 == p {
+        Some("server1")
+    } else if r.producer == p {
+        Some("producer")
+    } else {
+        None
+    };
+    if let Some(seat) = seat {
+        return vec![F("roles"), F(seat)];
+    }
+    if let Some(i) = r.input_providers.iter().position(|x| x == p) {
+        return vec![F("roles"), F("input_providers"), I(i)];
+    }
+    if let Some(i) = r.output_receivers.iter().position(|x| x == p) {
+        return vec![F("roles"), F("output_receivers"), I(i)];
+    }
+    vec![F("roles")]
+}
+
 impl Plan {
     /// Validates `scenario` (read from `source`) and resolves it.
     pub fn new(source: &Source, scenario: Scenario) -> Result<Plan, ScenarioError> {
-        let err = |anchors: &[&str], msg: String, hint: &str| source.error_near(anchors, msg, hint);
-        let q = |s: &str| format!("\"{s}\"");
+        let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
 
         if let Err(m) = scenario.fixed_point.validate() {
+            let field = if m.starts_with("frac_bits") {
+                vec![F("fixed_point"), F("frac_bits")]
+            } else {
+                vec![F("fixed_point")]
+            };
             return Err(err(
-                &["fixed_point"],
+                &field,
                 m,
                 "tf-encrypted's 64-bit preset is frac_bits: 16, int_bits: 11, gap_bits: 20",
             ));
@@ -136,29 +176,54 @@ impl Plan {
 
         // Parties: the three Pond seats, then input providers, then output receivers.
         let r = &scenario.roles;
+        let seats = [
+            ("server0", &r.server0),
+            ("server1", &r.server1),
+            ("producer", &r.producer),
+        ];
+        for (i, (seat, p)) in seats.iter().enumerate() {
+            if let Some((other, _)) = seats[..i].iter().find(|(_, q)| q == p) {
+                return Err(err(
+                    &[F("roles"), F(seat)],
+                    format!("party `{p}` holds two Pond seats ({other} and {seat})"),
+                    "server0, server1 and producer must be three different parties",
+                ));
+            }
+        }
         let mut parties = vec![r.server0.clone(), r.server1.clone(), r.producer.clone()];
         for p in r.input_providers.iter().chain(&r.output_receivers) {
             if !parties.contains(p) {
                 parties.push(p.clone());
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        for p in [&r.server0, &r.server1, &r.producer] {
-            if !seen.insert(p) {
-                return Err(err(
-                    &["roles", &q(p)],
-                    format!("party `{p}` holds two Pond seats"),
-                    "server0, server1 and producer must be three different parties",
-                ));
-            }
-        }
         for p in &parties {
             if p.is_empty() || p == "public" {
                 return Err(err(
-                    &["roles", &q(p)],
+                    &role_path(r, p),
                     format!("`{p}` cannot be a party name"),
                     "\"public\" is reserved for public inputs; names must be non-empty",
                 ));
+            }
+        }
+        // Pond's servers hold shares; input providers and output receivers are other players
+        // (a server has no link to itself to send its own input or output through).
+        for (list, field, what) in [
+            (&r.input_providers, "input_providers", "an input provider"),
+            (
+                &r.output_receivers,
+                "output_receivers",
+                "an output receiver",
+            ),
+        ] {
+            for (i, p) in list.iter().enumerate() {
+                if *p == r.server0 || *p == r.server1 {
+                    return Err(err(
+                        &[F("roles"), F(field), I(i)],
+                        format!("`{p}` is a Pond server and cannot also be {what}"),
+                        "input providers and output receivers are separate players in Pond; \
+                         add a new party such as \"alice\"",
+                    ));
+                }
             }
         }
         let party = |n: &str| parties.iter().position(|p| p == n);
@@ -169,10 +234,10 @@ impl Plan {
         let mut inputs = Vec::new();
         let mut ops = Vec::new();
         for (idx, inp) in scenario.inputs.iter().enumerate() {
-            let at = ["inputs", &format!("name: {}", q(&inp.name))];
+            let at = |f: &'static str| [F("inputs"), I(idx), F(f)];
             if shapes.contains_key(&inp.name) {
                 return Err(err(
-                    &at,
+                    &at("name"),
                     format!("input `{}` is defined twice", inp.name),
                     "give every value a unique name",
                 ));
@@ -182,25 +247,55 @@ impl Plan {
             } else if r.input_providers.contains(&inp.owner) {
                 party(&inp.owner)
             } else {
+                let close = closest(
+                    &inp.owner,
+                    r.input_providers
+                        .iter()
+                        .map(String::as_str)
+                        .chain(["public"]),
+                )
+                .map(|c| format!("did you mean \"{c}\"? otherwise "))
+                .unwrap_or_default();
                 return Err(err(
-                    &[&at[..], &[&q(&inp.owner)]].concat(),
-                    format!("input `{}` is owned by `{}`, which is not an input provider", inp.name, inp.owner),
-                    &format!("add \"{}\" to roles.input_providers, or use owner: \"public\" for a constant", inp.owner),
+                    &at("owner"),
+                    format!(
+                        "input `{}` is owned by `{}`, which is not an input provider",
+                        inp.name, inp.owner
+                    ),
+                    &format!(
+                        "{close}add \"{}\" to roles.input_providers, or use owner: \"public\" for a constant",
+                        inp.owner
+                    ),
                 ));
             };
             if inp.shape.is_empty() || inp.shape.contains(&0) {
                 return Err(err(
-                    &[&at[..], &["shape"]].concat(),
+                    &at("shape"),
                     format!("input `{}` has shape {:?}", inp.name, inp.shape),
                     "shapes are non-empty lists of positive sizes, e.g. [2, 3]",
                 ));
             }
-            let n: usize = inp.shape.iter().product();
+            let n = inp
+                .shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .filter(|&n| n <= MAX_ELEMENTS)
+                .ok_or_else(|| {
+                    err(
+                        &at("shape"),
+                        format!(
+                            "input `{}` has shape {:?}: more than {MAX_ELEMENTS} elements",
+                            inp.name, inp.shape
+                        ),
+                        "sharescope simulates in memory; use a smaller shape",
+                    )
+                })?;
+            let data_at = [F("inputs"), I(idx), F("data"), I(0)];
             let values: Vec<f64> = match &inp.data {
                 Data::Values(v) => {
                     if v.len() != n {
                         return Err(err(
-                            &[&at[..], &["Values"]].concat(),
+                            &at("data"),
                             format!(
                                 "input `{}` has {} values but shape {:?} needs {n}",
                                 inp.name,
@@ -241,22 +336,40 @@ impl Plan {
                                 .collect()
                         }
                         _ => {
-                            return Err(err(&[&at[..], &["Random"]].concat(), format!("input `{}` has an invalid distribution {d:?}", inp.name), "Uniform(low, high) needs low < high; Normal(mean, std) needs std ≥ 0"));
+                            return Err(err(
+                                &data_at,
+                                format!("input `{}` has an invalid distribution {d:?}", inp.name),
+                                "Uniform(low, high) needs finite low < high; Normal(mean, std) needs a finite std ≥ 0",
+                            ));
                         }
                     }
                 }
                 Data::Npy(path) => {
                     let full = source.dir.join(path);
-                    let arr = crate::npy::read_npy(&full).map_err(|m| err(&[&at[..], &[&q(path)]].concat(), format!("input `{}`: {m}", inp.name), "export the array with numpy.save(path, array.astype(numpy.float64)); paths are relative to the scenario file"))?;
+                    let arr = crate::npy::read_npy(&full).map_err(|m| {
+                        err(
+                            &data_at,
+                            format!("input `{}`: {m}", inp.name),
+                            "paths are relative to the scenario file; write the array with \
+                             numpy.save(path, array.astype(numpy.float64))",
+                        )
+                    })?;
                     if arr.values.len() != n {
-                        return Err(err(&[&at[..], &[&q(path)]].concat(), format!("input `{}`: {} holds shape {:?} but the scenario says {:?}", inp.name, path, arr.shape, inp.shape), "make the scenario's shape match the file (a reshape with the same element count is fine)"));
+                        return Err(err(
+                            &data_at,
+                            format!(
+                                "input `{}`: {} holds shape {:?} but the scenario says {:?}",
+                                inp.name, path, arr.shape, inp.shape
+                            ),
+                            "make the scenario's shape match the file (a reshape with the same element count is fine)",
+                        ));
                     }
                     arr.values
                 }
             };
             if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
                 return Err(err(
-                    &at,
+                    &at("data"),
                     format!("input `{}` contains {bad}", inp.name),
                     "inputs must be finite numbers",
                 ));
@@ -277,51 +390,83 @@ impl Plan {
         }
 
         // Program.
-        for st in &scenario.program {
-            let at = ["program", &format!("name: {}", q(&st.name))];
+        for (i, st) in scenario.program.iter().enumerate() {
+            let op_at = [F("program"), I(i), F("op")];
             if shapes.contains_key(&st.name) {
+                let first = if scenario.inputs.iter().any(|x| x.name == st.name) {
+                    "an input"
+                } else {
+                    "an earlier statement"
+                };
                 return Err(err(
-                    &at,
-                    format!("`{}` is defined twice", st.name),
+                    &[F("program"), I(i), F("name")],
+                    format!("`{}` is defined twice (it is already {first})", st.name),
                     "the program is in SSA form: every statement needs a new name",
                 ));
             }
             let mut arg_shapes = Vec::new();
-            for o in st.op.operands() {
+            for (j, o) in st.op.operands().into_iter().enumerate() {
                 match shapes.get(o) {
                     Some(s) => arg_shapes.push(s.as_slice()),
                     None => {
-                        let known: Vec<&str> = shapes.keys().map(String::as_str).collect();
-                        let close = known
-                            .iter()
-                            .find(|k| edit_distance(k, o) <= 2)
+                        let later = scenario.program[i..].iter().any(|s| s.name == o);
+                        let close = closest(o, shapes.keys().map(String::as_str))
                             .map(|k| format!(" (did you mean `{k}`?)"))
                             .unwrap_or_default();
+                        let hint = if later {
+                            format!(
+                                "`{o}` is defined later; move its statement before `{}`",
+                                st.name
+                            )
+                        } else {
+                            "operands must name an input or an earlier statement".to_string()
+                        };
                         return Err(err(
-                            &[&at[..], &[&q(o)]].concat(),
+                            &[F("program"), I(i), F("op"), operand_seg(&st.op, j)],
                             format!(
                                 "`{}` uses `{o}`, which is not defined before it{close}",
                                 st.name
                             ),
-                            "operands must name an input or an earlier statement",
+                            &hint,
                         ));
                     }
                 }
             }
             if matches!(st.op, Op::MaxPool2d { .. }) && scenario.protocol == ProtocolKind::Pond {
                 return Err(err(
-                    &[&at[..], &["MaxPool2d"]].concat(),
+                    &op_at,
                     format!("`{}`: Pond has no exact max pool", st.name),
                     "use AvgPool2d, or the securenn protocol",
                 ));
             }
             let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
+                let shown: Vec<String> = st
+                    .op
+                    .operands()
+                    .iter()
+                    .zip(&arg_shapes)
+                    .map(|(o, s)| format!("`{o}` is {s:?}"))
+                    .collect();
                 err(
-                    &at,
+                    &op_at,
                     format!("`{}`: {m}", st.name),
-                    "fix the operand shapes; `sharescope check` prints every value's shape",
+                    &format!(
+                        "{}; `sharescope check` prints every value's shape",
+                        shown.join(", ")
+                    ),
                 )
             })?;
+            let n: usize = shape.iter().product();
+            if n > MAX_ELEMENTS {
+                return Err(err(
+                    &op_at,
+                    format!(
+                        "`{}` would have shape {shape:?}: more than {MAX_ELEMENTS} elements",
+                        st.name
+                    ),
+                    "sharescope simulates in memory; use smaller shapes",
+                ));
+            }
             let all_public = st.op.operands().iter().all(|o| public[*o]);
             let is_public = matches!(st.op, Op::Reveal(_)) || all_public;
             shapes.insert(st.name.clone(), shape);
@@ -333,23 +478,28 @@ impl Plan {
         }
 
         // Outputs.
-        for out in &scenario.outputs {
-            let at = ["outputs", &format!("name: {}", q(&out.name))];
+        for (i, out) in scenario.outputs.iter().enumerate() {
             if !shapes.contains_key(&out.name) {
+                let close = closest(&out.name, shapes.keys().map(String::as_str))
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
                 return Err(err(
-                    &at,
-                    format!("output `{}` is not a value of the program", out.name),
+                    &[F("outputs"), I(i), F("name")],
+                    format!("output `{}` is not a value of the program{close}", out.name),
                     "name an input or a program statement",
                 ));
             }
             if !r.output_receivers.contains(&out.to) {
+                let close = closest(&out.to, r.output_receivers.iter().map(String::as_str))
+                    .map(|c| format!("did you mean \"{c}\"? otherwise "))
+                    .unwrap_or_default();
                 return Err(err(
-                    &[&at[..], &[&q(&out.to)]].concat(),
+                    &[F("outputs"), I(i), F("to")],
                     format!(
                         "output `{}` goes to `{}`, which is not an output receiver",
                         out.name, out.to
                     ),
-                    &format!("add \"{}\" to roles.output_receivers", out.to),
+                    &format!("{close}add \"{}\" to roles.output_receivers", out.to),
                 ));
             }
             ops.push(PlannedOp::Output {
@@ -361,23 +511,27 @@ impl Plan {
         // Network.
         let n = parties.len();
         let mut links = vec![vec![scenario.network.default; n]; n];
-        for l in &scenario.network.links {
-            let at = ["links", &format!("from: {}", q(&l.from))];
-            let (Some(a), Some(b)) = (party(&l.from), party(&l.to)) else {
-                let bad = if party(&l.from).is_none() {
-                    &l.from
-                } else {
-                    &l.to
-                };
-                return Err(err(
-                    &[&at[..], &[&q(bad)]].concat(),
-                    format!("link names unknown party `{bad}`"),
-                    &format!("parties are: {}", parties.join(", ")),
-                ));
-            };
+        for (i, l) in scenario.network.links.iter().enumerate() {
+            let at = |f: &'static str| [F("network"), F("links"), I(i), F(f)];
+            for (field, name) in [("from", &l.from), ("to", &l.to)] {
+                if party(name).is_none() {
+                    let close = closest(name, parties.iter().map(String::as_str))
+                        .map(|c| format!("did you mean \"{c}\"? "))
+                        .unwrap_or_default();
+                    return Err(err(
+                        &at(field),
+                        format!("link names unknown party `{name}`"),
+                        &format!("{close}the parties are: {}", parties.join(", ")),
+                    ));
+                }
+            }
+            let (a, b) = (
+                party(&l.from).expect("checked"),
+                party(&l.to).expect("checked"),
+            );
             if a == b {
                 return Err(err(
-                    &at,
+                    &at("to"),
                     format!("link from `{}` to itself", l.from),
                     "links join two different parties",
                 ));
@@ -406,7 +560,7 @@ impl Plan {
         if let Timing::Model { ns_per_ring_op } = scenario.timing {
             if !(ns_per_ring_op.is_finite() && ns_per_ring_op >= 0.0) {
                 return Err(err(
-                    &["timing"],
+                    &[F("timing"), F("ns_per_ring_op")],
                     format!("ns_per_ring_op = {ns_per_ring_op} is not a non-negative number"),
                     "use e.g. Model(ns_per_ring_op: 1.0)",
                 ));
@@ -414,41 +568,38 @@ impl Plan {
         }
 
         // Breakpoints.
-        for b in &scenario.breakpoints {
+        for (i, b) in scenario.breakpoints.iter().enumerate() {
+            let at = [F("breakpoints"), I(i), I(0)];
             match b {
                 BreakpointSpec::Op(name) if !ops.iter().any(|o| o.label() == *name) => {
+                    let labels: Vec<String> = ops.iter().map(PlannedOp::label).collect();
+                    let close = closest(name, labels.iter().map(String::as_str))
+                        .map(|c| format!("did you mean \"{c}\"? "))
+                        .unwrap_or_default();
                     return Err(err(
-                        &["breakpoints", &q(name)],
+                        &at,
                         format!("breakpoint on unknown op `{name}`"),
-                        "name a program statement, `input x` or `output y`",
+                        &format!("{close}name a program statement, \"input x\" or \"output y\""),
                     ));
                 }
                 BreakpointSpec::Kind(k) if !OP_KINDS.contains(&k.as_str()) => {
+                    let close = closest(k, OP_KINDS.iter().copied())
+                        .map(|c| format!("did you mean \"{c}\"? "))
+                        .unwrap_or_default();
                     return Err(err(
-                        &["breakpoints", &q(k)],
+                        &at,
                         format!("unknown op kind `{k}`"),
-                        &format!("kinds are: {}", OP_KINDS.join(", ")),
+                        &format!("{close}the kinds are: {}", OP_KINDS.join(", ")),
+                    ));
+                }
+                BreakpointSpec::Divergence(t) if !(t.is_finite() && *t >= 0.0) => {
+                    return Err(err(
+                        &at,
+                        format!("divergence threshold {t} is not a non-negative number"),
+                        "use e.g. Divergence(0.01)",
                     ));
                 }
                 _ => {}
-            }
-        }
-
-        // Faults.
-        for f in &scenario.faults {
-            if party(&f.party).is_none() {
-                return Err(err(
-                    &["faults", &q(&f.party)],
-                    format!("fault names unknown party `{}`", f.party),
-                    &format!("parties are: {}", parties.join(", ")),
-                ));
-            }
-            if !ops.iter().any(|o| o.label() == f.op) {
-                return Err(err(
-                    &["faults", &q(&f.op)],
-                    format!("fault names unknown op `{}`", f.op),
-                    "name a program statement, `input x` or `output y`",
-                ));
             }
         }
 
@@ -468,6 +619,26 @@ impl Plan {
             links,
         })
     }
+}
+
+/// The largest tensor a scenario may declare (inputs and results), so that a typo in a shape
+/// is an error rather than an out-of-memory abort.
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo
+/// (at most 2 edits, and fewer edits than the longer name has characters). Ties go to the
+/// alphabetically first, so hints are deterministic.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2 && *d < word.chars().count().max(c.chars().count()))
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance, for "did you mean" hints.

@@ -1,0 +1,109 @@
+//! Exact ReLU and MaxPool inside a Pond program, by SecureNN (as tf-encrypted's `SecureNN`
+//! protocol extends Pond): Pond's linear layers, SecureNN's nonlinear ones, the crypto producer
+//! as SecureNN's helper P2. The SecureNN keys are set up at the first such op (3 offline
+//! messages, 96 bytes) and reused for the rest of the run.
+
+use super::{Nonlinear, PondParty, Value};
+use crate::context::Context;
+use crate::error::{ProtocolError, Result};
+use crate::securenn::{self, Keys, Variant};
+use crate::tensor::Tensor;
+
+impl PondParty {
+    fn securenn_variant(&self) -> Result<Variant> {
+        match self.cfg.nonlinear {
+            Nonlinear::SecureNN => Ok(Variant::Paper),
+            Nonlinear::SecureNNShortcut => Ok(Variant::Shortcut),
+            Nonlinear::Polynomial => Err(ProtocolError::Unsupported(
+                "exact nonlinear layers need the securenn protocol".into(),
+            )),
+        }
+    }
+
+    /// Runs `f` with this party's SecureNN keys, setting them up on first use.
+    fn with_securenn_keys<T>(
+        &mut self,
+        ctx: &mut dyn Context,
+        f: impl FnOnce(&mut dyn Context, &mut Keys) -> Result<T>,
+    ) -> Result<T> {
+        let mut keys = match self.securenn_keys.take() {
+            Some(k) => k,
+            None => Keys::setup(ctx, &self.place)?,
+        };
+        let out = f(ctx, &mut keys);
+        self.securenn_keys = Some(keys);
+        out
+    }
+
+    /// Exact ReLU: SecureNN's DReLU and SelectShare on a private value; a public value is
+    /// computed in the clear by the parties that know it. No truncation is needed.
+    pub(crate) fn securenn_relu(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value> {
+        let variant = self.securenn_variant()?;
+        match self.get(x)?.clone() {
+            Value::Public { value, shape } => {
+                self.step(ctx, "relu of a public value (local)")?;
+                let value = value.map(|v| v.mapv(|e| (e as i64).max(0) as u64));
+                Ok(Value::Public { value, shape })
+            }
+            Value::Private { share, shape } => {
+                let place = self.place;
+                let share = self.with_securenn_keys(ctx, |ctx, keys| {
+                    securenn::relu(ctx, &place, keys, variant, share.as_ref(), &shape)
+                })?;
+                Ok(Value::Private { share, shape })
+            }
+        }
+    }
+
+    /// Exact MaxPool (SecureNN comparison tree) over kernel×kernel windows with `stride`.
+    pub(crate) fn securenn_maxpool(
+        &mut self,
+        ctx: &mut dyn Context,
+        x: &str,
+        kernel: usize,
+        stride: usize,
+        out_shape: &[usize],
+    ) -> Result<Value> {
+        let variant = self.securenn_variant()?;
+        match self.get(x)?.clone() {
+            Value::Public { value, .. } => {
+                self.step(ctx, "maxpool of a public value (local)")?;
+                let value = value.map(|v| {
+                    Tensor::from_shape_fn(ndarray::IxDyn(out_shape), |d| {
+                        let mut m = i64::MIN;
+                        for di in 0..kernel {
+                            for dj in 0..kernel {
+                                let e = v[[d[0], d[1], d[2] * stride + di, d[3] * stride + dj]];
+                                m = m.max(e as i64);
+                            }
+                        }
+                        m as u64
+                    })
+                });
+                Ok(Value::Public {
+                    value,
+                    shape: out_shape.to_vec(),
+                })
+            }
+            Value::Private { share, shape } => {
+                let place = self.place;
+                let share = self.with_securenn_keys(ctx, |ctx, keys| {
+                    securenn::maxpool(
+                        ctx,
+                        &place,
+                        keys,
+                        variant,
+                        share.as_ref(),
+                        &shape,
+                        kernel,
+                        stride,
+                    )
+                })?;
+                Ok(Value::Private {
+                    share,
+                    shape: out_shape.to_vec(),
+                })
+            }
+        }
+    }
+}

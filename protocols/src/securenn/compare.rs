@@ -1,0 +1,469 @@
+//! **PrivateCompare** (Alg. 3), **ShareConvert** (Alg. 4) and **ComputeMSB** (Alg. 5).
+
+use super::{
+    as_u64, bit, bits_zp, matmul, need, nonzero_zp, peer, recv_t, role, send_t, split, to_odd,
+    wrap, Keys, Product, Role, Variant, ELL,
+};
+use crate::context::{Context, Traffic};
+use crate::error::Result;
+use crate::pond::Placement;
+use crate::ring::{OddRing, Ring, Zp};
+use crate::tensor::{self, Tensor};
+use rand::seq::SliceRandom;
+
+/// Deals `value` (known at P2) as shares: P0's share is drawn from the P2–P0 key (no bytes), P1's
+/// difference share is returned for the caller to send. At P0 returns its share drawn from the
+/// same key; callers at P1 receive their share themselves.
+fn key_share0<R: Ring>(keys: &mut Keys, shape: &[usize]) -> Result<Tensor<R>> {
+    Ok(tensor::random(shape, keys.helper(0)?))
+}
+
+/// **PrivateCompare** (Alg. 3). P0 and P1 hold shares over Z_p of the bits of x (`x_bits`, shape
+/// [n, ℓ], column k = bit k), a common public r and a common random bit β (both [n]). P2 learns
+/// β′ = β ⊕ (x > r) (returned at P2 as 0/1, shape [n]); nothing else is returned.
+///
+/// Every c_i is masked by a common random s_i ∈ Z_p* and (in [`Variant::Paper`]) the ℓ values of
+/// each element are shuffled by a common random permutation π, so P2 sees one zero (if x > r)
+/// among uniformly random non-zeros. The case β = 1, r = 2^ℓ − 1 (where r + 1 wraps) uses the
+/// paper's steps 9–10: exactly one zero. p = 67 > ℓ + 2 keeps every non-zero c_i non-zero.
+///
+/// Cost: online 2 messages (P0→P2, P1→P2), 2ℓn = 128n bytes, 1 round. Steps: 2.
+#[allow(clippy::too_many_arguments)]
+pub fn private_compare(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x_bits: Option<&Tensor<Zp>>,
+    r: Option<&Tensor<u64>>,
+    beta: Option<&Tensor<u64>>,
+    n: usize,
+) -> Result<Option<Tensor<u64>>> {
+    let me = role(ctx, place);
+    ctx.step(match variant {
+        Variant::Paper => "PrivateCompare 1–13: Pⱼ sends π(s·c) to P2",
+        Variant::Shortcut => "PrivateCompare 1–13 (shortcut, no π!): Pⱼ sends s·c to P2",
+    })?;
+    let mut received = None;
+    match me {
+        Role::Server(j) => {
+            let (xb, r, beta) = (need(x_bits, "x bits")?, need(r, "r")?, need(beta, "β")?);
+            let common = keys.common()?;
+            let s: Vec<Zp> = (0..n * ELL).map(|_| nonzero_zp(common)).collect();
+            let u: Vec<Zp> = (0..n * ELL).map(|_| Zp::random(common)).collect();
+            let jz = Zp(j as u8);
+            let mut d = Vec::with_capacity(n * ELL);
+            let (xbv, rv, bv) = (
+                xb.as_standard_layout(),
+                r.as_standard_layout(),
+                beta.as_standard_layout(),
+            );
+            let (xbs, rs, bs) = (
+                xbv.as_slice().expect("standard layout"),
+                rv.as_slice().expect("standard layout"),
+                bv.as_slice().expect("standard layout"),
+            );
+            for e in 0..n {
+                let (re, be) = (rs[e], bs[e]);
+                let xe = &xbs[e * ELL..(e + 1) * ELL];
+                let mut c = [Zp(0); ELL];
+                // Step 1: t = r + 1 mod 2^ℓ.
+                let t = re.wrapping_add(1);
+                if be == 1 && re == u64::MAX {
+                    // Steps 9–10: r = 2^ℓ − 1 and β = 1: c_i reconstructs to 1 except at the lowest
+                    // bit (i = 1 in the paper, k = 0 here), where it reconstructs to 0.
+                    for (k, ck) in c.iter_mut().enumerate() {
+                        let uk = u[e * ELL + k];
+                        *ck = if k != 0 {
+                            Zp((1 - j) as u8).mul(uk.add(Zp(1))).sub(jz.mul(uk))
+                        } else if j == 0 {
+                            uk
+                        } else {
+                            uk.neg()
+                        };
+                    }
+                } else {
+                    // Steps 2–8, bits from the most significant (i = ℓ) down: w_i = x_i ⊕ r_i (or
+                    // ⊕ t_i), and c_i is 0 exactly at the first differing bit where x_i = 1 (x > r)
+                    // or t_i = 1 (x < r + 1); Σ w_k runs over the more significant bits.
+                    let mut sum_w = Zp(0);
+                    for k in (0..ELL).rev() {
+                        let xk = xe[k];
+                        if be == 0 {
+                            let rk = Zp(bit(re, k) as u8);
+                            // Step 4: ⟨w_i⟩ⱼ = ⟨x[i]⟩ⱼ + j·r[i] − 2r[i]⟨x[i]⟩ⱼ.
+                            let w = xk.add(jz.mul(rk)).sub(Zp(2).mul(rk).mul(xk));
+                            // Step 5: ⟨c_i⟩ⱼ = j·r[i] − ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ.
+                            c[k] = jz.mul(rk).sub(xk).add(jz).add(sum_w);
+                            sum_w = sum_w.add(w);
+                        } else {
+                            let tk = Zp(bit(t, k) as u8);
+                            // Step 7: ⟨w_i⟩ⱼ = ⟨x[i]⟩ⱼ + j·t[i] − 2t[i]⟨x[i]⟩ⱼ.
+                            let w = xk.add(jz.mul(tk)).sub(Zp(2).mul(tk).mul(xk));
+                            // Step 8: ⟨c_i⟩ⱼ = −j·t[i] + ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ.
+                            c[k] = jz.mul(tk).neg().add(xk).add(jz).add(sum_w);
+                            sum_w = sum_w.add(w);
+                        }
+                    }
+                }
+                // Step 13: ⟨d_i⟩ⱼ = s_i·⟨c_i⟩ⱼ, then the common permutation π.
+                let mut de: Vec<Zp> = (0..ELL).map(|k| s[e * ELL + k].mul(c[k])).collect();
+                if variant == Variant::Paper {
+                    de.shuffle(keys.common()?);
+                }
+                d.extend(de);
+            }
+            ctx.charge(6 * (n * ELL) as u64);
+            let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");
+            send_t(
+                ctx,
+                place.producer,
+                &format!("⟨d⟩{j} = π(s·⟨c⟩{j})"),
+                Traffic::Online,
+                &d,
+            )?;
+        }
+        Role::Helper => {
+            let d0: Tensor<Zp> = recv_t(ctx, place.server0, &[n, ELL])?;
+            let d1: Tensor<Zp> = recv_t(ctx, place.server1, &[n, ELL])?;
+            received = Some((d0, d1));
+        }
+        Role::Bystander => {}
+    }
+
+    // Steps 14–15: P2 reconstructs every d_i and outputs β′ = 1 iff some d_i = 0.
+    ctx.step("PrivateCompare 14–15: P2 opens d, β′ = [∃i: d_i = 0]")?;
+    if let Some((d0, d1)) = received {
+        let d = tensor::add(&d0, &d1)?;
+        ctx.record_opened("d = π(s·c) (helper's view, Z_67)", &as_u64(&d));
+        let out: Vec<u64> = d
+            .rows()
+            .into_iter()
+            .map(|row| row.iter().any(|&v| v == Zp(0)) as u64)
+            .collect();
+        let out = Tensor::from_shape_vec(vec![n], out).expect("n elements");
+        ctx.charge((n * ELL) as u64);
+        ctx.record_opened("β′ = β ⊕ (x > r)", &out);
+        return Ok(Some(out));
+    }
+    Ok(None)
+}
+
+/// **ShareConvert** (Alg. 4): shares of a over Z_L (a ≠ L − 1) to shares of the same a over the
+/// odd ring Z_{L−1}. With a = ⟨a⟩₀ + ⟨a⟩₁ − θ·L (θ the wrap bit of the shares) and L ≡ 1 mod L − 1,
+/// ⟨a⟩₀ + ⟨a⟩₁ − θ ≡ a; θ is computed from the wrap bits of a masked copy ã = a + r that P2 sees.
+///
+/// One correction to the paper: its step 5 compares x > r − 1, which wraps when the common mask
+/// r = 0 (probability 2^−64); there x ≥ r holds always, so the servers flip η locally.
+///
+/// Cost: online 6 messages, 224n bytes (ã: 16n, bits of x and δ to P1: 72n, PrivateCompare:
+/// 128n, η′ to P1: 8n), 4 rounds; offline none. Steps: 6.
+pub fn share_convert(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    a: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<OddRing>>> {
+    let n = tensor::numel(shape);
+    let me = role(ctx, place);
+    let flat = [n];
+
+    // Steps 1–2: Pⱼ computes ⟨ã⟩ⱼ = ⟨a⟩ⱼ + ⟨r⟩ⱼ and βⱼ = wrap(⟨a⟩ⱼ, ⟨r⟩ⱼ, L); sends ⟨ã⟩ⱼ to P2.
+    // Common randomness: η″ (bit), r with shares ⟨r⟩₀, ⟨r⟩₁ and α = wrap(⟨r⟩₀, ⟨r⟩₁, L).
+    ctx.step("ShareConvert 1–2: ⟨ã⟩ⱼ = ⟨a⟩ⱼ + ⟨r⟩ⱼ to P2")?;
+    let mut mine = None;
+    let mut masked = None;
+    match me {
+        Role::Server(j) => {
+            let aj = tensor::reshape(need(a, "a")?, &flat)?;
+            let eta2 = keys.common_bits(&flat)?;
+            let r0: Tensor<u64> = tensor::random(&flat, keys.common()?);
+            let r1: Tensor<u64> = tensor::random(&flat, keys.common()?);
+            let rj = if j == 0 { &r0 } else { &r1 };
+            let at = tensor::add(&aj, rj)?;
+            let betaj = ndarray::Zip::from(&aj)
+                .and(rj)
+                .map_collect(|&x, &y| wrap(x, y));
+            let r = tensor::add(&r0, &r1)?;
+            let alpha = ndarray::Zip::from(&r0)
+                .and(&r1)
+                .map_collect(|&x, &y| wrap(x, y));
+            send_t(
+                ctx,
+                place.producer,
+                &format!("⟨ã⟩{j} = ⟨a⟩{j} + ⟨r⟩{j}"),
+                Traffic::Online,
+                &at,
+            )?;
+            ctx.charge(4 * n as u64);
+            mine = Some((j, aj, eta2, r, alpha, betaj));
+        }
+        Role::Helper => {
+            let a0: Tensor<u64> = recv_t(ctx, place.server0, &flat)?;
+            let a1: Tensor<u64> = recv_t(ctx, place.server1, &flat)?;
+            masked = Some((a0, a1));
+        }
+        Role::Bystander => {}
+    }
+
+    // Steps 3–4: P2 computes x = ã, δ = wrap(⟨ã⟩₀, ⟨ã⟩₁, L) and deals the bits of x over Z_p and
+    // δ over Z_{L−1}.
+    ctx.step("ShareConvert 3–4: P2 opens x = ã, deals bits of x (Z_p) and δ = wrap (Z_{L−1})")?;
+    let mut dealt = None;
+    match me {
+        Role::Helper => {
+            let (a0, a1) = masked.take().expect("received ã");
+            let x = tensor::add(&a0, &a1)?;
+            let delta = ndarray::Zip::from(&a0)
+                .and(&a1)
+                .map_collect(|&p, &q| wrap(p, q));
+            ctx.record_opened("x = a + r (helper's view)", &x);
+            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+            let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
+            let mut msg = tensor::encode(&tensor::sub(&bits, &bits0)?);
+            msg.extend(tensor::encode(&tensor::sub(&to_odd(&delta), &delta0)?));
+            ctx.send(
+                place.server1,
+                "⟨x[i]⟩₁ (Z_p), ⟨δ⟩₁ (Z_{L−1})",
+                Traffic::Online,
+                msg,
+            )?;
+            ctx.charge((2 * n * ELL) as u64);
+        }
+        Role::Server(0) => {
+            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+            let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
+            dealt = Some((bits0, delta0));
+        }
+        Role::Server(_) => {
+            let msg = ctx.recv(place.producer)?;
+            let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
+            let bits1: Tensor<Zp> = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
+            let delta1: Tensor<OddRing> = tensor::decode(&parts[1], &flat, place.producer)?;
+            dealt = Some((bits1, delta1));
+        }
+        Role::Bystander => {}
+    }
+
+    // Step 5: PrivateCompare with ({⟨x[i]⟩ⱼ}, r − 1, η″); P2 learns η′ = η″ ⊕ (x > r − 1).
+    let (bits, r_minus_1, eta2) = match (&mine, &dealt) {
+        (Some((_, _, eta2, r, ..)), Some((bits, _))) => (
+            Some(bits),
+            Some(r.mapv(|v| v.wrapping_sub(1))),
+            Some(eta2.clone()),
+        ),
+        _ => (None, None, None),
+    };
+    let eta1 = private_compare(
+        ctx,
+        place,
+        keys,
+        Variant::Paper,
+        bits,
+        r_minus_1.as_ref(),
+        eta2.as_ref(),
+        n,
+    )?;
+
+    // Step 6: P2 deals η′ over Z_{L−1}.
+    ctx.step("ShareConvert 6: P2 deals η′ (Z_{L−1})")?;
+    let mut eta1_share = None;
+    match me {
+        Role::Helper => {
+            let eta1 = to_odd(&eta1.expect("P2 learns η′"));
+            let e0: Tensor<OddRing> = key_share0(keys, &flat)?;
+            send_t(
+                ctx,
+                place.server1,
+                "⟨η′⟩₁ (Z_{L−1})",
+                Traffic::Online,
+                &tensor::sub(&eta1, &e0)?,
+            )?;
+        }
+        Role::Server(0) => eta1_share = Some(key_share0::<OddRing>(keys, &flat)?),
+        Role::Server(_) => eta1_share = Some(recv_t::<OddRing>(ctx, place.producer, &flat)?),
+        Role::Bystander => {}
+    }
+
+    // Steps 7–9: η = η′ ⊕ η″, θ = β₀ + β₁ − α − 1 + δ + η, ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ over Z_{L−1}.
+    ctx.step("ShareConvert 7–9: ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ over Z_{L−1}")?;
+    if let (Some((j, aj, eta2, r, alpha, betaj)), Some((_, delta)), Some(e1)) =
+        (mine, dealt, eta1_share)
+    {
+        let u: Tensor<OddRing> = keys.zero_share(j, &flat)?;
+        let not_j = OddRing(1 - j as u64);
+        let mut y = Vec::with_capacity(n);
+        for e in 0..n {
+            let h2 = OddRing(eta2[e]);
+            // Step 7: ⟨η⟩ⱼ = ⟨η′⟩ⱼ + (1 − j)η″ − 2η″⟨η′⟩ⱼ.
+            let mut eta = e1[e].add(not_j.mul(h2)).sub(OddRing(2).mul(h2).mul(e1[e]));
+            if r[e] == 0 {
+                // Not in the paper: r − 1 wrapped, so PrivateCompare answered x > L − 1 (false)
+                // where x ≥ 0 (true) was meant; flip the shared bit.
+                eta = not_j.sub(eta);
+            }
+            // Step 8: ⟨θ⟩ⱼ = βⱼ + (1 − j)(−α − 1) + ⟨δ⟩ⱼ + ⟨η⟩ⱼ.
+            let theta = OddRing(betaj[e])
+                .add(not_j.mul(OddRing::from_u64(alpha[e]).add(OddRing(1)).neg()))
+                .add(delta[e])
+                .add(eta);
+            // Step 9: ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ.
+            y.push(OddRing::from_u64(aj[e]).sub(theta).add(u[e]));
+        }
+        ctx.charge(10 * n as u64);
+        let y = Tensor::from_shape_vec(shape.to_vec(), y).expect("n elements");
+        ctx.record_share("a over Z_{L−1}", &as_u64(&y));
+        return Ok(Some(y));
+    }
+    Ok(None)
+}
+
+/// **ComputeMSB** (Alg. 5): shares of a over Z_{L−1} to shares of MSB(a) (bit ℓ−1 of a ∈ [0, L−1))
+/// over Z_L. Over the odd ring MSB(a) = LSB(2a); with r = 2a + x opened for a random x from P2,
+/// LSB(2a) = r[0] ⊕ x[0] ⊕ (x > r), and x > r comes from PrivateCompare.
+///
+/// Cost: online 7 messages, 184n bytes (r: 16n, PrivateCompare: 128n, β′ to P1: 8n, MatMul: 32n),
+/// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 9.
+pub fn compute_msb(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<&Tensor<OddRing>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    let n = tensor::numel(shape);
+    let me = role(ctx, place);
+    let flat = [n];
+
+    // Step 1 (offline): P2 picks x ∈ Z_{L−1} (⟨x⟩ⱼ from the P2–Pⱼ keys) and deals the bits of x
+    // over Z_p and x[0] over Z_L.
+    ctx.step("ComputeMSB 1: P2 deals x (Z_{L−1}), its bits (Z_p) and x[0] (Z_L)")?;
+    let mut dealt = None;
+    match me {
+        Role::Helper => {
+            let x0: Tensor<OddRing> = tensor::random(&flat, keys.helper(0)?);
+            let x1: Tensor<OddRing> = tensor::random(&flat, keys.helper(1)?);
+            let x = as_u64(&tensor::add(&x0, &x1)?);
+            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let lsb = x.mapv(|v| v & 1);
+            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+            let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
+            let mut msg = tensor::encode(&tensor::sub(&bits, &bits0)?);
+            msg.extend(tensor::encode(&tensor::sub(&lsb, &lsb0)?));
+            ctx.send(
+                place.server1,
+                "⟨x[i]⟩₁ (Z_p), ⟨x[0]⟩₁ (Z_L)",
+                Traffic::Offline,
+                msg,
+            )?;
+            ctx.charge((2 * n * ELL) as u64);
+        }
+        Role::Server(j) => {
+            let xj: Tensor<OddRing> = tensor::random(&flat, keys.helper(j)?);
+            if j == 0 {
+                let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+                let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
+                dealt = Some((xj, bits0, lsb0));
+            } else {
+                let msg = ctx.recv(place.producer)?;
+                let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
+                let bits1 = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
+                let lsb1 = tensor::decode(&parts[1], &flat, place.producer)?;
+                dealt = Some((xj, bits1, lsb1));
+            }
+        }
+        Role::Bystander => {}
+    }
+
+    // Steps 2–3: ⟨y⟩ⱼ = 2⟨a⟩ⱼ, ⟨r⟩ⱼ = ⟨y⟩ⱼ + ⟨x⟩ⱼ; P0 and P1 open r.
+    ctx.step("ComputeMSB 2–3: open r = 2a + x (Z_{L−1})")?;
+    let mut opened = None;
+    if let (Role::Server(j), Some((xj, ..))) = (me, &dealt) {
+        let aj = tensor::reshape(need(a, "a")?, &flat)?;
+        let rj = tensor::add(&tensor::scale(&aj, OddRing(2)), xj)?;
+        let other = peer(place, j);
+        send_t(ctx, other, &format!("⟨r⟩{j}"), Traffic::Online, &rj)?;
+        let r = tensor::add(&rj, &recv_t(ctx, other, &flat)?)?;
+        ctx.record_opened("r = 2a + x (Z_{L−1})", &as_u64(&r));
+        // Common randomness: the bit β of step 4.
+        let beta = keys.common_bits(&flat)?;
+        opened = Some((as_u64(&r), beta));
+    }
+
+    // Step 4: PrivateCompare with ({⟨x[i]⟩ⱼ}, r, β); P2 learns β′ = β ⊕ (x > r).
+    let beta1 = private_compare(
+        ctx,
+        place,
+        keys,
+        variant,
+        dealt.as_ref().map(|d| &d.1),
+        opened.as_ref().map(|o| &o.0),
+        opened.as_ref().map(|o| &o.1),
+        n,
+    )?;
+
+    // Step 5: P2 deals β′ over Z_L.
+    ctx.step("ComputeMSB 5: P2 deals β′ (Z_L)")?;
+    let mut b1_share = None;
+    match me {
+        Role::Helper => {
+            let b1 = beta1.expect("P2 learns β′");
+            let s0: Tensor<u64> = key_share0(keys, &flat)?;
+            send_t(
+                ctx,
+                place.server1,
+                "⟨β′⟩₁ (Z_L)",
+                Traffic::Online,
+                &tensor::sub(&b1, &s0)?,
+            )?;
+        }
+        Role::Server(0) => b1_share = Some(key_share0::<u64>(keys, &flat)?),
+        Role::Server(_) => b1_share = Some(recv_t::<u64>(ctx, place.producer, &flat)?),
+        Role::Bystander => {}
+    }
+
+    // Steps 6–7: γ = β′ ⊕ β = (x > r) and δ = x[0] ⊕ r[0], as shares over Z_L.
+    ctx.step("ComputeMSB 6–7: γ = β′ ⊕ β, δ = x[0] ⊕ r[0]")?;
+    let mut gd = None;
+    if let (Role::Server(j), Some((r, beta)), Some(b1), Some((_, _, lsb))) =
+        (me, &opened, &b1_share, &dealt)
+    {
+        let jj = j as u64;
+        let gamma = ndarray::Zip::from(b1)
+            .and(beta)
+            .map_collect(|&s, &b| s.add(jj.mul(b)).sub(2u64.mul(b).mul(s)));
+        let delta = ndarray::Zip::from(lsb)
+            .and(r)
+            .map_collect(|&s, &rv| s.add(jj.mul(rv & 1)).sub((2 * (rv & 1)).mul(s)));
+        ctx.charge(6 * n as u64);
+        gd = Some((gamma, delta));
+    }
+
+    // Step 8: θ = γ·δ (MatMul, elementwise).
+    let theta = matmul(
+        ctx,
+        place,
+        keys,
+        Product::Elementwise,
+        gd.as_ref().map(|g| &g.0),
+        gd.as_ref().map(|g| &g.1),
+        &flat,
+        &flat,
+    )?;
+
+    // Step 9: ⟨α⟩ⱼ = ⟨γ⟩ⱼ + ⟨δ⟩ⱼ − 2⟨θ⟩ⱼ + uⱼ.
+    ctx.step("ComputeMSB 9: ⟨α⟩ⱼ = ⟨γ⟩ⱼ + ⟨δ⟩ⱼ − 2⟨θ⟩ⱼ + uⱼ")?;
+    if let (Role::Server(j), Some((gamma, delta)), Some(theta)) = (me, gd, theta) {
+        let u: Tensor<u64> = keys.zero_share(j, &flat)?;
+        let mut alpha = tensor::add(&gamma, &delta)?;
+        alpha = tensor::sub(&alpha, &tensor::scale(&theta, 2))?;
+        alpha = tensor::add(&alpha, &u)?;
+        let alpha = tensor::reshape(&alpha, shape)?;
+        ctx.record_share("MSB(a) (Z_L)", &alpha);
+        return Ok(Some(alpha));
+    }
+    Ok(None)
+}

@@ -1,0 +1,291 @@
+//! **SecureNN** (Wagh, Gupta, Chandran, PETS 2019): exact comparison, ReLU and MaxPool for
+//! three parties.
+//!
+//! P0 = `server0` and P1 = `server1` hold 2-of-2 additive shares over Z_L (L = 2^64); P2 =
+//! `producer` is the *helper*: it deals correlated randomness and takes part in comparisons, but
+//! never sees a value in the clear (semi-honest, no collusion). Three rings are used: Z_L
+//! ([`u64`]), the odd ring Z_{L−1} ([`OddRing`]) and Z_p with p = 67 ([`Zp`]).
+//!
+//! One function per algorithm of the paper, with its step numbers in comments:
+//! [`matmul`] (Alg. 1), [`select_share`] (Alg. 2), [`private_compare`] (Alg. 3),
+//! [`share_convert`] (Alg. 4), [`compute_msb`] (Alg. 5), [`drelu`] (ReLU′), [`relu`],
+//! [`maxpool`] (a comparison tree), and built on them [`greater`], [`less`] and [`argmax`].
+//!
+//! Every function operates elementwise on whole tensors: all elements of a step travel in one
+//! message, so bytes grow with the number of elements and rounds do not. Every party calls every
+//! function with the same public arguments (shapes, variant) and walks the same sequence of
+//! [`Context::step`]s; a party with nothing to do in a step just passes through it. Parties other
+//! than P0, P1, P2 (input providers, receivers) may call them too and do nothing.
+//!
+//! ## Randomness
+//! - **Common randomness of P0 and P1** (which P2 never sees: the masks s_i, the permutation π,
+//!   the bit β, the mask r of ShareConvert, the zero-shares u): a ChaCha20 stream both servers
+//!   expand from a 32-byte key that P0 draws and sends to P1 once, in [`Keys::setup`].
+//! - **Helper keys**: P2 sends each server a 32-byte key once (also in [`Keys::setup`]); the
+//!   helper's share for P_j of anything it deals is drawn from key j, so only P1's *difference*
+//!   share travels (as tf-encrypted and the reference implementation do). Random values the
+//!   helper needs but does not choose (Beaver masks A, B and the random x of ComputeMSB) are the
+//!   sum of the two key streams and cost no bytes at all.
+//!
+//! [`Keys::setup`] costs 3 offline messages, 96 bytes, once per run (not per op). Each stream is
+//! drawn by exactly the parties holding it, in the same order, so they stay in step.
+//!
+//! ## Traffic
+//! Helper-dealt randomness that does not depend on data (Beaver's ⟨C⟩₁, ComputeMSB's x) is
+//! [`Traffic::Offline`]; everything that depends on data — including what P2 sends back after
+//! seeing masked data in ShareConvert and ComputeMSB — is [`Traffic::Online`].
+//!
+//! ## The insecure shortcut
+//! [`Variant::Shortcut`] reproduces what tf-encrypted's SecureNN does: DReLU skips ShareConvert
+//! (it casts the Z_L shares of a to Z_{L−1} as they are, which is off by one whenever the shares
+//! wrap around: DReLU(−1) is always wrong, DReLU(−2) and DReLU(2^63 − 1) whenever the shares
+//! wrap), and PrivateCompare skips the permutation π (the helper learns the position of the first
+//! bit where x and r differ). tf-encrypted also uses p = 107; we
+//! keep p = 67 (any prime > ℓ + 2 works, and it changes no byte counts: both fit one byte).
+//! Never the default.
+//!
+//! Costs (messages, bytes, rounds) of every function are in `docs/securenn.md` and pinned by
+//! `protocols/tests/securenn.rs`.
+
+mod compare;
+mod matmul;
+mod relu;
+
+pub use compare::{compute_msb, private_compare, share_convert};
+pub use matmul::{matmul, select_share, Product};
+pub use relu::{argmax, drelu, greater, less, maxpool, relu};
+
+use crate::context::{Context, PartyId, Traffic};
+use crate::error::{ProtocolError, Result};
+use crate::pond::Placement;
+use crate::ring::{OddRing, Ring, Zp};
+use crate::tensor::{self, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+
+/// ℓ: bits of the ring Z_L.
+pub const ELL: usize = 64;
+
+/// Which SecureNN to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Variant {
+    /// The paper's protocols (with ShareConvert and the permutation in PrivateCompare).
+    #[default]
+    Paper,
+    /// **Insecure** tf-encrypted shortcut: no ShareConvert in DReLU (wrong for a = −1, and for
+    /// a ∈ {−2, 2^63 − 1} when the shares wrap), no permutation in PrivateCompare (the helper
+    /// learns the position of the first differing bit). For teaching only.
+    Shortcut,
+}
+
+/// The role a party plays in SecureNN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// P0 (j = 0) or P1 (j = 1).
+    Server(usize),
+    /// P2.
+    Helper,
+    /// Any other party: walks the steps, does nothing.
+    Bystander,
+}
+
+pub(crate) fn role(ctx: &dyn Context, place: &Placement) -> Role {
+    let me = ctx.me();
+    if me == place.server0 {
+        Role::Server(0)
+    } else if me == place.server1 {
+        Role::Server(1)
+    } else if me == place.producer {
+        Role::Helper
+    } else {
+        Role::Bystander
+    }
+}
+
+/// The other server of server j.
+pub(crate) fn peer(place: &Placement, j: usize) -> PartyId {
+    if j == 0 {
+        place.server1
+    } else {
+        place.server0
+    }
+}
+
+/// Pairwise keys of one party (see the module docs). Streams a party does not hold are `None`.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// P0–P1 common randomness (never P2).
+    common: Option<ChaCha20Rng>,
+    /// P2–P0 stream: P0's share of everything the helper deals.
+    helper0: Option<ChaCha20Rng>,
+    /// P2–P1 stream: P1's share of the helper's random masks.
+    helper1: Option<ChaCha20Rng>,
+}
+
+impl Keys {
+    /// Key setup, once per run: P0 draws the P0–P1 key and sends it to P1; P2 draws one key per
+    /// server and sends it. 3 offline messages, 96 bytes, one (offline) round. One step.
+    pub fn setup(ctx: &mut dyn Context, place: &Placement) -> Result<Keys> {
+        ctx.step("SecureNN key setup")?;
+        let mut keys = Keys {
+            common: None,
+            helper0: None,
+            helper1: None,
+        };
+        match role(ctx, place) {
+            Role::Helper => {
+                let k0 = tensor::fresh_seed(ctx.rng());
+                let k1 = tensor::fresh_seed(ctx.rng());
+                ctx.send(place.server0, "key P2–P0", Traffic::Offline, k0.to_vec())?;
+                ctx.send(place.server1, "key P2–P1", Traffic::Offline, k1.to_vec())?;
+                keys.helper0 = Some(ChaCha20Rng::from_seed(k0));
+                keys.helper1 = Some(ChaCha20Rng::from_seed(k1));
+            }
+            Role::Server(0) => {
+                let k = tensor::fresh_seed(ctx.rng());
+                ctx.send(place.server1, "key P0–P1", Traffic::Offline, k.to_vec())?;
+                keys.common = Some(ChaCha20Rng::from_seed(k));
+                let k0 = tensor::decode_seed(&ctx.recv(place.producer)?, place.producer)?;
+                keys.helper0 = Some(ChaCha20Rng::from_seed(k0));
+            }
+            Role::Server(_) => {
+                let k1 = tensor::decode_seed(&ctx.recv(place.producer)?, place.producer)?;
+                keys.helper1 = Some(ChaCha20Rng::from_seed(k1));
+                let k = tensor::decode_seed(&ctx.recv(place.server0)?, place.server0)?;
+                keys.common = Some(ChaCha20Rng::from_seed(k));
+            }
+            Role::Bystander => {}
+        }
+        Ok(keys)
+    }
+
+    /// Keys of a party that takes no part (a bystander).
+    pub fn none() -> Keys {
+        Keys {
+            common: None,
+            helper0: None,
+            helper1: None,
+        }
+    }
+
+    /// The P0–P1 common stream.
+    pub(crate) fn common(&mut self) -> Result<&mut ChaCha20Rng> {
+        self.common
+            .as_mut()
+            .ok_or_else(|| ProtocolError::Missing("no P0–P1 common key (run Keys::setup)".into()))
+    }
+
+    /// The helper stream shared with server j.
+    pub(crate) fn helper(&mut self, j: usize) -> Result<&mut ChaCha20Rng> {
+        let k = if j == 0 {
+            &mut self.helper0
+        } else {
+            &mut self.helper1
+        };
+        k.as_mut()
+            .ok_or_else(|| ProtocolError::Missing(format!("no P2–P{j} key (run Keys::setup)")))
+    }
+
+    /// Shares of zero over R: P0 gets u, P1 gets −u, from the common stream.
+    pub(crate) fn zero_share<R: Ring>(&mut self, j: usize, shape: &[usize]) -> Result<Tensor<R>> {
+        let u: Tensor<R> = tensor::random(shape, self.common()?);
+        Ok(if j == 0 { u } else { tensor::neg(&u) })
+    }
+
+    /// Common random bits (as 0/1 in Z_L).
+    pub(crate) fn common_bits(&mut self, shape: &[usize]) -> Result<Tensor<u64>> {
+        let rng = self.common()?;
+        let v: Vec<u64> = (0..tensor::numel(shape))
+            .map(|_| rng.gen::<bool>() as u64)
+            .collect();
+        Ok(Tensor::from_shape_vec(shape.to_vec(), v).expect("shape matches"))
+    }
+}
+
+/// A uniformly random element of Z_p \ {0}.
+pub(crate) fn nonzero_zp<G: rand::RngCore + ?Sized>(rng: &mut G) -> Zp {
+    loop {
+        let v = Zp::random(rng);
+        if v != Zp(0) {
+            return v;
+        }
+    }
+}
+
+/// wrap(a, b, L): 1 iff a + b ≥ L as integers.
+#[inline(always)]
+pub(crate) fn wrap(a: u64, b: u64) -> u64 {
+    a.overflowing_add(b).1 as u64
+}
+
+/// Bit k (k = 0 is the least significant) of x.
+#[inline(always)]
+pub(crate) fn bit(x: u64, k: usize) -> u64 {
+    (x >> k) & 1
+}
+
+/// Bit decomposition of each element of `x` ([n]) as Z_p elements, shape [n, ℓ], column k = bit k.
+pub(crate) fn bits_zp(x: &[u64]) -> Tensor<Zp> {
+    let v: Vec<Zp> = x
+        .iter()
+        .flat_map(|&v| (0..ELL).map(move |k| Zp(bit(v, k) as u8)))
+        .collect();
+    Tensor::from_shape_vec(vec![x.len(), ELL], v).expect("n·ℓ elements")
+}
+
+/// A ring tensor as u64 values, for recording.
+pub(crate) fn as_u64<R: Ring>(t: &Tensor<R>) -> Tensor<u64> {
+    t.mapv(|v| v.to_u128() as u64)
+}
+
+/// Odd-ring tensor from Z_L values (reduced: L − 1 becomes 0).
+pub(crate) fn to_odd(t: &Tensor<u64>) -> Tensor<OddRing> {
+    t.mapv(OddRing::from_u64)
+}
+
+/// Sends a tensor.
+pub(crate) fn send_t<R: Ring>(
+    ctx: &mut dyn Context,
+    to: PartyId,
+    label: &str,
+    traffic: Traffic,
+    t: &Tensor<R>,
+) -> Result<()> {
+    ctx.send(to, label, traffic, tensor::encode(t))
+}
+
+/// Receives a tensor of a known shape.
+pub(crate) fn recv_t<R: Ring>(
+    ctx: &mut dyn Context,
+    from: PartyId,
+    shape: &[usize],
+) -> Result<Tensor<R>> {
+    tensor::decode(&ctx.recv(from)?, shape, from)
+}
+
+/// Splits a message into parts of the given byte lengths (checking the total).
+pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec<u8>>> {
+    let total: usize = lens.iter().sum();
+    if msg.len() != total {
+        return Err(ProtocolError::Malformed {
+            from,
+            expected: total,
+            got: msg.len(),
+        });
+    }
+    let mut off = 0;
+    Ok(lens
+        .iter()
+        .map(|&l| {
+            let part = msg[off..off + l].to_vec();
+            off += l;
+            part
+        })
+        .collect())
+}
+
+/// Checks that a server holds its share of an operand.
+pub(crate) fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T> {
+    v.ok_or_else(|| ProtocolError::Missing(format!("server holds no share of {what}")))
+}

@@ -1,0 +1,788 @@
+//! The debugger's engine: a recorded history with a cursor, over a live simulation whose parties
+//! are paused at step boundaries.
+//!
+//! The cursor `pos` counts executed steps: at `pos = k` steps `0..k` have run and step `k` is the
+//! next one. Moving the cursor inside the recorded history never re-runs anything; moving it past
+//! the frontier raises the step gate by one step and waits for every party to pause again. The
+//! controller keeps the run one step ahead of the cursor when it can, so the next step's name and
+//! op are known (a step's name is only recorded once the step begins); the state shown is always
+//! the one at the cursor.
+//! Breakpoints are predicates on a cursor position, evaluated on recorded data only, so the same
+//! rule serves continue and reverse-continue.
+//!
+//! ```no_run
+//! use sim::control::{Breakpoint, Controller};
+//! let plan = sim::scenario::load(std::path::Path::new("scenarios/beaver-multiplication.ron")).unwrap();
+//! let mut c = Controller::new(plan);
+//! c.add_breakpoint(Breakpoint::Kind("mul".into()));
+//! let stop = c.resume(); // runs to just before the first `mul` op
+//! println!("{stop:?} at step {}", c.position());
+//! ```
+
+use crate::engine::{OutputValue, Simulation};
+use crate::party::PartyStatus;
+use crate::scenario::{BreakpointSpec, Plan};
+use crate::trace::{StepRecord, Trace};
+use protocols::context::Traffic;
+use std::fmt;
+
+/// A condition that stops continue / reverse-continue (and step over / out).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Breakpoint {
+    /// Before the first step of the op with this label (`z`, `input x`, `output z`).
+    Op(String),
+    /// Before the first step of every op of this kind (`mul`, `matmul`, …).
+    Kind(String),
+    /// Before every step with this name; a name without prefix also matches prefixed steps
+    /// (`combine` matches `x^3: combine`).
+    Step(String),
+    /// After every step in which this party (by index) sends or receives a message.
+    Party(usize),
+    /// After an op whose reconstructed result differs from the plaintext shadow by more than ε.
+    Divergence(f64),
+    /// After a step that sends more than this many bytes (online and offline).
+    Bytes(u64),
+    /// After an op that raised any hazard.
+    Hazard,
+}
+
+impl Breakpoint {
+    /// The breakpoint a scenario preset means, resolved against the plan (an `Op` name that is
+    /// not an op label is taken as a step name).
+    pub fn from_spec(spec: &BreakpointSpec, plan: &Plan) -> Breakpoint {
+        match spec {
+            BreakpointSpec::Op(n) => {
+                if plan.ops.iter().any(|o| o.label() == *n) {
+                    Breakpoint::Op(n.clone())
+                } else {
+                    Breakpoint::Step(n.clone())
+                }
+            }
+            BreakpointSpec::Kind(k) => Breakpoint::Kind(k.clone()),
+            BreakpointSpec::Divergence(e) => Breakpoint::Divergence(*e),
+            BreakpointSpec::Bytes(b) => Breakpoint::Bytes(*b),
+            BreakpointSpec::Hazard => Breakpoint::Hazard,
+        }
+    }
+
+    /// A short description, naming parties from `parties`.
+    pub fn describe(&self, parties: &[String]) -> String {
+        match self {
+            Breakpoint::Party(p) => format!(
+                "party {}",
+                parties.get(*p).map(String::as_str).unwrap_or("?")
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Breakpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Breakpoint::Op(n) => write!(f, "op {n}"),
+            Breakpoint::Kind(k) => write!(f, "kind {k}"),
+            Breakpoint::Step(s) => write!(f, "step {s}"),
+            Breakpoint::Party(p) => write!(f, "party #{p}"),
+            Breakpoint::Divergence(e) => write!(f, "divergence > {e}"),
+            Breakpoint::Bytes(b) => write!(f, "bytes > {b}"),
+            Breakpoint::Hazard => write!(f, "any hazard"),
+        }
+    }
+}
+
+/// Whether the run can still move forward.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    /// Parties are paused at the gate before step `completed`.
+    Paused,
+    /// Every party finished; the history is complete.
+    Finished,
+    /// A party failed (or the run deadlocked); the message says who, where and why.
+    Failed(String),
+}
+
+/// Why a movement stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// It moved as far as asked.
+    Done,
+    /// A breakpoint hit (its description).
+    Breakpoint(String),
+    /// It reached the end of the run.
+    End,
+    /// It reached the beginning of the history.
+    Start,
+    /// The run failed on the way.
+    Failed(String),
+}
+
+/// The name of a step without its sub-protocol prefix (`x^3: combine` → `combine`).
+pub fn base_step_name(name: &str) -> &str {
+    name.rsplit_once(": ").map(|(_, b)| b).unwrap_or(name)
+}
+
+/// The sub-protocol prefix of a step name (`x^3: combine` → `x^3`), if any.
+pub fn step_prefix(name: &str) -> Option<&str> {
+    name.rsplit_once(": ").map(|(p, _)| p)
+}
+
+/// The debugger's engine: history, cursor, breakpoints and the live run.
+pub struct Controller {
+    plan: Plan,
+    sim: Option<Simulation>,
+    trace: Trace,
+    completed: usize,
+    pos: usize,
+    state: RunState,
+    breakpoints: Vec<Breakpoint>,
+    status: Vec<PartyStatus>,
+    outputs: Vec<OutputValue>,
+    ops_stale: bool,
+}
+
+impl Controller {
+    /// Starts `plan` paused before its first step, with the scenario's preset breakpoints.
+    pub fn new(plan: Plan) -> Controller {
+        let breakpoints = plan
+            .scenario
+            .breakpoints
+            .iter()
+            .map(|b| Breakpoint::from_spec(b, &plan))
+            .collect();
+        let mut c = Controller {
+            trace: Trace {
+                scenario: plan.scenario.name.clone(),
+                seed: plan.scenario.seed,
+                parties: plan.parties.clone(),
+                ops: vec![],
+                steps: vec![],
+            },
+            plan,
+            sim: None,
+            completed: 0,
+            pos: 0,
+            state: RunState::Paused,
+            breakpoints,
+            status: vec![],
+            outputs: vec![],
+            ops_stale: false,
+        };
+        c.launch();
+        c
+    }
+
+    fn launch(&mut self) {
+        self.sim = None; // cancels and joins the previous run, if any
+        let sim = Simulation::start(&self.plan, 0);
+        let progress = sim.wait_idle();
+        self.status = progress.status;
+        self.trace = sim.trace();
+        self.completed = 0;
+        self.pos = 0;
+        self.outputs.clear();
+        self.ops_stale = false;
+        self.state = RunState::Paused;
+        self.sim = Some(sim);
+        if let Some(f) = self.sim.as_ref().and_then(Simulation::failure) {
+            self.fail(f);
+        } else if progress.done {
+            self.conclude();
+        }
+        self.peek();
+    }
+
+    /// Keeps the run one step ahead of the cursor, so the next step is known.
+    fn peek(&mut self) {
+        if self.pos == self.completed {
+            self.extend();
+        }
+    }
+
+    /// The plan being debugged.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The recorded history: every completed step (one ahead of the cursor at the frontier; all
+    /// of them once finished). Op stats cover what has run.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The cursor: how many steps have executed at the state shown.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// How many steps have been recorded (the frontier).
+    pub fn completed(&self) -> usize {
+        self.completed
+    }
+
+    /// The run's state.
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// Each party's status at the frontier.
+    pub fn party_status(&self) -> &[PartyStatus] {
+        &self.status
+    }
+
+    /// Outputs at their receivers (once the run has finished).
+    pub fn outputs(&self) -> &[OutputValue] {
+        &self.outputs
+    }
+
+    /// The step just executed at the cursor (`None` before the first).
+    pub fn current_step(&self) -> Option<&StepRecord> {
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.trace.steps.get(i))
+    }
+
+    /// The step that runs next from the cursor (`None` at the end, or where the run failed).
+    pub fn next_step(&self) -> Option<&StepRecord> {
+        self.trace.steps.get(self.pos)
+    }
+
+    /// The op the cursor is in: the current step's op, else the next step's.
+    pub fn current_op(&self) -> Option<usize> {
+        self.current_step()
+            .or_else(|| self.next_step())
+            .map(|s| s.op)
+    }
+
+    /// The breakpoints.
+    pub fn breakpoints(&self) -> &[Breakpoint] {
+        &self.breakpoints
+    }
+
+    /// Adds a breakpoint (no duplicates).
+    pub fn add_breakpoint(&mut self, b: Breakpoint) {
+        if !self.breakpoints.contains(&b) {
+            self.breakpoints.push(b);
+        }
+    }
+
+    /// Removes breakpoint `i`, if it exists.
+    pub fn remove_breakpoint(&mut self, i: usize) -> Option<Breakpoint> {
+        (i < self.breakpoints.len()).then(|| self.breakpoints.remove(i))
+    }
+
+    /// Adds `b`, or removes it if present; returns whether it is now set.
+    pub fn toggle_breakpoint(&mut self, b: Breakpoint) -> bool {
+        if let Some(i) = self.breakpoints.iter().position(|x| *x == b) {
+            self.breakpoints.remove(i);
+            false
+        } else {
+            self.breakpoints.push(b);
+            true
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        if let Some(sim) = &self.sim {
+            let tail = sim.steps_since(self.completed);
+            self.trace.steps.truncate(self.completed);
+            self.trace.steps.extend(tail);
+            self.trace.ops = sim.trace().ops;
+        }
+        // The failing step is shown as far as it got.
+        self.completed = self.trace.steps.len();
+        self.ops_stale = false;
+        self.state = RunState::Failed(message);
+    }
+
+    /// Every party has finished: join them and keep the final trace and outputs.
+    fn conclude(&mut self) {
+        let Some(sim) = self.sim.take() else { return };
+        match sim.finish() {
+            Ok(result) => {
+                self.trace = result.trace;
+                self.outputs = result.outputs;
+                self.completed = self.trace.steps.len();
+                self.ops_stale = false;
+                self.state = RunState::Finished;
+            }
+            Err(e) => {
+                self.completed = self.trace.steps.len();
+                self.state = RunState::Failed(e.to_string());
+            }
+        }
+    }
+
+    /// Runs one more step at the frontier; false if the run cannot move.
+    fn extend(&mut self) -> bool {
+        if self.state != RunState::Paused {
+            return false;
+        }
+        let Some(sim) = &self.sim else { return false };
+        sim.set_gate(self.completed + 1);
+        let progress = sim.wait_idle();
+        self.status = progress.status;
+        if let Some(f) = sim.failure() {
+            self.fail(f);
+            return false;
+        }
+        let tail = sim.steps_since(self.completed);
+        self.trace.steps.truncate(self.completed);
+        self.trace.steps.extend(tail);
+        self.completed += 1;
+        self.ops_stale = true;
+        if progress.done {
+            self.conclude();
+        }
+        true
+    }
+
+    /// Refreshes per-op stats (reconstructed values, errors) from the live run.
+    fn refresh_ops(&mut self) {
+        if self.ops_stale {
+            if let Some(sim) = &self.sim {
+                self.trace.ops = sim.trace().ops;
+            }
+            self.ops_stale = false;
+        }
+    }
+
+    /// Runs the whole rest of the run at once (no breakpoints), then records it.
+    fn run_to_end(&mut self) {
+        if self.state != RunState::Paused {
+            return;
+        }
+        let Some(sim) = &self.sim else { return };
+        sim.set_gate(usize::MAX);
+        let progress = sim.wait_idle();
+        self.status = progress.status;
+        if let Some(f) = sim.failure() {
+            self.fail(f);
+        } else {
+            self.conclude();
+        }
+    }
+
+    /// Moves the cursor one step forward, extending the history if needed.
+    fn forward(&mut self) -> bool {
+        let moved = if self.pos < self.completed {
+            self.pos += 1;
+            true
+        } else if self.extend() {
+            self.pos = self.completed.min(self.pos + 1);
+            true
+        } else {
+            self.pos = self.pos.min(self.completed);
+            false
+        };
+        self.peek();
+        moved
+    }
+
+    fn blocked(&self) -> Stop {
+        match &self.state {
+            RunState::Failed(m) => Stop::Failed(m.clone()),
+            _ => Stop::End,
+        }
+    }
+
+    /// Step into: `n` protocol steps forward (stops early at the end or on failure).
+    pub fn step(&mut self, n: usize) -> Stop {
+        for _ in 0..n {
+            if !self.forward() {
+                self.refresh_ops();
+                return self.blocked();
+            }
+        }
+        self.refresh_ops();
+        Stop::Done
+    }
+
+    /// Step back: `n` steps back through the history (never re-runs).
+    pub fn step_back(&mut self, n: usize) -> Stop {
+        if self.pos == 0 {
+            return Stop::Start;
+        }
+        self.pos = self.pos.saturating_sub(n);
+        Stop::Done
+    }
+
+    /// Moves forward until `until(self)` holds at the new position or a breakpoint hits.
+    fn run_until(&mut self, until: impl Fn(&Controller) -> bool) -> Stop {
+        loop {
+            if !self.forward() {
+                self.refresh_ops();
+                return self.blocked();
+            }
+            if self.op_ended_at(self.pos) && self.wants_op_stats() {
+                self.refresh_ops(); // divergence needs the finished op's error
+            }
+            if let Some(b) = self.hit_at(self.pos) {
+                self.refresh_ops();
+                return Stop::Breakpoint(b);
+            }
+            if until(self) {
+                self.refresh_ops();
+                return Stop::Done;
+            }
+        }
+    }
+
+    fn wants_op_stats(&self) -> bool {
+        self.breakpoints
+            .iter()
+            .any(|b| matches!(b, Breakpoint::Divergence(_)))
+    }
+
+    /// Whether an op ended with step `p − 1`.
+    fn op_ended_at(&self, p: usize) -> bool {
+        let steps = &self.trace.steps;
+        match (p.checked_sub(1).and_then(|i| steps.get(i)), steps.get(p)) {
+            (Some(q), Some(s)) => q.op != s.op,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Step over: run the next op to its end (stopping at breakpoints inside it).
+    pub fn step_over(&mut self) -> Stop {
+        let Some(op) = self.next_step().map(|s| s.op) else {
+            return self.step(1);
+        };
+        self.run_until(move |c| c.next_step().is_none_or(|s| s.op != op))
+    }
+
+    /// Step out: finish the current sub-protocol (e.g. `x^3: …` inside a sigmoid), or the
+    /// current op when not inside one.
+    pub fn step_out(&mut self) -> Stop {
+        let Some(cur) = self.current_step().or_else(|| self.next_step()) else {
+            return self.step(1);
+        };
+        let op = cur.op;
+        let prefix = step_prefix(&cur.name).map(str::to_string);
+        self.run_until(move |c| match c.next_step() {
+            None => true,
+            Some(s) => s.op != op || step_prefix(&s.name) != prefix.as_deref(),
+        })
+    }
+
+    /// Continue: run to the next breakpoint, the end, or a failure.
+    pub fn resume(&mut self) -> Stop {
+        if self.breakpoints.is_empty() && self.pos == self.completed {
+            self.run_to_end();
+            self.pos = self.completed;
+            return self.blocked();
+        }
+        self.run_until(|_| false)
+    }
+
+    /// Reverse-continue: back to the previous breakpoint position in the history, or the start.
+    pub fn reverse_resume(&mut self) -> Stop {
+        self.refresh_ops();
+        while self.pos > 0 {
+            self.pos -= 1;
+            if let Some(b) = self.hit_at(self.pos) {
+                return Stop::Breakpoint(b);
+            }
+        }
+        Stop::Start
+    }
+
+    /// Moves the cursor to `target` (running forward without breakpoints if needed).
+    pub fn goto(&mut self, target: usize) -> Stop {
+        if target <= self.completed {
+            self.pos = target;
+            self.peek();
+            self.refresh_ops();
+            return Stop::Done;
+        }
+        self.pos = self.completed;
+        let stop = self.step(target - self.pos);
+        if self.pos == target {
+            Stop::Done
+        } else {
+            stop
+        }
+    }
+
+    /// Go to the first position (before any step).
+    pub fn first(&mut self) -> Stop {
+        self.pos = 0;
+        Stop::Start
+    }
+
+    /// Go to the last position: runs the rest without breakpoints.
+    pub fn last(&mut self) -> Stop {
+        self.run_to_end();
+        self.pos = self.completed;
+        self.blocked()
+    }
+
+    /// Restarts the run from the beginning with the same plan, or with a new seed.
+    pub fn restart(&mut self, seed: Option<u64>) {
+        if let Some(s) = seed {
+            self.plan.scenario.seed = s;
+        }
+        self.launch();
+    }
+
+    /// Replaces the plan (e.g. a changed link) and re-runs from the start to the same cursor
+    /// position (or as far as the new run goes).
+    pub fn replan(&mut self, plan: Plan) -> Stop {
+        let target = self.pos;
+        self.plan = plan;
+        self.launch();
+        self.goto(target)
+    }
+
+    /// The breakpoint that stops at cursor position `p`, if any (its description).
+    pub fn hit_at(&self, p: usize) -> Option<String> {
+        self.breakpoints
+            .iter()
+            .find(|b| self.hits(b, p))
+            .map(|b| b.describe(&self.plan.parties))
+    }
+
+    fn hits(&self, b: &Breakpoint, p: usize) -> bool {
+        let steps = &self.trace.steps;
+        let prev = p.checked_sub(1).and_then(|i| steps.get(i));
+        let next = steps.get(p);
+        let op_start = |s: &StepRecord| prev.is_none_or(|q| q.op != s.op);
+        // The op that ended with step p − 1, if it did.
+        let op_end = prev.and_then(|q| {
+            let ended = match next {
+                Some(s) => s.op != q.op,
+                None => self.state == RunState::Finished,
+            };
+            ended.then_some(q.op)
+        });
+        match b {
+            Breakpoint::Op(name) => next.is_some_and(|s| {
+                op_start(s) && self.trace.ops.get(s.op).is_some_and(|o| o.name == *name)
+            }),
+            Breakpoint::Kind(kind) => next.is_some_and(|s| {
+                op_start(s) && self.trace.ops.get(s.op).is_some_and(|o| o.kind == *kind)
+            }),
+            Breakpoint::Step(name) => {
+                next.is_some_and(|s| s.name == *name || base_step_name(&s.name) == name)
+            }
+            Breakpoint::Party(party) => {
+                prev.is_some_and(|s| s.messages().any(|m| m.from == *party || m.to == *party))
+            }
+            Breakpoint::Bytes(limit) => {
+                prev.is_some_and(|s| s.messages().map(|m| m.bytes).sum::<u64>() > *limit)
+            }
+            Breakpoint::Divergence(eps) => op_end.is_some_and(|o| {
+                self.trace
+                    .ops
+                    .get(o)
+                    .and_then(|r| r.stats.max_abs_error)
+                    .is_some_and(|e| e > *eps)
+            }),
+            Breakpoint::Hazard => {
+                op_end.is_some_and(|o| self.trace.ops.get(o).is_some_and(|r| !r.hazards.is_empty()))
+            }
+        }
+    }
+}
+
+/// An estimate of the heap memory a trace holds, in bytes (for reporting).
+pub fn trace_heap_bytes(t: &Trace) -> usize {
+    use crate::trace::{MessageRecord, PartyStep, ValueRecord};
+    use std::mem::size_of;
+    let value = |v: &ValueRecord| {
+        size_of::<ValueRecord>() + v.label.capacity() + v.shape.len() * 8 + v.values.capacity() * 8
+    };
+    let party = |p: &PartyStep| {
+        size_of::<PartyStep>()
+            + p.sent
+                .iter()
+                .map(|m| size_of::<MessageRecord>() + m.label.capacity())
+                .sum::<usize>()
+            + p.shares.iter().chain(&p.opened).map(value).sum::<usize>()
+    };
+    let steps: usize = t
+        .steps
+        .iter()
+        .map(|s| {
+            size_of::<StepRecord>() + s.name.capacity() + s.parties.iter().map(party).sum::<usize>()
+        })
+        .sum();
+    let ops: usize = t
+        .ops
+        .iter()
+        .map(|o| {
+            size_of::<crate::trace::OpRecord>()
+                + o.name.len()
+                + o.kind.len()
+                + (o.reconstructed.len() + o.plaintext.len()) * 8
+        })
+        .sum();
+    steps + ops
+}
+
+/// Online bytes sent in `step`.
+pub fn online_bytes(step: &StepRecord) -> u64 {
+    step.messages()
+        .filter(|m| m.traffic == Traffic::Online)
+        .map(|m| m.bytes)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_source, Source};
+
+    const SCENARIO: &str = r#"Scenario(
+    name: "t",
+    fixed_point: (frac_bits: 16, int_bits: 11),
+    truncation: Dealer,
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
+    timing: Model(ns_per_ring_op: 1.0),
+    seed: 7,
+    inputs: [
+        (name: "x", owner: "alice", shape: [3], data: Values([1.1, -2.3, 0.7])),
+        (name: "y", owner: "bob", shape: [3], data: Values([2.9, 3.3, -4.1])),
+    ],
+    program: [
+        (name: "z", op: Mul("x", "y")),
+        (name: "w", op: Add("z", "x")),
+    ],
+    outputs: [(name: "w", to: "carol")],
+)"#;
+
+    fn plan(text: &str) -> Plan {
+        load_source(&Source {
+            name: "test".into(),
+            dir: ".".into(),
+            text: text.into(),
+        })
+        .expect("test scenario is valid")
+    }
+
+    #[test]
+    fn stepping_back_never_reruns_and_forward_replays_the_same_history() {
+        let mut c = Controller::new(plan(SCENARIO));
+        assert_eq!(c.position(), 0);
+        assert_eq!(c.step(3), Stop::Done);
+        assert_eq!(
+            (c.position(), c.completed()),
+            (3, 4),
+            "the run stays one step ahead"
+        );
+        let third = c.current_step().unwrap().clone();
+        c.step_back(2);
+        assert_eq!((c.position(), c.completed()), (1, 4));
+        c.step(2);
+        assert_eq!(c.current_step().unwrap(), &third);
+    }
+
+    #[test]
+    fn step_over_runs_exactly_one_op() {
+        let mut c = Controller::new(plan(SCENARIO));
+        c.step_over(); // input x
+        c.step_over(); // input y
+        c.step_over(); // z
+        let t = c.trace();
+        let z = t.ops.iter().find(|o| o.name == "z").unwrap();
+        assert_eq!(c.position(), z.end_step);
+        assert_eq!(c.next_step().unwrap().op, z.index + 1);
+        assert!(z.stats.max_abs_error.is_some(), "op stats are refreshed");
+    }
+
+    #[test]
+    fn continue_stops_before_the_op_kind_and_reverse_continue_returns() {
+        let mut c = Controller::new(plan(SCENARIO));
+        c.add_breakpoint(Breakpoint::Kind("add".into()));
+        let stop = c.resume();
+        assert_eq!(stop, Stop::Breakpoint("kind add".into()));
+        assert_eq!(c.trace().ops[c.next_step().unwrap().op].name, "w");
+        let at = c.position();
+        assert_eq!(c.resume(), Stop::End);
+        assert_eq!(*c.state(), RunState::Finished);
+        assert_eq!(c.outputs().len(), 1);
+        assert_eq!(c.reverse_resume(), Stop::Breakpoint("kind add".into()));
+        assert_eq!(c.position(), at);
+        assert_eq!(c.reverse_resume(), Stop::Start);
+    }
+
+    #[test]
+    fn divergence_breakpoint_stops_after_the_op_that_diverges() {
+        // 1.1 has no exact fixed-point encoding: the first input already diverges.
+        let mut c = Controller::new(plan(SCENARIO));
+        c.add_breakpoint(Breakpoint::Divergence(1e-9));
+        let stop = c.resume();
+        assert!(
+            matches!(stop, Stop::Breakpoint(ref s) if s.starts_with("divergence")),
+            "{stop:?}"
+        );
+        let op = c.current_step().unwrap().op;
+        let err = c.trace().ops[op].stats.max_abs_error.unwrap();
+        assert!(err > 1e-9, "stopped after an op with error {err}");
+        assert_eq!(c.position(), c.trace().ops[op].end_step);
+    }
+
+    #[test]
+    fn bytes_and_party_breakpoints_stop_after_matching_steps() {
+        let mut c = Controller::new(plan(SCENARIO));
+        let carol = c.plan().parties.iter().position(|p| p == "carol").unwrap();
+        c.add_breakpoint(Breakpoint::Party(carol));
+        assert!(matches!(c.resume(), Stop::Breakpoint(_)));
+        assert_eq!(c.current_step().unwrap().name, "reveal to receiver");
+        let mut c = Controller::new(plan(SCENARIO));
+        c.add_breakpoint(Breakpoint::Bytes(40));
+        assert!(matches!(c.resume(), Stop::Breakpoint(_)));
+        let bytes: u64 = c.current_step().unwrap().messages().map(|m| m.bytes).sum();
+        assert!(bytes > 40);
+    }
+
+    #[test]
+    fn restart_with_the_same_seed_reproduces_the_trace() {
+        let mut c = Controller::new(plan(SCENARIO));
+        c.last();
+        let first = c.trace().clone();
+        c.restart(None);
+        assert_eq!(c.position(), 0);
+        c.last();
+        assert_eq!(c.trace(), &first);
+        c.restart(Some(99));
+        c.last();
+        assert_ne!(c.trace().steps, first.steps, "a new seed draws new shares");
+    }
+
+    #[test]
+    fn a_failing_party_ends_the_run_with_its_error_and_never_hangs() {
+        let text = SCENARIO.replace(
+            "outputs: [",
+            "faults: [(party: \"server1\", op: \"w\", kind: Panic)],\n    outputs: [",
+        );
+        let mut c = Controller::new(plan(&text));
+        let stop = c.resume();
+        let Stop::Failed(m) = stop else {
+            panic!("{stop:?}")
+        };
+        assert!(m.contains("server1") && m.contains("injected fault"), "{m}");
+        assert!(matches!(c.state(), RunState::Failed(_)));
+        assert!(matches!(c.step(1), Stop::Failed(_)));
+        c.step_back(1);
+        assert!(c.position() < c.completed());
+    }
+
+    #[test]
+    fn step_out_leaves_a_sub_protocol() {
+        let text = SCENARIO.replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")");
+        let mut c = Controller::new(plan(&text));
+        c.add_breakpoint(Breakpoint::Step("x^3: combine".into()));
+        // Sigmoid's powers are named after the operand: `z^3: …`.
+        c.remove_breakpoint(0);
+        c.add_breakpoint(Breakpoint::Step("z^3: combine".into()));
+        assert!(matches!(c.resume(), Stop::Breakpoint(_)));
+        assert_eq!(c.next_step().unwrap().name, "z^3: combine");
+        c.remove_breakpoint(0);
+        c.step_out();
+        let next = c.next_step().unwrap();
+        assert_ne!(step_prefix(&next.name), Some("z^3"), "{}", next.name);
+        assert_eq!(step_prefix(&c.current_step().unwrap().name), Some("z^3"));
+    }
+}

@@ -1,0 +1,269 @@
+//! Every file in scenarios/ parses, validates and runs; the fault-injection ones (named
+//! `deadlock-…` or `fault-…`) end with the error their header documents. A few key numbers of
+//! the teaching scenarios are pinned down.
+
+use protocols::fixed::Hazard;
+use sim::scenario::{self, Plan};
+use sim::{RunResult, SimError};
+use std::path::{Path, PathBuf};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn shipped() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn load(name: &str) -> Plan {
+    let path = scenarios_dir().join(format!("{name}.ron"));
+    scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(name: &str) -> RunResult {
+    sim::run(&load(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn op<'a>(r: &'a RunResult, name: &str) -> &'a sim::trace::OpRecord {
+    r.trace
+        .ops
+        .iter()
+        .find(|o| o.name == name)
+        .unwrap_or_else(|| panic!("no op `{name}`"))
+}
+
+fn expected_to_fail(path: &Path) -> bool {
+    let stem = path.file_stem().unwrap().to_string_lossy();
+    stem.starts_with("deadlock-") || stem.starts_with("fault-")
+}
+
+#[test]
+fn the_promised_scenarios_are_shipped() {
+    let names: Vec<String> = shipped()
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "share-and-reveal",
+        "beaver-multiplication",
+        "truncation-dealer",
+        "truncation-local-fails",
+        "private-matmul",
+        "logistic-regression",
+        "mlp",
+        "mlp-wan",
+        "cnn-avgpool",
+        "deadlock-held-link",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "scenarios/{want}.ron is missing"
+        );
+    }
+}
+
+#[test]
+fn every_shipped_scenario_runs_or_fails_as_documented() {
+    let files = shipped();
+    assert!(files.len() >= 10, "only {} scenarios found", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.trim_start().starts_with("//"),
+            "{}: every shipped scenario starts with a comment header saying what it teaches",
+            path.display()
+        );
+        let plan = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            plan.scenario.name, stem,
+            "a scenario's name is its file name"
+        );
+        match sim::run(&plan) {
+            Ok(r) => {
+                assert!(
+                    !expected_to_fail(&path),
+                    "{stem} should end with an error, it ran to completion"
+                );
+                assert_eq!(r.outputs.len(), plan.scenario.outputs.len(), "{stem}");
+                for o in &r.outputs {
+                    assert!(o.max_abs_error.is_finite(), "{stem}: output {}", o.name);
+                    assert_eq!(o.values.len(), o.plaintext.len());
+                }
+                assert!(r.totals.bytes > 0, "{stem}: no online traffic");
+            }
+            Err(e) => {
+                assert!(expected_to_fail(&path), "{stem} failed: {e}");
+                assert!(
+                    text.contains("EXPECTED TO FAIL"),
+                    "{stem}: its header must say it is expected to fail"
+                );
+                assert!(
+                    matches!(e, SimError::Deadlock { .. } | SimError::PartyFailed { .. }),
+                    "{stem}: unexpected kind of failure: {e}"
+                );
+                assert!(e.is_user_error(), "{stem}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn held_link_ends_in_a_deadlock_naming_who_waits_for_whom() {
+    let e = match sim::run(&load("deadlock-held-link")) {
+        Err(e) => e,
+        Ok(_) => panic!("the held link should deadlock"),
+    };
+    let SimError::Deadlock { op, waits } = &e else {
+        panic!("expected a deadlock, got {e}");
+    };
+    assert_eq!(op, "z");
+    // server1's shares of e and f never arrive at server0.
+    assert!(waits.contains("server0 waits for server1"), "{waits}");
+    assert!(waits.contains("carol waits for server0"), "{waits}");
+    assert!(e.to_string().starts_with("deadlock in op `z`: "), "{e}");
+}
+
+#[test]
+fn the_builtin_default_is_the_shipped_beaver_multiplication() {
+    let text = std::fs::read_to_string(scenarios_dir().join("beaver-multiplication.ron")).unwrap();
+    assert_eq!(text, scenario::BUILTIN_DEFAULT);
+    let r = run("beaver-multiplication");
+    let z = &r.outputs[0];
+    assert_eq!(z.receiver, "carol");
+    assert_eq!(z.plaintext, vec![3.0, -9.0, -4.5, 1.25]);
+    assert!(z.max_abs_error < 1e-4, "{}", z.max_abs_error);
+}
+
+#[test]
+fn local_truncation_fails_visibly_where_dealer_truncation_does_not() {
+    let (dealer_plan, local_plan) = (load("truncation-dealer"), load("truncation-local-fails"));
+    // Twins: same config and data, only the truncation method differs.
+    assert_eq!(
+        dealer_plan.scenario.fixed_point,
+        local_plan.scenario.fixed_point
+    );
+    assert_eq!(dealer_plan.scenario.seed, local_plan.scenario.seed);
+    for (a, b) in dealer_plan.inputs.iter().zip(&local_plan.inputs) {
+        assert_eq!(a.values, b.values, "input {} differs", a.name);
+    }
+    let dealer = sim::run(&dealer_plan).unwrap();
+    let local = sim::run(&local_plan).unwrap();
+
+    let dz = op(&dealer, "z");
+    assert!(dz.stats.max_abs_error.unwrap() < 1e-3, "{:?}", dz.stats);
+    assert!(
+        !dz.hazards
+            .iter()
+            .any(|h| matches!(h, Hazard::LocalTruncationFailure { .. })),
+        "{:?}",
+        dz.hazards
+    );
+    let lz = op(&local, "z");
+    assert!(lz.stats.max_abs_error.unwrap() > 1.0, "{:?}", lz.stats);
+    assert!(
+        lz.hazards
+            .iter()
+            .any(|h| matches!(h, Hazard::LocalTruncationFailure { .. })),
+        "the shadow must flag the local truncation: {:?}",
+        lz.hazards
+    );
+    // A failed element is off by 2^(64 − 2f) = 2^24; most elements are still right.
+    let out = &local.outputs[0];
+    let wrong: Vec<f64> = out
+        .values
+        .iter()
+        .zip(&out.plaintext)
+        .map(|(a, b)| (a - b).abs())
+        .filter(|e| *e > 1.0)
+        .collect();
+    assert!(!wrong.is_empty());
+    assert!(wrong.len() < out.values.len() / 4, "{} wrong", wrong.len());
+    for e in wrong {
+        assert!((e - 2f64.powi(24)).abs() < 1.0, "error {e}");
+    }
+    // Local truncation costs no online round; the dealer's costs one.
+    assert_eq!(dz.stats.rounds, lz.stats.rounds + 1);
+}
+
+#[test]
+fn private_matmul_reuses_the_mask_of_x() {
+    let r = run("private-matmul");
+    let (first, second) = (op(&r, "logits"), op(&r, "scores"));
+    // X (16×32) is opened once: the second product only opens V − B (32×8), both servers.
+    assert_eq!(
+        first.stats.bytes - second.stats.bytes,
+        2 * 8 * 16 * 32,
+        "{:?} vs {:?}",
+        first.stats,
+        second.stats
+    );
+    assert!(r.outputs[0].max_abs_error < 1e-3);
+}
+
+#[test]
+fn the_wan_mlp_computes_the_same_thing_with_round_bound_time() {
+    let lan = run("mlp");
+    let wan = run("mlp-wan");
+    assert_eq!(lan.outputs[0].values, wan.outputs[0].values);
+    assert_eq!(lan.totals.bytes, wan.totals.bytes);
+    assert_eq!(lan.totals.rounds, wan.totals.rounds);
+    // Every online round crosses a 20 ms link at least once.
+    assert!(
+        wan.totals.virtual_time_ns >= u64::from(wan.totals.rounds) * 20_000_000,
+        "{} ns for {} rounds",
+        wan.totals.virtual_time_ns,
+        wan.totals.rounds
+    );
+    assert!(wan.totals.virtual_time_ns > 50 * lan.totals.virtual_time_ns);
+    // The polynomial ReLU is the error: the protocol is exact before the first activation.
+    assert!(op(&lan, "h1_pre").stats.max_abs_error.unwrap() < 1e-3);
+    assert!(op(&lan, "h1").stats.max_abs_error.unwrap() > 0.1);
+}
+
+#[test]
+fn logistic_regression_predicts_close_to_the_true_sigmoid() {
+    let r = run("logistic-regression");
+    let p = &r.outputs[0];
+    assert_eq!(p.shape, vec![8, 1]);
+    // The degree-9 polynomial is within 0.024 of the sigmoid on its range.
+    assert!(p.max_abs_error < 0.03, "{}", p.max_abs_error);
+    assert!(p.values.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(op(&r, "prob").hazards.is_empty());
+}
+
+#[test]
+fn cnn_reads_its_images_from_npy() {
+    let plan = load("cnn-avgpool");
+    let images = plan.inputs.iter().find(|i| i.name == "images").unwrap();
+    let file = sim::npy::read_npy(&scenarios_dir().join("data/digits-2x1x8x8.npy")).unwrap();
+    assert_eq!(file.shape, vec![2, 1, 8, 8]);
+    assert_eq!(
+        images.values.iter().copied().collect::<Vec<_>>(),
+        file.values
+    );
+    let r = sim::run(&plan).unwrap();
+    assert_eq!(r.outputs[0].shape, vec![2, 10]);
+    assert!(r.outputs[0].max_abs_error < 1e-3);
+    assert_eq!(op(&r, "flat").stats.bytes, 0, "flatten is local");
+}
+
+#[test]
+fn share_and_reveal_costs_what_its_header_says() {
+    let r = run("share-and-reveal");
+    // Seeded sharing of 6 elements: a 32-byte seed to server0, 8·6 bytes to server1.
+    assert_eq!(op(&r, "input x").stats.bytes, 32 + 8 * 6);
+    assert_eq!(op(&r, "shifted").stats.bytes, 0);
+    // Reveal: each server sends its share.
+    assert_eq!(op(&r, "opened").stats.bytes, 2 * 8 * 6);
+    assert_eq!(op(&r, "opened").stats.rounds, 1);
+    for o in &r.outputs {
+        assert!(o.max_abs_error < 1e-4, "{}: {}", o.name, o.max_abs_error);
+    }
+}
