@@ -73,8 +73,24 @@ fn main() {
         "sharescope Pond benchmarks (u64 kernel path: {})\n",
         kernels::matmul_u64_path()
     );
+    // `cargo bench --bench pond -- seq` runs only the benchmarks whose name contains "seq".
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if want("kernel") {
+        kernel();
+    }
+    if want("matmul") {
+        pond_matmul();
+    }
+    if want("seq") {
+        sequential();
+    }
+}
 
-    // 1. Kernel.
+fn kernel() {
     let n = 512;
     let a: Vec<u64> = (0..n * n)
         .map(|i| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
@@ -90,8 +106,9 @@ fn main() {
         ms(naive),
         naive.as_secs_f64() / fast.as_secs_f64()
     );
+}
 
-    // 2. Pond private matmul.
+fn pond_matmul() {
     for n in [256usize, 512] {
         let plan = scenario(
             vec![
@@ -129,8 +146,9 @@ fn main() {
             r.outputs[0].max_abs_error,
         );
     }
+}
 
-    // 3. Sequential scalar multiplications.
+fn sequential() {
     let count = 10_000;
     let mut program = Vec::with_capacity(count);
     let mut prev = "x".to_string();

@@ -110,13 +110,19 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
     };
     ctx.mark = Instant::now();
     let mut party = PondParty::new(ctx.me, plan.placement, cfg);
-    let encoded: HashMap<&str, Tensor<u64>> = plan
+    // A party encodes only what it knows: public inputs and its own.
+    let me = ctx.me;
+    let mut encoded: HashMap<&str, Tensor<u64>> = plan
         .inputs
         .iter()
+        .filter(|i| i.owner.is_none() || i.owner == Some(me))
         .map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &i.values)))
         .collect();
     for inp in plan.inputs.iter().filter(|i| i.owner.is_none()) {
-        party.set_public(&inp.name, encoded[inp.name.as_str()].clone());
+        let v = encoded
+            .remove(inp.name.as_str())
+            .expect("public inputs are encoded");
+        party.set_public(&inp.name, v);
     }
     for (i, op) in plan.ops.iter().enumerate() {
         ctx.begin_op(i);
@@ -139,7 +145,7 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         }
         let out = match op {
             PlannedOp::Input { name, owner } => {
-                let mine = (ctx.me == *owner).then(|| &encoded[name.as_str()]);
+                let mine = encoded.get(name.as_str()).filter(|_| ctx.me == *owner);
                 party.share_input(ctx, name, *owner, &plan.shapes[name], mine)?;
                 held(party.value(name))
             }
@@ -319,10 +325,10 @@ impl Simulation {
 
     /// The trace recorded so far (steps completed by every party are final).
     pub fn trace(&self) -> Trace {
-        let logs: Vec<PartyLog> = (0..self.plan.parties.len())
+        let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
             .map(|p| self.shared.log(p).clone())
             .collect();
-        build_trace(&self.plan, &self.shadow, &logs)
+        build_trace(&self.plan, &self.shadow, &mut logs)
     }
 
     /// The steps from global index `from` on, as recorded so far, without rebuilding the whole
@@ -376,10 +382,10 @@ impl Simulation {
         if let Some(e) = self.shared.lock().failure.take() {
             return Err(e);
         }
-        let logs: Vec<PartyLog> = (0..self.plan.parties.len())
-            .map(|p| self.shared.log(p).clone())
+        let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
+            .map(|p| std::mem::take(&mut *self.shared.log(p)))
             .collect();
-        let trace = build_trace(&self.plan, &self.shadow, &logs);
+        let trace = build_trace(&self.plan, &self.shadow, &mut logs);
         let mut totals = Totals {
             wall_time_ns: wall.as_nanos() as u64,
             ..Totals::default()
@@ -483,15 +489,14 @@ fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> 
 fn build_trace(
     plan: &Plan,
     shadow_vals: &HashMap<String, ArrayD<f64>>,
-    logs: &[PartyLog],
+    logs: &mut [PartyLog],
 ) -> Trace {
     let max_values = plan.scenario.trace.max_values;
-    let names_from = logs
+    let names = logs
         .iter()
         .max_by_key(|l| l.step_names.len())
-        .map(|l| &l.step_names);
-    let empty = Vec::new();
-    let names = names_from.unwrap_or(&empty);
+        .map(|l| l.step_names.clone())
+        .unwrap_or_default();
     let completed = logs.iter().map(|l| l.steps.len()).max().unwrap_or(0);
     let steps: Vec<StepRecord> = names
         .iter()
@@ -501,9 +506,15 @@ fn build_trace(
             index,
             op: *op,
             name: name.clone(),
+            // Moved out of the logs, not cloned: a long run has hundreds of thousands of them.
             parties: logs
-                .iter()
-                .map(|l| l.steps.get(index).cloned().unwrap_or_default())
+                .iter_mut()
+                .map(|l| {
+                    l.steps
+                        .get_mut(index)
+                        .map(std::mem::take)
+                        .unwrap_or_default()
+                })
                 .collect(),
         })
         .collect();

@@ -121,6 +121,28 @@ fn unclosed_parenthesis_says_the_file_ends_early() {
 }
 
 #[test]
+fn a_fraction_where_a_whole_number_belongs() {
+    let e = error_of(&edit("shape: [2, 3]", "shape: [2, 3.5]"));
+    assert_eq!(e.message, "expected a whole number");
+    assert_eq!(at(&e), (8, 48));
+    assert!(pointed(&e).starts_with("3.5]"), "{e}");
+}
+
+#[test]
+fn a_quoted_variant_name() {
+    let e = error_of(&edit(
+        "    seed: 1,\n",
+        "    seed: 1,\n    truncation: \"Local\",\n",
+    ));
+    assert_eq!(e.message, "expected a name, found a string");
+    assert_eq!(at(&e), (7, 17));
+    assert_eq!(
+        e.hint,
+        "write enum variants without quotes: `Local`, not `\"Local\"`"
+    );
+}
+
+#[test]
 fn unknown_field_is_located_at_its_name_with_a_suggestion() {
     let e = error_of(&edit("(latency_us: 100", "(latncy_us: 100"));
     assert_eq!(e.message, "unknown field `latncy_us` in `LinkConfig`");
@@ -430,6 +452,33 @@ fn bare_option_values_are_accepted() {
     let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.links[0][1].latency_us, 5);
     assert_eq!(plan.links[0][1].state, sim::scenario::LinkState::Held);
+}
+
+#[test]
+fn fault_on_an_unknown_party_or_op() {
+    let e = error_of(&edit(
+        "    seed: 1,\n",
+        "    seed: 1,\n    faults: [(party: \"server2\", op: \"z\", kind: Panic)],\n",
+    ));
+    assert_eq!(e.message, "fault names unknown party `server2`");
+    assert_eq!(at(&e), (7, 22));
+    assert!(
+        e.hint.starts_with("did you mean \"server0\"? "),
+        "{}",
+        e.hint
+    );
+
+    let e = error_of(&edit(
+        "    seed: 1,\n",
+        "    seed: 1,\n    faults: [(party: \"server1\", op: \"input z\", kind: Error)],\n",
+    ));
+    assert_eq!(e.message, "fault names unknown op `input z`");
+    assert_eq!(at(&e), (7, 37));
+    assert!(
+        e.hint.starts_with("did you mean \"input x\"? "),
+        "{}",
+        e.hint
+    );
 }
 
 #[test]

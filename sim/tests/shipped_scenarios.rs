@@ -60,6 +60,7 @@ fn the_promised_scenarios_are_shipped() {
         "mlp-wan",
         "cnn-avgpool",
         "deadlock-held-link",
+        "fault-server-panics",
     ] {
         assert!(
             names.iter().any(|n| n == want),
@@ -128,6 +129,23 @@ fn held_link_ends_in_a_deadlock_naming_who_waits_for_whom() {
     assert!(waits.contains("server0 waits for server1"), "{waits}");
     assert!(waits.contains("carol waits for server0"), "{waits}");
     assert!(e.to_string().starts_with("deadlock in op `z`: "), "{e}");
+}
+
+#[test]
+fn injected_panic_ends_the_run_naming_party_and_op() {
+    let e = match sim::run(&load("fault-server-panics")) {
+        Err(e) => e,
+        Ok(_) => panic!("the injected fault should end the run"),
+    };
+    let SimError::PartyFailed {
+        party, op, message, ..
+    } = &e
+    else {
+        panic!("expected a party failure, got {e}");
+    };
+    assert_eq!(party, "server1");
+    assert_eq!(op, "h");
+    assert!(message.contains("injected fault"), "{message}");
 }
 
 #[test]

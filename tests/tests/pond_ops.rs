@@ -617,3 +617,70 @@ fn dealer_truncation_without_room_for_its_mask_fails_cleanly_instead_of_panickin
         );
     }
 }
+
+#[test]
+fn a_product_of_two_cached_masks_is_traced_as_reusing_them() {
+    let r = Pond::new(1)
+        .private("x", "alice", &[3], vec![1.0, 2.0, 3.0])
+        .private("w", "bob", &[3], vec![1.0, -2.0, 0.5])
+        .op("a", Op::Mul(s("x"), s("w")))
+        .op("b", Op::Mul(s("w"), s("x")))
+        .output("b")
+        .run_ok();
+    let b = op(&r, "b");
+    let names: Vec<&str> = r.trace.steps[b.first_step..b.end_step]
+        .iter()
+        .map(|st| st.name.as_str())
+        .collect();
+    // Every party (input providers and receivers too) names the step the same way.
+    assert!(names.contains(&"reuse masks"), "{names:?}");
+    assert!(!names.contains(&"open masked inputs"), "{names:?}");
+    let reuse = r.trace.steps[b.first_step..b.end_step]
+        .iter()
+        .find(|st| st.name == "reuse masks")
+        .unwrap();
+    assert_eq!(reuse.messages().count(), 0);
+    check(&r, "b", bounds::product(1, 3.0, 2.0, u())).unwrap();
+}
+
+#[test]
+fn activation_powers_neither_overwrite_program_values_nor_reuse_their_masks() {
+    let v = vec![0.5, -1.0, 1.5];
+    let want = |approx: &Approximation| v.iter().map(|&x| approx.eval(x)).collect::<Vec<_>>();
+    // A value named like sigmoid's x², masked by a product, before the activation and used
+    // after it.
+    let r = Pond::new(1)
+        .private("x", "alice", &[3], v.clone())
+        .private("w", "bob", &[3], vec![1.0, 2.0, 3.0])
+        .op("y.x^2", Op::Mul(s("x"), s("w")))
+        .op("t", Op::Mul(s("y.x^2"), s("w")))
+        .op("y", Op::Sigmoid(s("x")))
+        .op("after", Op::Add(s("y.x^2"), s("w")))
+        .run_ok();
+    let y = op(&r, "y");
+    close("y", &y.reconstructed, &want(&SIGMOID), |i| {
+        bounds::polynomial(&SIGMOID, v[i], u())
+    })
+    .unwrap();
+    check(
+        &r,
+        "after",
+        bounds::product(1, 1.5, 3.0, u()) + bounds::encoding(u()),
+    )
+    .unwrap();
+    // A value named like an earlier activation's x³, defined after it and multiplied.
+    let r = Pond::new(1)
+        .private("x", "alice", &[3], v.clone())
+        .private("w", "bob", &[3], vec![1.0, 2.0, 3.0])
+        .op("y", Op::Tanh(s("x")))
+        .op("y.x^3", Op::Mul(s("w"), s("w")))
+        .op("z", Op::Mul(s("y.x^3"), s("w")))
+        .run_ok();
+    let e9 = bounds::product(1, 3.0, 3.0, u());
+    check(
+        &r,
+        "z",
+        bounds::product_of_results(1, 9.0, e9, 3.0, bounds::encoding(u()), u()),
+    )
+    .unwrap();
+}

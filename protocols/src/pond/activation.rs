@@ -102,11 +102,22 @@ impl PondParty {
             return Ok(Value::Public { value, shape });
         }
         let max_power = approx.terms.iter().map(|t| t.0).max().unwrap_or(0);
+        // Intermediate powers are named `{out}.{x}^k`, primed until no program value or cached
+        // mask starts with that name: a power must neither overwrite a value nor reuse its mask.
+        let mut stem = format!("{out}.{x}^");
+        while self
+            .values
+            .keys()
+            .chain(self.masks.keys())
+            .any(|n| n.starts_with(&stem))
+        {
+            stem.push('\'');
+        }
         let power_name = |k: u32| {
             if k == 1 {
                 x.to_string()
             } else {
-                format!("{out}.{x}^{k}")
+                format!("{stem}{k}")
             }
         };
         // Powers x², then x^k = x^(k−2) · x² for the parities the polynomial needs.
@@ -161,8 +172,11 @@ impl PondParty {
             None => None,
         };
         let share = self.truncate(ctx, acc, &shape)?;
+        // The powers are internal to this op: drop them and their masks, so that a later value
+        // of the same name starts fresh.
         for k in 2..=max_power {
             self.values.remove(&power_name(k));
+            self.masks.remove(&power_name(k));
         }
         Ok(Value::Private { share, shape })
     }

@@ -237,6 +237,11 @@ impl PondParty {
             }
         }
         let _ = masked_names;
+        if self.server_index().is_none() && !self.is_producer() {
+            for n in &fresh {
+                self.masks.insert(n.clone(), Mask::Elsewhere);
+            }
+        }
 
         // Step 3: ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f. By bilinearity server0 folds its two
         // e-terms into one, e∘(⟨b⟩₀ + f), so each server applies ∘ twice.

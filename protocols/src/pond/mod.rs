@@ -125,6 +125,10 @@ pub(crate) enum Mask {
     Server { a: Tensor<u64>, e: Tensor<u64> },
     /// The producer's full mask `a`.
     Producer { a: Tensor<u64> },
+    /// At a party that holds no part of the mask (an input provider or output receiver): only
+    /// the fact that the value was masked, so every party makes the same reuse decision and
+    /// walks the same steps.
+    Elsewhere,
 }
 
 /// One party's Pond state.

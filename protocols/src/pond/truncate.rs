@@ -75,16 +75,16 @@ impl PondParty {
                 )));
             };
             let n = tensor::numel(shape);
+            // Uniform on [0, limit): draw whole words, redraw the rare ones (probability
+            // 2^(k+1−64)) that fall above.
             let rng = ctx.rng();
-            let r: Vec<u64> = (0..n)
-                .map(|_| loop {
-                    let v = u64::random(rng);
-                    if v < limit {
-                        break v;
-                    }
-                })
-                .collect();
-            let r = Tensor::from_shape_vec(ndarray::IxDyn(shape), r).expect("n elements");
+            let mut r: Tensor<u64> = tensor::random(shape, rng);
+            r.mapv_inplace(|mut v| {
+                while v >= limit {
+                    v = u64::random(rng);
+                }
+                v
+            });
             let r_shift = r.mapv(|v| v >> f);
             let seed = tensor::fresh_seed(ctx.rng());
             let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);

@@ -11,9 +11,8 @@ use crate::ring::{OddRing, Ring, Zp};
 use crate::tensor::{self, Tensor};
 use rand::seq::SliceRandom;
 
-/// Deals `value` (known at P2) as shares: P0's share is drawn from the P2–P0 key (no bytes), P1's
-/// difference share is returned for the caller to send. At P0 returns its share drawn from the
-/// same key; callers at P1 receive their share themselves.
+/// P0's share of a value the helper deals: drawn from the P2–P0 key, identically at P2 and at P0,
+/// so it costs no bytes; only P1's difference share `v − ⟨v⟩₀` is sent.
 fn key_share0<R: Ring>(keys: &mut Keys, shape: &[usize]) -> Result<Tensor<R>> {
     Ok(tensor::random(shape, keys.helper(0)?))
 }
@@ -313,9 +312,10 @@ pub fn share_convert(
             y.push(OddRing::from_u64(aj[e]).sub(theta).add(u[e]));
         }
         ctx.charge(10 * n as u64);
-        let y = Tensor::from_shape_vec(shape.to_vec(), y).expect("n elements");
-        ctx.record_share("a over Z_{L−1}", &as_u64(&y));
-        return Ok(Some(y));
+        // Not recorded: the trace reconstructs recorded shares in Z_L, and these are Z_{L−1}.
+        return Ok(Some(
+            Tensor::from_shape_vec(shape.to_vec(), y).expect("n elements"),
+        ));
     }
     Ok(None)
 }

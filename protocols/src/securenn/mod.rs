@@ -160,15 +160,6 @@ impl Keys {
         Ok(keys)
     }
 
-    /// Keys of a party that takes no part (a bystander).
-    pub fn none() -> Keys {
-        Keys {
-            common: None,
-            helper0: None,
-            helper1: None,
-        }
-    }
-
     /// The P0–P1 common stream.
     pub(crate) fn common(&mut self) -> Result<&mut ChaCha20Rng> {
         self.common

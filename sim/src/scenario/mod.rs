@@ -203,6 +203,21 @@ fn syntax_error(source: &Source, e: &ron::error::SpannedError) -> ScenarioError 
                 "remove one of the two".to_string(),
             )
         }
+        E::ExpectedComma
+            if text[at..].starts_with('.')
+                && text[..at].ends_with(|c: char| c.is_ascii_digit()) =>
+        {
+            // `shape: [4.5]`: ron read `4` as an integer and stopped at the dot.
+            at = previous_token_end(text, at).min(at);
+            while at > 0 && text.as_bytes()[at - 1].is_ascii_digit() {
+                at -= 1;
+            }
+            (
+                "expected a whole number".to_string(),
+                "sizes, counts and integer settings are whole numbers: write 4, not 4.5"
+                    .to_string(),
+            )
+        }
         E::ExpectedComma => {
             at = previous_token_end(text, at);
             (
@@ -233,6 +248,17 @@ fn syntax_error(source: &Source, e: &ron::error::SpannedError) -> ScenarioError 
             "unexpected text after the scenario".to_string(),
             "a file holds one `Scenario(...)`; remove what follows its closing parenthesis"
                 .to_string(),
+        ),
+        E::ExpectedIdentifier if text[at..].starts_with('"') => {
+            let quoted = text[at + 1..].split('"').next().unwrap_or("");
+            (
+                "expected a name, found a string".to_string(),
+                format!("write enum variants without quotes: `{quoted}`, not `\"{quoted}\"`"),
+            )
+        }
+        E::ExpectedArray => (
+            "expected a list".to_string(),
+            "this field takes a list: `[a, b, ...]`".to_string(),
         ),
         E::InvalidValueForType { expected, found } => (
             format!("expected {expected}, found {found}"),

@@ -436,7 +436,7 @@ impl Plan {
                 return Err(err(
                     &op_at,
                     format!("`{}`: Pond has no exact max pool", st.name),
-                    "use AvgPool2d, or the securenn protocol",
+                    "use AvgPool2d, or `protocol: SecureNN` (exact max pool)",
                 ));
             }
             let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
@@ -600,6 +600,32 @@ impl Plan {
                     ));
                 }
                 _ => {}
+            }
+        }
+
+        // Faults.
+        for (i, f) in scenario.faults.iter().enumerate() {
+            let at = |field: &'static str| [F("faults"), I(i), F(field)];
+            if party(&f.party).is_none() {
+                let close = closest(&f.party, parties.iter().map(String::as_str))
+                    .map(|c| format!("did you mean \"{c}\"? "))
+                    .unwrap_or_default();
+                return Err(err(
+                    &at("party"),
+                    format!("fault names unknown party `{}`", f.party),
+                    &format!("{close}the parties are: {}", parties.join(", ")),
+                ));
+            }
+            if !ops.iter().any(|o| o.label() == f.op) {
+                let labels: Vec<String> = ops.iter().map(PlannedOp::label).collect();
+                let close = closest(&f.op, labels.iter().map(String::as_str))
+                    .map(|c| format!("did you mean \"{c}\"? "))
+                    .unwrap_or_default();
+                return Err(err(
+                    &at("op"),
+                    format!("fault names unknown op `{}`", f.op),
+                    &format!("{close}name a program statement, \"input x\" or \"output y\""),
+                ));
             }
         }
 
