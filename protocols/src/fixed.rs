@@ -145,6 +145,12 @@ impl FixedConfig {
                 self.int_bits + self.frac_bits
             ));
         }
+        if self.product_bits() + 1 >= 64 {
+            return Err(format!(
+                "int_bits + 2·frac_bits = {} leaves no room for the truncation mask (must be < 63)",
+                self.product_bits()
+            ));
+        }
         if self.product_bits() + self.gap_bits + 1 > 64 {
             return Err(format!(
                 "int_bits + 2·frac_bits + gap_bits + 1 = {} exceeds 64: products would not leave the \
@@ -234,11 +240,21 @@ mod tests {
     }
 
     #[test]
+    fn config_validation_rejects_products_without_room_for_a_mask() {
+        let bad = FixedConfig {
+            frac_bits: 30,
+            int_bits: 3,
+            gap_bits: 0,
+        };
+        assert!(bad.validate().unwrap_err().contains("no room"));
+    }
+
+    #[test]
     fn config_validation_names_the_problem() {
         assert!(FixedConfig::default().validate().is_ok());
         let bad = FixedConfig {
-            frac_bits: 24,
-            int_bits: 20,
+            frac_bits: 20,
+            int_bits: 10,
             gap_bits: 20,
         };
         assert!(bad.validate().unwrap_err().contains("exceeds 64"));

@@ -50,6 +50,7 @@ fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>
         breakpoints: vec![],
         trace: TraceConfig { max_values: 16 },
         faults: vec![],
+        metrics: None,
     };
     let src = Source {
         name: "bench".into(),

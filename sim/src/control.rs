@@ -283,7 +283,9 @@ impl Controller {
     }
 
     fn fail(&mut self, message: String) {
-        if let Some(sim) = &self.sim {
+        if let Some(sim) = &mut self.sim {
+            // Every party stops at its next message, step or gate: wait, so the trace is final.
+            sim.join();
             let tail = sim.steps_since(self.completed);
             self.trace.steps.truncate(self.completed);
             self.trace.steps.extend(tail);

@@ -318,6 +318,14 @@ impl Simulation {
         }
     }
 
+    /// Waits for every party thread to end. Only meaningful once the run has failed (every party
+    /// then stops at its next message, step or gate) or finished; the trace is final afterwards.
+    pub fn join(&mut self) {
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+
     /// The run's first failure, if any.
     pub fn failure(&self) -> Option<String> {
         self.shared.lock().failure.as_ref().map(|e| e.to_string())

@@ -203,7 +203,8 @@ impl SimContext {
     /// party fails, so the trace shows the failing step as far as it got).
     pub(crate) fn close_step(&mut self) {
         self.advance_compute();
-        if let Some(s) = self.step {
+        // `take`: a step is closed once, so a second close (on failure) cannot overwrite it.
+        if let Some(s) = self.step.take() {
             self.current.end_ns = self.clock_ns;
             let rec = std::mem::take(&mut self.current);
             let mut log = self.shared.log(self.me);

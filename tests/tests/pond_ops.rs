@@ -590,9 +590,10 @@ fn mask_reuse_sends_only_the_fresh_operand_and_stays_correct() {
 }
 
 #[test]
-fn dealer_truncation_without_room_for_its_mask_fails_cleanly_instead_of_panicking() {
-    // int + 2f = 63 passes FixedConfig::validate with gap_bits 0, but leaves no room for the
-    // mask r < 2^64 − 2^(int+2f+1). This used to panic with a shift overflow in the producer.
+fn a_config_without_room_for_the_truncation_mask_is_rejected_before_running() {
+    // int + 2f = 63 leaves no room for the mask r < 2^64 − 2^(int+2f+1). This used to panic with
+    // a shift overflow in the producer; validation now names the problem before anything runs
+    // (and the producer still fails cleanly if reached).
     let result = Pond::new(1)
         .fixed(30, 3, 0)
         .private("x", "alice", &[3], vec![0.5, -1.0, 2.0])
@@ -601,7 +602,10 @@ fn dealer_truncation_without_room_for_its_mask_fails_cleanly_instead_of_panickin
         .run();
     let message = result.expect_err("the run cannot succeed").to_string();
     assert!(!message.contains("panicked"), "{message}");
-    assert!(message.contains("dealer truncation needs"), "{message}");
+    assert!(
+        message.contains("no room for the truncation mask"),
+        "{message}"
+    );
     // One bit less leaves a one-bit gap and works.
     let r = Pond::new(1)
         .fixed(30, 2, 1)

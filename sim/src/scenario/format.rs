@@ -54,6 +54,21 @@ pub struct Scenario {
     /// Injected faults (for testing and teaching failure handling).
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Classification metrics computed after the run (accuracy, agreement with plaintext).
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// Classification metrics: the argmax over the last axis of an output, compared with labels and
+/// with the plaintext shadow's argmax. Documented in `docs/scenario-format.md`, "metrics".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// An output (as its receiver learned it) whose last axis holds one score per class.
+    pub prediction: String,
+    /// The true class of every row: integers in [0, classes), one per row of `prediction`
+    /// (`Values` or `Npy`; `Random` is refused).
+    pub labels: Data,
 }
 
 /// A fault injected into one party at the start of one op.
@@ -146,21 +161,18 @@ pub enum LinkState {
     Held,
 }
 
-/// One directed link's model.
+/// One directed link's model. A field left out takes the LAN default (100 µs, 10 Gbit/s,
+/// no jitter, healthy), so `default: (latency_us: 20000)` keeps the LAN bandwidth.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LinkConfig {
     /// One-way latency in microseconds.
-    #[serde(default)]
     pub latency_us: u64,
     /// Extra latency drawn uniformly from [0, jitter_us] per message (seeded).
-    #[serde(default)]
     pub jitter_us: u64,
     /// Bandwidth in bits per second; 0 means unlimited.
-    #[serde(default)]
     pub bandwidth_bps: u64,
     /// Link state.
-    #[serde(default)]
     pub state: LinkState,
 }
 
