@@ -6,6 +6,10 @@
 //!    truncation and reveal, with every party a thread — against one plaintext ring matmul.
 //! 3. 10,000 sequential scalar multiplications: the runtime's per-op overhead.
 
+// mimalloc, as the `sharescope` binary uses: the trace allocates many small records.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use protocols::kernels;
 use sim::scenario::*;
 use std::path::PathBuf;

@@ -67,6 +67,8 @@ pub struct RunResult {
     pub outputs: Vec<OutputValue>,
     /// Totals.
     pub totals: Totals,
+    /// Classification metrics, when the scenario asks for them.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// Where the run stands, as the controller sees it.
@@ -442,10 +444,16 @@ impl Simulation {
                 });
             }
         }
+        let metrics = self
+            .plan
+            .metrics
+            .as_ref()
+            .and_then(|m| crate::metrics::compute(m, &outputs));
         Ok(RunResult {
             trace,
             outputs,
             totals,
+            metrics,
         })
     }
 }

@@ -9,9 +9,11 @@
 //! println!("{} online bytes in {} rounds", result.totals.bytes, result.totals.rounds);
 //! ```
 
+pub mod compare;
 pub mod control;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod network;
 pub mod npy;
 mod party;

@@ -355,10 +355,13 @@ impl Context for SimContext {
                 }
             }
         };
-        self.shared.in_flight[from * self.shared.parties.len() + self.me].fetch_sub(1, SeqCst);
+        // Running again *before* the message stops counting as in flight: otherwise a deadlock
+        // check in between sees this party waiting on an empty link although it has its
+        // message, and reports a deadlock that is not there.
         if marked_waiting {
             self.shared.lock().status[self.me] = PartyStatus::Running;
         }
+        self.shared.in_flight[from * self.shared.parties.len() + self.me].fetch_sub(1, SeqCst);
         if env.op != self.op {
             return Err(ProtocolError::Transport(format!(
                 "{} received a message from {} sent in op `{}` while in op `{}` (protocol bug)",

@@ -53,7 +53,7 @@ pub fn json_report(r: &RunResult) -> Value {
         })
         .collect();
     let t = &r.totals;
-    json!({
+    let mut report = json!({
         "links": links,
         "scenario": r.trace.scenario,
         "seed": r.trace.seed,
@@ -70,7 +70,21 @@ pub fn json_report(r: &RunResult) -> Value {
             "virtual_time_us": t.virtual_time_ns as f64 / 1000.0,
             "wall_time_us": t.wall_time_ns as f64 / 1000.0,
         },
-    })
+    });
+    // Only scenarios with a `metrics` section have the key.
+    if let (Some(m), Some(obj)) = (&r.metrics, report.as_object_mut()) {
+        obj.insert(
+            "metrics".into(),
+            json!({
+                "prediction": m.prediction,
+                "images": m.images,
+                "accuracy": m.accuracy,
+                "plaintext_accuracy": m.plaintext_accuracy,
+                "agreement": m.agreement,
+            }),
+        );
+    }
+    report
 }
 
 /// Traffic on one directed link over a whole run.
@@ -144,6 +158,18 @@ pub fn text_report(r: &RunResult) -> String {
         let _ = writeln!(s, "    secure     {}", preview(&o.values, 6));
         let _ = writeln!(s, "    plaintext  {}", preview(&o.plaintext, 6));
         let _ = writeln!(s, "    max |error| {:.3e}", o.max_abs_error);
+    }
+    if let Some(m) = &r.metrics {
+        let _ = writeln!(
+            s,
+            "\nmetrics (argmax of `{}`, {} images)",
+            m.prediction, m.images
+        );
+        let _ = writeln!(
+            s,
+            "  accuracy {:.4}  (plaintext {:.4})  agreement with plaintext {:.4}",
+            m.accuracy, m.plaintext_accuracy, m.agreement
+        );
     }
     let _ = writeln!(
         s,

@@ -1,7 +1,9 @@
-//! The command line: `sharescope [run|check|debug|bench] …`.
+//! The command line: `sharescope [run|check|debug] …`; no subcommand opens the debugger on the
+//! built-in scenario when stdout is a terminal, and prints the headless report otherwise.
 
 use clap::{Parser, Subcommand};
 use sim::scenario::{self, Plan, Source};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// sharescope: a simulator and interactive debugger for secret-sharing MPC.
@@ -23,6 +25,18 @@ pub enum Command {
         /// Also write the JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the trace as Chrome / Perfetto trace-event JSON here (open it in
+        /// chrome://tracing or ui.perfetto.dev).
+        #[arg(long, value_name = "FILE")]
+        chrome_trace: Option<PathBuf>,
+    },
+    /// Open the interactive debugger on a scenario.
+    Debug {
+        /// Scenario file (RON); the built-in scenario when omitted.
+        scenario: Option<PathBuf>,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -62,7 +76,36 @@ pub fn load_plan(path: Option<&Path>) -> Result<Plan, sim::SimError> {
 }
 
 /// Runs `plan` headless, printing the text report; writes JSON if asked.
-pub fn run_headless(mut plan: Plan, json: Option<&Path>, seed: Option<u64>) -> Outcome {
+pub fn run_headless(plan: Plan, json: Option<&Path>, seed: Option<u64>) -> Outcome {
+    run_headless_with(plan, json, seed, None)
+}
+
+/// Writes `trace` as Chrome trace-event JSON to `path`.
+pub fn write_chrome_trace(trace: &sim::trace::Trace, path: &Path) -> Result<(), String> {
+    let text = serde_json::to_string(&crate::chrome::chrome_trace(trace))
+        .map_err(|e| format!("cannot encode the Chrome trace: {e}"))?;
+    std::fs::write(path, text)
+        .map_err(|e| format!("{}: cannot write the Chrome trace: {e}", path.display()))
+}
+
+/// Opens the debugger on `plan`; the terminal is restored however it ends.
+pub fn debug(mut plan: Plan, seed: Option<u64>) -> Outcome {
+    if let Some(s) = seed {
+        plan.scenario.seed = s;
+    }
+    match crate::terminal::run(plan) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => Outcome::Internal(format!("terminal error: {e}")),
+    }
+}
+
+/// Like [`run_headless`], also writing a Chrome trace if asked.
+pub fn run_headless_with(
+    mut plan: Plan,
+    json: Option<&Path>,
+    seed: Option<u64>,
+    chrome_trace: Option<&Path>,
+) -> Outcome {
     if let Some(s) = seed {
         plan.scenario.seed = s;
     }
@@ -71,6 +114,11 @@ pub fn run_headless(mut plan: Plan, json: Option<&Path>, seed: Option<u64>) -> O
         Err(e) => return sim_error(e),
     };
     print!("{}", sim::report::text_report(&result));
+    if let Some(path) = chrome_trace {
+        if let Err(e) = write_chrome_trace(&result.trace, path) {
+            return Outcome::UserError(e);
+        }
+    }
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&sim::report::json_report(&result))
             .expect("report serialises");
@@ -88,6 +136,10 @@ pub fn run_headless(mut plan: Plan, json: Option<&Path>, seed: Option<u64>) -> O
 pub fn execute(cli: Cli) -> Outcome {
     match cli.command {
         None => match load_plan(None) {
+            // The debugger when a person is watching; the headless report for pipes and CI.
+            Ok(plan) if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+                debug(plan, None)
+            }
             Ok(plan) => run_headless(plan, None, None),
             Err(e) => Outcome::Internal(format!("the built-in scenario is broken: {e}")),
         },
@@ -95,10 +147,23 @@ pub fn execute(cli: Cli) -> Outcome {
             scenario,
             json,
             seed,
+            chrome_trace,
         }) => match load_plan(Some(&scenario)) {
-            Ok(plan) => run_headless(plan, json.as_deref(), seed),
+            Ok(plan) => run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref()),
             Err(e) => sim_error(e),
         },
+        Some(Command::Debug { scenario, seed }) => {
+            if !std::io::stdout().is_terminal() {
+                return Outcome::UserError(
+                    "the debugger needs a terminal; use `sharescope run SCENARIO` for a report"
+                        .into(),
+                );
+            }
+            match load_plan(scenario.as_deref()) {
+                Ok(plan) => debug(plan, seed),
+                Err(e) => sim_error(e),
+            }
+        }
         Some(Command::Check { scenario }) => match load_plan(Some(&scenario)) {
             Ok(plan) => {
                 println!(

@@ -1,5 +1,16 @@
 //! # sharescope (binary crate)
 //!
-//! The command line and the terminal debugger.
+//! The command line and the terminal debugger. The debugger's state and update live in
+//! [`app`]; drawing is pure ([`draw`], [`layout`], one module per pane in [`panes`]); the run
+//! itself is driven through `sim::control::Controller`.
 
+pub mod app;
+pub mod chrome;
 pub mod cli;
+pub mod command;
+pub mod draw;
+pub mod format;
+pub mod layout;
+pub mod panes;
+pub mod terminal;
+pub mod theme;

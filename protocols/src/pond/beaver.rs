@@ -58,11 +58,16 @@ impl PondParty {
         y: &str,
         out_shape: &[usize],
     ) -> Result<Value> {
-        let (vx, vy) = (self.get(x)?.clone(), self.get(y)?.clone());
         let shape = out_shape.to_vec();
-        match (&vx, &vy) {
+        if self.get(x)?.is_private() && self.get(y)?.is_private() {
+            let z = self.beaver(ctx, map, x, y, out_shape)?;
+            let share = self.truncate(ctx, z, out_shape)?;
+            return Ok(Value::Private { share, shape });
+        }
+        self.step(ctx, "local product")?;
+        let (vx, vy) = (self.get(x)?, self.get(y)?);
+        match (vx, vy) {
             (Value::Public { value: a, .. }, Value::Public { value: b, .. }) => {
-                self.step(ctx, "local product")?;
                 let value = match (a, b) {
                     (Some(a), Some(b)) => Some(self.truncate_public(&map.apply(a, b)?)),
                     _ => None,
@@ -72,7 +77,6 @@ impl PondParty {
             (Value::Private { share, .. }, Value::Public { value, .. })
             | (Value::Public { value, .. }, Value::Private { share, .. }) => {
                 // Public × private: each server applies ∘ to its share; no triple is needed.
-                self.step(ctx, "local product")?;
                 let z = match (share, value) {
                     (Some(s), Some(p)) => {
                         let z = if vx.is_private() {
@@ -89,11 +93,7 @@ impl PondParty {
                 let share = self.truncate(ctx, z, out_shape)?;
                 Ok(Value::Private { share, shape })
             }
-            (Value::Private { .. }, Value::Private { .. }) => {
-                let z = self.beaver(ctx, map, x, y, out_shape)?;
-                let share = self.truncate(ctx, z, out_shape)?;
-                Ok(Value::Private { share, shape })
-            }
+            (Value::Private { .. }, Value::Private { .. }) => unreachable!("handled above"),
         }
     }
 

@@ -97,6 +97,19 @@ pub struct Plan {
     pub public: HashMap<String, bool>,
     /// Resolved link model, `links[from][to]`.
     pub links: Vec<Vec<LinkConfig>>,
+    /// Classification metrics to compute after the run, with the labels loaded.
+    pub metrics: Option<PlannedMetrics>,
+}
+
+/// A validated `metrics` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedMetrics {
+    /// The output whose last axis holds the class scores.
+    pub prediction: String,
+    /// Number of classes: the size of the prediction's last axis.
+    pub classes: usize,
+    /// One true class per row of the prediction.
+    pub labels: Vec<usize>,
 }
 
 const OP_KINDS: &[&str] = &[
@@ -508,6 +521,12 @@ impl Plan {
             });
         }
 
+        // Metrics.
+        let metrics = match &scenario.metrics {
+            None => None,
+            Some(m) => Some(plan_metrics(source, &scenario, m, &shapes)?),
+        };
+
         // Network.
         let n = parties.len();
         let mut links = vec![vec![scenario.network.default; n]; n];
@@ -643,8 +662,104 @@ impl Plan {
             shapes,
             public,
             links,
+            metrics,
         })
     }
+}
+
+/// Validates the `metrics` section: `prediction` is an output with a class axis, and `labels`
+/// holds one class index per row.
+fn plan_metrics(
+    source: &Source,
+    scenario: &Scenario,
+    m: &MetricsSpec,
+    shapes: &HashMap<String, Vec<usize>>,
+) -> Result<PlannedMetrics, ScenarioError> {
+    let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
+    let pred_at = [F("metrics"), F("prediction")];
+    let labels_at = [F("metrics"), F("labels")];
+    if !scenario.outputs.iter().any(|o| o.name == m.prediction) {
+        let close = closest(
+            &m.prediction,
+            scenario.outputs.iter().map(|o| o.name.as_str()),
+        )
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+        let what = if shapes.contains_key(&m.prediction) {
+            "is a value but not an output"
+        } else {
+            "is not an output"
+        };
+        return Err(err(
+            &pred_at,
+            format!("metrics: prediction `{}` {what}", m.prediction),
+            &format!(
+                "{close}metrics read an output as its receiver learned it; add                  (name: \"{}\", to: ...) to outputs",
+                m.prediction
+            ),
+        ));
+    }
+    let shape = &shapes[&m.prediction];
+    let classes = *shape.last().unwrap_or(&1);
+    let rows: usize = shape[..shape.len().saturating_sub(1)].iter().product();
+    if classes < 2 {
+        return Err(err(
+            &pred_at,
+            format!(
+                "metrics: prediction `{}` has shape {shape:?}: its last axis must hold at least two class scores",
+                m.prediction
+            ),
+            "the prediction is the argmax over the last axis, e.g. logits of shape [images, classes]",
+        ));
+    }
+    let values: Vec<f64> = match &m.labels {
+        Data::Values(v) => v.clone(),
+        Data::Npy(path) => {
+            crate::npy::read_npy(&source.dir.join(path))
+                .map_err(|e| {
+                    err(
+                        &labels_at,
+                        format!("metrics: labels: {e}"),
+                        "paths are relative to the scenario file; write the labels with                          numpy.save(path, labels.astype(numpy.int64))",
+                    )
+                })?
+                .values
+        }
+        Data::Random(_) => {
+            return Err(err(
+                &labels_at,
+                "metrics: labels cannot be random".to_string(),
+                "use Values([..]) or Npy(\"labels.npy\") with one class index per image",
+            ))
+        }
+    };
+    if values.len() != rows {
+        return Err(err(
+            &labels_at,
+            format!(
+                "metrics: {} labels for prediction `{}` of shape {shape:?}, which has {rows} rows",
+                values.len(),
+                m.prediction
+            ),
+            "give one label per row (every axis of the prediction but the last)",
+        ));
+    }
+    let mut labels = Vec::with_capacity(rows);
+    for (i, v) in values.iter().enumerate() {
+        if !(v.is_finite() && v.fract() == 0.0 && *v >= 0.0 && *v < classes as f64) {
+            return Err(err(
+                &labels_at,
+                format!("metrics: label {i} is {v}, not a class index in 0..{classes}"),
+                "labels are integers from 0 to the number of classes − 1",
+            ));
+        }
+        labels.push(*v as usize);
+    }
+    Ok(PlannedMetrics {
+        prediction: m.prediction.clone(),
+        classes,
+        labels,
+    })
 }
 
 /// The largest tensor a scenario may declare (inputs and results), so that a typo in a shape

@@ -1,0 +1,281 @@
+//! `sharescope compare`: one scenario under several protocols, side by side.
+//!
+//! Each protocol is run twice, both times with `timing: Model(ns_per_ring_op: 1.0)` (so virtual
+//! times are deterministic) and a clean network (no per-link overrides, no jitter, virtual
+//! clocks): once on the LAN profile and once on the WAN profile. Values, bytes and rounds do not
+//! depend on the network or the timing, so accuracy, errors, bytes and rounds come from the LAN
+//! run; the predicted times are the two runs' virtual makespans. Documented in
+//! `docs/securenn.md`, "Comparing protocols".
+
+use crate::error::{Result, SimError};
+use crate::metrics::Metrics;
+use crate::report::{human_bytes, human_time};
+use crate::scenario::{
+    LinkConfig, LinkState, NetworkConfig, NetworkMode, Plan, ProtocolKind, Timing,
+};
+use protocols::program::Op;
+use std::fmt::Write;
+
+/// The LAN profile: 100 µs one way, 10 Gbit/s (the scenario format's default link).
+pub const LAN: LinkConfig = LinkConfig {
+    latency_us: 100,
+    jitter_us: 0,
+    bandwidth_bps: 10_000_000_000,
+    state: LinkState::Healthy,
+};
+
+/// The WAN profile: 20 ms one way (40 ms RTT), 100 Mbit/s.
+pub const WAN: LinkConfig = LinkConfig {
+    latency_us: 20_000,
+    jitter_us: 0,
+    bandwidth_bps: 100_000_000,
+    state: LinkState::Healthy,
+};
+
+/// The cost model the predicted times use: nanoseconds per declared ring operation.
+pub const NS_PER_RING_OP: f64 = 1.0;
+
+/// One protocol's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolRow {
+    /// The protocol.
+    pub protocol: ProtocolKind,
+    /// Why it could not run (e.g. Pond has no max pool), or `None` when the numbers are valid.
+    pub skipped: Option<String>,
+    /// Accuracy and agreement, if the scenario has a `metrics` section.
+    pub metrics: Option<Metrics>,
+    /// Largest |private − plaintext| over all outputs.
+    pub max_output_error: f64,
+    /// Online bytes.
+    pub bytes: u64,
+    /// Offline (producer / helper) bytes.
+    pub offline_bytes: u64,
+    /// Online rounds.
+    pub rounds: u32,
+    /// Offline rounds.
+    pub offline_rounds: u32,
+    /// Predicted time (virtual makespan) on the LAN profile, ns.
+    pub lan_ns: u64,
+    /// Predicted time (virtual makespan) on the WAN profile, ns.
+    pub wan_ns: u64,
+    /// Hazards raised over the run (count).
+    pub hazards: usize,
+}
+
+/// The comparison of one scenario under several protocols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed used.
+    pub seed: u64,
+    /// One row per protocol, in the order asked.
+    pub rows: Vec<ProtocolRow>,
+}
+
+/// Parses a protocol name as the command line writes it: `pond`, `securenn`,
+/// `securenn-shortcut` (case-insensitive; `_` and `-` alike).
+pub fn parse_protocol(name: &str) -> std::result::Result<ProtocolKind, String> {
+    match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+        "pond" => Ok(ProtocolKind::Pond),
+        "securenn" => Ok(ProtocolKind::SecureNN),
+        "securenn-shortcut" | "securennshortcut" => Ok(ProtocolKind::SecureNNShortcut),
+        other => Err(format!(
+            "unknown protocol `{other}`; the protocols are pond, securenn, securenn-shortcut"
+        )),
+    }
+}
+
+/// Parses a comma-separated protocol list (`pond,securenn`); at least one, no repeats.
+pub fn parse_protocols(list: &str) -> std::result::Result<Vec<ProtocolKind>, String> {
+    let mut out = Vec::new();
+    for name in list.split(',').filter(|s| !s.trim().is_empty()) {
+        let p = parse_protocol(name)?;
+        if out.contains(&p) {
+            return Err(format!("protocol `{}` is listed twice", name.trim()));
+        }
+        out.push(p);
+    }
+    if out.is_empty() {
+        return Err("name at least one protocol, e.g. --protocols pond,securenn".into());
+    }
+    Ok(out)
+}
+
+/// The name the table prints for a protocol.
+pub fn protocol_name(p: ProtocolKind) -> &'static str {
+    match p {
+        ProtocolKind::Pond => "pond",
+        ProtocolKind::SecureNN => "securenn",
+        ProtocolKind::SecureNNShortcut => "securenn-shortcut",
+    }
+}
+
+/// `plan` with the protocol, the timing model and a clean network of one profile.
+fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
+    let mut p = plan.clone();
+    p.scenario.protocol = protocol;
+    p.scenario.timing = Timing::Model {
+        ns_per_ring_op: NS_PER_RING_OP,
+    };
+    p.scenario.network = NetworkConfig {
+        default: link,
+        links: vec![],
+        mode: NetworkMode::Virtual,
+    };
+    let n = p.parties.len();
+    p.links = vec![vec![link; n]; n];
+    p
+}
+
+/// Runs `plan` under each protocol and collects one row per protocol. A protocol that cannot
+/// run the program (Pond and `MaxPool2d`) gets a row with `skipped` set; a run that fails
+/// (e.g. an injected fault) is an error.
+pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
+    let mut rows = Vec::new();
+    for &protocol in protocols {
+        let has_maxpool = plan.ops.iter().any(|o| {
+            matches!(
+                o,
+                crate::scenario::PlannedOp::Compute {
+                    op: Op::MaxPool2d { .. },
+                    ..
+                }
+            )
+        });
+        if protocol == ProtocolKind::Pond && has_maxpool {
+            rows.push(ProtocolRow {
+                protocol,
+                skipped: Some("Pond has no exact max pool (MaxPool2d)".into()),
+                metrics: None,
+                max_output_error: 0.0,
+                bytes: 0,
+                offline_bytes: 0,
+                rounds: 0,
+                offline_rounds: 0,
+                lan_ns: 0,
+                wan_ns: 0,
+                hazards: 0,
+            });
+            continue;
+        }
+        let name = protocol_name(protocol);
+        let lan = crate::run(&variant(plan, protocol, LAN)).map_err(|e| annotate(e, name))?;
+        let wan = crate::run(&variant(plan, protocol, WAN)).map_err(|e| annotate(e, name))?;
+        rows.push(ProtocolRow {
+            protocol,
+            skipped: None,
+            metrics: lan.metrics.clone(),
+            max_output_error: lan
+                .outputs
+                .iter()
+                .map(|o| o.max_abs_error)
+                .fold(0.0, f64::max),
+            bytes: lan.totals.bytes,
+            offline_bytes: lan.totals.offline_bytes,
+            rounds: lan.totals.rounds,
+            offline_rounds: lan.totals.offline_rounds,
+            lan_ns: lan.totals.virtual_time_ns,
+            wan_ns: wan.totals.virtual_time_ns,
+            hazards: lan.trace.ops.iter().map(|o| o.hazards.len()).sum(),
+        });
+    }
+    Ok(Comparison {
+        scenario: plan.scenario.name.clone(),
+        seed: plan.scenario.seed,
+        rows,
+    })
+}
+
+fn annotate(e: SimError, protocol: &str) -> SimError {
+    match e {
+        SimError::Internal(m) => SimError::Internal(format!("under {protocol}: {m}")),
+        SimError::PartyFailed {
+            party,
+            op,
+            step,
+            message,
+        } => SimError::PartyFailed {
+            party,
+            op,
+            step,
+            message: format!("{message} (under {protocol})"),
+        },
+        other => other,
+    }
+}
+
+impl Comparison {
+    /// The table `sharescope compare` prints.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "compare {}  (seed {}; times predicted with Model(ns_per_ring_op: {NS_PER_RING_OP}) on \
+             LAN {} µs / {} Gbit/s and WAN {} ms / {} Mbit/s, one way)",
+            self.scenario,
+            self.seed,
+            LAN.latency_us,
+            LAN.bandwidth_bps / 1_000_000_000,
+            WAN.latency_us / 1000,
+            WAN.bandwidth_bps / 1_000_000,
+        );
+        let with_metrics = self.rows.iter().any(|r| r.metrics.is_some());
+        let mut head = format!("\n{:<18}", "protocol");
+        if with_metrics {
+            let _ = write!(
+                head,
+                " {:>9} {:>9} {:>7}",
+                "accuracy", "agreement", "images"
+            );
+        }
+        let _ = write!(
+            head,
+            " {:>10} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>7}",
+            "max |err|", "online", "offline", "rounds", "off.rds", "LAN", "WAN", "hazards"
+        );
+        let _ = writeln!(s, "{head}");
+        for r in &self.rows {
+            let mut line = format!("{:<18}", protocol_name(r.protocol));
+            if let Some(why) = &r.skipped {
+                let _ = writeln!(s, "{line} skipped: {why}");
+                continue;
+            }
+            if with_metrics {
+                match &r.metrics {
+                    Some(m) => {
+                        let _ = write!(
+                            line,
+                            " {:>9.4} {:>9.4} {:>7}",
+                            m.accuracy, m.agreement, m.images
+                        );
+                    }
+                    None => {
+                        let _ = write!(line, " {:>9} {:>9} {:>7}", "-", "-", "-");
+                    }
+                }
+            }
+            let _ = write!(
+                line,
+                " {:>10.2e} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>7}",
+                r.max_output_error,
+                human_bytes(r.bytes),
+                human_bytes(r.offline_bytes),
+                r.rounds,
+                r.offline_rounds,
+                human_time(r.lan_ns),
+                human_time(r.wan_ns),
+                r.hazards
+            );
+            let _ = writeln!(s, "{line}");
+        }
+        if let Some(m) = self.rows.iter().find_map(|r| r.metrics.as_ref()) {
+            let _ = writeln!(
+                s,
+                "\nplaintext accuracy {:.4} on {} images (argmax of `{}`)",
+                m.plaintext_accuracy, m.images, m.prediction
+            );
+        }
+        s
+    }
+}

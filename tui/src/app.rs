@@ -1,0 +1,540 @@
+//! The debugger's state and its one update function: every key, mouse event and command goes
+//! through [`App::handle_key`], [`App::handle_mouse`] or [`App::execute_command`]. Drawing
+//! (`draw.rs`, `panes/`) only reads this state.
+
+use crate::command;
+use crate::format::ValueFormat;
+use crate::layout::{self, Areas};
+use crate::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use sim::control::{Breakpoint, Controller, RunState, Stop};
+use std::collections::BTreeSet;
+
+/// The panes, numbered as the number keys select them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pane {
+    /// 1: ops and their steps.
+    Outline,
+    /// 2: the program's data-flow graph.
+    Graph,
+    /// 3: shares, reconstruction and messages of the current step.
+    Shares,
+    /// 4: bytes per link, link models, party states.
+    Network,
+    /// 5: op × party time and op × link bytes.
+    Heatmaps,
+    /// 6: one lane per party in virtual time.
+    Timeline,
+    /// 7: what the current step does, why it is private, what it costs.
+    Explain,
+}
+
+impl Pane {
+    /// All panes in number order.
+    pub const ALL: [Pane; 7] = [
+        Pane::Outline,
+        Pane::Graph,
+        Pane::Shares,
+        Pane::Network,
+        Pane::Heatmaps,
+        Pane::Timeline,
+        Pane::Explain,
+    ];
+
+    /// The pane's number key (1–7).
+    pub fn number(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
+
+    /// Its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Outline => "Outline",
+            Pane::Graph => "Graph",
+            Pane::Shares => "Shares",
+            Pane::Network => "Network",
+            Pane::Heatmaps => "Heatmaps",
+            Pane::Timeline => "Timeline",
+            Pane::Explain => "Explain",
+        }
+    }
+}
+
+/// A row of the outline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    /// Op `i`.
+    Op(usize),
+    /// Global step `k`.
+    Step(usize),
+}
+
+/// What the keyboard is talking to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Normal debugging keys.
+    Normal,
+    /// The `:` command line, with what has been typed.
+    Command(String),
+    /// The key reference.
+    Help,
+    /// The breakpoint list, with the selected entry.
+    Breakpoints(usize),
+}
+
+/// What the heat map of ops × parties shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeatMetric {
+    /// Virtual compute time.
+    Compute,
+    /// Virtual time spent waiting for messages.
+    Wait,
+}
+
+/// The whole debugger state.
+pub struct App {
+    /// The run, its history and the cursor.
+    pub ctl: Controller,
+    /// The pane keys go to.
+    pub focus: Pane,
+    /// The pane shown in the detail area (never the outline).
+    pub detail: Pane,
+    /// Modal state.
+    pub mode: Mode,
+    /// How shares are shown.
+    pub value_format: ValueFormat,
+    /// The op × party heat map's metric.
+    pub heat_metric: HeatMetric,
+    /// Reconstructed elements further than this from the shadow are marked.
+    pub tolerance: f64,
+    /// The outline's selection.
+    pub selected: Row,
+    /// Ops expanded by hand (the cursor's op is always expanded).
+    pub expanded: BTreeSet<usize>,
+    /// Vertical scroll of each pane, by pane number − 1.
+    pub scroll: [usize; 7],
+    /// A pending count (`10n`).
+    pub count: Option<usize>,
+    /// The last message (a stop reason, an error, a confirmation).
+    pub message: String,
+    /// Colours.
+    pub theme: Theme,
+    /// Set when the user quits.
+    pub quit: bool,
+    /// The terminal size last drawn (for mouse hit-testing).
+    pub size: Rect,
+}
+
+impl App {
+    /// A debugger over `ctl`.
+    pub fn new(ctl: Controller, theme: Theme) -> App {
+        let mut app = App {
+            ctl,
+            focus: Pane::Outline,
+            detail: Pane::Shares,
+            mode: Mode::Normal,
+            value_format: ValueFormat::Decoded,
+            heat_metric: HeatMetric::Compute,
+            tolerance: 1e-3,
+            selected: Row::Op(0),
+            expanded: BTreeSet::new(),
+            scroll: [0; 7],
+            count: None,
+            message: String::new(),
+            theme,
+            quit: false,
+            size: Rect::new(0, 0, 80, 24),
+        };
+        app.message = app.start_message();
+        app.follow_cursor();
+        app
+    }
+
+    fn start_message(&self) -> String {
+        match self.ctl.state() {
+            RunState::Failed(m) => format!("run failed: {m}"),
+            _ => format!(
+                "paused before the first step · {} breakpoint(s) · press s to step, ? for help",
+                self.ctl.breakpoints().len()
+            ),
+        }
+    }
+
+    /// Moves the outline selection to the cursor.
+    pub fn follow_cursor(&mut self) {
+        self.selected = match self.ctl.current_step() {
+            Some(s) => Row::Step(s.index),
+            None => Row::Op(self.ctl.next_step().map(|s| s.op).unwrap_or(0)),
+        };
+    }
+
+    /// The outline's rows: every op, with the steps of expanded ops (and of the cursor's op).
+    pub fn outline_rows(&self) -> Vec<Row> {
+        let t = self.ctl.trace();
+        let cur = self.ctl.current_op();
+        let mut rows = Vec::with_capacity(t.ops.len() + 16);
+        for op in &t.ops {
+            rows.push(Row::Op(op.index));
+            if Some(op.index) == cur || self.expanded.contains(&op.index) {
+                let end = op.end_step.min(self.ctl.completed());
+                rows.extend((op.first_step..end).map(Row::Step));
+            }
+        }
+        rows
+    }
+
+    fn set_message(&mut self, m: impl Into<String>) {
+        self.message = m.into();
+    }
+
+    fn report(&mut self, what: &str, stop: Stop) {
+        let pos = self.ctl.position();
+        let m = match stop {
+            Stop::Done => format!("{what} → after step {pos}"),
+            Stop::Breakpoint(b) => format!("breakpoint: {b} (after step {pos})"),
+            Stop::End => "end of the run".to_string(),
+            Stop::Start => "at the start".to_string(),
+            Stop::Failed(e) => format!("run failed: {e}"),
+        };
+        self.set_message(m);
+        self.follow_cursor();
+    }
+
+    /// Handles one key in the current mode.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.modifiers.contains(KeyModifiers::CONTROL)
+            && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q'))
+        {
+            self.quit = true;
+            return;
+        }
+        match self.mode.clone() {
+            Mode::Help => {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
+                ) {
+                    self.mode = Mode::Normal;
+                }
+            }
+            Mode::Command(mut text) => match key.code {
+                KeyCode::Esc => self.mode = Mode::Normal,
+                KeyCode::Enter => {
+                    self.mode = Mode::Normal;
+                    self.execute_command(&text);
+                }
+                KeyCode::Backspace => {
+                    if text.pop().is_none() {
+                        self.mode = Mode::Normal;
+                    } else {
+                        self.mode = Mode::Command(text);
+                    }
+                }
+                KeyCode::Char(c) => {
+                    text.push(c);
+                    self.mode = Mode::Command(text);
+                }
+                _ => {}
+            },
+            Mode::Breakpoints(sel) => {
+                let n = self.ctl.breakpoints().len();
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('B') | KeyCode::Char('q') => {
+                        self.mode = Mode::Normal
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Breakpoints(sel.saturating_sub(1))
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.mode = Mode::Breakpoints((sel + 1).min(n.saturating_sub(1)))
+                    }
+                    KeyCode::Char('d') | KeyCode::Delete | KeyCode::Char('x') => {
+                        if let Some(b) = self.ctl.remove_breakpoint(sel) {
+                            let d = b.describe(&self.ctl.plan().parties);
+                            self.set_message(format!("deleted breakpoint: {d}"));
+                        }
+                        let n = self.ctl.breakpoints().len();
+                        self.mode = Mode::Breakpoints(sel.min(n.saturating_sub(1)));
+                    }
+                    KeyCode::Char(':') => self.mode = Mode::Command("break ".into()),
+                    _ => {}
+                }
+            }
+            Mode::Normal => self.normal_key(key),
+        }
+    }
+
+    fn take_count(&mut self) -> usize {
+        self.count.take().unwrap_or(1).max(1)
+    }
+
+    fn normal_key(&mut self, key: KeyEvent) {
+        if let KeyCode::Char(d @ '0'..='9') = key.code {
+            let digit = d as usize - '0' as usize;
+            if self.count.is_none() && (1..=7).contains(&digit) {
+                self.focus_pane(Pane::ALL[digit - 1]);
+            }
+            let c = self
+                .count
+                .unwrap_or(0)
+                .saturating_mul(10)
+                .saturating_add(digit);
+            self.count = Some(c.min(1_000_000));
+            return;
+        }
+        match key.code {
+            KeyCode::Char('s') => {
+                let n = self.take_count();
+                let stop = self.ctl.step(n);
+                self.report("step into", stop);
+            }
+            KeyCode::Char('n') => {
+                let n = self.take_count();
+                let mut stop = Stop::Done;
+                for _ in 0..n {
+                    stop = self.ctl.step_over();
+                    if stop != Stop::Done {
+                        break;
+                    }
+                }
+                self.report("step over", stop);
+            }
+            KeyCode::Char('f') => {
+                let n = self.take_count();
+                let mut stop = Stop::Done;
+                for _ in 0..n {
+                    stop = self.ctl.step_out();
+                    if stop != Stop::Done {
+                        break;
+                    }
+                }
+                self.report("step out", stop);
+            }
+            KeyCode::Char('p') | KeyCode::Char('N') => {
+                let n = self.take_count();
+                let stop = self.ctl.step_back(n);
+                self.report("step back", stop);
+            }
+            KeyCode::Char('c') => {
+                self.count = None;
+                let stop = self.ctl.resume();
+                self.report("continue", stop);
+            }
+            KeyCode::Char('P') => {
+                self.count = None;
+                let stop = self.ctl.reverse_resume();
+                self.report("reverse-continue", stop);
+            }
+            KeyCode::Char('g') | KeyCode::Home => {
+                self.count = None;
+                let stop = self.ctl.first();
+                self.report("first", stop);
+            }
+            KeyCode::Char('G') | KeyCode::End => {
+                self.count = None;
+                let stop = self.ctl.last();
+                self.report("last", stop);
+            }
+            KeyCode::Char('r') => {
+                self.count = None;
+                self.ctl.restart(None);
+                let seed = self.ctl.plan().scenario.seed;
+                self.set_message(format!("restarted with seed {seed}"));
+                self.follow_cursor();
+            }
+            KeyCode::Char('R') => {
+                self.count = None;
+                let seed = next_seed(self.ctl.plan().scenario.seed);
+                self.ctl.restart(Some(seed));
+                self.set_message(format!("restarted with a new seed: {seed}"));
+                self.follow_cursor();
+            }
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Char('?') => self.mode = Mode::Help,
+            KeyCode::Char(':') => self.mode = Mode::Command(String::new()),
+            KeyCode::Char('B') => self.mode = Mode::Breakpoints(0),
+            KeyCode::Char('b') => self.toggle_breakpoint_at_selection(),
+            KeyCode::Char('v') => {
+                self.value_format = self.value_format.next();
+                let name = self.value_format.name();
+                self.set_message(format!("values shown as {name}"));
+            }
+            KeyCode::Char('w') => {
+                self.heat_metric = match self.heat_metric {
+                    HeatMetric::Compute => HeatMetric::Wait,
+                    HeatMetric::Wait => HeatMetric::Compute,
+                };
+            }
+            KeyCode::Tab => self.cycle_focus(1),
+            KeyCode::BackTab => self.cycle_focus(Pane::ALL.len() - 1),
+            KeyCode::Up | KeyCode::Char('k') => self.move_in_focus(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_in_focus(1),
+            KeyCode::PageUp => self.move_in_focus(-10),
+            KeyCode::PageDown => self.move_in_focus(10),
+            KeyCode::Enter => self.activate_selection(),
+            KeyCode::Char(' ') | KeyCode::Right | KeyCode::Left => self.toggle_expand(),
+            KeyCode::Esc => {
+                self.count = None;
+                self.message.clear();
+            }
+            _ => {}
+        }
+        self.count = None;
+    }
+
+    /// Focuses `p` (showing it in the detail area unless it is the outline).
+    pub fn focus_pane(&mut self, p: Pane) {
+        self.focus = p;
+        if p != Pane::Outline {
+            self.detail = p;
+        }
+    }
+
+    fn cycle_focus(&mut self, by: usize) {
+        let i = (self.focus.number() - 1 + by) % Pane::ALL.len();
+        self.focus_pane(Pane::ALL[i]);
+    }
+
+    fn move_in_focus(&mut self, delta: isize) {
+        if self.focus == Pane::Outline {
+            let rows = self.outline_rows();
+            let at = rows.iter().position(|r| *r == self.selected).unwrap_or(0);
+            let to = (at as isize + delta).clamp(0, rows.len().saturating_sub(1) as isize);
+            if let Some(r) = rows.get(to as usize) {
+                self.selected = *r;
+            }
+        } else {
+            let s = &mut self.scroll[self.focus.number() - 1];
+            *s = (*s as isize + delta).max(0) as usize;
+        }
+    }
+
+    fn toggle_expand(&mut self) {
+        if self.focus != Pane::Outline {
+            return;
+        }
+        let op = match self.selected {
+            Row::Op(i) => i,
+            Row::Step(k) => match self.ctl.trace().steps.get(k) {
+                Some(s) => s.op,
+                None => return,
+            },
+        };
+        if !self.expanded.remove(&op) {
+            self.expanded.insert(op);
+        }
+        self.selected = Row::Op(op);
+    }
+
+    /// Enter: go to the selected step (its end), or to the start of the selected op.
+    fn activate_selection(&mut self) {
+        if self.focus != Pane::Outline {
+            return;
+        }
+        let target = match self.selected {
+            Row::Step(k) => k + 1,
+            Row::Op(i) => {
+                let op = &self.ctl.trace().ops[i];
+                if op.first_step < op.end_step {
+                    op.first_step
+                } else {
+                    self.set_message("that op has not begun; use c or n to run to it");
+                    return;
+                }
+            }
+        };
+        let stop = self.ctl.goto(target);
+        self.report("go to", stop);
+    }
+
+    fn toggle_breakpoint_at_selection(&mut self) {
+        let b = match self.selected {
+            Row::Op(i) => Breakpoint::Op(self.ctl.trace().ops[i].name.clone()),
+            Row::Step(k) => match self.ctl.trace().steps.get(k) {
+                Some(s) => Breakpoint::Step(s.name.clone()),
+                None => return,
+            },
+        };
+        let d = b.describe(&self.ctl.plan().parties);
+        if self.ctl.toggle_breakpoint(b) {
+            self.set_message(format!("breakpoint set: {d}"));
+        } else {
+            self.set_message(format!("breakpoint cleared: {d}"));
+        }
+    }
+
+    /// Runs a `:` command line.
+    pub fn execute_command(&mut self, text: &str) {
+        match command::run(self, text) {
+            Ok(m) => self.set_message(m),
+            Err(e) => self.set_message(format!("error: {e}")),
+        }
+        self.follow_cursor();
+    }
+
+    /// Handles a mouse event: click focuses a pane and selects an outline row; the wheel scrolls.
+    pub fn handle_mouse(&mut self, ev: MouseEvent) {
+        if self.mode != Mode::Normal {
+            return;
+        }
+        let areas = layout::areas(self.size, self);
+        let Some(areas) = areas else { return };
+        let hit = |r: Rect| {
+            ev.column >= r.x
+                && ev.column < r.x + r.width
+                && ev.row >= r.y
+                && ev.row < r.y + r.height
+        };
+        let pane = areas
+            .panes
+            .iter()
+            .find(|(_, r)| hit(*r))
+            .map(|(p, r)| (*p, *r));
+        if let Some(tab) = areas.tabs.iter().find(|(_, r)| hit(*r)) {
+            if let MouseEventKind::Down(MouseButton::Left) = ev.kind {
+                self.focus_pane(tab.0);
+            }
+            return;
+        }
+        let Some((pane, rect)) = pane else { return };
+        match ev.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus_pane(pane);
+                if pane == Pane::Outline {
+                    self.click_outline(rect, &areas, ev.row);
+                }
+            }
+            MouseEventKind::ScrollDown => {
+                self.focus_pane(pane);
+                self.move_in_focus(3);
+            }
+            MouseEventKind::ScrollUp => {
+                self.focus_pane(pane);
+                self.move_in_focus(-3);
+            }
+            _ => {}
+        }
+    }
+
+    fn click_outline(&mut self, rect: Rect, _areas: &Areas, row: u16) {
+        let rows = self.outline_rows();
+        let inner_top = rect.y + 2; // border + header line
+        if row < inner_top {
+            return;
+        }
+        let height = rect.height.saturating_sub(3) as usize;
+        let first = crate::panes::outline::first_visible(&rows, self.selected, height);
+        if let Some(r) = rows.get(first + (row - inner_top) as usize) {
+            self.selected = *r;
+        }
+    }
+}
+
+/// The seed `R` restarts with: a fixed mix of the old one (reproducible).
+pub fn next_seed(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

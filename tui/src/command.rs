@@ -1,0 +1,213 @@
+//! The `:` command line: what keys do not cover.
+//!
+//! - `break op NAME | kind KIND | step NAME | party NAME | div EPS | bytes N | hazard`
+//! - `delete N` (1-based, as the breakpoint list shows), `clear`
+//! - `tol EPS` — the tolerance that marks reconstructed elements
+//! - `link FROM TO [latency=US] [bandwidth=BPS] [jitter=US] [both]` — change a link and re-run
+//! - `wan` — every link 50 ms / 100 Mbit/s, re-run
+//! - `seed N` — restart with seed N
+//! - `goto N` — go to step N
+//! - `export chrome FILE` | `export json FILE`
+//! - `quit`
+
+use crate::app::App;
+use sim::control::Breakpoint;
+
+/// The commands, for the help screen.
+pub const HELP: &[(&str, &str)] = &[
+    ("break op|kind|step|party NAME", "add a breakpoint"),
+    (
+        "break div EPS | bytes N | hazard",
+        "conditional breakpoints",
+    ),
+    ("delete N / clear", "remove breakpoint N / all"),
+    ("tol EPS", "tolerance for marking divergent elements"),
+    (
+        "link A B latency=US bandwidth=BPS [both]",
+        "change a link, re-run",
+    ),
+    ("wan", "all links 50 ms, 100 Mbit/s; re-run"),
+    ("seed N / goto N", "restart with seed N / go to step N"),
+    ("export chrome FILE / export json FILE", "write the trace"),
+];
+
+fn party(app: &App, name: &str) -> Result<usize, String> {
+    app.ctl
+        .plan()
+        .parties
+        .iter()
+        .position(|p| p == name)
+        .ok_or_else(|| {
+            format!(
+                "no party `{name}` (parties: {})",
+                app.ctl.plan().parties.join(", ")
+            )
+        })
+}
+
+fn number<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, String> {
+    let s = s.ok_or_else(|| format!("{what} is missing"))?;
+    s.parse()
+        .map_err(|_| format!("`{s}` is not a valid {what}"))
+}
+
+/// Parses the arguments of `break`.
+pub fn parse_breakpoint(app: &App, args: &[&str]) -> Result<Breakpoint, String> {
+    let rest = args.get(1..).unwrap_or_default().join(" ");
+    let need = |what: &str| {
+        if rest.is_empty() {
+            Err(format!("break {what} needs a name"))
+        } else {
+            Ok(rest.clone())
+        }
+    };
+    match args.first().copied() {
+        Some("op") => {
+            let n = need("op")?;
+            if app.ctl.trace().ops.iter().any(|o| o.name == n) {
+                Ok(Breakpoint::Op(n))
+            } else {
+                Err(format!("no op named `{n}`"))
+            }
+        }
+        Some("kind") => Ok(Breakpoint::Kind(need("kind")?)),
+        Some("step") => Ok(Breakpoint::Step(need("step")?)),
+        Some("party") => Ok(Breakpoint::Party(party(app, &need("party")?)?)),
+        Some("div") | Some("divergence") => {
+            let e: f64 = number(args.get(1).copied(), "tolerance")?;
+            if e.is_finite() && e >= 0.0 {
+                Ok(Breakpoint::Divergence(e))
+            } else {
+                Err("the divergence tolerance must be a non-negative number".into())
+            }
+        }
+        Some("bytes") => Ok(Breakpoint::Bytes(number(
+            args.get(1).copied(),
+            "byte count",
+        )?)),
+        Some("hazard") => Ok(Breakpoint::Hazard),
+        Some(other) => Err(format!(
+            "unknown breakpoint kind `{other}` (op, kind, step, party, div, bytes, hazard)"
+        )),
+        None => Err("break what? op, kind, step, party, div, bytes or hazard".into()),
+    }
+}
+
+/// Runs one command line against the app; returns the message to show.
+pub fn run(app: &mut App, text: &str) -> Result<String, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some((&cmd, args)) = words.split_first() else {
+        return Ok(String::new());
+    };
+    match cmd {
+        "b" | "break" => {
+            let b = parse_breakpoint(app, args)?;
+            let d = b.describe(&app.ctl.plan().parties);
+            app.ctl.add_breakpoint(b);
+            Ok(format!("breakpoint set: {d}"))
+        }
+        "d" | "delete" => {
+            let i: usize = number(args.first().copied(), "breakpoint number")?;
+            match i.checked_sub(1).and_then(|i| app.ctl.remove_breakpoint(i)) {
+                Some(b) => Ok(format!(
+                    "deleted breakpoint: {}",
+                    b.describe(&app.ctl.plan().parties)
+                )),
+                None => Err(format!("there is no breakpoint {i}")),
+            }
+        }
+        "clear" => {
+            while app.ctl.remove_breakpoint(0).is_some() {}
+            Ok("all breakpoints deleted".into())
+        }
+        "tol" | "tolerance" => {
+            let e: f64 = number(args.first().copied(), "tolerance")?;
+            if !(e.is_finite() && e >= 0.0) {
+                return Err("the tolerance must be a non-negative number".into());
+            }
+            app.tolerance = e;
+            Ok(format!("tolerance set to {e}"))
+        }
+        "link" => {
+            let (from, to) = match args {
+                [a, b, ..] => (party(app, a)?, party(app, b)?),
+                _ => return Err("usage: link FROM TO latency=US bandwidth=BPS [both]".into()),
+            };
+            let mut plan = app.ctl.plan().clone();
+            let mut cfg = plan.links[from][to];
+            let mut both = false;
+            for kv in &args[2..] {
+                match kv.split_once('=') {
+                    Some(("latency" | "latency_us", v)) => {
+                        cfg.latency_us = number(Some(v), "latency")?
+                    }
+                    Some(("bandwidth" | "bandwidth_bps" | "bw", v)) => {
+                        cfg.bandwidth_bps = number(Some(v), "bandwidth")?
+                    }
+                    Some(("jitter" | "jitter_us", v)) => cfg.jitter_us = number(Some(v), "jitter")?,
+                    None if *kv == "both" => both = true,
+                    _ => return Err(format!("unknown link setting `{kv}`")),
+                }
+            }
+            plan.links[from][to] = cfg;
+            if both {
+                plan.links[to][from] = cfg;
+            }
+            let stop = app.ctl.replan(plan);
+            Ok(format!(
+                "link {} → {} now {} µs, {}; re-ran to step {} ({stop:?})",
+                args[0],
+                args[1],
+                cfg.latency_us,
+                crate::format::bps(cfg.bandwidth_bps),
+                app.ctl.position()
+            ))
+        }
+        "wan" => {
+            let mut plan = app.ctl.plan().clone();
+            for row in plan.links.iter_mut() {
+                for l in row.iter_mut() {
+                    l.latency_us = 50_000;
+                    l.bandwidth_bps = 100_000_000;
+                }
+            }
+            app.ctl.replan(plan);
+            Ok(format!(
+                "every link is now a WAN (50 ms, 100 Mbit/s); re-ran to step {}",
+                app.ctl.position()
+            ))
+        }
+        "seed" => {
+            let s: u64 = number(args.first().copied(), "seed")?;
+            app.ctl.restart(Some(s));
+            Ok(format!("restarted with seed {s}"))
+        }
+        "goto" | "g" => {
+            let n: usize = number(args.first().copied(), "step number")?;
+            let stop = app.ctl.goto(n);
+            Ok(format!("at step {} ({stop:?})", app.ctl.position()))
+        }
+        "export" => {
+            let (what, file) = match args {
+                [w, f] => (*w, *f),
+                _ => return Err("usage: export chrome FILE | export json FILE".into()),
+            };
+            let value = match what {
+                "chrome" => crate::chrome::chrome_trace(app.ctl.trace()),
+                "json" => serde_json::to_value(app.ctl.trace()).map_err(|e| e.to_string())?,
+                _ => return Err(format!("unknown export format `{what}` (chrome, json)")),
+            };
+            let text = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+            std::fs::write(file, text).map_err(|e| format!("{file}: {e}"))?;
+            Ok(format!(
+                "wrote {what} trace of {} steps to {file}",
+                app.ctl.completed()
+            ))
+        }
+        "q" | "quit" => {
+            app.quit = true;
+            Ok(String::new())
+        }
+        other => Err(format!("unknown command `{other}`; ? lists commands")),
+    }
+}

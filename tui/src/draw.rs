@@ -1,0 +1,251 @@
+//! Drawing the whole screen from the app state: header, panes, message line, key hints and the
+//! overlays (help, breakpoints). Pure: reads the state, never changes it.
+
+use crate::app::{App, Mode};
+use crate::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use crate::panes;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use sim::control::RunState;
+
+/// Every key, for the help screen.
+pub const KEYS: &[(&str, &str)] = &[
+    ("s", "step into: one protocol step (10s: ten)"),
+    ("n", "step over: run the next op to its end"),
+    ("f", "step out: finish the sub-protocol or op"),
+    ("c", "continue to the next breakpoint or the end"),
+    ("p / N", "step back through the recorded history"),
+    ("P", "reverse-continue to the previous breakpoint"),
+    ("g / G", "go to the first / last step"),
+    ("r / R", "restart with the same seed / a new seed"),
+    ("b", "toggle a breakpoint on the selected op or step"),
+    ("B", "breakpoint list (d deletes, : adds)"),
+    (
+        ":",
+        "command line (break, tol, link, wan, seed, goto, export)",
+    ),
+    ("Tab / 1–7", "focus a pane (digits also start a count: 10n)"),
+    (
+        "↑ ↓ j k PgUp PgDn",
+        "move the selection / scroll the focused pane",
+    ),
+    ("Enter", "outline: go to the selected step or op"),
+    ("Space ← →", "outline: expand / collapse the selected op"),
+    ("v", "shares: hex / unsigned / signed / decoded"),
+    ("w", "heat map: compute / waiting time"),
+    ("mouse", "click focuses and selects; wheel scrolls"),
+    ("?", "this help"),
+    ("q / Ctrl-C", "quit"),
+];
+
+/// Draws the screen.
+pub fn draw(f: &mut Frame, app: &App) {
+    let size = f.area();
+    let Some(areas) = layout::areas(size, app) else {
+        too_small(f, size);
+        return;
+    };
+    header(f, areas.header, app);
+    let th = &app.theme;
+    let mut tabs: Vec<Span> = Vec::new();
+    for (i, (p, _)) in areas.tabs.iter().enumerate() {
+        if i > 0 {
+            tabs.push(Span::styled("│", th.dim()));
+        }
+        let label = layout::tab_label(*p);
+        let shown = areas.panes.iter().any(|(q, _)| q == p);
+        tabs.push(if *p == app.detail {
+            Span::styled(label, th.current())
+        } else if shown {
+            Span::styled(label, th.title())
+        } else {
+            Span::raw(label)
+        });
+    }
+    f.render_widget(Paragraph::new(Line::from(tabs)), areas.tabbar);
+    for (p, r) in &areas.panes {
+        panes::draw(f, *r, app, *p);
+    }
+    let msg = match &app.mode {
+        Mode::Command(text) => Line::from(vec![
+            Span::styled(format!(":{text}"), th.title()),
+            Span::raw("█"),
+        ]),
+        _ => {
+            let count = app.count.map(|c| format!("[{c}] ")).unwrap_or_default();
+            let style = if app.message.starts_with("error") || app.message.starts_with("run failed")
+            {
+                th.bad()
+            } else {
+                Default::default()
+            };
+            Line::from(vec![
+                Span::styled(count, th.title()),
+                Span::styled(app.message.clone(), style),
+            ])
+        }
+    };
+    f.render_widget(
+        Paragraph::new(msg).wrap(Wrap { trim: false }),
+        areas.message,
+    );
+    f.render_widget(Paragraph::new(key_hints(app)).style(th.dim()), areas.keys);
+    match &app.mode {
+        Mode::Help => help(f, size, app),
+        Mode::Breakpoints(sel) => breakpoints(f, size, app, *sel),
+        _ => {}
+    }
+}
+
+/// The key hints that apply now.
+pub fn key_hints(app: &App) -> String {
+    match &app.mode {
+        Mode::Command(_) => {
+            "Enter run · Esc cancel · commands: break tol link wan seed goto export".into()
+        }
+        Mode::Help => "Esc / ? close help".into(),
+        Mode::Breakpoints(_) => "↑↓ select · d delete · : add · Esc close".into(),
+        Mode::Normal => {
+            let forward = match app.ctl.state() {
+                RunState::Paused => true,
+                _ => app.ctl.position() < app.ctl.completed(),
+            };
+            let mut keys = Vec::new();
+            if forward {
+                keys.push("s step  n over  f out  c cont");
+            }
+            if app.ctl.position() > 0 {
+                keys.push("p back  P rev");
+            }
+            keys.push("b break  : cmd  Tab pane  ? help  q quit");
+            keys.join("  ")
+        }
+    }
+}
+
+fn header(f: &mut Frame, area: Rect, app: &App) {
+    let th = &app.theme;
+    let c = &app.ctl;
+    let t = c.trace();
+    let total = match c.state() {
+        RunState::Finished => format!("{}", c.completed()),
+        _ => "?".into(),
+    };
+    let op = c
+        .current_op()
+        .and_then(|i| t.ops.get(i))
+        .map(|o| format!("op {}", o.name))
+        .unwrap_or_default();
+    let (state, st_style) = match c.state() {
+        RunState::Paused => ("paused", th.good()),
+        RunState::Finished => ("finished", th.good()),
+        RunState::Failed(_) => ("FAILED", th.bad()),
+    };
+    let line = Line::from(vec![
+        Span::styled(" sharescope ", th.current()),
+        Span::styled(format!(" {} ", t.scenario), th.title()),
+        Span::raw(format!(
+            "· seed {} · step {}/{} · {op} · ",
+            t.seed,
+            c.position(),
+            total
+        )),
+        Span::styled(state, st_style),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn too_small(f: &mut Frame, size: Rect) {
+    let text = format!(
+        "Terminal too small: {}×{}.\nsharescope needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\nEnlarge the window, or press q to quit.",
+        size.width, size.height
+    );
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        size,
+    );
+}
+
+fn centered(size: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(size.width);
+    let h = h.min(size.height);
+    Rect::new(
+        size.x + (size.width - w) / 2,
+        size.y + (size.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn help(f: &mut Frame, size: Rect, app: &App) {
+    let th = &app.theme;
+    let mut lines = vec![Line::styled("Keys", th.title())];
+    for (k, d) in KEYS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{k:>18}  "), th.title()),
+            Span::raw(*d),
+        ]));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("Commands (after :)", th.title()));
+    for (k, d) in crate::command::HELP {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k}"), th.title()),
+            Span::raw(format!(" — {d}")),
+        ]));
+    }
+    let area = centered(size, 76, lines.len() as u16 + 2);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Help · Esc closes "),
+        ),
+        area,
+    );
+}
+
+fn breakpoints(f: &mut Frame, size: Rect, app: &App, sel: usize) {
+    let th = &app.theme;
+    let parties = &app.ctl.plan().parties;
+    let mut lines: Vec<Line> = app
+        .ctl
+        .breakpoints()
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let text = format!("{:>3}  {}", i + 1, b.describe(parties));
+            if i == sel {
+                Line::styled(text, th.selected())
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::styled(
+            "No breakpoints. b on the outline sets one;",
+            th.dim(),
+        ));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        ":break op|kind|step|party NAME · div EPS · bytes N · hazard",
+        th.dim(),
+    ));
+    let area = centered(size, 64, lines.len() as u16 + 2);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Breakpoints "),
+        ),
+        area,
+    );
+}

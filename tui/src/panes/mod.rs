@@ -1,0 +1,87 @@
+//! One module per pane; each draws from the app state and nothing else.
+
+pub mod explain;
+pub mod explain_securenn;
+pub mod graph;
+pub mod heatmap;
+pub mod network;
+pub mod outline;
+pub mod shares;
+pub mod timeline;
+
+use crate::app::{App, Pane};
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// The bordered block of pane `p`, its title and number, highlighted when focused.
+pub fn block<'a>(app: &App, p: Pane, extra: &str) -> Block<'a> {
+    let focused = app.focus == p;
+    let mut title = format!(" {} {} ", p.number(), p.title());
+    if !extra.is_empty() {
+        title.push_str(&format!("· {extra} "));
+    }
+    let b = Block::default().borders(Borders::ALL).title(title);
+    if focused {
+        b.border_style(app.theme.focus_border())
+    } else {
+        b.border_style(app.theme.dim())
+    }
+}
+
+/// Draws pane `p` in `area`.
+pub fn draw(f: &mut Frame, area: Rect, app: &App, p: Pane) {
+    match p {
+        Pane::Outline => outline::draw(f, area, app),
+        Pane::Graph => scrolled(f, area, app, p, "", graph::lines(app)),
+        Pane::Shares => {
+            let extra = format!("values: {}", app.value_format.name());
+            let w = area.width.saturating_sub(2) as usize;
+            scrolled(f, area, app, p, &extra, shares::lines(app, w))
+        }
+        Pane::Network => scrolled(f, area, app, p, "", network::lines(app)),
+        Pane::Heatmaps => {
+            let h = area.height.saturating_sub(2) as usize;
+            scrolled(
+                f,
+                area,
+                app,
+                p,
+                heatmap::subtitle(app),
+                heatmap::lines(app, h),
+            )
+        }
+        Pane::Timeline => {
+            let w = area.width.saturating_sub(2) as usize;
+            scrolled(f, area, app, p, "virtual time", timeline::lines(app, w))
+        }
+        Pane::Explain => {
+            let inner_w = area.width.saturating_sub(2).max(1) as usize;
+            let inner_h = area.height.saturating_sub(2) as usize;
+            let lines = explain::lines(app);
+            // Rows after wrapping (an estimate by characters; enough to clamp the scroll).
+            let rows: usize = lines
+                .iter()
+                .map(|l| l.width().div_ceil(inner_w).max(1))
+                .sum();
+            let off = app.scroll[p.number() - 1].min(rows.saturating_sub(inner_h));
+            let para = Paragraph::new(lines)
+                .block(block(app, p, ""))
+                .wrap(Wrap { trim: false })
+                .scroll((off.min(u16::MAX as usize) as u16, 0));
+            f.render_widget(para, area);
+        }
+    }
+}
+
+/// A paragraph of `lines` scrolled by the pane's offset (clamped to the content).
+fn scrolled(f: &mut Frame, area: Rect, app: &App, p: Pane, extra: &str, lines: Vec<Line<'_>>) {
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(inner_h);
+    let off = app.scroll[p.number() - 1].min(max);
+    let para = Paragraph::new(lines)
+        .block(block(app, p, extra))
+        .scroll((off.min(u16::MAX as usize) as u16, 0));
+    f.render_widget(para, area);
+}

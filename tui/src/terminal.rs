@@ -1,0 +1,82 @@
+//! The terminal session: raw mode, alternate screen and mouse capture, restored on every exit
+//! path — normal return, error (the guard's `Drop`) and panic (a hook that restores first).
+
+use crate::app::App;
+use crate::draw;
+use crate::theme::Theme;
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use sim::control::Controller;
+use sim::scenario::Plan;
+use std::io::{self, Write};
+
+/// Puts the terminal back: leaves the alternate screen, shows the cursor, ends raw mode.
+pub fn restore() {
+    let mut out = io::stdout();
+    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restores the terminal when dropped.
+pub struct Guard;
+
+impl Guard {
+    /// Enters raw mode and the alternate screen; installs a panic hook that restores first.
+    ///
+    /// Only a panic on this (the UI) thread restores the terminal and prints. Party threads'
+    /// panics are caught by the simulator and shown in the debugger as the run's failure;
+    /// printing them would scribble over the screen, so they are silent while it is up.
+    pub fn enter() -> io::Result<Guard> {
+        let ui = std::thread::current().id();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() == ui {
+                restore();
+                previous(info);
+            }
+        }));
+        terminal::enable_raw_mode()?;
+        let guard = Guard;
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            cursor::Hide
+        )?;
+        Ok(guard)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+        // Back to the default hook: panics print normally again.
+        drop(std::panic::take_hook());
+    }
+}
+
+/// Opens the debugger on `plan` and runs it until the user quits.
+pub fn run(plan: Plan) -> io::Result<()> {
+    let ctl = Controller::new(plan);
+    let mut app = App::new(ctl, Theme::from_env());
+    let _guard = Guard::enter()?;
+    let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    term.clear()?;
+    loop {
+        let size = term.size()?;
+        app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+        term.draw(|f| draw::draw(f, &app))?;
+        match event::read()? {
+            Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
+            Event::Mouse(m) => app.handle_mouse(m),
+            _ => {}
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The real `sharescope` binary: exit codes 0 / 1 / 2, what `run` prints, the JSON report's
+//! schema, `check`, and the errors a user sees.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+}
+
+fn sharescope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sharescope"))
+        .args(args)
+        .output()
+        .expect("the sharescope binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A path in the temp dir unique to this process and call.
+fn temp_path(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("sharescope-cli-{}-{n}-{name}", std::process::id()))
+}
+
+#[test]
+fn run_prints_outputs_the_op_table_and_totals() {
+    let path = scenario("beaver-multiplication.ron");
+    let o = sharescope(&["run", path.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("scenario beaver-multiplication  (seed 42)"),
+        "{out}"
+    );
+    // The output, revealed to carol, next to the plaintext shadow.
+    assert!(out.contains("z → carol"), "{out}");
+    assert!(
+        out.contains("secure     [3.0000, -9.0000, -4.5000, 1.2500]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("plaintext  [3.0000, -9.0000, -4.5000, 1.2500]"),
+        "{out}"
+    );
+    assert!(out.contains("max |error|"), "{out}");
+    // The per-op table: a header and one row per op.
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("op "))
+        .expect("table header");
+    for col in [
+        "kind",
+        "online",
+        "offline",
+        "msgs",
+        "rounds",
+        "virt. time",
+        "max |err|",
+    ] {
+        assert!(header.contains(col), "missing column {col}: {header}");
+    }
+    for row in ["input x", "input y", "output z"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(row)),
+            "no row {row}:\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("z ") && l.contains(" mul ")),
+        "no row for z:\n{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("total: ")), "{out}");
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn no_arguments_runs_the_builtin_scenario_headless_when_not_on_a_terminal() {
+    let o = sharescope(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("scenario beaver-multiplication"));
+}
+
+#[test]
+fn run_json_writes_the_documented_report() {
+    let path = scenario("beaver-multiplication.ron");
+    let json_path = temp_path("report.json");
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&json_path).expect("the JSON report was written");
+    std::fs::remove_file(&json_path).ok();
+    let r: Value = serde_json::from_str(&text).expect("valid JSON");
+
+    assert_eq!(r["seed"], 42);
+    assert_eq!(r["scenario"], "beaver-multiplication");
+
+    let z = &r["outputs"]["z"];
+    assert_eq!(z["receiver"], "carol");
+    let num = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    let plaintext: Vec<f64> = z["plaintext"].as_array().unwrap().iter().map(num).collect();
+    assert_eq!(plaintext, vec![3.0, -9.0, -4.5, 1.25]);
+    let values: Vec<f64> = z["values"].as_array().unwrap().iter().map(num).collect();
+    for (v, p) in values.iter().zip(&plaintext) {
+        assert!((v - p).abs() < 1e-4, "{v} vs {p}");
+    }
+    assert!(num(&z["max_abs_error"]) < 1e-4);
+
+    let ops = r["ops"].as_array().expect("ops is a list");
+    let names: Vec<&str> = ops.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["input x", "input y", "z", "output z"]);
+    for op in ops {
+        for key in [
+            "name",
+            "kind",
+            "bytes",
+            "offline_bytes",
+            "messages",
+            "rounds",
+            "virtual_time_us",
+            "max_abs_error",
+        ] {
+            assert!(op.get(key).is_some(), "op {} lacks `{key}`", op["name"]);
+        }
+    }
+    let mul = &ops[2];
+    assert_eq!(mul["kind"], "mul");
+    assert!(
+        mul["offline_bytes"].as_u64().unwrap() > 0,
+        "the triple is offline traffic"
+    );
+    assert!(mul["rounds"].as_u64().unwrap() >= 1);
+
+    let t = &r["totals"];
+    for key in [
+        "bytes",
+        "offline_bytes",
+        "messages",
+        "rounds",
+        "virtual_time_us",
+        "wall_time_us",
+    ] {
+        assert!(t.get(key).is_some(), "totals lack `{key}`");
+    }
+    let sum = |k: &str| ops.iter().map(|o| o[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(t["bytes"].as_u64().unwrap(), sum("bytes"));
+    assert_eq!(t["offline_bytes"].as_u64().unwrap(), sum("offline_bytes"));
+    assert_eq!(t["messages"].as_u64().unwrap(), sum("messages"));
+    assert!(num(&t["wall_time_us"]) > 0.0);
+}
+
+#[test]
+fn run_seed_overrides_the_scenarios_seed() {
+    let path = scenario("beaver-multiplication.ron");
+    let json_path = temp_path("seeded.json");
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--json",
+        json_path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(seed 7)"));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    std::fs::remove_file(&json_path).ok();
+    assert_eq!(r["seed"], 7);
+}
+
+#[test]
+fn run_json_to_an_unwritable_place_is_a_user_error() {
+    let path = scenario("beaver-multiplication.ron");
+    let dir = std::env::temp_dir(); // a directory, not a file
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot write the JSON report"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_accepts_a_valid_scenario() {
+    let path = scenario("private-matmul.ron");
+    let o = sharescope(&["check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(": ok"), "{out}");
+    // It lists every value with its shape.
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("logits") && l.contains("[16, 8]")),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_rejects_a_typo_with_file_line_column_and_a_hint() {
+    let text = std::fs::read_to_string(scenario("beaver-multiplication.ron"))
+        .unwrap()
+        .replace("latency_us: 100", "latncy_us: 100");
+    let bad = temp_path("typo.ron");
+    std::fs::write(&bad, &text).unwrap();
+    let o = sharescope(&["check", bad.to_str().unwrap()]);
+    std::fs::remove_file(&bad).ok();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let (line_no, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("latncy_us"))
+        .unwrap();
+    let col = line.find("latncy_us").unwrap() + 1;
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: {}:{}:{col}: unknown field `latncy_us` in `LinkConfig`",
+            bad.display(),
+            line_no + 1
+        ),
+        "{err}"
+    );
+    assert_eq!(lines[1], format!("{} | {line}", line_no + 1), "{err}");
+    assert_eq!(
+        lines[2].find('^'),
+        Some(format!("{} | ", line_no + 1).len() + col - 1),
+        "{err}"
+    );
+    assert!(
+        lines[3].starts_with("hint: did you mean `latency_us`?"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn run_rejects_an_invalid_scenario_before_running_it() {
+    let text = std::fs::read_to_string(scenario("beaver-multiplication.ron"))
+        .unwrap()
+        .replace("Mul(\"x\", \"y\")", "Mul(\"x\", \"yy\")");
+    let bad = temp_path("unknown-name.ron");
+    std::fs::write(&bad, &text).unwrap();
+    let o = sharescope(&["run", bad.to_str().unwrap()]);
+    std::fs::remove_file(&bad).ok();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("`z` uses `yy`, which is not defined before it (did you mean `y`?)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "nothing ran: {}", stdout(&o));
+}
+
+#[test]
+fn a_missing_file_is_a_clear_user_error() {
+    for cmd in ["run", "check"] {
+        let o = sharescope(&[cmd, "no/such/scenario.ron"]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: no/such/scenario.ron: no such scenario file"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_wrong_command_line_is_a_user_error_not_an_internal_one() {
+    let o = sharescope(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = sharescope(&["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = sharescope(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("run"));
+}
+
+#[test]
+fn the_deadlock_scenario_exits_1_naming_who_waits_for_whom() {
+    let path = scenario("deadlock-held-link.ron");
+    let o = sharescope(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: deadlock in op `z`: "), "{err}");
+    assert!(err.contains("server0 waits for server1"), "{err}");
+    assert!(err.contains("carol waits for server0"), "{err}");
+    // `check` only validates: the scenario itself is well formed.
+    let o = sharescope(&["check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -1,0 +1,83 @@
+//! Shared by the debugger's tests: a deterministic scenario and a key-sequence driver.
+
+#![allow(dead_code)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use sim::control::Controller;
+use sim::scenario::{load_source, Plan, Source};
+use tui::app::App;
+use tui::theme::Theme;
+
+/// Beaver multiplication plus a local add, with modelled compute time (deterministic clocks).
+pub const SCENARIO: &str = r#"Scenario(
+    name: "debugger-test",
+    fixed_point: (frac_bits: 16, int_bits: 11),
+    truncation: Dealer,
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
+    timing: Model(ns_per_ring_op: 1.0),
+    seed: 42,
+    inputs: [
+        (name: "x", owner: "alice", shape: [4], data: Values([1.5, -2.25, 3.0, 0.1])),
+        (name: "y", owner: "bob", shape: [4], data: Values([2.0, 4.0, -1.5, 10.0])),
+    ],
+    program: [
+        (name: "z", op: Mul("x", "y")),
+        (name: "w", op: Add("z", "x")),
+    ],
+    outputs: [(name: "w", to: "carol")],
+)"#;
+
+/// A plan from scenario text.
+pub fn plan(text: &str) -> Plan {
+    load_source(&Source {
+        name: "test".into(),
+        dir: ".".into(),
+        text: text.into(),
+    })
+    .expect("test scenario is valid")
+}
+
+/// A debugger on `text`, in colour or not.
+pub fn app_with(text: &str, color: bool) -> App {
+    App::new(Controller::new(plan(text)), Theme { color })
+}
+
+/// A debugger on the test scenario.
+pub fn app() -> App {
+    app_with(SCENARIO, true)
+}
+
+/// Feeds keys: plain characters, or `<Enter>`, `<Esc>`, `<Tab>`, `<BackTab>`, `<Up>`, `<Down>`,
+/// `<Space>`, `<BS>`, `<C-c>`.
+pub fn keys(app: &mut App, seq: &str) {
+    let mut rest = seq;
+    while let Some(c) = rest.chars().next() {
+        if c == '<' {
+            if let Some(end) = rest.find('>') {
+                let name = &rest[1..end];
+                rest = &rest[end + 1..];
+                let (code, mods) = match name {
+                    "Enter" => (KeyCode::Enter, KeyModifiers::NONE),
+                    "Esc" => (KeyCode::Esc, KeyModifiers::NONE),
+                    "Tab" => (KeyCode::Tab, KeyModifiers::NONE),
+                    "BackTab" => (KeyCode::BackTab, KeyModifiers::SHIFT),
+                    "Up" => (KeyCode::Up, KeyModifiers::NONE),
+                    "Down" => (KeyCode::Down, KeyModifiers::NONE),
+                    "Space" => (KeyCode::Char(' '), KeyModifiers::NONE),
+                    "BS" => (KeyCode::Backspace, KeyModifiers::NONE),
+                    "C-c" => (KeyCode::Char('c'), KeyModifiers::CONTROL),
+                    other => panic!("unknown key <{other}>"),
+                };
+                app.handle_key(KeyEvent::new(code, mods));
+                continue;
+            }
+        }
+        rest = &rest[c.len_utf8()..];
+        let mods = if c.is_ascii_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        app.handle_key(KeyEvent::new(KeyCode::Char(c), mods));
+    }
+}

@@ -1,0 +1,369 @@
+//! Model tests: key sequences drive the debugger's update function without a terminal.
+
+mod common;
+
+use common::{app, app_with, keys, SCENARIO};
+use sim::control::{Breakpoint, RunState};
+use tui::app::{Mode, Pane, Row};
+
+#[test]
+fn s_steps_into_and_p_steps_back_through_history() {
+    let mut a = app();
+    assert_eq!(a.ctl.position(), 0);
+    keys(&mut a, "sss");
+    assert_eq!(a.ctl.position(), 3);
+    let frontier = a.ctl.completed();
+    keys(&mut a, "pp");
+    assert_eq!(a.ctl.position(), 1);
+    assert_eq!(
+        a.ctl.completed(),
+        frontier,
+        "stepping back never runs anything"
+    );
+    keys(&mut a, "N");
+    assert_eq!(a.ctl.position(), 0);
+    assert_eq!(a.selected, Row::Op(0), "the selection follows the cursor");
+}
+
+#[test]
+fn counts_repeat_a_motion() {
+    let mut a = app();
+    keys(&mut a, "4s");
+    assert_eq!(a.ctl.position(), 4);
+    keys(&mut a, "3p");
+    assert_eq!(a.ctl.position(), 1);
+    keys(&mut a, "2n"); // input x has one step: run input y, then z
+    let t = a.ctl.trace();
+    let z = t.ops.iter().find(|o| o.name == "z").unwrap();
+    assert_eq!(a.ctl.position(), z.end_step);
+}
+
+#[test]
+fn digits_focus_panes_and_tab_cycles() {
+    let mut a = app();
+    keys(&mut a, "7");
+    assert_eq!((a.focus, a.detail), (Pane::Explain, Pane::Explain));
+    keys(&mut a, "<Esc>1");
+    assert_eq!((a.focus, a.detail), (Pane::Outline, Pane::Explain));
+    keys(&mut a, "<Esc><Tab>");
+    assert_eq!(a.focus, Pane::Graph);
+    keys(&mut a, "<BackTab><BackTab>");
+    assert_eq!(a.focus, Pane::Explain);
+}
+
+#[test]
+fn step_over_and_out_land_on_op_boundaries() {
+    let mut a = app();
+    keys(&mut a, "nnn");
+    let z = a
+        .ctl
+        .trace()
+        .ops
+        .iter()
+        .find(|o| o.name == "z")
+        .unwrap()
+        .clone();
+    assert_eq!(a.ctl.position(), z.end_step);
+    keys(&mut a, "gnns");
+    assert_eq!(a.ctl.position(), z.first_step + 1);
+    keys(&mut a, "f");
+    assert_eq!(a.ctl.position(), z.end_step, "step out finishes the op");
+}
+
+#[test]
+fn b_on_an_op_then_continue_stops_before_it_and_reverse_continue_comes_back() {
+    let mut a = app();
+    // Select op `w` in the outline and toggle a breakpoint on it.
+    let w = a
+        .ctl
+        .trace()
+        .ops
+        .iter()
+        .position(|o| o.name == "w")
+        .unwrap();
+    let at = a
+        .outline_rows()
+        .iter()
+        .position(|r| *r == Row::Op(w))
+        .unwrap();
+    for _ in 0..at {
+        keys(&mut a, "<Down>");
+    }
+    assert_eq!(a.selected, Row::Op(w));
+    keys(&mut a, "b");
+    assert_eq!(a.ctl.breakpoints(), &[Breakpoint::Op("w".into())]);
+    keys(&mut a, "c");
+    assert!(a.message.starts_with("breakpoint: op w"), "{}", a.message);
+    assert_eq!(a.ctl.next_step().unwrap().op, w);
+    let stop = a.ctl.position();
+    keys(&mut a, "c");
+    assert_eq!(*a.ctl.state(), RunState::Finished);
+    assert_eq!(a.message, "end of the run");
+    keys(&mut a, "P");
+    assert_eq!(a.ctl.position(), stop);
+    // b again clears it.
+    a.selected = Row::Op(w);
+    keys(&mut a, "b");
+    assert!(a.ctl.breakpoints().is_empty());
+}
+
+#[test]
+fn break_on_divergence_from_the_command_line() {
+    let mut a = app();
+    keys(&mut a, ":break div 1e-9<Enter>");
+    assert_eq!(a.ctl.breakpoints(), &[Breakpoint::Divergence(1e-9)]);
+    keys(&mut a, "c");
+    assert!(
+        a.message.starts_with("breakpoint: divergence"),
+        "{}",
+        a.message
+    );
+    let ops = &a.ctl.trace().ops;
+    let op = &ops[a.ctl.current_step().unwrap().op];
+    assert!(op.stats.max_abs_error.unwrap() > 1e-9);
+    assert_eq!(
+        a.ctl.position(),
+        op.end_step,
+        "stops right after the diverging op"
+    );
+    for earlier in &ops[..op.index] {
+        assert!(
+            earlier.stats.max_abs_error.unwrap_or(0.0) <= 1e-9,
+            "{}",
+            earlier.name
+        );
+    }
+    // A looser tolerance skips the inputs and the exact-enough product.
+    keys(&mut a, ":clear<Enter>:break div 0.5<Enter>g");
+    keys(&mut a, "c");
+    assert_eq!(a.message, "end of the run");
+}
+
+#[test]
+fn hazard_breakpoint_stops_after_the_op_that_raises_it() {
+    // 3000 is above 2^11: an overflow hazard on the input.
+    let text = SCENARIO.replace("0.1])", "3000.0])");
+    let mut a = app_with(&text, true);
+    keys(&mut a, ":break hazard<Enter>c");
+    assert!(
+        a.message.starts_with("breakpoint: any hazard"),
+        "{}",
+        a.message
+    );
+    let op = &a.ctl.trace().ops[a.ctl.current_step().unwrap().op];
+    assert!(!op.hazards.is_empty());
+}
+
+#[test]
+fn bad_commands_report_errors_and_change_nothing() {
+    let mut a = app();
+    keys(&mut a, ":break party mallory<Enter>");
+    assert!(
+        a.message.starts_with("error: no party `mallory`"),
+        "{}",
+        a.message
+    );
+    keys(&mut a, ":tol -1<Enter>");
+    assert!(a.message.starts_with("error"), "{}", a.message);
+    keys(&mut a, ":frobnicate<Enter>");
+    assert!(a.message.contains("unknown command"), "{}", a.message);
+    keys(&mut a, ":link server0<Enter>");
+    assert!(a.message.starts_with("error"), "{}", a.message);
+    assert!(a.ctl.breakpoints().is_empty());
+    assert_eq!(a.ctl.position(), 0);
+    assert!(!a.quit);
+}
+
+#[test]
+fn restart_with_the_same_seed_is_deterministic_and_r_upper_changes_it() {
+    let mut a = app();
+    keys(&mut a, "G");
+    let first = a.ctl.trace().clone();
+    keys(&mut a, "r");
+    assert_eq!(a.ctl.position(), 0);
+    keys(&mut a, "G");
+    assert_eq!(
+        a.ctl.trace(),
+        &first,
+        "same seed, same trace (model timing)"
+    );
+    keys(&mut a, "R");
+    assert_ne!(a.ctl.plan().scenario.seed, 42);
+    keys(&mut a, "G");
+    assert_ne!(a.ctl.trace().steps, first.steps);
+}
+
+#[test]
+fn a_slower_link_reruns_to_the_same_position_with_later_clocks() {
+    let mut a = app();
+    keys(&mut a, "nnn");
+    let pos = a.ctl.position();
+    let before = a.ctl.trace().steps[pos - 1].parties[0].end_ns;
+    keys(&mut a, ":link server0 server1 latency=50000 both<Enter>");
+    assert!(
+        a.message.starts_with("link server0 → server1"),
+        "{}",
+        a.message
+    );
+    assert_eq!(a.ctl.position(), pos);
+    let after = a.ctl.trace().steps[pos - 1].parties[0].end_ns;
+    assert!(after > before + 40_000_000, "{before} → {after}");
+}
+
+#[test]
+fn breakpoint_list_deletes_entries() {
+    let mut a = app();
+    keys(&mut a, ":break kind mul<Enter>:break bytes 100<Enter>B");
+    assert_eq!(a.mode, Mode::Breakpoints(0));
+    keys(&mut a, "d");
+    assert_eq!(a.ctl.breakpoints(), &[Breakpoint::Bytes(100)]);
+    keys(&mut a, "<Esc>");
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn help_command_line_and_quit_keys() {
+    let mut a = app();
+    keys(&mut a, "?");
+    assert_eq!(a.mode, Mode::Help);
+    keys(&mut a, "s<Esc>");
+    assert_eq!(
+        (a.mode.clone(), a.ctl.position()),
+        (Mode::Normal, 0),
+        "help swallows keys"
+    );
+    keys(&mut a, ":tol 0.5<BS><BS>");
+    assert_eq!(a.mode, Mode::Command("tol 0".into()));
+    keys(&mut a, "<Esc>q");
+    assert!(a.quit);
+    let mut a = app();
+    keys(&mut a, "<C-c>");
+    assert!(a.quit);
+}
+
+#[test]
+fn export_writes_a_chrome_trace() {
+    let mut a = app();
+    let dir = std::env::temp_dir().join(format!("sharescope-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("trace.json");
+    keys(&mut a, "G");
+    keys(&mut a, &format!(":export chrome {}<Enter>", file.display()));
+    assert!(a.message.starts_with("wrote chrome trace"), "{}", a.message);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["ph"] == "X" && e["name"] == "open masked inputs"));
+    assert!(events.iter().any(|e| e["ph"] == "s") && events.iter().any(|e| e["ph"] == "f"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_failing_party_shows_its_error_and_keys_keep_working() {
+    let text = SCENARIO.replace(
+        "outputs: [",
+        "faults: [(party: \"server0\", op: \"w\", kind: Error)],\n    outputs: [",
+    );
+    let mut a = app_with(&text, true);
+    keys(&mut a, "c");
+    assert!(a.message.starts_with("run failed:"), "{}", a.message);
+    assert!(a.message.contains("server0"), "{}", a.message);
+    keys(&mut a, "spPgGnfc");
+    assert!(matches!(a.ctl.state(), RunState::Failed(_)));
+}
+
+#[test]
+fn scenario_breakpoints_are_preset() {
+    let text = SCENARIO.replace(
+        "outputs: [",
+        "breakpoints: [Op(\"z\"), Kind(\"add\"), Bytes(100), Hazard],\n    outputs: [",
+    );
+    let mut a = app_with(&text, true);
+    assert_eq!(
+        a.ctl.breakpoints(),
+        &[
+            Breakpoint::Op("z".into()),
+            Breakpoint::Kind("add".into()),
+            Breakpoint::Bytes(100),
+            Breakpoint::Hazard
+        ]
+    );
+    keys(&mut a, "c");
+    assert!(a.message.starts_with("breakpoint: op z"), "{}", a.message);
+    assert_eq!(a.ctl.next_step().unwrap().name, "deal triple");
+    keys(&mut a, "c");
+    assert!(
+        a.message.starts_with("breakpoint: bytes > 100"),
+        "{}",
+        a.message
+    );
+    assert_eq!(a.ctl.current_step().unwrap().name, "open masked inputs");
+    keys(&mut a, "c");
+    assert!(
+        a.message.starts_with("breakpoint: kind add"),
+        "{}",
+        a.message
+    );
+}
+
+#[test]
+fn mouse_clicks_focus_panes_and_select_outline_rows() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use ratatui::layout::Rect;
+    let mut a = app();
+    a.size = Rect::new(0, 0, 80, 24);
+    let click = |column, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let areas = tui::layout::areas(a.size, &a).unwrap();
+    // A tab in the bar selects its pane.
+    let (_, net) = areas
+        .tabs
+        .iter()
+        .find(|(p, _)| *p == Pane::Network)
+        .copied()
+        .unwrap();
+    a.handle_mouse(click(net.x, net.y));
+    assert_eq!((a.focus, a.detail), (Pane::Network, Pane::Network));
+    // A click on the third op row of the outline (border, header, then rows) selects it.
+    let (_, outline) = areas.panes[0];
+    a.handle_mouse(click(outline.x + 5, outline.y + 2 + 2));
+    assert_eq!(a.focus, Pane::Outline);
+    assert_eq!(a.selected, Row::Op(2));
+    // The wheel scrolls the pane under the mouse.
+    let (_, detail) = areas.panes[1];
+    a.handle_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: detail.x + 2,
+        row: detail.y + 2,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(a.focus, Pane::Network);
+    assert_eq!(a.scroll[Pane::Network.number() - 1], 3);
+}
+
+#[test]
+fn enter_on_an_outline_step_moves_the_cursor_there() {
+    let mut a = app();
+    keys(&mut a, "G1");
+    keys(&mut a, "<Esc>");
+    let z = a
+        .ctl
+        .trace()
+        .ops
+        .iter()
+        .find(|o| o.name == "z")
+        .unwrap()
+        .clone();
+    a.selected = Row::Step(z.first_step + 1);
+    keys(&mut a, "<Enter>");
+    assert_eq!(a.ctl.position(), z.first_step + 2);
+    a.selected = Row::Op(z.index);
+    keys(&mut a, "<Enter>");
+    assert_eq!(a.ctl.position(), z.first_step);
+}

@@ -1,0 +1,224 @@
+//! End to end: the real binary in a pseudo-terminal. It steps, sets a breakpoint from the command
+//! line, continues to it, quits — and the terminal must be back in cooked mode, on the main
+//! screen, with the cursor shown. The screen is read through a terminal emulator (vt100).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// A hang guard, not a performance assertion: generous, so only a stuck debugger trips it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Pty {
+    master: std::fs::File,
+    output: Receiver<Vec<u8>>,
+    raw: Vec<u8>,
+    screen: vt100::Parser,
+    child: Child,
+}
+
+impl Pty {
+    fn spawn(args: &[&str], rows: u16, cols: u16) -> Pty {
+        let (mut master, mut slave) = (-1, -1);
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two fresh descriptors into `master` and `slave`.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        };
+        assert_eq!(rc, 0, "openpty failed");
+        // SAFETY: both descriptors were just created and are owned here.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sharescope"));
+        cmd.args(args)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start sharescope");
+        let master = std::fs::File::from(master);
+        let mut reader = master.try_clone().unwrap();
+        let (tx, output) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Pty {
+            master,
+            output,
+            raw: Vec::new(),
+            screen: vt100::Parser::new(rows, cols, 0),
+            child,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(chunk) = self.output.recv_timeout(wait) {
+            self.screen.process(&chunk);
+            self.raw.extend(chunk);
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    /// Waits until the screen shows `what`.
+    fn expect(&mut self, what: &str) {
+        let start = Instant::now();
+        while !self.text().contains(what) {
+            assert!(
+                start.elapsed() < PATIENCE,
+                "screen never showed {what:?}; it shows:\n{}",
+                self.text()
+            );
+            self.pump(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.master.write_all(keys.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Waits for the process to exit, collecting the rest of its output.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Drain what is left.
+                let drain = Instant::now();
+                while drain.elapsed() < Duration::from_millis(300) {
+                    self.pump(Duration::from_millis(20));
+                }
+                return status;
+            }
+            assert!(start.elapsed() < PATIENCE, "sharescope did not exit");
+            self.pump(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the terminal is back in cooked mode (canonical input with echo).
+    fn cooked(&self) -> bool {
+        // SAFETY: tcgetattr fills a zeroed termios for a valid descriptor (a Linux pty master
+        // shares its termios with the slave).
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
+        assert_eq!(rc, 0);
+        t.c_lflag & libc::ICANON != 0 && t.c_lflag & libc::ECHO != 0
+    }
+
+    fn raw_contains(&self, seq: &[u8]) -> bool {
+        self.raw.windows(seq.len()).any(|w| w == seq)
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scenario_file(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sharescope-pty-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("scenario.ron");
+    std::fs::write(&f, common::SCENARIO).unwrap();
+    f
+}
+
+#[test]
+fn debugger_steps_breaks_continues_quits_and_restores_the_terminal() {
+    let file = scenario_file("main");
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 30, 100);
+    pty.expect("1 Outline");
+    pty.expect("paused before the first step");
+    assert!(!pty.cooked(), "the debugger runs in raw mode");
+    pty.send("s");
+    pty.expect("step 1/?");
+    pty.send(":break kind add\r");
+    pty.expect("breakpoint set: kind add");
+    pty.send("c");
+    pty.expect("breakpoint: kind add");
+    assert!(
+        pty.text().contains("◆ ▸ w"),
+        "breakpoint marker on w:\n{}",
+        pty.text()
+    );
+    pty.send("7");
+    pty.expect("Why it reveals nothing");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(pty.cooked(), "raw mode was switched off");
+    assert!(
+        pty.raw_contains(b"\x1b[?1049l"),
+        "left the alternate screen"
+    );
+    assert!(pty.raw_contains(b"\x1b[?25h"), "showed the cursor again");
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    let file = scenario_file("ctrlc");
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 24, 80);
+    pty.expect("1 Outline");
+    pty.send("\x03");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(pty.cooked());
+    assert!(pty.raw_contains(b"\x1b[?1049l"));
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn no_arguments_in_a_terminal_opens_the_debugger_on_the_builtin_scenario() {
+    let mut pty = Pty::spawn(&[], 24, 80);
+    pty.expect("beaver-multiplication");
+    pty.expect("1 Outline");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    assert!(pty.cooked());
+}
+
+#[test]
+fn a_too_small_terminal_gets_a_message() {
+    let file = scenario_file("small");
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 10, 40);
+    pty.expect("Terminal too small");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
