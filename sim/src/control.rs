@@ -127,6 +127,22 @@ pub fn step_prefix(name: &str) -> Option<&str> {
     name.rsplit_once(": ").map(|(p, _)| p)
 }
 
+/// Waits for the parties to pause. If some are stuck at the gate — waiting on a party that is
+/// paused there, as behind a held link — lets the run go on without a gate, so the monitor can
+/// report the deadlock (or the run finishes): stepping never hangs.
+fn settle(sim: &Simulation) -> crate::engine::Progress {
+    let progress = sim.wait_idle();
+    let stuck = progress
+        .status
+        .iter()
+        .any(|s| matches!(s, PartyStatus::Waiting(_)));
+    if stuck && !progress.done && sim.failure().is_none() {
+        sim.set_gate(usize::MAX);
+        return sim.wait_idle();
+    }
+    progress
+}
+
 /// The debugger's engine: history, cursor, breakpoints and the live run.
 pub struct Controller {
     plan: Plan,
@@ -175,7 +191,7 @@ impl Controller {
     fn launch(&mut self) {
         self.sim = None; // cancels and joins the previous run, if any
         let sim = Simulation::start(&self.plan, 0);
-        let progress = sim.wait_idle();
+        let progress = settle(&sim);
         self.status = progress.status;
         self.trace = sim.trace();
         self.completed = 0;
@@ -286,12 +302,21 @@ impl Controller {
         if let Some(sim) = &mut self.sim {
             // Every party stops at its next message, step or gate: wait, so the trace is final.
             sim.join();
+            self.status = sim.wait_idle().status;
             let tail = sim.steps_since(self.completed);
             self.trace.steps.truncate(self.completed);
             self.trace.steps.extend(tail);
             self.trace.ops = sim.trace().ops;
+            // The history ends with the step the first stopped party was in, shown as far as it
+            // got (parties that finished may have walked further through steps nobody else ran).
+            let begun = sim.steps_begun();
+            let reached = (0..begun.len())
+                .filter(|p| self.status.get(*p) != Some(&PartyStatus::Finished))
+                .map(|p| begun[p])
+                .min()
+                .unwrap_or(self.trace.steps.len());
+            self.trace.steps.truncate(reached.max(self.completed));
         }
-        // The failing step is shown as far as it got.
         self.completed = self.trace.steps.len();
         self.ops_stale = false;
         self.state = RunState::Failed(message);
@@ -317,26 +342,33 @@ impl Controller {
 
     /// Runs one more step at the frontier; false if the run cannot move.
     fn extend(&mut self) -> bool {
+        self.extend_by(1)
+    }
+
+    /// Runs up to `n` more steps at the frontier; whether the history grew.
+    fn extend_by(&mut self, n: usize) -> bool {
         if self.state != RunState::Paused {
             return false;
         }
         let Some(sim) = &self.sim else { return false };
-        sim.set_gate(self.completed + 1);
-        let progress = sim.wait_idle();
+        let before = self.completed;
+        sim.set_gate(self.completed.saturating_add(n));
+        let progress = settle(sim);
         self.status = progress.status;
         if let Some(f) = sim.failure() {
             self.fail(f);
-            return false;
+            return self.completed > before;
         }
         let tail = sim.steps_since(self.completed);
         self.trace.steps.truncate(self.completed);
         self.trace.steps.extend(tail);
-        self.completed += 1;
+        // Every party is paused at the gate (or done): each step it has begun is complete.
+        self.completed = self.trace.steps.len();
         self.ops_stale = true;
         if progress.done {
             self.conclude();
         }
-        true
+        self.completed > before
     }
 
     /// Refreshes per-op stats (reconstructed values, errors) from the live run.
@@ -356,7 +388,7 @@ impl Controller {
         }
         let Some(sim) = &self.sim else { return };
         sim.set_gate(usize::MAX);
-        let progress = sim.wait_idle();
+        let progress = settle(sim);
         self.status = progress.status;
         if let Some(f) = sim.failure() {
             self.fail(f);
@@ -367,17 +399,25 @@ impl Controller {
 
     /// Moves the cursor one step forward, extending the history if needed.
     fn forward(&mut self) -> bool {
+        self.forward_batch(1)
+    }
+
+    /// Like [`Controller::forward`], running `batch` steps ahead when at the frontier.
+    fn forward_batch(&mut self, batch: usize) -> bool {
         let moved = if self.pos < self.completed {
             self.pos += 1;
             true
-        } else if self.extend() {
+        } else if self.extend_by(batch) {
             self.pos = self.completed.min(self.pos + 1);
             true
         } else {
             self.pos = self.pos.min(self.completed);
             false
         };
-        self.peek();
+        // Keep the run ahead of the cursor (by one step, or by the batch).
+        if self.pos == self.completed {
+            self.extend_by(batch);
+        }
         moved
     }
 
@@ -410,9 +450,17 @@ impl Controller {
     }
 
     /// Moves forward until `until(self)` holds at the new position or a breakpoint hits.
+    ///
+    /// At the frontier the run goes ahead in growing batches (16, 32, … 1024 steps): every
+    /// breakpoint is a predicate on recorded data, so positions are checked one by one in the
+    /// history afterwards, and the parties simply wait further ahead of the cursor.
     fn run_until(&mut self, until: impl Fn(&Controller) -> bool) -> Stop {
+        let mut batch = 16;
         loop {
-            if !self.forward() {
+            if self.pos + 1 >= self.completed {
+                batch = (batch * 2).min(1024);
+            }
+            if !self.forward_batch(batch) {
                 self.refresh_ops();
                 return self.blocked();
             }
@@ -769,6 +817,31 @@ mod tests {
         assert!(matches!(c.step(1), Stop::Failed(_)));
         c.step_back(1);
         assert!(c.position() < c.completed());
+    }
+
+    #[test]
+    fn a_held_link_ends_in_a_deadlock_report_whether_stepping_or_continuing() {
+        let text = SCENARIO.replace(
+            "seed: 7,",
+            "network: (links: [(from: \"server1\", to: \"server0\", state: Held)]),\n    seed: 7,",
+        );
+        let mut c = Controller::new(plan(&text));
+        let stop = c.step(100);
+        let Stop::Failed(m) = stop else {
+            panic!("{stop:?}")
+        };
+        assert!(m.contains("deadlock"), "{m}");
+        let mut c = Controller::new(plan(&text));
+        c.add_breakpoint(Breakpoint::Kind("add".into()));
+        let stop = c.resume();
+        assert!(
+            matches!(stop, Stop::Failed(ref m) if m.contains("deadlock")),
+            "{stop:?}"
+        );
+        // The history up to the failure stays browsable.
+        assert!(c.completed() > 3);
+        c.goto(3);
+        assert_eq!(c.position(), 3);
     }
 
     #[test]

@@ -289,10 +289,7 @@ impl Simulation {
         let mut st = self.shared.lock();
         loop {
             let idle = st.failure.is_some()
-                || st.status.iter().all(|s| {
-                    matches!(s, PartyStatus::Finished | PartyStatus::Failed)
-                        || matches!(s, PartyStatus::AtGate(k) if *k >= st.gate)
-                });
+                || (0..st.status.len()).all(|p| blocked_at_gate(&self.shared, &st, p));
             if idle {
                 break;
             }
@@ -326,6 +323,13 @@ impl Simulation {
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
+    }
+
+    /// How many steps each party has begun (its position in the common step sequence).
+    pub fn steps_begun(&self) -> Vec<usize> {
+        (0..self.plan.parties.len())
+            .map(|p| self.shared.log(p).step_names.len())
+            .collect()
     }
 
     /// The run's first failure, if any.
@@ -475,6 +479,28 @@ impl Drop for Simulation {
             let _ = h.join();
         }
     }
+}
+
+/// Whether party `p` cannot move until the gate opens: paused at it, done, or waiting (with
+/// nothing in flight) on a chain of parties that ends at one of those or loops. A party waiting
+/// on a party paused at the gate is stuck there (a held link, or a protocol that receives before
+/// its peer's step); `wait_idle` returns rather than waiting forever, and the caller decides.
+fn blocked_at_gate(shared: &Shared, st: &MonitorState, p: usize) -> bool {
+    let mut at = p;
+    for _ in 0..=st.status.len() {
+        match st.status[at] {
+            PartyStatus::Finished | PartyStatus::Failed => return true,
+            PartyStatus::AtGate(k) => return k >= st.gate,
+            PartyStatus::Running => return false,
+            PartyStatus::Waiting(q) => {
+                if shared.in_flight(q, at) > 0 {
+                    return false;
+                }
+                at = q;
+            }
+        }
+    }
+    true // a cycle of waits with nothing in flight
 }
 
 /// Runs a plan to the end.

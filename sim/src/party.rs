@@ -206,6 +206,7 @@ impl SimContext {
         // `take`: a step is closed once, so a second close (on failure) cannot overwrite it.
         if let Some(s) = self.step.take() {
             self.current.end_ns = self.clock_ns;
+            self.current.wall_end_ns = self.run_start.elapsed().as_nanos() as u64;
             let rec = std::mem::take(&mut self.current);
             let mut log = self.shared.log(self.me);
             if log.steps.len() <= s {

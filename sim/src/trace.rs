@@ -64,8 +64,10 @@ impl ValueRecord {
     }
 }
 
-/// What one party did in one step.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+/// What one party did in one step. Equality ignores `wall_end_ns`: two traces are equal when
+/// the protocol did the same thing (shares, messages, bytes, rounds, virtual times), which one seed
+/// reproduces; wall-clock times never repeat.
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct PartyStep {
     /// Virtual clock at the start of the step, ns.
     pub start_ns: u64,
@@ -75,12 +77,39 @@ pub struct PartyStep {
     pub compute_ns: u64,
     /// Virtual time spent waiting for messages, ns.
     pub wait_ns: u64,
+    /// Wall-clock time since the run started when the step ended, ns (not deterministic).
+    pub wall_end_ns: u64,
     /// Messages this party sent in the step.
     pub sent: Vec<MessageRecord>,
     /// Shares (or local values) recorded at the step.
     pub shares: Vec<ValueRecord>,
     /// Values this party saw opened.
     pub opened: Vec<ValueRecord>,
+}
+
+impl PartialEq for PartyStep {
+    fn eq(&self, o: &Self) -> bool {
+        let PartyStep {
+            start_ns,
+            end_ns,
+            compute_ns,
+            wait_ns,
+            wall_end_ns: _,
+            sent,
+            shares,
+            opened,
+        } = self;
+        (start_ns, end_ns, compute_ns, wait_ns, sent, shares, opened)
+            == (
+                &o.start_ns,
+                &o.end_ns,
+                &o.compute_ns,
+                &o.wait_ns,
+                &o.sent,
+                &o.shares,
+                &o.opened,
+            )
+    }
 }
 
 /// One protocol step across all parties.

@@ -100,12 +100,15 @@ fn the_polynomial_relu_agrees_less_or_equally_and_errs_more() {
         "pond polynomial ReLU: accuracy {} agreement {}; securenn: accuracy {} agreement {}",
         p.accuracy, p.agreement, e.accuracy, e.agreement
     );
+    // Strictly lower: 0.95 against 1.0 for every seed tried (1–5 and the scenario's 12); the
+    // polynomial's error is deterministic, only rounding depends on the seed.
     assert!(
-        p.agreement <= e.agreement,
-        "{} > {}",
+        p.agreement < e.agreement,
+        "{} >= {}",
         p.agreement,
         e.agreement
     );
+    assert!(p.accuracy < e.accuracy, "{} >= {}", p.accuracy, e.accuracy);
     // Same weights and images: the same plaintext predictions.
     assert_eq!(p.plaintext_predictions, e.plaintext_predictions);
     // The approximation shows in the logits.

@@ -75,6 +75,18 @@ fn main() {
         t.elapsed().as_secs_f64(),
         trace_heap_bytes(ctl.trace()) as f64 / 1e6
     );
+    // Continue with a breakpoint that never hits: the run advances one gated step at a time.
+    let plan = ctl.plan().clone();
+    let mut gated = Controller::new(plan);
+    gated.add_breakpoint(sim::control::Breakpoint::Bytes(u64::MAX));
+    let t = Instant::now();
+    gated.resume();
+    println!(
+        "continue step by step (breakpoint checked after each of {} steps): {:.2} s, {:.1} µs per step",
+        gated.completed(),
+        t.elapsed().as_secs_f64(),
+        t.elapsed().as_secs_f64() * 1e6 / gated.completed().max(1) as f64
+    );
     let mut app = App::new(ctl, Theme { color: true });
     for (w, h) in [(80u16, 24u16), (160, 48)] {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();

@@ -68,6 +68,8 @@ pub enum Row {
     Op(usize),
     /// Global step `k`.
     Step(usize),
+    /// Message `i` of step `k` (listed under the cursor's step).
+    Message(usize, usize),
 }
 
 /// What the keyboard is talking to.
@@ -116,6 +118,8 @@ pub struct App {
     pub scroll: [usize; 7],
     /// A pending count (`10n`).
     pub count: Option<usize>,
+    /// Whether the pending count is a lone digit 1–7 that focused a pane (not a count).
+    pub count_is_focus: bool,
     /// The last message (a stop reason, an error, a confirmation).
     pub message: String,
     /// Colours.
@@ -141,6 +145,7 @@ impl App {
             expanded: BTreeSet::new(),
             scroll: [0; 7],
             count: None,
+            count_is_focus: false,
             message: String::new(),
             theme,
             quit: false,
@@ -178,7 +183,13 @@ impl App {
             rows.push(Row::Op(op.index));
             if Some(op.index) == cur || self.expanded.contains(&op.index) {
                 let end = op.end_step.min(self.ctl.completed());
-                rows.extend((op.first_step..end).map(Row::Step));
+                for k in op.first_step..end {
+                    rows.push(Row::Step(k));
+                    if k + 1 == self.ctl.position() {
+                        let n = t.steps[k].messages().count();
+                        rows.extend((0..n).map(|i| Row::Message(k, i)));
+                    }
+                }
             }
         }
         rows
@@ -265,14 +276,22 @@ impl App {
         }
     }
 
+    /// The pending count for a motion: a lone digit 1–7 only focused a pane, so it counts as 1;
+    /// counts are two or more digits, or start with 0 (`10n`, `05s`).
     fn take_count(&mut self) -> usize {
-        self.count.take().unwrap_or(1).max(1)
+        let focus_only = std::mem::take(&mut self.count_is_focus);
+        match self.count.take() {
+            Some(_) if focus_only => 1,
+            Some(c) => c.max(1),
+            None => 1,
+        }
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
         if let KeyCode::Char(d @ '0'..='9') = key.code {
             let digit = d as usize - '0' as usize;
-            if self.count.is_none() && (1..=7).contains(&digit) {
+            self.count_is_focus = self.count.is_none() && (1..=7).contains(&digit);
+            if self.count_is_focus {
                 self.focus_pane(Pane::ALL[digit - 1]);
             }
             let c = self
@@ -416,7 +435,7 @@ impl App {
         }
         let op = match self.selected {
             Row::Op(i) => i,
-            Row::Step(k) => match self.ctl.trace().steps.get(k) {
+            Row::Step(k) | Row::Message(k, _) => match self.ctl.trace().steps.get(k) {
                 Some(s) => s.op,
                 None => return,
             },
@@ -433,7 +452,7 @@ impl App {
             return;
         }
         let target = match self.selected {
-            Row::Step(k) => k + 1,
+            Row::Step(k) | Row::Message(k, _) => k + 1,
             Row::Op(i) => {
                 let op = &self.ctl.trace().ops[i];
                 if op.first_step < op.end_step {
@@ -451,7 +470,7 @@ impl App {
     fn toggle_breakpoint_at_selection(&mut self) {
         let b = match self.selected {
             Row::Op(i) => Breakpoint::Op(self.ctl.trace().ops[i].name.clone()),
-            Row::Step(k) => match self.ctl.trace().steps.get(k) {
+            Row::Step(k) | Row::Message(k, _) => match self.ctl.trace().steps.get(k) {
                 Some(s) => Breakpoint::Step(s.name.clone()),
                 None => return,
             },

@@ -46,6 +46,18 @@ pub enum Command {
         /// Scenario file (RON).
         scenario: PathBuf,
     },
+    /// Run a scenario under several protocols and print one table: accuracy, error, bytes,
+    /// rounds, and predicted time on a LAN and a WAN profile.
+    Compare {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Comma-separated protocols: pond, securenn, securenn-shortcut.
+        #[arg(long, default_value = "pond,securenn")]
+        protocols: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 /// How a command ended.
@@ -161,6 +173,31 @@ pub fn execute(cli: Cli) -> Outcome {
             }
             match load_plan(scenario.as_deref()) {
                 Ok(plan) => debug(plan, seed),
+                Err(e) => sim_error(e),
+            }
+        }
+        Some(Command::Compare {
+            scenario,
+            protocols,
+            seed,
+        }) => {
+            let protocols = match sim::compare::parse_protocols(&protocols) {
+                Ok(p) => p,
+                Err(e) => return Outcome::UserError(e),
+            };
+            match load_plan(Some(&scenario)) {
+                Ok(mut plan) => {
+                    if let Some(s) = seed {
+                        plan.scenario.seed = s;
+                    }
+                    match sim::compare::compare(&plan, &protocols) {
+                        Ok(c) => {
+                            print!("{}", c.table());
+                            Outcome::Ok
+                        }
+                        Err(e) => sim_error(e),
+                    }
+                }
                 Err(e) => sim_error(e),
             }
         }

@@ -26,9 +26,12 @@ pub const KEYS: &[(&str, &str)] = &[
         ":",
         "command line (break, tol, link, wan, seed, goto, export)",
     ),
-    ("Tab / 1–7", "focus a pane (digits also start a count: 10n)"),
     (
-        "↑ ↓ j k PgUp PgDn",
+        "Tab / 1–7",
+        "focus a pane; counts: 10n, 05s (two digits or a 0)",
+    ),
+    (
+        "↑↓ jk PgUp/Dn",
         "move the selection / scroll the focused pane",
     ),
     ("Enter", "outline: go to the selected step or op"),
@@ -74,7 +77,10 @@ pub fn draw(f: &mut Frame, app: &App) {
             Span::raw("█"),
         ]),
         _ => {
-            let count = app.count.map(|c| format!("[{c}] ")).unwrap_or_default();
+            let count = match app.count {
+                Some(c) if !app.count_is_focus => format!("[{c}] "),
+                _ => String::new(),
+            };
             let style = if app.message.starts_with("error") || app.message.starts_with("run failed")
             {
                 th.bad()
@@ -140,7 +146,7 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         .unwrap_or_default();
     let (state, st_style) = match c.state() {
         RunState::Paused => ("paused", th.good()),
-        RunState::Finished => ("finished", th.good()),
+        RunState::Finished => ("run finished", th.good()),
         RunState::Failed(_) => ("FAILED", th.bad()),
     };
     let line = Line::from(vec![
@@ -186,9 +192,18 @@ fn help(f: &mut Frame, size: Rect, app: &App) {
     let mut lines = vec![Line::styled("Keys", th.title())];
     for (k, d) in KEYS {
         lines.push(Line::from(vec![
-            Span::styled(format!("{k:>18}  "), th.title()),
+            Span::styled(format!("{k:>14}  "), th.title()),
             Span::raw(*d),
         ]));
+    }
+    // The command list only when it fits (the key list always does from 24 rows on).
+    let room = size.height.saturating_sub(2) as usize;
+    if lines.len() + 2 + crate::command::HELP.len() > room {
+        lines.push(Line::styled(
+            "(a taller terminal also lists the : commands)",
+            th.dim(),
+        ));
+        return finish_help(f, size, lines);
     }
     lines.push(Line::from(""));
     lines.push(Line::styled("Commands (after :)", th.title()));
@@ -198,7 +213,11 @@ fn help(f: &mut Frame, size: Rect, app: &App) {
             Span::raw(format!(" — {d}")),
         ]));
     }
-    let area = centered(size, 76, lines.len() as u16 + 2);
+    finish_help(f, size, lines);
+}
+
+fn finish_help(f: &mut Frame, size: Rect, lines: Vec<Line<'static>>) {
+    let area = centered(size, 78, lines.len() as u16 + 2);
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).block(

@@ -28,11 +28,15 @@ fn s_steps_into_and_p_steps_back_through_history() {
 #[test]
 fn counts_repeat_a_motion() {
     let mut a = app();
-    keys(&mut a, "4s");
+    keys(&mut a, "04s");
     assert_eq!(a.ctl.position(), 4);
-    keys(&mut a, "3p");
+    keys(&mut a, "03p");
     assert_eq!(a.ctl.position(), 1);
-    keys(&mut a, "2n"); // input x has one step: run input y, then z
+    // A lone digit 1–7 focuses a pane and is not a count.
+    keys(&mut a, "3s");
+    assert_eq!((a.focus, a.ctl.position()), (Pane::Shares, 2));
+    keys(&mut a, "p");
+    keys(&mut a, "02n"); // input x has one step: run input y, then z
     let t = a.ctl.trace();
     let z = t.ops.iter().find(|o| o.name == "z").unwrap();
     assert_eq!(a.ctl.position(), z.end_step);

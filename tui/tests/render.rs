@@ -86,6 +86,15 @@ fn help_overlay_160x48() {
 }
 
 #[test]
+fn help_overlay_fits_80x24() {
+    let mut a = app();
+    keys(&mut a, "?");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("q / Ctrl-C") && s.contains("step into"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
 fn failed_run_shows_the_error_80x24() {
     let text = SCENARIO.replace(
         "outputs: [",
@@ -137,4 +146,22 @@ fn no_color_uses_no_colours_and_keeps_every_marker() {
     keys(&mut c, "nnn5");
     let b = render(&mut c, 80, 24);
     assert!(b.content().iter().any(|cell| cell.fg != Color::Reset));
+}
+
+#[test]
+fn elements_over_the_tolerance_are_marked() {
+    let mut a = app();
+    keys(&mut a, "nnn");
+    let before = screen(&mut a, 160, 48);
+    assert!(!before.contains("e-5 !"), "{before}");
+    // 0.1 · 10 reconstructs as 1.000061: 6.1e-5 off, over a tolerance of 1e-6.
+    keys(&mut a, ":tol 1e-6<Enter>");
+    let after = screen(&mut a, 160, 48);
+    let marked: Vec<&str> = after.lines().filter(|l| l.contains(" !")).collect();
+    assert_eq!(marked.len(), 1, "{after}");
+    assert!(
+        marked[0].contains("1.000061") && marked[0].contains("+6.10e-5"),
+        "{}",
+        marked[0]
+    );
 }

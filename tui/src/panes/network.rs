@@ -47,6 +47,60 @@ fn compact_bytes(b: u64) -> String {
     }
 }
 
+/// Messages in flight in virtual time at the cursor: sent by then, but not yet delivered when
+/// their receiver's clock stood where the cursor leaves it (dealer traffic often is: it is
+/// delivered while the servers are busy). Held messages never arrive.
+fn in_flight(app: &App, out: &mut Vec<Line<'static>>) {
+    let th = &app.theme;
+    let t = app.ctl.trace();
+    let pos = app.ctl.position();
+    let mut clock = vec![0u64; t.parties.len()];
+    for s in t.steps.iter().take(pos) {
+        for (p, ps) in s.parties.iter().enumerate() {
+            clock[p] = clock[p].max(ps.end_ns);
+        }
+    }
+    let flying: Vec<_> = t
+        .steps
+        .iter()
+        .take(pos)
+        .flat_map(|s| s.messages())
+        .filter(|m| m.delivery_ns > clock[m.to])
+        .collect();
+    out.push(Line::from(""));
+    out.push(Line::styled(
+        format!("in flight at the cursor ({})", flying.len()),
+        th.title(),
+    ));
+    if flying.is_empty() {
+        out.push(Line::styled(
+            "  none: every message sent has arrived",
+            th.dim(),
+        ));
+    }
+    for m in flying.iter().take(12) {
+        let when = if m.delivery_ns == u64::MAX {
+            "held: never delivered".to_string()
+        } else {
+            format!(
+                "arrives at {}, {} after {}'s clock",
+                format::ns(m.delivery_ns),
+                format::ns(m.delivery_ns - clock[m.to]),
+                t.parties[m.to]
+            )
+        };
+        out.push(Line::from(vec![
+            Span::styled(
+                format!("  {:>9}", fit(&t.parties[m.from], 9)),
+                th.party(m.from),
+            ),
+            Span::raw(" → "),
+            Span::styled(format!("{:<9}", fit(&t.parties[m.to], 9)), th.party(m.to)),
+            Span::raw(format!(" {:>8}  {when}", format::bytes(m.bytes))),
+        ]));
+    }
+}
+
 /// The pane's lines.
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let th = &app.theme;
@@ -116,9 +170,13 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             ]));
         }
     }
+    in_flight(app, &mut out);
     out.push(Line::from(""));
     out.push(Line::styled(
-        format!("parties at the frontier (step {})", app.ctl.completed()),
+        format!(
+            "party threads at the frontier ({} steps recorded)",
+            app.ctl.completed()
+        ),
         th.title(),
     ));
     for (i, st) in app.ctl.party_status().iter().enumerate() {

@@ -52,6 +52,34 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     )];
     let cur_op = app.ctl.current_op();
     for row in rows.iter().skip(first).take(height) {
+        if let Row::Message(k, i) = *row {
+            if let Some(m) = t.steps.get(k).and_then(|s| s.messages().nth(i)) {
+                // Narrow outlines name parties by index (as the network pane's matrix does).
+                let text = if name_w >= 30 {
+                    format!("{} → {}: {}", t.parties[m.from], t.parties[m.to], m.label)
+                } else {
+                    format!("{}→{} {}", m.from, m.to, m.label)
+                };
+                let mut line = vec![
+                    Span::raw("      ↳ "),
+                    Span::styled(
+                        format!(
+                            "{:<w$}",
+                            fit(&text, name_w.saturating_sub(5)),
+                            w = name_w.saturating_sub(5)
+                        ),
+                        th.party(m.from),
+                    ),
+                    Span::raw(format!("{:>9}", format::bytes(m.bytes))),
+                ];
+                if *row == app.selected && app.focus == Pane::Outline {
+                    line.iter_mut()
+                        .for_each(|s| s.style = s.style.patch(th.selected()));
+                }
+                lines.push(Line::from(line));
+            }
+            continue;
+        }
         let bp = if has_breakpoint(app, *row) {
             "◆"
         } else {
@@ -80,11 +108,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 } else {
                     format!("{open} {}{hz}", op.name)
                 };
-                let (b, tm) = if begun {
+                // At the cursor: an op in progress shows the bytes of its steps so far.
+                let (b, tm) = if done {
                     (
                         format::bytes(op.stats.bytes + op.stats.offline_bytes),
                         format::ns(op.stats.virtual_time_ns),
                     )
+                } else if begun {
+                    let sent: u64 = t.steps[op.first_step..pos.min(op.end_step)]
+                        .iter()
+                        .flat_map(|s| s.messages())
+                        .map(|m| m.bytes)
+                        .sum();
+                    (format::bytes(sent), "…".to_string())
                 } else {
                     (String::new(), String::new())
                 };
@@ -95,6 +131,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 };
                 (marker, name, b, tm, style)
             }
+            Row::Message(..) => continue, // drawn above
             Row::Step(k) => {
                 let s = &t.steps[k];
                 let marker = if k + 1 == pos {

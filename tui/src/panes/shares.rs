@@ -161,16 +161,18 @@ fn messages(app: &App, step: &StepRecord, out: &mut Vec<Line<'static>>) {
             Span::raw(" → "),
             Span::styled(format!("{:<9}", fit(&t.parties[m.to], 9)), th.party(m.to)),
             Span::raw(format!(" {:>8} {kind}", format::bytes(m.bytes))),
+        ]));
+        out.push(Line::from(vec![
+            Span::raw(format!("      carries {}", m.label)),
             Span::styled(
                 format!(
-                    "  sent {} → delivered {}",
+                    "  ({} → {})",
                     format::ns(m.send_ns),
                     format::ns(m.delivery_ns)
                 ),
                 th.dim(),
             ),
         ]));
-        out.push(Line::from(format!("      carries {}", m.label)));
     }
 }
 
