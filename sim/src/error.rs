@@ -50,7 +50,7 @@ pub enum SimError {
     #[error("{0}")]
     Scenario(ScenarioError),
     /// A party returned an error or panicked.
-    #[error("party `{party}` failed in op `{op}` (step `{step}`): {message}")]
+    #[error("party `{party}` failed in op `{op}`{}: {message}", step_suffix(.step))]
     PartyFailed {
         /// The failing party.
         party: String,
@@ -80,6 +80,15 @@ pub enum SimError {
     /// An invariant of the simulator broke (a bug in sharescope).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// " (step `name`)", or nothing when the party failed before the op's first step.
+fn step_suffix(step: &str) -> String {
+    if step.is_empty() {
+        String::new()
+    } else {
+        format!(" (step `{step}`)")
+    }
 }
 
 impl SimError {
