@@ -404,20 +404,13 @@ impl Simulation {
             wall_time_ns: wall.as_nanos() as u64,
             ..Totals::default()
         };
-        for m in trace.steps.iter().flat_map(|s| s.messages()) {
-            match m.traffic {
-                Traffic::Online => {
-                    totals.bytes += m.bytes;
-                    totals.messages += 1;
-                    totals.rounds = totals.rounds.max(m.round);
-                }
-                Traffic::Offline => {
-                    totals.offline_bytes += m.bytes;
-                    totals.offline_messages += 1;
-                    totals.offline_rounds = totals.offline_rounds.max(m.round);
-                }
-            }
-        }
+        let all = tally(trace.steps.iter().flat_map(|s| s.messages()));
+        totals.bytes = all.bytes;
+        totals.messages = all.messages;
+        totals.rounds = all.rounds;
+        totals.offline_bytes = all.offline_bytes;
+        totals.offline_messages = all.offline_messages;
+        totals.offline_rounds = all.offline_rounds;
         totals.virtual_time_ns = logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0);
         let cfg = self.plan.scenario.fixed_point;
         let mut outputs = Vec::new();
@@ -508,6 +501,40 @@ pub fn run(plan: &Plan) -> Result<RunResult> {
     Simulation::start(plan, usize::MAX).finish()
 }
 
+/// Message counts of a set of messages, online and offline apart.
+#[derive(Default)]
+struct Tally {
+    bytes: u64,
+    messages: u64,
+    /// Highest run-wide round of an online message.
+    rounds: u32,
+    /// Highest within-op round of an online message.
+    op_rounds: u32,
+    offline_bytes: u64,
+    offline_messages: u64,
+    offline_rounds: u32,
+}
+
+fn tally<'a>(messages: impl Iterator<Item = &'a crate::trace::MessageRecord>) -> Tally {
+    let mut t = Tally::default();
+    for m in messages {
+        match m.traffic {
+            Traffic::Online => {
+                t.bytes += m.bytes;
+                t.messages += 1;
+                t.rounds = t.rounds.max(m.round);
+                t.op_rounds = t.op_rounds.max(m.op_round);
+            }
+            Traffic::Offline => {
+                t.offline_bytes += m.bytes;
+                t.offline_messages += 1;
+                t.offline_rounds = t.offline_rounds.max(m.round);
+            }
+        }
+    }
+    t
+}
+
 /// The reconstructed (decoded) result of op `i`, if the logs hold it.
 fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> {
     let cfg = plan.scenario.fixed_point;
@@ -576,22 +603,15 @@ fn build_trace(
         .map(|(i, op)| {
             let (first, end) = ranges[i].unwrap_or((next_first, next_first));
             next_first = end;
-            let mut stats = OpStats::default();
-            for s in &steps[first..end] {
-                for m in s.messages() {
-                    match m.traffic {
-                        Traffic::Online => {
-                            stats.bytes += m.bytes;
-                            stats.messages += 1;
-                            stats.rounds = stats.rounds.max(m.op_round);
-                        }
-                        Traffic::Offline => {
-                            stats.offline_bytes += m.bytes;
-                            stats.offline_messages += 1;
-                        }
-                    }
-                }
-            }
+            let t = tally(steps[first..end].iter().flat_map(|s| s.messages()));
+            let mut stats = OpStats {
+                bytes: t.bytes,
+                offline_bytes: t.offline_bytes,
+                messages: t.messages,
+                offline_messages: t.offline_messages,
+                rounds: t.op_rounds,
+                ..OpStats::default()
+            };
             // An op's virtual time is how far it pushed the makespan: the latest party clock at
             // its end minus the latest at the end of the op before it.
             let end_max = if first < end {
