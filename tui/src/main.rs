@@ -19,6 +19,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
+    // A party thread's panic is caught by the simulator and reported as the run's failure (party,
+    // op, step and the panic message); only panics of the main thread print here.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            default_hook(info);
+        }
+    }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(cli)))
         .unwrap_or_else(|_| {
             Outcome::Internal("sharescope panicked (see the message above)".into())
