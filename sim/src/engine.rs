@@ -474,26 +474,35 @@ impl Drop for Simulation {
     }
 }
 
-/// Whether party `p` cannot move until the gate opens: paused at it, done, or waiting (with
-/// nothing in flight) on a chain of parties that ends at one of those or loops. A party waiting
-/// on a party paused at the gate is stuck there (a held link, or a protocol that receives before
-/// its peer's step); `wait_idle` returns rather than waiting forever, and the caller decides.
+/// Whether party `p` cannot move until the gate opens: done, paused at it, or waiting (with
+/// nothing in flight) on a chain of parties that ends at one paused at the gate — a held link, or
+/// a protocol that receives before its peer's step; `wait_idle` returns rather than waiting
+/// forever, and the caller decides.
 fn blocked_at_gate(shared: &Shared, st: &MonitorState, p: usize) -> bool {
+    // A party is settled if it is done, or paused at the gate, or waits (through a chain of waits
+    // over empty links) for a party paused at the gate. A chain that ends at a finished party or
+    // closes on itself is a deadlock the monitor reports within one polling interval: not
+    // settled yet, so that `wait_idle` returns with the failure, not before it.
+    match st.status[p] {
+        PartyStatus::Finished | PartyStatus::Failed => return true,
+        _ => {}
+    }
+    let mut seen = vec![p];
     let mut at = p;
-    for _ in 0..=st.status.len() {
+    loop {
         match st.status[at] {
-            PartyStatus::Finished | PartyStatus::Failed => return true,
+            PartyStatus::Finished | PartyStatus::Failed => return false,
             PartyStatus::AtGate(k) => return k >= st.gate,
             PartyStatus::Running => return false,
             PartyStatus::Waiting(q) => {
-                if shared.in_flight(q, at) > 0 {
+                if shared.in_flight(q, at) > 0 || seen.contains(&q) {
                     return false;
                 }
+                seen.push(q);
                 at = q;
             }
         }
     }
-    true // a cycle of waits with nothing in flight
 }
 
 /// Runs a plan to the end.

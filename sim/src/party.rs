@@ -115,28 +115,46 @@ impl Shared {
     }
 
     /// If every live party waits on a link with nothing in flight, describes who waits for whom.
-    pub fn deadlock(&self, st: &MonitorState) -> Option<String> {
-        let mut waits = Vec::new();
-        let mut any_waiting = false;
-        for (p, s) in st.status.iter().enumerate() {
-            match s {
-                PartyStatus::Finished | PartyStatus::Failed => {}
-                PartyStatus::Waiting(q) if self.in_flight(*q, p) == 0 => {
-                    any_waiting = true;
-                    let q_state = match st.status[*q] {
-                        PartyStatus::Finished => " (finished)",
-                        PartyStatus::Waiting(_) => " (itself waiting)",
-                        _ => "",
-                    };
-                    waits.push(format!(
-                        "{} waits for {}{}",
-                        self.parties[p], self.parties[*q], q_state
-                    ));
-                }
-                _ => return None,
+    pub fn deadlock(&self, st: &MonitorState, start: PartyId) -> Option<String> {
+        // Follow "waits for" from `start` over links with nothing in flight. A chain that comes
+        // back on itself, or ends at a party that has finished (or failed), can never move: the
+        // parties on it wait forever, whatever the others do. A chain that ends at a running or
+        // gated party may still move.
+        let mut chain = vec![start];
+        let mut at = start;
+        loop {
+            let PartyStatus::Waiting(q) = st.status[at] else {
+                return None;
+            };
+            if self.in_flight(q, at) > 0 {
+                return None;
             }
+            let closes = chain.contains(&q);
+            let ends = matches!(st.status[q], PartyStatus::Finished | PartyStatus::Failed);
+            if closes || ends {
+                let mut waits: Vec<String> = chain
+                    .windows(2)
+                    .map(|w| {
+                        format!(
+                            "{} waits for {} (itself waiting)",
+                            self.parties[w[0]], self.parties[w[1]]
+                        )
+                    })
+                    .collect();
+                let last = match st.status[q] {
+                    PartyStatus::Finished => " (finished)",
+                    PartyStatus::Failed => " (failed)",
+                    _ => " (itself waiting: a cycle)",
+                };
+                waits.push(format!(
+                    "{} waits for {}{}",
+                    self.parties[at], self.parties[q], last
+                ));
+                return Some(waits.join(", "));
+            }
+            chain.push(q);
+            at = q;
         }
-        any_waiting.then(|| waits.join(", "))
     }
 }
 
@@ -329,7 +347,7 @@ impl Context for SimContext {
                     }
                     st.status[self.me] = PartyStatus::Waiting(from);
                     if self.shared.in_flight(from, self.me) == 0 {
-                        if let Some(waits) = self.shared.deadlock(&st) {
+                        if let Some(waits) = self.shared.deadlock(&st, self.me) {
                             // The earliest op anyone is stuck in is where the run stopped.
                             let first = st.current_op.iter().copied().min().unwrap_or(self.op);
                             let op = self

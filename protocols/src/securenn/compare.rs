@@ -1,7 +1,7 @@
 //! **PrivateCompare** (Alg. 3), **ShareConvert** (Alg. 4) and **ComputeMSB** (Alg. 5).
 
 use super::{
-    as_u64, bit, bits_zp, matmul, need, nonzero_zp, peer, recv_t, role, send_t, split, to_odd,
+    as_u64, bit, bits_zp, matmul, need, peer, random_zp_vec, recv_t, role, send_t, split, to_odd,
     wrap, Keys, Product, Role, Variant, ELL,
 };
 use crate::context::{Context, Traffic};
@@ -48,8 +48,8 @@ pub fn private_compare(
         Role::Server(j) => {
             let (xb, r, beta) = (need(x_bits, "x bits")?, need(r, "r")?, need(beta, "β")?);
             let common = keys.common()?;
-            let s: Vec<Zp> = (0..n * ELL).map(|_| nonzero_zp(common)).collect();
-            let u: Vec<Zp> = (0..n * ELL).map(|_| Zp::random(common)).collect();
+            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
+            let u: Vec<Zp> = random_zp_vec(n * ELL, common, false);
             let jz = Zp(j as u8);
             let mut d = Vec::with_capacity(n * ELL);
             let (xbv, rv, bv) = (

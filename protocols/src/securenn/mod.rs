@@ -19,7 +19,7 @@
 //!
 //! ## Randomness
 //! - **Common randomness of P0 and P1** (which P2 never sees: the masks s_i, the permutation π,
-//!   the bit β, the mask r of ShareConvert, the zero-shares u): a ChaCha20 stream both servers
+//!   the bit β, the mask r of ShareConvert, the zero-shares u): a ChaCha12 stream (`tensor::Prg`) both servers
 //!   expand from a 32-byte key that P0 draws and sends to P1 once, in [`Keys::setup`].
 //! - **Helper keys**: P2 sends each server a 32-byte key once (also in [`Keys::setup`]); the
 //!   helper's share for P_j of anything it deals is drawn from key j, so only P1's *difference*
@@ -59,9 +59,9 @@ use crate::context::{Context, PartyId, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::{OddRing, Ring, Zp};
+use crate::tensor::Prg;
 use crate::tensor::{self, Tensor};
 use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 /// ℓ: bits of the ring Z_L.
@@ -116,11 +116,11 @@ pub(crate) fn peer(place: &Placement, j: usize) -> PartyId {
 #[derive(Debug, Clone)]
 pub struct Keys {
     /// P0–P1 common randomness (never P2).
-    common: Option<ChaCha20Rng>,
+    common: Option<Prg>,
     /// P2–P0 stream: P0's share of everything the helper deals.
-    helper0: Option<ChaCha20Rng>,
+    helper0: Option<Prg>,
     /// P2–P1 stream: P1's share of the helper's random masks.
-    helper1: Option<ChaCha20Rng>,
+    helper1: Option<Prg>,
 }
 
 impl Keys {
@@ -139,21 +139,21 @@ impl Keys {
                 let k1 = tensor::fresh_seed(ctx.rng());
                 ctx.send(place.server0, "key P2–P0", Traffic::Offline, k0.to_vec())?;
                 ctx.send(place.server1, "key P2–P1", Traffic::Offline, k1.to_vec())?;
-                keys.helper0 = Some(ChaCha20Rng::from_seed(k0));
-                keys.helper1 = Some(ChaCha20Rng::from_seed(k1));
+                keys.helper0 = Some(Prg::from_seed(k0));
+                keys.helper1 = Some(Prg::from_seed(k1));
             }
             Role::Server(0) => {
                 let k = tensor::fresh_seed(ctx.rng());
                 ctx.send(place.server1, "key P0–P1", Traffic::Offline, k.to_vec())?;
-                keys.common = Some(ChaCha20Rng::from_seed(k));
+                keys.common = Some(Prg::from_seed(k));
                 let k0 = tensor::decode_seed(&ctx.recv(place.producer)?, place.producer)?;
-                keys.helper0 = Some(ChaCha20Rng::from_seed(k0));
+                keys.helper0 = Some(Prg::from_seed(k0));
             }
             Role::Server(_) => {
                 let k1 = tensor::decode_seed(&ctx.recv(place.producer)?, place.producer)?;
-                keys.helper1 = Some(ChaCha20Rng::from_seed(k1));
+                keys.helper1 = Some(Prg::from_seed(k1));
                 let k = tensor::decode_seed(&ctx.recv(place.server0)?, place.server0)?;
-                keys.common = Some(ChaCha20Rng::from_seed(k));
+                keys.common = Some(Prg::from_seed(k));
             }
             Role::Bystander => {}
         }
@@ -161,14 +161,14 @@ impl Keys {
     }
 
     /// The P0–P1 common stream.
-    pub(crate) fn common(&mut self) -> Result<&mut ChaCha20Rng> {
+    pub(crate) fn common(&mut self) -> Result<&mut Prg> {
         self.common
             .as_mut()
             .ok_or_else(|| ProtocolError::Missing("no P0–P1 common key (run Keys::setup)".into()))
     }
 
     /// The helper stream shared with server j.
-    pub(crate) fn helper(&mut self, j: usize) -> Result<&mut ChaCha20Rng> {
+    pub(crate) fn helper(&mut self, j: usize) -> Result<&mut Prg> {
         let k = if j == 0 {
             &mut self.helper0
         } else {
@@ -194,14 +194,34 @@ impl Keys {
     }
 }
 
-/// A uniformly random element of Z_p \ {0}.
-pub(crate) fn nonzero_zp<G: rand::RngCore + ?Sized>(rng: &mut G) -> Zp {
-    loop {
-        let v = Zp::random(rng);
-        if v != Zp(0) {
-            return v;
+/// `n` uniformly random elements of Z_p (of Z_p \ {0} when `nonzero`), drawn from whole bytes
+/// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one
+/// ChaCha block serves dozens of elements.
+pub(crate) fn random_zp_vec<G: rand::RngCore + ?Sized>(
+    n: usize,
+    rng: &mut G,
+    nonzero: bool,
+) -> Vec<Zp> {
+    let (limit, modulus) = if nonzero {
+        (198u8, 66u8)
+    } else {
+        (201u8, 67u8)
+    };
+    let mut out = Vec::with_capacity(n);
+    let mut buf = [0u8; 256];
+    while out.len() < n {
+        rng.fill_bytes(&mut buf);
+        for &b in &buf {
+            if b < limit {
+                // Nonzero: 198 = 3 · 66 values map onto 1..=66.
+                out.push(Zp(b % modulus + u8::from(nonzero)));
+                if out.len() == n {
+                    break;
+                }
+            }
         }
     }
+    out
 }
 
 /// wrap(a, b, L): 1 iff a + b ≥ L as integers.
