@@ -202,24 +202,37 @@ pub(crate) fn random_zp_vec<G: rand::RngCore + ?Sized>(
     rng: &mut G,
     nonzero: bool,
 ) -> Vec<Zp> {
-    let (limit, modulus) = if nonzero {
-        (198u8, 66u8)
-    } else {
-        (201u8, 67u8)
-    };
+    // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
+    // below 198 = 3 · 66 map to 1 + b mod 66.
+    const REJECT: u8 = u8::MAX;
+    const fn table(nonzero: bool) -> [u8; 256] {
+        let mut t = [REJECT; 256];
+        let mut b = 0;
+        while b < 256 {
+            if nonzero && b < 198 {
+                t[b] = (b % 66) as u8 + 1;
+            } else if !nonzero && b < 201 {
+                t[b] = (b % 67) as u8;
+            }
+            b += 1;
+        }
+        t
+    }
+    const ANY: [u8; 256] = table(false);
+    const NONZERO: [u8; 256] = table(true);
+    let map = if nonzero { &NONZERO } else { &ANY };
     let mut out = Vec::with_capacity(n);
     let mut buf = [0u8; 256];
     while out.len() < n {
         rng.fill_bytes(&mut buf);
-        for &b in &buf {
-            if b < limit {
-                // Nonzero: 198 = 3 · 66 values map onto 1..=66.
-                out.push(Zp(b % modulus + u8::from(nonzero)));
-                if out.len() == n {
-                    break;
-                }
-            }
-        }
+        let want = n - out.len();
+        out.extend(
+            buf.iter()
+                .map(|&b| map[b as usize])
+                .filter(|&v| v != REJECT)
+                .take(want)
+                .map(Zp),
+        );
     }
     out
 }
@@ -299,4 +312,32 @@ pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec
 /// Checks that a server holds its share of an operand.
 pub(crate) fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T> {
     v.ok_or_else(|| ProtocolError::Missing(format!("server holds no share of {what}")))
+}
+
+#[cfg(test)]
+mod sampling_tests {
+    use super::random_zp_vec;
+    use rand::SeedableRng;
+
+    #[test]
+    fn zp_sampling_is_uniform_and_nonzero_when_asked() {
+        let mut rng = crate::tensor::Prg::seed_from_u64(3);
+        for nonzero in [false, true] {
+            let v = random_zp_vec(67 * 3000, &mut rng, nonzero);
+            assert_eq!(v.len(), 67 * 3000);
+            let mut counts = [0usize; 67];
+            for z in &v {
+                counts[z.0 as usize] += 1;
+            }
+            let (lo, values) = if nonzero { (1, 66.0) } else { (0, 67.0) };
+            assert_eq!(nonzero, counts[0] == 0, "zero drawn: {}", counts[0]);
+            // Pearson's χ² with 65 or 66 degrees of freedom: mean ≈ 66, 99.9th percentile ≈ 110.
+            let expect = v.len() as f64 / values;
+            let chi2: f64 = counts[lo..]
+                .iter()
+                .map(|&c| (c as f64 - expect).powi(2) / expect)
+                .sum();
+            assert!(chi2 < 120.0, "χ² = {chi2} (nonzero = {nonzero})");
+        }
+    }
 }
