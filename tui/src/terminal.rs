@@ -1,5 +1,6 @@
 //! The terminal session: raw mode, alternate screen and mouse capture, restored on every exit
-//! path — normal return, error (the guard's `Drop`) and panic (a hook that restores first).
+//! path — normal return, error (the guard's `Drop`), panic (a hook that restores first), and
+//! SIGTERM / SIGHUP / SIGINT (flags the event loop polls; it then returns through the guard).
 
 use crate::app::App;
 use crate::draw;
@@ -9,9 +10,13 @@ use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use sim::control::Controller;
 use sim::scenario::Plan;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Puts the terminal back: leaves the alternate screen, shows the cursor, ends raw mode.
 pub fn restore() {
@@ -66,16 +71,28 @@ pub fn run(plan: Plan) -> io::Result<()> {
     let _guard = Guard::enter()?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     term.clear()?;
+    // A signal that would kill the process sets this flag instead, so the loop returns and the
+    // guard restores the terminal (Ctrl-C arrives as a key in raw mode; SIGINT from `kill` here).
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP, SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+    }
+    let mut redraw = true;
     loop {
-        let size = term.size()?;
-        app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-        term.draw(|f| draw::draw(f, &app))?;
-        match event::read()? {
-            Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
-            Event::Mouse(m) => app.handle_mouse(m),
-            _ => {}
+        if redraw {
+            let size = term.size()?;
+            app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+            term.draw(|f| draw::draw(f, &app))?;
         }
-        if app.quit {
+        redraw = event::poll(Duration::from_millis(100))?;
+        if redraw {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
+                Event::Mouse(m) => app.handle_mouse(m),
+                _ => {}
+            }
+        }
+        if app.quit || signalled.load(Ordering::Relaxed) {
             return Ok(());
         }
     }

@@ -204,6 +204,25 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 }
 
 #[test]
+fn sigterm_and_sighup_quit_and_restore_the_terminal() {
+    for (tag, sig) in [("term", libc::SIGTERM), ("hup", libc::SIGHUP)] {
+        let file = scenario_file(tag);
+        let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 24, 80);
+        pty.expect("1 Outline");
+        let rc = unsafe { libc::kill(pty.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0);
+        let status = pty.wait_exit();
+        assert!(status.success(), "signal {sig}: {status:?}");
+        assert!(pty.cooked(), "signal {sig}: terminal left in raw mode");
+        assert!(
+            pty.raw_contains(b"\x1b[?1049l"),
+            "signal {sig}: alternate screen not left"
+        );
+        std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+    }
+}
+
+#[test]
 fn no_arguments_in_a_terminal_opens_the_debugger_on_the_builtin_scenario() {
     let mut pty = Pty::spawn(&[], 24, 80);
     pty.expect("beaver-multiplication");
