@@ -126,6 +126,12 @@ pub struct App {
     pub theme: Theme,
     /// Set when the user quits.
     pub quit: bool,
+    /// Defer keys that may run the simulation for long (continue, step over/out) to
+    /// [`App::run_pending`], so the terminal loop can first draw a "running…" status. Off by
+    /// default (tests drive keys synchronously).
+    pub defer_long: bool,
+    /// A deferred key, run by [`App::run_pending`].
+    pub pending: Option<KeyEvent>,
     /// The terminal size last drawn (for mouse hit-testing).
     pub size: Rect,
 }
@@ -149,6 +155,8 @@ impl App {
             message: String::new(),
             theme,
             quit: false,
+            defer_long: false,
+            pending: None,
             size: Rect::new(0, 0, 80, 24),
         };
         app.message = app.start_message();
@@ -287,6 +295,15 @@ impl App {
         }
     }
 
+    /// Runs a key deferred by `defer_long` (see [`App::pending`]).
+    pub fn run_pending(&mut self) {
+        if let Some(key) = self.pending.take() {
+            let defer = std::mem::replace(&mut self.defer_long, false);
+            self.normal_key(key);
+            self.defer_long = defer;
+        }
+    }
+
     fn normal_key(&mut self, key: KeyEvent) {
         if let KeyCode::Char(d @ '0'..='9') = key.code {
             let digit = d as usize - '0' as usize;
@@ -300,6 +317,16 @@ impl App {
                 .saturating_mul(10)
                 .saturating_add(digit);
             self.count = Some(c.min(1_000_000));
+            return;
+        }
+        if self.defer_long && matches!(key.code, KeyCode::Char('c' | 'n' | 'f')) {
+            let what = match key.code {
+                KeyCode::Char('c') => "continue",
+                KeyCode::Char('n') => "step over",
+                _ => "step out",
+            };
+            self.set_message(format!("running ({what})…"));
+            self.pending = Some(key);
             return;
         }
         match key.code {

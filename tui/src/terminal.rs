@@ -68,6 +68,7 @@ impl Drop for Guard {
 pub fn run(plan: Plan) -> io::Result<()> {
     let ctl = Controller::new(plan);
     let mut app = App::new(ctl, Theme::from_env());
+    app.defer_long = true;
     let _guard = Guard::enter()?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     term.clear()?;
@@ -83,6 +84,12 @@ pub fn run(plan: Plan) -> io::Result<()> {
             let size = term.size()?;
             app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
             term.draw(|f| draw::draw(f, &app))?;
+        }
+        if app.pending.is_some() {
+            // The "running…" status is on screen; now run the long key.
+            app.run_pending();
+            redraw = true;
+            continue;
         }
         redraw = event::poll(Duration::from_millis(100))?;
         if redraw {

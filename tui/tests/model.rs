@@ -371,3 +371,25 @@ fn enter_on_an_outline_step_moves_the_cursor_there() {
     keys(&mut a, "<Enter>");
     assert_eq!(a.ctl.position(), z.first_step);
 }
+
+#[test]
+fn deferred_long_keys_show_running_first_then_do_exactly_what_they_would_have() {
+    let mut direct = app();
+    keys(&mut direct, "02n");
+    keys(&mut direct, "c");
+    let mut a = app();
+    a.defer_long = true;
+    keys(&mut a, "02n");
+    assert_eq!(a.ctl.position(), 0, "a deferred key runs nothing yet");
+    assert!(a.message.contains("running (step over)"), "{}", a.message);
+    a.run_pending();
+    keys(&mut a, "c");
+    assert!(a.message.contains("running (continue)"), "{}", a.message);
+    a.run_pending();
+    assert!(a.pending.is_none());
+    assert_eq!(a.ctl.position(), direct.ctl.position());
+    assert_eq!(a.message, direct.message);
+    // Keys that never run long stay immediate.
+    keys(&mut a, "g");
+    assert_eq!(a.ctl.position(), 0);
+}
