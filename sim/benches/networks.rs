@@ -19,7 +19,6 @@
 
 use sim::scenario::{self, Data, Distribution, InputSpec, OutputSpec, Plan, ProtocolKind, Source};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Configurations that can take more than a minute on 2 cores: skipped unless `--heavy`.
 const HEAVY: &[(&str, usize)] = &[("mnist-network-b", 128), ("mnist-network-c", 128)];
@@ -38,20 +37,9 @@ fn network(name: &str, batch: usize) -> Plan {
     Plan::new(&src, sc).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .min()
-        .expect("at least one run")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+#[path = "support/timing.rs"]
+mod timing;
+use timing::{best_of, ms};
 
 fn mb(b: u64) -> f64 {
     b as f64 / 1e6

@@ -13,22 +13,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use protocols::kernels;
 use sim::scenario::*;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .min()
-        .expect("at least one run")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+#[path = "support/timing.rs"]
+mod timing;
+use timing::{best_of, ms};
 
 fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>) -> Plan {
     let sc = Scenario {
