@@ -11,7 +11,7 @@ pub mod timeline;
 
 use crate::app::{App, Pane};
 use ratatui::layout::Rect;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
@@ -84,4 +84,24 @@ fn scrolled(f: &mut Frame, area: Rect, app: &App, p: Pane, extra: &str, lines: V
         .block(block(app, p, extra))
         .scroll((off.min(u16::MAX as usize) as u16, 0));
     f.render_widget(para, area);
+}
+
+/// A message's route and size as one line: `  server0 → server1      64 B{tail}`, with the
+/// parties in their colours. Shared by the shares and network panes.
+pub(crate) fn message_line(
+    t: &sim::trace::Trace,
+    th: &crate::theme::Theme,
+    m: &sim::trace::MessageRecord,
+    tail: &str,
+) -> Line<'static> {
+    use crate::format::{self, fit};
+    Line::from(vec![
+        Span::styled(
+            format!("  {:>9}", fit(&t.parties[m.from], 9)),
+            th.party(m.from),
+        ),
+        Span::raw(" → "),
+        Span::styled(format!("{:<9}", fit(&t.parties[m.to], 9)), th.party(m.to)),
+        Span::raw(format!(" {:>8}{tail}", format::bytes(m.bytes))),
+    ])
 }

@@ -89,15 +89,7 @@ fn in_flight(app: &App, out: &mut Vec<Line<'static>>) {
                 t.parties[m.to]
             )
         };
-        out.push(Line::from(vec![
-            Span::styled(
-                format!("  {:>9}", fit(&t.parties[m.from], 9)),
-                th.party(m.from),
-            ),
-            Span::raw(" → "),
-            Span::styled(format!("{:<9}", fit(&t.parties[m.to], 9)), th.party(m.to)),
-            Span::raw(format!(" {:>8}  {when}", format::bytes(m.bytes))),
-        ]));
+        out.push(super::message_line(t, th, m, &format!("  {when}")));
     }
 }
 

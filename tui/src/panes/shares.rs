@@ -153,15 +153,7 @@ fn messages(app: &App, step: &StepRecord, out: &mut Vec<Line<'static>>) {
             Traffic::Online => "online",
             Traffic::Offline => "offline",
         };
-        out.push(Line::from(vec![
-            Span::styled(
-                format!("  {:>9}", fit(&t.parties[m.from], 9)),
-                th.party(m.from),
-            ),
-            Span::raw(" → "),
-            Span::styled(format!("{:<9}", fit(&t.parties[m.to], 9)), th.party(m.to)),
-            Span::raw(format!(" {:>8} {kind}", format::bytes(m.bytes))),
-        ]));
+        out.push(super::message_line(t, th, m, &format!(" {kind}")));
         out.push(Line::from(vec![
             Span::raw(format!("      carries {}", m.label)),
             Span::styled(
