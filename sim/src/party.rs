@@ -114,12 +114,22 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    /// If every live party waits on a link with nothing in flight, describes who waits for whom.
-    pub fn deadlock(&self, st: &MonitorState, start: PartyId) -> Option<String> {
-        // Follow "waits for" from `start` over links with nothing in flight. A chain that comes
-        // back on itself, or ends at a party that has finished (or failed), can never move: the
-        // parties on it wait forever, whatever the others do. A chain that ends at a running or
-        // gated party may still move.
+    /// Whether party `p` cannot move by itself: done, paused at the gate, or waiting on a link
+    /// with nothing in flight.
+    fn quiescent(&self, st: &MonitorState, p: PartyId) -> bool {
+        match st.status[p] {
+            PartyStatus::Finished | PartyStatus::Failed => true,
+            PartyStatus::AtGate(k) => k >= st.gate,
+            PartyStatus::Waiting(q) => self.in_flight(q, p) == 0,
+            PartyStatus::Running => false,
+        }
+    }
+
+    /// The chain of waits from `start` if it can never move: the parties on it and the party
+    /// the last one waits for. A chain over links with nothing in flight that comes back on
+    /// itself, or ends at a party that has finished (or failed), can never move, whatever the
+    /// others do; one that ends at a gated party may still move.
+    fn stuck_chain(&self, st: &MonitorState, start: PartyId) -> Option<(Vec<PartyId>, PartyId)> {
         let mut chain = vec![start];
         let mut at = start;
         loop {
@@ -132,29 +142,57 @@ impl Shared {
             let closes = chain.contains(&q);
             let ends = matches!(st.status[q], PartyStatus::Finished | PartyStatus::Failed);
             if closes || ends {
-                let mut waits: Vec<String> = chain
-                    .windows(2)
-                    .map(|w| {
-                        format!(
-                            "{} waits for {} (itself waiting)",
-                            self.parties[w[0]], self.parties[w[1]]
-                        )
-                    })
-                    .collect();
-                let last = match st.status[q] {
-                    PartyStatus::Finished => " (finished)",
-                    PartyStatus::Failed => " (failed)",
-                    _ => " (itself waiting: a cycle)",
-                };
-                waits.push(format!(
-                    "{} waits for {}{}",
-                    self.parties[at], self.parties[q], last
-                ));
-                return Some(waits.join(", "));
+                return Some((chain, q));
             }
             chain.push(q);
             at = q;
         }
+    }
+
+    /// If some party waits forever, describes who waits for whom.
+    ///
+    /// Reported only once every party is quiescent, so the run always stops in the same state
+    /// (each party as far as it can get) with the same words, whatever the threads' speeds: a
+    /// deadlock found while a slow party is still catching up waits for it (the waiting parties
+    /// re-check on every poll). The description follows the chain of the first stuck party in
+    /// role order, then names the other stuck parties.
+    pub fn deadlock(&self, st: &MonitorState) -> Option<String> {
+        let n = self.parties.len();
+        if !(0..n).all(|p| self.quiescent(st, p)) {
+            return None;
+        }
+        let stuck: Vec<(PartyId, Vec<PartyId>, PartyId)> = (0..n)
+            .filter_map(|p| self.stuck_chain(st, p).map(|(c, q)| (p, c, q)))
+            .collect();
+        let (_, chain, q) = stuck.first()?;
+        let mut waits: Vec<String> = chain
+            .windows(2)
+            .map(|w| {
+                format!(
+                    "{} waits for {} (itself waiting)",
+                    self.parties[w[0]], self.parties[w[1]]
+                )
+            })
+            .collect();
+        let last = match st.status[*q] {
+            PartyStatus::Finished => " (finished)",
+            PartyStatus::Failed => " (failed)",
+            _ => " (itself waiting: a cycle)",
+        };
+        let at = *chain.last().expect("a chain starts with its party");
+        waits.push(format!(
+            "{} waits for {}{}",
+            self.parties[at], self.parties[*q], last
+        ));
+        for (p, _, _) in &stuck {
+            if let (false, PartyStatus::Waiting(r)) = (chain.contains(p), st.status[*p]) {
+                waits.push(format!(
+                    "{} waits for {}",
+                    self.parties[*p], self.parties[r]
+                ));
+            }
+        }
+        Some(waits.join(", "))
     }
 }
 
@@ -347,7 +385,7 @@ impl Context for SimContext {
                     }
                     st.status[self.me] = PartyStatus::Waiting(from);
                     if self.shared.in_flight(from, self.me) == 0 {
-                        if let Some(waits) = self.shared.deadlock(&st, self.me) {
+                        if let Some(waits) = self.shared.deadlock(&st) {
                             // The earliest op anyone is stuck in is where the run stopped.
                             let first = st.current_op.iter().copied().min().unwrap_or(self.op);
                             let op = self
