@@ -38,6 +38,14 @@ pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 
     fn encode(self, out: &mut Vec<u8>);
     /// Reads one element from exactly [`Ring::BYTES`] bytes.
     fn decode(bytes: &[u8]) -> Self;
+    /// Appends the encodings of `xs`, in order (the same bytes as [`Ring::encode`] one by one;
+    /// rings override it with a loop over fixed-size chunks that the compiler vectorises).
+    fn encode_slice(xs: &[Self], out: &mut Vec<u8>) {
+        out.reserve(xs.len() * Self::BYTES);
+        for &x in xs {
+            x.encode(out);
+        }
+    }
     /// The element as an unsigned integer in `[0, modulus)`.
     fn to_u128(self) -> u128;
     /// The element read as a signed integer in `[-modulus/2, modulus/2)`.
@@ -83,6 +91,13 @@ impl Ring for u64 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&bytes[..8]);
         u64::from_le_bytes(b)
+    }
+    fn encode_slice(xs: &[Self], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + xs.len() * 8, 0);
+        for (chunk, x) in out[start..].chunks_exact_mut(8).zip(xs) {
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
     }
     fn to_u128(self) -> u128 {
         self as u128
@@ -131,6 +146,13 @@ impl Ring for u128 {
         let mut b = [0u8; 16];
         b.copy_from_slice(&bytes[..16]);
         u128::from_le_bytes(b)
+    }
+    fn encode_slice(xs: &[Self], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + xs.len() * 16, 0);
+        for (chunk, x) in out[start..].chunks_exact_mut(16).zip(xs) {
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
     }
     fn to_u128(self) -> u128 {
         self
@@ -301,6 +323,13 @@ mod tests {
             assert_eq!(buf.len(), R::BYTES);
             assert_eq!(R::decode(&buf), a);
         }
+        // The bulk encoding is the element-by-element one, appended after what is there.
+        let xs: Vec<R> = (0..n % 97 + 3).map(|_| R::random(&mut rng)).collect();
+        let mut one_by_one = vec![0xAB];
+        xs.iter().for_each(|x| x.encode(&mut one_by_one));
+        let mut bulk = vec![0xAB];
+        R::encode_slice(&xs, &mut bulk);
+        assert_eq!(bulk, one_by_one);
     }
 
     #[test]

@@ -148,11 +148,21 @@ pub fn fresh_seed<G: RngCore + ?Sized>(rng: &mut G) -> [u8; 32] {
 /// Wire encoding of a tensor: its elements in row-major order, [`Ring::BYTES`] each, no header
 /// (the receiver knows the shape from the protocol).
 pub fn encode<R: Ring>(a: &Tensor<R>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len() * R::BYTES);
-    for &v in a.iter() {
-        v.encode(&mut out);
-    }
+    let mut out = Vec::new();
+    encode_into(a, &mut out);
     out
+}
+
+/// Appends the wire encoding of `a` to `out` (see [`encode`]).
+pub fn encode_into<R: Ring>(a: &Tensor<R>, out: &mut Vec<u8>) {
+    match a.as_slice() {
+        // Row-major and contiguous (nearly always): one bulk loop.
+        Some(s) => R::encode_slice(s, out),
+        None => {
+            out.reserve(a.len() * R::BYTES);
+            a.iter().for_each(|v| v.encode(out));
+        }
+    }
 }
 
 /// Decodes a tensor of the given shape; `from` names the sender for the error.

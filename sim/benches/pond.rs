@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 #[path = "support/timing.rs"]
 mod timing;
-use timing::{best_of, ms};
+use timing::{best_of, best_of_pair, ms};
 
 fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>) -> Plan {
     let sc = Scenario {
@@ -122,11 +122,14 @@ fn pond_matmul() {
             }],
         );
         let a: Vec<u64> = (0..n * n).map(|i| i as u64 * 3).collect();
-        let plain = best_of(3, || kernels::matmul(&a, &a, n, n, n));
         let mut result = None;
-        let pond = best_of(3, || {
-            result = Some(sim::run(&plan).expect("bench run"));
-        });
+        let (plain, pond) = best_of_pair(
+            7,
+            || kernels::matmul(&a, &a, n, n, n),
+            || {
+                result = Some(sim::run(&plan).expect("bench run"));
+            },
+        );
         let r = result.expect("ran");
         println!(
             "Pond matmul {n}:   secure {:8.2} ms   plaintext ring matmul {:8.2} ms   ratio {:.2}× (target ≤ 5×)   online {} B, offline {} B, {} rounds, max err {:.1e}",

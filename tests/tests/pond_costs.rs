@@ -125,15 +125,16 @@ fn truncation(t: Truncation, n: u64) -> Cost {
     }
 }
 
-/// Row "Beaver product" (before truncation): offline a seed to each server plus ⟨c⟩₁ (the size
-/// of the output); online each server sends its shares of the masked operands that have no
-/// cached mask (`fresh` elements in all), one round if there are any.
+/// Row "Beaver product" (before truncation): offline a seed to each server, then ⟨c⟩₁ (the size
+/// of the output) to server1 in its own message; online each server sends its shares of the
+/// masked operands that have no cached mask (`fresh` elements in all), one round if there are
+/// any.
 fn beaver(fresh: u64, n_out: u64) -> Cost {
     Cost {
         bytes: 2 * ELEMENT * fresh,
         offline_bytes: 2 * SEED + ELEMENT * n_out,
         messages: if fresh > 0 { 2 } else { 0 },
-        offline_messages: 2,
+        offline_messages: 3,
         rounds: u32::from(fresh > 0),
     }
 }

@@ -2,7 +2,9 @@
 //! the same protocol with a different ∘.
 //!
 //! Offline (crypto producer): masks a, b and c = a∘b. server0 gets one 32-byte seed from which it
-//! expands ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀; server1 gets a seed for ⟨a⟩₁, ⟨b⟩₁ plus ⟨c⟩₁ = c − ⟨c⟩₀ in full.
+//! expands ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀; server1 gets a seed for ⟨a⟩₁, ⟨b⟩₁ at once and ⟨c⟩₁ = c − ⟨c⟩₀ in
+//! full once the producer has computed c (it is needed only at the combine step, so the servers
+//! open their masked inputs while the producer multiplies).
 //! Online: the servers open e = x − a and f = y − b, then
 //! ⟨z⟩ᵢ = ⟨c⟩ᵢ + e∘⟨b⟩ᵢ + ⟨a⟩ᵢ∘f + [i=0]·e∘f, and truncate.
 //!
@@ -119,13 +121,20 @@ impl PondParty {
             .collect::<Result<_>>()?;
         let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
 
-        // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b.
+        // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b. The seeds
+        // go first; ⟨c⟩₁ follows when c is computed.
         self.step(ctx, "deal triple")?;
-        let masked_names = fresh.join(", ");
         let mut pending: Vec<(String, Tensor<u64>)> = Vec::new();
         let mut c_share: Option<Tensor<u64>> = None;
         if self.is_producer() {
             let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
+            ctx.send(
+                s0,
+                "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀",
+                Traffic::Offline,
+                seed0.to_vec(),
+            )?;
+            ctx.send(s1, "seed → ⟨a⟩₁, ⟨b⟩₁", Traffic::Offline, seed1.to_vec())?;
             let (mut prg0, mut prg1) =
                 (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
             for (n, s) in fresh.iter().zip(&shapes) {
@@ -145,50 +154,21 @@ impl PondParty {
             let c0: Tensor<u64> = tensor::random(out_shape, &mut prg0);
             let c1 = tensor::sub(&c, &c0)?;
             ctx.send(
-                s0,
-                "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀",
-                Traffic::Offline,
-                seed0.to_vec(),
-            )?;
-            let mut msg = seed1.to_vec();
-            msg.extend(tensor::encode(&c1));
-            ctx.send(
                 s1,
-                "seed → ⟨a⟩₁, ⟨b⟩₁; ⟨c⟩₁ = a∘b − ⟨c⟩₀",
+                "⟨c⟩₁ = a∘b − ⟨c⟩₀",
                 Traffic::Offline,
-                msg,
+                tensor::encode(&c1),
             )?;
         }
         if let Some(i) = self.server_index() {
-            let msg = ctx.recv(cp)?;
-            if msg.len() < 32 {
-                return Err(ProtocolError::Malformed {
-                    from: cp,
-                    expected: 32,
-                    got: msg.len(),
-                });
-            }
-            let seed = tensor::decode_seed(&msg[..32], cp)?;
+            let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
             let mut prg = tensor::Prg::from_seed(seed);
             for (n, s) in fresh.iter().zip(&shapes) {
                 pending.push((n.clone(), tensor::random(s, &mut prg)));
             }
-            c_share = Some(if i == 0 {
-                if msg.len() != 32 {
-                    return Err(ProtocolError::Malformed {
-                        from: cp,
-                        expected: 32,
-                        got: msg.len(),
-                    });
-                }
-                tensor::random(out_shape, &mut prg)
-            } else {
-                tensor::decode(&msg[32..], out_shape, cp).map_err(|_| ProtocolError::Malformed {
-                    from: cp,
-                    expected: 32 + 8 * tensor::numel(out_shape),
-                    got: msg.len(),
-                })?
-            });
+            if i == 0 {
+                c_share = Some(tensor::random(out_shape, &mut prg));
+            }
         }
 
         // Step 2 (online): open e = x − a (and f = y − b) for the fresh operands only.
@@ -236,7 +216,6 @@ impl PondParty {
                 }
             }
         }
-        let _ = masked_names;
         if self.server_index().is_none() && !self.is_producer() {
             for n in &fresh {
                 self.masks.insert(n.clone(), Mask::Elsewhere);
@@ -247,9 +226,12 @@ impl PondParty {
         // e-terms into one, e∘(⟨b⟩₀ + f), so each server applies ∘ twice.
         self.step(ctx, "combine")?;
         if let Some(i) = self.server_index() {
+            let mut z = match c_share {
+                Some(c0) => c0,
+                None => tensor::decode(&ctx.recv(cp)?, out_shape, cp)?,
+            };
             let (a, e) = self.server_mask(x)?;
             let (b, f) = self.server_mask(y)?;
-            let mut z = c_share.expect("server received ⟨c⟩");
             if i == 0 {
                 tensor::add_assign(&mut z, &map.apply(e, &tensor::add(b, f)?)?)?;
             } else {

@@ -54,13 +54,14 @@ fn pond(name: &str) -> Option<Explanation> {
             "The crypto producer (CP) draws random masks a and b with the operands' shapes and \
              computes c = a∘b, where ∘ is the product being computed (elementwise, matmul or \
              conv2d). server0 receives one 32-byte seed from which it expands ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀; \
-             server1 receives a seed for ⟨a⟩₁, ⟨b⟩₁ and ⟨c⟩₁ = c − ⟨c⟩₀ in full. Masks are \
-             dealt only for operands not masked before (mask reuse).",
+             server1 receives a seed for ⟨a⟩₁, ⟨b⟩₁ at once, then ⟨c⟩₁ = c − ⟨c⟩₀ in full once \
+             CP has computed c (the servers need it only to combine, so they open their masked \
+             inputs meanwhile). Masks are dealt only for operands not masked before (mask reuse).",
             "The triple does not depend on any data: it could be dealt before the inputs exist. \
              Each server's pieces are uniform shares, so neither learns a, b or c. CP sees no data \
              at all; Pond assumes CP does not collude with a server (semi-honest).",
-            "Offline only: CP→server0 32 B, CP→server1 32 B + 8m B (m = elements of the \
-             product). 0 online bytes, 0 online rounds.",
+            "Offline only, 3 messages: CP→server0 32 B, CP→server1 32 B and then 8m B (m = \
+             elements of the product). 0 online bytes, 0 online rounds.",
         ),
         "open masked inputs" => e(
             "Open e = x − a and f = y − b",
