@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
 use protocols::pond::{decode_tensor, encode_tensor, Nonlinear, PondConfig, PondParty, Value};
-use protocols::tensor::{self, Tensor};
+use protocols::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
@@ -419,12 +419,11 @@ impl Simulation {
                 let t = logs[*to]
                     .op_outputs
                     .get(i)
-                    .cloned()
-                    .flatten()
+                    .and_then(Option::as_ref)
                     .ok_or_else(|| {
                         SimError::Internal(format!("receiver of `{name}` recorded no value"))
                     })?;
-                let values: Vec<f64> = decode_tensor(&cfg, &t).iter().copied().collect();
+                let values: Vec<f64> = decode_tensor(&cfg, t).iter().copied().collect();
                 let plaintext: Vec<f64> = self.shadow[name].iter().copied().collect();
                 let max_abs_error = values
                     .iter()
@@ -547,21 +546,44 @@ fn tally<'a>(messages: impl Iterator<Item = &'a crate::trace::MessageRecord>) ->
 /// The reconstructed (decoded) result of op `i`, if the logs hold it.
 fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> {
     let cfg = plan.scenario.fixed_point;
-    let out = |p: usize| {
-        logs.get(p)
-            .and_then(|l| l.op_outputs.get(i).cloned().flatten())
-    };
-    let t = match &plan.ops[i] {
-        PlannedOp::Output { to, .. } => out(*to)?,
+    let out = |p: usize| logs.get(p).and_then(|l| l.op_outputs.get(i)?.as_ref());
+    let decoded = match &plan.ops[i] {
+        PlannedOp::Output { to, .. } => decode_tensor(&cfg, out(*to)?),
         PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } => {
+            let s0 = out(plan.placement.server0)?;
             if plan.public[name] {
-                out(plan.placement.server0)?
+                decode_tensor(&cfg, s0)
             } else {
-                tensor::add(&out(plan.placement.server0)?, &out(plan.placement.server1)?).ok()?
+                let s1 = out(plan.placement.server1)?;
+                if s0.shape() != s1.shape() {
+                    return None;
+                }
+                // ⟨x⟩₀ + ⟨x⟩₁, decoded in the same pass.
+                let mut d = ArrayD::<f64>::zeros(s0.raw_dim());
+                ndarray::Zip::from(&mut d)
+                    .and(s0)
+                    .and(s1)
+                    .for_each(|d, &a, &b| *d = cfg.decode(a.wrapping_add(b)));
+                d
             }
         }
     };
-    Some(decode_tensor(&cfg, &t))
+    Some(decoded)
+}
+
+/// The largest absolute and relative error of `got` against `want` (same shape).
+fn max_errors(got: &ArrayD<f64>, want: &ArrayD<f64>) -> (f64, f64) {
+    let (mut abs, mut rel) = (0f64, 0f64);
+    let mut visit = |a: f64, b: f64| {
+        let e = (a - b).abs();
+        abs = abs.max(e);
+        rel = rel.max(e / b.abs().max(1e-9));
+    };
+    match (got.as_slice(), want.as_slice()) {
+        (Some(g), Some(w)) => g.iter().zip(w).for_each(|(a, b)| visit(*a, *b)),
+        _ => got.iter().zip(want).for_each(|(a, b)| visit(*a, *b)),
+    }
+    (abs, rel)
 }
 
 fn build_trace(
@@ -639,12 +661,7 @@ fn build_trace(
             let shadow_v = &shadow_vals[value_name];
             let recon = reconstruct(plan, i, logs);
             if let Some(r) = &recon {
-                let (mut abs, mut rel) = (0f64, 0f64);
-                for (a, b) in r.iter().zip(shadow_v.iter()) {
-                    let e = (a - b).abs();
-                    abs = abs.max(e);
-                    rel = rel.max(e / b.abs().max(1e-9));
-                }
+                let (abs, rel) = max_errors(r, shadow_v);
                 stats.max_abs_error = Some(abs);
                 stats.max_rel_error = Some(rel);
             }
