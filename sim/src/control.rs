@@ -25,6 +25,8 @@ use crate::scenario::{BreakpointSpec, Plan};
 use crate::trace::{StepRecord, Trace};
 use protocols::context::Traffic;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A condition that stops continue / reverse-continue (and step over / out).
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +117,9 @@ pub enum Stop {
     Start,
     /// The run failed on the way.
     Failed(String),
+    /// The user interrupted it (see [`Controller::interrupt_handle`]); the history is complete up
+    /// to where every party paused.
+    Interrupted,
 }
 
 /// The name of a step without its sub-protocol prefix (`x^3: combine` → `combine`).
@@ -143,6 +148,22 @@ fn settle(sim: &Simulation) -> crate::engine::Progress {
     progress
 }
 
+/// Like [`settle`], but if `interrupt` is set while the parties run, stops them at the furthest
+/// step any of them has begun: each finishes its current step and catches up to that boundary,
+/// so the history stays a run of complete steps. Returns whether it was interrupted.
+fn settle_or_interrupt(
+    sim: &Simulation,
+    interrupt: &AtomicBool,
+) -> (crate::engine::Progress, bool) {
+    if sim.wait_idle_or_interrupt(interrupt).is_some() {
+        return (settle(sim), false);
+    }
+    // No party can have begun a step at or past the gate, so this only lowers it.
+    let furthest = sim.steps_begun().into_iter().max().unwrap_or(0);
+    sim.set_gate(furthest);
+    (settle(sim), true)
+}
+
 /// The debugger's engine: history, cursor, breakpoints and the live run.
 pub struct Controller {
     plan: Plan,
@@ -155,6 +176,10 @@ pub struct Controller {
     status: Vec<PartyStatus>,
     outputs: Vec<OutputValue>,
     ops_stale: bool,
+    /// Set from another thread to stop a long movement at the next step boundary.
+    interrupt: Arc<AtomicBool>,
+    /// The last extension was cut short by `interrupt`.
+    interrupted: bool,
 }
 
 impl Controller {
@@ -183,6 +208,8 @@ impl Controller {
             status: vec![],
             outputs: vec![],
             ops_stale: false,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            interrupted: false,
         };
         c.launch();
         c
@@ -213,6 +240,24 @@ impl Controller {
         if self.pos == self.completed {
             self.extend();
         }
+    }
+
+    /// A flag that interrupts the movement in progress (continue, step over or out, a long
+    /// step count, go to) when set from another thread: the parties pause at the next common
+    /// step boundary and the movement returns [`Stop::Interrupted`]. A flag set while nothing
+    /// runs interrupts the next movement at once.
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    /// Whether the movement in progress was interrupted; if so, forgets the interrupt.
+    fn take_interrupted(&mut self) -> bool {
+        if !self.interrupted {
+            return false;
+        }
+        self.interrupted = false;
+        self.interrupt.store(false, Ordering::SeqCst);
+        true
     }
 
     /// The plan being debugged.
@@ -352,8 +397,17 @@ impl Controller {
         }
         let Some(sim) = &self.sim else { return false };
         let before = self.completed;
-        sim.set_gate(self.completed.saturating_add(n));
-        let progress = settle(sim);
+        // Once interrupted, the movement only keeps the run one step ahead of the cursor.
+        let progress = if self.interrupted || self.interrupt.load(Ordering::SeqCst) {
+            self.interrupted = true;
+            sim.set_gate(self.completed.saturating_add(n.min(1)));
+            settle(sim)
+        } else {
+            sim.set_gate(self.completed.saturating_add(n));
+            let (progress, interrupted) = settle_or_interrupt(sim, &self.interrupt);
+            self.interrupted = interrupted;
+            progress
+        };
         self.status = progress.status;
         if let Some(f) = sim.failure() {
             self.fail(f);
@@ -383,18 +437,7 @@ impl Controller {
 
     /// Runs the whole rest of the run at once (no breakpoints), then records it.
     fn run_to_end(&mut self) {
-        if self.state != RunState::Paused {
-            return;
-        }
-        let Some(sim) = &self.sim else { return };
-        sim.set_gate(usize::MAX);
-        let progress = settle(sim);
-        self.status = progress.status;
-        if let Some(f) = sim.failure() {
-            self.fail(f);
-        } else {
-            self.conclude();
-        }
+        self.extend_by(usize::MAX);
     }
 
     /// Moves the cursor one step forward, extending the history if needed.
@@ -428,12 +471,18 @@ impl Controller {
         }
     }
 
-    /// Step into: `n` protocol steps forward (stops early at the end or on failure).
+    /// Step into: `n` protocol steps forward (stops early at the end, on failure or on an
+    /// interrupt).
     pub fn step(&mut self, n: usize) -> Stop {
         for _ in 0..n {
             if !self.forward() {
+                self.take_interrupted();
                 self.refresh_ops();
                 return self.blocked();
+            }
+            if self.take_interrupted() {
+                self.refresh_ops();
+                return Stop::Interrupted;
             }
         }
         self.refresh_ops();
@@ -457,10 +506,17 @@ impl Controller {
     fn run_until(&mut self, until: impl Fn(&Controller) -> bool) -> Stop {
         let mut batch = 16;
         loop {
+            // Interrupted: the recorded history is still checked for breakpoints, up to the
+            // frontier, but nothing more runs.
+            if self.interrupted && self.pos + 1 >= self.completed && self.take_interrupted() {
+                self.refresh_ops();
+                return Stop::Interrupted;
+            }
             if self.pos + 1 >= self.completed {
                 batch = (batch * 2).min(1024);
             }
             if !self.forward_batch(batch) {
+                self.take_interrupted();
                 self.refresh_ops();
                 return self.blocked();
             }
@@ -468,10 +524,12 @@ impl Controller {
                 self.refresh_ops(); // divergence needs the finished op's error
             }
             if let Some(b) = self.hit_at(self.pos) {
+                self.take_interrupted(); // the breakpoint came first
                 self.refresh_ops();
                 return Stop::Breakpoint(b);
             }
             if until(self) {
+                self.take_interrupted();
                 self.refresh_ops();
                 return Stop::Done;
             }
@@ -521,6 +579,10 @@ impl Controller {
         if self.breakpoints.is_empty() && self.pos == self.completed {
             self.run_to_end();
             self.pos = self.completed;
+            if self.take_interrupted() {
+                self.refresh_ops();
+                return Stop::Interrupted;
+            }
             return self.blocked();
         }
         self.run_until(|_| false)
@@ -565,6 +627,10 @@ impl Controller {
     pub fn last(&mut self) -> Stop {
         self.run_to_end();
         self.pos = self.completed;
+        if self.take_interrupted() {
+            self.refresh_ops();
+            return Stop::Interrupted;
+        }
         self.blocked()
     }
 
@@ -851,6 +917,66 @@ mod tests {
             assert_eq!(again.resume(), stop);
             assert_eq!(again.trace().steps, c.trace().steps);
         }
+    }
+
+    #[test]
+    fn an_interrupt_pauses_at_a_step_boundary_and_the_run_goes_on_unchanged() {
+        let text = SCENARIO.replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")");
+        let mut full = Controller::new(plan(&text));
+        assert_eq!(full.resume(), Stop::End);
+        let reference = full.trace().steps.clone();
+        // Continue without breakpoints, continue to a breakpoint, and a long step count.
+        type Movement = fn(&mut Controller) -> Stop;
+        let movements: [Movement; 3] = [
+            |c| c.resume(),
+            |c| {
+                c.add_breakpoint(Breakpoint::Kind("output".into()));
+                c.resume()
+            },
+            |c| c.step(1000),
+        ];
+        for (i, movement) in movements.into_iter().enumerate() {
+            let mut c = Controller::new(plan(&text));
+            c.interrupt_handle().store(true, Ordering::SeqCst);
+            assert_eq!(movement(&mut c), Stop::Interrupted, "movement {i}");
+            assert!(c.position() < reference.len(), "movement {i}");
+            assert_eq!(c.state(), &RunState::Paused, "movement {i}");
+            // The interrupt is spent; what is recorded is what an uninterrupted run records.
+            c.remove_breakpoint(0);
+            assert_eq!(c.resume(), Stop::End, "movement {i}");
+            assert_eq!(c.trace().steps, reference, "movement {i}");
+        }
+    }
+
+    #[test]
+    fn an_interrupt_from_another_thread_stops_a_running_continue() {
+        // Realtime mode with 20 ms links: the run takes about a second of wall time, and the
+        // interrupt comes after 100 ms, while the parties are between steps or inside one.
+        let text = SCENARIO
+            .replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")")
+            .replace(
+                "seed: 7,",
+                "network: (default: (latency_us: 20000), mode: Realtime),\n    seed: 7,",
+            );
+        let mut c = Controller::new(plan(&text));
+        let flag = c.interrupt_handle();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let stop = c.resume();
+        setter.join().unwrap();
+        assert_eq!(stop, Stop::Interrupted);
+        // The cursor is where the run paused, which stays one step ahead as always.
+        assert_eq!(c.position() + 1, c.completed());
+        let at = c.completed();
+        // Every recorded step is complete: each party has a record of it.
+        for s in &c.trace().steps {
+            assert_eq!(s.parties.len(), c.trace().parties.len());
+        }
+        let mut full = Controller::new(plan(&text));
+        full.goto(at);
+        assert_eq!(c.trace().steps[..at], full.trace().steps[..at]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -286,12 +287,26 @@ impl Simulation {
 
     /// Blocks until every party is finished, failed, or paused at the gate.
     pub fn wait_idle(&self) -> Progress {
+        self.wait_idle_unless(None)
+            .expect("only an interrupt ends the wait early")
+    }
+
+    /// Like [`Simulation::wait_idle`], but returns `None` within 50 ms of `interrupt` being set
+    /// (from another thread), leaving the parties running.
+    pub fn wait_idle_or_interrupt(&self, interrupt: &AtomicBool) -> Option<Progress> {
+        self.wait_idle_unless(Some(interrupt))
+    }
+
+    fn wait_idle_unless(&self, interrupt: Option<&AtomicBool>) -> Option<Progress> {
         let mut st = self.shared.lock();
         loop {
             let idle = st.failure.is_some()
                 || (0..st.status.len()).all(|p| blocked_at_gate(&self.shared, &st, p));
             if idle {
                 break;
+            }
+            if interrupt.is_some_and(|i| i.load(std::sync::atomic::Ordering::SeqCst)) {
+                return None;
             }
             st = self
                 .shared
@@ -310,11 +325,11 @@ impl Simulation {
             .map(|p| self.shared.log(p).step_names.len())
             .max()
             .unwrap_or(0);
-        Progress {
+        Some(Progress {
             status,
             done,
             steps_begun,
-        }
+        })
     }
 
     /// Waits for every party thread to end. Only meaningful once the run has failed (every party

@@ -11,6 +11,12 @@ use ratatui::layout::Rect;
 use sim::control::{Breakpoint, Controller, RunState, Stop};
 use std::collections::BTreeSet;
 
+/// Whether `key` interrupts a running movement: Esc, or Ctrl-C (which quits when nothing runs).
+pub fn is_interrupt_key(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Esc
+        || (key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c'))
+}
+
 /// The panes, numbered as the number keys select them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Pane {
@@ -215,6 +221,7 @@ impl App {
             Stop::End => "end of the run".to_string(),
             Stop::Start => "at the start".to_string(),
             Stop::Failed(e) => format!("run failed: {e}"),
+            Stop::Interrupted => format!("{what} interrupted → paused after step {pos}"),
         };
         self.set_message(m);
         self.follow_cursor();
@@ -319,13 +326,21 @@ impl App {
             self.count = Some(c.min(1_000_000));
             return;
         }
-        if self.defer_long && matches!(key.code, KeyCode::Char('c' | 'n' | 'f')) {
+        // A count of steps runs long; a lone digit 1–7 only focused a pane (see `take_count`).
+        let counted_steps = key.code == KeyCode::Char('s')
+            && !self.count_is_focus
+            && self.count.is_some_and(|c| c > 1);
+        if self.defer_long
+            && (counted_steps || matches!(key.code, KeyCode::Char('c' | 'n' | 'f' | 'G')))
+        {
             let what = match key.code {
                 KeyCode::Char('c') => "continue",
                 KeyCode::Char('n') => "step over",
-                _ => "step out",
+                KeyCode::Char('f') => "step out",
+                KeyCode::Char('G') => "last",
+                _ => "step into",
             };
-            self.set_message(format!("running ({what})…"));
+            self.set_message(format!("running ({what})… Esc or Ctrl-C interrupts"));
             self.pending = Some(key);
             return;
         }

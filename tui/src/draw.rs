@@ -15,7 +15,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "step into: one protocol step (10s: ten)"),
     ("n", "step over: run the next op to its end"),
     ("f", "step out: finish the sub-protocol or op"),
-    ("c", "continue to the next breakpoint or the end"),
+    ("c", "continue to a breakpoint or the end (Esc stops it)"),
     ("p / N", "step back through the recorded history"),
     ("P", "reverse-continue to the previous breakpoint"),
     ("g / G", "go to the first / last step"),

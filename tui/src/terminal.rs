@@ -86,9 +86,21 @@ pub fn run(plan: Plan) -> io::Result<()> {
             term.draw(|f| draw::draw(f, &app))?;
         }
         if app.pending.is_some() {
-            // The "running…" status is on screen; now run the long key.
+            // The "running…" status is on screen; now run the long key, with a watcher on the
+            // keyboard that interrupts it.
+            let done = Arc::new(AtomicBool::new(false));
+            let watcher = watch_for_interrupt(
+                app.ctl.interrupt_handle(),
+                Arc::clone(&done),
+                Arc::clone(&signalled),
+            );
             app.run_pending();
+            done.store(true, Ordering::SeqCst);
+            let _ = watcher.join();
             redraw = true;
+            if signalled.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             continue;
         }
         redraw = event::poll(Duration::from_millis(100))?;
@@ -103,4 +115,33 @@ pub fn run(plan: Plan) -> io::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// While a long movement runs on the UI thread, reads the keyboard on another: Esc or Ctrl-C
+/// sets the controller's interrupt flag (the parties pause at the next step boundary, as gdb's
+/// Ctrl-C stops the inferior); a terminating signal does too, so the loop can quit. Other keys
+/// typed meanwhile are dropped. Ends when `done` is set.
+fn watch_for_interrupt(
+    interrupt: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    signalled: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !done.load(Ordering::SeqCst) {
+            if signalled.load(Ordering::Relaxed) {
+                interrupt.store(true, Ordering::SeqCst);
+            }
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => {
+                    if let Ok(Event::Key(k)) = event::read() {
+                        if k.kind != KeyEventKind::Release && crate::app::is_interrupt_key(&k) {
+                            interrupt.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
+    })
 }

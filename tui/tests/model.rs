@@ -389,7 +389,36 @@ fn deferred_long_keys_show_running_first_then_do_exactly_what_they_would_have() 
     assert!(a.pending.is_none());
     assert_eq!(a.ctl.position(), direct.ctl.position());
     assert_eq!(a.message, direct.message);
-    // Keys that never run long stay immediate.
+    // Keys that never run long stay immediate; a single step too.
     keys(&mut a, "g");
     assert_eq!(a.ctl.position(), 0);
+    keys(&mut a, "s");
+    assert_eq!(a.ctl.position(), 1);
+    // A step count and `G` are deferred like continue.
+    keys(&mut a, "03s");
+    assert!(a.message.contains("running (step into)"), "{}", a.message);
+    a.run_pending();
+    assert_eq!(a.ctl.position(), 4);
+    keys(&mut a, "G");
+    assert!(a.message.contains("running (last)"), "{}", a.message);
+    a.run_pending();
+    assert_eq!(a.message, "end of the run");
+}
+
+#[test]
+fn an_interrupted_movement_says_where_it_paused() {
+    let mut a = app();
+    a.ctl
+        .interrupt_handle()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    keys(&mut a, "c");
+    let pos = a.ctl.position();
+    assert!(pos < a.ctl.plan().ops.len() * 3, "stopped early at {pos}");
+    assert_eq!(
+        a.message,
+        format!("continue interrupted → paused after step {pos}")
+    );
+    // Only the movement it interrupted: the next continue runs to the end.
+    keys(&mut a, "c");
+    assert_eq!(a.message, "end of the run");
 }

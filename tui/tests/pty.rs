@@ -151,11 +151,40 @@ impl Drop for Pty {
 }
 
 fn scenario_file(tag: &str) -> std::path::PathBuf {
+    scenario_file_with(tag, common::SCENARIO)
+}
+
+fn scenario_file_with(tag: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sharescope-pty-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("scenario.ron");
-    std::fs::write(&f, common::SCENARIO).unwrap();
+    std::fs::write(&f, text).unwrap();
     f
+}
+
+#[test]
+fn esc_interrupts_a_long_continue_and_continue_then_finishes() {
+    // Realtime links of 50 ms and a sigmoid (a dozen rounds): the run takes about a second of
+    // wall time, far longer than the Esc takes to arrive.
+    let text = common::SCENARIO
+        .replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")")
+        .replace(
+            "seed: 42,",
+            "network: (default: (latency_us: 50000), mode: Realtime),\n    seed: 42,",
+        );
+    let file = scenario_file_with("esc", &text);
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 30, 100);
+    pty.expect("paused before the first step");
+    pty.send("c");
+    pty.expect("running (continue)… Esc or Ctrl-C interrupts");
+    pty.send("\x1b");
+    pty.expect("continue interrupted → paused after step");
+    pty.send("c");
+    pty.expect("end of the run");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    assert!(pty.cooked());
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
 
 #[test]
