@@ -950,18 +950,18 @@ mod tests {
 
     #[test]
     fn an_interrupt_from_another_thread_stops_a_running_continue() {
-        // Realtime mode with 20 ms links: the run takes about a second of wall time, and the
-        // interrupt comes after 100 ms, while the parties are between steps or inside one.
+        // Realtime mode with 50 ms links: the run takes most of a second of wall time, and the
+        // interrupt comes after 50 ms, while the parties are between steps or inside one.
         let text = SCENARIO
             .replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")")
             .replace(
                 "seed: 7,",
-                "network: (default: (latency_us: 20000), mode: Realtime),\n    seed: 7,",
+                "network: (default: (latency_us: 50000), mode: Realtime),\n    seed: 7,",
             );
         let mut c = Controller::new(plan(&text));
         let flag = c.interrupt_handle();
         let setter = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(std::time::Duration::from_millis(50));
             flag.store(true, Ordering::SeqCst);
         });
         let stop = c.resume();

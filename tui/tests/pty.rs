@@ -164,13 +164,13 @@ fn scenario_file_with(tag: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn esc_interrupts_a_long_continue_and_continue_then_finishes() {
-    // Realtime links of 50 ms and a sigmoid (a dozen rounds): the run takes about a second of
-    // wall time, far longer than the Esc takes to arrive.
+    // Realtime links of 100 ms and a sigmoid (a dozen rounds): the run takes seconds of wall
+    // time, far longer than the Esc takes to arrive even on a loaded machine.
     let text = common::SCENARIO
         .replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")")
         .replace(
             "seed: 42,",
-            "network: (default: (latency_us: 50000), mode: Realtime),\n    seed: 42,",
+            "network: (default: (latency_us: 100000), mode: Realtime),\n    seed: 42,",
         );
     let file = scenario_file_with("esc", &text);
     let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 30, 100);
