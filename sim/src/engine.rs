@@ -438,8 +438,8 @@ impl Simulation {
                     .ok_or_else(|| {
                         SimError::Internal(format!("receiver of `{name}` recorded no value"))
                     })?;
-                let values: Vec<f64> = decode_tensor(&cfg, t).iter().copied().collect();
-                let plaintext: Vec<f64> = self.shadow[name].iter().copied().collect();
+                let values = row_major(decode_tensor(&cfg, t));
+                let plaintext = row_major(self.shadow[name].clone());
                 let max_abs_error = values
                     .iter()
                     .zip(&plaintext)
@@ -584,6 +584,15 @@ fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> 
         }
     };
     Some(decoded)
+}
+
+/// The elements of `a` in row-major order (without copying when it is already laid out so).
+fn row_major(a: ArrayD<f64>) -> Vec<f64> {
+    if a.is_standard_layout() {
+        a.into_raw_vec_and_offset().0
+    } else {
+        a.iter().copied().collect()
+    }
 }
 
 /// The largest absolute and relative error of `got` against `want` (same shape).
