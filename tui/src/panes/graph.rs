@@ -1,5 +1,5 @@
-//! Pane 2: the program's data-flow DAG — ops by depth, each with the ops that feed it — and the
-//! current op highlighted.
+//! Pane 2: the program's data-flow DAG — ops by depth, each with the values that feed it and the
+//! ops it feeds — and the current op highlighted.
 
 use crate::app::App;
 use ratatui::text::{Line, Span};
@@ -43,8 +43,18 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         .filter(|o| o.kind != "output")
         .map(|o| (value_name(&o.name), o.index))
         .collect();
+    // The ops that read each value, in program order.
+    let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
+    for op in &t.ops {
+        for v in &op.operands {
+            readers
+                .entry(v.as_str())
+                .or_default()
+                .push(op.name.as_str());
+        }
+    }
     let mut out = vec![Line::styled(
-        "depth  op ◀ operands (who feeds whom; ▶ marks the op at the cursor)",
+        "depth  op ◀ operands ─▶ the ops it feeds (▶ marks the op at the cursor)",
         th.dim(),
     )];
     for d in 0..=max {
@@ -81,6 +91,12 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                     })
                     .collect();
                 spans.push(Span::raw(feeds.join(", ")));
+            }
+            if let Some(r) = readers
+                .get(value_name(&op.name))
+                .filter(|_| op.kind != "output")
+            {
+                spans.push(Span::styled(format!(" ─▶ {}", r.join(", ")), th.dim()));
             }
             if op.kind == "output" {
                 if let Some(to) = app.ctl.plan().ops.get(op.index).and_then(|o| match o {
