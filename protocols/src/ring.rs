@@ -34,6 +34,11 @@ pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 
     fn from_i128(v: i128) -> Self;
     /// A uniformly random element.
     fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self;
+    /// `n` uniformly random elements (rings override it to draw from the stream in bulk; the
+    /// elements need not be those `n` calls of [`Ring::random`] would give).
+    fn random_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G) -> Vec<Self> {
+        (0..n).map(|_| Self::random(rng)).collect()
+    }
     /// Appends the little-endian encoding (exactly [`Ring::BYTES`] bytes).
     fn encode(self, out: &mut Vec<u8>);
     /// Reads one element from exactly [`Ring::BYTES`] bytes.
@@ -83,6 +88,12 @@ impl Ring for u64 {
     }
     fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
         rng.next_u64()
+    }
+    /// Element i is the i-th little-endian 8-byte word of the stream.
+    fn random_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G) -> Vec<Self> {
+        let mut words = vec![0u64; n];
+        rand::Fill::try_fill(&mut words[..], rng).expect("ChaCha never fails");
+        words
     }
     fn encode(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
@@ -278,6 +289,9 @@ impl Ring for Zp {
             }
         }
     }
+    fn random_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G) -> Vec<Self> {
+        random_zp_vec(n, rng, false)
+    }
     fn encode(self, out: &mut Vec<u8>) {
         out.push(self.0);
     }
@@ -294,6 +308,47 @@ impl Ring for Zp {
             self.0 as i128
         }
     }
+}
+
+/// `n` uniformly random elements of Z_p (of Z_p \ {0} when `nonzero`), drawn from whole bytes
+/// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one
+/// ChaCha block serves dozens of elements.
+pub(crate) fn random_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero: bool) -> Vec<Zp> {
+    // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
+    // below 198 = 3 · 66 map to 1 + b mod 66.
+    const REJECT: u8 = u8::MAX;
+    const fn table(nonzero: bool) -> [u8; 256] {
+        let mut t = [REJECT; 256];
+        let mut b = 0;
+        while b < 256 {
+            if nonzero && b < 198 {
+                t[b] = (b % 66) as u8 + 1;
+            } else if !nonzero && b < 201 {
+                t[b] = (b % 67) as u8;
+            }
+            b += 1;
+        }
+        t
+    }
+    const ANY: [u8; 256] = table(false);
+    const NONZERO: [u8; 256] = table(true);
+    let map = if nonzero { &NONZERO } else { &ANY };
+    // Branch-free compaction: every byte's image is written at `len`, which only advances past
+    // accepted ones. The slack of one buffer keeps the writes in bounds; the accepted elements
+    // past n, and the rest of the last buffer, are dropped.
+    let mut out = vec![0u8; n + 256];
+    let mut len = 0;
+    let mut buf = [0u8; 256];
+    while len < n {
+        rng.fill_bytes(&mut buf);
+        for &b in &buf {
+            let v = map[b as usize];
+            out[len] = v;
+            len += usize::from(v != REJECT);
+        }
+    }
+    out.truncate(n);
+    out.into_iter().map(Zp).collect()
 }
 
 #[cfg(test)]

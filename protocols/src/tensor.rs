@@ -114,17 +114,7 @@ pub fn zeros<R: Ring>(shape: &[usize]) -> Tensor<R> {
 
 /// A tensor of uniformly random ring elements drawn from `rng`.
 pub fn random<R: Ring, G: RngCore + ?Sized>(shape: &[usize], rng: &mut G) -> Tensor<R> {
-    let n = numel(shape);
-    let v: Vec<R> = if std::any::TypeId::of::<R>() == std::any::TypeId::of::<u64>() {
-        // Fast path for Z_2^64: fill whole words from the stream at once (element i is the i-th
-        // little-endian 8-byte word of the stream).
-        let mut words = vec![0u64; n];
-        rand::Fill::try_fill(&mut words[..], rng).expect("ChaCha never fails");
-        // For R = u64 `from_u64` is the identity and the collect reuses the allocation.
-        words.into_iter().map(R::from_u64).collect()
-    } else {
-        (0..n).map(|_| R::random(rng)).collect()
-    };
+    let v = R::random_vec(numel(shape), rng);
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape matches length")
 }
 

@@ -106,11 +106,14 @@ pub fn private_compare(
                     }
                 }
                 // Step 13: ⟨d_i⟩ⱼ = s_i·⟨c_i⟩ⱼ, then the common permutation π.
-                let mut de: Vec<Zp> = (0..ELL).map(|k| s[e * ELL + k].mul(c[k])).collect();
+                let mut de = [Zp(0); ELL];
+                for (k, dk) in de.iter_mut().enumerate() {
+                    *dk = s[e * ELL + k].mul(c[k]);
+                }
                 if variant == Variant::Paper {
                     de.shuffle(keys.common()?);
                 }
-                d.extend(de);
+                d.extend_from_slice(&de);
             }
             ctx.charge(6 * (n * ELL) as u64);
             let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");

@@ -58,6 +58,7 @@ pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 use crate::context::{Context, PartyId, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
+pub(crate) use crate::ring::random_zp_vec;
 use crate::ring::{OddRing, Ring, Zp};
 use crate::tensor::Prg;
 use crate::tensor::{self, Tensor};
@@ -194,49 +195,6 @@ impl Keys {
     }
 }
 
-/// `n` uniformly random elements of Z_p (of Z_p \ {0} when `nonzero`), drawn from whole bytes
-/// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one
-/// ChaCha block serves dozens of elements.
-pub(crate) fn random_zp_vec<G: rand::RngCore + ?Sized>(
-    n: usize,
-    rng: &mut G,
-    nonzero: bool,
-) -> Vec<Zp> {
-    // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
-    // below 198 = 3 · 66 map to 1 + b mod 66.
-    const REJECT: u8 = u8::MAX;
-    const fn table(nonzero: bool) -> [u8; 256] {
-        let mut t = [REJECT; 256];
-        let mut b = 0;
-        while b < 256 {
-            if nonzero && b < 198 {
-                t[b] = (b % 66) as u8 + 1;
-            } else if !nonzero && b < 201 {
-                t[b] = (b % 67) as u8;
-            }
-            b += 1;
-        }
-        t
-    }
-    const ANY: [u8; 256] = table(false);
-    const NONZERO: [u8; 256] = table(true);
-    let map = if nonzero { &NONZERO } else { &ANY };
-    let mut out = Vec::with_capacity(n);
-    let mut buf = [0u8; 256];
-    while out.len() < n {
-        rng.fill_bytes(&mut buf);
-        let want = n - out.len();
-        out.extend(
-            buf.iter()
-                .map(|&b| map[b as usize])
-                .filter(|&v| v != REJECT)
-                .take(want)
-                .map(Zp),
-        );
-    }
-    out
-}
-
 /// wrap(a, b, L): 1 iff a + b ≥ L as integers.
 #[inline(always)]
 pub(crate) fn wrap(a: u64, b: u64) -> u64 {
@@ -338,6 +296,39 @@ mod sampling_tests {
                 .map(|&c| (c as f64 - expect).powi(2) / expect)
                 .sum();
             assert!(chi2 < 120.0, "χ² = {chi2} (nonzero = {nonzero})");
+        }
+    }
+
+    #[test]
+    fn zp_sampling_keeps_the_accepted_bytes_in_stream_order() {
+        use rand::RngCore;
+        // The reference: read 256-byte buffers, keep the accepted bytes in order.
+        fn reference(n: usize, seed: u64, nonzero: bool) -> Vec<u8> {
+            let mut rng = crate::tensor::Prg::seed_from_u64(seed);
+            let mut out = Vec::new();
+            while out.len() < n {
+                let mut buf = [0u8; 256];
+                rng.fill_bytes(&mut buf);
+                for b in buf {
+                    match (nonzero, b) {
+                        (true, 0..=197) => out.push(b % 66 + 1),
+                        (false, 0..=200) => out.push(b % 67),
+                        _ => {}
+                    }
+                }
+            }
+            out.truncate(n);
+            out
+        }
+        for n in [0, 1, 2, 197, 198, 255, 256, 257, 1000, 4099] {
+            for nonzero in [false, true] {
+                let mut rng = crate::tensor::Prg::seed_from_u64(n as u64);
+                let got: Vec<u8> = random_zp_vec(n, &mut rng, nonzero)
+                    .iter()
+                    .map(|z| z.0)
+                    .collect();
+                assert_eq!(got, reference(n, n as u64, nonzero), "n = {n}");
+            }
         }
     }
 }
