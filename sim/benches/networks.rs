@@ -20,7 +20,8 @@
 use sim::scenario::{self, Data, Distribution, InputSpec, OutputSpec, Plan, ProtocolKind, Source};
 use std::path::{Path, PathBuf};
 
-/// Configurations that can take more than a minute on 2 cores: skipped unless `--heavy`.
+/// Configurations that take 10–30 s on 2 cores (a minute on a busy machine): skipped unless
+/// `--heavy`.
 const HEAVY: &[(&str, usize)] = &[("mnist-network-b", 128), ("mnist-network-c", 128)];
 
 fn scenarios_dir() -> PathBuf {
@@ -74,7 +75,7 @@ fn main() {
             }
             if HEAVY.contains(&(name.as_str(), batch)) && !heavy {
                 println!(
-                    "{name:<18} {batch:>5}   skipped: 20–75 s on 2 cores; run with `-- --heavy`"
+                    "{name:<18} {batch:>5}   skipped: 10–30 s on 2 cores; run with `-- --heavy`"
                 );
                 continue;
             }

@@ -332,6 +332,23 @@ impl Controller {
         (i < self.breakpoints.len()).then(|| self.breakpoints.remove(i))
     }
 
+    /// Puts `b` in place of breakpoint `i` (if `b` is already set elsewhere, breakpoint `i` just
+    /// goes, so there are no duplicates); returns the one replaced.
+    pub fn replace_breakpoint(&mut self, i: usize, b: Breakpoint) -> Option<Breakpoint> {
+        if i >= self.breakpoints.len() {
+            return None;
+        }
+        if self
+            .breakpoints
+            .iter()
+            .enumerate()
+            .any(|(k, x)| k != i && *x == b)
+        {
+            return Some(self.breakpoints.remove(i));
+        }
+        Some(std::mem::replace(&mut self.breakpoints[i], b))
+    }
+
     /// Adds `b`, or removes it if present; returns whether it is now set.
     pub fn toggle_breakpoint(&mut self, b: Breakpoint) -> bool {
         if let Some(i) = self.breakpoints.iter().position(|x| *x == b) {

@@ -284,6 +284,12 @@ impl App {
                         self.mode = Mode::Breakpoints(sel.min(n.saturating_sub(1)));
                     }
                     KeyCode::Char(':') => self.mode = Mode::Command("break ".into()),
+                    KeyCode::Enter | KeyCode::Char('e') => {
+                        if let Some(b) = self.ctl.breakpoints().get(sel).cloned() {
+                            let spec = crate::command::breakpoint_spec(self, &b);
+                            self.mode = Mode::Command(format!("edit {} {spec}", sel + 1));
+                        }
+                    }
                     _ => {}
                 }
             }

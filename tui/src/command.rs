@@ -2,6 +2,7 @@
 //!
 //! - `break op NAME | kind KIND | step NAME | party NAME | div EPS | bytes N | hazard`
 //! - `delete N` (1-based, as the breakpoint list shows), `clear`
+//! - `edit N SPEC` — replace breakpoint N in place by `break SPEC` (Enter in the list pre-fills it)
 //! - `tol EPS` — the tolerance that marks reconstructed elements
 //! - `link FROM TO [latency=US] [bandwidth=BPS] [jitter=US] [both]` — change a link and re-run
 //! - `wan` — every link 50 ms / 100 Mbit/s, re-run
@@ -21,6 +22,7 @@ pub const HELP: &[(&str, &str)] = &[
         "conditional breakpoints",
     ),
     ("delete N / clear", "remove breakpoint N / all"),
+    ("edit N SPEC", "replace breakpoint N (Enter in the list)"),
     ("tol EPS", "tolerance for marking divergent elements"),
     (
         "link A B latency=US bandwidth=BPS [both]",
@@ -49,6 +51,22 @@ fn number<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, String
     let s = s.ok_or_else(|| format!("{what} is missing"))?;
     s.parse()
         .map_err(|_| format!("`{s}` is not a valid {what}"))
+}
+
+/// The `break` arguments that set `b` again: `edit` pre-fills the command line with them.
+pub fn breakpoint_spec(app: &App, b: &Breakpoint) -> String {
+    match b {
+        Breakpoint::Op(n) => format!("op {n}"),
+        Breakpoint::Kind(k) => format!("kind {k}"),
+        Breakpoint::Step(s) => format!("step {s}"),
+        Breakpoint::Party(p) => format!(
+            "party {}",
+            app.ctl.plan().parties.get(*p).map_or("?", String::as_str)
+        ),
+        Breakpoint::Divergence(e) => format!("div {e}"),
+        Breakpoint::Bytes(n) => format!("bytes {n}"),
+        Breakpoint::Hazard => "hazard".into(),
+    }
 }
 
 /// Parses the arguments of `break`.
@@ -115,6 +133,17 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
                 )),
                 None => Err(format!("there is no breakpoint {i}")),
             }
+        }
+        "edit" => {
+            let i: usize = number(args.first().copied(), "breakpoint number")?;
+            let slot = i
+                .checked_sub(1)
+                .filter(|k| *k < app.ctl.breakpoints().len())
+                .ok_or_else(|| format!("there is no breakpoint {i}"))?;
+            let b = parse_breakpoint(app, args.get(1..).unwrap_or_default())?;
+            let d = b.describe(&app.ctl.plan().parties);
+            app.ctl.replace_breakpoint(slot, b);
+            Ok(format!("breakpoint {i} is now: {d}"))
         }
         "clear" => {
             while app.ctl.remove_breakpoint(0).is_some() {}

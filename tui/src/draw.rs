@@ -21,7 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("g / G", "go to the first / last step"),
     ("r / R", "restart with the same seed / a new seed"),
     ("b", "toggle a breakpoint on the selected op or step"),
-    ("B", "breakpoint list (d deletes, : adds)"),
+    ("B", "breakpoint list (Enter edits, d deletes, : adds)"),
     (
         ":",
         "command line (break, tol, link, wan, seed, goto, export)",
@@ -109,10 +109,10 @@ pub fn draw(f: &mut Frame, app: &App) {
 pub fn key_hints(app: &App) -> String {
     match &app.mode {
         Mode::Command(_) => {
-            "Enter run · Esc cancel · commands: break tol link wan seed goto export".into()
+            "Enter run · Esc cancel · commands: break edit tol link wan seed goto export".into()
         }
         Mode::Help => "Esc / ? close help".into(),
-        Mode::Breakpoints(_) => "↑↓ select · d delete · : add · Esc close".into(),
+        Mode::Breakpoints(_) => "↑↓ select · Enter edit · d delete · : add · Esc close".into(),
         Mode::Normal => {
             let forward = match app.ctl.state() {
                 RunState::Paused => true,

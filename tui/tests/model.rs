@@ -226,6 +226,49 @@ fn breakpoint_list_deletes_entries() {
 }
 
 #[test]
+fn breakpoint_list_edits_an_entry_in_place() {
+    let mut a = app();
+    keys(
+        &mut a,
+        ":break kind mul<Enter>:break div 0.5<Enter>:break party server1<Enter>B<Down>",
+    );
+    assert_eq!(a.mode, Mode::Breakpoints(1));
+    // Enter pre-fills the command line with the entry's own spec.
+    keys(&mut a, "<Enter>");
+    assert_eq!(a.mode, Mode::Command("edit 2 div 0.5".into()));
+    keys(&mut a, "<BS><BS><BS>0.001<Enter>");
+    assert_eq!(
+        a.ctl.breakpoints(),
+        &[
+            Breakpoint::Kind("mul".into()),
+            Breakpoint::Divergence(0.001),
+            Breakpoint::Party(1),
+        ]
+    );
+    assert_eq!(a.message, "breakpoint 2 is now: divergence > 0.001");
+    // A party is spelled by name; an edit that duplicates another entry just removes this one.
+    keys(&mut a, "B<Down><Down>e");
+    assert_eq!(a.mode, Mode::Command("edit 3 party server1".into()));
+    keys(&mut a, "<Esc>:edit 3 kind mul<Enter>");
+    assert_eq!(
+        a.ctl.breakpoints(),
+        &[
+            Breakpoint::Kind("mul".into()),
+            Breakpoint::Divergence(0.001)
+        ]
+    );
+    keys(&mut a, ":edit 7 hazard<Enter>");
+    assert_eq!(a.message, "error: there is no breakpoint 7");
+    keys(&mut a, ":edit 1 colour blue<Enter>");
+    assert!(
+        a.message.contains("unknown breakpoint kind `colour`"),
+        "{}",
+        a.message
+    );
+    assert_eq!(a.ctl.breakpoints().len(), 2);
+}
+
+#[test]
 fn help_command_line_and_quit_keys() {
     let mut a = app();
     keys(&mut a, "?");
