@@ -9,8 +9,8 @@
 //! cargo bench -p sharescope-sim --bench networks -- --heavy   # also B and C at batch 128
 //! ```
 //!
-//! Network B and C at batch 128 took 22–74 s and 29–51 s on 2 cores shared with other builds (C
-//! peaks at about 1 GB of memory): over a minute at times, so they are skipped unless `--heavy`.
+//! Network B and C at batch 128 take about 9 s and 13 s on 2 cores (C peaks at about 1 GB of
+//! memory) and several times that on a busy machine, so they are skipped unless `--heavy`.
 //!
 //! The networks are the shipped `scenarios/mnist-network-{a,b,c,d}.ron` with the batch axis
 //! replaced. They use `timing: Model(ns_per_ring_op: 1.0)`, so "virtual" is the predicted time on
