@@ -27,6 +27,7 @@ use protocols::context::Traffic;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A condition that stops continue / reverse-continue (and step over / out).
 #[derive(Debug, Clone, PartialEq)]
@@ -148,20 +149,68 @@ fn settle(sim: &Simulation) -> crate::engine::Progress {
     progress
 }
 
-/// Like [`settle`], but if `interrupt` is set while the parties run, stops them at the furthest
-/// step any of them has begun: each finishes its current step and catches up to that boundary,
-/// so the history stays a run of complete steps. Returns whether it was interrupted.
+/// The step every party has reached: the fewest steps any party has begun (a finished party has
+/// begun them all). Parties that never wait, like a dealer, run ahead of it.
+fn common_step(sim: &Simulation) -> usize {
+    sim.steps_begun().into_iter().min().unwrap_or(0)
+}
+
+/// Like [`settle`], telling `progress` how far the run has got, and stopping early if
+/// `interrupt` is set: then the gate comes down to the slowest party's next step boundary (at
+/// least one step past `completed`, so the movement still moves). Parties already past it stop at
+/// their own next boundary; every step before the gate is complete. Returns whether it was
+/// interrupted.
 fn settle_or_interrupt(
     sim: &Simulation,
+    completed: usize,
     interrupt: &AtomicBool,
+    progress: &mut Progress,
 ) -> (crate::engine::Progress, bool) {
-    if sim.wait_idle_or_interrupt(interrupt).is_some() {
-        return (settle(sim), false);
+    let stop_soon = || {
+        sim.set_gate(common_step(sim).max(completed + 1));
+        (settle(sim), true)
+    };
+    let mut tick = || progress.report(common_step(sim));
+    let Some(p) = sim.wait_idle_watching(interrupt, &mut tick) else {
+        return stop_soon();
+    };
+    // As in `settle`: parties stuck behind the gate let the run go on without one.
+    let stuck = p
+        .status
+        .iter()
+        .any(|s| matches!(s, PartyStatus::Waiting(_)));
+    if !stuck || p.done || sim.failure().is_some() {
+        return (p, false);
     }
-    // No party can have begun a step at or past the gate, so this only lowers it.
-    let furthest = sim.steps_begun().into_iter().max().unwrap_or(0);
-    sim.set_gate(furthest);
-    (settle(sim), true)
+    sim.set_gate(usize::MAX);
+    match sim.wait_idle_watching(interrupt, &mut tick) {
+        Some(p) => (p, false),
+        None => stop_soon(),
+    }
+}
+
+/// Called about every 100 ms while a movement runs ahead, with the number of steps every party
+/// has reached — for a "running… N steps" display.
+pub type ProgressObserver = Box<dyn FnMut(usize)>;
+
+/// The progress observer and its rate limit.
+struct Progress {
+    observer: Option<ProgressObserver>,
+    last: Instant,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_millis(100);
+
+    /// Tells the observer, at most every [`Progress::EVERY`].
+    fn report(&mut self, steps: usize) {
+        if let Some(f) = &mut self.observer {
+            if self.last.elapsed() >= Self::EVERY {
+                self.last = Instant::now();
+                f(steps);
+            }
+        }
+    }
 }
 
 /// The debugger's engine: history, cursor, breakpoints and the live run.
@@ -180,6 +229,7 @@ pub struct Controller {
     interrupt: Arc<AtomicBool>,
     /// The last extension was cut short by `interrupt`.
     interrupted: bool,
+    progress: Progress,
 }
 
 impl Controller {
@@ -210,6 +260,10 @@ impl Controller {
             ops_stale: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             interrupted: false,
+            progress: Progress {
+                observer: None,
+                last: Instant::now(),
+            },
         };
         c.launch();
         c
@@ -248,6 +302,14 @@ impl Controller {
     /// runs interrupts the next movement at once.
     pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.interrupt)
+    }
+
+    /// Sets (or removes) the observer told how far the run has got while a movement runs ahead.
+    pub fn set_progress_observer(&mut self, observer: Option<ProgressObserver>) {
+        self.progress = Progress {
+            observer,
+            last: Instant::now(),
+        };
     }
 
     /// Whether the movement in progress was interrupted; if so, forgets the interrupt.
@@ -421,7 +483,8 @@ impl Controller {
             settle(sim)
         } else {
             sim.set_gate(self.completed.saturating_add(n));
-            let (progress, interrupted) = settle_or_interrupt(sim, &self.interrupt);
+            let (progress, interrupted) =
+                settle_or_interrupt(sim, self.completed, &self.interrupt, &mut self.progress);
             self.interrupted = interrupted;
             progress
         };
@@ -430,10 +493,13 @@ impl Controller {
             self.fail(f);
             return self.completed > before;
         }
-        let tail = sim.steps_since(self.completed);
+        let mut tail = sim.steps_since(self.completed);
+        // Every party is paused at the gate or past it (or done): each step before the gate is
+        // complete. Parties that ran ahead of an interrupt have begun later steps; those are
+        // recorded when everyone has reached them.
+        tail.truncate(sim.gate().saturating_sub(self.completed));
         self.trace.steps.truncate(self.completed);
         self.trace.steps.extend(tail);
-        // Every party is paused at the gate (or done): each step it has begun is complete.
         self.completed = self.trace.steps.len();
         self.ops_stale = true;
         if progress.done {
@@ -501,6 +567,7 @@ impl Controller {
                 self.refresh_ops();
                 return Stop::Interrupted;
             }
+            self.progress.report(self.completed);
         }
         self.refresh_ops();
         Stop::Done
@@ -537,6 +604,7 @@ impl Controller {
                 self.refresh_ops();
                 return self.blocked();
             }
+            self.progress.report(self.completed);
             if self.op_ended_at(self.pos) && self.wants_op_stats() {
                 self.refresh_ops(); // divergence needs the finished op's error
             }
@@ -994,6 +1062,23 @@ mod tests {
         let mut full = Controller::new(plan(&text));
         full.goto(at);
         assert_eq!(c.trace().steps[..at], full.trace().steps[..at]);
+        // A progress observer hears how far the run has got while a movement runs.
+        let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = std::rc::Rc::clone(&heard);
+        c.set_progress_observer(Some(Box::new(move |n| sink.borrow_mut().push(n))));
+        let t0 = std::time::Instant::now();
+        assert_eq!(c.resume(), Stop::End);
+        eprintln!("DBG at {at} of {} took {:?}", c.completed(), t0.elapsed());
+        let heard = heard.borrow();
+        assert!(!heard.is_empty(), "no progress reported");
+        assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{heard:?}");
+        assert!(
+            heard[0] >= at && *heard.last().unwrap() <= c.completed(),
+            "{heard:?}"
+        );
+        // Parties that ran ahead of the interrupt (the dealer never waits) left no trace of it.
+        full.last();
+        assert_eq!(c.trace().steps, full.trace().steps);
     }
 
     #[test]

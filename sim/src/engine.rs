@@ -285,6 +285,11 @@ impl Simulation {
         self.shared.set_gate(&mut st, gate);
     }
 
+    /// The current gate: parties may begin steps with index below it.
+    pub fn gate(&self) -> usize {
+        self.shared.gate.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Blocks until every party is finished, failed, or paused at the gate.
     pub fn wait_idle(&self) -> Progress {
         self.wait_idle_unless(None)
@@ -292,12 +297,22 @@ impl Simulation {
     }
 
     /// Like [`Simulation::wait_idle`], but returns `None` within 50 ms of `interrupt` being set
-    /// (from another thread), leaving the parties running.
-    pub fn wait_idle_or_interrupt(&self, interrupt: &AtomicBool) -> Option<Progress> {
-        self.wait_idle_unless(Some(interrupt))
+    /// (from another thread), leaving the parties running; and calls `tick` about every 100 ms
+    /// while it waits (without holding any lock), e.g. to show progress.
+    pub fn wait_idle_watching(
+        &self,
+        interrupt: &AtomicBool,
+        tick: &mut dyn FnMut(),
+    ) -> Option<Progress> {
+        self.wait_idle_unless(Some((interrupt, tick)))
     }
 
-    fn wait_idle_unless(&self, interrupt: Option<&AtomicBool>) -> Option<Progress> {
+    fn wait_idle_unless(
+        &self,
+        mut watch: Option<(&AtomicBool, &mut dyn FnMut())>,
+    ) -> Option<Progress> {
+        const TICK: Duration = Duration::from_millis(100);
+        let mut last_tick = Instant::now();
         let mut st = self.shared.lock();
         loop {
             let idle = st.failure.is_some()
@@ -305,8 +320,17 @@ impl Simulation {
             if idle {
                 break;
             }
-            if interrupt.is_some_and(|i| i.load(std::sync::atomic::Ordering::SeqCst)) {
-                return None;
+            if let Some((interrupt, tick)) = &mut watch {
+                if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                if last_tick.elapsed() >= TICK {
+                    drop(st);
+                    tick();
+                    last_tick = Instant::now();
+                    st = self.shared.lock();
+                    continue;
+                }
             }
             st = self
                 .shared

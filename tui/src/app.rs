@@ -11,6 +11,15 @@ use ratatui::layout::Rect;
 use sim::control::{Breakpoint, Controller, RunState, Stop};
 use std::collections::BTreeSet;
 
+/// The message line while a long movement runs: what runs, how far the run has got (once known),
+/// and how to stop it.
+pub fn running_message(what: &str, steps: Option<usize>) -> String {
+    match steps {
+        Some(n) => format!("running ({what})… {n} steps · Esc or Ctrl-C interrupts"),
+        None => format!("running ({what})… Esc or Ctrl-C interrupts"),
+    }
+}
+
 /// Whether `key` interrupts a running movement: Esc, or Ctrl-C (which quits when nothing runs).
 pub fn is_interrupt_key(key: &KeyEvent) -> bool {
     key.code == KeyCode::Esc
@@ -138,6 +147,8 @@ pub struct App {
     pub defer_long: bool,
     /// A deferred key, run by [`App::run_pending`].
     pub pending: Option<KeyEvent>,
+    /// What the deferred key does ("continue", "step over", …), for the running message.
+    pub pending_what: &'static str,
     /// The terminal size last drawn (for mouse hit-testing).
     pub size: Rect,
 }
@@ -163,6 +174,7 @@ impl App {
             quit: false,
             defer_long: false,
             pending: None,
+            pending_what: "",
             size: Rect::new(0, 0, 80, 24),
         };
         app.message = app.start_message();
@@ -346,8 +358,9 @@ impl App {
                 KeyCode::Char('G') => "last",
                 _ => "step into",
             };
-            self.set_message(format!("running ({what})… Esc or Ctrl-C interrupts"));
+            self.set_message(running_message(what, None));
             self.pending = Some(key);
+            self.pending_what = what;
             return;
         }
         match key.code {

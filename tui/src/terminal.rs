@@ -87,16 +87,30 @@ pub fn run(plan: Plan) -> io::Result<()> {
         }
         if app.pending.is_some() {
             // The "running…" status is on screen; now run the long key, with a watcher on the
-            // keyboard that interrupts it.
+            // keyboard that interrupts it, and the message line updated with the run's progress.
             let done = Arc::new(AtomicBool::new(false));
             let watcher = watch_for_interrupt(
                 app.ctl.interrupt_handle(),
                 Arc::clone(&done),
                 Arc::clone(&signalled),
             );
+            let shown = Arc::new(AtomicBool::new(false));
+            if let Some(areas) = crate::layout::areas(app.size, &app) {
+                let (what, line, flag) = (app.pending_what, areas.message, Arc::clone(&shown));
+                app.ctl.set_progress_observer(Some(Box::new(move |steps| {
+                    let text = crate::app::running_message(what, Some(steps));
+                    flag.store(true, Ordering::SeqCst);
+                    let _ = write_line(line, &text);
+                })));
+            }
             app.run_pending();
+            app.ctl.set_progress_observer(None);
             done.store(true, Ordering::SeqCst);
             let _ = watcher.join();
+            if shown.load(Ordering::SeqCst) {
+                // The progress line was written behind ratatui's back: repaint everything.
+                term.clear()?;
+            }
             redraw = true;
             if signalled.load(Ordering::Relaxed) {
                 return Ok(());
@@ -144,4 +158,21 @@ fn watch_for_interrupt(
             }
         }
     })
+}
+
+/// Writes `text` over the one-row area `at` (padded or cut to its width), outside ratatui: the
+/// UI thread is busy running the movement, so the frame cannot be redrawn.
+fn write_line(at: ratatui::layout::Rect, text: &str) -> io::Result<()> {
+    let width = at.width as usize;
+    let mut line: String = text.chars().take(width).collect();
+    let pad = width.saturating_sub(line.chars().count());
+    line.extend(std::iter::repeat_n(' ', pad));
+    let mut out = io::stdout();
+    crossterm::queue!(
+        out,
+        cursor::MoveTo(at.x, at.y),
+        crossterm::style::ResetColor,
+        crossterm::style::Print(line)
+    )?;
+    out.flush()
 }
