@@ -138,15 +138,27 @@ pub fn step_prefix(name: &str) -> Option<&str> {
 /// report the deadlock (or the run finishes): stepping never hangs.
 fn settle(sim: &Simulation) -> crate::engine::Progress {
     let progress = sim.wait_idle();
-    let stuck = progress
-        .status
-        .iter()
-        .any(|s| matches!(s, PartyStatus::Waiting(_)));
-    if stuck && !progress.done && sim.failure().is_none() {
+    if stuck(sim, &progress) {
         sim.set_gate(usize::MAX);
         return sim.wait_idle();
     }
     progress
+}
+
+/// Whether a settled run has a party waiting inside a step below the gate: that step cannot
+/// complete until the party it waits for moves, so the gate must open (the monitor then reports
+/// a deadlock, or the run goes on). A party that ran ahead of a lowered gate and waits in a later
+/// step holds nothing up.
+fn stuck(sim: &Simulation, progress: &crate::engine::Progress) -> bool {
+    if progress.done || sim.failure().is_some() {
+        return false;
+    }
+    let (begun, gate) = (sim.steps_begun(), sim.gate());
+    progress
+        .status
+        .iter()
+        .enumerate()
+        .any(|(p, s)| matches!(s, PartyStatus::Waiting(_)) && begun[p] <= gate)
 }
 
 /// The step every party has reached: the fewest steps any party has begun (a finished party has
@@ -175,11 +187,7 @@ fn settle_or_interrupt(
         return stop_soon();
     };
     // As in `settle`: parties stuck behind the gate let the run go on without one.
-    let stuck = p
-        .status
-        .iter()
-        .any(|s| matches!(s, PartyStatus::Waiting(_)));
-    if !stuck || p.done || sim.failure().is_some() {
+    if !stuck(sim, &p) {
         return (p, false);
     }
     sim.set_gate(usize::MAX);
@@ -1078,6 +1086,38 @@ mod tests {
         );
         // Parties that ran ahead of the interrupt (the dealer never waits) left no trace of it.
         full.last();
+        assert_eq!(c.trace().steps, full.trace().steps);
+    }
+
+    #[test]
+    fn an_interrupt_is_not_undone_by_a_receiver_waiting_ahead() {
+        // A short program: the whole run fits in the first batch, so the output receiver races
+        // to the last step and waits there for the servers. The interrupt comes while they are
+        // still at the start; the receiver waiting far ahead must not count as stuck at the gate
+        // (which would let the run go on to the end).
+        let text = SCENARIO.replace(
+            "seed: 7,",
+            "network: (default: (latency_us: 100000), mode: Realtime),\n    seed: 7,",
+        );
+        let mut c = Controller::new(plan(&text));
+        let flag = c.interrupt_handle();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(120));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let stop = c.resume();
+        setter.join().unwrap();
+        assert_eq!(stop, Stop::Interrupted);
+        assert_eq!(c.state(), &RunState::Paused);
+        let at = c.completed();
+        let mut full = Controller::new(plan(&text));
+        assert_eq!(full.resume(), Stop::End);
+        assert!(
+            at < full.completed(),
+            "stopped at {at} of {}",
+            full.completed()
+        );
+        assert_eq!(c.resume(), Stop::End);
         assert_eq!(c.trace().steps, full.trace().steps);
     }
 
