@@ -9,10 +9,10 @@
 
 use crate::error::{Result, SimError};
 use crate::metrics::Metrics;
-use crate::report::{human_bytes, human_time};
 use crate::scenario::{
     LinkConfig, LinkState, NetworkConfig, NetworkMode, Plan, ProtocolKind, Timing,
 };
+use crate::units;
 use protocols::program::Op;
 use std::fmt::Write;
 
@@ -259,12 +259,12 @@ impl Comparison {
                 line,
                 " {:>10.2e} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>7}",
                 r.max_output_error,
-                human_bytes(r.bytes),
-                human_bytes(r.offline_bytes),
+                units::bytes(r.bytes),
+                units::bytes(r.offline_bytes),
                 r.rounds,
                 r.offline_rounds,
-                human_time(r.lan_ns),
-                human_time(r.wan_ns),
+                units::duration(r.lan_ns),
+                units::duration(r.wan_ns),
                 r.hazards
             );
             let _ = writeln!(s, "{line}");

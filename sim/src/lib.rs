@@ -21,6 +21,7 @@ pub mod report;
 pub mod scenario;
 pub mod shadow;
 pub mod trace;
+pub mod units;
 
 pub use engine::{run, OutputValue, Progress, RunResult, Simulation, Totals};
 pub use error::{Result, ScenarioError, SimError};

@@ -1,6 +1,7 @@
 //! Reports of a finished run: the JSON report and the human-readable table.
 
 use crate::engine::RunResult;
+use crate::units;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 
@@ -121,25 +122,6 @@ pub fn link_table(r: &RunResult) -> Vec<LinkTotals> {
     map.into_values().collect()
 }
 
-/// Formats a byte count for people (raw counts stay in the data).
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        0..=9_999 => format!("{b} B"),
-        10_000..=9_999_999 => format!("{:.1} kB", b as f64 / 1e3),
-        _ => format!("{:.1} MB", b as f64 / 1e6),
-    }
-}
-
-/// Formats a duration in ns for people.
-pub fn human_time(ns: u64) -> String {
-    match ns {
-        0..=9_999 => format!("{ns} ns"),
-        10_000..=9_999_999 => format!("{:.1} µs", ns as f64 / 1e3),
-        10_000_000..=9_999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
-        _ => format!("{:.2} s", ns as f64 / 1e9),
-    }
-}
-
 fn preview(v: &[f64], n: usize) -> String {
     let mut s: Vec<String> = v.iter().take(n).map(|x| format!("{x:.4}")).collect();
     if v.len() > n {
@@ -191,11 +173,11 @@ pub fn text_report(r: &RunResult) -> String {
             "{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
             name,
             op.kind,
-            human_bytes(op.stats.bytes),
-            human_bytes(op.stats.offline_bytes),
+            units::bytes(op.stats.bytes),
+            units::bytes(op.stats.offline_bytes),
             op.stats.messages + op.stats.offline_messages,
             op.stats.rounds,
-            human_time(op.stats.virtual_time_ns),
+            units::duration(op.stats.virtual_time_ns),
             err
         );
         for h in &op.hazards {
@@ -213,8 +195,8 @@ pub fn text_report(r: &RunResult) -> String {
             s,
             "{:<24} {:>10} {:>10} {:>6}",
             name,
-            human_bytes(l.bytes),
-            human_bytes(l.offline_bytes),
+            units::bytes(l.bytes),
+            units::bytes(l.offline_bytes),
             l.messages
         );
     }
@@ -222,14 +204,14 @@ pub fn text_report(r: &RunResult) -> String {
     let _ = writeln!(
         s,
         "\ntotal: {} online ({} msgs), {} offline ({} msgs), {} rounds online, {} offline; virtual time {}, wall {}",
-        human_bytes(t.bytes),
+        units::bytes(t.bytes),
         t.messages,
-        human_bytes(t.offline_bytes),
+        units::bytes(t.offline_bytes),
         t.offline_messages,
         t.rounds,
         t.offline_rounds,
-        human_time(t.virtual_time_ns),
-        human_time(t.wall_time_ns)
+        units::duration(t.virtual_time_ns),
+        units::duration(t.wall_time_ns)
     );
     s
 }

@@ -35,44 +35,7 @@ impl ValueFormat {
     }
 }
 
-/// A byte count: `812 B`, `12.5 kB`, `3.1 MB`.
-pub fn bytes(b: u64) -> String {
-    if b < 10_000 {
-        format!("{b} B")
-    } else if b < 10_000_000 {
-        format!("{:.1} kB", b as f64 / 1e3)
-    } else if b < 10_000_000_000 {
-        format!("{:.1} MB", b as f64 / 1e6)
-    } else {
-        format!("{:.1} GB", b as f64 / 1e9)
-    }
-}
-
-/// A duration in nanoseconds: `750 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`.
-pub fn ns(t: u64) -> String {
-    if t == u64::MAX {
-        "never".into()
-    } else if t < 1_000 {
-        format!("{t} ns")
-    } else if t < 1_000_000 {
-        format!("{:.1} µs", t as f64 / 1e3)
-    } else if t < 1_000_000_000 {
-        format!("{:.2} ms", t as f64 / 1e6)
-    } else {
-        format!("{:.2} s", t as f64 / 1e9)
-    }
-}
-
-/// A bandwidth in bits per second (0 = unlimited).
-pub fn bps(b: u64) -> String {
-    match b {
-        0 => "unlimited".into(),
-        b if b >= 1_000_000_000 => format!("{} Gbit/s", b as f64 / 1e9),
-        b if b >= 1_000_000 => format!("{} Mbit/s", b as f64 / 1e6),
-        b if b >= 1_000 => format!("{} kbit/s", b as f64 / 1e3),
-        b => format!("{b} bit/s"),
-    }
-}
+pub use sim::units::{bandwidth as bps, bytes, duration as ns};
 
 /// One ring element in `fmt`; `double` means the value carries 2f fractional bits.
 pub fn ring(v: u64, fmt: ValueFormat, cfg: &protocols::fixed::FixedConfig, double: bool) -> String {
@@ -115,16 +78,6 @@ pub fn fit(s: &str, w: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_and_times_pick_readable_units() {
-        assert_eq!(bytes(812), "812 B");
-        assert_eq!(bytes(12_500), "12.5 kB");
-        assert_eq!(ns(750), "750 ns");
-        assert_eq!(ns(12_300), "12.3 µs");
-        assert_eq!(ns(u64::MAX), "never");
-        assert_eq!(bps(10_000_000_000), "10 Gbit/s");
-    }
 
     #[test]
     fn ring_values_show_in_every_format() {
