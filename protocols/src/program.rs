@@ -84,6 +84,9 @@ pub enum Op {
     Relu(String),
     /// Opens a private value to the computing parties: the result is public.
     Reveal(String),
+    /// Index of the first maximum along the last axis (SecureNN only): `[batch, classes]` gives
+    /// `[batch]`, a vector gives `[1]`. A classifier can reveal just its predicted class.
+    Argmax(String),
 }
 
 fn one() -> usize {
@@ -111,6 +114,7 @@ impl Op {
             Op::Tanh(..) => "tanh",
             Op::Relu(..) => "relu",
             Op::Reveal(..) => "reveal",
+            Op::Argmax(..) => "argmax",
         }
     }
 
@@ -126,7 +130,8 @@ impl Op {
             | Op::Sigmoid(a)
             | Op::Tanh(a)
             | Op::Relu(a)
-            | Op::Reveal(a) => vec![a],
+            | Op::Reveal(a)
+            | Op::Argmax(a) => vec![a],
             Op::AvgPool2d { input, .. }
             | Op::MaxPool2d { input, .. }
             | Op::ReduceSum { input, .. }
@@ -234,7 +239,35 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
             }
             Ok(vec![x[0], numel(&x[1..])])
         }
+        Op::Argmax(_) => match s(0) {
+            [] | [.., 0] => Err(format!(
+                "argmax needs a last axis with at least one element, got {:?}",
+                s(0)
+            )),
+            [_] => Ok(vec![1]),
+            [rest @ .., _] => Ok(rest.to_vec()),
+        },
     }
+}
+
+/// The index of the first maximum along the last axis of `a` (shape as [`infer_shape`] gives).
+pub fn argmax_f64(a: &Real) -> Real {
+    let k = *a.shape().last().expect("validated: at least one axis");
+    let v: Vec<f64> = a.iter().copied().collect();
+    let idx: Vec<f64> = v
+        .chunks(k)
+        .map(|row| {
+            let mut best = 0;
+            for (i, x) in row.iter().enumerate() {
+                if *x > row[best] {
+                    best = i;
+                }
+            }
+            best as f64
+        })
+        .collect();
+    let shape = infer_shape(&Op::Argmax(String::new()), &[a.shape()]).expect("validated");
+    ArrayD::from_shape_vec(IxDyn(&shape), idx).expect("one index per row")
 }
 
 /// A plaintext tensor.
@@ -347,5 +380,6 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Tanh(_) => a.mapv(f64::tanh),
         Op::Relu(_) => a.mapv(|x| x.max(0.0)),
         Op::Reveal(_) => a.clone(),
+        Op::Argmax(_) => argmax_f64(a),
     }
 }

@@ -129,24 +129,25 @@ fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
 }
 
 /// Runs `plan` under each protocol and collects one row per protocol. A protocol that cannot
-/// run the program (Pond and `MaxPool2d`) gets a row with `skipped` set; a run that fails
+/// run the program (Pond and `MaxPool2d` or `Argmax`) gets a row with `skipped` set; a run that fails
 /// (e.g. an injected fault) is an error.
 pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
     let mut rows = Vec::new();
     for &protocol in protocols {
-        let has_maxpool = plan.ops.iter().any(|o| {
-            matches!(
-                o,
-                crate::scenario::PlannedOp::Compute {
-                    op: Op::MaxPool2d { .. },
-                    ..
-                }
-            )
+        let exact_only = plan.ops.iter().find_map(|o| match o {
+            crate::scenario::PlannedOp::Compute {
+                op: Op::MaxPool2d { .. },
+                ..
+            } => Some("Pond has no exact max pool (MaxPool2d)"),
+            crate::scenario::PlannedOp::Compute {
+                op: Op::Argmax(_), ..
+            } => Some("Pond has no exact comparison (Argmax)"),
+            _ => None,
         });
-        if protocol == ProtocolKind::Pond && has_maxpool {
+        if let (ProtocolKind::Pond, Some(why)) = (protocol, exact_only) {
             rows.push(ProtocolRow {
                 protocol,
-                skipped: Some("Pond has no exact max pool (MaxPool2d)".into()),
+                skipped: Some(why.into()),
                 metrics: None,
                 max_output_error: 0.0,
                 bytes: 0,
@@ -272,8 +273,10 @@ impl Comparison {
         if let Some(m) = self.rows.iter().find_map(|r| r.metrics.as_ref()) {
             let _ = writeln!(
                 s,
-                "\nplaintext accuracy {:.4} on {} images (argmax of `{}`)",
-                m.plaintext_accuracy, m.images, m.prediction
+                "\nplaintext accuracy {:.4} on {} images ({})",
+                m.plaintext_accuracy,
+                m.images,
+                m.source()
             );
         }
         s

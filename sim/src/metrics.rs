@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct Metrics {
     /// The output the predictions are read from.
     pub prediction: String,
+    /// The output already holds the classes (an `Argmax`), rather than one score per class.
+    pub indices: bool,
     /// Number of rows (images) classified.
     pub images: usize,
     /// Fraction of rows whose private prediction equals the label.
@@ -36,12 +38,40 @@ pub fn argmax(row: &[f64]) -> usize {
     best
 }
 
+impl Metrics {
+    /// How the predictions were read: "argmax of `logits`" or "classes in `digit`".
+    pub fn source(&self) -> String {
+        if self.indices {
+            format!("classes in `{}`", self.prediction)
+        } else {
+            format!("argmax of `{}`", self.prediction)
+        }
+    }
+}
+
 /// Argmax over the last axis of a row-major tensor with `classes` entries on it.
 pub fn argmax_rows(values: &[f64], classes: usize) -> Vec<usize> {
     if classes == 0 {
         return vec![];
     }
     values.chunks(classes).map(argmax).collect()
+}
+
+/// Class indices held as (decoded) reals, as an `Argmax` output gives them: each rounded to the
+/// nearest integer (a value that is not a valid index, which a wrong protocol could produce,
+/// becomes `usize::MAX` and matches no label).
+pub fn class_indices(values: &[f64]) -> Vec<usize> {
+    values
+        .iter()
+        .map(|v| {
+            let r = v.round();
+            if (0.0..1e15).contains(&r) {
+                r as usize
+            } else {
+                usize::MAX
+            }
+        })
+        .collect()
 }
 
 fn fraction(hits: usize, n: usize) -> f64 {
@@ -57,15 +87,23 @@ fn fraction(hits: usize, n: usize) -> f64 {
 pub fn compute(spec: &PlannedMetrics, outputs: &[OutputValue]) -> Option<Metrics> {
     let out = outputs.iter().find(|o| o.name == spec.prediction)?;
     let n = spec.labels.len();
-    if out.values.len() != n * spec.classes || out.plaintext.len() != out.values.len() {
+    let per_row = if spec.indices { 1 } else { spec.classes };
+    if out.values.len() != n * per_row || out.plaintext.len() != out.values.len() {
         return None;
     }
-    let private = argmax_rows(&out.values, spec.classes);
-    let plain = argmax_rows(&out.plaintext, spec.classes);
+    let (private, plain) = if spec.indices {
+        (class_indices(&out.values), class_indices(&out.plaintext))
+    } else {
+        (
+            argmax_rows(&out.values, spec.classes),
+            argmax_rows(&out.plaintext, spec.classes),
+        )
+    };
     let hits = |p: &[usize]| p.iter().zip(&spec.labels).filter(|(a, b)| a == b).count();
     let agree = private.iter().zip(&plain).filter(|(a, b)| a == b).count();
     Some(Metrics {
         prediction: spec.prediction.clone(),
+        indices: spec.indices,
         images: n,
         accuracy: fraction(hits(&private), n),
         plaintext_accuracy: fraction(hits(&plain), n),
@@ -103,6 +141,7 @@ mod tests {
         let spec = PlannedMetrics {
             prediction: "logits".into(),
             classes: 2,
+            indices: false,
             labels: vec![0, 1, 1, 0],
         };
         // private: 0, 1, 0, 1; plaintext: 0, 1, 1, 1; labels 0, 1, 1, 0.
@@ -121,10 +160,28 @@ mod tests {
     }
 
     #[test]
+    fn an_argmax_output_is_read_as_class_indices() {
+        let spec = PlannedMetrics {
+            prediction: "logits".into(),
+            classes: 10,
+            indices: true,
+            labels: vec![3, 7, 0],
+        };
+        // Decoded fixed point is exact for small integers; a garbled value matches nothing.
+        let o = output(vec![3.0, 6.0, -1.0], vec![3.0, 7.0, 0.0], vec![3]);
+        let m = compute(&spec, &[o]).expect("metrics");
+        assert_eq!(m.predictions, vec![3, 6, usize::MAX]);
+        assert_eq!(m.plaintext_predictions, vec![3, 7, 0]);
+        assert_eq!((m.accuracy, m.plaintext_accuracy), (1.0 / 3.0, 1.0));
+        assert_eq!(m.agreement, 1.0 / 3.0);
+    }
+
+    #[test]
     fn a_missing_or_mis_sized_output_gives_none() {
         let spec = PlannedMetrics {
             prediction: "logits".into(),
             classes: 2,
+            indices: false,
             labels: vec![0, 1],
         };
         assert!(compute(&spec, &[]).is_none());

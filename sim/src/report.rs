@@ -142,11 +142,7 @@ pub fn text_report(r: &RunResult) -> String {
         let _ = writeln!(s, "    max |error| {:.3e}", o.max_abs_error);
     }
     if let Some(m) = &r.metrics {
-        let _ = writeln!(
-            s,
-            "\nmetrics (argmax of `{}`, {} images)",
-            m.prediction, m.images
-        );
+        let _ = writeln!(s, "\nmetrics ({}, {} images)", m.source(), m.images);
         let _ = writeln!(
             s,
             "  accuracy {:.4}  (plaintext {:.4})  agreement with plaintext {:.4}",

@@ -298,3 +298,56 @@ fn compare_skips_pond_for_max_pool_and_rejects_bad_protocol_lists() {
         vec![ProtocolKind::SecureNN, ProtocolKind::SecureNNShortcut]
     );
 }
+
+#[test]
+fn a_private_argmax_reveals_only_the_digit_and_classifies_like_the_logits() {
+    let r = assert_securenn_matches_plaintext("digits-mlp-securenn-label");
+    let by_logits = run(&load("digits-mlp-securenn"));
+    let m = metrics(&r);
+    assert!(m.indices);
+    assert_eq!(
+        m.predictions,
+        metrics(&by_logits).predictions,
+        "the same digits as the argmax of the revealed logits"
+    );
+    // alice receives one exact integer per image, nothing else.
+    assert_eq!(r.outputs.len(), 1);
+    let out = &r.outputs[0];
+    assert_eq!(out.shape, vec![100]);
+    assert!(out
+        .values
+        .iter()
+        .all(|v| v.fract() == 0.0 && (0.0..10.0).contains(v)));
+    // A tree of ⌈log₂ 10⌉ = 4 levels over (10 − 1) · 100 comparisons (docs/securenn.md).
+    let digit = &r
+        .trace
+        .ops
+        .iter()
+        .find(|o| o.name == "digit")
+        .expect("op `digit`")
+        .stats;
+    assert_eq!(
+        (digit.messages, digit.bytes, digit.rounds),
+        (60, 472 * 900, 36)
+    );
+    assert_eq!(
+        (digit.offline_messages, digit.offline_bytes),
+        (12, 96 * 900)
+    );
+    let text = sim::report::text_report(&r);
+    assert!(
+        text.contains("metrics (classes in `digit`, 100 images)"),
+        "{text}"
+    );
+    // Pond cannot run it; compare says so instead of failing.
+    let c = compare::compare(
+        &load("digits-mlp-securenn-label"),
+        &[ProtocolKind::Pond, ProtocolKind::SecureNN],
+    )
+    .expect("compare");
+    assert_eq!(
+        c.rows[0].skipped.as_deref(),
+        Some("Pond has no exact comparison (Argmax)")
+    );
+    assert!(c.rows[1].skipped.is_none());
+}

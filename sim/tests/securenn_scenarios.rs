@@ -94,3 +94,97 @@ fn the_shortcut_gets_relu_of_minus_one_ulp_wrong_and_securenn_does_not() {
     let act = stats(&exact, "act");
     assert_eq!((act.messages, act.bytes, act.rounds), (15, 440 * 8, 9));
 }
+
+/// A program that takes the argmax of `x` (shape [m, k], `owner` "alice" or "public").
+fn argmax_text(m: usize, k: usize, values: &[f64], owner: &str, protocol: &str) -> String {
+    let vals: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!(
+        r#"Scenario(
+    name: "argmax",
+    protocol: {protocol},
+    roles: (input_providers: ["alice"], output_receivers: ["carol"]),
+    timing: Model(ns_per_ring_op: 1.0),
+    seed: {m}{k},
+    inputs: [(name: "x", owner: "{owner}", shape: [{m}, {k}], data: Values([{}]))],
+    program: [(name: "i", op: Argmax("x"))],
+    outputs: [(name: "i", to: "carol")],
+)"#,
+        vals.join(", ")
+    )
+}
+
+fn load_text(text: String) -> Result<Plan, sim::SimError> {
+    scenario::load_source(&scenario::Source {
+        name: "argmax.ron".into(),
+        dir: ".".into(),
+        text,
+    })
+}
+
+fn argmax_program(m: usize, k: usize, values: &[f64], owner: &str) -> Plan {
+    load_text(argmax_text(m, k, values, owner, "SecureNN")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn argmax_op_reveals_the_index_of_the_first_maximum_private_or_public() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    for case in 0..12 {
+        let (m, k) = (rng.gen_range(1..5usize), rng.gen_range(1..12usize));
+        // Few distinct values (ties are common), negative ones too, in fixed point.
+        let values: Vec<f64> = (0..m * k)
+            .map(|_| rng.gen_range(-3i32..4) as f64 * 0.25)
+            .collect();
+        let want: Vec<f64> = values
+            .chunks(k)
+            .map(|row| {
+                let best = row.iter().cloned().fold(f64::MIN, f64::max);
+                row.iter().position(|v| *v == best).unwrap() as f64
+            })
+            .collect();
+        for owner in ["alice", "public"] {
+            let r = run(&argmax_program(m, k, &values, owner));
+            let out = &r.outputs[0];
+            assert_eq!(out.shape, vec![m], "case {case} ({owner})");
+            assert_eq!(out.values, want, "case {case} ({owner}): {values:?}");
+            assert_eq!(out.plaintext, want, "case {case} ({owner})");
+            let s = stats(&r, "i");
+            if owner == "public" {
+                // Computed in the clear by every party that knows x: nothing travels.
+                assert_eq!(
+                    (s.messages, s.bytes, s.offline_bytes),
+                    (0, 0, 0),
+                    "case {case}"
+                );
+                continue;
+            }
+            // ⌈log₂ k⌉ tree levels over (k − 1)·m comparisons (docs/securenn.md), plus the key
+            // setup (3 offline messages, 96 B) at this first SecureNN op.
+            let levels = (usize::BITS - (k - 1).leading_zeros()) as u64;
+            let comps = ((k - 1) * m) as u64;
+            assert_eq!(
+                (s.messages, s.bytes, s.rounds),
+                (15 * levels, 472 * comps, 9 * levels as u32),
+                "case {case}: m {m} k {k}"
+            );
+            assert_eq!(
+                (s.offline_messages, s.offline_bytes),
+                (3 + 3 * levels, 96 + 96 * comps),
+                "case {case}: m {m} k {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn argmax_needs_securenn() {
+    let text = argmax_text(1, 3, &[1.0, 2.0, 0.5], "alice", "Pond");
+    let e = load_text(text).expect_err("Pond has no exact comparison");
+    let shown = e.to_string();
+    assert!(shown.contains("argmax.ron:8:"), "{shown}");
+    assert!(
+        shown.contains("Pond has no exact comparison for argmax"),
+        "{shown}"
+    );
+    assert!(shown.contains("protocol: SecureNN"), "{shown}");
+}

@@ -1,4 +1,4 @@
-//! Exact ReLU and MaxPool inside a Pond program, by SecureNN (as tf-encrypted's `SecureNN`
+//! Exact ReLU, MaxPool and argmax inside a Pond program, by SecureNN (as tf-encrypted's `SecureNN`
 //! protocol extends Pond): Pond's linear layers, SecureNN's nonlinear ones, the crypto producer
 //! as SecureNN's helper P2. The SecureNN keys are set up at the first such op (3 offline
 //! messages, 96 bytes) and reused for the rest of the run.
@@ -7,7 +7,7 @@ use super::{Nonlinear, PondParty, Value};
 use crate::context::Context;
 use crate::error::{ProtocolError, Result};
 use crate::securenn::{self, Keys, Variant};
-use crate::tensor::Tensor;
+use crate::tensor::{self, Tensor};
 
 impl PondParty {
     fn securenn_variant(&self) -> Result<Variant> {
@@ -99,6 +99,63 @@ impl PondParty {
                         stride,
                     )
                 })?;
+                Ok(Value::Private {
+                    share,
+                    shape: out_shape.to_vec(),
+                })
+            }
+        }
+    }
+
+    /// Exact argmax along the last axis (SecureNN comparison tree selecting value and index).
+    /// SecureNN yields shares of the index as an integer; each server multiplies its share by
+    /// 2^f (local, exact), so the result is the index in the program's fixed point.
+    pub(crate) fn securenn_argmax(
+        &mut self,
+        ctx: &mut dyn Context,
+        x: &str,
+        out_shape: &[usize],
+    ) -> Result<Value> {
+        let variant = self.securenn_variant()?;
+        let one = 1u64 << self.cfg.fixed.frac_bits;
+        match self.get(x)?.clone() {
+            Value::Public { value, .. } => {
+                self.step(ctx, "argmax of a public value (local)")?;
+                let value = value.map(|v| {
+                    let k = *v.shape().last().expect("validated: at least one axis");
+                    let idx: Vec<u64> = v
+                        .iter()
+                        .copied()
+                        .collect::<Vec<u64>>()
+                        .chunks(k)
+                        .map(|row| {
+                            let mut best = 0;
+                            for (i, e) in row.iter().enumerate() {
+                                if (*e as i64) > (row[best] as i64) {
+                                    best = i;
+                                }
+                            }
+                            (best as u64).wrapping_mul(one)
+                        })
+                        .collect();
+                    Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx)
+                        .expect("one index per row")
+                });
+                Ok(Value::Public {
+                    value,
+                    shape: out_shape.to_vec(),
+                })
+            }
+            Value::Private { share, shape } => {
+                let place = self.place;
+                let index = self.with_securenn_keys(ctx, |ctx, keys| {
+                    securenn::argmax(ctx, &place, keys, variant, share.as_ref(), &shape)
+                })?;
+                let share = index.map(|i| {
+                    let fixed = tensor::scale(&i, one);
+                    ctx.record_share("argmax(x) · 2^f (fixed point)", &fixed);
+                    fixed
+                });
                 Ok(Value::Private {
                     share,
                     shape: out_shape.to_vec(),

@@ -327,6 +327,14 @@ impl PondParty {
                     "Pond has no exact max pool; use the securenn protocol or avgpool2d".into(),
                 ))
             }
+            Op::Argmax(_) if self.cfg.nonlinear != Nonlinear::Polynomial => {
+                self.securenn_argmax(ctx, &operands[0], &out_shape)?
+            }
+            Op::Argmax(_) => {
+                return Err(ProtocolError::Unsupported(
+                    "Pond has no exact comparison; argmax needs the securenn protocol".into(),
+                ))
+            }
         };
         self.set(name, result);
         Ok(())

@@ -104,10 +104,14 @@ pub struct Plan {
 /// A validated `metrics` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedMetrics {
-    /// The output whose last axis holds the class scores.
+    /// The output whose last axis holds the class scores — or, when `indices`, the classes
+    /// themselves (the result of an `Argmax`).
     pub prediction: String,
-    /// Number of classes: the size of the prediction's last axis.
+    /// Number of classes: the size of the prediction's last axis (of the argmax's operand when
+    /// `indices`).
     pub classes: usize,
+    /// The prediction holds one class index per row (it is an `Argmax`), not scores.
+    pub indices: bool,
     /// One true class per row of the prediction.
     pub labels: Vec<usize>,
 }
@@ -132,6 +136,7 @@ const OP_KINDS: &[&str] = &[
     "tanh",
     "relu",
     "reveal",
+    "argmax",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -452,6 +457,13 @@ impl Plan {
                     "use AvgPool2d, or `protocol: SecureNN` (exact max pool)",
                 ));
             }
+            if matches!(st.op, Op::Argmax(_)) && scenario.protocol == ProtocolKind::Pond {
+                return Err(err(
+                    &op_at,
+                    format!("`{}`: Pond has no exact comparison for argmax", st.name),
+                    "use `protocol: SecureNN`, or output the scores and take the argmax after",
+                ));
+            }
             let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
                 let shown: Vec<String> = st
                     .op
@@ -700,8 +712,21 @@ fn plan_metrics(
         ));
     }
     let shape = &shapes[&m.prediction];
-    let classes = *shape.last().unwrap_or(&1);
-    let rows: usize = shape[..shape.len().saturating_sub(1)].iter().product();
+    // A private argmax already holds the classes: one index per row.
+    let argmax_of = scenario.program.iter().find_map(|st| match &st.op {
+        Op::Argmax(x) if st.name == m.prediction => Some(x),
+        _ => None,
+    });
+    let (classes, rows) = match argmax_of {
+        Some(x) => (
+            shapes.get(x).and_then(|s| s.last()).copied().unwrap_or(1),
+            shape.iter().product(),
+        ),
+        None => (
+            *shape.last().unwrap_or(&1),
+            shape[..shape.len().saturating_sub(1)].iter().product(),
+        ),
+    };
     if classes < 2 {
         return Err(err(
             &pred_at,
@@ -758,6 +783,7 @@ fn plan_metrics(
     Ok(PlannedMetrics {
         prediction: m.prediction.clone(),
         classes,
+        indices: argmax_of.is_some(),
         labels,
     })
 }

@@ -91,6 +91,18 @@ pub fn explanation(step_name: &str) -> Option<Explanation> {
             "Only shared comparison bits and masked values travel.",
             "Per level: one DReLU and one SelectShare per pair (B as for those).",
         ),
+        "argmax" => e(
+            "Argmax: a comparison tree that carries the index along",
+            "The scores along the last axis are laid out as candidates, each with its index as a \
+             public constant. Pairs are compared as in MaxPool (d = left − right, DReLU(d)), and \
+             one SelectShare picks both the larger value and its index; ⌈log₂ k⌉ levels leave the \
+             index of the first maximum. Each server then multiplies its share by 2^f so the \
+             index reads as a fixed-point number.",
+            "Only shared comparison bits and masked values travel; the receiver of the result \
+             learns the winning class and nothing about the scores.",
+            "Per level: one DReLU and one SelectShare (value and index) per pair: 472 B online and \
+             96 B offline per comparison, 9 rounds per level; this candidates step is local.",
+        ),
         "SecureNN" => e(
             "SecureNN key setup",
             "P0 and P1 agree on a common PRF key the helper does not know. It generates the zero \
