@@ -1041,25 +1041,36 @@ mod tests {
         }
     }
 
+    /// `text` in realtime mode with links of `latency_ms`: runs take real time.
+    fn realtime(text: &str, latency_ms: u64) -> String {
+        text.replace(
+            "seed: 7,",
+            &format!(
+                "network: (default: (latency_us: {}), mode: Realtime),\n    seed: 7,",
+                latency_ms * 1000
+            ),
+        )
+    }
+
+    /// Continues `c`, with its interrupt flag set from another thread after `after_ms`.
+    fn resume_interrupted_after(c: &mut Controller, after_ms: u64) -> Stop {
+        let flag = c.interrupt_handle();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(after_ms));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let stop = c.resume();
+        setter.join().expect("the setter thread");
+        stop
+    }
+
     #[test]
     fn an_interrupt_from_another_thread_stops_a_running_continue() {
         // Realtime mode with 50 ms links: the run takes most of a second of wall time, and the
         // interrupt comes after 50 ms, while the parties are between steps or inside one.
-        let text = SCENARIO
-            .replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")")
-            .replace(
-                "seed: 7,",
-                "network: (default: (latency_us: 50000), mode: Realtime),\n    seed: 7,",
-            );
+        let text = realtime(&SCENARIO.replace("Add(\"z\", \"x\")", "Sigmoid(\"z\")"), 50);
         let mut c = Controller::new(plan(&text));
-        let flag = c.interrupt_handle();
-        let setter = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            flag.store(true, Ordering::SeqCst);
-        });
-        let stop = c.resume();
-        setter.join().unwrap();
-        assert_eq!(stop, Stop::Interrupted);
+        assert_eq!(resume_interrupted_after(&mut c, 50), Stop::Interrupted);
         // The cursor is where the run paused, which stays one step ahead as always.
         assert_eq!(c.position() + 1, c.completed());
         let at = c.completed();
@@ -1074,9 +1085,7 @@ mod tests {
         let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let sink = std::rc::Rc::clone(&heard);
         c.set_progress_observer(Some(Box::new(move |n| sink.borrow_mut().push(n))));
-        let t0 = std::time::Instant::now();
         assert_eq!(c.resume(), Stop::End);
-        eprintln!("DBG at {at} of {} took {:?}", c.completed(), t0.elapsed());
         let heard = heard.borrow();
         assert!(!heard.is_empty(), "no progress reported");
         assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{heard:?}");
@@ -1095,19 +1104,9 @@ mod tests {
         // to the last step and waits there for the servers. The interrupt comes while they are
         // still at the start; the receiver waiting far ahead must not count as stuck at the gate
         // (which would let the run go on to the end).
-        let text = SCENARIO.replace(
-            "seed: 7,",
-            "network: (default: (latency_us: 100000), mode: Realtime),\n    seed: 7,",
-        );
+        let text = realtime(SCENARIO, 100);
         let mut c = Controller::new(plan(&text));
-        let flag = c.interrupt_handle();
-        let setter = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(120));
-            flag.store(true, Ordering::SeqCst);
-        });
-        let stop = c.resume();
-        setter.join().unwrap();
-        assert_eq!(stop, Stop::Interrupted);
+        assert_eq!(resume_interrupted_after(&mut c, 120), Stop::Interrupted);
         assert_eq!(c.state(), &RunState::Paused);
         let at = c.completed();
         let mut full = Controller::new(plan(&text));

@@ -1,32 +1,49 @@
 //! How sizes, durations and bandwidths are written for people — one set of tiers for the
 //! headless report, `sharescope compare` and the debugger alike.
 
+/// `v` in the first tier it is below: `(limit, divisor, unit, decimals)`; past the last, the
+/// last tier's unit.
+fn tiered(v: u64, tiers: &[(u64, f64, &str, usize)]) -> String {
+    let (_, div, unit, decimals) = tiers
+        .iter()
+        .find(|t| v < t.0)
+        .or(tiers.last())
+        .copied()
+        .expect("at least one tier");
+    if decimals == 0 {
+        format!("{v} {unit}")
+    } else {
+        format!("{:.*} {unit}", decimals, v as f64 / div)
+    }
+}
+
 /// A byte count: `812 B`, `12.5 kB`, `3.1 MB`, `12.0 GB`.
 pub fn bytes(b: u64) -> String {
-    if b < 10_000 {
-        format!("{b} B")
-    } else if b < 10_000_000 {
-        format!("{:.1} kB", b as f64 / 1e3)
-    } else if b < 10_000_000_000 {
-        format!("{:.1} MB", b as f64 / 1e6)
-    } else {
-        format!("{:.1} GB", b as f64 / 1e9)
-    }
+    tiered(
+        b,
+        &[
+            (10_000, 1.0, "B", 0),
+            (10_000_000, 1e3, "kB", 1),
+            (10_000_000_000, 1e6, "MB", 1),
+            (u64::MAX, 1e9, "GB", 1),
+        ],
+    )
 }
 
 /// A duration in nanoseconds: `750 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`; `u64::MAX` is `never`.
 pub fn duration(ns: u64) -> String {
     if ns == u64::MAX {
-        "never".into()
-    } else if ns < 1_000 {
-        format!("{ns} ns")
-    } else if ns < 1_000_000 {
-        format!("{:.1} µs", ns as f64 / 1e3)
-    } else if ns < 1_000_000_000 {
-        format!("{:.2} ms", ns as f64 / 1e6)
-    } else {
-        format!("{:.2} s", ns as f64 / 1e9)
+        return "never".into();
     }
+    tiered(
+        ns,
+        &[
+            (1_000, 1.0, "ns", 0),
+            (1_000_000, 1e3, "µs", 1),
+            (1_000_000_000, 1e6, "ms", 2),
+            (u64::MAX, 1e9, "s", 2),
+        ],
+    )
 }
 
 /// A bandwidth in bits per second (0 = unlimited): `100 Mbit/s`, `10 Gbit/s`.
