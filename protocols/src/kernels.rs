@@ -577,12 +577,7 @@ pub fn matmul_f64(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64
     check_matmul_dims(a.len(), b.len(), m, k, n);
     let av = ndarray::ArrayView2::from_shape((m, k), a).expect("dimensions checked");
     let bv = ndarray::ArrayView2::from_shape((k, n), b).expect("dimensions checked");
-    let c = av.dot(&bv);
-    if c.is_standard_layout() {
-        c.into_raw_vec_and_offset().0
-    } else {
-        c.iter().copied().collect()
-    }
+    crate::tensor::into_row_major(av.dot(&bv))
 }
 
 #[cfg(test)]

@@ -250,22 +250,24 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
     }
 }
 
+/// The index of the first maximum of `row` (NumPy's `argmax` on ordered values); an unordered
+/// value (NaN) never wins. 0 for an empty row.
+pub fn first_max<T: PartialOrd>(row: &[T]) -> usize {
+    let unordered = |x: &T| x.partial_cmp(x).is_none();
+    let mut best = 0;
+    for (i, x) in row.iter().enumerate() {
+        if *x > row[best] || (unordered(&row[best]) && !unordered(x)) {
+            best = i;
+        }
+    }
+    best
+}
+
 /// The index of the first maximum along the last axis of `a` (shape as [`infer_shape`] gives).
 pub fn argmax_f64(a: &Real) -> Real {
     let k = *a.shape().last().expect("validated: at least one axis");
     let v: Vec<f64> = a.iter().copied().collect();
-    let idx: Vec<f64> = v
-        .chunks(k)
-        .map(|row| {
-            let mut best = 0;
-            for (i, x) in row.iter().enumerate() {
-                if *x > row[best] {
-                    best = i;
-                }
-            }
-            best as f64
-        })
-        .collect();
+    let idx: Vec<f64> = v.chunks(k).map(|row| first_max(row) as f64).collect();
     let shape = infer_shape(&Op::Argmax(String::new()), &[a.shape()]).expect("validated");
     ArrayD::from_shape_vec(IxDyn(&shape), idx).expect("one index per row")
 }
@@ -381,5 +383,22 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Relu(_) => a.mapv(|x| x.max(0.0)),
         Op::Reveal(_) => a.clone(),
         Op::Argmax(_) => argmax_f64(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_max_takes_the_first_of_equal_maxima_and_never_nan() {
+        assert_eq!(first_max(&[1i64, 3, 3, -2]), 1);
+        assert_eq!(first_max(&[-5i64]), 0);
+        assert_eq!(first_max::<i64>(&[]), 0);
+        assert_eq!(first_max(&[f64::NAN, 2.0, 1.0]), 1);
+        assert_eq!(first_max(&[0.5, f64::NAN, 0.7]), 2);
+        let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.0, 2.0, 2.0, 1.0, 0.0, -1.0])
+            .expect("2×3");
+        assert_eq!(argmax_f64(&a).into_raw_vec_and_offset().0, vec![1.0, 0.0]);
     }
 }

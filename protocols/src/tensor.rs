@@ -107,6 +107,15 @@ pub fn reduce_sum<R: Ring>(a: &Tensor<R>, axis: Option<usize>) -> Tensor<R> {
     }
 }
 
+/// The elements of `a` in row-major order, without copying when it is already laid out so.
+pub fn into_row_major<T: Clone, D: ndarray::Dimension>(a: ndarray::Array<T, D>) -> Vec<T> {
+    if a.is_standard_layout() {
+        a.into_raw_vec_and_offset().0
+    } else {
+        a.iter().cloned().collect()
+    }
+}
+
 /// A tensor of zeros.
 pub fn zeros<R: Ring>(shape: &[usize]) -> Tensor<R> {
     ArrayD::from_elem(IxDyn(shape), R::zero())

@@ -135,14 +135,15 @@ pub fn step_prefix(name: &str) -> Option<&str> {
 
 /// Waits for the parties to pause. If some are stuck at the gate — waiting on a party that is
 /// paused there, as behind a held link — lets the run go on without a gate, so the monitor can
-/// report the deadlock (or the run finishes): stepping never hangs.
+/// report the deadlock (or the run finishes): stepping never hangs. [`settle_or_interrupt`]
+/// without an interrupt or an observer.
 fn settle(sim: &Simulation) -> crate::engine::Progress {
-    let progress = sim.wait_idle();
-    if stuck(sim, &progress) {
-        sim.set_gate(usize::MAX);
-        return sim.wait_idle();
-    }
-    progress
+    let never = AtomicBool::new(false);
+    let silent = &mut Ticker {
+        observer: None,
+        last: Instant::now(),
+    };
+    settle_or_interrupt(sim, 0, &never, silent).0
 }
 
 /// Whether a settled run has a party waiting inside a step below the gate: that step cannot
@@ -167,7 +168,7 @@ fn common_step(sim: &Simulation) -> usize {
     sim.steps_begun().into_iter().min().unwrap_or(0)
 }
 
-/// Like [`settle`], telling `progress` how far the run has got, and stopping early if
+/// Waits as [`settle`] says, telling `progress` how far the run has got, and stopping early if
 /// `interrupt` is set: then the gate comes down to the slowest party's next step boundary (at
 /// least one step past `completed`, so the movement still moves). Parties already past it stop at
 /// their own next boundary; every step before the gate is complete. Returns whether it was
@@ -176,17 +177,17 @@ fn settle_or_interrupt(
     sim: &Simulation,
     completed: usize,
     interrupt: &AtomicBool,
-    progress: &mut Progress,
+    progress: &mut Ticker,
 ) -> (crate::engine::Progress, bool) {
     let stop_soon = || {
         sim.set_gate(common_step(sim).max(completed + 1));
         (settle(sim), true)
     };
-    let mut tick = || progress.report(common_step(sim));
+    let mut tick = || progress.report(|| common_step(sim));
     let Some(p) = sim.wait_idle_watching(interrupt, &mut tick) else {
         return stop_soon();
     };
-    // As in `settle`: parties stuck behind the gate let the run go on without one.
+    // Parties stuck behind the gate let the run go on without one.
     if !stuck(sim, &p) {
         return (p, false);
     }
@@ -202,20 +203,21 @@ fn settle_or_interrupt(
 pub type ProgressObserver = Box<dyn FnMut(usize)>;
 
 /// The progress observer and its rate limit.
-struct Progress {
+struct Ticker {
     observer: Option<ProgressObserver>,
     last: Instant,
 }
 
-impl Progress {
+impl Ticker {
     const EVERY: Duration = Duration::from_millis(100);
 
-    /// Tells the observer, at most every [`Progress::EVERY`].
-    fn report(&mut self, steps: usize) {
+    /// Tells the observer, at most every [`Ticker::EVERY`].
+    /// `steps` is only evaluated when the observer is told.
+    fn report(&mut self, steps: impl FnOnce() -> usize) {
         if let Some(f) = &mut self.observer {
             if self.last.elapsed() >= Self::EVERY {
                 self.last = Instant::now();
-                f(steps);
+                f(steps());
             }
         }
     }
@@ -237,7 +239,7 @@ pub struct Controller {
     interrupt: Arc<AtomicBool>,
     /// The last extension was cut short by `interrupt`.
     interrupted: bool,
-    progress: Progress,
+    progress: Ticker,
 }
 
 impl Controller {
@@ -268,7 +270,7 @@ impl Controller {
             ops_stale: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             interrupted: false,
-            progress: Progress {
+            progress: Ticker {
                 observer: None,
                 last: Instant::now(),
             },
@@ -314,7 +316,7 @@ impl Controller {
 
     /// Sets (or removes) the observer told how far the run has got while a movement runs ahead.
     pub fn set_progress_observer(&mut self, observer: Option<ProgressObserver>) {
-        self.progress = Progress {
+        self.progress = Ticker {
             observer,
             last: Instant::now(),
         };
@@ -575,7 +577,8 @@ impl Controller {
                 self.refresh_ops();
                 return Stop::Interrupted;
             }
-            self.progress.report(self.completed);
+            let completed = self.completed;
+            self.progress.report(|| completed);
         }
         self.refresh_ops();
         Stop::Done
@@ -612,7 +615,8 @@ impl Controller {
                 self.refresh_ops();
                 return self.blocked();
             }
-            self.progress.report(self.completed);
+            let completed = self.completed;
+            self.progress.report(|| completed);
             if self.op_ended_at(self.pos) && self.wants_op_stats() {
                 self.refresh_ops(); // divergence needs the finished op's error
             }

@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
 use protocols::pond::{decode_tensor, encode_tensor, Nonlinear, PondConfig, PondParty, Value};
-use protocols::tensor::Tensor;
+use protocols::tensor::{self, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
@@ -462,8 +462,8 @@ impl Simulation {
                     .ok_or_else(|| {
                         SimError::Internal(format!("receiver of `{name}` recorded no value"))
                     })?;
-                let values = row_major(decode_tensor(&cfg, t));
-                let plaintext = row_major(self.shadow[name].clone());
+                let values = tensor::into_row_major(decode_tensor(&cfg, t));
+                let plaintext = tensor::into_row_major(self.shadow[name].clone());
                 let max_abs_error = values
                     .iter()
                     .zip(&plaintext)
@@ -608,15 +608,6 @@ fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> 
         }
     };
     Some(decoded)
-}
-
-/// The elements of `a` in row-major order (without copying when it is already laid out so).
-fn row_major(a: ArrayD<f64>) -> Vec<f64> {
-    if a.is_standard_layout() {
-        a.into_raw_vec_and_offset().0
-    } else {
-        a.iter().copied().collect()
-    }
 }
 
 /// The largest absolute and relative error of `got` against `want` (same shape).

@@ -27,15 +27,9 @@ pub struct Metrics {
     pub plaintext_predictions: Vec<usize>,
 }
 
-/// Index of the first maximum of `row` (NumPy's `argmax`; NaN never wins).
+/// Index of the first maximum of `row` (NumPy's `argmax`; NaN never wins): the shadow's rule.
 pub fn argmax(row: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in row.iter().enumerate() {
-        if *v > row[best] || (row[best].is_nan() && !v.is_nan()) {
-            best = i;
-        }
-    }
-    best
+    protocols::program::first_max(row)
 }
 
 impl Metrics {

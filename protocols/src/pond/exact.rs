@@ -6,6 +6,7 @@
 use super::{Nonlinear, PondParty, Value};
 use crate::context::Context;
 use crate::error::{ProtocolError, Result};
+use crate::program::first_max;
 use crate::securenn::{self, Keys, Variant};
 use crate::tensor::{self, Tensor};
 
@@ -129,13 +130,8 @@ impl PondParty {
                         .collect::<Vec<u64>>()
                         .chunks(k)
                         .map(|row| {
-                            let mut best = 0;
-                            for (i, e) in row.iter().enumerate() {
-                                if (*e as i64) > (row[best] as i64) {
-                                    best = i;
-                                }
-                            }
-                            (best as u64).wrapping_mul(one)
+                            let signed: Vec<i64> = row.iter().map(|e| *e as i64).collect();
+                            (first_max(&signed) as u64).wrapping_mul(one)
                         })
                         .collect();
                     Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx)

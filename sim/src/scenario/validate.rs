@@ -450,19 +450,20 @@ impl Plan {
                     }
                 }
             }
-            if matches!(st.op, Op::MaxPool2d { .. }) && scenario.protocol == ProtocolKind::Pond {
-                return Err(err(
-                    &op_at,
-                    format!("`{}`: Pond has no exact max pool", st.name),
+            // Ops that need SecureNN's exact comparisons.
+            let pond_lacks = match st.op {
+                Op::MaxPool2d { .. } => Some((
+                    "Pond has no exact max pool",
                     "use AvgPool2d, or `protocol: SecureNN` (exact max pool)",
-                ));
-            }
-            if matches!(st.op, Op::Argmax(_)) && scenario.protocol == ProtocolKind::Pond {
-                return Err(err(
-                    &op_at,
-                    format!("`{}`: Pond has no exact comparison for argmax", st.name),
+                )),
+                Op::Argmax(_) => Some((
+                    "Pond has no exact comparison for argmax",
                     "use `protocol: SecureNN`, or output the scores and take the argmax after",
-                ));
+                )),
+                _ => None,
+            };
+            if let (Some((what, hint)), ProtocolKind::Pond) = (pond_lacks, scenario.protocol) {
+                return Err(err(&op_at, format!("`{}`: {what}", st.name), hint));
             }
             let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
                 let shown: Vec<String> = st
