@@ -6,7 +6,8 @@
 //! kernels for real.
 
 use crate::error::Result;
-use crate::tensor::Tensor;
+use crate::ring::Ring;
+use crate::tensor::{self, Tensor};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
@@ -22,13 +23,152 @@ pub enum Traffic {
     Offline,
 }
 
+/// How to read raw elements: the ring (or kind of value) they belong to. Messages and records
+/// carry it so that a view shows a Z_67 element as 0–66, a bit as 0/1 and a seed as bytes,
+/// never as fixed point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RingKind {
+    /// Z_2^64 (shares, masked values, fixed-point encodings).
+    Z64,
+    /// Z_2^128 (recorded by its low 64 bits).
+    Z128,
+    /// The odd ring Z_(2^64 − 1).
+    Odd,
+    /// Z_p, p = 67.
+    Zp,
+    /// A bit (0 or 1) held in a Z_2^64 word.
+    Bit,
+    /// Raw bytes of a PRG seed or key (one element per byte).
+    Seed,
+}
+
+impl RingKind {
+    /// Bytes one element takes on the wire.
+    pub fn width(self) -> usize {
+        match self {
+            RingKind::Z64 | RingKind::Odd | RingKind::Bit => 8,
+            RingKind::Z128 => 16,
+            RingKind::Zp | RingKind::Seed => 1,
+        }
+    }
+
+    /// Human-readable name (`Z_2^64`, `Z_(2^64-1)`, `Z_67`, `bits`, `seed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RingKind::Z64 => "Z_2^64",
+            RingKind::Z128 => "Z_2^128",
+            RingKind::Odd => "Z_(2^64-1)",
+            RingKind::Zp => "Z_67",
+            RingKind::Bit => "bits",
+            RingKind::Seed => "seed",
+        }
+    }
+
+    /// Reads element `i` of `bytes` (little-endian; Z_2^128 by its low word).
+    pub fn element(self, bytes: &[u8], i: usize) -> u64 {
+        let w = self.width();
+        let e = &bytes[i * w..(i + 1) * w];
+        match w {
+            1 => e[0] as u64,
+            _ => u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
+        }
+    }
+}
+
+/// One run of elements inside a message: its ring and shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// The ring the elements are in.
+    pub kind: RingKind,
+    /// Their shape (row-major).
+    pub shape: Vec<usize>,
+}
+
+impl Part {
+    /// Elements in the part.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Whether the part has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Bytes the part takes on the wire.
+    pub fn bytes(&self) -> usize {
+        self.len() * self.kind.width()
+    }
+}
+
+/// A message: its exact wire payload and how to read it (what the receiver's view shows). Only
+/// the payload travels and is counted; the parts are the layout the protocol already knows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    payload: Vec<u8>,
+    parts: Vec<Part>,
+}
+
+impl Message {
+    /// A message holding one tensor.
+    pub fn tensor<R: Ring>(t: &Tensor<R>) -> Message {
+        Message::default().and(t)
+    }
+
+    /// A message holding a 32-byte seed or key.
+    pub fn seed(seed: &[u8; 32]) -> Message {
+        Message {
+            payload: seed.to_vec(),
+            parts: vec![Part {
+                kind: RingKind::Seed,
+                shape: vec![32],
+            }],
+        }
+    }
+
+    /// Appends a tensor.
+    pub fn and<R: Ring>(mut self, t: &Tensor<R>) -> Message {
+        tensor::encode_into(t, &mut self.payload);
+        self.parts.push(Part {
+            kind: R::KIND,
+            shape: t.shape().to_vec(),
+        });
+        self
+    }
+
+    /// The wire payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The layout of the payload.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Splits into payload and layout.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<Part>) {
+        (self.payload, self.parts)
+    }
+}
+
+/// What a recorded value is to the party that records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValueClass {
+    /// The party's share of a secret (or a local value).
+    Share,
+    /// A value opened to the party (known to it in the clear).
+    Opened,
+    /// Randomness the party drew or a value it dealt to others (the plaintext of what it
+    /// secret-shared out, the seeds and keys it holds): part of its view.
+    Dealt,
+}
+
 /// What a protocol kernel may do besides computing.
 pub trait Context {
     /// This party's index.
     fn me(&self) -> PartyId;
-    /// Sends `payload` to party `to`. `label` says what the message carries (e.g. "e = x − a"),
-    /// for the trace; the payload is the exact wire encoding and its length is what is counted.
-    fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, payload: Vec<u8>) -> Result<()>;
+    /// Sends `msg` to party `to`. `label` says what the message carries (e.g. "e = x − a"), for
+    /// the trace; the payload is the exact wire encoding and its length is what is counted.
+    fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, msg: Message) -> Result<()>;
     /// Receives the next message from party `from` (links are FIFO).
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>>;
     /// This party's private randomness (a ChaCha stream derived from the scenario seed).
@@ -36,10 +176,20 @@ pub trait Context {
     /// Ends the current protocol step and starts the one named `name`. Every party calls the same
     /// sequence of steps for an op, whether or not it has work in them, so steps line up.
     fn step(&mut self, name: &str) -> Result<()>;
-    /// Records this party's share (or local value) `label` at the current step.
-    fn record_share(&mut self, label: &str, share: &Tensor<u64>);
-    /// Records a value that was opened (is known in the clear to this party) at the current step.
-    fn record_opened(&mut self, label: &str, value: &Tensor<u64>);
+    /// Records `value` (elements of ring `kind`, widened to u64) at the current step.
+    fn record(&mut self, class: ValueClass, label: &str, kind: RingKind, value: &Tensor<u64>);
+    /// Records this party's share (or local value) over Z_2^64 at the current step.
+    fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
+        self.record(ValueClass::Share, label, RingKind::Z64, share)
+    }
+    /// Records a Z_2^64 value that was opened (is known in the clear to this party).
+    fn record_opened(&mut self, label: &str, value: &Tensor<u64>) {
+        self.record(ValueClass::Opened, label, RingKind::Z64, value)
+    }
+    /// Records randomness this party drew or a value it dealt, in ring `kind` (its view).
+    fn record_dealt(&mut self, label: &str, kind: RingKind, value: &Tensor<u64>) {
+        self.record(ValueClass::Dealt, label, kind, value)
+    }
     /// Declares `ring_ops` ring operations of local work (used by the deterministic cost model).
     fn charge(&mut self, ring_ops: u64);
 }

@@ -14,6 +14,8 @@ pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 
     const BYTES: usize;
     /// Human-readable name of the ring, e.g. `Z_2^64`.
     const NAME: &'static str;
+    /// The ring's tag in messages and records (how a viewer reads a raw element).
+    const KIND: crate::context::RingKind;
     /// Additive identity.
     fn zero() -> Self;
     /// Multiplicative identity.
@@ -60,6 +62,7 @@ pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 
 impl Ring for u64 {
     const BYTES: usize = 8;
     const NAME: &'static str = "Z_2^64";
+    const KIND: crate::context::RingKind = crate::context::RingKind::Z64;
     #[inline(always)]
     fn zero() -> Self {
         0
@@ -121,6 +124,7 @@ impl Ring for u64 {
 impl Ring for u128 {
     const BYTES: usize = 16;
     const NAME: &'static str = "Z_2^128";
+    const KIND: crate::context::RingKind = crate::context::RingKind::Z128;
     #[inline(always)]
     fn zero() -> Self {
         0
@@ -194,6 +198,7 @@ impl OddRing {
 impl Ring for OddRing {
     const BYTES: usize = 8;
     const NAME: &'static str = "Z_(2^64-1)";
+    const KIND: crate::context::RingKind = crate::context::RingKind::Odd;
     fn zero() -> Self {
         OddRing(0)
     }
@@ -256,6 +261,7 @@ pub struct Zp(pub u8);
 impl Ring for Zp {
     const BYTES: usize = 1;
     const NAME: &'static str = "Z_67";
+    const KIND: crate::context::RingKind = crate::context::RingKind::Zp;
     fn zero() -> Self {
         Zp(0)
     }

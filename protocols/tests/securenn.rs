@@ -6,7 +6,7 @@
 //! traffic each have their own depth, restarted for each op after the key setup).
 
 use proptest::prelude::*;
-use protocols::context::{Context, PartyId, Traffic};
+use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::pond::Placement;
 use protocols::ring::{OddRing, Ring, Zp};
 use protocols::securenn::{self, Keys, Product, Variant};
@@ -29,6 +29,7 @@ const P62: u64 = 1 << 62;
 
 struct Envelope {
     payload: Vec<u8>,
+    parts: Vec<Part>,
     traffic: Traffic,
     round: u32,
 }
@@ -82,6 +83,42 @@ struct TestCtx {
     steps: Vec<String>,
     /// (label, value) of everything recorded as opened at this party.
     opened: Vec<(String, Tensor<u64>)>,
+    /// This party's view of the op: what it received and what it dealt.
+    view: View,
+}
+
+/// One party's view of an op: every message it received (sender, payload, layout) and every
+/// value it dealt, in order.
+#[derive(Default, Clone)]
+struct View {
+    received: Vec<(PartyId, Vec<u8>, Vec<Part>)>,
+    dealt: Vec<(String, RingKind, Tensor<u64>)>,
+}
+
+impl View {
+    /// The `k`-th message received from `from`, decoded as ring R.
+    fn message<R: Ring>(&self, from: PartyId, k: usize, part: usize) -> Tensor<R> {
+        let (_, payload, parts) = self
+            .received
+            .iter()
+            .filter(|m| m.0 == from)
+            .nth(k)
+            .expect("message");
+        let off: usize = parts[..part].iter().map(Part::bytes).sum();
+        let p = &parts[part];
+        assert_eq!(p.kind, R::KIND);
+        tensor::decode(&payload[off..off + p.bytes()], &p.shape, from).unwrap()
+    }
+    /// The `k`-th dealt value labelled `label`.
+    fn dealt(&self, label: &str, k: usize) -> &Tensor<u64> {
+        &self
+            .dealt
+            .iter()
+            .filter(|d| d.0 == label)
+            .nth(k)
+            .expect("dealt value")
+            .2
+    }
 }
 
 impl TestCtx {
@@ -91,6 +128,7 @@ impl TestCtx {
         self.costs = Costs::default();
         self.steps.clear();
         self.opened.clear();
+        self.view = View::default();
     }
 }
 
@@ -98,13 +136,8 @@ impl Context for TestCtx {
     fn me(&self) -> PartyId {
         self.me
     }
-    fn send(
-        &mut self,
-        to: PartyId,
-        _label: &str,
-        traffic: Traffic,
-        payload: Vec<u8>,
-    ) -> Result<()> {
+    fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
+        let (payload, parts) = msg.into_parts();
         let bytes = payload.len() as u64;
         let round = match traffic {
             Traffic::Online => {
@@ -127,6 +160,7 @@ impl Context for TestCtx {
             .expect("link")
             .send(Envelope {
                 payload,
+                parts,
                 traffic,
                 round,
             })
@@ -154,6 +188,9 @@ impl Context for TestCtx {
             Traffic::Online => self.depth = self.depth.max(env.round),
             Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
         }
+        self.view
+            .received
+            .push((from, env.payload.clone(), env.parts));
         Ok(env.payload)
     }
     fn rng(&mut self) -> &mut ChaCha20Rng {
@@ -163,9 +200,15 @@ impl Context for TestCtx {
         self.steps.push(name.to_string());
         Ok(())
     }
-    fn record_share(&mut self, _label: &str, _share: &Tensor<u64>) {}
-    fn record_opened(&mut self, label: &str, value: &Tensor<u64>) {
-        self.opened.push((label.to_string(), value.clone()));
+    fn record(&mut self, class: ValueClass, label: &str, kind: RingKind, value: &Tensor<u64>) {
+        match class {
+            ValueClass::Share => {}
+            ValueClass::Opened => self.opened.push((label.to_string(), value.clone())),
+            ValueClass::Dealt => self
+                .view
+                .dealt
+                .push((label.to_string(), kind, value.clone())),
+        }
     }
     fn charge(&mut self, _ring_ops: u64) {}
 }
@@ -178,6 +221,7 @@ struct Run<T> {
     setup: Costs,
     steps: usize,
     opened: Vec<Vec<(String, Tensor<u64>)>>,
+    views: Vec<View>,
 }
 
 /// Runs `f` on `parties` parties (0, 1, 2 = P0, P1, P2; more are bystanders) after the key setup.
@@ -221,12 +265,13 @@ fn run_n<T: Send>(
                         costs: Costs::default(),
                         steps: vec![],
                         opened: vec![],
+                        view: View::default(),
                     };
                     let mut keys = Keys::setup(&mut ctx, &PLACE).expect("key setup");
                     let setup = ctx.costs;
                     ctx.begin_op();
                     let out = f(&mut ctx, &mut keys).expect("protocol runs");
-                    (out, ctx.costs, setup, ctx.steps, ctx.opened)
+                    (out, ctx.costs, setup, ctx.steps, ctx.opened, ctx.view)
                 })
             })
             .collect();
@@ -239,8 +284,10 @@ fn run_n<T: Send>(
     let mut setup = Costs::default();
     let mut out = vec![];
     let mut opened = vec![];
+    let mut views = vec![];
     let steps0 = results[0].3.clone();
-    for (o, c, s, steps, op) in results {
+    for (o, c, s, steps, op, view) in results {
+        views.push(view);
         assert_eq!(steps, steps0, "every party walks the same steps");
         costs.merge(&c);
         setup.merge(&s);
@@ -253,6 +300,7 @@ fn run_n<T: Send>(
         setup,
         steps: steps0.len(),
         opened,
+        views,
     }
 }
 
@@ -299,6 +347,15 @@ fn in_domain(rng: &mut ChaCha20Rng) -> u64 {
 
 const DOMAIN_EDGES: &[u64] = &[0, 1, L1, P62.wrapping_neg(), P62 - 1, 2, (1 << 16)];
 
+/// Every variant: the secure default and the two labelled insecure ones.
+fn variants() -> impl Strategy<Value = Variant> {
+    prop_oneof![
+        Just(Variant::Secure),
+        Just(Variant::AsPublished),
+        Just(Variant::Shortcut)
+    ]
+}
+
 fn sizes() -> impl Strategy<Value = (u64, usize)> {
     (any::<u64>(), 1usize..12)
 }
@@ -319,13 +376,13 @@ fn cost_msb(n: u64) -> Costs {
 }
 fn cost_drelu(v: Variant, n: u64) -> Costs {
     match v {
-        Variant::Paper => Costs::online(13, 408 * n, 8).offline(2, 80 * n),
+        Variant::Secure | Variant::AsPublished => Costs::online(13, 408 * n, 8).offline(2, 80 * n),
         Variant::Shortcut => cost_msb(n),
     }
 }
 fn cost_relu(v: Variant, n: u64) -> Costs {
     match v {
-        Variant::Paper => Costs::online(15, 440 * n, 9).offline(3, 88 * n),
+        Variant::Secure | Variant::AsPublished => Costs::online(15, 440 * n, 9).offline(3, 88 * n),
         Variant::Shortcut => Costs::online(9, 216 * n, 5).offline(3, 88 * n),
     }
 }
@@ -336,7 +393,7 @@ fn cost_tree(v: Variant, k: u64, m: u64, with_index: bool) -> Costs {
     let comps = (k - 1) * m;
     let sel = if with_index { 2 } else { 1 };
     let (msgs, bytes, rounds) = match v {
-        Variant::Paper => (15, 408 + 32 * sel, 9),
+        Variant::Secure | Variant::AsPublished => (15, 408 + 32 * sel, 9),
         Variant::Shortcut => (9, 184 + 32 * sel, 5),
     };
     Costs::online(msgs * levels, bytes * comps, (rounds * levels) as u32)
@@ -410,8 +467,7 @@ proptest! {
     }
 
     #[test]
-    fn private_compare_tells_the_helper_beta_xor_x_greater_r((seed, n) in sizes(), shortcut in any::<bool>()) {
-        let variant = if shortcut { Variant::Shortcut } else { Variant::Paper };
+    fn private_compare_tells_the_helper_beta_xor_x_greater_r((seed, n) in sizes(), variant in variants()) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         // Random x and r, then the edges: r = L − 1 with β = 1 (the special case) and β = 0,
         // x = r, x = r ± 1, x = 0, x = L − 1.
@@ -450,7 +506,7 @@ proptest! {
         let sa = share(&a, &mut rng);
         let run = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::share_convert(ctx, &PLACE, keys, mine(&sa, me), &[len])
+            securenn::share_convert(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[len])
         });
         prop_assert_eq!(open(&run.out), a.mapv(OddRing));
         prop_assert_eq!(run.costs, cost_sc(len as u64));
@@ -466,14 +522,13 @@ proptest! {
         let run = run3(seed, |ctx, keys| {
             let me = ctx.me();
             let s = [&a0, &a1];
-            securenn::share_convert(ctx, &PLACE, keys, (me < 2).then(|| s[me]), &[6])
+            securenn::share_convert(ctx, &PLACE, keys, Variant::Secure, (me < 2).then(|| s[me]), &[6])
         });
         prop_assert_eq!(open(&run.out), a.mapv(OddRing));
     }
 
     #[test]
-    fn compute_msb_gives_the_top_bit_of_an_odd_ring_value((seed, n) in sizes(), shortcut in any::<bool>()) {
-        let variant = if shortcut { Variant::Shortcut } else { Variant::Paper };
+    fn compute_msb_gives_the_top_bit_of_an_odd_ring_value((seed, n) in sizes(), variant in variants()) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let a: Vec<u64> = values(seed, n, &[0, 1, L1 - 1, 1 << 63, (1 << 63) - 1], |r| OddRing::random(r).0);
         let len = a.len();
@@ -496,16 +551,16 @@ proptest! {
         let sa = share(&a, &mut rng);
         let run = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::drelu(ctx, &PLACE, keys, Variant::Paper, mine(&sa, me), &[len])
+            securenn::drelu(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[len])
         });
         prop_assert_eq!(open(&run.out), a.mapv(|v| (v as i64 >= 0) as u64));
-        prop_assert_eq!(run.costs, cost_drelu(Variant::Paper, len as u64));
+        prop_assert_eq!(run.costs, cost_drelu(Variant::Secure, len as u64));
         prop_assert_eq!(run.steps, 18);
     }
 
     #[test]
-    fn relu_is_max_of_x_and_zero((seed, n) in sizes(), shortcut in any::<bool>()) {
-        let variant = if shortcut { Variant::Shortcut } else { Variant::Paper };
+    fn relu_is_max_of_x_and_zero((seed, n) in sizes(), variant in variants()) {
+        let shortcut = variant == Variant::Shortcut;
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         // The shortcut is only trusted away from −1 and −2 (see the shortcut tests).
         let bad = |v: u64| shortcut && (v == L1 || v == L1 - 1);
@@ -536,24 +591,24 @@ proptest! {
         let (sx, sy) = (share(&x, &mut rng), share(&y, &mut rng));
         let gt = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::greater(ctx, &PLACE, keys, Variant::Paper, mine(&sx, me), mine(&sy, me), &[len])
+            securenn::greater(ctx, &PLACE, keys, Variant::Secure, mine(&sx, me), mine(&sy, me), &[len])
         });
         let lt = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::less(ctx, &PLACE, keys, Variant::Paper, mine(&sx, me), mine(&sy, me), &[len])
+            securenn::less(ctx, &PLACE, keys, Variant::Secure, mine(&sx, me), mine(&sy, me), &[len])
         });
         let want_gt: Vec<u64> = (0..len).map(|i| ((x[i] as i64) > (y[i] as i64)) as u64).collect();
         let want_lt: Vec<u64> = (0..len).map(|i| ((x[i] as i64) < (y[i] as i64)) as u64).collect();
         prop_assert_eq!(open(&gt.out), vec_t(want_gt));
         prop_assert_eq!(open(&lt.out), vec_t(want_lt));
-        prop_assert_eq!(gt.costs, cost_drelu(Variant::Paper, len as u64));
-        prop_assert_eq!(lt.costs, cost_drelu(Variant::Paper, len as u64));
+        prop_assert_eq!(gt.costs, cost_drelu(Variant::Secure, len as u64));
+        prop_assert_eq!(lt.costs, cost_drelu(Variant::Secure, len as u64));
         prop_assert_eq!(gt.steps, 20);
     }
 
     #[test]
-    fn maxpool_takes_the_window_maximum(seed in any::<u64>(), b in 1usize..3, c in 1usize..3, case in 0usize..3, shortcut in any::<bool>()) {
-        let variant = if shortcut { Variant::Shortcut } else { Variant::Paper };
+    fn maxpool_takes_the_window_maximum(seed in any::<u64>(), b in 1usize..3, c in 1usize..3, case in 0usize..3, variant in variants()) {
+        let shortcut = variant == Variant::Shortcut;
         let (h, kernel, stride) = [(4, 2, 2), (5, 3, 1), (6, 3, 3)][case];
         let shape = [b, c, h, h];
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -593,7 +648,7 @@ proptest! {
         let sx = share(&x, &mut rng);
         let run = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::argmax(ctx, &PLACE, keys, Variant::Paper, mine(&sx, me), &[m, k])
+            securenn::argmax(ctx, &PLACE, keys, Variant::Secure, mine(&sx, me), &[m, k])
         });
         let want: Vec<u64> = (0..m)
             .map(|i| {
@@ -603,7 +658,7 @@ proptest! {
             })
             .collect();
         prop_assert_eq!(open(&run.out), Tensor::from_shape_vec(vec![m], want).unwrap());
-        prop_assert_eq!(run.costs, cost_tree(Variant::Paper, k as u64, m as u64, true));
+        prop_assert_eq!(run.costs, cost_tree(Variant::Secure, k as u64, m as u64, true));
         let levels = 64 - (k as u64 - 1).leading_zeros() as usize;
         prop_assert_eq!(run.steps, 1 + levels * 24);
     }
@@ -623,7 +678,7 @@ fn drelu_domain_ends_below_2_62() {
     let sa = share(&a, &mut rng);
     let run = run3(3, |ctx, keys| {
         let me = ctx.me();
-        securenn::drelu(ctx, &PLACE, keys, Variant::Paper, mine(&sa, me), &[4])
+        securenn::drelu(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[4])
     });
     assert_eq!(open(&run.out), vec_t(vec![0, 1, 0, 1]));
 }
@@ -668,7 +723,7 @@ fn shortcut_drelu_is_wrong_exactly_where_the_cast_shares_say() {
         let se = share(&exact, &mut rng);
         let paper = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::drelu(ctx, &PLACE, keys, Variant::Paper, mine(&se, me), &[3])
+            securenn::drelu(ctx, &PLACE, keys, Variant::Secure, mine(&se, me), &[3])
         });
         assert_eq!(open(&paper.out), vec_t(vec![0, 0, 1]));
     }
@@ -728,7 +783,7 @@ fn shortcut_private_compare_shows_the_helper_the_first_differing_bit() {
         shortcut.iter().all(|&k| k == kstar),
         "shortcut leaks k* = {kstar}: {shortcut:?}"
     );
-    let paper: Vec<usize> = (0..16).map(|s| zero_at(Variant::Paper, s)).collect();
+    let paper: Vec<usize> = (0..16).map(|s| zero_at(Variant::Secure, s)).collect();
     assert!(
         paper.iter().any(|&k| k != kstar),
         "π hides the position (all 16 equal has probability 64^−16): {paper:?}"
@@ -745,7 +800,7 @@ fn share_convert_shows_the_helper_only_the_masked_value() {
         let sa = share(&a, &mut rng);
         let run = run3(seed, |ctx, keys| {
             let me = ctx.me();
-            securenn::share_convert(ctx, &PLACE, keys, mine(&sa, me), &[1])
+            securenn::share_convert(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[1])
         });
         let (label, x) = run.opened[2][0].clone();
         assert!(label.starts_with("x = a + r"), "{label}");
@@ -763,13 +818,13 @@ fn bystanders_walk_the_steps_and_send_nothing() {
     let run = run_n(4, 4, |ctx, keys| {
         let me = ctx.me();
         let sent_before = ctx.costs;
-        let out = securenn::relu(ctx, &PLACE, keys, Variant::Paper, mine(&sa, me), &[3])?;
+        let out = securenn::relu(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[3])?;
         Ok((out, ctx.costs == sent_before || me != 3))
     });
     assert!(run.out[3].0.is_none() && run.out[3].1);
     let outs: Vec<Option<Tensor<u64>>> = run.out.into_iter().map(|(o, _)| o).collect();
     assert_eq!(open(&outs), vec_t(vec![5, 0, 0]));
-    assert_eq!(run.costs, cost_relu(Variant::Paper, 3));
+    assert_eq!(run.costs, cost_relu(Variant::Secure, 3));
 }
 
 #[test]
@@ -780,10 +835,132 @@ fn rounds_do_not_grow_with_the_number_of_elements() {
         let sa = share(&a, &mut rng);
         let run = run3(5, |ctx, keys| {
             let me = ctx.me();
-            securenn::relu(ctx, &PLACE, keys, Variant::Paper, mine(&sa, me), &[n])
+            securenn::relu(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[n])
         });
         assert_eq!(run.costs.online_rounds, 9);
         assert_eq!(run.costs.online_msgs, 15);
         assert_eq!(run.costs.online_bytes, 440 * n as u64);
     }
+}
+
+// ---------------------------------------------------------------- the PrivateCompare flaw
+
+/// Runs DReLU on `inputs` in `variant` and attacks P2's view as `securenn::attack` describes:
+/// both of DReLU's PrivateCompares (ShareConvert's and ComputeMSB's) are searched and their
+/// answers intersected. Returns, per input, the candidates P2 is left with.
+fn attack_drelu(variant: Variant, seed: u64, inputs: &[u64]) -> Vec<Vec<u64>> {
+    use securenn::attack;
+    let a = vec_t(inputs.to_vec());
+    let n = a.len();
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let sa = share(&a, &mut rng);
+    let run = run3(seed, |ctx, keys| {
+        let me = ctx.me();
+        securenn::drelu(ctx, &PLACE, keys, variant, mine(&sa, me), &[n])
+    });
+    let view = &run.views[2];
+    // What P2 received: ã from each server, then each PrivateCompare's d from each server
+    // (the shortcut has no ShareConvert: only ComputeMSB's d).
+    let shortcut = variant == Variant::Shortcut;
+    let masked = (!shortcut).then(|| {
+        tensor::add(&view.message::<u64>(0, 0, 0), &view.message::<u64>(1, 0, 0)).unwrap()
+    });
+    let rows = |t: &Tensor<u64>| -> Vec<Zp> { t.iter().map(|&v| Zp(v as u8)).collect() };
+    let pcs: &[usize] = if shortcut { &[0] } else { &[0, 1] };
+    let searches: Vec<Vec<Vec<u64>>> = pcs
+        .iter()
+        .map(|&pc| {
+            let bits = rows(view.dealt("bits of x", pc));
+            let bits0 = rows(view.dealt("⟨x[i]⟩₀ (P0's share, from the P2–P0 key)", pc));
+            let bits1: Vec<Zp> = bits.iter().zip(&bits0).map(|(&b, &b0)| b.sub(b0)).collect();
+            let k = if shortcut { 0 } else { 1 + pc };
+            let d0: Tensor<Zp> = view.message(0, k, 0);
+            let d1: Tensor<Zp> = view.message(1, k, 0);
+            let (d0, d1) = (
+                d0.into_raw_vec_and_offset().0,
+                d1.into_raw_vec_and_offset().0,
+            );
+            (0..n)
+                .map(|e| {
+                    let row = e * 64..(e + 1) * 64;
+                    attack::recover_r(
+                        attack::CompareView {
+                            bits0: &bits0[row.clone()],
+                            bits1: &bits1[row.clone()],
+                            d0: &d0[row.clone()],
+                            d1: &d1[row],
+                        },
+                        1 << 20,
+                    )
+                    .candidates
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let x_msb = view.dealt("x", 0);
+    if shortcut {
+        // The cast shares sum to a + θ over Z_{L−1}: P2 recovers that.
+        return (0..n)
+            .map(|e| {
+                searches[0][e]
+                    .iter()
+                    .map(|&r| attack::compute_msb_input(r, x_msb[e]))
+                    .collect()
+            })
+            .collect();
+    }
+    let masked = masked.expect("ShareConvert ran");
+    (0..n)
+        .map(|e| {
+            let from_sc: Vec<u64> = searches[0][e]
+                .iter()
+                .map(|&r1| attack::share_convert_input(r1, masked[e]))
+                .collect();
+            let mut both: Vec<u64> = searches[1][e]
+                .iter()
+                .map(|&r| attack::compute_msb_input(r, x_msb[e]))
+                .filter(|c| from_sc.contains(c))
+                .map(attack::drelu_input)
+                .collect();
+            both.dedup();
+            both
+        })
+        .collect()
+}
+
+#[test]
+fn the_helper_recovers_every_drelu_input_from_its_view_when_private_compare_runs_as_published() {
+    let inputs = values(7, 1000, &[], in_domain);
+    let found = attack_drelu(Variant::AsPublished, 7, &inputs);
+    let unique = (0..inputs.len())
+        .filter(|&e| found[e] == [inputs[e]])
+        .count();
+    let among = (0..inputs.len())
+        .filter(|&e| found[e].contains(&inputs[e]))
+        .count();
+    assert!(
+        unique >= 990,
+        "recovered {unique} of 1000 uniquely ({among} among candidates)"
+    );
+    // The shortcut (no π, no v) leaks the same way: P2 gets a + θ (θ the shares' wrap bit).
+    let found = attack_drelu(Variant::Shortcut, 8, &inputs[..100]);
+    let hit = (0..100)
+        .filter(|&e| {
+            let a = OddRing::from_u64(inputs[e]);
+            [a, a.add(OddRing(1))]
+                .iter()
+                .any(|y| found[e].contains(&(y.to_u128() as u64)))
+        })
+        .count();
+    assert!(hit >= 99, "shortcut: {hit} of 100");
+}
+
+#[test]
+fn the_fixed_private_compare_gives_the_helper_nothing_to_recover() {
+    let inputs = values(7, 1000, &[], in_domain);
+    let found = attack_drelu(Variant::Secure, 7, &inputs);
+    let recovered = (0..inputs.len())
+        .filter(|&e| found[e].contains(&inputs[e]))
+        .count();
+    assert_eq!(recovered, 0);
 }

@@ -80,8 +80,9 @@ pub fn parse_protocol(name: &str) -> std::result::Result<ProtocolKind, String> {
         "pond" => Ok(ProtocolKind::Pond),
         "securenn" => Ok(ProtocolKind::SecureNN),
         "securenn-shortcut" | "securennshortcut" => Ok(ProtocolKind::SecureNNShortcut),
+        "securenn-as-published" | "securennaspublished" => Ok(ProtocolKind::SecureNNAsPublished),
         other => Err(format!(
-            "unknown protocol `{other}`; the protocols are pond, securenn, securenn-shortcut"
+            "unknown protocol `{other}`; the protocols are pond, securenn, securenn-shortcut, securenn-as-published"
         )),
     }
 }
@@ -108,6 +109,7 @@ pub fn protocol_name(p: ProtocolKind) -> &'static str {
         ProtocolKind::Pond => "pond",
         ProtocolKind::SecureNN => "securenn",
         ProtocolKind::SecureNNShortcut => "securenn-shortcut",
+        ProtocolKind::SecureNNAsPublished => "securenn-as-published",
     }
 }
 

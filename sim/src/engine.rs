@@ -109,6 +109,7 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
             ProtocolKind::Pond => Nonlinear::Polynomial,
             ProtocolKind::SecureNN => Nonlinear::SecureNN,
             ProtocolKind::SecureNNShortcut => Nonlinear::SecureNNShortcut,
+            ProtocolKind::SecureNNAsPublished => Nonlinear::SecureNNAsPublished,
         },
     };
     ctx.mark = Instant::now();

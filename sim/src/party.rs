@@ -7,7 +7,7 @@ use crate::network::{Delivery, LinkModel};
 use crate::scenario::{NetworkMode, Timing};
 use crate::trace::{MessageRecord, PartyStep, ValueRecord};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use protocols::context::{Context, PartyId, Traffic};
+use protocols::context::{Context, Message, PartyId, RingKind, Traffic, ValueClass};
 use protocols::error::{ProtocolError, Result};
 use protocols::tensor::Tensor;
 use rand_chacha::ChaCha20Rng;
@@ -308,8 +308,9 @@ impl Context for SimContext {
         self.me
     }
 
-    fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, payload: Vec<u8>) -> Result<()> {
+    fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, msg: Message) -> Result<()> {
         self.advance_compute();
+        let (payload, parts) = msg.into_parts();
         let bytes = payload.len() as u64;
         let (round, op_round) = match traffic {
             Traffic::Online => (self.depth + 1, self.op_depth + 1),
@@ -332,6 +333,7 @@ impl Context for SimContext {
             },
             round,
             op_round,
+            payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
         });
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
@@ -492,16 +494,13 @@ impl Context for SimContext {
         Ok(())
     }
 
-    fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
-        self.current
-            .shares
-            .push(ValueRecord::new(label, share, self.max_values));
-    }
-
-    fn record_opened(&mut self, label: &str, value: &Tensor<u64>) {
-        self.current
-            .opened
-            .push(ValueRecord::new(label, value, self.max_values));
+    fn record(&mut self, class: ValueClass, label: &str, kind: RingKind, value: &Tensor<u64>) {
+        let rec = ValueRecord::new(label, kind, value, self.max_values);
+        match class {
+            ValueClass::Share => self.current.shares.push(rec),
+            ValueClass::Opened => self.current.opened.push(rec),
+            ValueClass::Dealt => self.current.dealt.push(rec),
+        }
     }
 
     fn charge(&mut self, ring_ops: u64) {

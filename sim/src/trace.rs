@@ -4,7 +4,7 @@
 //! numbered globally: every party walks the same step sequence, so step `k` means the same
 //! protocol moment on every party, whatever the thread interleaving was.
 
-use protocols::context::Traffic;
+use protocols::context::{Part, RingKind, Traffic};
 use protocols::fixed::Hazard;
 use serde::Serialize;
 
@@ -29,6 +29,9 @@ pub struct MessageRecord {
     pub round: u32,
     /// Causal depth within its op.
     pub op_round: u32,
+    /// The payload decoded in its rings, one record per part (bounded like recorded values):
+    /// what the receiver's view holds.
+    pub payload: Vec<ValueRecord>,
 }
 
 /// A recorded tensor: whole when small, summarised when large.
@@ -36,6 +39,8 @@ pub struct MessageRecord {
 pub struct ValueRecord {
     /// What the value is (e.g. "product (scale 2f)").
     pub label: String,
+    /// The ring its elements are in.
+    pub kind: RingKind,
     /// Shape.
     pub shape: Vec<usize>,
     /// The first `min(len, max_values)` raw ring elements.
@@ -48,19 +53,66 @@ pub struct ValueRecord {
 }
 
 impl ValueRecord {
-    /// Records `t`, keeping at most `max_values` elements.
-    pub fn new(label: &str, t: &protocols::tensor::Tensor<u64>, max_values: usize) -> Self {
+    /// Records `t` (elements of ring `kind`), keeping at most `max_values` elements.
+    pub fn new(
+        label: &str,
+        kind: RingKind,
+        t: &protocols::tensor::Tensor<u64>,
+        max_values: usize,
+    ) -> Self {
         let hash = match t.as_slice() {
             Some(s) => fnv1a(s.iter().copied()),
             None => fnv1a(t.iter().copied()),
         };
         ValueRecord {
             label: label.to_string(),
+            kind,
             shape: t.shape().to_vec(),
             values: t.iter().take(max_values).copied().collect(),
             complete: t.len() <= max_values,
             hash,
         }
+    }
+}
+
+impl ValueRecord {
+    /// Decodes the parts of a message payload (each hashed whole, its first `max_values`
+    /// elements kept). A payload that does not match its parts yields one raw byte record.
+    pub fn decode_payload(payload: &[u8], parts: &[Part], max_values: usize) -> Vec<ValueRecord> {
+        let total: usize = parts.iter().map(Part::bytes).sum();
+        let raw = [Part {
+            kind: RingKind::Seed,
+            shape: vec![payload.len()],
+        }];
+        let parts = if total == payload.len() { parts } else { &raw };
+        let mut off = 0;
+        parts
+            .iter()
+            .map(|p| {
+                let bytes = &payload[off..off + p.bytes()];
+                off += p.bytes();
+                let n = p.len();
+                let w = p.kind.width();
+                let hash = match w {
+                    1 => fnv1a(bytes.iter().map(|&b| b as u64)),
+                    _ => fnv1a(
+                        bytes
+                            .chunks_exact(w)
+                            .map(|c| u64::from_le_bytes(c[..8].try_into().expect("8 bytes"))),
+                    ),
+                };
+                ValueRecord {
+                    label: String::new(),
+                    kind: p.kind,
+                    shape: p.shape.clone(),
+                    values: (0..n.min(max_values))
+                        .map(|i| p.kind.element(bytes, i))
+                        .collect(),
+                    complete: n <= max_values,
+                    hash,
+                }
+            })
+            .collect()
     }
 }
 
@@ -93,6 +145,8 @@ pub struct PartyStep {
     pub shares: Vec<ValueRecord>,
     /// Values this party saw opened.
     pub opened: Vec<ValueRecord>,
+    /// Randomness this party drew and values it dealt (seeds, keys, masks, bits it shared out).
+    pub dealt: Vec<ValueRecord>,
 }
 
 impl PartialEq for PartyStep {
@@ -106,17 +160,20 @@ impl PartialEq for PartyStep {
             sent,
             shares,
             opened,
+            dealt,
         } = self;
-        (start_ns, end_ns, compute_ns, wait_ns, sent, shares, opened)
-            == (
-                &o.start_ns,
-                &o.end_ns,
-                &o.compute_ns,
-                &o.wait_ns,
-                &o.sent,
-                &o.shares,
-                &o.opened,
-            )
+        (
+            start_ns, end_ns, compute_ns, wait_ns, sent, shares, opened, dealt,
+        ) == (
+            &o.start_ns,
+            &o.end_ns,
+            &o.compute_ns,
+            &o.wait_ns,
+            &o.sent,
+            &o.shares,
+            &o.opened,
+            &o.dealt,
+        )
     }
 }
 

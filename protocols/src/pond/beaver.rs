@@ -12,7 +12,7 @@
 //! (⟨a⟩ᵢ, e), so only their fresh operands cost online bytes (tf-encrypted caches the same way).
 
 use super::{Mask, PondParty, Value};
-use crate::context::{Context, Traffic};
+use crate::context::{Context, Message, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::tensor::{self, Tensor};
 use rand::SeedableRng;
@@ -132,9 +132,14 @@ impl PondParty {
                 s0,
                 "seed → ⟨a⟩₀, ⟨b⟩₀, ⟨c⟩₀",
                 Traffic::Offline,
-                seed0.to_vec(),
+                Message::seed(&seed0),
             )?;
-            ctx.send(s1, "seed → ⟨a⟩₁, ⟨b⟩₁", Traffic::Offline, seed1.to_vec())?;
+            ctx.send(
+                s1,
+                "seed → ⟨a⟩₁, ⟨b⟩₁",
+                Traffic::Offline,
+                Message::seed(&seed1),
+            )?;
             let (mut prg0, mut prg1) =
                 (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
             for (n, s) in fresh.iter().zip(&shapes) {
@@ -153,11 +158,12 @@ impl PondParty {
             ctx.charge(map.work(a.shape(), b.shape(), out_shape));
             let c0: Tensor<u64> = tensor::random(out_shape, &mut prg0);
             let c1 = tensor::sub(&c, &c0)?;
+            ctx.record_dealt("c = a∘b", RingKind::Z64, &c);
             ctx.send(
                 s1,
                 "⟨c⟩₁ = a∘b − ⟨c⟩₀",
                 Traffic::Offline,
-                tensor::encode(&c1),
+                Message::tensor(&c1),
             )?;
         }
         if let Some(i) = self.server_index() {
@@ -182,11 +188,11 @@ impl PondParty {
         )?;
         if let Some(i) = self.server_index() {
             if !fresh.is_empty() {
-                let mut msg = Vec::new();
+                let mut msg = Message::default();
                 let mut mine = Vec::new();
                 for (n, a) in &pending {
                     let e_i = tensor::sub(self.share_of(n)?.expect("server holds share"), a)?;
-                    msg.extend(tensor::encode(&e_i));
+                    msg = msg.and(&e_i);
                     mine.push(e_i);
                 }
                 let peer = self.peer(i);

@@ -13,7 +13,8 @@ use crate::tensor::{self, Tensor};
 impl PondParty {
     fn securenn_variant(&self) -> Result<Variant> {
         match self.cfg.nonlinear {
-            Nonlinear::SecureNN => Ok(Variant::Paper),
+            Nonlinear::SecureNN => Ok(Variant::Secure),
+            Nonlinear::SecureNNAsPublished => Ok(Variant::AsPublished),
             Nonlinear::SecureNNShortcut => Ok(Variant::Shortcut),
             Nonlinear::Polynomial => Err(ProtocolError::Unsupported(
                 "exact nonlinear layers need the securenn protocol".into(),

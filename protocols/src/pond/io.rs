@@ -1,7 +1,7 @@
 //! Input sharing by an input provider and output to a receiver.
 
 use super::{InputSharing, PondParty, Value};
-use crate::context::{Context, PartyId, Traffic};
+use crate::context::{Context, Message, PartyId, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::tensor::{self, Tensor};
 
@@ -33,7 +33,7 @@ impl PondParty {
                         s0,
                         &format!("seed → ⟨{name}⟩₀"),
                         Traffic::Online,
-                        seed.to_vec(),
+                        Message::seed(&seed),
                     )?;
                     tensor::sub(x, &x0)?
                 }
@@ -43,7 +43,7 @@ impl PondParty {
                         s0,
                         &format!("⟨{name}⟩₀"),
                         Traffic::Online,
-                        tensor::encode(&x0),
+                        Message::tensor(&x0),
                     )?;
                     tensor::sub(x, &x0)?
                 }
@@ -52,7 +52,7 @@ impl PondParty {
                 s1,
                 &format!("⟨{name}⟩₁ = {name} − ⟨{name}⟩₀"),
                 Traffic::Online,
-                tensor::encode(&x1),
+                Message::tensor(&x1),
             )?;
             ctx.charge(2 * x.len() as u64);
         }
@@ -101,7 +101,7 @@ impl PondParty {
                         receiver,
                         &format!("⟨{name}⟩{i}"),
                         Traffic::Online,
-                        tensor::encode(s),
+                        Message::tensor(s),
                     )?;
                 }
                 if self.me == receiver {
@@ -123,7 +123,7 @@ impl PondParty {
                 }
                 if self.me == self.place.server0 {
                     let v = value.as_ref().expect("server0 knows public values");
-                    ctx.send(receiver, name, Traffic::Online, tensor::encode(v))?;
+                    ctx.send(receiver, name, Traffic::Online, Message::tensor(v))?;
                 }
                 if self.me == receiver {
                     let s0 = self.place.server0;

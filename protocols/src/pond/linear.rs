@@ -2,7 +2,7 @@
 //! opening of a value to both servers.
 
 use super::{PondParty, Value};
-use crate::context::{Context, Traffic};
+use crate::context::{Context, Message, Traffic};
 use crate::error::Result;
 use crate::program::Op;
 use crate::ring::Ring;
@@ -200,7 +200,7 @@ impl PondParty {
                             peer,
                             &format!("⟨{x}⟩{}", i),
                             Traffic::Online,
-                            tensor::encode(&s),
+                            Message::tensor(&s),
                         )?;
                         let other: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, &shape, peer)?;
                         let opened = tensor::add(&s, &other)?;

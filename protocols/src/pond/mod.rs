@@ -84,6 +84,9 @@ pub enum Nonlinear {
     /// **Insecure** tf-encrypted shortcut of SecureNN (no ShareConvert, no permutation): for
     /// showing what the helper learns and when the result is wrong. Never the default.
     SecureNNShortcut,
+    /// **Insecure** SecureNN with PrivateCompare exactly as published (no re-randomisation of
+    /// the pair P2 receives): the helper recovers every compared value. Teaching only.
+    SecureNNAsPublished,
 }
 
 /// What one party holds of a program value.

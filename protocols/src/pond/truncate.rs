@@ -9,7 +9,7 @@
 //!   communication, off by one ulp, and wrong (a huge error) with probability ≈ 2^(bits(|z|)+1−64).
 
 use super::{PondParty, Truncation};
-use crate::context::{Context, Traffic};
+use crate::context::{Context, Message, RingKind, Traffic};
 use crate::error::Result;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
@@ -90,9 +90,15 @@ impl PondParty {
             let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
             let r0: Tensor<u64> = tensor::random(shape, &mut prg);
             let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
-            let mut msg = tensor::encode(&tensor::sub(&r, &r0)?);
-            msg.extend(tensor::encode(&tensor::sub(&r_shift, &rs0)?));
-            ctx.send(s0, "seed → ⟨r⟩₀, ⟨r>>f⟩₀", Traffic::Offline, seed.to_vec())?;
+            ctx.record_dealt("r (truncation mask)", RingKind::Z64, &r);
+            ctx.record_dealt("r >> f", RingKind::Z64, &r_shift);
+            let msg = Message::tensor(&tensor::sub(&r, &r0)?).and(&tensor::sub(&r_shift, &rs0)?);
+            ctx.send(
+                s0,
+                "seed → ⟨r⟩₀, ⟨r>>f⟩₀",
+                Traffic::Offline,
+                Message::seed(&seed),
+            )?;
             ctx.send(s1, "⟨r⟩₁, ⟨r>>f⟩₁", Traffic::Offline, msg)?;
             ctx.charge(3 * n as u64);
         }
@@ -134,7 +140,7 @@ impl PondParty {
                 peer,
                 &format!("⟨z + r⟩{i}"),
                 Traffic::Online,
-                tensor::encode(&c_i),
+                Message::tensor(&c_i),
             )?;
             let c_j: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
             let c = tensor::add(&c_i, &c_j)?;

@@ -4,7 +4,7 @@ use super::{
     as_u64, bit, bits_zp, matmul, need, peer, random_zp_vec, recv_t, role, send_t, split, to_odd,
     wrap, Keys, Product, Role, Variant, ELL,
 };
-use crate::context::{Context, Traffic};
+use crate::context::{Context, Message, RingKind, Traffic, ValueClass};
 use crate::error::Result;
 use crate::pond::Placement;
 use crate::ring::{OddRing, Ring, Zp};
@@ -21,9 +21,16 @@ fn key_share0<R: Ring>(keys: &mut Keys, shape: &[usize]) -> Result<Tensor<R>> {
 /// [n, ℓ], column k = bit k), a common public r and a common random bit β (both [n]). P2 learns
 /// β′ = β ⊕ (x > r) (returned at P2 as 0/1, shape [n]); nothing else is returned.
 ///
-/// Every c_i is masked by a common random s_i ∈ Z_p* and (in [`Variant::Paper`]) the ℓ values of
-/// each element are shuffled by a common random permutation π, so P2 sees one zero (if x > r)
-/// among uniformly random non-zeros. The case β = 1, r = 2^ℓ − 1 (where r + 1 wraps) uses the
+/// Every c_i is masked by a common random s_i ∈ Z_p* and (in [`Variant::Secure`] and
+/// [`Variant::AsPublished`]) the ℓ values of each element are shuffled by a common random
+/// permutation π, so the opened d = π(s·c) has one zero (if x > r) among uniformly random
+/// non-zeros.
+///
+/// **Deviation from the paper (the default, [`Variant::Secure`])**: P0 and P1 also add a common
+/// zero-sharing v ∈ Z_p^ℓ to what they send (⟨d⟩₀ + v, ⟨d⟩₁ − v). As published, P2 receives
+/// (s·⟨c⟩₀, s·⟨c⟩₁) — and since P2 dealt both shares of the bits of x, the ratio ⟨c⟩₀ : ⟨c⟩₁
+/// gives x away ([`super::attack`]). With v, P2's pair is (uniform, d − uniform): simulatable
+/// from d alone. Same bytes, messages and rounds. The case β = 1, r = 2^ℓ − 1 (where r + 1 wraps) uses the
 /// paper's steps 9–10: exactly one zero. p = 67 > ℓ + 2 keeps every non-zero c_i non-zero.
 ///
 /// Cost: online 2 messages (P0→P2, P1→P2), 2ℓn = 128n bytes, 1 round. Steps: 2.
@@ -40,8 +47,11 @@ pub fn private_compare(
 ) -> Result<Option<Tensor<u64>>> {
     let me = role(ctx, place);
     ctx.step(match variant {
-        Variant::Paper => "PrivateCompare 1–13: Pⱼ sends π(s·c) to P2",
-        Variant::Shortcut => "PrivateCompare 1–13 (shortcut, no π!): Pⱼ sends s·c to P2",
+        Variant::Secure => "PrivateCompare 1–13: Pⱼ sends π(s·⟨c⟩ⱼ) ± v to P2",
+        Variant::AsPublished => {
+            "PrivateCompare 1–13 (as published, insecure: no v!): Pⱼ sends π(s·⟨c⟩ⱼ) to P2"
+        }
+        Variant::Shortcut => "PrivateCompare 1–13 (shortcut, no π, no v!): Pⱼ sends s·⟨c⟩ⱼ to P2",
     })?;
     let mut received = None;
     match me {
@@ -50,6 +60,11 @@ pub fn private_compare(
             let common = keys.common()?;
             let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
             let u: Vec<Zp> = random_zp_vec(n * ELL, common, false);
+            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
+            let v: Vec<Zp> = match variant {
+                Variant::Secure => random_zp_vec(n * ELL, common, false),
+                _ => Vec::new(),
+            };
             let jz = Zp(j as u8);
             let mut d = Vec::with_capacity(n * ELL);
             let (xbv, rv, bv) = (
@@ -110,12 +125,18 @@ pub fn private_compare(
                 for (k, dk) in de.iter_mut().enumerate() {
                     *dk = s[e * ELL + k].mul(c[k]);
                 }
-                if variant == Variant::Paper {
+                if variant != Variant::Shortcut {
                     de.shuffle(keys.common()?);
+                }
+                if !v.is_empty() {
+                    // ⟨d⟩₀ + v, ⟨d⟩₁ − v: the sum is unchanged, each half is now uniform.
+                    for (dk, &vk) in de.iter_mut().zip(&v[e * ELL..(e + 1) * ELL]) {
+                        *dk = if j == 0 { dk.add(vk) } else { dk.sub(vk) };
+                    }
                 }
                 d.extend_from_slice(&de);
             }
-            ctx.charge(6 * (n * ELL) as u64);
+            ctx.charge((6 + !v.is_empty() as usize) as u64 * (n * ELL) as u64);
             let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");
             send_t(
                 ctx,
@@ -137,7 +158,12 @@ pub fn private_compare(
     ctx.step("PrivateCompare 14–15: P2 opens d, β′ = [∃i: d_i = 0]")?;
     if let Some((d0, d1)) = received {
         let d = tensor::add(&d0, &d1)?;
-        ctx.record_opened("d = π(s·c) (helper's view, Z_67)", &as_u64(&d));
+        ctx.record(
+            ValueClass::Opened,
+            "d = π(s·c) (helper's view)",
+            RingKind::Zp,
+            &as_u64(&d),
+        );
         let out: Vec<u64> = d
             .rows()
             .into_iter()
@@ -145,7 +171,7 @@ pub fn private_compare(
             .collect();
         let out = Tensor::from_shape_vec(vec![n], out).expect("n elements");
         ctx.charge((n * ELL) as u64);
-        ctx.record_opened("β′ = β ⊕ (x > r)", &out);
+        ctx.record(ValueClass::Opened, "β′ = β ⊕ (x > r)", RingKind::Bit, &out);
         return Ok(Some(out));
     }
     Ok(None)
@@ -154,6 +180,8 @@ pub fn private_compare(
 /// **ShareConvert** (Alg. 4): shares of a over Z_L (a ≠ L − 1) to shares of the same a over the
 /// odd ring Z_{L−1}. With a = ⟨a⟩₀ + ⟨a⟩₁ − θ·L (θ the wrap bit of the shares) and L ≡ 1 mod L − 1,
 /// ⟨a⟩₀ + ⟨a⟩₁ − θ ≡ a; θ is computed from the wrap bits of a masked copy ã = a + r that P2 sees.
+///
+/// PrivateCompare runs in `variant` (the as-published one leaks x, and so a, to P2).
 ///
 /// One correction to the paper: its step 5 compares x > r − 1, which wraps when the common mask
 /// r = 0 (probability 2^−64); there x ≥ r holds always, so the servers flip η locally.
@@ -164,6 +192,7 @@ pub fn share_convert(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
+    variant: Variant,
     a: Option<&Tensor<u64>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<OddRing>>> {
@@ -224,8 +253,15 @@ pub fn share_convert(
             let bits = bits_zp(x.as_slice().expect("standard layout"));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            let mut msg = tensor::encode(&tensor::sub(&bits, &bits0)?);
-            msg.extend(tensor::encode(&tensor::sub(&to_odd(&delta), &delta0)?));
+            ctx.record_dealt("bits of x", RingKind::Zp, &as_u64(&bits));
+            ctx.record_dealt(
+                "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
+                RingKind::Zp,
+                &as_u64(&bits0),
+            );
+            ctx.record_dealt("δ = wrap(⟨ã⟩₀, ⟨ã⟩₁)", RingKind::Bit, &delta);
+            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?)
+                .and(&tensor::sub(&to_odd(&delta), &delta0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨δ⟩₁ (Z_{L−1})",
@@ -262,7 +298,7 @@ pub fn share_convert(
         ctx,
         place,
         keys,
-        Variant::Paper,
+        variant,
         bits,
         r_minus_1.as_ref(),
         eta2.as_ref(),
@@ -274,7 +310,9 @@ pub fn share_convert(
     let mut eta1_share = None;
     match me {
         Role::Helper => {
-            let eta1 = to_odd(&eta1.expect("P2 learns η′"));
+            let eta1 = eta1.expect("P2 learns η′");
+            ctx.record_dealt("η′", RingKind::Bit, &eta1);
+            let eta1 = to_odd(&eta1);
             let e0: Tensor<OddRing> = key_share0(keys, &flat)?;
             send_t(
                 ctx,
@@ -354,8 +392,14 @@ pub fn compute_msb(
             let lsb = x.mapv(|v| v & 1);
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
-            let mut msg = tensor::encode(&tensor::sub(&bits, &bits0)?);
-            msg.extend(tensor::encode(&tensor::sub(&lsb, &lsb0)?));
+            ctx.record_dealt("x", RingKind::Odd, &x);
+            ctx.record_dealt("bits of x", RingKind::Zp, &as_u64(&bits));
+            ctx.record_dealt(
+                "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
+                RingKind::Zp,
+                &as_u64(&bits0),
+            );
+            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?).and(&tensor::sub(&lsb, &lsb0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨x[0]⟩₁ (Z_L)",
@@ -390,7 +434,7 @@ pub fn compute_msb(
         let other = peer(place, j);
         send_t(ctx, other, &format!("⟨r⟩{j}"), Traffic::Online, &rj)?;
         let r = tensor::add(&rj, &recv_t(ctx, other, &flat)?)?;
-        ctx.record_opened("r = 2a + x (Z_{L−1})", &as_u64(&r));
+        ctx.record(ValueClass::Opened, "r = 2a + x", RingKind::Odd, &as_u64(&r));
         // Common randomness: the bit β of step 4.
         let beta = keys.common_bits(&flat)?;
         opened = Some((as_u64(&r), beta));
@@ -414,6 +458,7 @@ pub fn compute_msb(
     match me {
         Role::Helper => {
             let b1 = beta1.expect("P2 learns β′");
+            ctx.record_dealt("β′", RingKind::Bit, &b1);
             let s0: Tensor<u64> = key_share0(keys, &flat)?;
             send_t(
                 ctx,

@@ -1,7 +1,7 @@
 //! **MatMul** (Alg. 1) and **SelectShare** (Alg. 2).
 
 use super::{need, peer, recv_t, role, send_t, Keys, Role};
-use crate::context::{Context, Traffic};
+use crate::context::{Context, Message, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::tensor::{self, Tensor};
@@ -83,6 +83,9 @@ pub fn matmul(
             let c = product.apply(&a, &b)?;
             ctx.charge(product.work(x_shape, &z_shape));
             let c1 = tensor::sub(&c, &c0)?;
+            ctx.record_dealt("A", RingKind::Z64, &a);
+            ctx.record_dealt("B", RingKind::Z64, &b);
+            ctx.record_dealt("C = A∘B", RingKind::Z64, &c);
             send_t(
                 ctx,
                 place.server1,
@@ -111,8 +114,7 @@ pub fn matmul(
         let (xj, yj) = (need(x, "X")?, need(y, "Y")?);
         let ej = tensor::sub(xj, a)?;
         let fj = tensor::sub(yj, b)?;
-        let mut msg = tensor::encode(&ej);
-        msg.extend(tensor::encode(&fj));
+        let msg = Message::tensor(&ej).and(&fj);
         let other = peer(place, j);
         ctx.send(other, &format!("⟨E⟩{j}, ⟨F⟩{j}"), Traffic::Online, msg)?;
         let theirs = ctx.recv(other)?;

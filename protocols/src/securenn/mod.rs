@@ -47,6 +47,7 @@
 //! Costs (messages, bytes, rounds) of every function are in `docs/securenn.md` and pinned by
 //! `protocols/tests/securenn.rs`.
 
+pub mod attack;
 mod compare;
 mod matmul;
 mod relu;
@@ -55,7 +56,7 @@ pub use compare::{compute_msb, private_compare, share_convert};
 pub use matmul::{matmul, select_share, Product};
 pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 
-use crate::context::{Context, PartyId, Traffic};
+use crate::context::{Context, Message, PartyId, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 pub(crate) use crate::ring::random_zp_vec;
@@ -71,13 +72,30 @@ pub const ELL: usize = 64;
 /// Which SecureNN to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Variant {
-    /// The paper's protocols (with ShareConvert and the permutation in PrivateCompare).
+    /// The paper's protocols (ShareConvert, the permutation π in PrivateCompare) with one fix
+    /// that is **not in the paper**: in PrivateCompare P0 and P1 re-randomise the pair they send
+    /// with a common zero-sharing v (⟨d⟩₀ + v, ⟨d⟩₁ − v), so P2 sees (uniform, d − uniform), which
+    /// it can simulate from d. Same bytes, messages and rounds. The default.
     #[default]
-    Paper,
+    Secure,
+    /// **Insecure**: PrivateCompare exactly as published (SecureNN Alg. 3 steps 6–7; also the
+    /// reference implementation and tf-encrypted). P2 receives s·⟨c⟩₀ and s·⟨c⟩₁ per bit; since
+    /// P2 itself dealt both Z_p shares of the compared bits (ShareConvert step 4, ComputeMSB
+    /// step 1), the ratio ⟨c⟩₀ : ⟨c⟩₁ tells it the compared value bit by bit
+    /// ([`attack`](crate::securenn::attack)). For teaching only; never the default.
+    AsPublished,
     /// **Insecure** tf-encrypted shortcut: no ShareConvert in DReLU (wrong for a = −1, and for
-    /// a ∈ {−2, 2^63 − 1} when the shares wrap), no permutation in PrivateCompare (the helper
-    /// learns the position of the first differing bit). For teaching only.
+    /// a ∈ {−2, 2^63 − 1} when the shares wrap), no permutation and no re-randomisation in
+    /// PrivateCompare (the helper learns the position of the first differing bit, and the
+    /// compared value as in [`Variant::AsPublished`]). For teaching only.
     Shortcut,
+}
+
+impl Variant {
+    /// Whether this variant leaks to the helper (every variant but [`Variant::Secure`]).
+    pub fn is_insecure(self) -> bool {
+        self != Variant::Secure
+    }
 }
 
 /// The role a party plays in SecureNN.
@@ -138,14 +156,32 @@ impl Keys {
             Role::Helper => {
                 let k0 = tensor::fresh_seed(ctx.rng());
                 let k1 = tensor::fresh_seed(ctx.rng());
-                ctx.send(place.server0, "key P2–P0", Traffic::Offline, k0.to_vec())?;
-                ctx.send(place.server1, "key P2–P1", Traffic::Offline, k1.to_vec())?;
+                ctx.record_dealt("key P2–P0", RingKind::Seed, &seed_tensor(&k0));
+                ctx.record_dealt("key P2–P1", RingKind::Seed, &seed_tensor(&k1));
+                ctx.send(
+                    place.server0,
+                    "key P2–P0",
+                    Traffic::Offline,
+                    Message::seed(&k0),
+                )?;
+                ctx.send(
+                    place.server1,
+                    "key P2–P1",
+                    Traffic::Offline,
+                    Message::seed(&k1),
+                )?;
                 keys.helper0 = Some(Prg::from_seed(k0));
                 keys.helper1 = Some(Prg::from_seed(k1));
             }
             Role::Server(0) => {
                 let k = tensor::fresh_seed(ctx.rng());
-                ctx.send(place.server1, "key P0–P1", Traffic::Offline, k.to_vec())?;
+                ctx.record_dealt("key P0–P1", RingKind::Seed, &seed_tensor(&k));
+                ctx.send(
+                    place.server1,
+                    "key P0–P1",
+                    Traffic::Offline,
+                    Message::seed(&k),
+                )?;
                 keys.common = Some(Prg::from_seed(k));
                 let k0 = tensor::decode_seed(&ctx.recv(place.producer)?, place.producer)?;
                 keys.helper0 = Some(Prg::from_seed(k0));
@@ -195,6 +231,11 @@ impl Keys {
     }
 }
 
+/// A seed as a tensor of its 32 bytes, for recording.
+pub(crate) fn seed_tensor(seed: &[u8; 32]) -> Tensor<u64> {
+    Tensor::from_shape_vec(vec![32], seed.iter().map(|&b| b as u64).collect()).expect("32 bytes")
+}
+
 /// wrap(a, b, L): 1 iff a + b ≥ L as integers.
 #[inline(always)]
 pub(crate) fn wrap(a: u64, b: u64) -> u64 {
@@ -234,7 +275,7 @@ pub(crate) fn send_t<R: Ring>(
     traffic: Traffic,
     t: &Tensor<R>,
 ) -> Result<()> {
-    ctx.send(to, label, traffic, tensor::encode(t))
+    ctx.send(to, label, traffic, Message::tensor(t))
 }
 
 /// Receives a tensor of a known shape.

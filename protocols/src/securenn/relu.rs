@@ -14,7 +14,7 @@ use ndarray::{Axis, IxDyn};
 /// DReLU works on c = 2a, which is even and so never L − 1 (ShareConvert's one excluded value);
 /// the price is one bit of range: MSB(2a) = MSB(a) only when a does not use bit 62.
 ///
-/// [`Variant::Paper`]: step 1, [`share_convert`], [`compute_msb`], step 4 — online 13 messages,
+/// [`Variant::Secure`] (and the insecure [`Variant::AsPublished`], same costs): step 1, [`share_convert`], [`compute_msb`], step 4 — online 13 messages,
 /// 408n bytes, 8 rounds; offline 2 messages, 80n bytes. 18 steps.
 /// [`Variant::Shortcut`] (**insecure, sometimes wrong**), as tf-encrypted: the shares of a itself
 /// are cast to Z_{L−1} without ShareConvert (and without doubling). They then sum to a + θ mod
@@ -31,7 +31,7 @@ pub fn drelu(
 ) -> Result<Option<Tensor<u64>>> {
     let me = role(ctx, place);
     let y = match variant {
-        Variant::Paper => {
+        Variant::Secure | Variant::AsPublished => {
             // Step 1: ⟨c⟩ⱼ = 2⟨a⟩ⱼ (even, so c ≠ L − 1 as ShareConvert requires).
             ctx.step("DReLU 1: ⟨c⟩ⱼ = 2⟨a⟩ⱼ")?;
             let c = match me {
@@ -39,7 +39,7 @@ pub fn drelu(
                 _ => None,
             };
             // Step 2: ShareConvert c to Z_{L−1}.
-            share_convert(ctx, place, keys, c.as_ref(), shape)?
+            share_convert(ctx, place, keys, variant, c.as_ref(), shape)?
         }
         Variant::Shortcut => {
             // tf-encrypted: cast the shares of a to Z_{L−1} as they are (no ShareConvert).

@@ -104,6 +104,42 @@ pub enum ProtocolKind {
     /// **Insecure** tf-encrypted shortcut of SecureNN (no ShareConvert, no permutation in
     /// PrivateCompare): shows what the helper learns and when DReLU is wrong. Teaching only.
     SecureNNShortcut,
+    /// **Insecure** SecureNN with PrivateCompare exactly as published (Alg. 3 steps 6–7, no
+    /// re-randomisation): the helper recovers every DReLU/ReLU/MaxPool input from its own view
+    /// (docs/securenn.md, "The PrivateCompare flaw"). Teaching only.
+    SecureNNAsPublished,
+}
+
+impl ProtocolKind {
+    /// Whether the protocol is one of the labelled insecure teaching variants.
+    pub fn is_insecure(self) -> bool {
+        matches!(
+            self,
+            ProtocolKind::SecureNNShortcut | ProtocolKind::SecureNNAsPublished
+        )
+    }
+
+    /// Whether the protocol computes ReLU, MaxPool and Argmax exactly with SecureNN.
+    pub fn is_securenn(self) -> bool {
+        self != ProtocolKind::Pond
+    }
+
+    /// What the protocol gives away, for the reports' warnings (`None` when secure).
+    pub fn insecurity(self) -> Option<&'static str> {
+        match self {
+            ProtocolKind::SecureNNShortcut => Some(
+                "INSECURE variant securenn-shortcut (tf-encrypted's shortcut): no ShareConvert \
+                 (DReLU is wrong when the shares wrap) and no permutation or re-randomisation in \
+                 PrivateCompare (the helper learns every compared value)",
+            ),
+            ProtocolKind::SecureNNAsPublished => Some(
+                "INSECURE variant securenn-as-published: PrivateCompare as in the paper sends the \
+                 helper s·⟨c⟩₀ and s·⟨c⟩₁, whose ratio gives away every compared value \
+                 (docs/securenn.md, the PrivateCompare flaw)",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Names of the parties. Pond's three computing roles have fixed seats; input providers and
