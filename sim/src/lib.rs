@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod shadow;
 pub mod trace;
 pub mod units;
+pub mod view;
 
 pub use engine::{run, OutputValue, Progress, RunResult, Simulation, Totals};
 pub use error::{Result, ScenarioError, SimError};
