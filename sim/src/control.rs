@@ -255,6 +255,8 @@ impl Controller {
             trace: Trace {
                 scenario: plan.scenario.name.clone(),
                 seed: plan.scenario.seed,
+                protocol: plan.scenario.protocol,
+                frac_bits: plan.scenario.fixed_point.frac_bits,
                 parties: plan.parties.clone(),
                 ops: vec![],
                 steps: vec![],

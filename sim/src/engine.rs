@@ -725,6 +725,8 @@ fn build_trace(
     Trace {
         scenario: plan.scenario.name.clone(),
         seed: plan.scenario.seed,
+        protocol: plan.scenario.protocol,
+        frac_bits: plan.scenario.fixed_point.frac_bits,
         parties: plan.parties.clone(),
         ops,
         steps,
