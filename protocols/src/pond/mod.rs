@@ -215,7 +215,11 @@ impl PondParty {
         }
     }
 
+    /// Binds `name` to `v`. A mask cached for an earlier value of `name` belongs to that value
+    /// (its e = x_old − a is public), so rebinding drops it: the next product masks the new value
+    /// afresh. Every party rebinds the same names in the same order, so reuse decisions agree.
     pub(crate) fn set(&mut self, name: &str, v: Value) {
+        self.masks.remove(name);
         self.values.insert(name.to_string(), v);
     }
 
