@@ -196,14 +196,11 @@ impl FixedConfig {
     }
 
     /// Probability that SecureML's local truncation fails on one element whose
-    /// pre-truncation encoding has magnitude `encoded_abs`: about 2^(bits(|z|)+1−64).
+    /// pre-truncation encoding (scale 2f) has magnitude `encoded_abs` = |z|: exactly |z|/2^64,
+    /// the chance that a uniform share ⟨z⟩₀ makes the two shares straddle the ring's
+    /// wrap-around (`pond/truncate.rs`, `local_truncate_share`).
     pub fn local_truncation_failure_probability(encoded_abs: f64) -> f64 {
-        if encoded_abs < 1.0 {
-            return 2f64.powi(-63);
-        }
-        (2f64)
-            .powf(encoded_abs.log2().floor() + 2.0 - 64.0)
-            .min(1.0)
+        (encoded_abs.abs() / 2f64.powi(64)).min(1.0)
     }
 }
 

@@ -44,8 +44,8 @@ pub enum Truncation {
     /// correct up to one ulp whenever the value respects the bound.
     #[default]
     Dealer,
-    /// SecureML's local truncation: no communication, but fails with probability about
-    /// 2^(bits(|z|)+1−64) per element.
+    /// SecureML's local truncation: no communication, but fails with probability |z|/2^64 per
+    /// element (z the product at scale 2f).
     Local,
 }
 

@@ -126,9 +126,9 @@ fn pond(name: &str) -> Option<Explanation> {
             "server0 computes ⟨z⟩₀ >> f and server1 computes −((−⟨z⟩₁) >> f). When the shares do \
              not straddle the wrap-around of the ring the result is z >> f up to one ulp.",
             "No communication at all, so nothing is revealed. The price is correctness: with \
-             probability about 2^(bits(|z|) + 1 − 64) per element the shares straddle the wrap \
-             and the result is off by about 2^(64−f) — a huge error. A hazard is raised when \
-             that probability is not negligible.",
+             probability |z|/2^64 per element (z the product at scale 2f) the shares straddle \
+             the wrap and the result is off by about 2^(64−f) — a huge error. A hazard is raised \
+             when that probability is not negligible.",
             "0 B, 0 rounds.",
         ),
         "local" => e(
