@@ -328,7 +328,7 @@ pub fn share_convert(
 /// LSB(2a) = r[0] ⊕ x[0] ⊕ (x > r), and x > r comes from PrivateCompare.
 ///
 /// Cost: online 7 messages, 184n bytes (r: 16n, PrivateCompare: 128n, β′ to P1: 8n, MatMul: 32n),
-/// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 9.
+/// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 10.
 pub fn compute_msb(
     ctx: &mut dyn Context,
     place: &Placement,
