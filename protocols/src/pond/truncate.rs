@@ -4,7 +4,10 @@
 //!   deals r uniform in [0, 2^64 − 2^(k+1)) and r' = r >> f, shared. Step 1: the servers open
 //!   c = z + 2^k + r (no wrap-around: 0 ≤ z + 2^k < 2^(k+1)). Step 2:
 //!   ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r'⟩ᵢ. Off by at most one ulp; c hides z up to
-//!   statistical distance 2^(k+1−64).
+//!   statistical distance 2^(k+1−64) per element, i.e. σ = 63 − k bits of statistical security
+//!   ([`crate::fixed::FixedConfig::statistical_security`]; 20 for tf-encrypted's 16/11 preset).
+//!   `gap_bits` is only the lower bound σ must meet; scenarios also need σ ≥
+//!   [`crate::fixed::MIN_STATISTICAL_SECURITY`] unless they set `weak_security`.
 //! - **Local** (SecureML): server0 computes ⟨z⟩₀ >> f, server1 computes −((−⟨z⟩₁) >> f). No
 //!   communication, off by one ulp, and wrong (a huge error) with probability |z|/2^64 per
 //!   element (the shares straddle the wrap-around; [`local_truncate_share`]).
