@@ -58,6 +58,7 @@ pub fn json_report(r: &RunResult) -> Value {
         "links": links,
         "scenario": r.trace.scenario,
         "seed": r.trace.seed,
+        "warnings": r.warnings,
         "parties": r.trace.parties,
         "outputs": outputs,
         "ops": ops,
@@ -134,6 +135,9 @@ fn preview(v: &[f64], n: usize) -> String {
 pub fn text_report(r: &RunResult) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "scenario {}  (seed {})", r.trace.scenario, r.trace.seed);
+    for w in &r.warnings {
+        let _ = writeln!(s, "⚠ warning: {w}");
+    }
     let _ = writeln!(s, "\noutputs");
     for o in &r.outputs {
         let _ = writeln!(s, "  {} → {}  shape {:?}", o.name, o.receiver, o.shape);
