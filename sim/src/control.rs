@@ -851,7 +851,7 @@ mod tests {
 
     const SCENARIO: &str = r#"Scenario(
     name: "t",
-    fixed_point: (frac_bits: 16, int_bits: 11),
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     truncation: Dealer,
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     timing: Model(ns_per_ring_op: 1.0),

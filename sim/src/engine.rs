@@ -70,6 +70,8 @@ pub struct RunResult {
     pub totals: Totals,
     /// Classification metrics, when the scenario asks for them.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// The plan's warnings ([`crate::scenario::Plan::warnings`]), for the reports.
+    pub warnings: Vec<String>,
 }
 
 /// Where the run stands, as the controller sees it.
@@ -490,6 +492,7 @@ impl Simulation {
             outputs,
             totals,
             metrics,
+            warnings: self.plan.warnings.clone(),
         })
     }
 }

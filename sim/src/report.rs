@@ -99,6 +99,7 @@ pub fn json_report(r: &RunResult) -> Value {
         "seed": r.trace.seed,
         "protocol": crate::compare::protocol_name(r.trace.protocol),
         "insecure": r.trace.protocol.insecurity(),
+        "warnings": r.warnings,
         "parties": r.trace.parties,
         "outputs": outputs,
         "ops": ops,
@@ -182,6 +183,9 @@ pub fn text_report(r: &RunResult) -> String {
     );
     if let Some(why) = r.trace.protocol.insecurity() {
         let _ = writeln!(s, "WARNING: {why}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "⚠ warning: {w}");
     }
     let _ = writeln!(s, "\noutputs");
     for o in &r.outputs {

@@ -20,6 +20,7 @@ fn program(seed: u64, network: &str, timing: &str) -> String {
     format!(
         r#"Scenario(
     name: "runtime",
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     roles: (input_providers: ["alice"], output_receivers: ["bob"]),
     network: {network},
     timing: {timing},
