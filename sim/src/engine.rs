@@ -171,6 +171,8 @@ impl Simulation {
     pub fn start(plan: &Plan, gate: usize) -> Simulation {
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
+        let (wake_tx, mut wake_rx): (Vec<_>, Vec<_>) =
+            (0..n).map(|_| crossbeam_channel::bounded(1)).unzip();
         let shared = Arc::new(Shared {
             gate: gate.into(),
             abort: false.into(),
@@ -186,6 +188,7 @@ impl Simulation {
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+            wakers: wake_tx,
         });
         // One channel per directed link.
         let mut senders: Vec<Vec<Option<_>>> =
@@ -215,6 +218,7 @@ impl Simulation {
                 shared: shared.clone(),
                 senders: tx,
                 receivers: rx,
+                wake: wake_rx.remove(0),
                 links,
                 rng,
                 timing: plan.scenario.timing,
@@ -504,11 +508,7 @@ impl Drop for Simulation {
         }
         {
             let mut st = self.shared.lock();
-            st.cancelled = true;
-            self.shared
-                .abort
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            self.shared.changed.notify_all();
+            self.shared.cancel(&mut st);
         }
         for h in self.handles.drain(..) {
             let _ = h.join();
