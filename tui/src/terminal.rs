@@ -156,7 +156,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
             });
             if let Err(e) = drawn {
                 if wait_input(Duration::ZERO) == Input::HungUp {
-                    return Ok(abandon(term));
+                    return abandon(term);
                 }
                 return Err(e);
             }
@@ -184,7 +184,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
             done.store(true, Ordering::SeqCst);
             let _ = watcher.join();
             if HUNG_UP.load(Ordering::SeqCst) {
-                return Ok(abandon(term));
+                return abandon(term);
             }
             if shown.load(Ordering::SeqCst) {
                 // The progress line was written behind ratatui's back: repaint everything.
@@ -193,7 +193,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
             redraw = true;
             if signalled.load(Ordering::Relaxed) {
                 if wait_input(Duration::ZERO) == Input::HungUp {
-                    return Ok(abandon(term));
+                    return abandon(term);
                 }
                 return Ok(());
             }
@@ -203,7 +203,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
         // flag; an idle debugger costs nothing measurable.
         redraw = false;
         match wait_input(Duration::from_millis(250)) {
-            Input::HungUp => return Ok(abandon(term)),
+            Input::HungUp => return abandon(term),
             Input::Idle => {}
             Input::Ready => {
                 let next = event::poll(Duration::ZERO)
@@ -219,14 +219,14 @@ pub fn run(plan: Plan) -> io::Result<()> {
                     }
                     Ok(None) => {}
                     // A terminal that cannot be read any more is gone.
-                    Err(_) => return Ok(abandon(term)),
+                    Err(_) => return abandon(term),
                 }
             }
         }
         if app.quit || signalled.load(Ordering::Relaxed) {
             // A SIGHUP usually means the terminal is going away: look before writing to it.
             if wait_input(Duration::ZERO) == Input::HungUp {
-                return Ok(abandon(term));
+                return abandon(term);
             }
             return Ok(());
         }
@@ -235,9 +235,10 @@ pub fn run(plan: Plan) -> io::Result<()> {
 
 /// Leaves a hung-up terminal alone: marks it gone (the guard writes nothing) and forgets
 /// ratatui's terminal, whose drop would try to show the cursor on it.
-fn abandon<B: ratatui::backend::Backend>(term: Terminal<B>) {
+fn abandon<B: ratatui::backend::Backend>(term: Terminal<B>) -> io::Result<()> {
     hung_up();
     std::mem::forget(term);
+    Ok(())
 }
 
 /// While a long movement runs on the UI thread, reads the keyboard on another: Esc or Ctrl-C
