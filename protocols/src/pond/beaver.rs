@@ -147,12 +147,9 @@ impl PondParty {
             for (n, s) in fresh.iter().zip(&shapes) {
                 let a0: Tensor<u64> = tensor::random(s, &mut prg0);
                 let a1: Tensor<u64> = tensor::random(s, &mut prg1);
-                self.masks.insert(
-                    n.clone(),
-                    Mask::Producer {
-                        a: tensor::add(&a0, &a1)?,
-                    },
-                );
+                let a = tensor::add(&a0, &a1)?;
+                ctx.record_dealt(&format!("mask of {n}"), RingKind::Z64, &a);
+                self.masks.insert(n.clone(), Mask::Producer { a });
             }
             let a = self.producer_mask(x)?;
             let b = self.producer_mask(y)?;
