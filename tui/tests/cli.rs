@@ -320,8 +320,8 @@ fn the_deadlock_scenario_exits_1_naming_who_waits_for_whom() {
 fn compare_refuses_held_links_and_faults_instead_of_dropping_them() {
     // It used to replace the network and exit 0 on the held link.
     for (name, line, what) in [
-        ("deadlock-held-link", ":30:53:", "this link is held"),
-        ("fault-server-panics", ":37:9:", "injects faults"),
+        ("deadlock-held-link.ron", ":30:53:", "this link is held"),
+        ("fault-server-panics.ron", ":37:9:", "injects faults"),
     ] {
         let path = scenario(name);
         let o = sharescope(&["compare", path.to_str().unwrap(), "--protocols", "pond"]);
