@@ -149,18 +149,33 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         RunState::Finished => ("run finished", th.good()),
         RunState::Failed(_) => ("FAILED", th.bad()),
     };
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" sharescope ", th.current()),
         Span::styled(format!(" {} ", t.scenario), th.title()),
-        Span::raw(format!(
+    ];
+    // The teaching variants that leak say so first, whatever else has to give way.
+    if c.plan().scenario.protocol.is_insecure() {
+        spans.push(Span::styled("⚠ INSECURE VARIANT", th.bad()));
+        spans.push(Span::raw(" "));
+    }
+    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    let tail = [
+        format!(
             "· seed {} · step {}/{} · {op} · ",
             t.seed,
             c.position(),
             total
-        )),
-        Span::styled(state, st_style),
-    ]);
-    f.render_widget(Paragraph::new(line), area);
+        ),
+        format!("· step {}/{} · ", c.position(), total),
+    ];
+    let room = (area.width as usize).saturating_sub(width(&spans) + state.chars().count());
+    let tail = tail
+        .iter()
+        .find(|s| s.chars().count() <= room)
+        .unwrap_or(&tail[1]);
+    spans.push(Span::raw(tail.clone()));
+    spans.push(Span::styled(state, st_style));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn too_small(f: &mut Frame, size: Rect) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{app, app_with, keys, SCENARIO};
+use common::{app, app_with, keys, shipped, SCENARIO};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
@@ -164,4 +164,28 @@ fn elements_over_the_tolerance_are_marked() {
         "{}",
         marked[0]
     );
+}
+
+#[test]
+fn insecure_variants_warn_in_the_title() {
+    for (file, insecure) in [
+        ("securenn-shortcut.ron", true),
+        ("mlp-securenn.ron", false),
+        ("beaver-multiplication.ron", false),
+    ] {
+        let mut a = shipped(file, false);
+        for (w, h) in [(80, 24), (160, 48)] {
+            let s = screen(&mut a, w, h);
+            let title = s.lines().next().unwrap();
+            assert_eq!(
+                title.contains("⚠ INSECURE VARIANT"),
+                insecure,
+                "{file}: {title}"
+            );
+            assert!(
+                title.ends_with("paused"),
+                "the state stays in the title: {title}"
+            );
+        }
+    }
 }

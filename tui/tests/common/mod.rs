@@ -47,6 +47,15 @@ pub fn app() -> App {
     app_with(SCENARIO, true)
 }
 
+/// A debugger on the shipped scenario `scenarios/{file}`, in colour or not.
+pub fn shipped(file: &str, color: bool) -> App {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    let plan = sim::scenario::load(&path).expect("shipped scenario is valid");
+    App::new(Controller::new(plan), Theme { color })
+}
+
 /// Feeds keys: plain characters, or `<Enter>`, `<Esc>`, `<Tab>`, `<BackTab>`, `<Up>`, `<Down>`,
 /// `<Space>`, `<BS>`, `<C-c>`.
 pub fn keys(app: &mut App, seq: &str) {
