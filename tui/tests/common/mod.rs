@@ -57,7 +57,7 @@ pub fn shipped(file: &str, color: bool) -> App {
 }
 
 /// Feeds keys: plain characters, or `<Enter>`, `<Esc>`, `<Tab>`, `<BackTab>`, `<Up>`, `<Down>`,
-/// `<Space>`, `<BS>`, `<C-c>`.
+/// `<Space>`, `<BS>`, `<Left>`, `<Right>`, `<PgUp>`, `<PgDn>`, `<C-c>`.
 pub fn keys(app: &mut App, seq: &str) {
     let mut rest = seq;
     while let Some(c) = rest.chars().next() {
@@ -73,6 +73,10 @@ pub fn keys(app: &mut App, seq: &str) {
                     "Up" => (KeyCode::Up, KeyModifiers::NONE),
                     "Down" => (KeyCode::Down, KeyModifiers::NONE),
                     "Space" => (KeyCode::Char(' '), KeyModifiers::NONE),
+                    "Left" => (KeyCode::Left, KeyModifiers::NONE),
+                    "Right" => (KeyCode::Right, KeyModifiers::NONE),
+                    "PgUp" => (KeyCode::PageUp, KeyModifiers::NONE),
+                    "PgDn" => (KeyCode::PageDown, KeyModifiers::NONE),
                     "BS" => (KeyCode::Backspace, KeyModifiers::NONE),
                     "C-c" => (KeyCode::Char('c'), KeyModifiers::CONTROL),
                     other => panic!("unknown key <{other}>"),
