@@ -244,6 +244,11 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
             .any(|l| l.contains("… 256 more not recorded (max_values 256)")),
         "{all:#?}"
     );
+    // The shares pane lists the same opened d as Z_67 elements, not as fixed point.
+    keys(&mut a, "3");
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("value (Z_67)"), "{s}");
+    assert!(!s.contains("1.526e-5"), "{s}");
 }
 
 #[test]
