@@ -8,6 +8,7 @@ use protocols::context::Traffic;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
 use ratatui::text::Line;
 use sim::control::{base_step_name, step_prefix};
+use sim::scenario::ProtocolKind;
 
 /// The teaching text for one step kind.
 #[derive(Debug, Clone, Copy)]
@@ -23,9 +24,19 @@ pub struct Explanation {
 }
 
 /// The explanation of a step by its name (prefix such as `x^3: ` ignored). SecureNN steps, named
-/// after the paper's algorithm and step numbers, get their algorithm's text.
+/// after the paper's algorithm and step numbers, get their algorithm's text — for the variant the
+/// name carries, else the secure one (see [`explanation_in`]).
 pub fn explanation(step_name: &str) -> Option<Explanation> {
-    pond(base_step_name(step_name)).or_else(|| super::explain_securenn::explanation(step_name))
+    explanation_in(step_name, ProtocolKind::SecureNN)
+}
+
+/// The explanation of a step of a run under `protocol`: SecureNN steps whose name does not say
+/// the variant (PrivateCompare 14–15, the DReLU, ComputeMSB steps around it) get the text of
+/// the variant the protocol runs.
+pub fn explanation_in(step_name: &str, protocol: ProtocolKind) -> Option<Explanation> {
+    let variant = super::explain_securenn::variant(protocol);
+    pond(base_step_name(step_name))
+        .or_else(|| super::explain_securenn::explanation(step_name, variant))
 }
 
 /// Pond's steps by name.
@@ -205,7 +216,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     };
     let mut out = Vec::new();
     let op = &app.ctl.trace().ops[step.op];
-    let Some(e) = explanation(&step.name) else {
+    let Some(e) = explanation_in(&step.name, app.ctl.plan().scenario.protocol) else {
         return vec![Line::from(format!(
             "{} — no explanation for this step kind yet.",
             step.name
@@ -222,8 +233,13 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::styled("What it computes", th.title()));
     out.push(Line::from(e.computes.to_string()));
     out.push(Line::from(""));
-    out.push(Line::styled("Why it reveals nothing", th.title()));
-    out.push(Line::from(e.private.to_string()));
+    if e.private.starts_with("INSECURE") {
+        out.push(Line::styled("⚠ What it gives away", th.bad()));
+        out.push(Line::from(e.private.to_string()));
+    } else {
+        out.push(Line::styled("Why it reveals nothing", th.title()));
+        out.push(Line::from(e.private.to_string()));
+    }
     out.push(Line::from(""));
     out.push(Line::styled("Cost", th.title()));
     out.push(Line::from(e.cost.to_string()));
