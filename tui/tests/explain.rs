@@ -243,3 +243,54 @@ fn the_explain_pane_gives_step_14_15_the_text_of_the_variant_that_ran() {
         );
     }
 }
+
+#[test]
+fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/securenn-as-published.ron");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut a = common::app_with(&text, false);
+    let text_at = |a: &tui::app::App| {
+        tui::panes::explain::lines(a)
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut seen = 0;
+    for _ in 0..200 {
+        if a.ctl
+            .current_step()
+            .is_some_and(|s| s.name.starts_with("PrivateCompare 1–13"))
+        {
+            seen += 1;
+            if seen == 2 {
+                // ComputeMSB's comparison: the whole DReLU is in the trace.
+                let t = text_at(&a);
+                assert!(t.contains("What the helper recovers"), "{t}");
+                assert!(t.contains("16 of 16 inputs exactly"), "{t}");
+                assert!(t.contains("true     1.500000   recovered 1.500000"), "{t}");
+                break;
+            }
+        }
+        common::keys(&mut a, "s");
+    }
+    assert_eq!(seen, 2, "two PrivateCompares in a DReLU");
+    // The same scenario under the fixed protocol says nothing of the kind.
+    let fixed = text.replace("protocol: SecureNNAsPublished", "protocol: SecureNN");
+    let mut b = common::app_with(&fixed, false);
+    for _ in 0..200 {
+        if b.ctl
+            .current_step()
+            .is_some_and(|s| s.name.starts_with("PrivateCompare 1–13"))
+        {
+            assert!(!text_at(&b).contains("What the helper recovers"));
+        }
+        common::keys(&mut b, "s");
+    }
+}

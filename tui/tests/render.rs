@@ -169,7 +169,16 @@ fn elements_over_the_tolerance_are_marked() {
 /// The shortcut scenario at PrivateCompare 14–15 (the helper has just opened d), with the view
 /// pane on the helper, laid out for a `w`×`h` terminal.
 fn helper_after_private_compare(color: bool, w: u16, h: u16) -> App {
-    let mut a = shipped("securenn-shortcut.ron", color);
+    // Half of d recorded (the scenario keeps all 512 values), so the pane's "not recorded" line
+    // is on screen too.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/securenn-shortcut.ron");
+    let mut plan = sim::scenario::load(&path).unwrap();
+    plan.scenario.trace.max_values = 256;
+    let mut a = App::new(
+        sim::control::Controller::new(plan),
+        tui::theme::Theme { color },
+    );
     a.size = ratatui::layout::Rect::new(0, 0, w, h);
     a.ctl.last();
     let k = a

@@ -282,5 +282,55 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             },
         ));
     }
+    if step.name.starts_with("PrivateCompare 1–13")
+        && app.ctl.plan().scenario.protocol.is_insecure()
+    {
+        out.extend(recovered_here(app, step.index, step.op));
+    }
+    out
+}
+
+/// At an insecure PrivateCompare: what the helper recovers of the DReLU this step belongs to,
+/// from its own recorded view (`sim::attack`), beside the true inputs (from the servers'
+/// opened r, never from the attack).
+fn recovered_here(app: &App, step: usize, op: usize) -> Vec<Line<'static>> {
+    let th = &app.theme;
+    let plan = app.ctl.plan();
+    let p = plan.placement;
+    let trace = app.ctl.trace();
+    // The DReLU whose ComputeMSB comparison is this step or the next one of the same op.
+    let Some(d) = sim::attack::recover(trace, p.producer, [p.server0, p.server1])
+        .into_iter()
+        .find(|d| d.op == op && d.step >= step)
+    else {
+        return vec![Line::styled(
+            "The helper's attack needs this DReLU's whole comparison in the trace: step on.",
+            th.dim(),
+        )];
+    };
+    let scale = (1u64 << plan.scenario.fixed_point.frac_bits.min(62)) as f64;
+    let decode = |v: u64| v as i64 as f64 / scale;
+    let mut out = vec![
+        Line::from(""),
+        Line::styled(
+            format!(
+                "⚠ What the helper recovers (sim::attack): {} of {} inputs exactly",
+                d.recovered(),
+                d.truth.len()
+            ),
+            th.bad(),
+        ),
+    ];
+    for (i, (t, c)) in d.truth.iter().zip(&d.candidates).enumerate().take(16) {
+        let got = match c.as_slice() {
+            [] => "nothing".to_string(),
+            [v] => format!("{:.6}", decode(*v)),
+            more => format!("{} candidates", more.len()),
+        };
+        out.push(Line::from(format!(
+            "  [{i}] true {:>12.6}   recovered {got}",
+            decode(*t)
+        )));
+    }
     out
 }
