@@ -151,10 +151,8 @@ pub struct App {
     /// The cursor position and party the view pane last scrolled to (it re-anchors when either
     /// changes, not on every command).
     pub view_anchored: Option<(usize, usize)>,
-    /// A pending count (`10n`).
+    /// A pending count (`#10n`): `Some` from the `#` that starts it on.
     pub count: Option<usize>,
-    /// Whether the pending count is a lone digit 1–7 that focused a pane (not a count).
-    pub count_is_focus: bool,
     /// The last message (a stop reason, an error, a confirmation).
     pub message: String,
     /// Colours.
@@ -190,7 +188,6 @@ impl App {
             view_party: 0,
             view_anchored: None,
             count: None,
-            count_is_focus: false,
             message: String::new(),
             theme,
             quit: false,
@@ -355,15 +352,11 @@ impl App {
         }
     }
 
-    /// The pending count for a motion: a lone digit 1–7 only focused a pane, so it counts as 1;
-    /// counts are two or more digits, or start with 0 (`10n`, `05s`).
+    /// The pending count for a motion (1 without one). Counts start with `#` (`#10n`, `#37s`),
+    /// so the pane keys 1–7 can never turn into one: `3` then `7` focuses the Shares pane and
+    /// then the Explain pane, and the next `s` steps once.
     fn take_count(&mut self) -> usize {
-        let focus_only = std::mem::take(&mut self.count_is_focus);
-        match self.count.take() {
-            Some(_) if focus_only => 1,
-            Some(c) => c.max(1),
-            None => 1,
-        }
+        self.count.take().map_or(1, |c| c.max(1))
     }
 
     /// Runs a key deferred by `defer_long` (see [`App::pending`]).
@@ -376,24 +369,29 @@ impl App {
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
-        if let KeyCode::Char(d @ '0'..='9') = key.code {
-            let digit = d as usize - '0' as usize;
-            self.count_is_focus = self.count.is_none() && (1..=7).contains(&digit);
-            if self.count_is_focus {
-                self.focus_pane(Pane::ALL[digit - 1]);
-            }
-            let c = self
-                .count
-                .unwrap_or(0)
-                .saturating_mul(10)
-                .saturating_add(digit);
-            self.count = Some(c.min(1_000_000));
+        if key.code == KeyCode::Char('#') {
+            self.count = Some(0);
             return;
         }
-        // A count of steps runs long; a lone digit 1–7 only focused a pane (see `take_count`).
-        let counted_steps = key.code == KeyCode::Char('s')
-            && !self.count_is_focus
-            && self.count.is_some_and(|c| c > 1);
+        if let KeyCode::Char(d @ '0'..='9') = key.code {
+            let digit = d as usize - '0' as usize;
+            match self.count {
+                // Inside a count (after `#`): another digit.
+                Some(c) => {
+                    self.count = Some(c.saturating_mul(10).saturating_add(digit).min(1_000_000))
+                }
+                // Otherwise a pane key; 0, 8 and 9 do nothing.
+                None if (1..=7).contains(&digit) => self.focus_pane(Pane::ALL[digit - 1]),
+                None => {}
+            }
+            return;
+        }
+        if key.code == KeyCode::Esc && self.count.is_some() {
+            self.count = None;
+            return;
+        }
+        // A count of steps runs long.
+        let counted_steps = key.code == KeyCode::Char('s') && self.count.is_some_and(|c| c > 1);
         if self.defer_long
             && (counted_steps || matches!(key.code, KeyCode::Char('c' | 'n' | 'f' | 'G')))
         {

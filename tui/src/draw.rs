@@ -26,10 +26,7 @@ pub const KEYS: &[(&str, &str)] = &[
         ":",
         "command line (break, tol, link, wan, seed, goto, export)",
     ),
-    (
-        "Tab / 1–7",
-        "focus a pane; counts: 10n, 05s (two digits or a 0)",
-    ),
+    ("Tab / 1–7", "focus a pane; counts start with #: #10n, #5s"),
     (
         "↑↓ jk PgUp/Dn",
         "move the selection / scroll the focused pane",
@@ -84,7 +81,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         ]),
         _ => {
             let count = match app.count {
-                Some(c) if !app.count_is_focus => format!("[{c}] "),
+                Some(c) => format!("[#{c}] "),
                 _ => String::new(),
             };
             let style = if app.message.starts_with("error") || app.message.starts_with("run failed")

@@ -28,15 +28,24 @@ fn s_steps_into_and_p_steps_back_through_history() {
 #[test]
 fn counts_repeat_a_motion() {
     let mut a = app();
-    keys(&mut a, "04s");
+    keys(&mut a, "#4s");
     assert_eq!(a.ctl.position(), 4);
-    keys(&mut a, "03p");
+    keys(&mut a, "#3p");
     assert_eq!(a.ctl.position(), 1);
-    // A lone digit 1–7 focuses a pane and is not a count.
-    keys(&mut a, "3s");
-    assert_eq!((a.focus, a.ctl.position()), (Pane::Shares, 2));
-    keys(&mut a, "p");
-    keys(&mut a, "02n"); // input x has one step: run input y, then z
+    // Digits 1–7 focus panes and are never a count: `3` then `7` is Shares, then Explain, and
+    // the next `s` steps once (it used to read [37] and jump to the end).
+    keys(&mut a, "3");
+    assert_eq!(a.focus, Pane::Shares);
+    keys(&mut a, "7s");
+    assert_eq!(
+        (a.focus, a.ctl.position(), a.count),
+        (Pane::Explain, 2, None)
+    );
+    // Esc abandons a count.
+    keys(&mut a, "#9<Esc>s");
+    assert_eq!(a.ctl.position(), 3);
+    keys(&mut a, "#2p");
+    keys(&mut a, "#2n"); // input x has one step: run input y, then z
     let t = a.ctl.trace();
     let z = t.ops.iter().find(|o| o.name == "z").unwrap();
     assert_eq!(a.ctl.position(), z.end_step);
@@ -420,11 +429,11 @@ fn enter_on_an_outline_step_moves_the_cursor_there() {
 #[test]
 fn deferred_long_keys_show_running_first_then_do_exactly_what_they_would_have() {
     let mut direct = app();
-    keys(&mut direct, "02n");
+    keys(&mut direct, "#2n");
     keys(&mut direct, "c");
     let mut a = app();
     a.defer_long = true;
-    keys(&mut a, "02n");
+    keys(&mut a, "#2n");
     assert_eq!(a.ctl.position(), 0, "a deferred key runs nothing yet");
     assert!(a.message.contains("running (step over)"), "{}", a.message);
     a.run_pending();
@@ -440,7 +449,7 @@ fn deferred_long_keys_show_running_first_then_do_exactly_what_they_would_have() 
     keys(&mut a, "s");
     assert_eq!(a.ctl.position(), 1);
     // A step count and `G` are deferred like continue.
-    keys(&mut a, "03s");
+    keys(&mut a, "#3s");
     assert!(a.message.contains("running (step into)"), "{}", a.message);
     a.run_pending();
     assert_eq!(a.ctl.position(), 4);
