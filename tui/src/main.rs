@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         });
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,
+        Outcome::Leak => ExitCode::from(3),
         Outcome::UserError(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
