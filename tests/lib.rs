@@ -21,9 +21,12 @@ pub const PROVIDERS: [&str; 2] = ["alice", "bob"];
 pub const RECEIVER: &str = "carol";
 
 /// The scenario every builder starts from: three Pond seats, two input providers, one output
-/// receiver, deterministic timing, and a trace that keeps every value whole.
+/// receiver, deterministic timing, and a trace that keeps every value whole. Its fixed point is
+/// tf-encrypted's 64-bit preset with `weak_security` (dealer truncation has σ = 20 bits there):
+/// these tests are about correctness and costs.
 const SKELETON: &str = r#"Scenario(
     name: "test",
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     timing: Model(ns_per_ring_op: 1.0),
     seed: 0,
@@ -67,12 +70,13 @@ impl Pond {
         Pond { scenario }
     }
 
-    /// Sets the fixed-point encoding.
+    /// Sets the fixed-point encoding (with `weak_security`, as [`Pond::new`] does).
     pub fn fixed(mut self, frac_bits: u32, int_bits: u32, gap_bits: u32) -> Pond {
         self.scenario.fixed_point = FixedConfig {
             frac_bits,
             int_bits,
             gap_bits,
+            weak_security: true,
         };
         self
     }

@@ -3,8 +3,21 @@
 //! A real x is encoded as round(x · 2^f) mod 2^64 (two's complement for negatives). A product of
 //! two encodings carries 2f fractional bits and must be truncated by f. Exceeding the bounds is a
 //! [`Hazard`], reported to the caller, never just printed.
+//!
+//! **Statistical security of dealer truncation.** With k = int + 2f the servers open
+//! c = z + 2^k + r, r uniform on [0, 2^64 − 2^(k+1)) (`pond/truncate.rs`). c is within
+//! statistical distance 2^(k+1−64) of a value that does not depend on z, so the truncation has
+//! σ = 63 − k bits of statistical security ([`FixedConfig::statistical_security`]): 20 for
+//! tf-encrypted's 64-bit preset (16, 11). `gap_bits` is the lower bound σ is *required* to meet
+//! (int + 2f + gap + 1 ≤ 64 is σ ≥ gap), not σ itself; a scenario that truncates with the dealer
+//! also needs σ ≥ [`MIN_STATISTICAL_SECURITY`] unless it sets `weak_security`.
 
 use serde::{Deserialize, Serialize};
+
+/// The least statistical security σ = 63 − (int_bits + 2·frac_bits), in bits, that dealer
+/// truncation may have in a scenario that does not opt in with `weak_security: true`
+/// (statistical distance at most 2^−40 per opened element).
+pub const MIN_STATISTICAL_SECURITY: u32 = 40;
 
 /// Fixed-point configuration: fractional bits, integral bits and truncation gap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,9 +27,15 @@ pub struct FixedConfig {
     pub frac_bits: u32,
     /// Integral bits: values must satisfy |x| < 2^int_bits.
     pub int_bits: u32,
-    /// Statistical gap bits of the dealer-assisted truncation mask (tf-encrypted uses 20).
+    /// The statistical security dealer truncation is required to have at least: validation
+    /// refuses int + 2f + gap + 1 > 64, i.e. σ = 63 − (int + 2f) < gap_bits (tf-encrypted uses
+    /// 20). The real σ is [`FixedConfig::statistical_security`].
     #[serde(default = "default_gap")]
     pub gap_bits: u32,
+    /// Accept dealer truncation with σ below [`MIN_STATISTICAL_SECURITY`] (teaching, or
+    /// tf-encrypted's 64-bit preset); the run's report then states the real σ.
+    #[serde(default)]
+    pub weak_security: bool,
 }
 
 fn default_gap() -> u32 {
@@ -24,12 +43,15 @@ fn default_gap() -> u32 {
 }
 
 impl Default for FixedConfig {
-    /// tf-encrypted's 64-bit preset: 16 fractional, 11 integral bits, 20 gap bits.
+    /// tf-encrypted's 64-bit preset: 16 fractional, 11 integral bits, 20 gap bits. Its dealer
+    /// truncation has σ = 20 bits of statistical security, below [`MIN_STATISTICAL_SECURITY`]:
+    /// a scenario that truncates with it must set `weak_security`.
     fn default() -> Self {
         FixedConfig {
             frac_bits: 16,
             int_bits: 11,
             gap_bits: 20,
+            weak_security: false,
         }
     }
 }
@@ -129,40 +151,81 @@ impl FixedConfig {
         (2f64).powi(self.int_bits as i32)
     }
 
-    /// Bits k a truncation input may use: int + 2f.
+    /// Bits k a truncation input may use: int + 2f (saturating, for configurations that
+    /// [`FixedConfig::validate`] refuses).
     pub fn product_bits(&self) -> u32 {
-        self.int_bits + 2 * self.frac_bits
+        self.int_bits
+            .saturating_add(self.frac_bits.saturating_mul(2))
+    }
+
+    /// The statistical security σ = 63 − (int + 2f) of dealer truncation, in bits: the opened
+    /// c = z + 2^k + r is within statistical distance 2^−σ of a value independent of z, per
+    /// element. 0 when there is no room at all.
+    pub fn statistical_security(&self) -> u32 {
+        63u32.saturating_sub(self.product_bits())
     }
 
     /// Checks the configuration itself: the dealer-assisted truncation needs
-    /// int + 2f + gap + 1 ≤ 64.
+    /// int + 2f + gap + 1 ≤ 64, i.e. σ ≥ gap_bits. The sums are taken in u64, so absurd values
+    /// are refused, not overflowed.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.frac_bits == 0 || self.frac_bits > 30 {
-            return Err(format!(
-                "frac_bits = {} must be between 1 and 30",
-                self.frac_bits
-            ));
+        let (f, int, gap) = (
+            u64::from(self.frac_bits),
+            u64::from(self.int_bits),
+            u64::from(self.gap_bits),
+        );
+        if f == 0 || f > 30 {
+            return Err(format!("frac_bits = {f} must be between 1 and 30"));
         }
-        if self.int_bits + self.frac_bits >= 63 {
+        if int + f >= 63 {
             return Err(format!(
                 "int_bits + frac_bits = {} leaves no room in a 64-bit ring (must be < 63)",
-                self.int_bits + self.frac_bits
+                int + f
             ));
         }
-        if self.product_bits() + 1 >= 64 {
+        let k = int + 2 * f;
+        if k + 1 >= 64 {
             return Err(format!(
-                "int_bits + 2·frac_bits = {} leaves no room for the truncation mask (must be < 63)",
-                self.product_bits()
+                "int_bits + 2·frac_bits = {k} leaves no room for the truncation mask (must be < 63)"
             ));
         }
-        if self.product_bits() + self.gap_bits + 1 > 64 {
+        if k + gap + 1 > 64 {
             return Err(format!(
                 "int_bits + 2·frac_bits + gap_bits + 1 = {} exceeds 64: products would not leave the \
                  truncation gap; lower int_bits, frac_bits or gap_bits",
-                self.product_bits() + self.gap_bits + 1
+                k + gap + 1
             ));
         }
         Ok(())
+    }
+
+    /// Refuses a configuration whose dealer truncation has σ below
+    /// [`MIN_STATISTICAL_SECURITY`], unless it opts in with `weak_security`. For a valid
+    /// configuration ([`FixedConfig::validate`]); the caller decides whether dealer truncation is
+    /// used at all.
+    pub fn check_dealer_security(&self) -> std::result::Result<(), String> {
+        if self.weak_security || self.statistical_security() >= MIN_STATISTICAL_SECURITY {
+            return Ok(());
+        }
+        Err(self.dealer_security_text())
+    }
+
+    /// What the dealer truncation's σ means, for refusals and warnings: "dealer truncation
+    /// with int_bits 11, frac_bits 16 has 20 bits of statistical security (…), below the
+    /// minimum of 40" (or "…, at least the minimum of 40").
+    pub fn dealer_security_text(&self) -> String {
+        let sigma = self.statistical_security();
+        let verdict = if sigma < MIN_STATISTICAL_SECURITY {
+            "below"
+        } else {
+            "at least"
+        };
+        format!(
+            "dealer truncation with int_bits {}, frac_bits {} has {sigma} bits of statistical \
+             security (an opened value leaks with advantage up to 2^-{sigma} per element), \
+             {verdict} the minimum of {MIN_STATISTICAL_SECURITY}",
+            self.int_bits, self.frac_bits
+        )
     }
 
     /// Overflow hazard if any real in `values` reaches the integral bound.
@@ -196,14 +259,11 @@ impl FixedConfig {
     }
 
     /// Probability that SecureML's local truncation fails on one element whose
-    /// pre-truncation encoding has magnitude `encoded_abs`: about 2^(bits(|z|)+1−64).
+    /// pre-truncation encoding (scale 2f) has magnitude `encoded_abs` = |z|: exactly |z|/2^64,
+    /// the chance that a uniform share ⟨z⟩₀ makes the two shares straddle the ring's
+    /// wrap-around (`pond/truncate.rs`, `local_truncate_share`).
     pub fn local_truncation_failure_probability(encoded_abs: f64) -> f64 {
-        if encoded_abs < 1.0 {
-            return 2f64.powi(-63);
-        }
-        (2f64)
-            .powf(encoded_abs.log2().floor() + 2.0 - 64.0)
-            .min(1.0)
+        (encoded_abs.abs() / 2f64.powi(64)).min(1.0)
     }
 }
 
@@ -249,6 +309,7 @@ mod tests {
             frac_bits: 30,
             int_bits: 3,
             gap_bits: 0,
+            weak_security: false,
         };
         assert!(bad.validate().unwrap_err().contains("no room"));
     }
@@ -260,7 +321,84 @@ mod tests {
             frac_bits: 20,
             int_bits: 10,
             gap_bits: 20,
+            weak_security: false,
         };
         assert!(bad.validate().unwrap_err().contains("exceeds 64"));
+    }
+
+    #[test]
+    fn absurd_bit_counts_are_refused_without_overflow() {
+        let huge_int = FixedConfig {
+            int_bits: 4_294_967_290,
+            ..FixedConfig::default()
+        };
+        assert_eq!(
+            huge_int.validate().unwrap_err(),
+            "int_bits + frac_bits = 4294967306 leaves no room in a 64-bit ring (must be < 63)"
+        );
+        let huge_gap = FixedConfig {
+            gap_bits: u32::MAX,
+            ..FixedConfig::default()
+        };
+        assert!(
+            huge_gap
+                .validate()
+                .unwrap_err()
+                .starts_with("int_bits + 2·frac_bits + gap_bits + 1 = 4294967339 exceeds 64"),
+            "{:?}",
+            huge_gap.validate()
+        );
+        let huge_frac = FixedConfig {
+            frac_bits: u32::MAX,
+            ..FixedConfig::default()
+        };
+        assert!(huge_frac.validate().is_err());
+        // The derived figures saturate instead of overflowing.
+        assert_eq!(huge_int.product_bits(), u32::MAX);
+        assert_eq!(huge_int.statistical_security(), 0);
+    }
+
+    #[test]
+    fn statistical_security_is_63_minus_int_plus_twice_frac() {
+        let c = FixedConfig::default();
+        assert_eq!(c.product_bits(), 43);
+        assert_eq!(c.statistical_security(), 20);
+        // gap_bits is only the lower bound: the largest gap tf-encrypted's preset admits is σ.
+        let at_bound = FixedConfig { gap_bits: 20, ..c };
+        assert!(at_bound.validate().is_ok());
+        assert!(FixedConfig { gap_bits: 21, ..c }.validate().is_err());
+        let secure = FixedConfig {
+            frac_bits: 8,
+            int_bits: 7,
+            ..c
+        };
+        assert_eq!(secure.statistical_security(), MIN_STATISTICAL_SECURITY);
+    }
+
+    #[test]
+    fn dealer_security_below_the_minimum_needs_the_opt_in() {
+        let preset = FixedConfig::default();
+        assert_eq!(
+            preset.check_dealer_security().unwrap_err(),
+            "dealer truncation with int_bits 11, frac_bits 16 has 20 bits of statistical \
+             security (an opened value leaks with advantage up to 2^-20 per element), below the \
+             minimum of 40"
+        );
+        let opted_in = FixedConfig {
+            weak_security: true,
+            ..preset
+        };
+        assert!(opted_in.check_dealer_security().is_ok());
+        let secure = FixedConfig {
+            frac_bits: 8,
+            int_bits: 7,
+            ..preset
+        };
+        assert!(secure.check_dealer_security().is_ok());
+        let one_short = FixedConfig {
+            int_bits: 8,
+            ..secure
+        };
+        assert!(one_short.check_dealer_security().is_err());
     }
 }

@@ -115,6 +115,7 @@ fn main() {
 /// A SecureNN plan: alice shares `x` of `shape`; `program` on it; nothing is revealed.
 fn micro(shape: &[usize], program: Vec<scenario::Stmt>) -> Plan {
     let text = "Scenario(name: \"micro\", protocol: SecureNN, timing: Model(ns_per_ring_op: 1.0), \
+         fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true), \
          roles: (input_providers: [\"alice\"], output_receivers: [\"bob\"]), seed: 5, \
          trace: (max_values: 16), inputs: [], program: [])"
         .to_string();

@@ -23,7 +23,11 @@ fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>
         name: "bench".into(),
         description: String::new(),
         protocol: ProtocolKind::Pond,
-        fixed_point: Default::default(),
+        // tf-encrypted's 64-bit preset, whose dealer truncation needs the weak_security opt-in.
+        fixed_point: protocols::fixed::FixedConfig {
+            weak_security: true,
+            ..Default::default()
+        },
         truncation: Default::default(),
         input_sharing: Default::default(),
         roles: Roles {

@@ -224,7 +224,7 @@ impl Comparison {
             WAN.bandwidth_bps / 1_000_000,
         );
         let with_metrics = self.rows.iter().any(|r| r.metrics.is_some());
-        let mut head = format!("\n{:<18}", "protocol");
+        let mut head = format!("\n{:<23}", "protocol");
         if with_metrics {
             let _ = write!(
                 head,
@@ -239,7 +239,11 @@ impl Comparison {
         );
         let _ = writeln!(s, "{head}");
         for r in &self.rows {
-            let mut line = format!("{:<18}", protocol_name(r.protocol));
+            let name = match r.protocol.is_insecure() {
+                true => format!("{}!", protocol_name(r.protocol)),
+                false => protocol_name(r.protocol).to_string(),
+            };
+            let mut line = format!("{name:<23}");
             if let Some(why) = &r.skipped {
                 let _ = writeln!(s, "{line} skipped: {why}");
                 continue;
@@ -271,6 +275,11 @@ impl Comparison {
                 r.hazards
             );
             let _ = writeln!(s, "{line}");
+        }
+        for r in self.rows.iter().filter(|r| r.protocol.is_insecure()) {
+            if let Some(why) = r.protocol.insecurity() {
+                let _ = writeln!(s, "\n! {why}");
+            }
         }
         if let Some(m) = self.rows.iter().find_map(|r| r.metrics.as_ref()) {
             let _ = writeln!(

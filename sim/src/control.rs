@@ -255,6 +255,8 @@ impl Controller {
             trace: Trace {
                 scenario: plan.scenario.name.clone(),
                 seed: plan.scenario.seed,
+                protocol: plan.scenario.protocol,
+                frac_bits: plan.scenario.fixed_point.frac_bits,
                 parties: plan.parties.clone(),
                 ops: vec![],
                 steps: vec![],
@@ -849,7 +851,7 @@ mod tests {
 
     const SCENARIO: &str = r#"Scenario(
     name: "t",
-    fixed_point: (frac_bits: 16, int_bits: 11),
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     truncation: Dealer,
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     timing: Model(ns_per_ring_op: 1.0),

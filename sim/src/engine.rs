@@ -70,6 +70,8 @@ pub struct RunResult {
     pub totals: Totals,
     /// Classification metrics, when the scenario asks for them.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// The plan's warnings ([`crate::scenario::Plan::warnings`]), for the reports.
+    pub warnings: Vec<String>,
 }
 
 /// Where the run stands, as the controller sees it.
@@ -178,6 +180,8 @@ impl Simulation {
     pub fn start(plan: &Plan, gate: usize) -> Simulation {
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
+        let (wake_tx, mut wake_rx): (Vec<_>, Vec<_>) =
+            (0..n).map(|_| crossbeam_channel::bounded(1)).unzip();
         let shared = Arc::new(Shared {
             gate: gate.into(),
             abort: false.into(),
@@ -193,6 +197,7 @@ impl Simulation {
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+            wakers: wake_tx,
         });
         // One channel per directed link.
         let mut senders: Vec<Vec<Option<_>>> =
@@ -222,6 +227,7 @@ impl Simulation {
                 shared: shared.clone(),
                 senders: tx,
                 receivers: rx,
+                wake: wake_rx.remove(0),
                 links,
                 rng,
                 timing: plan.scenario.timing,
@@ -499,6 +505,7 @@ impl Simulation {
             outputs,
             totals,
             metrics,
+            warnings: self.plan.warnings.clone(),
         })
     }
 }
@@ -510,11 +517,7 @@ impl Drop for Simulation {
         }
         {
             let mut st = self.shared.lock();
-            st.cancelled = true;
-            self.shared
-                .abort
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            self.shared.changed.notify_all();
+            self.shared.cancel(&mut st);
         }
         for h in self.handles.drain(..) {
             let _ = h.join();
@@ -734,6 +737,8 @@ fn build_trace(
     Trace {
         scenario: plan.scenario.name.clone(),
         seed: plan.scenario.seed,
+        protocol: plan.scenario.protocol,
+        frac_bits: plan.scenario.fixed_point.frac_bits,
         parties: plan.parties.clone(),
         ops,
         steps,

@@ -9,6 +9,7 @@
 //! println!("{} online bytes in {} rounds", result.totals.bytes, result.totals.rounds);
 //! ```
 
+pub mod attack;
 pub mod compare;
 pub mod control;
 pub mod engine;

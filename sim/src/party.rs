@@ -6,7 +6,7 @@ use crate::error::SimError;
 use crate::network::{Delivery, LinkModel};
 use crate::scenario::{NetworkMode, Timing};
 use crate::trace::{MessageRecord, PartyStep, ValueRecord};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use protocols::context::{Context, Message, PartyId, RingKind, Traffic, ValueClass};
 use protocols::error::{ProtocolError, Result};
 use protocols::tensor::Tensor;
@@ -82,6 +82,10 @@ pub(crate) struct Shared {
     pub monitor: Mutex<MonitorState>,
     pub changed: Condvar,
     pub logs: Vec<Mutex<PartyLog>>,
+    /// One wake-up channel per party (capacity 1): a party blocked on a link or sleeping until
+    /// a realtime delivery also listens here, so a failure or a cancellation ends its wait at
+    /// once — nobody polls.
+    pub wakers: Vec<Sender<()>>,
 }
 
 impl Shared {
@@ -111,7 +115,40 @@ impl Shared {
             st.failure = Some(e);
         }
         self.abort.store(true, SeqCst);
+        self.wake_all();
+    }
+
+    /// Marks the run as being torn down and wakes everyone.
+    pub fn cancel(&self, st: &mut MonitorState) {
+        st.cancelled = true;
+        self.abort.store(true, SeqCst);
+        self.wake_all();
+    }
+
+    /// Wakes every party wherever it waits: at the gate (the condvar), on a link or in a
+    /// realtime sleep (its wake-up channel).
+    fn wake_all(&self) {
         self.changed.notify_all();
+        for w in &self.wakers {
+            let _ = w.try_send(());
+        }
+    }
+
+    /// Fails the run with a deadlock report if every party is quiescent and some party waits
+    /// forever. Called on every move into a quiescent state (waiting on an empty link, pausing at
+    /// the gate, finishing), so the last party to settle reports it — nobody polls.
+    pub fn check_deadlock(&self, st: &mut MonitorState) -> bool {
+        if st.failure.is_some() || st.cancelled {
+            return false;
+        }
+        let Some(waits) = self.deadlock(st) else {
+            return false;
+        };
+        // The earliest op anyone is stuck in is where the run stopped.
+        let first = st.current_op.iter().copied().min().unwrap_or(0);
+        let op = self.op_labels.get(first).cloned().unwrap_or_default();
+        self.fail(st, SimError::Deadlock { op, waits });
+        true
     }
 
     /// Whether party `p` cannot move by itself: done, paused at the gate, or waiting on a link
@@ -202,6 +239,8 @@ pub(crate) struct SimContext {
     pub shared: Arc<Shared>,
     pub senders: Vec<Option<Sender<Envelope>>>,
     pub receivers: Vec<Option<Receiver<Envelope>>>,
+    /// This party's wake-up channel (see [`Shared::wakers`]).
+    pub wake: Receiver<()>,
     pub links: Vec<Option<LinkModel>>,
     pub rng: ChaCha20Rng,
     pub timing: Timing,
@@ -296,6 +335,7 @@ impl SimContext {
         let mut st = self.shared.lock();
         st.status[self.me] = PartyStatus::Finished;
         self.shared.changed.notify_all();
+        self.shared.check_deadlock(&mut st);
     }
 
     fn aborted(st: &MonitorState) -> bool {
@@ -373,6 +413,10 @@ impl Context for SimContext {
             std::thread::yield_now();
         }
         let mut marked_waiting = false;
+        // Once the sender has finished (or failed) and its link is empty, nothing can arrive:
+        // only a wake-up (the run's failure — a deadlock report if everyone else settles too —
+        // or its cancellation) ends the wait.
+        let mut gone = false;
         let env = loop {
             if let Some(env) = early.take() {
                 break env;
@@ -385,33 +429,27 @@ impl Context for SimContext {
                     if Self::aborted(&st) {
                         return Err(ProtocolError::Transport("run aborted".into()));
                     }
-                    st.status[self.me] = PartyStatus::Waiting(from);
-                    if self.shared.in_flight(from, self.me) == 0 {
-                        if let Some(waits) = self.shared.deadlock(&st) {
-                            // The earliest op anyone is stuck in is where the run stopped.
-                            let first = st.current_op.iter().copied().min().unwrap_or(self.op);
-                            let op = self
-                                .shared
-                                .op_labels
-                                .get(first)
-                                .cloned()
-                                .unwrap_or_default();
-                            self.shared.fail(&mut st, SimError::Deadlock { op, waits });
-                            st.status[self.me] = PartyStatus::Failed;
-                            return Err(ProtocolError::Transport("deadlock".into()));
-                        }
+                    if st.status[self.me] != PartyStatus::Waiting(from) {
+                        st.status[self.me] = PartyStatus::Waiting(from);
+                        self.shared.changed.notify_all();
+                    }
+                    if self.shared.in_flight(from, self.me) == 0
+                        && self.shared.check_deadlock(&mut st)
+                    {
+                        return Err(ProtocolError::Transport("deadlock".into()));
                     }
                 }
             }
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(env) => break env,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(ProtocolError::Transport(format!(
-                        "{} has gone",
-                        self.shared.parties[from]
-                    )))
-                }
+            if gone {
+                let _ = self.wake.recv();
+                continue;
+            }
+            crossbeam_channel::select! {
+                recv(rx) -> msg => match msg {
+                    Ok(env) => break env,
+                    Err(_) => gone = true,
+                },
+                recv(self.wake) -> _ => continue,
             }
         };
         // Running again *before* the message stops counting as in flight: otherwise a deadlock
@@ -434,7 +472,10 @@ impl Context for SimContext {
             let due = self.run_start + Duration::from_nanos(env.delivery_ns);
             let now = Instant::now();
             if due > now {
-                std::thread::sleep(due - now);
+                // Sleep until the delivery time, unless the run fails or is cancelled first.
+                if self.wake.recv_timeout(due - now).is_ok() {
+                    return Err(ProtocolError::Transport("run aborted".into()));
+                }
             }
         }
         if env.delivery_ns > self.clock_ns {
@@ -466,9 +507,15 @@ impl Context for SimContext {
         // Fast path: the gate is open past this step; no lock.
         if s >= self.shared.gate.load(SeqCst) {
             let mut st = self.shared.lock();
-            while st.gate <= s && !Self::aborted(&st) {
+            if st.gate <= s && !Self::aborted(&st) {
+                // Say so once (the controller waits for everyone to pause, and a party waiting on
+                // this one may now be stuck for good), then sleep until the gate moves: a paused
+                // run costs no CPU.
                 st.status[self.me] = PartyStatus::AtGate(s);
                 self.shared.changed.notify_all();
+                self.shared.check_deadlock(&mut st);
+            }
+            while st.gate <= s && !Self::aborted(&st) {
                 st = self
                     .shared
                     .changed

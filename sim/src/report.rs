@@ -5,6 +5,45 @@ use crate::units;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 
+/// The helper's attack on an insecure SecureNN run: per op, how many DReLU inputs P2
+/// recovers from its own view, and the first few beside the true ones.
+fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
+    let found = crate::attack::recover(trace, 2, [0, 1]);
+    if found.is_empty() {
+        return;
+    }
+    let scale = (1u64 << trace.frac_bits.min(62)) as f64;
+    let decode = |v: u64| v as i64 as f64 / scale;
+    let _ = writeln!(
+        s,
+        "\nwhat the helper ({}) recovers from its own view (attack on PrivateCompare)",
+        trace.parties[2]
+    );
+    for d in &found {
+        let what = if d.shortcut { "a + θ of" } else { "input of" };
+        let _ = writeln!(
+            s,
+            "  {} (step {}): {} of {} DReLU inputs recovered exactly",
+            trace.ops[d.op].name,
+            d.step,
+            d.recovered(),
+            d.truth.len()
+        );
+        for (t, c) in d.truth.iter().zip(&d.candidates).take(16) {
+            let got = match c.as_slice() {
+                [] => "nothing".to_string(),
+                [v] => format!("{:.6}", decode(*v)),
+                more => format!("{} candidates", more.len()),
+            };
+            let _ = writeln!(
+                s,
+                "    true {what} DReLU {:>12.6}   recovered {got}",
+                decode(*t)
+            );
+        }
+    }
+}
+
 /// The JSON report (schema in docs/scenario-format.md, "Reports").
 pub fn json_report(r: &RunResult) -> Value {
     let mut outputs = Map::new();
@@ -58,6 +97,9 @@ pub fn json_report(r: &RunResult) -> Value {
         "links": links,
         "scenario": r.trace.scenario,
         "seed": r.trace.seed,
+        "protocol": crate::compare::protocol_name(r.trace.protocol),
+        "insecure": r.trace.protocol.insecurity(),
+        "warnings": r.warnings,
         "parties": r.trace.parties,
         "outputs": outputs,
         "ops": ops,
@@ -133,7 +175,18 @@ fn preview(v: &[f64], n: usize) -> String {
 /// The human-readable report `sharescope run` prints.
 pub fn text_report(r: &RunResult) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "scenario {}  (seed {})", r.trace.scenario, r.trace.seed);
+    let protocol = crate::compare::protocol_name(r.trace.protocol);
+    let _ = writeln!(
+        s,
+        "scenario {}  (protocol {protocol}, seed {})",
+        r.trace.scenario, r.trace.seed
+    );
+    if let Some(why) = r.trace.protocol.insecurity() {
+        let _ = writeln!(s, "WARNING: {why}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "⚠ warning: {w}");
+    }
     let _ = writeln!(s, "\noutputs");
     for o in &r.outputs {
         let _ = writeln!(s, "  {} → {}  shape {:?}", o.name, o.receiver, o.shape);
@@ -148,6 +201,9 @@ pub fn text_report(r: &RunResult) -> String {
             "  accuracy {:.4}  (plaintext {:.4})  agreement with plaintext {:.4}",
             m.accuracy, m.plaintext_accuracy, m.agreement
         );
+    }
+    if r.trace.protocol.is_insecure() {
+        helper_attack(&mut s, &r.trace);
     }
     let _ = writeln!(
         s,

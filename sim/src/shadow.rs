@@ -41,22 +41,9 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     };
     let result = &vals[name];
     out.extend(cfg.check_bound(result.iter().copied()));
-    let all_public = inner.operands().iter().all(|o| plan.public[*o]);
     // SecureNN's ReLU is exact: no polynomial, no truncation.
     let exact_relu = matches!(inner, Op::Relu(_)) && plan.scenario.protocol != ProtocolKind::Pond;
-    let truncates = !all_public
-        && !exact_relu
-        && matches!(
-            inner,
-            Op::Mul(..)
-                | Op::Square(_)
-                | Op::MatMul(..)
-                | Op::Conv2d { .. }
-                | Op::AvgPool2d { .. }
-                | Op::Sigmoid(_)
-                | Op::Tanh(_)
-                | Op::Relu(_)
-        );
+    let truncates = plan.truncates(inner);
     // The largest magnitude that goes into a truncation: the result, or for polynomials the
     // highest power of the input.
     let mut pre_truncation = max_abs(result);

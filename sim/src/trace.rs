@@ -252,6 +252,10 @@ pub struct Trace {
     pub scenario: String,
     /// The seed.
     pub seed: u64,
+    /// The protocol the run used (the insecure teaching variants are labelled).
+    pub protocol: crate::scenario::ProtocolKind,
+    /// Fractional bits of the fixed-point encoding (to decode recorded values).
+    pub frac_bits: u32,
     /// Party names, by index.
     pub parties: Vec<String>,
     /// Ops in execution order.

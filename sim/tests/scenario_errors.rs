@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 /// A valid scenario; each test breaks one thing in it. Line numbers are 1-based. The comment on
 /// line 1 mentions `program:` and `name: "z"` so that a locator fooled by comments would be
-/// caught.
+/// caught. It truncates locally: with the default (dealer truncation at tf-encrypted's preset,
+/// 20 bits of statistical security) it would be refused (see `dealer_truncation_below_40_bits_*`).
 const BASE: &str = r#"// A comment that mentions program: [(name: "z")] and owner: "bob" to fool naive locators.
 Scenario(
-    name: "errors",
+    name: "errors", truncation: Local,
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     network: (default: (latency_us: 100, bandwidth_bps: 1_000_000_000)),
     seed: 1,
@@ -130,15 +131,16 @@ fn a_fraction_where_a_whole_number_belongs() {
 
 #[test]
 fn a_quoted_variant_name() {
+    // (BASE sets `truncation` already: a second one would be a duplicate field.)
     let e = error_of(&edit(
         "    seed: 1,\n",
-        "    seed: 1,\n    truncation: \"Local\",\n",
+        "    seed: 1,\n    input_sharing: \"Dense\",\n",
     ));
     assert_eq!(e.message, "expected a name, found a string");
-    assert_eq!(at(&e), (7, 17));
+    assert_eq!(at(&e), (7, 20));
     assert_eq!(
         e.hint,
-        "write enum variants without quotes: `Local`, not `\"Local\"`"
+        "write enum variants without quotes: `Dense`, not `\"Dense\"`"
     );
 }
 
@@ -577,4 +579,143 @@ mod never_panics {
             check_located(&BASE[..cut]);
         }
     }
+}
+
+// ------------------------------------------------------------ dealer truncation's security
+
+/// BASE with dealer truncation instead of local.
+fn dealer() -> String {
+    edit("truncation: Local,", "truncation: Dealer,")
+}
+
+#[test]
+fn dealer_truncation_below_40_bits_is_refused_at_fixed_point() {
+    let text = dealer().replace(
+        "    seed: 1,\n",
+        "    seed: 1,\n    fixed_point: (frac_bits: 16, int_bits: 11),\n",
+    );
+    let e = error_of(&text);
+    assert_eq!(
+        e.message,
+        "dealer truncation with int_bits 11, frac_bits 16 has 20 bits of statistical security \
+         (an opened value leaks with advantage up to 2^-20 per element), below the minimum of 40"
+    );
+    assert_eq!(at(&e), (7, 18));
+    assert_eq!(
+        e.hint,
+        "`z` truncates with the dealer; lower int_bits and frac_bits so that \
+         int_bits + 2·frac_bits ≤ 23 (e.g. frac_bits: 8, int_bits: 7), or, for teaching, set \
+         `weak_security: true` in fixed_point"
+    );
+}
+
+#[test]
+fn dealer_truncation_below_40_bits_is_refused_at_truncation_when_fixed_point_is_left_out() {
+    let e = error_of(&dealer());
+    assert!(
+        e.message.contains("has 20 bits of statistical security"),
+        "{e}"
+    );
+    assert_eq!(pointed(&e), "Dealer,");
+    assert_eq!(at(&e), (3, 33));
+    assert!(
+        e.hint.ends_with(
+            "or, for teaching, write `fixed_point: (frac_bits: 16, int_bits: 11, \
+             weak_security: true)`"
+        ),
+        "{}",
+        e.hint
+    );
+}
+
+#[test]
+fn dealer_truncation_below_40_bits_is_refused_at_the_top_when_nothing_is_set() {
+    let e = error_of(&edit(" truncation: Local,", ""));
+    assert!(e.message.contains("below the minimum of 40"), "{e}");
+    assert_eq!(at(&e), (2, 1));
+}
+
+#[test]
+fn dealer_truncation_below_40_bits_runs_with_weak_security_and_says_so() {
+    let text = dealer().replace(
+        "    seed: 1,\n",
+        "    seed: 1,\n    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),\n",
+    );
+    let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.scenario.fixed_point.weak_security);
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].starts_with(
+            "dealer truncation with int_bits 11, frac_bits 16 has 20 bits of statistical \
+             security (an opened value leaks with advantage up to 2^-20 per element), below the \
+             minimum of 40; accepted because fixed_point sets weak_security"
+        ),
+        "{}",
+        plan.warnings[0]
+    );
+    // The run's reports carry the warning.
+    let r = sim::run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sim::report::text_report(&r).contains(&format!("⚠ warning: {}", plan.warnings[0])),
+        "{}",
+        sim::report::text_report(&r)
+    );
+    assert_eq!(
+        sim::report::json_report(&r)["warnings"][0],
+        plan.warnings[0].as_str()
+    );
+}
+
+#[test]
+fn dealer_truncation_at_40_bits_needs_no_opt_in() {
+    let text = dealer().replace(
+        "    seed: 1,\n",
+        "    seed: 1,\n    fixed_point: (frac_bits: 8, int_bits: 7),\n",
+    );
+    let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn weak_dealer_security_is_no_error_when_nothing_truncates_with_the_dealer() {
+    // Local truncation opens nothing; a program without private products truncates nothing.
+    assert!(load_source(&source(BASE)).unwrap().warnings.is_empty());
+    let linear = dealer().replace("MatMul(\"x\", \"y\")", "Transpose(\"x\")");
+    let plan = load_source(&source(&linear)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.warnings.is_empty());
+}
+
+#[test]
+fn absurd_fixed_point_bit_counts_are_refused_not_overflowed() {
+    for (field, value) in [("int_bits", "4294967290"), ("gap_bits", "4294967295")] {
+        let e = error_of(&edit(
+            "    seed: 1,\n",
+            &format!(
+                "    seed: 1,\n    fixed_point: (frac_bits: 16, int_bits: 11, {field}: {value}),\n"
+            )
+            .replace("int_bits: 11, int_bits", "int_bits"),
+        ));
+        assert_eq!(at(&e), (7, 18), "{e}");
+        assert!(
+            e.message.contains("leaves no room") || e.message.contains("exceeds 64"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn weak_security_is_a_known_fixed_point_field() {
+    let e = error_of(&edit(
+        "    seed: 1,\n",
+        "    seed: 1,\n    fixed_point: (frac_bits: 16, int_bits: 11, weak_securty: true),\n",
+    ));
+    assert_eq!(e.message, "unknown field `weak_securty` in `FixedConfig`");
+    assert!(
+        e.hint.starts_with(
+            "did you mean `weak_security`? the fields here are `frac_bits`, \
+             `int_bits`, `gap_bits`, `weak_security`"
+        ),
+        "{}",
+        e.hint
+    );
 }

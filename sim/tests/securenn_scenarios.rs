@@ -188,3 +188,62 @@ fn argmax_needs_securenn() {
     );
     assert!(shown.contains("protocol: SecureNN"), "{shown}");
 }
+
+/// `securenn-as-published.ron` with 1000 ReLU inputs uniform in [−1000, 1000) under `protocol`,
+/// every value recorded.
+fn thousand_relu_inputs(protocol: &str) -> Plan {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/securenn-as-published.ron");
+    let mut source = scenario::Source::from_file(&path).unwrap();
+    let text = &source.text;
+    let start = text.find("(name: \"x\"").unwrap();
+    let end = start + text[start..].find("])),").unwrap() + 4;
+    source.text = format!(
+        "{}(name: \"x\", owner: \"alice\", shape: [1000], data: Random(Uniform(-1000.0, 1000.0))),{}",
+        &text[..start],
+        &text[end..]
+    )
+    .replace("max_values: 1024", "max_values: 64000")
+    .replace("protocol: SecureNNAsPublished", &format!("protocol: {protocol}"));
+    scenario::load_source(&source).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_helper_recovers_the_relu_inputs_from_its_recorded_view_only_as_published() {
+    let plan = thousand_relu_inputs("SecureNNAsPublished");
+    let r = run(&plan);
+    let found = sim::attack::recover(&r.trace, 2, [0, 1]);
+    assert_eq!(found.len(), 1, "one DReLU");
+    let d = &found[0];
+    assert_eq!(d.truth.len(), 1000);
+    // The truth (from the servers' opened r) is the ReLU's input, as the shadow has it.
+    let act = r.trace.ops.iter().find(|o| o.name == "input x").unwrap();
+    let scale = (1u64 << plan.scenario.fixed_point.frac_bits) as f64;
+    for (t, p) in d.truth.iter().zip(&act.reconstructed) {
+        assert!((*t as i64 as f64 / scale - p).abs() < 1e-9, "{t} vs {p}");
+    }
+    let recovered = d.recovered();
+    eprintln!("as published: {recovered} of 1000 recovered uniquely");
+    assert!(recovered >= 990, "recovered {recovered} of 1000");
+    // The report says so.
+    let text = sim::report::text_report(&r);
+    assert!(
+        text.contains("WARNING: INSECURE variant securenn-as-published"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "{recovered} of 1000 DReLU inputs recovered exactly"
+    )));
+
+    let fixed = run(&thousand_relu_inputs("SecureNN"));
+    let found = sim::attack::recover(&fixed.trace, 2, [0, 1]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].truth.len(), 1000);
+    let hits = found[0]
+        .truth
+        .iter()
+        .zip(&found[0].candidates)
+        .filter(|(t, c)| c.contains(t))
+        .count();
+    assert_eq!(hits, 0, "the fixed PrivateCompare gives nothing away");
+    assert!(!sim::report::text_report(&fixed).contains("WARNING"));
+}

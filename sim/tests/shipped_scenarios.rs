@@ -295,3 +295,47 @@ fn share_and_reveal_costs_what_its_header_says() {
         assert!(o.max_abs_error < 1e-4, "{}: {}", o.name, o.max_abs_error);
     }
 }
+
+#[test]
+fn shipped_scenarios_opt_in_to_weak_dealer_truncation_and_say_why() {
+    for path in shipped() {
+        let plan = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let fp = plan.scenario.fixed_point;
+        let text = std::fs::read_to_string(&path).unwrap();
+        if fp.weak_security {
+            // The opt-in is commented on the line above it.
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.contains("weak_security: true"))
+                .unwrap();
+            assert!(
+                lines[at - 1].trim_start().starts_with("//")
+                    && lines[at - 1].contains("statistical security"),
+                "{}: weak_security without a comment saying why",
+                path.display()
+            );
+        }
+        for w in &plan.warnings {
+            assert!(fp.weak_security, "{}: {w}", path.display());
+            let sigma = fp.statistical_security();
+            assert!(
+                w.contains(&format!("has {sigma} bits of statistical security")),
+                "{}: {w}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_builtin_default_states_its_20_bits_of_statistical_security() {
+    let plan = scenario::load_source(&scenario::Source::builtin()).unwrap();
+    assert_eq!(plan.scenario.fixed_point.statistical_security(), 20);
+    assert_eq!(plan.warnings.len(), 1);
+    assert!(
+        plan.warnings[0].contains("has 20 bits of statistical security"),
+        "{}",
+        plan.warnings[0]
+    );
+}

@@ -20,6 +20,7 @@ fn program(seed: u64, network: &str, timing: &str) -> String {
     format!(
         r#"Scenario(
     name: "runtime",
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     roles: (input_providers: ["alice"], output_receivers: ["bob"]),
     network: {network},
     timing: {timing},
@@ -208,4 +209,57 @@ fn dropping_a_paused_simulation_releases_its_threads() {
     let sim = Simulation::start(&p, 2);
     sim.wait_idle();
     drop(sim); // must return: parties at the gate are cancelled and joined
+}
+
+/// `text` with the realtime network mode and a 10^12 µs link from alice to server0, and server1
+/// panicking at the start of the first input.
+fn realtime_sleeper() -> String {
+    program(
+        5,
+        "(default: (latency_us: 100, bandwidth_bps: 1_000_000_000), mode: Realtime, \
+         links: [(from: \"alice\", to: \"server0\", latency_us: 1_000_000_000_000)])",
+        MODEL,
+    )
+    .replace(
+        "trace: (max_values: 1000),",
+        "trace: (max_values: 1000),\n    faults: [(party: \"server1\", op: \"input x\", kind: Panic)],",
+    )
+}
+
+#[test]
+fn a_failure_ends_a_realtime_run_whatever_the_latencies() {
+    // server0 sleeps until alice's share is due (11.6 days); server1's panic must wake it.
+    let p = plan(&realtime_sleeper());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(sim::run(&p).map(|_| ()).map_err(|e| e.to_string()));
+    });
+    // A generous bound: the run ends as soon as the panic is recorded.
+    let outcome = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run ended after the failure instead of sleeping until the delivery");
+    let err = outcome.expect_err("server1 panics");
+    assert!(err.contains("server1") && err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_held_link_is_diagnosed_with_the_same_words_every_run() {
+    // The producer's messages to server0 never arrive; the producer finishes. That is not
+    // server0's failure ("producer has gone") but a wait on a finished party, reported once
+    // everyone has got as far as they can.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/mlp.ron");
+    let mut src = Source::from_file(&path).unwrap();
+    let at = src.text.find("default:").unwrap();
+    let close = at + src.text[at..].find(")").unwrap() + 1;
+    src.text.insert_str(
+        close,
+        ", links: [(from: \"producer\", to: \"server0\", state: Held)]",
+    );
+    let p = load_source(&src).unwrap_or_else(|e| panic!("{e}"));
+    let words: Vec<String> = (0..30)
+        .map(|_| sim::run(&p).map(|_| ()).unwrap_err().to_string())
+        .collect();
+    assert!(words[0].contains("deadlock"), "{}", words[0]);
+    assert!(words[0].contains("producer (finished)"), "{}", words[0]);
+    assert!(words.iter().all(|w| w == &words[0]), "{words:#?}");
 }

@@ -22,6 +22,7 @@ fn long_scenario(muls: usize) -> String {
     format!(
         r#"Scenario(
     name: "long-trace",
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     timing: Model(ns_per_ring_op: 1.0),
     seed: 1,

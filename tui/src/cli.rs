@@ -249,6 +249,9 @@ pub fn execute(cli: Cli) -> Outcome {
                     plan.parties.len(),
                     plan.ops.len()
                 );
+                for w in &plan.warnings {
+                    println!("⚠ warning: {w}");
+                }
                 let mut names: Vec<_> = plan.shapes.iter().collect();
                 names.sort();
                 for (name, shape) in names {

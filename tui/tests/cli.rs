@@ -41,7 +41,7 @@ fn run_prints_outputs_the_op_table_and_totals() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     assert!(
-        out.contains("scenario beaver-multiplication  (seed 42)"),
+        out.contains("scenario beaver-multiplication  (protocol pond, seed 42)"),
         "{out}"
     );
     // The output, revealed to carol, next to the plaintext shadow.
@@ -178,7 +178,7 @@ fn run_seed_overrides_the_scenarios_seed() {
         json_path.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("(seed 7)"));
+    assert!(stdout(&o).contains(", seed 7)"));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     std::fs::remove_file(&json_path).ok();
     assert_eq!(r["seed"], 7);

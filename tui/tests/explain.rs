@@ -1,6 +1,8 @@
 //! Every step of every shipped scenario (Pond and SecureNN) has teaching text in the explain
 //! pane, and the texts carry the three parts a student needs.
 
+mod common;
+
 use sim::control::Controller;
 use tui::panes::explain::explanation;
 
@@ -65,4 +67,57 @@ fn explanations_say_what_why_and_how_much() {
         assert!(e.cost.contains('B'), "{name}: the cost names bytes");
     }
     assert!(explanation("no such step").is_none());
+}
+
+/// The explain pane's text at the first step named `name` of the test scenario with
+/// `fixed_point` replaced by `fixed`.
+fn explained_at(name: &str, fixed: &str) -> String {
+    let text = common::SCENARIO.replace(
+        "fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true)",
+        fixed,
+    );
+    let mut a = common::app_with(&text, false);
+    for _ in 0..100 {
+        if a.ctl.current_step().is_some_and(|s| s.name == name) {
+            let lines = tui::panes::explain::lines(&a);
+            return lines
+                .iter()
+                .map(|l| {
+                    l.spans
+                        .iter()
+                        .map(|s| s.content.as_ref())
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        common::keys(&mut a, "s");
+    }
+    panic!("no step `{name}`");
+}
+
+#[test]
+fn the_opening_of_a_dealer_truncation_states_its_statistical_security() {
+    let weak = explained_at(
+        "open z + r",
+        "fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true)",
+    );
+    assert!(
+        weak.contains(
+            "Here: k = int_bits + 2·frac_bits = 43, so σ = 20 bits (advantage up to 2^-20 per \
+             element), below the minimum of 40: accepted only because fixed_point sets \
+             weak_security."
+        ),
+        "{weak}"
+    );
+    let secure = explained_at("open z + r", "fixed_point: (frac_bits: 8, int_bits: 7)");
+    assert!(
+        secure.contains(
+            "Here: k = int_bits + 2·frac_bits = 23, so σ = 40 bits (advantage up to 2^-40 per \
+             element)."
+        ),
+        "{secure}"
+    );
+    // Other steps say nothing about it.
+    assert!(!explained_at("truncate", "fixed_point: (frac_bits: 8, int_bits: 7)").contains("σ ="));
 }

@@ -10,6 +10,8 @@
 //!
 //! **Mask reuse**: a private value is masked and opened once; later products read the cached
 //! (⟨a⟩ᵢ, e), so only their fresh operands cost online bytes (tf-encrypted caches the same way).
+//! The cache is keyed by name and a mask belongs to the value it was opened for: storing a new
+//! value under a name (`PondParty::set`) drops that name's mask.
 
 use super::{Mask, PondParty, Value};
 use crate::context::{Context, Message, RingKind, Traffic};

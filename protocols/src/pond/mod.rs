@@ -44,8 +44,8 @@ pub enum Truncation {
     /// correct up to one ulp whenever the value respects the bound.
     #[default]
     Dealer,
-    /// SecureML's local truncation: no communication, but fails with probability about
-    /// 2^(bits(|z|)+1−64) per element.
+    /// SecureML's local truncation: no communication, but fails with probability |z|/2^64 per
+    /// element (z the product at scale 2f).
     Local,
 }
 
@@ -232,7 +232,11 @@ impl PondParty {
         }
     }
 
+    /// Binds `name` to `v`. A mask cached for an earlier value of `name` belongs to that value
+    /// (its e = x_old − a is public), so rebinding drops it: the next product masks the new value
+    /// afresh. Every party rebinds the same names in the same order, so reuse decisions agree.
     pub(crate) fn set(&mut self, name: &str, v: Value) {
+        self.masks.remove(name);
         self.values.insert(name.to_string(), v);
     }
 

@@ -4,15 +4,34 @@
 //!   deals r uniform in [0, 2^64 − 2^(k+1)) and r' = r >> f, shared. Step 1: the servers open
 //!   c = z + 2^k + r (no wrap-around: 0 ≤ z + 2^k < 2^(k+1)). Step 2:
 //!   ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r'⟩ᵢ. Off by at most one ulp; c hides z up to
-//!   statistical distance 2^(k+1−64).
+//!   statistical distance 2^(k+1−64) per element, i.e. σ = 63 − k bits of statistical security
+//!   ([`crate::fixed::FixedConfig::statistical_security`]; 20 for tf-encrypted's 16/11 preset).
+//!   `gap_bits` is only the lower bound σ must meet; scenarios also need σ ≥
+//!   [`crate::fixed::MIN_STATISTICAL_SECURITY`] unless they set `weak_security`.
 //! - **Local** (SecureML): server0 computes ⟨z⟩₀ >> f, server1 computes −((−⟨z⟩₁) >> f). No
-//!   communication, off by one ulp, and wrong (a huge error) with probability ≈ 2^(bits(|z|)+1−64).
+//!   communication, off by one ulp, and wrong (a huge error) with probability |z|/2^64 per
+//!   element (the shares straddle the wrap-around; [`local_truncate_share`]).
 
 use super::{PondParty, Truncation};
 use crate::context::{Context, Message, RingKind, Traffic};
 use crate::error::Result;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
+
+/// SecureML's local truncation of server `i`'s share `v` by `f` bits: server0 computes
+/// ⟨z⟩₀ >> f, server1 computes −((−⟨z⟩₁) >> f).
+///
+/// With ⟨z⟩₀ uniform, the two results add up to ⌊z/2^f⌋ or ⌊z/2^f⌋ + 1 unless the shares
+/// straddle the wrap-around: for z ≥ 0 when ⟨z⟩₀ < z, for z < 0 when ⟨z⟩₀ ≥ 2^64 − |z|. So it
+/// fails with probability exactly |z|/2^64 per element
+/// ([`crate::fixed::FixedConfig::local_truncation_failure_probability`]).
+pub(crate) fn local_truncate_share(i: usize, v: u64, f: u32) -> u64 {
+    if i == 0 {
+        v >> f
+    } else {
+        (v.wrapping_neg() >> f).wrapping_neg()
+    }
+}
 
 impl PondParty {
     /// Truncates a public encoded product exactly (arithmetic shift).
@@ -42,8 +61,7 @@ impl PondParty {
         self.step(ctx, "truncate locally")?;
         let f = self.cfg.fixed.frac_bits;
         let out = match (self.server_index(), z) {
-            (Some(0), Some(z)) => Some(z.mapv(|v| v >> f)),
-            (Some(_), Some(z)) => Some(z.mapv(|v| (v.wrapping_neg() >> f).wrapping_neg())),
+            (Some(i), Some(z)) => Some(z.mapv(|v| local_truncate_share(i, v, f))),
             _ => None,
         };
         if let Some(s) = &out {
@@ -162,5 +180,57 @@ impl PondParty {
             return Ok(Some(out));
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_truncate_share;
+    use crate::fixed::FixedConfig;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    /// Fraction of `trials` random sharings of the encoded `z` whose local truncation is off by
+    /// more than one ulp.
+    fn failure_rate(z: i64, f: u32, trials: u32, rng: &mut ChaCha20Rng) -> f64 {
+        let exact = z >> f;
+        let failures = (0..trials)
+            .filter(|_| {
+                let z0: u64 = rng.gen();
+                let z1 = (z as u64).wrapping_sub(z0);
+                let t = local_truncate_share(0, z0, f).wrapping_add(local_truncate_share(1, z1, f));
+                (t as i64).wrapping_sub(exact).unsigned_abs() > 1
+            })
+            .count();
+        failures as f64 / trials as f64
+    }
+
+    #[test]
+    fn local_truncation_fails_at_the_rate_of_the_formula() {
+        let mut rng = ChaCha20Rng::seed_from_u64(64);
+        let trials = 100_000u32;
+        let f = 16;
+        for magnitude in [1u64 << 60, 1 << 58, 3 << 58, 1 << 56] {
+            for sign in [1i64, -1] {
+                let z = sign * magnitude as i64;
+                let p = FixedConfig::local_truncation_failure_probability(magnitude as f64);
+                let measured = failure_rate(z, f, trials, &mut rng);
+                // Six standard deviations of a binomial rate: the seeded test is deterministic,
+                // and a formula off by a factor of two (2^(⌊log₂|z|⌋+1−64) for |z| = 3·2^58, say)
+                // is dozens of deviations away.
+                let sd = (p * (1.0 - p) / trials as f64).sqrt();
+                assert!(
+                    (measured - p).abs() <= 6.0 * sd,
+                    "z = {z}: measured failure rate {measured}, formula {p} (sd {sd})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn local_truncation_of_zero_never_fails() {
+        let mut rng = ChaCha20Rng::seed_from_u64(0);
+        assert_eq!(failure_rate(0, 16, 10_000, &mut rng), 0.0);
+        assert_eq!(FixedConfig::local_truncation_failure_probability(0.0), 0.0);
     }
 }

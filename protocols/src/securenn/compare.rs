@@ -183,8 +183,9 @@ pub fn private_compare(
 ///
 /// PrivateCompare runs in `variant` (the as-published one leaks x, and so a, to P2).
 ///
-/// One correction to the paper: its step 5 compares x > r − 1, which wraps when the common mask
-/// r = 0 (probability 2^−64); there x ≥ r holds always, so the servers flip η locally.
+/// The case r = 0 (probability 2^−64): step 5 compares x > r − 1, which wraps; there x ≥ r holds
+/// always, so the servers flip η locally — the paper's footnote 4 (its proof's reading; the
+/// algorithm box differs, see docs/securenn.md).
 ///
 /// Cost: online 6 messages, 224n bytes (ã: 16n, bits of x and δ to P1: 72n, PrivateCompare:
 /// 128n, η′ to P1: 8n), 4 rounds; offline none. Steps: 6.
@@ -340,8 +341,8 @@ pub fn share_convert(
             // Step 7: ⟨η⟩ⱼ = ⟨η′⟩ⱼ + (1 − j)η″ − 2η″⟨η′⟩ⱼ.
             let mut eta = e1[e].add(not_j.mul(h2)).sub(OddRing(2).mul(h2).mul(e1[e]));
             if r[e] == 0 {
-                // Not in the paper: r − 1 wrapped, so PrivateCompare answered x > L − 1 (false)
-                // where x ≥ 0 (true) was meant; flip the shared bit.
+                // Footnote 4: r − 1 wrapped, so PrivateCompare answered x > L − 1 (false) where
+                // x ≥ 0 (true) was meant; flip the shared bit.
                 eta = not_j.sub(eta);
             }
             // Step 8: ⟨θ⟩ⱼ = βⱼ + (1 − j)(−α − 1) + ⟨δ⟩ⱼ + ⟨η⟩ⱼ.
@@ -366,7 +367,7 @@ pub fn share_convert(
 /// LSB(2a) = r[0] ⊕ x[0] ⊕ (x > r), and x > r comes from PrivateCompare.
 ///
 /// Cost: online 7 messages, 184n bytes (r: 16n, PrivateCompare: 128n, β′ to P1: 8n, MatMul: 32n),
-/// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 9.
+/// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 10.
 pub fn compute_msb(
     ctx: &mut dyn Context,
     place: &Placement,

@@ -6,7 +6,8 @@ use super::Source;
 use crate::error::ScenarioError;
 use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
-use protocols::pond::Placement;
+use protocols::fixed::MIN_STATISTICAL_SECURITY;
+use protocols::pond::{Placement, Truncation};
 use protocols::program::{infer_shape, Op};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -99,6 +100,40 @@ pub struct Plan {
     pub links: Vec<Vec<LinkConfig>>,
     /// Classification metrics to compute after the run, with the labels loaded.
     pub metrics: Option<PlannedMetrics>,
+    /// What the run's report must say although the scenario is valid: dealer truncation below
+    /// [`MIN_STATISTICAL_SECURITY`] accepted because `fixed_point` sets `weak_security`.
+    pub warnings: Vec<String>,
+}
+
+/// Whether `op` truncates a fixed-point product when it runs under `protocol`: a product,
+/// average pool or polynomial activation with at least one private operand (`public` says which
+/// values are public). An all-public op is computed exactly, and SecureNN's ReLU is exact.
+fn op_truncates(op: &Op, public: &HashMap<String, bool>, protocol: ProtocolKind) -> bool {
+    let all_public = op
+        .operands()
+        .iter()
+        .all(|o| public.get(*o).copied().unwrap_or(false));
+    let exact_relu = matches!(op, Op::Relu(_)) && protocol != ProtocolKind::Pond;
+    !all_public
+        && !exact_relu
+        && matches!(
+            op,
+            Op::Mul(..)
+                | Op::Square(_)
+                | Op::MatMul(..)
+                | Op::Conv2d { .. }
+                | Op::AvgPool2d { .. }
+                | Op::Sigmoid(_)
+                | Op::Tanh(_)
+                | Op::Relu(_)
+        )
+}
+
+impl Plan {
+    /// Whether program op `op` truncates a fixed-point product ([`op_truncates`]).
+    pub fn truncates(&self, op: &Op) -> bool {
+        op_truncates(op, &self.public, self.scenario.protocol)
+    }
 }
 
 /// A validated `metrics` section.
@@ -702,6 +737,8 @@ impl Plan {
             }
         }
 
+        let warnings = dealer_security(source, &scenario, &ops, &public)?;
+
         Ok(Plan {
             placement: Placement {
                 server0: 0,
@@ -717,8 +754,69 @@ impl Plan {
             public,
             links,
             metrics,
+            warnings,
         })
     }
+}
+
+/// The statistical security of dealer truncation, checked last (it needs the whole program):
+/// when the scenario truncates with the dealer and σ = 63 − (int_bits + 2·frac_bits) is below
+/// [`MIN_STATISTICAL_SECURITY`], it is refused unless `fixed_point` sets `weak_security`, and
+/// then the returned warning states σ.
+fn dealer_security(
+    source: &Source,
+    scenario: &Scenario,
+    ops: &[PlannedOp],
+    public: &HashMap<String, bool>,
+) -> Result<Vec<String>, ScenarioError> {
+    let fp = &scenario.fixed_point;
+    if scenario.truncation != Truncation::Dealer
+        || fp.statistical_security() >= MIN_STATISTICAL_SECURITY
+    {
+        return Ok(vec![]);
+    }
+    let Some(first) = ops.iter().find_map(|o| match o {
+        PlannedOp::Compute { name, op } if op_truncates(op, public, scenario.protocol) => {
+            Some(name)
+        }
+        _ => None,
+    }) else {
+        return Ok(vec![]);
+    };
+    if fp.weak_security {
+        return Ok(vec![format!(
+            "{}; accepted because fixed_point sets weak_security (never use it for real data)",
+            fp.dealer_security_text()
+        )]);
+    }
+    // Point at `fixed_point`, or, when it is left at tf-encrypted's preset, at `truncation`, or
+    // at the scenario itself.
+    let present = |field: &str| source.locate_path(&[F(field)]) != source.locate_path(&[]);
+    let at: &[PathSeg] = if present("fixed_point") {
+        &[F("fixed_point")]
+    } else if present("truncation") {
+        &[F("truncation")]
+    } else {
+        &[]
+    };
+    let k_max = 63 - MIN_STATISTICAL_SECURITY;
+    let set = if present("fixed_point") {
+        "set `weak_security: true` in fixed_point".to_string()
+    } else {
+        format!(
+            "write `fixed_point: (frac_bits: {}, int_bits: {}, weak_security: true)`",
+            fp.frac_bits, fp.int_bits
+        )
+    };
+    Err(source.error_at_path(
+        at,
+        fp.dealer_security_text(),
+        format!(
+            "`{first}` truncates with the dealer; lower int_bits and frac_bits so that \
+             int_bits + 2·frac_bits ≤ {k_max} (e.g. frac_bits: 8, int_bits: 7), or, for \
+             teaching, {set}"
+        ),
+    ))
 }
 
 /// Validates the `metrics` section: `prediction` is an output with a class axis, and `labels`

@@ -5,6 +5,7 @@
 use crate::app::App;
 use crate::format;
 use protocols::context::Traffic;
+use protocols::fixed::MIN_STATISTICAL_SECURITY;
 use ratatui::text::Line;
 use sim::control::{base_step_name, step_prefix};
 
@@ -107,10 +108,13 @@ fn pond(name: &str) -> Option<Explanation> {
             "Each server sends its share of z + r (server0 also adds 2^k, which makes the value \
              non-negative), and both learn c = z + 2^k + r. Because 0 ≤ z + 2^k < 2^(k+1) and r \
              is below 2^64 − 2^(k+1), the sum never wraps around the ring.",
-            "r is drawn from a range 2^(64−k−1) times wider than z + 2^k, so c is almost uniform: \
+            "r is drawn from a range 2^(63−k) times wider than z + 2^k, so c is almost uniform: \
              the statistical distance to a value that does not depend on z is at most \
-             2^(k+1−64). The gap bits in the fixed-point configuration buy this margin; a product \
-             that needs more than k bits is a truncation-headroom hazard.",
+             2^(k+1−64) = 2^−σ per element, σ = 63 − k bits of statistical security (only 20 for \
+             tf-encrypted's 64-bit preset, frac_bits 16 and int_bits 11). Scenarios need σ ≥ 40 \
+             unless fixed_point sets weak_security; gap_bits is only the least σ the \
+             configuration must allow. A product that needs more than k bits is a \
+             truncation-headroom hazard.",
             "8n B per server, 16n B in total, 1 round.",
         ),
         "truncate" => e(
@@ -126,9 +130,9 @@ fn pond(name: &str) -> Option<Explanation> {
             "server0 computes ⟨z⟩₀ >> f and server1 computes −((−⟨z⟩₁) >> f). When the shares do \
              not straddle the wrap-around of the ring the result is z >> f up to one ulp.",
             "No communication at all, so nothing is revealed. The price is correctness: with \
-             probability about 2^(bits(|z|) + 1 − 64) per element the shares straddle the wrap \
-             and the result is off by about 2^(64−f) — a huge error. A hazard is raised when \
-             that probability is not negligible.",
+             probability |z|/2^64 per element (z the product at scale 2f) the shares straddle \
+             the wrap and the result is off by about 2^(64−f) — a huge error. A hazard is raised \
+             when that probability is not negligible.",
             "0 B, 0 rounds.",
         ),
         "local" => e(
@@ -241,5 +245,26 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         ),
         th.good(),
     ));
+    if base_step_name(&step.name) == "open z + r" {
+        let cfg = app.ctl.plan().scenario.fixed_point;
+        let sigma = cfg.statistical_security();
+        let verdict = if sigma < MIN_STATISTICAL_SECURITY {
+            format!(", below the minimum of {MIN_STATISTICAL_SECURITY}: accepted only because fixed_point sets weak_security")
+        } else {
+            String::new()
+        };
+        out.push(Line::styled(
+            format!(
+                "Here: k = int_bits + 2·frac_bits = {}, so σ = {sigma} bits (advantage up to \
+                 2^-{sigma} per element){verdict}.",
+                cfg.product_bits()
+            ),
+            if sigma < MIN_STATISTICAL_SECURITY {
+                th.bad()
+            } else {
+                th.good()
+            },
+        ));
+    }
     out
 }

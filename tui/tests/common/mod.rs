@@ -11,7 +11,7 @@ use tui::theme::Theme;
 /// Beaver multiplication plus a local add, with modelled compute time (deterministic clocks).
 pub const SCENARIO: &str = r#"Scenario(
     name: "debugger-test",
-    fixed_point: (frac_bits: 16, int_bits: 11),
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     truncation: Dealer,
     roles: (input_providers: ["alice", "bob"], output_receivers: ["carol"]),
     timing: Model(ns_per_ring_op: 1.0),
