@@ -9,7 +9,18 @@
 //!   received item with a value the party dealt in another step of the same op. Z_2^64, Z_2^128
 //!   and Z_(2^64−1) pairs give their sum and difference in the ring, Z_67 pairs their difference
 //!   and ratio (the projective class of the pair), bits and seeds their xor;
-//! - a **probe**: the outcome of SecureNN's helper attack on one DReLU ([`super::probe`]).
+//! - a **probe**: the outcome of SecureNN's helper attack on one DReLU ([`crate::attack`]): the
+//!   helper runs the PrivateCompare ratio search on its own view; whether it finds a candidate,
+//!   and the input it recovers, are features of its view like any other. Against the fixed
+//!   protocol the search finds nothing whatever the inputs; as published (or with tf-encrypted's
+//!   shortcut) it recovers each compared value, so its outcome follows the secrets.
+//!
+//! Why a probe is needed at all: each pair (s·⟨c_i⟩₀, s·⟨c_i⟩₁) the helper receives as
+//! published, and their ratio, is on its own distributed the same whatever x is — a per-element
+//! test of the messages, even of the ratio against the bit shares the helper dealt, cannot tell
+//! the secrets apart. Only the 64 ratios of one element *together with* the 128 Z_p bit shares
+//! the helper dealt, tied by PrivateCompare's structure (c_i depends on all the bits above i), pin
+//! x down; no generic feature of bounded size sees that combination.
 //!
 //! Each subject yields *measures*, categories per element: a ring element its low 4 bits, its top
 //! 4 bits and a 4-bit fold of all its bits (the xor of its nibbles: any value that is fixed in
@@ -22,7 +33,7 @@
 //! [`POOLED`] elements. Pairs are bounded per step ([`PAIRS_PER_STEP`]) and per op
 //! ([`PAIRS_PER_OP`]); the probe searches the first [`PROBE_ELEMENTS`] elements of each DReLU.
 
-use super::probe::{self, Outcome};
+use crate::attack::DreluRecovery;
 use crate::view::{Source, ViewItem};
 use protocols::context::RingKind;
 use serde::Serialize;
@@ -59,7 +70,7 @@ pub enum Measure {
     SeedHigh,
     /// Low nibble of a seed byte.
     SeedLow,
-    /// The probe's outcome: nothing, one input, several, unfinished.
+    /// The probe's outcome: no input, one, several.
     Outcome,
     /// Low 4 bits of the probe's recovered input (a 17th category: none recovered).
     RecoveredLow4,
@@ -76,7 +87,7 @@ impl Measure {
             Measure::Zero | Measure::Bit => 2,
             Measure::Ratio => 69,
             Measure::SeedHigh | Measure::SeedLow => 16,
-            Measure::Outcome => 4,
+            Measure::Outcome => 3,
             Measure::RecoveredLow4 | Measure::RecoveredFold => 17,
         }
     }
@@ -93,7 +104,7 @@ impl Measure {
             Measure::Bit => "bit",
             Measure::SeedHigh => "byte high nibble",
             Measure::SeedLow => "byte low nibble",
-            Measure::Outcome => "outcome (none / one / several / unfinished)",
+            Measure::Outcome => "outcome (no input / one / several)",
             Measure::RecoveredLow4 => "recovered input, low 4 bits",
             Measure::RecoveredFold => "recovered input, nibble fold",
         }
@@ -257,8 +268,8 @@ pub struct Context<'a> {
     pub parties: &'a [String],
     /// Name of global step k.
     pub step_name: &'a dyn Fn(usize) -> String,
-    /// Whether to run the helper's probe (this party is SecureNN's helper), with P0 and P1.
-    pub probe: Option<[usize; 2]>,
+    /// The helper's search over every DReLU of the run (when this party is SecureNN's helper).
+    pub probe: Option<&'a [DreluRecovery]>,
 }
 
 /// One item with its elements (at most [`POOLED`]).
@@ -571,47 +582,35 @@ pub fn extract(
         start = end;
     }
 
-    // The probe.
-    if let Some(servers) = cx.probe {
-        let probes = probe::probe(items, cx.step_name, servers, PROBE_ELEMENTS);
-        for p in &probes {
-            layout = fnv(layout, p.step as u64);
-            layout = fnv(layout, p.outcomes.len() as u64);
-            let desc = |measure, position| FeatureDesc {
-                op: p.op,
-                step: p.step,
-                subject: Subject::Probe,
-                measure,
-                position,
-            };
-            let outcome: Vec<u8> = p
-                .outcomes
+    // The probe: the first PROBE_ELEMENTS elements of each DReLU.
+    for p in cx.probe.unwrap_or_default() {
+        let cands = &p.candidates[..p.candidates.len().min(PROBE_ELEMENTS)];
+        layout = fnv(layout, p.step as u64);
+        layout = fnv(layout, cands.len() as u64);
+        let desc = |measure, position| FeatureDesc {
+            op: p.op,
+            step: p.step,
+            subject: Subject::Probe,
+            measure,
+            position,
+        };
+        let outcome: Vec<u8> = cands.iter().map(|c| c.len().min(2) as u8).collect();
+        sink.emit(&outcome, Measure::Outcome, &desc);
+        for (m, f) in [
+            (
+                Measure::RecoveredLow4,
+                (|v| (v & 15) as u8) as fn(u64) -> u8,
+            ),
+            (Measure::RecoveredFold, fold as fn(u64) -> u8),
+        ] {
+            let cats: Vec<u8> = cands
                 .iter()
-                .map(|o| match o {
-                    Outcome::Nothing => 0,
-                    Outcome::Unique(_) => 1,
-                    Outcome::Several => 2,
-                    Outcome::Unfinished => 3,
+                .map(|c| match c.as_slice() {
+                    [v] => f(*v),
+                    _ => 16,
                 })
                 .collect();
-            sink.emit(&outcome, Measure::Outcome, &desc);
-            for (m, f) in [
-                (
-                    Measure::RecoveredLow4,
-                    (|v| (v & 15) as u8) as fn(u64) -> u8,
-                ),
-                (Measure::RecoveredFold, fold as fn(u64) -> u8),
-            ] {
-                let cats: Vec<u8> = p
-                    .outcomes
-                    .iter()
-                    .map(|o| match o {
-                        Outcome::Unique(v) => f(*v),
-                        _ => 16,
-                    })
-                    .collect();
-                sink.emit(&cats, m, &desc);
-            }
+            sink.emit(&cats, m, &desc);
         }
     }
     sink.out.layout = layout;

@@ -14,7 +14,6 @@
 //! only what its features and its number of runs can see.
 
 pub mod features;
-pub mod probe;
 pub mod stats;
 
 use crate::error::{Result, SimError};
@@ -454,7 +453,7 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
         tag: 0xA,
         parties: tested.clone(),
     }];
-    let mut notes = Vec::new();
+    let mut notes = plan.warnings.clone();
     for &p in &tested {
         let own = owned(p);
         let tag = own.iter().fold(0xB_u64, |h, &i| splitmix(h ^ i as u64));
@@ -506,10 +505,8 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
         t.steps.iter().map(|s| s.name.clone()).collect()
     };
     let excluded: Vec<Vec<Excluded>> = (0..n).map(|p| legitimate(plan, p)).collect();
-    let helper_probe = |p: usize| {
-        (plan.scenario.protocol.is_securenn() && p == plan.placement.producer)
-            .then_some([plan.placement.server0, plan.placement.server1])
-    };
+    let helper = plan.placement.producer;
+    let probing = plan.scenario.protocol.is_securenn();
     type Views = Vec<(usize, Extracted, Option<Schema>)>;
     let run_one = |set: usize, k: usize, schema: bool| -> Result<(Views, Vec<String>)> {
         let mut p = base.clone();
@@ -534,6 +531,10 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
             (_, e) => e,
         })?;
         let names = step_names(&r.trace);
+        let probe = (probing && sets[set].parties.contains(&helper)).then(|| {
+            let servers = [plan.placement.server0, plan.placement.server1];
+            crate::attack::recover(&r.trace, helper, servers)
+        });
         let step_name = |k: usize| names.get(k).cloned().unwrap_or_default();
         let out = sets[set]
             .parties
@@ -546,7 +547,7 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
                 let cx = features::Context {
                     parties: &plan.parties,
                     step_name: &step_name,
-                    probe: helper_probe(party),
+                    probe: probe.as_deref().filter(|_| party == helper),
                 };
                 let (x, s) = features::extract(&items, &cx, schema);
                 (party, x, s)
@@ -858,7 +859,11 @@ impl LeakReport {
                 p.party,
                 truncate(&changed, 24),
                 p.features,
-                fmt_p(p.min_p)
+                if p.features == 0 {
+                    "—".to_string()
+                } else {
+                    fmt_p(p.min_p)
+                }
             );
         }
         for p in &self.parties {
