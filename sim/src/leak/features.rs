@@ -374,7 +374,7 @@ fn category(m: Measure, v: u64) -> u8 {
         Measure::SeedHigh => ((v >> 4) & 15) as u8,
         Measure::Fold => fold(v),
         Measure::Value => (v % 67) as u8,
-        Measure::Zero => (v % 67 == 0) as u8,
+        Measure::Zero => v.is_multiple_of(67) as u8,
         Measure::Bit => (v & 1) as u8,
         Measure::Ratio => v.min(68) as u8,
         Measure::Outcome | Measure::RecoveredLow4 | Measure::RecoveredFold => {

@@ -486,7 +486,12 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
             .enumerate()
             .filter(|(j, i)| i.owner.is_some() && !own.contains(j))
             .count();
-        if changed.len() < candidates {
+        if candidates == 0 {
+            notes.push(format!(
+                "for {}: every input is public or its own; nothing secret can change",
+                plan.parties[p]
+            ));
+        } else if changed.len() < candidates {
             notes.push(format!(
                 "for {}: the alternative leaves {} of {candidates} secret inputs as they are",
                 plan.parties[p],
