@@ -130,6 +130,37 @@ fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
     p
 }
 
+/// `compare` predicts the costs of healthy runs on clean LAN and WAN links: a scenario with
+/// injected faults or held links is refused (located in `source`), rather than silently run
+/// without them.
+pub fn refuse_faults(
+    source: &crate::scenario::Source,
+    plan: &Plan,
+) -> std::result::Result<(), crate::ScenarioError> {
+    use crate::scenario::PathSeg::{Field as F, Item as I};
+    if !plan.scenario.faults.is_empty() {
+        return Err(source.error_at_path(
+            &[F("faults"), I(0)],
+            "`compare` predicts the costs of healthy runs, and this scenario injects faults",
+            "remove `faults` to compare the protocols; run the faulty scenario with `sharescope run`",
+        ));
+    }
+    if let Some(i) = plan
+        .scenario
+        .network
+        .links
+        .iter()
+        .position(|l| l.state == Some(crate::scenario::LinkState::Held))
+    {
+        return Err(source.error_at_path(
+            &[F("network"), F("links"), I(i), F("state")],
+            "`compare` runs every protocol on clean LAN and WAN links, and this link is held",
+            "remove the held link to compare the protocols; `sharescope run` shows its deadlock",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `plan` under each protocol and collects one row per protocol. A protocol that cannot
 /// run the program (Pond and `MaxPool2d` or `Argmax`) gets a row with `skipped` set; a run that fails
 /// (e.g. an injected fault) is an error.

@@ -118,14 +118,19 @@ fn realtime_mode_agrees_with_the_virtual_prediction() {
             "(default: (latency_us: {}, bandwidth_bps: 1_000_000_000), mode: Realtime)",
             latency_ms * 1000
         );
-        let v = sim::run(&plan(&program(5, &net_v, "Measured"))).unwrap();
-        let r = sim::run(&plan(&program(5, &net_r, "Measured"))).unwrap();
+        // The cost model makes both runs' virtual clocks deterministic: realtime mode must not
+        // change them (an event-level check that holds on any machine).
+        let v = sim::run(&plan(&program(5, &net_v, MODEL))).unwrap();
+        let r = sim::run(&plan(&program(5, &net_r, MODEL))).unwrap();
+        assert_eq!(v.totals.virtual_time_ns, r.totals.virtual_time_ns);
         let predicted = v.totals.virtual_time_ns as f64;
         let actual = r.totals.wall_time_ns as f64;
-        // The prediction is a lower bound up to scheduling noise, and real time exceeds it only by
-        // thread start-up and scheduling: allow 25 % plus 30 ms.
+        // Realtime mode sleeps until every delivery, so the prediction is a hard lower bound. The
+        // upper bound only catches gross errors (sleeping twice, sleeping on the wrong clock): a
+        // loaded 2-core machine adds scheduling delays, so it is generous (3× + 0.5 s); how close
+        // the two are on a quiet machine is measured, not asserted (docs/simulator.md).
         assert!(
-            actual >= predicted * 0.9 && actual <= predicted * 1.25 + 30e6,
+            actual >= predicted && actual <= predicted * 3.0 + 500e6,
             "latency {latency_ms} ms: virtual {predicted} ns vs realtime {actual} ns"
         );
     }

@@ -26,7 +26,8 @@ pub fn is_interrupt_key(key: &KeyEvent) -> bool {
         || (key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c'))
 }
 
-/// The panes, numbered as the number keys select them.
+/// The panes, in the order Tab cycles them. The first seven have number keys (1–7); the view pane
+/// has the letter `V` (digits also start counts, so no new digit key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Pane {
     /// 1: ops and their steps.
@@ -43,11 +44,13 @@ pub enum Pane {
     Timeline,
     /// 7: what the current step does, why it is private, what it costs.
     Explain,
+    /// V: one party's view up to the cursor — everything it received, dealt and had opened.
+    View,
 }
 
 impl Pane {
-    /// All panes in number order.
-    pub const ALL: [Pane; 7] = [
+    /// All panes in Tab order (the number keys select the first seven).
+    pub const ALL: [Pane; 8] = [
         Pane::Outline,
         Pane::Graph,
         Pane::Shares,
@@ -55,11 +58,21 @@ impl Pane {
         Pane::Heatmaps,
         Pane::Timeline,
         Pane::Explain,
+        Pane::View,
     ];
 
-    /// The pane's number key (1–7).
+    /// The pane's position in [`Pane::ALL`], from 1 (its number key for the first seven; it
+    /// also indexes [`App::scroll`] as `number() - 1`).
     pub fn number(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
+
+    /// The key that selects it, as titles and tabs show it: `1`–`7`, or `V`.
+    pub fn key(self) -> char {
+        match self {
+            Pane::View => 'V',
+            p => char::from_digit(p.number() as u32, 10).unwrap_or('?'),
+        }
     }
 
     /// Its title.
@@ -72,6 +85,7 @@ impl Pane {
             Pane::Heatmaps => "Heatmaps",
             Pane::Timeline => "Timeline",
             Pane::Explain => "Explain",
+            Pane::View => "View",
         }
     }
 }
@@ -129,8 +143,14 @@ pub struct App {
     pub selected: Row,
     /// Ops expanded by hand (the cursor's op is always expanded).
     pub expanded: BTreeSet<usize>,
-    /// Vertical scroll of each pane, by pane number − 1.
-    pub scroll: [usize; 7],
+    /// Vertical scroll of each pane, by pane number − 1 (the view pane's is its top line, kept
+    /// within its content; see [`App::follow_cursor`]).
+    pub scroll: [usize; 8],
+    /// Whose view the view pane shows (a party index).
+    pub view_party: usize,
+    /// The cursor position and party the view pane last scrolled to (it re-anchors when either
+    /// changes, not on every command).
+    pub view_anchored: Option<(usize, usize)>,
     /// A pending count (`10n`).
     pub count: Option<usize>,
     /// Whether the pending count is a lone digit 1–7 that focused a pane (not a count).
@@ -166,7 +186,9 @@ impl App {
             tolerance: 1e-3,
             selected: Row::Op(0),
             expanded: BTreeSet::new(),
-            scroll: [0; 7],
+            scroll: [0; 8],
+            view_party: 0,
+            view_anchored: None,
             count: None,
             count_is_focus: false,
             message: String::new(),
@@ -192,12 +214,36 @@ impl App {
         }
     }
 
-    /// Moves the outline selection to the cursor.
+    /// Moves the outline selection to the cursor, and the view pane to the cursor's step (when
+    /// the cursor or the viewed party changed since it last did).
     pub fn follow_cursor(&mut self) {
         self.selected = match self.ctl.current_step() {
             Some(s) => Row::Step(s.index),
             None => Row::Op(self.ctl.next_step().map(|s| s.op).unwrap_or(0)),
         };
+        if self.detail == Pane::View {
+            self.anchor_view();
+        }
+    }
+
+    /// Scrolls the view pane to the cursor's step, unless it already did for this cursor
+    /// position and party (laid out only while the pane is shown: a view is the whole run).
+    fn anchor_view(&mut self) {
+        let at = (self.ctl.position(), self.view_party);
+        if self.view_anchored != Some(at) {
+            self.view_anchored = Some(at);
+            self.scroll[Pane::View.number() - 1] = crate::panes::view::anchor(self);
+        }
+    }
+
+    /// Shows the view of the party `by` places after the current one (cycling; negative goes
+    /// back), scrolled to its items at the cursor.
+    pub fn cycle_view_party(&mut self, by: isize) {
+        let n = self.ctl.trace().parties.len().max(1) as isize;
+        self.view_party = (self.view_party as isize + by).rem_euclid(n) as usize;
+        self.anchor_view();
+        let name = &self.ctl.trace().parties[self.view_party];
+        self.set_message(format!("view of {name}"));
     }
 
     /// The outline's rows: every op, with the steps of expanded ops (and of the cursor's op).
@@ -434,6 +480,7 @@ impl App {
             KeyCode::Char('?') => self.mode = Mode::Help,
             KeyCode::Char(':') => self.mode = Mode::Command(String::new()),
             KeyCode::Char('B') => self.mode = Mode::Breakpoints(0),
+            KeyCode::Char('V') => self.focus_pane(Pane::View),
             KeyCode::Char('b') => self.toggle_breakpoint_at_selection(),
             KeyCode::Char('v') => {
                 self.value_format = self.value_format.next();
@@ -453,6 +500,12 @@ impl App {
             KeyCode::PageUp => self.move_in_focus(-10),
             KeyCode::PageDown => self.move_in_focus(10),
             KeyCode::Enter => self.activate_selection(),
+            KeyCode::Right | KeyCode::Char('l') if self.focus == Pane::View => {
+                self.cycle_view_party(1)
+            }
+            KeyCode::Left | KeyCode::Char('h') if self.focus == Pane::View => {
+                self.cycle_view_party(-1)
+            }
             KeyCode::Char(' ') | KeyCode::Right | KeyCode::Left => self.toggle_expand(),
             KeyCode::Esc => {
                 self.count = None;
@@ -469,6 +522,9 @@ impl App {
         if p != Pane::Outline {
             self.detail = p;
         }
+        if p == Pane::View {
+            self.anchor_view();
+        }
     }
 
     fn cycle_focus(&mut self, by: usize) {
@@ -484,6 +540,10 @@ impl App {
             if let Some(r) = rows.get(to as usize) {
                 self.selected = *r;
             }
+        } else if self.focus == Pane::View {
+            let max = crate::panes::view::max_scroll(self);
+            let s = &mut self.scroll[Pane::View.number() - 1];
+            *s = (*s as isize + delta).clamp(0, max as isize) as usize;
         } else {
             let s = &mut self.scroll[self.focus.number() - 1];
             *s = (*s as isize + delta).max(0) as usize;

@@ -210,10 +210,17 @@ pub fn execute(cli: Cli) -> Outcome {
                 Ok(p) => p,
                 Err(e) => return Outcome::UserError(e),
             };
-            match load_plan(Some(&scenario)) {
+            let source = match Source::from_file(&scenario) {
+                Ok(s) => s,
+                Err(e) => return sim_error(e),
+            };
+            match scenario::load_source(&source) {
                 Ok(mut plan) => {
                     if let Some(s) = seed {
                         plan.scenario.seed = s;
+                    }
+                    if let Err(e) = sim::compare::refuse_faults(&source, &plan) {
+                        return sim_error(e.into());
                     }
                     match sim::compare::compare(&plan, &protocols) {
                         Ok(c) => {

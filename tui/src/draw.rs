@@ -1,7 +1,7 @@
 //! Drawing the whole screen from the app state: header, panes, message line, key hints and the
 //! overlays (help, breakpoints). Pure: reads the state, never changes it.
 
-use crate::app::{App, Mode};
+use crate::app::{App, Mode, Pane};
 use crate::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use crate::panes;
 use ratatui::layout::{Alignment, Rect};
@@ -34,9 +34,15 @@ pub const KEYS: &[(&str, &str)] = &[
         "↑↓ jk PgUp/Dn",
         "move the selection / scroll the focused pane",
     ),
-    ("Enter", "outline: go to the selected step or op"),
-    ("Space ← →", "outline: expand / collapse the selected op"),
-    ("v", "shares: hex / unsigned / signed / decoded"),
+    (
+        "Enter Space ←→",
+        "outline: go to the step or op / expand, collapse it",
+    ),
+    (
+        "V  ← → h l",
+        "view pane: one party's view so far / pick the party",
+    ),
+    ("v", "shares, view: hex / unsigned / signed / decoded"),
     ("w", "heat map: compute / waiting time"),
     ("mouse", "click focuses and selects; wheel scrolls"),
     ("?", "this help"),
@@ -57,7 +63,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         if i > 0 {
             tabs.push(Span::styled("│", th.dim()));
         }
-        let label = layout::tab_label(*p);
+        let label = layout::tab_label(*p, layout::compact_tabs(areas.tabbar.width));
         let shown = areas.panes.iter().any(|(q, _)| q == p);
         tabs.push(if *p == app.detail {
             Span::styled(label, th.current())
@@ -125,6 +131,9 @@ pub fn key_hints(app: &App) -> String {
             if app.ctl.position() > 0 {
                 keys.push("p back  P rev");
             }
+            if app.focus == Pane::View {
+                keys.insert(0, "←→ party  ↑↓ scroll");
+            }
             keys.push("b break  : cmd  Tab pane  ? help  q quit");
             keys.join("  ")
         }
@@ -149,18 +158,33 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         RunState::Finished => ("run finished", th.good()),
         RunState::Failed(_) => ("FAILED", th.bad()),
     };
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" sharescope ", th.current()),
         Span::styled(format!(" {} ", t.scenario), th.title()),
-        Span::raw(format!(
+    ];
+    // The teaching variants that leak say so first, whatever else has to give way.
+    if c.plan().scenario.protocol.is_insecure() {
+        spans.push(Span::styled("⚠ INSECURE VARIANT", th.bad()));
+        spans.push(Span::raw(" "));
+    }
+    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    let tail = [
+        format!(
             "· seed {} · step {}/{} · {op} · ",
             t.seed,
             c.position(),
             total
-        )),
-        Span::styled(state, st_style),
-    ]);
-    f.render_widget(Paragraph::new(line), area);
+        ),
+        format!("· step {}/{} · ", c.position(), total),
+    ];
+    let room = (area.width as usize).saturating_sub(width(&spans) + state.chars().count());
+    let tail = tail
+        .iter()
+        .find(|s| s.chars().count() <= room)
+        .unwrap_or(&tail[1]);
+    spans.push(Span::raw(tail.clone()));
+    spans.push(Span::styled(state, st_style));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn too_small(f: &mut Frame, size: Rect) {

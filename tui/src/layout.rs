@@ -37,15 +37,26 @@ pub fn companion(detail: Pane) -> Pane {
     }
 }
 
-/// The label of each tab in the bar.
-pub fn tab_label(p: Pane) -> String {
+/// The label of each tab in the bar (`compact` for narrow bars).
+pub fn tab_label(p: Pane, compact: bool) -> String {
     let short = match p {
         Pane::Network => "Net",
         Pane::Heatmaps => "Heat",
         Pane::Timeline => "Time",
+        Pane::Explain if compact => "Expl",
         other => other.title(),
     };
-    format!("{} {}", p.number(), short)
+    format!("{} {}", p.key(), short)
+}
+
+/// Whether the tab bar needs the compact labels to fit in `width` columns.
+pub fn compact_tabs(width: u16) -> bool {
+    let full: usize = Pane::ALL
+        .iter()
+        .skip(1)
+        .map(|p| tab_label(*p, false).chars().count() + 1)
+        .sum();
+    full > width as usize + 1
 }
 
 /// The layout for a terminal of `size`, or `None` when it is too small.
@@ -89,8 +100,9 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
     }
     let mut tabs = Vec::new();
     let mut x = right[0].x;
+    let compact = compact_tabs(right[0].width);
     for p in Pane::ALL.iter().skip(1) {
-        let w = tab_label(*p).chars().count() as u16;
+        let w = tab_label(*p, compact).chars().count() as u16;
         if x + w > right[0].x + right[0].width {
             break;
         }

@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 use tui::cli::{execute, Cli, Outcome};
 
@@ -34,12 +35,16 @@ fn main() -> ExitCode {
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,
         Outcome::Leak => ExitCode::from(3),
+        // Written without eprintln!, which panics when stderr is gone (a hung-up terminal).
         Outcome::UserError(e) => {
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(1)
         }
         Outcome::Internal(e) => {
-            eprintln!("internal error: {e}\nThis is a bug in sharescope; please report it with the scenario file.");
+            let _ = writeln!(
+                std::io::stderr(),
+                "internal error: {e}\nThis is a bug in sharescope; please report it with the scenario file."
+            );
             ExitCode::from(2)
         }
     }

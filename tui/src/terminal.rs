@@ -1,6 +1,8 @@
 //! The terminal session: raw mode, alternate screen and mouse capture, restored on every exit
 //! path — normal return, error (the guard's `Drop`), panic (a hook that restores first), and
-//! SIGTERM / SIGHUP / SIGINT (flags the event loop polls; it then returns through the guard).
+//! SIGTERM / SIGHUP / SIGINT (flags the event loop checks at least every 250 ms; it then returns
+//! through the guard). A hung-up terminal (its master side closed) ends the debugger at once,
+//! and nothing more is written to it.
 
 use crate::app::App;
 use crate::draw;
@@ -18,8 +20,75 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Set once the terminal has hung up: nothing is written to it any more.
+static HUNG_UP: AtomicBool = AtomicBool::new(false);
+
+/// What the terminal's input side says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Bytes (or events crossterm already holds) are waiting.
+    Ready,
+    /// Nothing within the timeout (or a signal interrupted the wait).
+    Idle,
+    /// The terminal is gone (hang-up, error): the debugger must exit.
+    HungUp,
+}
+
+/// The descriptor crossterm reads events from: stdin when it is a terminal, else /dev/tty.
+fn input_fd() -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    static TTY: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } == 1 {
+        return 0;
+    }
+    TTY.get_or_init(|| std::fs::File::open("/dev/tty").ok())
+        .as_ref()
+        .map_or(0, |f| f.as_raw_fd())
+}
+
+/// Waits up to `timeout` for input, telling a hang-up apart (crossterm's own poll spins on a
+/// hung-up terminal, reading nothing, and never returns). Events crossterm has already parsed
+/// count as ready.
+fn wait_input(timeout: Duration) -> Input {
+    if matches!(event::poll(Duration::ZERO), Ok(true)) {
+        return Input::Ready;
+    }
+    let mut pfd = libc::pollfd {
+        fd: input_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if rc < 0 {
+        return match io::Error::last_os_error().kind() {
+            io::ErrorKind::Interrupted => Input::Idle,
+            _ => Input::HungUp,
+        };
+    }
+    if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Input::HungUp;
+    }
+    if pfd.revents & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::Idle
+    }
+}
+
+/// Notes that the terminal is gone: the guard will not write to it.
+fn hung_up() {
+    HUNG_UP.store(true, Ordering::SeqCst);
+}
+
 /// Puts the terminal back: leaves the alternate screen, shows the cursor, ends raw mode.
+/// Nothing is written once the terminal has hung up.
 pub fn restore() {
+    if HUNG_UP.load(Ordering::SeqCst) {
+        return;
+    }
     let mut out = io::stdout();
     let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
     let _ = terminal::disable_raw_mode();
@@ -81,9 +150,16 @@ pub fn run(plan: Plan) -> io::Result<()> {
     let mut redraw = true;
     loop {
         if redraw {
-            let size = term.size()?;
-            app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-            term.draw(|f| draw::draw(f, &app))?;
+            let drawn = term.size().and_then(|size| {
+                app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                term.draw(|f| draw::draw(f, &app)).map(|_| ())
+            });
+            if let Err(e) = drawn {
+                if wait_input(Duration::ZERO) == Input::HungUp {
+                    return abandon(term);
+                }
+                return Err(e);
+            }
         }
         if app.pending.is_some() {
             // The "running…" status is on screen; now run the long key, with a watcher on the
@@ -107,28 +183,62 @@ pub fn run(plan: Plan) -> io::Result<()> {
             app.ctl.set_progress_observer(None);
             done.store(true, Ordering::SeqCst);
             let _ = watcher.join();
+            if HUNG_UP.load(Ordering::SeqCst) {
+                return abandon(term);
+            }
             if shown.load(Ordering::SeqCst) {
                 // The progress line was written behind ratatui's back: repaint everything.
                 term.clear()?;
             }
             redraw = true;
             if signalled.load(Ordering::Relaxed) {
+                if wait_input(Duration::ZERO) == Input::HungUp {
+                    return abandon(term);
+                }
                 return Ok(());
             }
             continue;
         }
-        redraw = event::poll(Duration::from_millis(100))?;
-        if redraw {
-            match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
-                Event::Mouse(m) => app.handle_mouse(m),
-                _ => {}
+        // Wakes for input, a signal (poll returns EINTR) or every 250 ms to look at the signal
+        // flag; an idle debugger costs nothing measurable.
+        redraw = false;
+        match wait_input(Duration::from_millis(250)) {
+            Input::HungUp => return abandon(term),
+            Input::Idle => {}
+            Input::Ready => {
+                let next = event::poll(Duration::ZERO)
+                    .and_then(|ready| ready.then(event::read).transpose());
+                match next {
+                    Ok(Some(ev)) => {
+                        redraw = true;
+                        match ev {
+                            Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
+                            Event::Mouse(m) => app.handle_mouse(m),
+                            _ => {}
+                        }
+                    }
+                    Ok(None) => {}
+                    // A terminal that cannot be read any more is gone.
+                    Err(_) => return abandon(term),
+                }
             }
         }
         if app.quit || signalled.load(Ordering::Relaxed) {
+            // A SIGHUP usually means the terminal is going away: look before writing to it.
+            if wait_input(Duration::ZERO) == Input::HungUp {
+                return abandon(term);
+            }
             return Ok(());
         }
     }
+}
+
+/// Leaves a hung-up terminal alone: marks it gone (the guard writes nothing) and forgets
+/// ratatui's terminal, whose drop would try to show the cursor on it.
+fn abandon<B: ratatui::backend::Backend>(term: Terminal<B>) -> io::Result<()> {
+    hung_up();
+    std::mem::forget(term);
+    Ok(())
 }
 
 /// While a long movement runs on the UI thread, reads the keyboard on another: Esc or Ctrl-C
@@ -145,16 +255,22 @@ fn watch_for_interrupt(
             if signalled.load(Ordering::Relaxed) {
                 interrupt.store(true, Ordering::SeqCst);
             }
-            match event::poll(Duration::from_millis(50)) {
-                Ok(true) => {
+            match wait_input(Duration::from_millis(50)) {
+                Input::Ready => {
                     if let Ok(Event::Key(k)) = event::read() {
                         if k.kind != KeyEventKind::Release && crate::app::is_interrupt_key(&k) {
                             interrupt.store(true, Ordering::SeqCst);
                         }
                     }
                 }
-                Ok(false) => {}
-                Err(_) => return,
+                Input::Idle => {}
+                Input::HungUp => {
+                    // Stop the movement and let the main loop quit without drawing.
+                    hung_up();
+                    signalled.store(true, Ordering::SeqCst);
+                    interrupt.store(true, Ordering::SeqCst);
+                    return;
+                }
             }
         }
     })

@@ -385,3 +385,18 @@ fn leak_exits_0_without_evidence_and_1_on_user_errors() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked at"), "{}", stderr(&o));
 }
+
+#[test]
+fn compare_refuses_held_links_and_faults_instead_of_dropping_them() {
+    // It used to replace the network and exit 0 on the held link.
+    for (name, line, what) in [
+        ("deadlock-held-link.ron", ":30:53:", "this link is held"),
+        ("fault-server-panics.ron", ":37:9:", "injects faults"),
+    ] {
+        let path = scenario(name);
+        let o = sharescope(&["compare", path.to_str().unwrap(), "--protocols", "pond"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(line) && e.contains(what), "{name}: {e}");
+    }
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{app, app_with, keys, SCENARIO};
+use common::{app, app_with, keys, shipped, SCENARIO};
 use sim::control::{Breakpoint, RunState};
 use tui::app::{Mode, Pane, Row};
 
@@ -52,6 +52,8 @@ fn digits_focus_panes_and_tab_cycles() {
     keys(&mut a, "<Esc><Tab>");
     assert_eq!(a.focus, Pane::Graph);
     keys(&mut a, "<BackTab><BackTab>");
+    assert_eq!(a.focus, Pane::View, "Tab cycles through the view pane last");
+    keys(&mut a, "<BackTab>");
     assert_eq!(a.focus, Pane::Explain);
 }
 
@@ -464,4 +466,112 @@ fn an_interrupted_movement_says_where_it_paused() {
     // Only the movement it interrupted: the next continue runs to the end.
     keys(&mut a, "c");
     assert_eq!(a.message, "end of the run");
+}
+
+/// The view pane's scroll offset.
+fn view_scroll(a: &tui::app::App) -> usize {
+    a.scroll[Pane::View.number() - 1]
+}
+
+/// The view pane's first visible line, as text.
+fn view_top(a: &tui::app::App) -> String {
+    let areas = tui::layout::areas(a.size, a).unwrap();
+    let w = areas.panes[1].1.width as usize - 2;
+    tui::panes::view::all_lines(a, w)[view_scroll(a)].to_string()
+}
+
+#[test]
+fn capital_v_opens_the_view_pane_and_left_right_cycle_the_party() {
+    let mut a = app();
+    let parties = a.ctl.trace().parties.clone();
+    keys(&mut a, "nV");
+    assert_eq!((a.focus, a.detail), (Pane::View, Pane::View));
+    assert_eq!(a.view_party, 0);
+    assert_eq!(a.count, None, "V is a letter: no count starts");
+    keys(&mut a, "l");
+    assert_eq!(a.view_party, 1);
+    assert_eq!(a.message, format!("view of {}", parties[1]));
+    keys(&mut a, "<Right><Right>");
+    assert_eq!(a.view_party, 3);
+    keys(&mut a, "<Left>h");
+    assert_eq!(a.view_party, 1);
+    keys(&mut a, "hh");
+    assert_eq!(a.view_party, parties.len() - 1, "cycling wraps around");
+    keys(&mut a, "l");
+    assert_eq!(a.view_party, 0);
+    // The party stays when the pane loses focus; ← → are the outline's again there.
+    keys(&mut a, "l1");
+    assert_eq!(a.focus, Pane::Outline);
+    let cur = a.ctl.current_op().unwrap();
+    keys(&mut a, "<Esc><Right>");
+    assert_eq!(a.view_party, 1);
+    assert_eq!(a.selected, Row::Op(cur), "→ toggled the op in the outline");
+    // A digit still focuses its pane, and V comes back to the same view.
+    keys(&mut a, "<Esc>3");
+    assert_eq!(a.focus, Pane::Shares);
+    keys(&mut a, "<Esc>V");
+    assert_eq!((a.focus, a.view_party), (Pane::View, 1));
+}
+
+#[test]
+fn the_view_pane_scrolls_within_its_content_and_follows_the_cursor() {
+    let mut a = shipped("securenn-shortcut.ron", true);
+    let helper = a.ctl.plan().placement.producer;
+    // Run to PrivateCompare 14–15 and look at the helper.
+    keys(&mut a, "c");
+    let pc = loop {
+        keys(&mut a, "s");
+        let s = a.ctl.current_step().unwrap();
+        if s.name.starts_with("PrivateCompare 14–15") {
+            break s.index;
+        }
+    };
+    keys(&mut a, "V");
+    while a.view_party != helper {
+        keys(&mut a, "l");
+    }
+    let anchored = view_scroll(&a);
+    assert!(
+        anchored > 0,
+        "the helper's view is long: the cursor's step is further down"
+    );
+    assert!(
+        view_top(&a).contains(&format!("▶ step {}", pc + 1)),
+        "the pane opens at the cursor's step: {}",
+        view_top(&a)
+    );
+    // j / k / PgUp / PgDn scroll by one and ten lines, never past either end.
+    keys(&mut a, "jj");
+    assert_eq!(view_scroll(&a), anchored + 2);
+    keys(&mut a, "k");
+    assert_eq!(view_scroll(&a), anchored + 1);
+    let max = tui::panes::view::max_scroll(&a);
+    for _ in 0..max / 10 + 2 {
+        keys(&mut a, "<PgDn>");
+    }
+    assert_eq!(view_scroll(&a), max, "PgDn stops at the end of the view");
+    keys(&mut a, "j");
+    assert_eq!(view_scroll(&a), max);
+    for _ in 0..max / 10 + 2 {
+        keys(&mut a, "<PgUp>");
+    }
+    assert_eq!(view_scroll(&a), 0);
+    assert!(view_top(&a).contains("view up to step"), "{}", view_top(&a));
+    keys(&mut a, "k");
+    assert_eq!(view_scroll(&a), 0, "k stops at the top");
+    // A command that does not move the cursor keeps the scroll; a step moves it to the new
+    // step (the end of the view: it is the last group).
+    keys(&mut a, "jjj:tol 1e-6<Enter>");
+    assert_eq!(view_scroll(&a), 3);
+    keys(&mut a, "s");
+    assert_eq!(view_scroll(&a), tui::panes::view::anchor(&a));
+    assert!(view_scroll(&a) > anchored);
+    // Stepping back returns to the step's own place.
+    keys(&mut a, "p");
+    assert_eq!(view_scroll(&a), anchored);
+    // Another party's view opens at the cursor's step too (a server: no items there, so the
+    // end of its view is at the bottom of the pane).
+    keys(&mut a, "h");
+    assert_eq!(view_scroll(&a), tui::panes::view::anchor(&a));
+    assert_eq!(view_scroll(&a), tui::panes::view::max_scroll(&a));
 }

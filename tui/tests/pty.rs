@@ -22,8 +22,10 @@ struct Pty {
     child: Child,
 }
 
-impl Pty {
-    fn spawn(args: &[&str], rows: u16, cols: u16) -> Pty {
+/// Starts the binary with `args` in a fresh pseudo-terminal (its controlling terminal, in a
+/// session of its own); returns the master side and the child.
+fn spawn_in_pty(args: &[&str], rows: u16, cols: u16) -> (OwnedFd, Child) {
+    {
         let (mut master, mut slave) = (-1, -1);
         let ws = libc::winsize {
             ws_row: rows,
@@ -42,6 +44,9 @@ impl Pty {
             )
         };
         assert_eq!(rc, 0, "openpty failed");
+        // The child must not inherit the master side, or closing ours would not hang it up.
+        // SAFETY: fcntl on a descriptor just created here.
+        unsafe { libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC) };
         // SAFETY: both descriptors were just created and are owned here.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
@@ -62,6 +67,13 @@ impl Pty {
             });
         }
         let child = cmd.spawn().expect("start sharescope");
+        (master, child)
+    }
+}
+
+impl Pty {
+    fn spawn(args: &[&str], rows: u16, cols: u16) -> Pty {
+        let (master, child) = spawn_in_pty(args, rows, cols);
         let master = std::fs::File::from(master);
         let mut reader = master.try_clone().unwrap();
         let (tx, output) = channel();
@@ -271,4 +283,60 @@ fn a_too_small_terminal_gets_a_message() {
     pty.send("q");
     assert!(pty.wait_exit().success());
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_hung_up_terminal_ends_the_debugger_within_a_second() {
+    // The terminal goes away (tmux session killed, window closed, ssh dropped): the master side
+    // closes, the kernel hangs up the tty and sends SIGHUP. The debugger must exit promptly and
+    // end its party threads, not spin on the dead tty.
+    let path = scenario_file("hangup");
+    let (master, child) = spawn_in_pty(&["debug", path.to_str().unwrap()], 30, 100);
+    // Killed if the test fails, so no debugger outlives it.
+    struct Reap(Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reap(child);
+    // Let it draw its first frame (read until some output arrived, or give up after a while).
+    let mut file = std::fs::File::from(master);
+    let mut buf = [0u8; 4096];
+    let fd = file.as_raw_fd();
+    let start = Instant::now();
+    let mut seen = 0;
+    while seen < 2000 && start.elapsed() < PATIENCE {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } > 0 {
+            match file.read(&mut buf) {
+                Ok(n) if n > 0 => seen += n,
+                _ => break,
+            }
+        }
+    }
+    assert!(seen > 0, "the debugger drew nothing");
+    drop(file); // the terminal is gone
+    let gone = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            gone.elapsed() < PATIENCE,
+            "the debugger outlived its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = gone.elapsed();
+    eprintln!("exited {took:?} after the hang-up ({status})");
+    assert!(status.success(), "{status}");
+    // One second is the promise; the margin is for a loaded machine.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }

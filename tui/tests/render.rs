@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{app, app_with, keys, SCENARIO};
+use common::{app, app_with, keys, shipped, SCENARIO};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
@@ -164,4 +164,147 @@ fn elements_over_the_tolerance_are_marked() {
         "{}",
         marked[0]
     );
+}
+
+/// The shortcut scenario at PrivateCompare 14–15 (the helper has just opened d), with the view
+/// pane on the helper, laid out for a `w`×`h` terminal.
+fn helper_after_private_compare(color: bool, w: u16, h: u16) -> App {
+    // Half of d recorded (the scenario keeps all 512 values), so the pane's "not recorded" line
+    // is on screen too.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/securenn-shortcut.ron");
+    let mut plan = sim::scenario::load(&path).unwrap();
+    plan.scenario.trace.max_values = 256;
+    let mut a = App::new(
+        sim::control::Controller::new(plan),
+        tui::theme::Theme { color },
+    );
+    a.size = ratatui::layout::Rect::new(0, 0, w, h);
+    a.ctl.last();
+    let k = a
+        .ctl
+        .trace()
+        .steps
+        .iter()
+        .position(|s| s.name.starts_with("PrivateCompare 14–15"))
+        .unwrap();
+    keys(&mut a, &format!(":goto {}<Enter>V", k + 1));
+    while a.view_party != a.ctl.plan().placement.producer {
+        keys(&mut a, "l");
+    }
+    a
+}
+
+#[test]
+fn view_of_the_helper_in_the_shortcut_shows_the_zero_of_d_at_its_bit_80x24() {
+    let mut a = helper_after_private_compare(true, 80, 24);
+    let b = render(&mut a, 80, 24);
+    let s = text(&b);
+    // The warning, the party in the title, and the lesson: the zero at its real position.
+    assert!(s.contains("⚠ INSECURE VARIANT"), "{s}");
+    assert!(s.contains("V View · producer"), "{s}");
+    assert!(s.contains("row 1: zero at bit 6"), "{s}");
+    let row = s.lines().find(|l| l.contains("[1]")).expect("row 1 of d");
+    let cells: Vec<&str> = row
+        .split('│')
+        .find(|part| part.contains("[1]"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(cells[0], "[1]");
+    assert_eq!(
+        cells[1 + 6],
+        "▸0",
+        "the zero sits in column 6 (bit 6): {row}"
+    );
+    // In colour the zero is also highlighted.
+    let y = s.lines().position(|l| l.contains("▸0")).unwrap() as u16;
+    let x = (0..80).find(|&x| b[(x, y)].symbol() == "▸").unwrap();
+    assert_ne!(b[(x + 1, y)].fg, Color::Reset, "the zero is coloured");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
+    let mut a = helper_after_private_compare(false, 160, 48);
+    let b = render(&mut a, 160, 48);
+    for cell in b.content() {
+        assert!(matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset));
+    }
+    let s = text(&b);
+    // Without colour the marker carries the zero; both recorded zeros are on screen.
+    assert_eq!(s.matches("▸0").count(), 2, "{s}");
+    assert!(
+        !s.contains("e-5"),
+        "no Z_67 element is decoded as fixed point"
+    );
+    insta::assert_snapshot!(s);
+    // Further down, the rows past max_values are announced.
+    let w = tui::layout::areas(a.size, &a).unwrap().panes[1].1.width as usize - 2;
+    let all: Vec<String> = tui::panes::view::all_lines(&a, w)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let d = all.iter().position(|l| l.contains("opened: d = ")).unwrap();
+    assert!(
+        all[d..]
+            .iter()
+            .take(40)
+            .any(|l| l.contains("… 256 more not recorded (max_values 256)")),
+        "{all:#?}"
+    );
+    // The shares pane lists the same opened d as Z_67 elements, not as fixed point.
+    keys(&mut a, "3");
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("value (Z_67)"), "{s}");
+    assert!(!s.contains("1.526e-5"), "{s}");
+}
+
+#[test]
+fn view_of_a_pond_server_after_opening_the_masked_inputs_in_hex_80x24() {
+    let mut a = shipped("beaver-multiplication.ron", true);
+    // input x, input y, then deal triple and open masked inputs.
+    keys(&mut a, "nnssvV");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("V View · server0 · step 4 · values: hex"), "{s}");
+    assert!(s.contains("one-time-padded by the producer's mask"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn view_of_a_pond_server_from_the_top_160x48() {
+    let mut a = shipped("beaver-multiplication.ron", true);
+    a.size = ratatui::layout::Rect::new(0, 0, 160, 48);
+    keys(&mut a, "nnnV");
+    for _ in 0..10 {
+        keys(&mut a, "<PgUp>");
+    }
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("server0's view up to step 8"), "{s}");
+    assert!(s.contains("seed → ⟨x⟩₀"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn insecure_variants_warn_in_the_title() {
+    for (file, insecure) in [
+        ("securenn-shortcut.ron", true),
+        ("mlp-securenn.ron", false),
+        ("beaver-multiplication.ron", false),
+    ] {
+        let mut a = shipped(file, false);
+        for (w, h) in [(80, 24), (160, 48)] {
+            let s = screen(&mut a, w, h);
+            let title = s.lines().next().unwrap();
+            assert_eq!(
+                title.contains("⚠ INSECURE VARIANT"),
+                insecure,
+                "{file}: {title}"
+            );
+            assert!(
+                title.ends_with("paused"),
+                "the state stays in the title: {title}"
+            );
+        }
+    }
 }

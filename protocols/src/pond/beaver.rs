@@ -158,6 +158,7 @@ impl PondParty {
                     }
                 };
                 first.get_or_insert_with(|| a.clone());
+                ctx.record_dealt(&format!("mask of {n}"), RingKind::Z64, &a);
                 self.masks.insert(n.clone(), Mask::Producer { a });
             }
             let a = self.producer_mask(x)?;

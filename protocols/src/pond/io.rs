@@ -1,7 +1,7 @@
 //! Input sharing by an input provider and output to a receiver.
 
 use super::{InputSharing, PondParty, Value};
-use crate::context::{Context, Message, PartyId, Traffic};
+use crate::context::{Context, Message, PartyId, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::tensor::{self, Tensor};
 
@@ -24,6 +24,8 @@ impl PondParty {
         if self.me == owner {
             let x = value
                 .ok_or_else(|| ProtocolError::Missing(format!("owner has no data for `{name}`")))?;
+            // The owner's input is part of its view.
+            ctx.record_dealt(&format!("input {name}"), RingKind::Z64, x);
             // Step 1: pick ⟨x⟩₀ (from a seed, or dense); Step 2: ⟨x⟩₁ = x − ⟨x⟩₀.
             let x1 = match self.cfg.input_sharing {
                 InputSharing::Seeded => {

@@ -8,6 +8,7 @@ use protocols::context::Traffic;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
 use ratatui::text::Line;
 use sim::control::{base_step_name, step_prefix};
+use sim::scenario::ProtocolKind;
 
 /// The teaching text for one step kind.
 #[derive(Debug, Clone, Copy)]
@@ -23,9 +24,19 @@ pub struct Explanation {
 }
 
 /// The explanation of a step by its name (prefix such as `x^3: ` ignored). SecureNN steps, named
-/// after the paper's algorithm and step numbers, get their algorithm's text.
+/// after the paper's algorithm and step numbers, get their algorithm's text — for the variant the
+/// name carries, else the secure one (see [`explanation_in`]).
 pub fn explanation(step_name: &str) -> Option<Explanation> {
-    pond(base_step_name(step_name)).or_else(|| super::explain_securenn::explanation(step_name))
+    explanation_in(step_name, ProtocolKind::SecureNN)
+}
+
+/// The explanation of a step of a run under `protocol`: SecureNN steps whose name does not say
+/// the variant (PrivateCompare 14–15, the DReLU, ComputeMSB steps around it) get the text of
+/// the variant the protocol runs.
+pub fn explanation_in(step_name: &str, protocol: ProtocolKind) -> Option<Explanation> {
+    let variant = super::explain_securenn::variant(protocol);
+    pond(base_step_name(step_name))
+        .or_else(|| super::explain_securenn::explanation(step_name, variant))
 }
 
 /// Pond's steps by name.
@@ -205,7 +216,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     };
     let mut out = Vec::new();
     let op = &app.ctl.trace().ops[step.op];
-    let Some(e) = explanation(&step.name) else {
+    let Some(e) = explanation_in(&step.name, app.ctl.plan().scenario.protocol) else {
         return vec![Line::from(format!(
             "{} — no explanation for this step kind yet.",
             step.name
@@ -222,8 +233,13 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::styled("What it computes", th.title()));
     out.push(Line::from(e.computes.to_string()));
     out.push(Line::from(""));
-    out.push(Line::styled("Why it reveals nothing", th.title()));
-    out.push(Line::from(e.private.to_string()));
+    if e.private.starts_with("INSECURE") {
+        out.push(Line::styled("⚠ What it gives away", th.bad()));
+        out.push(Line::from(e.private.to_string()));
+    } else {
+        out.push(Line::styled("Why it reveals nothing", th.title()));
+        out.push(Line::from(e.private.to_string()));
+    }
     out.push(Line::from(""));
     out.push(Line::styled("Cost", th.title()));
     out.push(Line::from(e.cost.to_string()));
@@ -265,6 +281,56 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 th.good()
             },
         ));
+    }
+    if step.name.starts_with("PrivateCompare 1–13")
+        && app.ctl.plan().scenario.protocol.is_insecure()
+    {
+        out.extend(recovered_here(app, step.index, step.op));
+    }
+    out
+}
+
+/// At an insecure PrivateCompare: what the helper recovers of the DReLU this step belongs to,
+/// from its own recorded view (`sim::attack`), beside the true inputs (from the servers'
+/// opened r, never from the attack).
+fn recovered_here(app: &App, step: usize, op: usize) -> Vec<Line<'static>> {
+    let th = &app.theme;
+    let plan = app.ctl.plan();
+    let p = plan.placement;
+    let trace = app.ctl.trace();
+    // The DReLU whose ComputeMSB comparison is this step or the next one of the same op.
+    let Some(d) = sim::attack::recover(trace, p.producer, [p.server0, p.server1])
+        .into_iter()
+        .find(|d| d.op == op && d.step >= step)
+    else {
+        return vec![Line::styled(
+            "The helper's attack needs this DReLU's whole comparison in the trace: step on.",
+            th.dim(),
+        )];
+    };
+    let scale = (1u64 << plan.scenario.fixed_point.frac_bits.min(62)) as f64;
+    let decode = |v: u64| v as i64 as f64 / scale;
+    let mut out = vec![
+        Line::from(""),
+        Line::styled(
+            format!(
+                "⚠ What the helper recovers (sim::attack): {} of {} inputs exactly",
+                d.recovered(),
+                d.truth.len()
+            ),
+            th.bad(),
+        ),
+    ];
+    for (i, (t, c)) in d.truth.iter().zip(&d.candidates).enumerate().take(16) {
+        let got = match c.as_slice() {
+            [] => "nothing".to_string(),
+            [v] => format!("{:.6}", decode(*v)),
+            more => format!("{} candidates", more.len()),
+        };
+        out.push(Line::from(format!(
+            "  [{i}] true {:>12.6}   recovered {got}",
+            decode(*t)
+        )));
     }
     out
 }

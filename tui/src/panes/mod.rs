@@ -8,6 +8,8 @@ pub mod network;
 pub mod outline;
 pub mod shares;
 pub mod timeline;
+pub mod view;
+pub mod view_notes;
 
 use crate::app::{App, Pane};
 use ratatui::layout::Rect;
@@ -15,10 +17,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-/// The bordered block of pane `p`, its title and number, highlighted when focused.
+/// The bordered block of pane `p`, its title and key, highlighted when focused.
 pub fn block<'a>(app: &App, p: Pane, extra: &str) -> Block<'a> {
     let focused = app.focus == p;
-    let mut title = format!(" {} {} ", p.number(), p.title());
+    let mut title = format!(" {} {} ", p.key(), p.title());
     if !extra.is_empty() {
         title.push_str(&format!("· {extra} "));
     }
@@ -72,6 +74,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: Pane) {
                 .scroll((off.min(u16::MAX as usize) as u16, 0));
             f.render_widget(para, area);
         }
+        Pane::View => view::draw(f, area, app),
     }
 }
 

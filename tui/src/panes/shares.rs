@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::format::{self, fit, ValueFormat};
-use protocols::context::Traffic;
+use protocols::context::{RingKind, Traffic};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use sim::trace::{StepRecord, ValueRecord};
@@ -64,6 +64,28 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             format!("opened: {} — seen by {}", v.label, names.join(", ")),
             th.title(),
         ));
+        // Only Z_2^64 holds fixed point; Z_67 elements, bits and the odd ring are shown as the
+        // ring elements they are (the view pane, V, lays tensors out as grids).
+        if v.kind != RingKind::Z64 {
+            out.push(Line::styled(
+                format!(
+                    "{:>5}  {:>20}   ({:?}; grid in the view pane, V)",
+                    "#",
+                    format!("value ({})", v.kind.name()),
+                    v.shape
+                ),
+                th.dim(),
+            ));
+            for (i, raw) in v.values.iter().enumerate().take(MAX_ROWS) {
+                let x = match v.kind {
+                    RingKind::Seed => format!("{raw:02x}"),
+                    _ => raw.to_string(),
+                };
+                out.push(Line::from(format!("{i:>5}  {x:>20}")));
+            }
+            more(v, &mut out, th.dim());
+            continue;
+        }
         let compare = last_of_op && op.kind == "output";
         let double = is_double(&v.label);
         let mut header = format!("{:>5}  {:>20}", "#", "value (decoded)");

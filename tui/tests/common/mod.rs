@@ -47,8 +47,17 @@ pub fn app() -> App {
     app_with(SCENARIO, true)
 }
 
+/// A debugger on the shipped scenario `scenarios/{file}`, in colour or not.
+pub fn shipped(file: &str, color: bool) -> App {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    let plan = sim::scenario::load(&path).expect("shipped scenario is valid");
+    App::new(Controller::new(plan), Theme { color })
+}
+
 /// Feeds keys: plain characters, or `<Enter>`, `<Esc>`, `<Tab>`, `<BackTab>`, `<Up>`, `<Down>`,
-/// `<Space>`, `<BS>`, `<C-c>`.
+/// `<Space>`, `<BS>`, `<Left>`, `<Right>`, `<PgUp>`, `<PgDn>`, `<C-c>`.
 pub fn keys(app: &mut App, seq: &str) {
     let mut rest = seq;
     while let Some(c) = rest.chars().next() {
@@ -64,6 +73,10 @@ pub fn keys(app: &mut App, seq: &str) {
                     "Up" => (KeyCode::Up, KeyModifiers::NONE),
                     "Down" => (KeyCode::Down, KeyModifiers::NONE),
                     "Space" => (KeyCode::Char(' '), KeyModifiers::NONE),
+                    "Left" => (KeyCode::Left, KeyModifiers::NONE),
+                    "Right" => (KeyCode::Right, KeyModifiers::NONE),
+                    "PgUp" => (KeyCode::PageUp, KeyModifiers::NONE),
+                    "PgDn" => (KeyCode::PageDown, KeyModifiers::NONE),
                     "BS" => (KeyCode::Backspace, KeyModifiers::NONE),
                     "C-c" => (KeyCode::Char('c'), KeyModifiers::CONTROL),
                     other => panic!("unknown key <{other}>"),
