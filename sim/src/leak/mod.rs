@@ -241,7 +241,7 @@ pub struct Finding {
     pub df: usize,
     /// Uncorrected p-value.
     pub p_raw: f64,
-    /// Corrected p-value (Holm within the party, times the number of parties tested).
+    /// Corrected p-value (Holm within the party, times the number of parties with features).
     pub p: f64,
 }
 
@@ -618,14 +618,20 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
         return Err(e);
     }
 
-    // Tests.
+    // Tests. The Bonferroni factor counts the parties that have something to test.
+    let families = accs
+        .iter()
+        .flatten()
+        .filter(|a| !a.schema.positions.is_empty() || !a.schema.pooled.is_empty())
+        .count()
+        .max(1);
     let parties = tested
         .iter()
         .map(|&p| {
             let acc = accs[p]
                 .take()
                 .expect("every tested party has a reference run");
-            party_report(plan, &names, p, acc, &excluded[p], tested.len(), opts.alpha)
+            party_report(plan, &names, p, acc, &excluded[p], families, opts.alpha)
         })
         .collect::<Vec<_>>();
     let leak = parties.iter().any(|p| p.leak);
@@ -832,9 +838,10 @@ impl LeakReport {
         );
         let _ = writeln!(
             s,
-            "α = {} for the whole check (Holm within a party, Bonferroni across {} parties)",
+            "α = {} for the whole check (Holm within a party, Bonferroni across the {} parties \
+             with features)",
             self.alpha,
-            self.parties.len()
+            self.parties.iter().filter(|p| p.features > 0).count()
         );
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
