@@ -4,8 +4,9 @@
 //! enough for a test. Few runs each (the leaks show with p-values far below α at 20–30 runs).
 //!
 //! The MNIST-sized scenarios (digits-*, mnist-network-*) are left to a manual run
-//! (`sharescope leak scenarios/digits-mlp-securenn.ron`, about a minute on two cores): each of
-//! their runs takes tens of milliseconds to seconds, too slow for dozens of runs in a test.
+//! (`sharescope leak scenarios/digits-mlp-securenn.ron --runs 30`, about half a minute on two
+//! cores): each of their runs takes tens of milliseconds to seconds, too slow for dozens of runs
+//! in a test.
 
 use sim::leak::{self, Alternative, LeakReport, Options, PartyReport};
 use sim::scenario::{self, Plan, ProtocolKind};
