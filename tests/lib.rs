@@ -3,13 +3,15 @@
 //! - [`Pond`] builds a Pond scenario in code (fixed point, truncation, inputs, program, outputs),
 //!   validates it exactly as a scenario file would be, and runs it.
 //! - [`op`] finds an op's record in a run's trace.
+//! - View tests: [`Pond::plan`] with `sim::leak::assert_no_leak(&plan, runs)` checks that no
+//!   party's view of the scenario depends on the others' secrets (docs/leak.md).
 //! - [`bounds`] holds the fixed-point error bounds that property tests compare reconstructed
 //!   results with, each derived from how Pond computes the op.
 
 use protocols::fixed::FixedConfig;
 use protocols::pond::{InputSharing, Truncation};
 use protocols::program::Op;
-use sim::scenario::{Data, InputSpec, OutputSpec, Plan, Scenario, Source, Stmt};
+use sim::scenario::{Data, InputSpec, OutputSpec, Plan, ProtocolKind, Scenario, Source, Stmt};
 use sim::trace::OpRecord;
 use sim::{RunResult, ScenarioError, SimError};
 
@@ -76,6 +78,12 @@ impl Pond {
             gap_bits,
             weak_security: true,
         };
+        self
+    }
+
+    /// Sets the protocol (Pond by default; SecureNN for exact ReLU, MaxPool and Argmax).
+    pub fn protocol(mut self, p: ProtocolKind) -> Pond {
+        self.scenario.protocol = p;
         self
     }
 

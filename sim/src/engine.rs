@@ -138,7 +138,7 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
             .scenario
             .faults
             .iter()
-            .find(|f| f.op == label && &f.party == me)
+            .find(|f| f.op == label && &f.party == me && f.kind != FaultKind::ReuseMask)
         {
             match f.kind {
                 FaultKind::Panic => panic!("injected fault: {me} panics at the start of `{label}`"),
@@ -147,8 +147,17 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
                         "injected fault: {me} fails at the start of `{label}`"
                     )))
                 }
+                FaultKind::ReuseMask => unreachable!("filtered above"),
             }
         }
+        // A planted flaw changes what the producer deals, so every party applies it (the servers
+        // expand their mask shares to match).
+        party.plant_mask_reuse(
+            plan.scenario
+                .faults
+                .iter()
+                .any(|f| f.op == label && f.kind == FaultKind::ReuseMask),
+        );
         let out = match op {
             PlannedOp::Input { name, owner } => {
                 let mine = encoded.get(name.as_str()).filter(|_| ctx.me == *owner);

@@ -77,6 +77,9 @@ pub enum SimError {
         /// The OS error.
         message: String,
     },
+    /// A command-line argument is wrong (e.g. `sharescope leak --party` names no party).
+    #[error("{0}")]
+    Usage(String),
     /// An invariant of the simulator broke (a bug in sharescope).
     #[error("internal error: {0}")]
     Internal(String),

@@ -41,6 +41,29 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Test whether a party's view depends on the other parties' secrets: re-run the scenario
+    /// with fresh seeds under its own inputs and under an alternative, and compare each party's
+    /// view feature by feature (docs/leak.md). Exit 0: no evidence; 3: a leak was found.
+    Leak {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Test only this party (default: every party).
+        #[arg(long, value_name = "P")]
+        party: Option<String>,
+        /// Runs per assignment.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        runs: usize,
+        /// The alternative inputs: `extremes` (0, −1, ±2^(int_bits−1), −1 ulp), `redraw` (from the
+        /// same distribution), or a scenario FILE with the same input names and shapes.
+        #[arg(long, value_name = "FILE|redraw|extremes", default_value = "extremes")]
+        alt: String,
+        /// Override the scenario's seed (the run seeds derive from it).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the figures as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Validate a scenario: exit 0 if it is runnable, 1 with the error otherwise.
     Check {
         /// Scenario file (RON).
@@ -65,6 +88,8 @@ pub enum Command {
 pub enum Outcome {
     /// Success.
     Ok,
+    /// `leak` found evidence of a leak (exit 3); the report is printed.
+    Leak,
     /// The user's input was wrong (exit 1).
     UserError(String),
     /// sharescope failed (exit 2).
@@ -208,6 +233,21 @@ pub fn execute(cli: Cli) -> Outcome {
                 Err(e) => sim_error(e),
             }
         }
+        Some(Command::Leak {
+            scenario,
+            party,
+            runs,
+            alt,
+            seed,
+            json,
+        }) => leak(
+            &scenario,
+            party.as_deref(),
+            runs,
+            &alt,
+            seed,
+            json.as_deref(),
+        ),
         Some(Command::Check { scenario }) => match load_plan(Some(&scenario)) {
             Ok(plan) => {
                 println!(
@@ -233,5 +273,61 @@ pub fn execute(cli: Cli) -> Outcome {
             }
             Err(e) => sim_error(e),
         },
+    }
+}
+
+/// `sharescope leak`.
+pub fn leak(
+    scenario: &Path,
+    party: Option<&str>,
+    runs: usize,
+    alt: &str,
+    seed: Option<u64>,
+    json: Option<&Path>,
+) -> Outcome {
+    use sim::leak::{self, Alternative, Options};
+    let mut plan = match load_plan(Some(scenario)) {
+        Ok(p) => p,
+        Err(e) => return sim_error(e),
+    };
+    if let Some(s) = seed {
+        plan.scenario.seed = s;
+    }
+    let alternative = match alt {
+        "extremes" => Alternative::Extremes,
+        "redraw" => Alternative::Redraw,
+        file => match Alternative::from_file(&plan, Path::new(file)) {
+            Ok(a) => a,
+            Err(e) => return sim_error(e),
+        },
+    };
+    let party = match party.map(|p| leak::party_index(&plan, p)).transpose() {
+        Ok(p) => p,
+        Err(e) => return sim_error(e),
+    };
+    let opts = Options {
+        runs,
+        party,
+        alternative,
+        ..Options::new(runs)
+    };
+    let report = match leak::check(&plan, &opts) {
+        Ok(r) => r,
+        Err(e) => return sim_error(e),
+    };
+    print!("{}", report.text());
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).expect("the leak report serialises");
+        if let Err(e) = std::fs::write(path, text) {
+            return Outcome::UserError(format!(
+                "{}: cannot write the JSON report: {e}",
+                path.display()
+            ));
+        }
+    }
+    if report.leak {
+        Outcome::Leak
+    } else {
+        Outcome::Ok
     }
 }

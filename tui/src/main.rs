@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         });
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,
+        Outcome::Leak => ExitCode::from(3),
         // Written without eprintln!, which panics when stderr is gone (a hung-up terminal).
         Outcome::UserError(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");

@@ -317,6 +317,76 @@ fn the_deadlock_scenario_exits_1_naming_who_waits_for_whom() {
 }
 
 #[test]
+fn leak_exits_3_on_a_leak_naming_op_step_message_and_feature() {
+    let path = scenario("planted-mask-reuse.ron");
+    let json = temp_path("leak.json");
+    let o = sharescope(&[
+        "leak",
+        path.to_str().unwrap(),
+        "--runs",
+        "20",
+        "--party",
+        "server1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    assert!(out.contains("warning: PLANTED FLAW"), "{out}");
+    assert!(out.contains("server1"), "{out}");
+    assert!(
+        out.contains("LEAK op `z` step 3 “open masked inputs”: difference of opened"),
+        "{out}"
+    );
+    assert!(out.contains("verdict: LEAK"), "{out}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["leak"], true);
+    assert_eq!(report["runs"], 20);
+    let party = &report["parties"][0];
+    assert_eq!(party["party"], "server1");
+    let f = &party["findings"][0];
+    assert_eq!(f["op_name"], "z");
+    assert!(f["p"].as_f64().unwrap() < 1e-6, "{f}");
+}
+
+#[test]
+fn leak_exits_0_without_evidence_and_1_on_user_errors() {
+    let path = scenario("beaver-multiplication.ron");
+    let p = path.to_str().unwrap();
+    let o = sharescope(&["leak", p, "--runs", "10", "--alt", "redraw"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert!(out.contains("verdict: no evidence of a leak"), "{out}");
+    assert!(out.contains("left out: the party's output"), "{out}");
+    // A party that is not in the scenario.
+    let o = sharescope(&["leak", p, "--party", "sever0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--party") && err.contains("did you mean `server0`"),
+        "{err}"
+    );
+    // An alternative file whose inputs do not match: located in that file.
+    let alt = scenario("private-matmul.ron");
+    let o = sharescope(&["leak", p, "--alt", alt.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("private-matmul.ron:"), "{err}");
+    assert!(err.contains("has no input `x`"), "{err}");
+    // A missing alternative file, too few runs, a scenario whose runs fail.
+    let o = sharescope(&["leak", p, "--alt", "no-such.ron"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = sharescope(&["leak", p, "--runs", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--runs"), "{}", stderr(&o));
+    let fault = scenario("fault-server-panics.ron");
+    let o = sharescope(&["leak", fault.to_str().unwrap(), "--runs", "2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked at"), "{}", stderr(&o));
+}
+
+#[test]
 fn compare_refuses_held_links_and_faults_instead_of_dropping_them() {
     // It used to replace the network and exit 0 on the held link.
     for (name, line, what) in [

@@ -122,6 +122,8 @@ impl PondParty {
             .map(|n| self.get(n).map(|v| v.shape().to_vec()))
             .collect::<Result<_>>()?;
         let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
+        // The planted flaw (tests of the leak checker): one mask for two fresh operands.
+        let reuse = self.planted_mask_reuse && fresh.len() == 2 && shapes[0] == shapes[1];
 
         // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b. The seeds
         // go first; ⟨c⟩₁ follows when c is computed.
@@ -144,10 +146,18 @@ impl PondParty {
             )?;
             let (mut prg0, mut prg1) =
                 (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
-            for (n, s) in fresh.iter().zip(&shapes) {
-                let a0: Tensor<u64> = tensor::random(s, &mut prg0);
-                let a1: Tensor<u64> = tensor::random(s, &mut prg1);
-                let a = tensor::add(&a0, &a1)?;
+            let mut first: Option<Tensor<u64>> = None;
+            for (k, (n, s)) in fresh.iter().zip(&shapes).enumerate() {
+                let a = match &first {
+                    // The planted flaw: the second fresh operand gets the first one's mask.
+                    Some(a) if k == 1 && reuse => a.clone(),
+                    _ => {
+                        let a0: Tensor<u64> = tensor::random(s, &mut prg0);
+                        let a1: Tensor<u64> = tensor::random(s, &mut prg1);
+                        tensor::add(&a0, &a1)?
+                    }
+                };
+                first.get_or_insert_with(|| a.clone());
                 ctx.record_dealt(&format!("mask of {n}"), RingKind::Z64, &a);
                 self.masks.insert(n.clone(), Mask::Producer { a });
             }
@@ -168,8 +178,13 @@ impl PondParty {
         if let Some(i) = self.server_index() {
             let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
             let mut prg = tensor::Prg::from_seed(seed);
-            for (n, s) in fresh.iter().zip(&shapes) {
-                pending.push((n.clone(), tensor::random(s, &mut prg)));
+            for (k, (n, s)) in fresh.iter().zip(&shapes).enumerate() {
+                let a = if k == 1 && reuse {
+                    pending[0].1.clone()
+                } else {
+                    tensor::random(s, &mut prg)
+                };
+                pending.push((n.clone(), a));
             }
             if i == 0 {
                 c_share = Some(tensor::random(out_shape, &mut prg));

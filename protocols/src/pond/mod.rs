@@ -145,6 +145,9 @@ pub struct PondParty {
     prefix: String,
     /// SecureNN's pairwise keys, set up at the first exact nonlinear op.
     securenn_keys: Option<crate::securenn::Keys>,
+    /// **Planted flaw** (tests of the leak checker only): the next Beaver products deal one mask
+    /// for both fresh operands. See [`PondParty::plant_mask_reuse`].
+    planted_mask_reuse: bool,
 }
 
 impl PondParty {
@@ -158,7 +161,18 @@ impl PondParty {
             masks: HashMap::new(),
             prefix: String::new(),
             securenn_keys: None,
+            planted_mask_reuse: false,
         }
+    }
+
+    /// **Planted flaw, for testing leak detection only**: while on, a Beaver product whose two
+    /// operands are both fresh (not yet masked) and of one shape gets one mask for both — the
+    /// producer deals a, and b = a. The product is still correct (c = a∘a), but the servers open
+    /// x − a and y − a, whose difference x − y is in the clear. Every party must set the same
+    /// value for the same op (the simulator does, from a `ReuseMask` fault). Never use it
+    /// otherwise.
+    pub fn plant_mask_reuse(&mut self, on: bool) {
+        self.planted_mask_reuse = on;
     }
 
     /// The Pond configuration.

@@ -90,6 +90,11 @@ pub enum FaultKind {
     Panic,
     /// The party's protocol code returns an error.
     Error,
+    /// **Planted flaw, for testing `sharescope leak`**: the producer (the fault's party) deals
+    /// one Beaver mask for both fresh operands of the op, a product of two different private
+    /// values of one shape. The result stays correct, but the servers open x − a and y − a,
+    /// whose difference is x − y. Never something a real protocol does.
+    ReuseMask,
 }
 
 /// The protocol a scenario runs.

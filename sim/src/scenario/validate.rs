@@ -694,6 +694,47 @@ impl Plan {
                     &format!("{close}name a program statement, \"input x\" or \"output y\""),
                 ));
             }
+            if f.kind == FaultKind::ReuseMask {
+                if f.party != r.producer {
+                    return Err(err(
+                        &at("party"),
+                        format!(
+                            "a ReuseMask fault is planted in the producer, not in `{}`",
+                            f.party
+                        ),
+                        &format!(
+                            "the producer deals the Beaver masks: write party: \"{}\"",
+                            r.producer
+                        ),
+                    ));
+                }
+                let operands = ops.iter().find_map(|o| match o {
+                    PlannedOp::Compute {
+                        name,
+                        op: Op::Mul(x, y) | Op::MatMul(x, y),
+                    } if *name == f.op => Some((x, y)),
+                    PlannedOp::Compute {
+                        name,
+                        op: Op::Conv2d { input, filters, .. },
+                    } if *name == f.op => Some((input, filters)),
+                    _ => None,
+                });
+                let fits = operands.is_some_and(|(x, y)| {
+                    x != y && !public[x] && !public[y] && shapes[x] == shapes[y]
+                });
+                if !fits {
+                    return Err(err(
+                        &at("op"),
+                        format!(
+                            "a ReuseMask fault needs a product of two different private values of \
+                             one shape; `{}` is not",
+                            f.op
+                        ),
+                        "plant it on e.g. (name: \"z\", op: Mul(\"x\", \"y\")) with x and y private and of \
+                         the same shape",
+                    ));
+                }
+            }
         }
 
         let warnings = dealer_security(source, &scenario, &ops, &public)?;
