@@ -1119,7 +1119,9 @@ mod tests {
         // to the last step and waits there for the servers. The interrupt comes while they are
         // still at the start; the receiver waiting far ahead must not count as stuck at the gate
         // (which would let the run go on to the end).
-        let text = realtime(SCENARIO, 100);
+        // 300 ms links: the run lasts seconds, the interrupt comes at its first progress report
+        // (~100 ms in), so even a loaded machine cannot finish first.
+        let text = realtime(SCENARIO, 300);
         let mut c = Controller::new(plan(&text));
         assert_eq!(resume_interrupted_after(&mut c, 0), Stop::Interrupted);
         assert_eq!(c.state(), &RunState::Paused);
