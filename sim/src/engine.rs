@@ -101,6 +101,36 @@ fn held(v: Option<&Value>) -> Option<Tensor<u64>> {
     }
 }
 
+/// The faults party `me` injects at a step or into a message (the op-start Panic and Error, and
+/// the producer's planted ReuseMask, are applied by `party_main`).
+fn party_faults(plan: &Plan, me: usize) -> Vec<crate::party::PartyFault> {
+    let labels: Vec<String> = plan.ops.iter().map(PlannedOp::label).collect();
+    plan.scenario
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| plan.parties[me] == f.party && f.kind != FaultKind::ReuseMask)
+        .filter(|(_, f)| f.step.is_some() || !matches!(f.kind, FaultKind::Panic | FaultKind::Error))
+        .filter_map(|(index, f)| {
+            Some(crate::party::PartyFault {
+                index,
+                op: labels.iter().position(|l| *l == f.op)?,
+                step: f.step.clone(),
+                kind: f.kind,
+                to: f
+                    .to
+                    .as_ref()
+                    .and_then(|t| plan.parties.iter().position(|p| p == t)),
+                armed: false,
+                delta: match f.kind {
+                    FaultKind::Deviate(d) => plan.scenario.fixed_point.encode(d),
+                    _ => 0,
+                },
+            })
+        })
+        .collect()
+}
+
 /// One party's whole program.
 fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), ProtocolError> {
     let cfg = PondConfig {
@@ -134,20 +164,19 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         ctx.begin_op(i);
         let label = op.label();
         let me = &plan.parties[ctx.me];
-        if let Some(f) = plan
-            .scenario
-            .faults
-            .iter()
-            .find(|f| f.op == label && &f.party == me && f.kind != FaultKind::ReuseMask)
-        {
+        if let Some(f) = plan.scenario.faults.iter().find(|f| {
+            f.op == label
+                && &f.party == me
+                && f.step.is_none()
+                && matches!(f.kind, FaultKind::Panic | FaultKind::Error)
+        }) {
             match f.kind {
                 FaultKind::Panic => panic!("injected fault: {me} panics at the start of `{label}`"),
-                FaultKind::Error => {
+                _ => {
                     return Err(ProtocolError::Transport(format!(
                         "injected fault: {me} fails at the start of `{label}`"
                     )))
                 }
-                FaultKind::ReuseMask => unreachable!("filtered above"),
             }
         }
         // A planted flaw changes what the producer deals, so every party applies it (the servers
@@ -197,6 +226,7 @@ impl Simulation {
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+            faults_fired: plan.scenario.faults.iter().map(|_| false.into()).collect(),
             wakers: wake_tx,
         });
         // One channel per directed link.
@@ -228,6 +258,7 @@ impl Simulation {
                 senders: tx,
                 receivers: rx,
                 wake: wake_rx.remove(0),
+                faults: party_faults(&plan, me),
                 links,
                 rng,
                 timing: plan.scenario.timing,
@@ -500,12 +531,38 @@ impl Simulation {
             .metrics
             .as_ref()
             .and_then(|m| crate::metrics::compute(m, &outputs));
+        let mut warnings = self.plan.warnings.clone();
+        for (i, f) in self.plan.scenario.faults.iter().enumerate() {
+            let message = !matches!(
+                f.kind,
+                FaultKind::Panic | FaultKind::Error | FaultKind::ReuseMask
+            );
+            if (message || f.step.is_some())
+                && !self.shared.faults_fired[i].load(std::sync::atomic::Ordering::SeqCst)
+            {
+                warnings.push(format!(
+                    "fault {} of {} in `{}`{} never fired: {}",
+                    i + 1,
+                    f.party,
+                    f.op,
+                    f.step
+                        .as_ref()
+                        .map(|s| format!(" at step `{s}`"))
+                        .unwrap_or_default(),
+                    if message {
+                        "the party sent no matching message there"
+                    } else {
+                        "the op has no step whose name starts so"
+                    }
+                ));
+            }
+        }
         Ok(RunResult {
             trace,
             outputs,
             totals,
             metrics,
-            warnings: self.plan.warnings.clone(),
+            warnings,
         })
     }
 }

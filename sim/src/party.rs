@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     pub monitor: Mutex<MonitorState>,
     pub changed: Condvar,
     pub logs: Vec<Mutex<PartyLog>>,
+    /// Per scenario fault: whether it has fired (message faults and faults at a step).
+    pub faults_fired: Vec<AtomicBool>,
     /// One wake-up channel per party (capacity 1): a party blocked on a link or sleeping until
     /// a realtime delivery also listens here, so a failure or a cancellation ends its wait at
     /// once — nobody polls.
@@ -233,6 +235,84 @@ impl Shared {
     }
 }
 
+/// A fault one party injects at a protocol step or into one of its messages.
+#[derive(Debug, Clone)]
+pub(crate) struct PartyFault {
+    /// Index in the scenario's `faults`.
+    pub index: usize,
+    /// The op it belongs to.
+    pub op: usize,
+    /// The step (start of its name) it fires at; `None`: the op's start.
+    pub step: Option<String>,
+    /// What it does.
+    pub kind: crate::scenario::FaultKind,
+    /// For message faults: the receiver (`None`: any).
+    pub to: Option<PartyId>,
+    /// A message fault waiting for its message.
+    pub armed: bool,
+    /// Encoded deviation δ (fixed point), for `Deviate`.
+    pub delta: u64,
+}
+
+impl PartyFault {
+    fn is_message_fault(&self) -> bool {
+        use crate::scenario::FaultKind::*;
+        matches!(self.kind, Drop | Corrupt | Delay(_) | Deviate(_))
+    }
+}
+
+/// What a message fault did to a payload (changed in place), for the trace.
+fn apply_fault(f: &PartyFault, payload: &mut [u8], parts: &[protocols::context::Part]) -> String {
+    use crate::scenario::FaultKind;
+    use protocols::context::RingKind;
+    match f.kind {
+        FaultKind::Corrupt => {
+            let Some(p) = parts.first().filter(|p| !p.is_empty()) else {
+                return "corrupted (an empty message: nothing to change)".into();
+            };
+            match p.kind.width() {
+                1 => {
+                    let b = &mut payload[0];
+                    *b = match p.kind {
+                        RingKind::Zp => (*b + 1) % 67,
+                        _ => *b ^ 1,
+                    };
+                }
+                _ => {
+                    let v = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
+                    let v = match p.kind {
+                        RingKind::Odd => {
+                            use protocols::ring::{OddRing, Ring};
+                            OddRing::from_u64(v).add(OddRing(1)).0
+                        }
+                        _ => v.wrapping_add(1),
+                    };
+                    payload[..8].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            format!("corrupted: element 0 of {} plus one", p.kind.name())
+        }
+        FaultKind::Deviate(d) => {
+            let mut off = 0;
+            let mut changed = 0;
+            for p in parts {
+                if p.kind == RingKind::Z64 {
+                    for c in payload[off..off + p.bytes()].chunks_exact_mut(8) {
+                        let v = u64::from_le_bytes((&*c).try_into().expect("8 bytes"));
+                        c.copy_from_slice(&v.wrapping_add(f.delta).to_le_bytes());
+                        changed += 1;
+                    }
+                }
+                off += p.bytes();
+            }
+            format!("deviated: δ = {d} added to {changed} Z_2^64 element(s)")
+        }
+        FaultKind::Drop => "dropped: never delivered".into(),
+        FaultKind::Delay(us) => format!("delayed by {us} µs"),
+        _ => String::new(),
+    }
+}
+
 /// The simulator's [`Context`] for one party.
 pub(crate) struct SimContext {
     pub me: PartyId,
@@ -241,6 +321,8 @@ pub(crate) struct SimContext {
     pub receivers: Vec<Option<Receiver<Envelope>>>,
     /// This party's wake-up channel (see [`Shared::wakers`]).
     pub wake: Receiver<()>,
+    /// The scenario's faults that this party injects at a step or into a message.
+    pub faults: Vec<PartyFault>,
     pub links: Vec<Option<LinkModel>>,
     pub rng: ChaCha20Rng,
     pub timing: Timing,
@@ -311,11 +393,44 @@ impl SimContext {
         }
     }
 
-    /// Marks the start of op `op`.
+    /// Marks the start of op `op` (and arms the message faults set for its start).
     pub fn begin_op(&mut self, op: usize) {
         self.shared.lock().current_op[self.me] = op;
         self.op = op;
         self.op_depth = 0;
+        for f in &mut self.faults {
+            if f.op == op && f.step.is_none() && f.is_message_fault() {
+                f.armed = true;
+            }
+        }
+    }
+
+    /// Fires the faults set for the step `name` that begins now.
+    fn step_faults(&mut self, name: &str) -> Result<()> {
+        use crate::scenario::FaultKind;
+        let me = self.shared.parties[self.me].clone();
+        for f in &mut self.faults {
+            let at = f.op == self.op
+                && f.step.as_deref().is_some_and(|p| name.starts_with(p))
+                && !self.shared.faults_fired[f.index].load(SeqCst);
+            if !at {
+                continue;
+            }
+            if f.is_message_fault() {
+                f.armed = true;
+                continue;
+            }
+            self.shared.faults_fired[f.index].store(true, SeqCst);
+            match f.kind {
+                FaultKind::Panic => panic!("injected fault: {me} panics at step `{name}`"),
+                _ => {
+                    return Err(ProtocolError::Transport(format!(
+                        "injected fault: {me} fails at step `{name}`"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records the op's result as this party holds it.
@@ -356,10 +471,29 @@ impl Context for SimContext {
             Traffic::Online => (self.depth + 1, self.op_depth + 1),
             Traffic::Offline => (self.offline_depth + 1, 0),
         };
+        let (mut payload, parts) = (payload, parts);
+        // An armed message fault takes this message if it is for the fault's receiver.
+        let mut fault = None;
+        if let Some(f) = self
+            .faults
+            .iter_mut()
+            .find(|f| f.armed && f.to.is_none_or(|t| t == to))
+        {
+            f.armed = false;
+            self.shared.faults_fired[f.index].store(true, SeqCst);
+            fault = Some((apply_fault(f, &mut payload, &parts), f.kind));
+        }
         let link = self.links[to]
             .as_mut()
             .ok_or_else(|| ProtocolError::Transport(format!("no link to party {to}")))?;
-        let delivery = link.schedule(self.clock_ns, bytes);
+        let mut delivery = link.schedule(self.clock_ns, bytes);
+        match (fault.as_ref().map(|f| f.1), delivery) {
+            (Some(crate::scenario::FaultKind::Drop), _) => delivery = Delivery::Held,
+            (Some(crate::scenario::FaultKind::Delay(us)), Delivery::At(t)) => {
+                delivery = Delivery::At(t.saturating_add(us.saturating_mul(1000)))
+            }
+            _ => {}
+        }
         self.current.sent.push(MessageRecord {
             from: self.me,
             to,
@@ -374,6 +508,7 @@ impl Context for SimContext {
             round,
             op_round,
             payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
+            fault: fault.map(|f| f.0),
         });
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
@@ -538,6 +673,9 @@ impl Context for SimContext {
             end_ns: self.clock_ns,
             ..PartyStep::default()
         };
+        if !self.faults.is_empty() {
+            self.step_faults(name)?;
+        }
         Ok(())
     }
 

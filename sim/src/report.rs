@@ -5,6 +5,55 @@ use crate::units;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 
+/// The messages an injected fault hit, and where the result first left the plaintext shadow.
+fn injected_faults(s: &mut String, trace: &crate::trace::Trace) {
+    let hits: Vec<_> = trace
+        .steps
+        .iter()
+        .flat_map(|st| st.messages().map(move |m| (st, m)))
+        .filter(|(_, m)| m.fault.is_some())
+        .collect();
+    if hits.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\ninjected faults");
+    for (st, m) in &hits {
+        let _ = writeln!(
+            s,
+            "  op `{}` step {} “{}”: {} → {} “{}”: {}",
+            trace.ops[st.op].name,
+            st.index,
+            st.name,
+            trace.parties[m.from],
+            trace.parties[m.to],
+            m.label,
+            m.fault.as_deref().unwrap_or_default()
+        );
+    }
+    if let Some((op, i, a, b)) = first_divergence(trace) {
+        let _ = writeln!(
+            s,
+            "  first divergence from the plaintext: op `{}` element {i}: secure {a:.6}, plaintext {b:.6}",
+            trace.ops[op].name
+        );
+    } else {
+        let _ = writeln!(s, "  the recorded results still agree with the plaintext");
+    }
+}
+
+/// The first op (in order) with an element off the plaintext by more than 10^-3 + 10^-3·|x|,
+/// and that element: (op, flat index, secure, plaintext).
+pub fn first_divergence(trace: &crate::trace::Trace) -> Option<(usize, usize, f64, f64)> {
+    trace.ops.iter().find_map(|op| {
+        op.reconstructed
+            .iter()
+            .zip(&op.plaintext)
+            .enumerate()
+            .find(|(_, (a, b))| (*a - *b).abs() > 1e-3 + 1e-3 * b.abs())
+            .map(|(i, (a, b))| (op.index, i, *a, *b))
+    })
+}
+
 /// The helper's attack on an insecure SecureNN run: per op, how many DReLU inputs P2
 /// recovers from its own view, and the first few beside the true ones.
 fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
@@ -205,6 +254,7 @@ pub fn text_report(r: &RunResult) -> String {
     if r.trace.protocol.is_insecure() {
         helper_attack(&mut s, &r.trace);
     }
+    injected_faults(&mut s, &r.trace);
     let _ = writeln!(
         s,
         "\n{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",

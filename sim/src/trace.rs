@@ -32,6 +32,8 @@ pub struct MessageRecord {
     /// The payload decoded in its rings, one record per part (bounded like recorded values):
     /// what the receiver's view holds.
     pub payload: Vec<ValueRecord>,
+    /// An injected fault that hit this message (dropped, corrupted, delayed, deviated).
+    pub fault: Option<String>,
 }
 
 /// A recorded tensor: whole when small, summarised when large.

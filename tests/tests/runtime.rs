@@ -268,3 +268,146 @@ fn a_held_link_is_diagnosed_with_the_same_words_every_run() {
     assert!(words[0].contains("producer (finished)"), "{}", words[0]);
     assert!(words.iter().all(|w| w == &words[0]), "{words:#?}");
 }
+
+#[test]
+fn a_fault_at_a_named_step_ends_the_run_there() {
+    let e = sim::run(&plan(&fault_scenario(
+        r#"(party: "server1", op: "g", kind: Error, step: "open masked inputs")"#,
+    )))
+    .unwrap_err();
+    let SimError::PartyFailed {
+        party, op, step, ..
+    } = &e
+    else {
+        panic!("wrong error {e}")
+    };
+    assert_eq!((party.as_str(), op.as_str()), ("server1", "g"));
+    assert_eq!(step, "open masked inputs");
+}
+
+#[test]
+fn a_dropped_message_ends_in_a_deadlock_report() {
+    let e = sim::run(&plan(&fault_scenario(
+        r#"(party: "server0", op: "h", kind: Drop, step: "open masked inputs")"#,
+    )))
+    .unwrap_err();
+    // server1 either waits for the lost message forever (a deadlock report) or, when server0's
+    // next message arrives in its place, finds it malformed: the run ends in op `h` either way.
+    match &e {
+        SimError::Deadlock { op, .. } => assert_eq!(op, "h"),
+        SimError::PartyFailed {
+            party, op, message, ..
+        } => {
+            assert_eq!((party.as_str(), op.as_str()), ("server1", "h"), "{e}");
+            assert!(message.contains("malformed message from party 0"), "{e}");
+        }
+        _ => panic!("wrong error {e}"),
+    }
+}
+
+#[test]
+fn a_corrupted_message_completes_with_the_wrong_result_and_the_report_says_where() {
+    let r = sim::run(&plan(&fault_scenario(
+        r#"(party: "server1", op: "h", kind: Corrupt, step: "open masked inputs", to: "server0")"#,
+    )))
+    .unwrap();
+    let (op, i, secure, plain) = sim::report::first_divergence(&r.trace).expect("diverges");
+    assert_eq!(r.trace.ops[op].name, "h");
+    // e = x − a is off by one ulp in its first element: h's row 0 is off by w's row 0 / 2^16.
+    assert_eq!(i / 2, 0, "element {i} of h");
+    assert!((secure - plain).abs() > 1e-3);
+    let text = sim::report::text_report(&r);
+    assert!(text.contains("injected faults"), "{text}");
+    assert!(
+        text.contains("corrupted: element 0 of Z_2^64 plus one"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first divergence from the plaintext: op `h`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_delayed_message_only_costs_time_and_a_deviation_shows_in_the_result() {
+    let base = sim::run(&plan(&fault_scenario(
+        r#"(party: "server0", op: "g", kind: Delay(1), step: "no such step")"#,
+    )))
+    .unwrap();
+    // A fault that never fires says so.
+    assert!(
+        base.warnings.iter().any(|w| w.contains("never fired")),
+        "{:?}",
+        base.warnings
+    );
+    let late = sim::run(&plan(&fault_scenario(
+        r#"(party: "server0", op: "g", kind: Delay(5000), step: "open masked inputs")"#,
+    )))
+    .unwrap();
+    assert_eq!(late.outputs, base.outputs, "a delay changes no value");
+    assert!(
+        !late.warnings.iter().any(|w| w.contains("never fired")),
+        "{:?}",
+        late.warnings
+    );
+    let m = late
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| s.messages())
+        .find(|m| m.fault.as_deref() == Some("delayed by 5000 µs"))
+        .expect("the delayed message is marked");
+    assert!(
+        m.delivery_ns - m.send_ns >= 5_000_000 + 100_000,
+        "latency 100 µs + 5 ms"
+    );
+    // The makespan grows by the delay, less what the receiver would have waited anyway.
+    assert!(
+        late.totals.virtual_time_ns >= base.totals.virtual_time_ns + 4_900_000,
+        "{} vs {}",
+        late.totals.virtual_time_ns,
+        base.totals.virtual_time_ns
+    );
+    let off = sim::run(&plan(&fault_scenario(
+        r#"(party: "server0", op: "s", kind: Deviate(0.25), to: "server1")"#,
+    )))
+    .unwrap();
+    // s is a local Add: server0's next message is its share of the sigmoid's first product.
+    assert_ne!(off.outputs, base.outputs);
+    assert!(sim::report::first_divergence(&off.trace).is_some());
+    assert!(sim::report::text_report(&off).contains("deviated: δ = 0.25"));
+}
+
+#[test]
+fn message_faults_are_validated_where_they_are_written() {
+    for (fault, what) in [
+        (
+            r#"(party: "server0", op: "h", kind: Drop, to: "nobody")"#,
+            "is not another party",
+        ),
+        (
+            r#"(party: "server0", op: "h", kind: Panic, to: "server1")"#,
+            "only applies to the message faults",
+        ),
+        (
+            r#"(party: "server0", op: "h", kind: Drop, step: " ")"#,
+            "step is empty",
+        ),
+        (
+            r#"(party: "server0", op: "h", kind: Delay(18446744073709551615))"#,
+            "beyond the virtual clock",
+        ),
+        (
+            r#"(party: "server0", op: "h", kind: Deviate(1e300))"#,
+            "not a finite fixed-point value",
+        ),
+    ] {
+        let src = Source {
+            name: "test.ron".into(),
+            dir: PathBuf::from("."),
+            text: fault_scenario(fault),
+        };
+        let e = load_source(&src).unwrap_err().to_string();
+        assert!(e.contains(what) && e.contains("test.ron:"), "{fault}: {e}");
+    }
+}

@@ -81,15 +81,35 @@ pub struct Fault {
     pub op: String,
     /// How it fails.
     pub kind: FaultKind,
+    /// A protocol step inside the op (the start of its name, e.g. "open masked inputs" or
+    /// "PrivateCompare 1–13"): the fault fires when the party begins that step instead of at
+    /// the op's start.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// For the message faults: only a message to this party (default: the party's next message).
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 /// How an injected fault manifests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum FaultKind {
     /// The party's thread panics.
     Panic,
     /// The party's protocol code returns an error.
     Error,
+    /// The party's next message (at the fault's op or step, to `to` if given) is lost: it is
+    /// recorded as sent and never delivered. The receiver waits for it: a deadlock report.
+    Drop,
+    /// The party's next message arrives with one element changed (its first element plus one
+    /// in its ring). The protocol cannot tell: the run completes with a wrong result, which the
+    /// report shows against the plaintext shadow.
+    Corrupt,
+    /// The party's next message arrives this many microseconds late (virtual time).
+    Delay(u64),
+    /// The party deviates: it adds δ (in fixed point) to every Z_2^64 element of its next
+    /// message — a semi-honest protocol's result is then off, visibly against the shadow.
+    Deviate(f64),
     /// **Planted flaw, for testing `sharescope leak`**: the producer (the fault's party) deals
     /// one Beaver mask for both fresh operands of the op, a product of two different private
     /// values of one shape. The result stays correct, but the servers open x − a and y − a,

@@ -694,6 +694,56 @@ impl Plan {
                     &format!("{close}name a program statement, \"input x\" or \"output y\""),
                 ));
             }
+            if f.step.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(err(
+                    &at("step"),
+                    "a fault's step is empty".into(),
+                    "name the start of a step of the op, e.g. step: \"open masked inputs\"; the \
+                     debugger's outline lists them",
+                ));
+            }
+            if let Some(t) = &f.to {
+                if party(t).is_none() || t == &f.party {
+                    return Err(err(
+                        &at("to"),
+                        format!("a fault's receiver `{t}` is not another party"),
+                        &format!("the parties are: {}", parties.join(", ")),
+                    ));
+                }
+                if matches!(
+                    f.kind,
+                    FaultKind::Panic | FaultKind::Error | FaultKind::ReuseMask
+                ) {
+                    return Err(err(
+                        &at("to"),
+                        "`to` only applies to the message faults (Drop, Corrupt, Delay, Deviate)"
+                            .into(),
+                        "remove `to`",
+                    ));
+                }
+            }
+            match f.kind {
+                FaultKind::Delay(us) if us > 1_000_000_000_000 => {
+                    return Err(err(
+                        &at("kind"),
+                        format!("a delay of {us} µs is beyond the virtual clock's range"),
+                        "delay by at most 10^12 µs (11.6 days)",
+                    ));
+                }
+                FaultKind::Deviate(d)
+                    if !d.is_finite() || d.abs() >= scenario.fixed_point.bound() =>
+                {
+                    return Err(err(
+                        &at("kind"),
+                        format!("a deviation of {d} is not a finite fixed-point value"),
+                        &format!(
+                            "deviate by less than 2^int_bits = {} in magnitude",
+                            scenario.fixed_point.bound()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
             if f.kind == FaultKind::ReuseMask {
                 if f.party != r.producer {
                     return Err(err(
