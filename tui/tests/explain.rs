@@ -294,3 +294,51 @@ fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant()
         common::keys(&mut b, "s");
     }
 }
+
+#[test]
+fn explain_texts_state_the_real_costs_and_say_when_a_mask_is_reused() {
+    let combine = explanation("combine").unwrap();
+    assert!(combine.cost.contains("two products"), "{}", combine.cost);
+    let setup =
+        explanation_in("SecureNN key setup", sim::scenario::ProtocolKind::SecureNN).unwrap();
+    assert!(
+        setup.cost.contains("3 messages") && setup.cost.contains("96 B"),
+        "{}",
+        setup.cost
+    );
+    // u = x·y opens x and y; v = x·z reuses x's mask and opens z only.
+    let text = common::SCENARIO.replace(
+        r#"(name: "w", op: Add("z", "x")),"#,
+        r#"(name: "w", op: Mul("x", "z")),"#,
+    );
+    let mut a = common::app_with(&text, false);
+    let lines_at = |a: &tui::app::App| {
+        tui::panes::explain::lines(a)
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut seen = vec![];
+    for _ in 0..60 {
+        if let Some(s) = a.ctl.current_step() {
+            if s.name == "open masked inputs" {
+                seen.push((a.ctl.trace().ops[s.op].name.clone(), lines_at(&a)));
+            }
+        }
+        common::keys(&mut a, "s");
+    }
+    let z = &seen
+        .iter()
+        .find(|(op, _)| op == "z")
+        .expect("z opens its operands")
+        .1;
+    assert!(!z.contains("Mask reuse here"), "{z}");
+    let w = &seen.iter().find(|(op, _)| op == "w").expect("w opens z").1;
+    assert!(w.contains("Mask reuse here: x was masked"), "{w}");
+}

@@ -104,7 +104,8 @@ fn pond(name: &str) -> Option<Explanation> {
              follows.",
             "Nothing is sent. Each ⟨z⟩ᵢ contains ⟨c⟩ᵢ, a fresh uniform share from the dealer, so \
              the new shares are as random as any other sharing of z.",
-            "0 B, 0 rounds; three products ∘ of local work per server.",
+            "0 B, 0 rounds; two products ∘ of local work per server (server0 folds its two \
+             e-terms into one, e∘(⟨b⟩₀ + f)).",
         ),
         "deal truncation pair" => e(
             "Truncation pair: the dealer deals r and r >> f",
@@ -261,6 +262,30 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         ),
         th.good(),
     ));
+    if base_step_name(&step.name) == "open masked inputs" {
+        // An operand whose mask was cached is not opened again: say which.
+        let opened = |n: &str| {
+            step.messages()
+                .any(|m| m.label.contains(&format!("⟨{n} − a_{n}⟩")))
+        };
+        let mut reused: Vec<&str> = op
+            .operands
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !opened(n))
+            .collect();
+        reused.dedup();
+        if !reused.is_empty() && step.messages().next().is_some() {
+            out.push(Line::styled(
+                format!(
+                    "Mask reuse here: {} was masked and opened in an earlier product, so only \
+                     the other operand is opened now.",
+                    reused.join(", ")
+                ),
+                th.good(),
+            ));
+        }
+    }
     if base_step_name(&step.name) == "open z + r" {
         let cfg = app.ctl.plan().scenario.fixed_point;
         let sigma = cfg.statistical_security();

@@ -208,10 +208,13 @@ pub fn explanation(step_name: &str, variant: Variant) -> Option<Explanation> {
         ),
         "SecureNN" => e(
             "SecureNN key setup",
-            "P0 and P1 agree on a common PRF key the helper does not know. It generates the zero \
-             sharings uⱼ, the masks sᵢ, the permutation π and the bits β.",
+            "P0 draws a common PRF key and sends it to P1; the helper does not know it. It \
+             generates the zero sharings uⱼ, the masks sᵢ, the permutation π, the bits β and the \
+             re-randomisation v. P2 draws one key per server and sends it: P_j's share of \
+             everything P2 deals is expanded from key j, so only P1's difference shares travel.",
             "The key is exchanged once, before any data is involved.",
-            "One 32-byte seed (32 B); 1 round, once per run.",
+            "Offline, once per run: 3 messages of one 32-byte key each (96 B) — P0→P1 the common \
+             key, P2→P0 and P2→P1 the helper keys; 1 round.",
         ),
         _ => return None,
     })
