@@ -6,6 +6,20 @@ mod common;
 use sim::control::Controller;
 use tui::panes::explain::{explanation, explanation_in};
 
+/// The explain pane's text for the debugger's current position, one line per row.
+fn explain_text(a: &tui::app::App) -> String {
+    tui::panes::explain::lines(a)
+        .iter()
+        .map(|l| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn every_step_kind_in_the_shipped_scenarios_is_explained() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -79,17 +93,7 @@ fn explained_at(name: &str, fixed: &str) -> String {
     let mut a = common::app_with(&text, false);
     for _ in 0..100 {
         if a.ctl.current_step().is_some_and(|s| s.name == name) {
-            let lines = tui::panes::explain::lines(&a);
-            return lines
-                .iter()
-                .map(|l| {
-                    l.spans
-                        .iter()
-                        .map(|s| s.content.as_ref())
-                        .collect::<String>()
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            return explain_text(&a);
         }
         common::keys(&mut a, "s");
     }
@@ -250,18 +254,6 @@ fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant()
         .join("../scenarios/securenn-as-published.ron");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut a = common::app_with(&text, false);
-    let text_at = |a: &tui::app::App| {
-        tui::panes::explain::lines(a)
-            .iter()
-            .map(|l| {
-                l.spans
-                    .iter()
-                    .map(|s| s.content.as_ref())
-                    .collect::<String>()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let mut seen = 0;
     for _ in 0..200 {
         if a.ctl
@@ -271,7 +263,7 @@ fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant()
             seen += 1;
             if seen == 2 {
                 // ComputeMSB's comparison: the whole DReLU is in the trace.
-                let t = text_at(&a);
+                let t = explain_text(&a);
                 assert!(t.contains("What the helper recovers"), "{t}");
                 assert!(t.contains("16 of 16 inputs exactly"), "{t}");
                 assert!(t.contains("true     1.500000   recovered 1.500000"), "{t}");
@@ -289,7 +281,7 @@ fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant()
             .current_step()
             .is_some_and(|s| s.name.starts_with("PrivateCompare 1–13"))
         {
-            assert!(!text_at(&b).contains("What the helper recovers"));
+            assert!(!explain_text(&b).contains("What the helper recovers"));
         }
         common::keys(&mut b, "s");
     }
@@ -312,23 +304,11 @@ fn explain_texts_state_the_real_costs_and_say_when_a_mask_is_reused() {
         r#"(name: "w", op: Mul("x", "z")),"#,
     );
     let mut a = common::app_with(&text, false);
-    let lines_at = |a: &tui::app::App| {
-        tui::panes::explain::lines(a)
-            .iter()
-            .map(|l| {
-                l.spans
-                    .iter()
-                    .map(|s| s.content.as_ref())
-                    .collect::<String>()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let mut seen = vec![];
     for _ in 0..60 {
         if let Some(s) = a.ctl.current_step() {
             if s.name == "open masked inputs" {
-                seen.push((a.ctl.trace().ops[s.op].name.clone(), lines_at(&a)));
+                seen.push((a.ctl.trace().ops[s.op].name.clone(), explain_text(&a)));
             }
         }
         common::keys(&mut a, "s");
