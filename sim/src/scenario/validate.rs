@@ -517,7 +517,7 @@ impl Plan {
                     ),
                 )
             })?;
-            let n: usize = shape.iter().product();
+            let n = protocols::tensor::checked_numel(&shape).unwrap_or(usize::MAX);
             if n > MAX_ELEMENTS {
                 return Err(err(
                     &op_at,
@@ -819,11 +819,11 @@ fn plan_metrics(
     let (classes, rows) = match argmax_of {
         Some(x) => (
             shapes.get(x).and_then(|s| s.last()).copied().unwrap_or(1),
-            shape.iter().product(),
+            protocols::tensor::numel(shape),
         ),
         None => (
             *shape.last().unwrap_or(&1),
-            shape[..shape.len().saturating_sub(1)].iter().product(),
+            protocols::tensor::numel(&shape[..shape.len().saturating_sub(1)]),
         ),
     };
     if classes < 2 {
