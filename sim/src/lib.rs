@@ -14,6 +14,7 @@ pub mod compare;
 pub mod control;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod metrics;
 pub mod network;
 pub mod npy;

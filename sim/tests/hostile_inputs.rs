@@ -99,3 +99,146 @@ fn a_huge_input_shape_is_refused_not_wrapped() {
     ));
     assert!(e.message.contains("more than 16777216 elements"), "{e}");
 }
+
+// ---- Findings 6 and 7: hostile .npy files and special files ----
+
+/// A fresh directory for one test's files.
+fn temp_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sharescope-hostile-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A version-1 `.npy` file with header text `h` and `data`.
+fn npy_with_header(h: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((h.len() as u16).to_le_bytes());
+    out.extend(h.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// `BASE` with input `x` read from `path`, loaded from `dir`, on another thread: the error it
+/// gives within 20 s (a hang fails the test instead of hanging it).
+fn npy_error(dir: &std::path::Path, path: &str) -> ScenarioError {
+    let text = edit(
+        "data: Values([1.0, 2.0, 3.0, 4.0])",
+        &format!("data: Npy({path:?})"),
+    );
+    let src = Source {
+        name: "hostile.ron".into(),
+        dir: dir.to_path_buf(),
+        text: text.clone(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_source(&src).map(|_| ()));
+    });
+    let e = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(Err(sim::SimError::Scenario(e))) => e,
+        Ok(other) => panic!("expected a scenario error, got {other:?}"),
+        Err(_) => panic!("loading {path} hangs"),
+    };
+    assert_eq!(e.line_text, text.lines().nth(e.line - 1).unwrap_or(""));
+    assert!(pointed(&e).starts_with(&format!("{path:?}")), "{e}");
+    e
+}
+
+#[test]
+fn malformed_npy_shapes_are_located_errors_not_panics() {
+    let dir = temp_dir("npy-shapes");
+    for (file, header) in [
+        (
+            "paren.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': ), }",
+        ),
+        (
+            "utf8.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': é4,), }",
+        ),
+        (
+            "wraps.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2), }",
+        ),
+    ] {
+        std::fs::write(dir.join(file), npy_with_header(header, &[])).unwrap();
+        let e = npy_error(&dir, file);
+        assert!(e.message.starts_with("input `x`: "), "{e}");
+        assert!(e.message.contains(file), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_npy_file_longer_than_its_header_promises_is_refused() {
+    let dir = temp_dir("npy-long");
+    let mut bytes = sim::npy::write_npy_bytes(&[4], &[1.0, 2.0, 3.0, 4.0]);
+    bytes.extend([0u8; 8]);
+    std::fs::write(dir.join("long.npy"), bytes).unwrap();
+    let e = npy_error(&dir, "long.npy");
+    assert!(e.message.contains("data holds 40 bytes"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_as_npy_data_are_refused_without_reading_them() {
+    let e = npy_error(std::path::Path::new("/"), "/dev/zero");
+    assert!(
+        e.message.contains("character device, not a regular file"),
+        "{e}"
+    );
+    let dir = temp_dir("npy-fifo");
+    let fifo = dir.join("pipe.npy");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let e = npy_error(&dir, "pipe.npy");
+        assert!(e.message.contains("FIFO"), "{e}");
+    }
+    let e = npy_error(&dir, ".");
+    assert!(e.message.contains("directory"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `sim::scenario::load(path)` on another thread: its error within 20 s.
+fn load_error(path: &std::path::Path) -> String {
+    let p = path.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(sim::scenario::load(&p).map(|_| ()));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(Err(e @ sim::SimError::Io { .. })) => e.to_string(),
+        Ok(other) => panic!("expected an I/O error, got {other:?}"),
+        Err(_) => panic!("loading {} hangs", path.display()),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_as_the_scenario_are_refused_without_reading_them() {
+    let e = load_error(std::path::Path::new("/dev/zero"));
+    assert!(e.starts_with("/dev/zero: "), "{e}");
+    assert!(e.contains("character device, not a regular file"), "{e}");
+    let dir = temp_dir("scenario-fifo");
+    let fifo = dir.join("pipe.ron");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let e = load_error(&fifo);
+        assert!(e.contains("FIFO"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_scenario_file_over_the_maximum_size_is_refused_before_it_is_read() {
+    let dir = temp_dir("scenario-big");
+    let big = dir.join("big.ron");
+    // Sparse: no disk space, and never read.
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(sim::scenario::MAX_SCENARIO_BYTES + 1).unwrap();
+    let e = load_error(&big);
+    assert!(e.contains("more than the 67108864 accepted"), "{e}");
+    assert!(e.contains(".npy"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

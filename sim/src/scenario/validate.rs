@@ -399,25 +399,26 @@ impl Plan {
                 }
                 Data::Npy(path) => {
                     let full = source.dir.join(path);
-                    let arr = crate::npy::read_npy(&full).map_err(|m| {
+                    let npy_err = |m: String| {
                         err(
                             &data_at,
                             format!("input `{}`: {m}", inp.name),
                             "paths are relative to the scenario file; write the array with \
                              numpy.save(path, array.astype(numpy.float64))",
                         )
-                    })?;
-                    if arr.values.len() != n {
+                    };
+                    let file = crate::npy::NpyFile::open(&full).map_err(npy_err)?;
+                    if file.header.len != n {
                         return Err(err(
                             &data_at,
                             format!(
                                 "input `{}`: {} holds shape {:?} but the scenario says {:?}",
-                                inp.name, path, arr.shape, inp.shape
+                                inp.name, path, file.header.shape, inp.shape
                             ),
                             "make the scenario's shape match the file (a reshape with the same element count is fine)",
                         ));
                     }
-                    arr.values
+                    file.read().map_err(npy_err)?.values
                 }
             };
             if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
@@ -839,15 +840,26 @@ fn plan_metrics(
     let values: Vec<f64> = match &m.labels {
         Data::Values(v) => v.clone(),
         Data::Npy(path) => {
-            crate::npy::read_npy(&source.dir.join(path))
-                .map_err(|e| {
-                    err(
-                        &labels_at,
-                        format!("metrics: labels: {e}"),
-                        "paths are relative to the scenario file; write the labels with                          numpy.save(path, labels.astype(numpy.int64))",
-                    )
-                })?
-                .values
+            let npy_err = |e: String| {
+                err(
+                    &labels_at,
+                    format!("metrics: labels: {e}"),
+                    "paths are relative to the scenario file; write the labels with \
+                     numpy.save(path, labels.astype(numpy.int64))",
+                )
+            };
+            let file = crate::npy::NpyFile::open(&source.dir.join(path)).map_err(npy_err)?;
+            if file.header.len != rows {
+                return Err(err(
+                    &labels_at,
+                    format!(
+                        "metrics: {} labels for prediction `{}` of shape {shape:?}, which has {rows} rows",
+                        file.header.len, m.prediction
+                    ),
+                    "give one label per row (every axis of the prediction but the last)",
+                ));
+            }
+            file.read().map_err(npy_err)?.values
         }
         Data::Random(_) => {
             return Err(err(
