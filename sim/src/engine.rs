@@ -163,7 +163,7 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         };
         ctx.end_op(out);
     }
-    Ok(())
+    ctx.check_clock()
 }
 
 impl Simulation {

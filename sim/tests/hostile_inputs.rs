@@ -242,3 +242,56 @@ fn a_scenario_file_over_the_maximum_size_is_refused_before_it_is_read() {
     assert!(e.contains(".npy"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---- Finding 8: virtual time ----
+
+#[test]
+fn latencies_and_jitters_the_virtual_clock_cannot_hold_are_refused_where_written() {
+    // 18446744073709552 µs = 2^64 ns + 385 ns: the run used to report "virtual time 1.7 µs".
+    let e = error_of(&edit(
+        "seed: 1,",
+        "seed: 1, network: (default: (latency_us: 18446744073709552)),",
+    ));
+    assert!(
+        e.message.contains("latency_us = 18446744073709552 µs"),
+        "{e}"
+    );
+    assert!(e.message.contains("at most 1000000000000 µs"), "{e}");
+    assert!(pointed(&e).starts_with("18446744073709552"), "{e}");
+    let e = error_of(&edit(
+        "seed: 1,",
+        "seed: 1, network: (default: (jitter_us: 18446744073709551615)),",
+    ));
+    assert!(e.message.contains("jitter_us"), "{e}");
+    assert!(pointed(&e).starts_with("18446744073709551615"), "{e}");
+    let e = error_of(&edit(
+        "seed: 1,",
+        r#"seed: 1, network: (links: [(from: "alice", to: "server0", latency_us: 1_000_000_000_001)]),"#,
+    ));
+    assert!(
+        e.message.starts_with("link alice → server0: latency_us"),
+        "{e}"
+    );
+    assert!(pointed(&e).starts_with("1_000_000_000_001"), "{e}");
+    // The largest accepted values, and any bandwidth, run with a finite clock.
+    let text = edit(
+        "seed: 1,",
+        "seed: 1, network: (default: (latency_us: 1_000_000_000_000, jitter_us: 1_000_000_000_000, bandwidth_bps: 1)),",
+    );
+    let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
+    let r = sim::run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    let t = r.totals.virtual_time_ns;
+    assert!((2 * 1_000_000_000_000_000..u64::MAX).contains(&t), "{t}");
+}
+
+#[test]
+fn a_cost_model_the_virtual_clock_cannot_hold_is_refused() {
+    for v in ["1e300", "1000000.5"] {
+        let e = error_of(&edit(
+            "seed: 1,",
+            &format!("seed: 1, timing: Model(ns_per_ring_op: {v}),"),
+        ));
+        assert!(e.message.contains("from 0 to 1000000"), "{e}");
+        assert!(pointed(&e).starts_with(v), "{e}");
+    }
+}

@@ -577,10 +577,29 @@ impl Plan {
         };
 
         // Network.
+        if let Err((field, m)) = crate::network::check_link(&scenario.network.default) {
+            return Err(err(
+                &[F("network"), F("default"), F(field)],
+                format!("network.default: {m}"),
+                "latencies and jitters are in microseconds, e.g. latency_us: 20000 for 20 ms",
+            ));
+        }
         let n = parties.len();
         let mut links = vec![vec![scenario.network.default; n]; n];
         for (i, l) in scenario.network.links.iter().enumerate() {
             let at = |f: &'static str| [F("network"), F("links"), I(i), F(f)];
+            let given = LinkConfig {
+                latency_us: l.latency_us.unwrap_or(0),
+                jitter_us: l.jitter_us.unwrap_or(0),
+                ..LinkConfig::default()
+            };
+            if let Err((field, m)) = crate::network::check_link(&given) {
+                return Err(err(
+                    &at(field),
+                    format!("link {} → {}: {m}", l.from, l.to),
+                    "latencies and jitters are in microseconds, e.g. latency_us: 20000 for 20 ms",
+                ));
+            }
             for (field, name) in [("from", &l.from), ("to", &l.to)] {
                 if party(name).is_none() {
                     let close = closest(name, parties.iter().map(String::as_str))
@@ -626,10 +645,14 @@ impl Plan {
             }
         }
         if let Timing::Model { ns_per_ring_op } = scenario.timing {
-            if !(ns_per_ring_op.is_finite() && ns_per_ring_op >= 0.0) {
+            if !(ns_per_ring_op.is_finite() && (0.0..=MAX_NS_PER_RING_OP).contains(&ns_per_ring_op))
+            {
                 return Err(err(
                     &[F("timing"), F("ns_per_ring_op")],
-                    format!("ns_per_ring_op = {ns_per_ring_op} is not a non-negative number"),
+                    format!(
+                        "ns_per_ring_op = {ns_per_ring_op} is not a number from 0 to \
+                         {MAX_NS_PER_RING_OP} (one millisecond per ring operation)"
+                    ),
                     "use e.g. Model(ns_per_ring_op: 1.0)",
                 ));
             }
@@ -898,6 +921,11 @@ fn plan_metrics(
         labels,
     })
 }
+
+/// The largest `ns_per_ring_op` of a `Model` timing: 10^6 ns (a millisecond per ring
+/// operation, a million times slower than a real one), so that virtual clocks (ns in a `u64`)
+/// stay far from saturating.
+pub const MAX_NS_PER_RING_OP: f64 = 1e6;
 
 /// The largest tensor a scenario may declare (inputs and results), so that a typo in a shape
 /// is an error rather than an out-of-memory abort.
