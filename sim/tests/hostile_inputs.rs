@@ -295,3 +295,49 @@ fn a_cost_model_the_virtual_clock_cannot_hold_is_refused() {
         assert!(pointed(&e).starts_with(v), "{e}");
     }
 }
+
+// ---- Finding 5 (part): input data is produced when a run starts ----
+
+#[test]
+fn an_npy_file_that_changes_after_validation_fails_the_run_cleanly() {
+    let dir = temp_dir("npy-changed");
+    let x = dir.join("x.npy");
+    std::fs::write(
+        &x,
+        sim::npy::write_npy_bytes(&[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]),
+    )
+    .unwrap();
+    let text = edit(
+        "data: Values([1.0, 2.0, 3.0, 4.0])",
+        r#"data: Npy("x.npy")"#,
+    );
+    let src = Source {
+        name: "hostile.ron".into(),
+        dir: dir.clone(),
+        text,
+    };
+    let plan = load_source(&src).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sim::run(&plan).is_ok());
+    std::fs::write(&x, sim::npy::write_npy_bytes(&[3], &[1.0, 2.0, 3.0])).unwrap();
+    let e = sim::run(&plan).expect_err("the file changed");
+    assert!(matches!(e, sim::SimError::Io { .. }), "{e}");
+    assert!(
+        e.to_string().contains("changed since it was validated"),
+        "{e}"
+    );
+    std::fs::write(
+        &x,
+        sim::npy::write_npy_bytes(&[1, 1, 2, 2], &[1.0, f64::NAN, 3.0, 4.0]),
+    )
+    .unwrap();
+    let e = sim::run(&plan).expect_err("the file changed");
+    assert!(e.to_string().contains("now contains NaN"), "{e}");
+    // The debugger's controller reports it as a failed run.
+    let ctl = sim::control::Controller::new(plan);
+    assert!(
+        matches!(ctl.state(), sim::control::RunState::Failed(m) if m.contains("changed")),
+        "{:?}",
+        ctl.state()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,7 +5,7 @@ mod format;
 mod validate;
 
 pub use format::*;
-pub use validate::{Plan, PlannedInput, PlannedMetrics, PlannedOp};
+pub use validate::{InputData, Plan, PlannedInput, PlannedMetrics, PlannedOp};
 
 use crate::error::{ScenarioError, SimError};
 use std::path::{Path, PathBuf};

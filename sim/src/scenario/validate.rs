@@ -13,15 +13,107 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 
-/// An input with its data loaded.
+/// A validated input. Its data is not held: [`PlannedInput::values`] produces it when a run
+/// starts (validation checks it without keeping it), so `check` allocates no input data and a
+/// plan is cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PlannedInput {
     /// Value name.
     pub name: String,
     /// Owner party, or `None` for a public constant.
     pub owner: Option<PartyId>,
-    /// Real values.
-    pub values: ArrayD<f64>,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Where the values come from.
+    pub data: InputData,
+}
+
+/// Where a validated input's values come from.
+#[derive(Debug, Clone)]
+pub enum InputData {
+    /// Inline values (checked finite, one per element).
+    Values(std::sync::Arc<Vec<f64>>),
+    /// Seeded random values: `distribution` drawn from a ChaCha20 stream seeded with `seed`
+    /// (derived at validation from the scenario's seed and the input's position, so the data
+    /// does not depend on when it is drawn).
+    Random {
+        /// The distribution (checked: every draw is finite).
+        distribution: Distribution,
+        /// The stream's seed.
+        seed: u64,
+    },
+    /// A `.npy` file (its header, length and values checked at validation; read again, and
+    /// checked again, when the run starts).
+    Npy(std::path::PathBuf),
+}
+
+impl PlannedInput {
+    /// The input's values (generated or read now). An error only if a `.npy` file changed
+    /// since validation.
+    pub fn values(&self) -> Result<ArrayD<f64>, String> {
+        let n = protocols::tensor::numel(&self.shape);
+        let values = match &self.data {
+            InputData::Values(v) => v.as_ref().clone(),
+            InputData::Random { distribution, seed } => random_values(*distribution, *seed, n),
+            InputData::Npy(path) => {
+                let changed = |m: String| {
+                    format!(
+                        "input `{}`: {m} (the file changed since it was validated)",
+                        self.name
+                    )
+                };
+                let file = crate::npy::NpyFile::open(path).map_err(changed)?;
+                if file.header.len != n {
+                    return Err(changed(format!(
+                        "{} now holds shape {:?}, not {:?}",
+                        path.display(),
+                        file.header.shape,
+                        self.shape
+                    )));
+                }
+                let v = file.read().map_err(changed)?.values;
+                if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
+                    return Err(changed(format!("{} now contains {bad}", path.display())));
+                }
+                v
+            }
+        };
+        ArrayD::from_shape_vec(IxDyn(&self.shape), values)
+            .map_err(|e| format!("input `{}`: {e}", self.name))
+    }
+}
+
+/// The seed of input `idx`'s random stream under scenario seed `seed`.
+fn random_seed(seed: u64, idx: usize) -> u64 {
+    seed ^ 0x5eed_da7a ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// `n` values of `d` from a ChaCha20 stream seeded with `seed` (uniform: lo + (hi − lo)·u;
+/// normal: Box–Muller).
+fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    match d {
+        Distribution::Uniform(lo, hi) => (0..n)
+            .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
+            .collect(),
+        Distribution::Normal(m, s) => (0..n)
+            .map(|_| {
+                // Box–Muller.
+                let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
+                let u2: f64 = rand::Rng::gen(&mut rng);
+                m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            })
+            .collect(),
+    }
+}
+
+/// Whether every draw of `d` is finite: uniform needs finite low < high with a finite width;
+/// a normal draw is at most √(−2 ln 2^−53) < 8.6 standard deviations from the mean.
+fn distribution_is_valid(d: Distribution) -> bool {
+    match d {
+        Distribution::Uniform(lo, hi) => lo < hi && (hi - lo).is_finite(),
+        Distribution::Normal(m, s) => s >= 0.0 && (m.abs() + 8.6 * s).is_finite(),
+    }
 }
 
 /// One entry of the run's op sequence, as the trace shows it.
@@ -344,7 +436,14 @@ impl Plan {
                     )
                 })?;
             let data_at = [F("inputs"), I(idx), F("data"), I(0)];
-            let values: Vec<f64> = match &inp.data {
+            let non_finite = |bad: f64| {
+                err(
+                    &at("data"),
+                    format!("input `{}` contains {bad}", inp.name),
+                    "inputs must be finite numbers",
+                )
+            };
+            let data = match &inp.data {
                 Data::Values(v) => {
                     if v.len() != n {
                         return Err(err(
@@ -358,43 +457,22 @@ impl Plan {
                             "list exactly one value per element, row-major",
                         ));
                     }
-                    v.clone()
+                    if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
+                        return Err(non_finite(*bad));
+                    }
+                    InputData::Values(std::sync::Arc::new(v.clone()))
                 }
                 Data::Random(d) => {
-                    let mut rng = ChaCha20Rng::seed_from_u64(
-                        scenario.seed
-                            ^ 0x5eed_da7a
-                            ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                    );
-                    match *d {
-                        Distribution::Uniform(lo, hi)
-                            if lo < hi && lo.is_finite() && hi.is_finite() =>
-                        {
-                            (0..n)
-                                .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
-                                .collect()
-                        }
-                        Distribution::Normal(m, s)
-                            if s >= 0.0 && m.is_finite() && s.is_finite() =>
-                        {
-                            (0..n)
-                                .map(|_| {
-                                    // Box–Muller.
-                                    let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
-                                    let u2: f64 = rand::Rng::gen(&mut rng);
-                                    m + s
-                                        * (-2.0 * u1.ln()).sqrt()
-                                        * (2.0 * std::f64::consts::PI * u2).cos()
-                                })
-                                .collect()
-                        }
-                        _ => {
-                            return Err(err(
-                                &data_at,
-                                format!("input `{}` has an invalid distribution {d:?}", inp.name),
-                                "Uniform(low, high) needs finite low < high; Normal(mean, std) needs a finite std ≥ 0",
-                            ));
-                        }
+                    if !distribution_is_valid(*d) {
+                        return Err(err(
+                            &data_at,
+                            format!("input `{}` has an invalid distribution {d:?}", inp.name),
+                            "Uniform(low, high) needs finite low < high; Normal(mean, std) needs a finite std ≥ 0 (with |mean| + 8.6·std finite)",
+                        ));
+                    }
+                    InputData::Random {
+                        distribution: *d,
+                        seed: random_seed(scenario.seed, idx),
                     }
                 }
                 Data::Npy(path) => {
@@ -418,16 +496,20 @@ impl Plan {
                             "make the scenario's shape match the file (a reshape with the same element count is fine)",
                         ));
                     }
-                    file.read().map_err(npy_err)?.values
+                    // Streamed: checked without holding the array.
+                    let mut bad = None;
+                    file.for_each(|v| {
+                        if bad.is_none() && !v.is_finite() {
+                            bad = Some(v);
+                        }
+                    })
+                    .map_err(npy_err)?;
+                    if let Some(bad) = bad {
+                        return Err(non_finite(bad));
+                    }
+                    InputData::Npy(full)
                 }
             };
-            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(err(
-                    &at("data"),
-                    format!("input `{}` contains {bad}", inp.name),
-                    "inputs must be finite numbers",
-                ));
-            }
             shapes.insert(inp.name.clone(), inp.shape.clone());
             public.insert(inp.name.clone(), owner.is_none());
             if let Some(o) = owner {
@@ -439,7 +521,8 @@ impl Plan {
             inputs.push(PlannedInput {
                 name: inp.name.clone(),
                 owner,
-                values: ArrayD::from_shape_vec(IxDyn(&inp.shape), values).expect("checked length"),
+                shape: inp.shape.clone(),
+                data,
             });
         }
 
