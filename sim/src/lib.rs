@@ -15,6 +15,7 @@ pub mod control;
 pub mod engine;
 pub mod error;
 pub mod files;
+pub mod memory;
 pub mod metrics;
 pub mod network;
 pub mod npy;

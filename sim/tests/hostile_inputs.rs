@@ -341,3 +341,74 @@ fn an_npy_file_that_changes_after_validation_fails_the_run_cleanly() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---- Finding 5: the memory budget ----
+
+/// The error loading `text` under a 16 GiB budget gives.
+fn budget_error(text: &str) -> ScenarioError {
+    let budget = sim::memory::MemoryBudget::given(16 << 30);
+    match sim::scenario::load_source_with_budget(&source(text), budget) {
+        Err(sim::SimError::Scenario(e)) => {
+            assert_eq!(e.line_text, text.lines().nth(e.line - 1).unwrap_or(""));
+            assert!(e.message.contains("16.0 GiB (--memory-limit)"), "{e}");
+            assert!(e.hint.contains("--memory-limit SIZE"), "{e}");
+            e
+        }
+        Ok(p) => panic!("accepted, estimated at {} bytes", p.memory),
+        Err(e) => panic!("expected a scenario error, got {e}"),
+    }
+}
+
+#[test]
+fn two_hundred_private_adds_of_huge_tensors_are_refused_at_the_op_that_overflows_the_budget() {
+    // Each result is 2^24 elements on both servers (and in the shadow): 7.5 GB aborted `run`.
+    let adds: Vec<String> = (0..200)
+        .map(|i| {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("s{}", i - 1)
+            };
+            format!("        (name: \"s{i}\", op: Add(\"{prev}\", \"a\")),\n")
+        })
+        .collect();
+    let text = format!(
+        "Scenario(\n    name: \"adds\", seed: 1,\n    roles: (input_providers: [\"alice\"]),\n    inputs: [(name: \"a\", owner: \"alice\", shape: [16777216], data: Random(Uniform(0.0, 1.0)))],\n    program: [\n{}    ],\n)\n",
+        adds.concat()
+    );
+    let e = budget_error(&text);
+    assert!(e.message.contains("by `s"), "{e}");
+    assert!(pointed(&e).starts_with("Add("), "{e}");
+    // Well before the 200th.
+    assert!(e.line < 6 + 60, "{e}");
+}
+
+#[test]
+fn a_conv2d_whose_im2col_buffer_exceeds_the_budget_is_refused_at_the_op() {
+    // Every tensor is within 2^24 elements, but the patch matrix is 4096 × 16,265,089 elements
+    // (533 GB) on each of three parties.
+    let e = budget_error(&edit(
+        r#"(name: "x", owner: "alice", shape: [1, 1, 2, 2], data: Values([1.0, 2.0, 3.0, 4.0])),
+        (name: "w", owner: "alice", shape: [1, 1, 1, 1], data: Values([0.5])),"#,
+        r#"(name: "x", owner: "alice", shape: [1, 1, 4096, 4096], data: Random(Uniform(0.0, 1.0))),
+        (name: "w", owner: "alice", shape: [1, 1, 64, 64], data: Random(Uniform(0.0, 1.0))),"#,
+    ));
+    assert!(e.message.contains("by `y`"), "{e}");
+    assert!(e.message.contains(" TiB"), "{e}");
+    assert!(pointed(&e).starts_with("Conv2d("), "{e}");
+}
+
+#[test]
+fn the_estimate_is_in_the_plan_and_small_plans_fit_small_budgets() {
+    let plan = load_source(&source(BASE)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.memory > 0 && plan.memory < 1 << 30, "{}", plan.memory);
+    let tight = sim::memory::MemoryBudget::given(plan.memory);
+    assert!(sim::scenario::load_source_with_budget(&source(BASE), tight).is_ok());
+    let under = sim::memory::MemoryBudget::given(plan.memory - 1);
+    let Err(sim::SimError::Scenario(e)) =
+        sim::scenario::load_source_with_budget(&source(BASE), under)
+    else {
+        panic!("a budget one byte short must refuse")
+    };
+    assert!(e.message.contains("(--memory-limit)"), "{e}");
+}

@@ -8,6 +8,7 @@ pub use format::*;
 pub use validate::{InputData, Plan, PlannedInput, PlannedMetrics, PlannedOp};
 
 use crate::error::{ScenarioError, SimError};
+use crate::memory::MemoryBudget;
 use std::path::{Path, PathBuf};
 
 /// The default scenario built into the binary.
@@ -656,13 +657,24 @@ impl<'t> Lexer<'t> {
     }
 }
 
-/// Loads, parses and validates a scenario file into a runnable plan.
+/// Loads, parses and validates a scenario file into a runnable plan (with the machine's memory
+/// budget, [`MemoryBudget::machine`]).
 pub fn load(path: &Path) -> Result<Plan, SimError> {
-    let source = Source::from_file(path)?;
-    Ok(Plan::new(&source, parse(&source)?)?)
+    load_with_budget(path, MemoryBudget::machine())
 }
 
-/// Parses and validates scenario text.
+/// [`load`] with a memory budget (`--memory-limit`).
+pub fn load_with_budget(path: &Path, budget: MemoryBudget) -> Result<Plan, SimError> {
+    let source = Source::from_file(path)?;
+    load_source_with_budget(&source, budget)
+}
+
+/// Parses and validates scenario text (with the machine's memory budget).
 pub fn load_source(source: &Source) -> Result<Plan, SimError> {
-    Ok(Plan::new(source, parse(source)?)?)
+    load_source_with_budget(source, MemoryBudget::machine())
+}
+
+/// [`load_source`] with a memory budget.
+pub fn load_source_with_budget(source: &Source, budget: MemoryBudget) -> Result<Plan, SimError> {
+    Ok(Plan::with_budget(source, parse(source)?, budget)?)
 }

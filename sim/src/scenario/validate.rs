@@ -4,6 +4,7 @@ use super::format::*;
 use super::PathSeg::{self, Field as F, Item as I};
 use super::Source;
 use crate::error::ScenarioError;
+use crate::memory::{gib, MemoryBudget, Site};
 use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
@@ -195,6 +196,11 @@ pub struct Plan {
     /// What the run's report must say although the scenario is valid: dealer truncation below
     /// [`MIN_STATISTICAL_SECURITY`] accepted because `fixed_point` sets `weak_security`.
     pub warnings: Vec<String>,
+    /// The estimated peak memory of a run, bytes ([`crate::memory::estimate`]).
+    pub memory: u64,
+    /// The budget the estimate was checked against (and that `compare` checks its protocol
+    /// variants against).
+    pub memory_budget: MemoryBudget,
 }
 
 /// Whether `op` truncates a fixed-point product when it runs under `protocol`: a product,
@@ -302,8 +308,19 @@ fn role_path<'a>(r: &Roles, p: &str) -> Vec<PathSeg<'a>> {
 }
 
 impl Plan {
-    /// Validates `scenario` (read from `source`) and resolves it.
+    /// Validates `scenario` (read from `source`) and resolves it, with the machine's memory
+    /// budget ([`MemoryBudget::machine`]).
     pub fn new(source: &Source, scenario: Scenario) -> Result<Plan, ScenarioError> {
+        Plan::with_budget(source, scenario, MemoryBudget::machine())
+    }
+
+    /// Validates `scenario` (read from `source`) and resolves it; its estimated peak memory
+    /// must fit `budget`.
+    pub fn with_budget(
+        source: &Source,
+        scenario: Scenario,
+        budget: MemoryBudget,
+    ) -> Result<Plan, ScenarioError> {
         let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
 
         if let Err(m) = scenario.fixed_point.validate() {
@@ -805,7 +822,7 @@ impl Plan {
 
         let warnings = dealer_security(source, &scenario, &ops, &public)?;
 
-        Ok(Plan {
+        let mut plan = Plan {
             placement: Placement {
                 server0: 0,
                 server1: 1,
@@ -821,8 +838,93 @@ impl Plan {
             links,
             metrics,
             warnings,
-        })
+            memory: 0,
+            memory_budget: budget,
+        };
+        plan.memory = check_memory(source, &plan, budget)?;
+        Ok(plan)
     }
+}
+
+/// The plan's estimated peak memory ([`crate::memory::estimate`]), or the located error at the
+/// input or op that takes it past `budget`.
+fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u64, ScenarioError> {
+    let est = crate::memory::estimate(plan);
+    if est.peak <= budget.bytes {
+        return Ok(est.peak);
+    }
+    let site = est
+        .running
+        .iter()
+        .find(|(_, b)| *b > budget.bytes)
+        .or(est.running.last())
+        .map(|(s, _)| *s);
+    let (path, what): (Vec<PathSeg>, String) = match site {
+        Some(Site::Input(i)) => (
+            vec![F("inputs"), I(i), F("shape")],
+            format!("input `{}`", plan.inputs[i].name),
+        ),
+        Some(Site::Op(i)) => match &plan.ops[i] {
+            PlannedOp::Input { name, .. } => {
+                let k = plan
+                    .inputs
+                    .iter()
+                    .position(|x| x.name == *name)
+                    .unwrap_or(0);
+                (
+                    vec![F("inputs"), I(k), F("shape")],
+                    format!("sharing input `{name}`"),
+                )
+            }
+            PlannedOp::Compute { name, .. } => {
+                let k = plan
+                    .scenario
+                    .program
+                    .iter()
+                    .position(|st| st.name == *name)
+                    .unwrap_or(0);
+                (vec![F("program"), I(k), F("op")], format!("`{name}`"))
+            }
+            PlannedOp::Output { name, .. } => {
+                let k = plan
+                    .scenario
+                    .outputs
+                    .iter()
+                    .position(|o| o.name == *name)
+                    .unwrap_or(0);
+                (
+                    vec![F("outputs"), I(k), F("name")],
+                    format!("the output of `{name}`"),
+                )
+            }
+        },
+        None => (vec![], "the run".to_string()),
+    };
+    let by_then = site
+        .and_then(|s| est.running.iter().find(|(t, _)| *t == s))
+        .map_or(est.peak, |(_, b)| *b);
+    // Exact bytes when the rounded sizes would read the same.
+    let (need, have) = match (gib(by_then), gib(budget.bytes)) {
+        (a, b) if a == b => (
+            format!("{by_then} bytes"),
+            format!("{} bytes = {}", budget.bytes, budget.describe()),
+        ),
+        (a, _) => (a, budget.describe()),
+    };
+    let fits = est.peak.div_ceil(1 << 30);
+    Err(source.error_at_path(
+        &path,
+        format!(
+            "the run would need an estimated {need} of memory by {what} ({} in all), more than \
+             the budget of {have}",
+            gib(est.peak),
+        ),
+        format!(
+            "use smaller shapes or fewer values, or a smaller trace.max_values; or raise the \
+             budget with --memory-limit SIZE (the whole run needs --memory-limit {fits}G); the \
+             estimate is explained in docs/scenario-format.md, \"Memory\""
+        ),
+    ))
 }
 
 /// The statistical security of dealer truncation, checked last (it needs the whole program):
