@@ -412,3 +412,19 @@ fn the_estimate_is_in_the_plan_and_small_plans_fit_small_budgets() {
     };
     assert!(e.message.contains("(--memory-limit)"), "{e}");
 }
+
+#[test]
+fn more_parties_than_a_run_can_have_are_refused_before_anything_is_allocated_for_them() {
+    // 30,000 input providers used to allocate a 30,000² link matrix (29 GB) and abort.
+    let names: Vec<String> = (0..30_000).map(|i| format!("\"p{i}\"")).collect();
+    let text = edit(
+        r#"roles: (input_providers: ["alice"], output_receivers: ["bob"]),"#,
+        &format!(
+            "roles: (input_providers: [\"alice\", {}], output_receivers: [\"bob\"]),",
+            names.join(", ")
+        ),
+    );
+    let e = error_of(&text);
+    assert!(e.message.contains("more than the 64 a run can have"), "{e}");
+    assert!(pointed(&e).starts_with("\"p60\""), "{e}");
+}

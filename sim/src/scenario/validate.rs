@@ -355,6 +355,13 @@ impl Plan {
         let mut parties = vec![r.server0.clone(), r.server1.clone(), r.producer.clone()];
         for p in r.input_providers.iter().chain(&r.output_receivers) {
             if !parties.contains(p) {
+                if parties.len() == MAX_PARTIES {
+                    return Err(err(
+                        &role_path(r, p),
+                        format!("`{p}` would be party {}, more than the {MAX_PARTIES} a run can have", MAX_PARTIES + 1),
+                        "every party is a thread with a link to every other; simulate fewer input providers and output receivers",
+                    ));
+                }
                 parties.push(p.clone());
             }
         }
@@ -1106,6 +1113,10 @@ fn plan_metrics(
         labels,
     })
 }
+
+/// The most parties a run may have (the three seats, input providers and output receivers):
+/// each is a thread, with a channel and a link model to every other.
+pub const MAX_PARTIES: usize = 64;
 
 /// The largest `ns_per_ring_op` of a `Model` timing: 10^6 ns (a millisecond per ring
 /// operation, a million times slower than a real one), so that virtual clocks (ns in a `u64`)
