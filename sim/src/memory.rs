@@ -186,13 +186,13 @@ pub struct Estimate {
 
 /// Fixed cost of any run: the binary, the allocator's arenas, one stack and a few buffers per
 /// party thread.
-const BASE: u64 = 64 << 20;
+const BASE: u64 = 96 << 20;
 const PER_PARTY: u64 = 4 << 20;
 /// The resident memory a run needs exceeds the heap it has in use at once: each party thread's
 /// allocator keeps pages it freed (messages are freed by the thread that receives them) for a
-/// while. Measured up to 2.7× the heap peak on small runs (mnist-network-c: 55 MB of heap,
-/// 147 MiB resident), far less on large ones; the modelled heap, itself an upper bound, is
-/// multiplied by 5/4.
+/// while. That is up to about 90 MiB on small runs (mnist-network-c: 55 MB of heap, 152 MiB
+/// resident, hence the base), relatively far less on large ones; the modelled heap, itself an
+/// upper bound, is multiplied by 5/4.
 const RETENTION: (u64, u64) = (5, 4);
 /// Bytes per recorded trace element: three copies of its 8 bytes (the parties' logs, the trace
 /// built from them and the debugger's history) and its share of a JSON export of the trace.
