@@ -5,7 +5,7 @@
 //! validator use; [`eval_f64`] is the plaintext meaning the shadow computation runs.
 
 use crate::kernels;
-use crate::tensor::{broadcast_shape, numel};
+use crate::tensor::{broadcast_shape, checked_numel};
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +141,30 @@ impl Op {
 }
 
 /// The output shape of `op` given its operand shapes, or a sentence saying why it does not fit.
+/// Never overflows: a shape whose element count does not fit in `usize` (operands or result) is
+/// an error.
 pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
+    for s in shapes {
+        if checked_numel(s).is_none() {
+            return Err(format!(
+                "operand shape {s:?} has more than {} elements",
+                usize::MAX
+            ));
+        }
+    }
+    let out = infer_shape_unchecked(op, shapes)?;
+    if checked_numel(&out).is_none() {
+        return Err(format!(
+            "the result would have shape {out:?}: more than {} elements",
+            usize::MAX
+        ));
+    }
+    Ok(out)
+}
+
+/// [`infer_shape`] for operand shapes whose element counts fit in `usize`.
+fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
+    use crate::tensor::numel; // saturating; operand sizes are checked above
     let s = |i: usize| shapes[i];
     match op {
         Op::Add(..) | Op::Sub(..) | Op::Mul(..) => broadcast_shape(s(0), s(1)).ok_or_else(|| {
@@ -220,24 +243,28 @@ pub fn infer_shape(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
             Some(a) => Err(format!("axis {a} out of range for shape {:?}", s(0))),
         },
         Op::Transpose(_) => Ok(s(0).iter().rev().copied().collect()),
-        Op::Reshape { shape, .. } => {
-            if numel(shape) != numel(s(0)) {
-                Err(format!(
-                    "cannot reshape {:?} ({} elements) to {shape:?} ({} elements)",
-                    s(0),
-                    numel(s(0)),
-                    numel(shape)
-                ))
-            } else {
-                Ok(shape.clone())
-            }
-        }
+        Op::Reshape { shape, .. } => match checked_numel(shape) {
+            Some(n) if n == numel(s(0)) => Ok(shape.clone()),
+            Some(n) => Err(format!(
+                "cannot reshape {:?} ({} elements) to {shape:?} ({n} elements)",
+                s(0),
+                numel(s(0)),
+            )),
+            None => Err(format!(
+                "cannot reshape {:?} ({} elements) to {shape:?} (more than {} elements)",
+                s(0),
+                numel(s(0)),
+                usize::MAX
+            )),
+        },
         Op::Flatten(_) => {
             let x = s(0);
             if x.is_empty() {
                 return Ok(vec![1]);
             }
-            Ok(vec![x[0], numel(&x[1..])])
+            let rest = checked_numel(&x[1..])
+                .ok_or_else(|| format!("flatten of {x:?}: more than {} elements", usize::MAX))?;
+            Ok(vec![x[0], rest])
         }
         Op::Argmax(_) => match s(0) {
             [] | [.., 0] => Err(format!(
@@ -400,5 +427,31 @@ mod tests {
         let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.0, 2.0, 2.0, 1.0, 0.0, -1.0])
             .expect("2×3");
         assert_eq!(argmax_f64(&a).into_raw_vec_and_offset().0, vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn shapes_whose_element_count_overflows_are_errors_not_wraps() {
+        let huge = usize::MAX / 2 + 1;
+        // 3 · 12297829382473034411 ≡ 1 (mod 2^64): a wrapping product would accept it.
+        let reshape = Op::Reshape {
+            input: "x".into(),
+            shape: vec![3, 12297829382473034411],
+        };
+        assert!(infer_shape(&reshape, &[&[1]])
+            .unwrap_err()
+            .contains("more than"));
+        let conv = Op::Conv2d {
+            input: "x".into(),
+            filters: "w".into(),
+            stride: 1,
+            padding: 2147483647,
+        };
+        let e = infer_shape(&conv, &[&[1, 1, 2, 2], &[1, 1, 1, 1]]).unwrap_err();
+        assert!(e.contains("more than"), "{e}");
+        let flat = Op::Flatten("x".into());
+        assert!(infer_shape(&flat, &[&[0, huge, 4]]).is_err());
+        assert!(infer_shape(&Op::Neg("x".into()), &[&[huge, 2]]).is_err());
+        let mm = Op::MatMul("a".into(), "b".into());
+        assert!(infer_shape(&mm, &[&[huge, 1], &[1, 4]]).is_err());
     }
 }

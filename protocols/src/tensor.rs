@@ -11,9 +11,16 @@ use rand::{RngCore, SeedableRng};
 /// An n-dimensional tensor over the ring `R`.
 pub type Tensor<R> = ArrayD<R>;
 
-/// Number of elements of a shape.
+/// Number of elements of a shape, saturating at `usize::MAX` (never wrapping: a shape whose
+/// product does not fit then matches no buffer length). Shapes from user input are checked with
+/// [`checked_numel`] first.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    checked_numel(shape).unwrap_or(usize::MAX)
+}
+
+/// Number of elements of a shape, or `None` if the product does not fit in `usize`.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 /// The shape `a` and `b` broadcast to (NumPy rules), or `None` if they are incompatible.

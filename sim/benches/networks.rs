@@ -87,7 +87,8 @@ fn main() {
             });
             let r = result.expect("ran");
             let runs = if batch == 1 { 5 } else { 2 };
-            let plain = best_of(runs, || sim::shadow::shadow(&plan));
+            let inputs = sim::engine::input_values(&plan).expect("inputs");
+            let plain = best_of(runs, || sim::shadow::shadow(&plan, &inputs));
             println!(
                 "{:<18} {:>5} {:>10.1} {:>10.3} {:>11.0}× {:>9.2} {:>10.2} {:>7.2} {:>11} {:>10.1e}",
                 name,

@@ -177,24 +177,38 @@ pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
             } => Some("Pond has no exact comparison (Argmax)"),
             _ => None,
         });
+        let skip = |why: String| ProtocolRow {
+            protocol,
+            skipped: Some(why),
+            metrics: None,
+            max_output_error: 0.0,
+            bytes: 0,
+            offline_bytes: 0,
+            rounds: 0,
+            offline_rounds: 0,
+            lan_ns: 0,
+            wan_ns: 0,
+            hazards: 0,
+        };
         if let (ProtocolKind::Pond, Some(why)) = (protocol, exact_only) {
-            rows.push(ProtocolRow {
-                protocol,
-                skipped: Some(why.into()),
-                metrics: None,
-                max_output_error: 0.0,
-                bytes: 0,
-                offline_bytes: 0,
-                rounds: 0,
-                offline_rounds: 0,
-                lan_ns: 0,
-                wan_ns: 0,
-                hazards: 0,
-            });
+            rows.push(skip(why.into()));
+            continue;
+        }
+        // The plan's memory estimate is for its own protocol; another one (SecureNN's exact
+        // comparisons) may need much more.
+        let lan_plan = variant(plan, protocol, LAN);
+        let need = crate::memory::estimate(&lan_plan).peak;
+        if need > plan.memory_budget.bytes {
+            rows.push(skip(format!(
+                "needs an estimated {} of memory, more than the budget of {}; raise it with \
+                 --memory-limit SIZE",
+                crate::memory::gib(need),
+                plan.memory_budget.describe()
+            )));
             continue;
         }
         let name = protocol_name(protocol);
-        let lan = crate::run(&variant(plan, protocol, LAN)).map_err(|e| annotate(e, name))?;
+        let lan = crate::run(&lan_plan).map_err(|e| annotate(e, name))?;
         let wan = crate::run(&variant(plan, protocol, WAN)).map_err(|e| annotate(e, name))?;
         rows.push(ProtocolRow {
             protocol,

@@ -283,7 +283,18 @@ impl Controller {
 
     fn launch(&mut self) {
         self.sim = None; // cancels and joins the previous run, if any
-        let sim = Simulation::start(&self.plan, 0);
+        let sim = match Simulation::start(&self.plan, 0) {
+            Ok(sim) => sim,
+            Err(e) => {
+                self.trace.steps.clear();
+                self.trace.ops.clear();
+                self.completed = 0;
+                self.pos = 0;
+                self.outputs.clear();
+                self.fail(e.to_string());
+                return;
+            }
+        };
         let progress = settle(&sim);
         self.status = progress.status;
         self.trace = sim.trace();

@@ -131,8 +131,33 @@ fn party_faults(plan: &Plan, me: usize) -> Vec<crate::party::PartyFault> {
         .collect()
 }
 
-/// One party's whole program.
-fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), ProtocolError> {
+/// Every input's values, produced once when a run starts (see [`crate::scenario::PlannedInput`]).
+pub type InputValues = HashMap<String, ArrayD<f64>>;
+
+/// Produces every input's values; an error names the input whose `.npy` file changed since
+/// validation.
+pub fn input_values(plan: &Plan) -> Result<InputValues> {
+    plan.inputs
+        .iter()
+        .map(|i| {
+            let v = i.values().map_err(|message| SimError::Io {
+                path: match &i.data {
+                    crate::scenario::InputData::Npy(p) => p.display().to_string(),
+                    _ => i.name.clone(),
+                },
+                message,
+            })?;
+            Ok((i.name.clone(), v))
+        })
+        .collect()
+}
+
+/// One party's whole program. `inputs` is dropped once the party has encoded what it knows.
+fn party_main(
+    ctx: &mut SimContext,
+    plan: &Plan,
+    inputs: Arc<InputValues>,
+) -> std::result::Result<(), ProtocolError> {
     let cfg = PondConfig {
         fixed: plan.scenario.fixed_point,
         truncation: plan.scenario.truncation,
@@ -152,8 +177,9 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         .inputs
         .iter()
         .filter(|i| i.owner.is_none() || i.owner == Some(me))
-        .map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &i.values)))
+        .map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &inputs[&i.name])))
         .collect();
+    drop(inputs);
     for inp in plan.inputs.iter().filter(|i| i.owner.is_none()) {
         let v = encoded
             .remove(inp.name.as_str())
@@ -201,12 +227,15 @@ fn party_main(ctx: &mut SimContext, plan: &Plan) -> std::result::Result<(), Prot
         };
         ctx.end_op(out);
     }
-    Ok(())
+    ctx.check_clock()
 }
 
 impl Simulation {
-    /// Starts every party; they may begin steps with index below `gate` and then pause.
-    pub fn start(plan: &Plan, gate: usize) -> Simulation {
+    /// Starts every party; they may begin steps with index below `gate` and then pause. Fails
+    /// before starting anything if an input's data cannot be produced (a `.npy` file that
+    /// changed since validation).
+    pub fn start(plan: &Plan, gate: usize) -> Result<Simulation> {
+        let inputs = Arc::new(input_values(plan)?);
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
         let (wake_tx, mut wake_rx): (Vec<_>, Vec<_>) =
@@ -277,10 +306,12 @@ impl Simulation {
             };
             let plan = plan.clone();
             let shared = shared.clone();
+            let inputs = inputs.clone();
             let h = std::thread::Builder::new()
                 .name(plan.parties[me].clone())
                 .spawn(move || {
-                    let outcome = catch_unwind(AssertUnwindSafe(|| party_main(&mut ctx, &plan)));
+                    let outcome =
+                        catch_unwind(AssertUnwindSafe(|| party_main(&mut ctx, &plan, inputs)));
                     let message = match outcome {
                         Ok(Ok(())) => {
                             ctx.finish();
@@ -311,14 +342,15 @@ impl Simulation {
                 .expect("spawn party thread");
             handles.push(h);
         }
-        let shadow = Arc::new(shadow::shadow(&plan));
-        Simulation {
+        let shadow = Arc::new(shadow::shadow(&plan, &inputs));
+        drop(inputs);
+        Ok(Simulation {
             plan,
             shared,
             handles,
             shadow,
             started,
-        }
+        })
     }
 
     /// The plan being run.
@@ -615,7 +647,7 @@ fn blocked_at_gate(shared: &Shared, st: &MonitorState, p: usize) -> bool {
 
 /// Runs a plan to the end.
 pub fn run(plan: &Plan) -> Result<RunResult> {
-    Simulation::start(plan, usize::MAX).finish()
+    Simulation::start(plan, usize::MAX)?.finish()
 }
 
 /// Message counts of a set of messages, online and offline apart.

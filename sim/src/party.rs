@@ -12,6 +12,11 @@ use protocols::error::{ProtocolError, Result};
 use protocols::tensor::Tensor;
 use rand_chacha::ChaCha20Rng;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+/// Why a run stops when a virtual clock saturates.
+pub(crate) const CLOCK_OVERFLOW: &str = "the virtual clock reached its maximum, 2^64 − 1 ns \
+     (about 584 years), so its times would be wrong; use smaller latencies, jitters or \
+     ns_per_ring_op, or fewer ops";
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -369,9 +374,9 @@ impl SimContext {
     fn advance_compute(&mut self) {
         let now = Instant::now();
         if self.timing == Timing::Measured {
-            let d = (now - self.mark).as_nanos() as u64;
-            self.clock_ns += d;
-            self.current.compute_ns += d;
+            let d = u64::try_from((now - self.mark).as_nanos()).unwrap_or(u64::MAX);
+            self.clock_ns = self.clock_ns.saturating_add(d);
+            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
         }
         self.mark = now;
     }
@@ -391,6 +396,15 @@ impl SimContext {
             }
             log.steps[s] = rec;
         }
+    }
+
+    /// An error once the virtual clock has saturated at `u64::MAX` ns: times would be wrong from
+    /// here on, so the run stops instead of reporting them.
+    pub(crate) fn check_clock(&self) -> Result<()> {
+        if self.clock_ns == u64::MAX {
+            return Err(ProtocolError::Transport(CLOCK_OVERFLOW.into()));
+        }
+        Ok(())
     }
 
     /// Marks the start of op `op` (and arms the message faults set for its start).
@@ -465,6 +479,7 @@ impl Context for SimContext {
 
     fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, msg: Message) -> Result<()> {
         self.advance_compute();
+        self.check_clock()?;
         let (payload, parts) = msg.into_parts();
         let bytes = payload.len() as u64;
         let (round, op_round) = match traffic {
@@ -604,17 +619,23 @@ impl Context for SimContext {
             )));
         }
         if self.mode == NetworkMode::Realtime {
-            let due = self.run_start + Duration::from_nanos(env.delivery_ns);
-            let now = Instant::now();
-            if due > now {
-                // Sleep until the delivery time, unless the run fails or is cancelled first.
-                if self.wake.recv_timeout(due - now).is_ok() {
-                    return Err(ProtocolError::Transport("run aborted".into()));
-                }
+            // Sleep until the delivery time, unless the run fails or is cancelled first (a
+            // failure fills the wake-up channel). A time past the Instant range sleeps until then.
+            let due = self
+                .run_start
+                .checked_add(Duration::from_nanos(env.delivery_ns));
+            let left = due.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if !left.is_zero() && self.wake.recv_timeout(left).is_ok() {
+                return Err(ProtocolError::Transport("run aborted".into()));
             }
         }
         if env.delivery_ns > self.clock_ns {
-            self.current.wait_ns += env.delivery_ns - self.clock_ns;
+            self.current.wait_ns = self
+                .current
+                .wait_ns
+                .saturating_add(env.delivery_ns - self.clock_ns);
             self.clock_ns = env.delivery_ns;
         }
         match env.traffic {
@@ -625,6 +646,7 @@ impl Context for SimContext {
             Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
         }
         self.mark = Instant::now();
+        self.check_clock()?;
         Ok(env.payload)
     }
 
@@ -634,6 +656,7 @@ impl Context for SimContext {
 
     fn step(&mut self, name: &str) -> Result<()> {
         self.close_step();
+        self.check_clock()?;
         let s = self.next_step;
         self.next_step += 1;
         if self.shared.abort.load(SeqCst) {
@@ -690,9 +713,10 @@ impl Context for SimContext {
 
     fn charge(&mut self, ring_ops: u64) {
         if let Timing::Model { ns_per_ring_op } = self.timing {
+            // `as` saturates: a product beyond u64 is u64::MAX, never a wrap.
             let d = (ring_ops as f64 * ns_per_ring_op).round() as u64;
-            self.clock_ns += d;
-            self.current.compute_ns += d;
+            self.clock_ns = self.clock_ns.saturating_add(d);
+            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
         }
     }
 }

@@ -7,12 +7,9 @@ use protocols::pond::{Truncation, RELU, SIGMOID, TANH};
 use protocols::program::{eval_f64, Op};
 use std::collections::HashMap;
 
-/// Every value of the program computed in f64.
-pub fn shadow(plan: &Plan) -> HashMap<String, ArrayD<f64>> {
-    let mut vals: HashMap<String, ArrayD<f64>> = HashMap::new();
-    for inp in &plan.inputs {
-        vals.insert(inp.name.clone(), inp.values.clone());
-    }
+/// Every value of the program computed in f64, from the inputs' values.
+pub fn shadow(plan: &Plan, inputs: &HashMap<String, ArrayD<f64>>) -> HashMap<String, ArrayD<f64>> {
+    let mut vals: HashMap<String, ArrayD<f64>> = inputs.clone();
     for op in &plan.ops {
         if let PlannedOp::Compute { name, op } = op {
             let args: Vec<&ArrayD<f64>> = op.operands().iter().map(|o| &vals[*o]).collect();

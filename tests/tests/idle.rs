@@ -22,7 +22,7 @@ fn a_paused_run_uses_no_cpu() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/mlp-securenn.ron");
     let plan = load(&path).unwrap();
     // Pause a few steps in: every party sits at the gate (or behind one that does).
-    let sim = Simulation::start(&plan, 5);
+    let sim = Simulation::start(&plan, 5).unwrap();
     let p = sim.wait_idle();
     assert!(!p.done);
     let Some(before) = cpu_seconds() else {

@@ -188,7 +188,7 @@ fn a_held_link_is_reported_as_a_deadlock_with_who_waits_for_whom() {
 fn the_gate_pauses_every_party_at_the_same_step_and_resumes() {
     let p = plan(&program(4, LAN, MODEL));
     let full = sim::run(&p).unwrap();
-    let sim = Simulation::start(&p, 3);
+    let sim = Simulation::start(&p, 3).unwrap();
     let prog = sim.wait_idle();
     assert!(!prog.done);
     assert_eq!(prog.steps_begun, 3);
@@ -211,7 +211,7 @@ fn the_gate_pauses_every_party_at_the_same_step_and_resumes() {
 #[test]
 fn dropping_a_paused_simulation_releases_its_threads() {
     let p = plan(&program(4, LAN, MODEL));
-    let sim = Simulation::start(&p, 2);
+    let sim = Simulation::start(&p, 2).unwrap();
     sim.wait_idle();
     drop(sim); // must return: parties at the gate are cancelled and joined
 }

@@ -2,6 +2,7 @@
 //! built-in scenario when stdout is a terminal, and prints the headless report otherwise.
 
 use clap::{Parser, Subcommand};
+use sim::memory::MemoryBudget;
 use sim::scenario::{self, Plan, Source};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub enum Command {
         /// chrome://tracing or ui.perfetto.dev).
         #[arg(long, value_name = "FILE")]
         chrome_trace: Option<PathBuf>,
+        /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
+        /// half of this machine's physical memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+        memory_limit: Option<u64>,
     },
     /// Open the interactive debugger on a scenario.
     Debug {
@@ -40,6 +45,10 @@ pub enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
+        /// half of this machine's physical memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+        memory_limit: Option<u64>,
     },
     /// Test whether a party's view depends on the other parties' secrets: re-run the scenario
     /// with fresh seeds under its own inputs and under an alternative, and compare each party's
@@ -68,6 +77,10 @@ pub enum Command {
     Check {
         /// Scenario file (RON).
         scenario: PathBuf,
+        /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
+        /// half of this machine's physical memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+        memory_limit: Option<u64>,
     },
     /// Run a scenario under several protocols and print one table: accuracy, error, bytes,
     /// rounds, and predicted time on a LAN and a WAN profile.
@@ -80,6 +93,10 @@ pub enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
+        /// half of this machine's physical memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+        memory_limit: Option<u64>,
     },
 }
 
@@ -104,11 +121,23 @@ fn sim_error(e: sim::SimError) -> Outcome {
     }
 }
 
-/// Loads a scenario file, or the built-in one when `path` is `None`.
+/// `--memory-limit`'s value: bytes, or a number with K, M, G or T (powers of 1024).
+fn parse_memory_limit(s: &str) -> Result<u64, String> {
+    sim::memory::parse_size(s)
+}
+
+/// Loads a scenario file, or the built-in one when `path` is `None`, with the machine's memory
+/// budget.
 pub fn load_plan(path: Option<&Path>) -> Result<Plan, sim::SimError> {
+    load_plan_within(path, None)
+}
+
+/// [`load_plan`] with `--memory-limit` (bytes) when given, else the machine's budget.
+pub fn load_plan_within(path: Option<&Path>, limit: Option<u64>) -> Result<Plan, sim::SimError> {
+    let budget = limit.map_or_else(MemoryBudget::machine, MemoryBudget::given);
     match path {
-        Some(p) => scenario::load(p),
-        None => scenario::load_source(&Source::builtin()),
+        Some(p) => scenario::load_with_budget(p, budget),
+        None => scenario::load_source_with_budget(&Source::builtin(), budget),
     }
 }
 
@@ -185,18 +214,23 @@ pub fn execute(cli: Cli) -> Outcome {
             json,
             seed,
             chrome_trace,
-        }) => match load_plan(Some(&scenario)) {
+            memory_limit,
+        }) => match load_plan_within(Some(&scenario), memory_limit) {
             Ok(plan) => run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref()),
             Err(e) => sim_error(e),
         },
-        Some(Command::Debug { scenario, seed }) => {
+        Some(Command::Debug {
+            scenario,
+            seed,
+            memory_limit,
+        }) => {
             if !std::io::stdout().is_terminal() {
                 return Outcome::UserError(
                     "the debugger needs a terminal; use `sharescope run SCENARIO` for a report"
                         .into(),
                 );
             }
-            match load_plan(scenario.as_deref()) {
+            match load_plan_within(scenario.as_deref(), memory_limit) {
                 Ok(plan) => debug(plan, seed),
                 Err(e) => sim_error(e),
             }
@@ -205,6 +239,7 @@ pub fn execute(cli: Cli) -> Outcome {
             scenario,
             protocols,
             seed,
+            memory_limit,
         }) => {
             let protocols = match sim::compare::parse_protocols(&protocols) {
                 Ok(p) => p,
@@ -214,7 +249,8 @@ pub fn execute(cli: Cli) -> Outcome {
                 Ok(s) => s,
                 Err(e) => return sim_error(e),
             };
-            match scenario::load_source(&source) {
+            let budget = memory_limit.map_or_else(MemoryBudget::machine, MemoryBudget::given);
+            match scenario::load_source_with_budget(&source, budget) {
                 Ok(mut plan) => {
                     if let Some(s) = seed {
                         plan.scenario.seed = s;
@@ -248,13 +284,21 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             json.as_deref(),
         ),
-        Some(Command::Check { scenario }) => match load_plan(Some(&scenario)) {
+        Some(Command::Check {
+            scenario,
+            memory_limit,
+        }) => match load_plan_within(Some(&scenario), memory_limit) {
             Ok(plan) => {
                 println!(
                     "{}: ok — {} parties, {} ops",
                     scenario.display(),
                     plan.parties.len(),
                     plan.ops.len()
+                );
+                println!(
+                    "memory: estimated peak {}; budget {}",
+                    sim::memory::gib(plan.memory),
+                    plan.memory_budget.describe()
                 );
                 for w in &plan.warnings {
                     println!("⚠ warning: {w}");

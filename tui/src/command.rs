@@ -178,6 +178,11 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
                     _ => return Err(format!("unknown link setting `{kv}`")),
                 }
             }
+            // The same limits as the scenario's links: the virtual clock counts ns in a u64.
+            if let Err((field, m)) = sim::network::check_link(&cfg) {
+                let setting = field.trim_end_matches("_us");
+                return Err(format!("{setting}: {m}; the link is unchanged"));
+            }
             plan.links[from][to] = cfg;
             if both {
                 plan.links[to][from] = cfg;

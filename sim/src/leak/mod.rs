@@ -21,7 +21,6 @@ use crate::scenario::{
     self, Data, Distribution, NetworkMode, PathSeg, Plan, PlannedInput, PlannedOp, Timing,
 };
 use features::{Extracted, FeatureDesc, Schema};
-use ndarray::ArrayD;
 use protocols::program::Op;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -87,7 +86,7 @@ impl Alternative {
                     )
                     .into());
             };
-            let (want, got) = (inp.values.shape(), alt.inputs[idx].values.shape());
+            let (want, got) = (&inp.shape, &alt.inputs[idx].shape);
             if want != got {
                 return Err(source
                     .error_at_path(
@@ -111,17 +110,23 @@ impl Alternative {
         })
     }
 
-    fn values(&self, plan: &Plan, j: usize, inp: &PlannedInput) -> ArrayD<f64> {
-        match self {
+    /// Input `j`'s values under this alternative, row-major.
+    fn values(&self, plan: &Plan, j: usize, inp: &PlannedInput) -> Result<Vec<f64>> {
+        let n: usize = inp.shape.iter().product();
+        let stored = |i: &PlannedInput| -> Result<Vec<f64>> {
+            i.values()
+                .map(|v| v.iter().copied().collect())
+                .map_err(|message| SimError::Io {
+                    path: i.name.clone(),
+                    message,
+                })
+        };
+        Ok(match self {
             Alternative::Extremes => {
                 let cfg = plan.scenario.fixed_point;
                 let big = (2f64).powi(cfg.int_bits as i32 - 1);
                 let e = [0.0, -1.0, big, -big, -(2f64).powi(-(cfg.frac_bits as i32))];
-                let mut k = 0usize;
-                inp.values.mapv(|_| {
-                    k += 1;
-                    e[(k - 1 + j) % e.len()]
-                })
+                (0..n).map(|k| e[(k + j) % e.len()]).collect()
             }
             Alternative::Redraw => {
                 let mut rng = ChaCha20Rng::seed_from_u64(
@@ -140,26 +145,29 @@ impl Alternative {
                     });
                 match dist {
                     Some(Distribution::Uniform(lo, hi)) => {
-                        inp.values.mapv(|_| lo + (hi - lo) * rng.gen::<f64>())
+                        (0..n).map(|_| lo + (hi - lo) * rng.gen::<f64>()).collect()
                     }
-                    Some(Distribution::Normal(m, s)) => inp.values.mapv(|_| {
-                        let u1: f64 = 1.0 - rng.gen::<f64>();
-                        let u2: f64 = rng.gen();
-                        m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                    }),
+                    Some(Distribution::Normal(m, s)) => (0..n)
+                        .map(|_| {
+                            let u1: f64 = 1.0 - rng.gen::<f64>();
+                            let u2: f64 = rng.gen();
+                            m + s
+                                * (-2.0 * u1.ln()).sqrt()
+                                * (2.0 * std::f64::consts::PI * u2).cos()
+                        })
+                        .collect(),
                     None => {
-                        let flat: Vec<f64> = inp.values.iter().copied().collect();
-                        inp.values
-                            .mapv(|_| flat[rng.gen_range(0..flat.len().max(1))])
+                        let flat = stored(inp)?;
+                        (0..n)
+                            .map(|_| flat[rng.gen_range(0..flat.len().max(1))])
+                            .collect()
                     }
                 }
             }
-            Alternative::Scenario { inputs, .. } => inputs
-                .iter()
-                .find(|i| i.name == inp.name)
-                .map(|i| i.values.clone())
-                .unwrap_or_else(|| inp.values.clone()),
-        }
+            Alternative::Scenario { inputs, .. } => {
+                stored(inputs.iter().find(|i| i.name == inp.name).unwrap_or(inp))?
+            }
+        })
     }
 }
 
@@ -468,16 +476,17 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
             .map(|(j, inp)| {
                 let mut inp = inp.clone();
                 if inp.owner.is_some() && !own.contains(&j) {
-                    inp.values = opts.alternative.values(plan, j, &inp);
+                    let v = opts.alternative.values(plan, j, &inp)?;
+                    inp.data = scenario::InputData::Values(std::sync::Arc::new(v));
                 }
-                inp
+                Ok(inp)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let changed: Vec<&str> = plan
             .inputs
             .iter()
             .zip(&inputs)
-            .filter(|(a, b)| a.owner.is_some() && a.values != b.values)
+            .filter(|(a, b)| a.owner.is_some() && a.values().ok() != b.values().ok())
             .map(|(a, _)| a.name.as_str())
             .collect();
         let candidates = plan

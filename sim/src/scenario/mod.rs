@@ -6,13 +6,17 @@ mod validate;
 
 pub use format::*;
 pub(crate) use validate::closest;
-pub use validate::{Plan, PlannedInput, PlannedMetrics, PlannedOp};
+pub use validate::{InputData, Plan, PlannedInput, PlannedMetrics, PlannedOp};
 
 use crate::error::{ScenarioError, SimError};
+use crate::memory::MemoryBudget;
 use std::path::{Path, PathBuf};
 
 /// The default scenario built into the binary.
 pub const BUILTIN_DEFAULT: &str = include_str!("../../../scenarios/beaver-multiplication.ron");
+/// The largest scenario file read, in bytes (64 MiB): inline data beyond that belongs in `.npy`
+/// files.
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
 /// The name shown for the built-in scenario.
 pub const BUILTIN_NAME: &str = "<built-in: scenarios/beaver-multiplication.ron>";
 
@@ -28,17 +32,37 @@ pub struct Source {
 }
 
 impl Source {
-    /// Reads a scenario file.
+    /// Reads a scenario file: a regular file (not a FIFO, a device or a directory) of at most
+    /// [`MAX_SCENARIO_BYTES`], in UTF-8.
     pub fn from_file(path: &Path) -> Result<Source, SimError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SimError::Io {
+        let io = |message: String| SimError::Io {
             path: path.display().to_string(),
-            message: if e.kind() == std::io::ErrorKind::NotFound {
+            message,
+        };
+        let (mut file, len) = crate::files::open_regular(path).map_err(|e| {
+            io(if e.kind() == std::io::ErrorKind::NotFound {
                 "no such scenario file (the shipped scenarios are in scenarios/, e.g. \
                  scenarios/beaver-multiplication.ron)"
                     .to_string()
+            } else if e.kind() == std::io::ErrorKind::InvalidInput {
+                format!("cannot read the scenario: {e}; give the path of a scenario file (RON)")
             } else {
                 format!("cannot read the scenario: {e}")
-            },
+            })
+        })?;
+        if len > MAX_SCENARIO_BYTES {
+            return Err(io(format!(
+                "the scenario is {len} bytes, more than the {MAX_SCENARIO_BYTES} accepted \
+                 (64 MiB); put large data in .npy files (`data: Npy(\"file.npy\")`)"
+            )));
+        }
+        let bytes = crate::files::read_exact_len(&mut file, len)
+            .map_err(|e| io(format!("cannot read the scenario: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io(format!(
+                "cannot read the scenario: it is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         Ok(Source {
             name: path.display().to_string(),
@@ -634,13 +658,24 @@ impl<'t> Lexer<'t> {
     }
 }
 
-/// Loads, parses and validates a scenario file into a runnable plan.
+/// Loads, parses and validates a scenario file into a runnable plan (with the machine's memory
+/// budget, [`MemoryBudget::machine`]).
 pub fn load(path: &Path) -> Result<Plan, SimError> {
-    let source = Source::from_file(path)?;
-    Ok(Plan::new(&source, parse(&source)?)?)
+    load_with_budget(path, MemoryBudget::machine())
 }
 
-/// Parses and validates scenario text.
+/// [`load`] with a memory budget (`--memory-limit`).
+pub fn load_with_budget(path: &Path, budget: MemoryBudget) -> Result<Plan, SimError> {
+    let source = Source::from_file(path)?;
+    load_source_with_budget(&source, budget)
+}
+
+/// Parses and validates scenario text (with the machine's memory budget).
 pub fn load_source(source: &Source) -> Result<Plan, SimError> {
-    Ok(Plan::new(source, parse(source)?)?)
+    load_source_with_budget(source, MemoryBudget::machine())
+}
+
+/// [`load_source`] with a memory budget.
+pub fn load_source_with_budget(source: &Source, budget: MemoryBudget) -> Result<Plan, SimError> {
+    Ok(Plan::with_budget(source, parse(source)?, budget)?)
 }

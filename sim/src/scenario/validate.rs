@@ -4,6 +4,7 @@ use super::format::*;
 use super::PathSeg::{self, Field as F, Item as I};
 use super::Source;
 use crate::error::ScenarioError;
+use crate::memory::{gib, MemoryBudget, Site};
 use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
@@ -13,15 +14,107 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 
-/// An input with its data loaded.
+/// A validated input. Its data is not held: [`PlannedInput::values`] produces it when a run
+/// starts (validation checks it without keeping it), so `check` allocates no input data and a
+/// plan is cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PlannedInput {
     /// Value name.
     pub name: String,
     /// Owner party, or `None` for a public constant.
     pub owner: Option<PartyId>,
-    /// Real values.
-    pub values: ArrayD<f64>,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Where the values come from.
+    pub data: InputData,
+}
+
+/// Where a validated input's values come from.
+#[derive(Debug, Clone)]
+pub enum InputData {
+    /// Inline values (checked finite, one per element).
+    Values(std::sync::Arc<Vec<f64>>),
+    /// Seeded random values: `distribution` drawn from a ChaCha20 stream seeded with `seed`
+    /// (derived at validation from the scenario's seed and the input's position, so the data
+    /// does not depend on when it is drawn).
+    Random {
+        /// The distribution (checked: every draw is finite).
+        distribution: Distribution,
+        /// The stream's seed.
+        seed: u64,
+    },
+    /// A `.npy` file (its header, length and values checked at validation; read again, and
+    /// checked again, when the run starts).
+    Npy(std::path::PathBuf),
+}
+
+impl PlannedInput {
+    /// The input's values (generated or read now). An error only if a `.npy` file changed
+    /// since validation.
+    pub fn values(&self) -> Result<ArrayD<f64>, String> {
+        let n = protocols::tensor::numel(&self.shape);
+        let values = match &self.data {
+            InputData::Values(v) => v.as_ref().clone(),
+            InputData::Random { distribution, seed } => random_values(*distribution, *seed, n),
+            InputData::Npy(path) => {
+                let changed = |m: String| {
+                    format!(
+                        "input `{}`: {m} (the file changed since it was validated)",
+                        self.name
+                    )
+                };
+                let file = crate::npy::NpyFile::open(path).map_err(changed)?;
+                if file.header.len != n {
+                    return Err(changed(format!(
+                        "{} now holds shape {:?}, not {:?}",
+                        path.display(),
+                        file.header.shape,
+                        self.shape
+                    )));
+                }
+                let v = file.read().map_err(changed)?.values;
+                if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
+                    return Err(changed(format!("{} now contains {bad}", path.display())));
+                }
+                v
+            }
+        };
+        ArrayD::from_shape_vec(IxDyn(&self.shape), values)
+            .map_err(|e| format!("input `{}`: {e}", self.name))
+    }
+}
+
+/// The seed of input `idx`'s random stream under scenario seed `seed`.
+fn random_seed(seed: u64, idx: usize) -> u64 {
+    seed ^ 0x5eed_da7a ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// `n` values of `d` from a ChaCha20 stream seeded with `seed` (uniform: lo + (hi − lo)·u;
+/// normal: Box–Muller).
+fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    match d {
+        Distribution::Uniform(lo, hi) => (0..n)
+            .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
+            .collect(),
+        Distribution::Normal(m, s) => (0..n)
+            .map(|_| {
+                // Box–Muller.
+                let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
+                let u2: f64 = rand::Rng::gen(&mut rng);
+                m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            })
+            .collect(),
+    }
+}
+
+/// Whether every draw of `d` is finite: uniform needs finite low < high with a finite width;
+/// a normal draw is at most √(−2 ln 2^−53) < 8.6 standard deviations from the mean.
+fn distribution_is_valid(d: Distribution) -> bool {
+    match d {
+        Distribution::Uniform(lo, hi) => lo < hi && (hi - lo).is_finite(),
+        Distribution::Normal(m, s) => s >= 0.0 && (m.abs() + 8.6 * s).is_finite(),
+    }
 }
 
 /// One entry of the run's op sequence, as the trace shows it.
@@ -103,6 +196,11 @@ pub struct Plan {
     /// What the run's report must say although the scenario is valid: dealer truncation below
     /// [`MIN_STATISTICAL_SECURITY`] accepted because `fixed_point` sets `weak_security`.
     pub warnings: Vec<String>,
+    /// The estimated peak memory of a run, bytes ([`crate::memory::estimate`]).
+    pub memory: u64,
+    /// The budget the estimate was checked against (and that `compare` checks its protocol
+    /// variants against).
+    pub memory_budget: MemoryBudget,
 }
 
 /// Whether `op` truncates a fixed-point product when it runs under `protocol`: a product,
@@ -210,8 +308,19 @@ fn role_path<'a>(r: &Roles, p: &str) -> Vec<PathSeg<'a>> {
 }
 
 impl Plan {
-    /// Validates `scenario` (read from `source`) and resolves it.
+    /// Validates `scenario` (read from `source`) and resolves it, with the machine's memory
+    /// budget ([`MemoryBudget::machine`]).
     pub fn new(source: &Source, scenario: Scenario) -> Result<Plan, ScenarioError> {
+        Plan::with_budget(source, scenario, MemoryBudget::machine())
+    }
+
+    /// Validates `scenario` (read from `source`) and resolves it; its estimated peak memory
+    /// must fit `budget`.
+    pub fn with_budget(
+        source: &Source,
+        scenario: Scenario,
+        budget: MemoryBudget,
+    ) -> Result<Plan, ScenarioError> {
         let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
 
         if let Err(m) = scenario.fixed_point.validate() {
@@ -246,6 +355,13 @@ impl Plan {
         let mut parties = vec![r.server0.clone(), r.server1.clone(), r.producer.clone()];
         for p in r.input_providers.iter().chain(&r.output_receivers) {
             if !parties.contains(p) {
+                if parties.len() == MAX_PARTIES {
+                    return Err(err(
+                        &role_path(r, p),
+                        format!("`{p}` would be party {}, more than the {MAX_PARTIES} a run can have", MAX_PARTIES + 1),
+                        "every party is a thread with a link to every other; simulate fewer input providers and output receivers",
+                    ));
+                }
                 parties.push(p.clone());
             }
         }
@@ -344,7 +460,14 @@ impl Plan {
                     )
                 })?;
             let data_at = [F("inputs"), I(idx), F("data"), I(0)];
-            let values: Vec<f64> = match &inp.data {
+            let non_finite = |bad: f64| {
+                err(
+                    &at("data"),
+                    format!("input `{}` contains {bad}", inp.name),
+                    "inputs must be finite numbers",
+                )
+            };
+            let data = match &inp.data {
                 Data::Values(v) => {
                     if v.len() != n {
                         return Err(err(
@@ -358,75 +481,59 @@ impl Plan {
                             "list exactly one value per element, row-major",
                         ));
                     }
-                    v.clone()
+                    if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
+                        return Err(non_finite(*bad));
+                    }
+                    InputData::Values(std::sync::Arc::new(v.clone()))
                 }
                 Data::Random(d) => {
-                    let mut rng = ChaCha20Rng::seed_from_u64(
-                        scenario.seed
-                            ^ 0x5eed_da7a
-                            ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                    );
-                    match *d {
-                        Distribution::Uniform(lo, hi)
-                            if lo < hi && lo.is_finite() && hi.is_finite() =>
-                        {
-                            (0..n)
-                                .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
-                                .collect()
-                        }
-                        Distribution::Normal(m, s)
-                            if s >= 0.0 && m.is_finite() && s.is_finite() =>
-                        {
-                            (0..n)
-                                .map(|_| {
-                                    // Box–Muller.
-                                    let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
-                                    let u2: f64 = rand::Rng::gen(&mut rng);
-                                    m + s
-                                        * (-2.0 * u1.ln()).sqrt()
-                                        * (2.0 * std::f64::consts::PI * u2).cos()
-                                })
-                                .collect()
-                        }
-                        _ => {
-                            return Err(err(
-                                &data_at,
-                                format!("input `{}` has an invalid distribution {d:?}", inp.name),
-                                "Uniform(low, high) needs finite low < high; Normal(mean, std) needs a finite std ≥ 0",
-                            ));
-                        }
+                    if !distribution_is_valid(*d) {
+                        return Err(err(
+                            &data_at,
+                            format!("input `{}` has an invalid distribution {d:?}", inp.name),
+                            "Uniform(low, high) needs finite low < high; Normal(mean, std) needs a finite std ≥ 0 (with |mean| + 8.6·std finite)",
+                        ));
+                    }
+                    InputData::Random {
+                        distribution: *d,
+                        seed: random_seed(scenario.seed, idx),
                     }
                 }
                 Data::Npy(path) => {
                     let full = source.dir.join(path);
-                    let arr = crate::npy::read_npy(&full).map_err(|m| {
+                    let npy_err = |m: String| {
                         err(
                             &data_at,
                             format!("input `{}`: {m}", inp.name),
                             "paths are relative to the scenario file; write the array with \
                              numpy.save(path, array.astype(numpy.float64))",
                         )
-                    })?;
-                    if arr.values.len() != n {
+                    };
+                    let file = crate::npy::NpyFile::open(&full).map_err(npy_err)?;
+                    if file.header.len != n {
                         return Err(err(
                             &data_at,
                             format!(
                                 "input `{}`: {} holds shape {:?} but the scenario says {:?}",
-                                inp.name, path, arr.shape, inp.shape
+                                inp.name, path, file.header.shape, inp.shape
                             ),
                             "make the scenario's shape match the file (a reshape with the same element count is fine)",
                         ));
                     }
-                    arr.values
+                    // Streamed: checked without holding the array.
+                    let mut bad = None;
+                    file.for_each(|v| {
+                        if bad.is_none() && !v.is_finite() {
+                            bad = Some(v);
+                        }
+                    })
+                    .map_err(npy_err)?;
+                    if let Some(bad) = bad {
+                        return Err(non_finite(bad));
+                    }
+                    InputData::Npy(full)
                 }
             };
-            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(err(
-                    &at("data"),
-                    format!("input `{}` contains {bad}", inp.name),
-                    "inputs must be finite numbers",
-                ));
-            }
             shapes.insert(inp.name.clone(), inp.shape.clone());
             public.insert(inp.name.clone(), owner.is_none());
             if let Some(o) = owner {
@@ -438,7 +545,8 @@ impl Plan {
             inputs.push(PlannedInput {
                 name: inp.name.clone(),
                 owner,
-                values: ArrayD::from_shape_vec(IxDyn(&inp.shape), values).expect("checked length"),
+                shape: inp.shape.clone(),
+                data,
             });
         }
 
@@ -517,7 +625,7 @@ impl Plan {
                     ),
                 )
             })?;
-            let n: usize = shape.iter().product();
+            let n = protocols::tensor::checked_numel(&shape).unwrap_or(usize::MAX);
             if n > MAX_ELEMENTS {
                 return Err(err(
                     &op_at,
@@ -576,10 +684,29 @@ impl Plan {
         };
 
         // Network.
+        if let Err((field, m)) = crate::network::check_link(&scenario.network.default) {
+            return Err(err(
+                &[F("network"), F("default"), F(field)],
+                format!("network.default: {m}"),
+                "latencies and jitters are in microseconds, e.g. latency_us: 20000 for 20 ms",
+            ));
+        }
         let n = parties.len();
         let mut links = vec![vec![scenario.network.default; n]; n];
         for (i, l) in scenario.network.links.iter().enumerate() {
             let at = |f: &'static str| [F("network"), F("links"), I(i), F(f)];
+            let given = LinkConfig {
+                latency_us: l.latency_us.unwrap_or(0),
+                jitter_us: l.jitter_us.unwrap_or(0),
+                ..LinkConfig::default()
+            };
+            if let Err((field, m)) = crate::network::check_link(&given) {
+                return Err(err(
+                    &at(field),
+                    format!("link {} → {}: {m}", l.from, l.to),
+                    "latencies and jitters are in microseconds, e.g. latency_us: 20000 for 20 ms",
+                ));
+            }
             for (field, name) in [("from", &l.from), ("to", &l.to)] {
                 if party(name).is_none() {
                     let close = closest(name, parties.iter().map(String::as_str))
@@ -625,10 +752,14 @@ impl Plan {
             }
         }
         if let Timing::Model { ns_per_ring_op } = scenario.timing {
-            if !(ns_per_ring_op.is_finite() && ns_per_ring_op >= 0.0) {
+            if !(ns_per_ring_op.is_finite() && (0.0..=MAX_NS_PER_RING_OP).contains(&ns_per_ring_op))
+            {
                 return Err(err(
                     &[F("timing"), F("ns_per_ring_op")],
-                    format!("ns_per_ring_op = {ns_per_ring_op} is not a non-negative number"),
+                    format!(
+                        "ns_per_ring_op = {ns_per_ring_op} is not a number from 0 to \
+                         {MAX_NS_PER_RING_OP} (one millisecond per ring operation)"
+                    ),
                     "use e.g. Model(ns_per_ring_op: 1.0)",
                 ));
             }
@@ -789,7 +920,7 @@ impl Plan {
 
         let warnings = dealer_security(source, &scenario, &ops, &public)?;
 
-        Ok(Plan {
+        let mut plan = Plan {
             placement: Placement {
                 server0: 0,
                 server1: 1,
@@ -805,8 +936,93 @@ impl Plan {
             links,
             metrics,
             warnings,
-        })
+            memory: 0,
+            memory_budget: budget,
+        };
+        plan.memory = check_memory(source, &plan, budget)?;
+        Ok(plan)
     }
+}
+
+/// The plan's estimated peak memory ([`crate::memory::estimate`]), or the located error at the
+/// input or op that takes it past `budget`.
+fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u64, ScenarioError> {
+    let est = crate::memory::estimate(plan);
+    if est.peak <= budget.bytes {
+        return Ok(est.peak);
+    }
+    let site = est
+        .running
+        .iter()
+        .find(|(_, b)| *b > budget.bytes)
+        .or(est.running.last())
+        .map(|(s, _)| *s);
+    let (path, what): (Vec<PathSeg>, String) = match site {
+        Some(Site::Input(i)) => (
+            vec![F("inputs"), I(i), F("shape")],
+            format!("input `{}`", plan.inputs[i].name),
+        ),
+        Some(Site::Op(i)) => match &plan.ops[i] {
+            PlannedOp::Input { name, .. } => {
+                let k = plan
+                    .inputs
+                    .iter()
+                    .position(|x| x.name == *name)
+                    .unwrap_or(0);
+                (
+                    vec![F("inputs"), I(k), F("shape")],
+                    format!("sharing input `{name}`"),
+                )
+            }
+            PlannedOp::Compute { name, .. } => {
+                let k = plan
+                    .scenario
+                    .program
+                    .iter()
+                    .position(|st| st.name == *name)
+                    .unwrap_or(0);
+                (vec![F("program"), I(k), F("op")], format!("`{name}`"))
+            }
+            PlannedOp::Output { name, .. } => {
+                let k = plan
+                    .scenario
+                    .outputs
+                    .iter()
+                    .position(|o| o.name == *name)
+                    .unwrap_or(0);
+                (
+                    vec![F("outputs"), I(k), F("name")],
+                    format!("the output of `{name}`"),
+                )
+            }
+        },
+        None => (vec![], "the run".to_string()),
+    };
+    let by_then = site
+        .and_then(|s| est.running.iter().find(|(t, _)| *t == s))
+        .map_or(est.peak, |(_, b)| *b);
+    // Exact bytes when the rounded sizes would read the same.
+    let (need, have) = match (gib(by_then), gib(budget.bytes)) {
+        (a, b) if a == b => (
+            format!("{by_then} bytes"),
+            format!("{} bytes = {}", budget.bytes, budget.describe()),
+        ),
+        (a, _) => (a, budget.describe()),
+    };
+    let fits = est.peak.div_ceil(1 << 30);
+    Err(source.error_at_path(
+        &path,
+        format!(
+            "the run would need an estimated {need} of memory by {what} ({} in all), more than \
+             the budget of {have}",
+            gib(est.peak),
+        ),
+        format!(
+            "use smaller shapes or fewer values, or a smaller trace.max_values; or raise the \
+             budget with --memory-limit SIZE (the whole run needs --memory-limit {fits}G); the \
+             estimate is explained in docs/scenario-format.md, \"Memory\""
+        ),
+    ))
 }
 
 /// The statistical security of dealer truncation, checked last (it needs the whole program):
@@ -910,11 +1126,11 @@ fn plan_metrics(
     let (classes, rows) = match argmax_of {
         Some(x) => (
             shapes.get(x).and_then(|s| s.last()).copied().unwrap_or(1),
-            shape.iter().product(),
+            protocols::tensor::numel(shape),
         ),
         None => (
             *shape.last().unwrap_or(&1),
-            shape[..shape.len().saturating_sub(1)].iter().product(),
+            protocols::tensor::numel(&shape[..shape.len().saturating_sub(1)]),
         ),
     };
     if classes < 2 {
@@ -930,15 +1146,26 @@ fn plan_metrics(
     let values: Vec<f64> = match &m.labels {
         Data::Values(v) => v.clone(),
         Data::Npy(path) => {
-            crate::npy::read_npy(&source.dir.join(path))
-                .map_err(|e| {
-                    err(
-                        &labels_at,
-                        format!("metrics: labels: {e}"),
-                        "paths are relative to the scenario file; write the labels with                          numpy.save(path, labels.astype(numpy.int64))",
-                    )
-                })?
-                .values
+            let npy_err = |e: String| {
+                err(
+                    &labels_at,
+                    format!("metrics: labels: {e}"),
+                    "paths are relative to the scenario file; write the labels with \
+                     numpy.save(path, labels.astype(numpy.int64))",
+                )
+            };
+            let file = crate::npy::NpyFile::open(&source.dir.join(path)).map_err(npy_err)?;
+            if file.header.len != rows {
+                return Err(err(
+                    &labels_at,
+                    format!(
+                        "metrics: {} labels for prediction `{}` of shape {shape:?}, which has {rows} rows",
+                        file.header.len, m.prediction
+                    ),
+                    "give one label per row (every axis of the prediction but the last)",
+                ));
+            }
+            file.read().map_err(npy_err)?.values
         }
         Data::Random(_) => {
             return Err(err(
@@ -977,6 +1204,15 @@ fn plan_metrics(
         labels,
     })
 }
+
+/// The most parties a run may have (the three seats, input providers and output receivers):
+/// each is a thread, with a channel and a link model to every other.
+pub const MAX_PARTIES: usize = 64;
+
+/// The largest `ns_per_ring_op` of a `Model` timing: 10^6 ns (a millisecond per ring
+/// operation, a million times slower than a real one), so that virtual clocks (ns in a `u64`)
+/// stay far from saturating.
+pub const MAX_NS_PER_RING_OP: f64 = 1e6;
 
 /// The largest tensor a scenario may declare (inputs and results), so that a typo in a shape
 /// is an error rather than an out-of-memory abort.
