@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use sim::memory::MemoryBudget;
 use sim::scenario::{self, Plan, Source};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// sharescope: a simulator and interactive debugger for secret-sharing MPC.
@@ -23,14 +23,15 @@ pub enum Command {
     Run {
         /// Scenario file (RON).
         scenario: PathBuf,
-        /// Also write the JSON report here.
-        #[arg(long)]
+        /// Also write the JSON report here (`-`: standard output; the text report then goes to
+        /// standard error).
+        #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
         /// Also write the trace as Chrome / Perfetto trace-event JSON here (open it in
-        /// chrome://tracing or ui.perfetto.dev).
+        /// chrome://tracing or ui.perfetto.dev; `-`: standard output).
         #[arg(long, value_name = "FILE")]
         chrome_trace: Option<PathBuf>,
         /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
@@ -69,7 +70,7 @@ pub enum Command {
         /// Override the scenario's seed (the run seeds derive from it).
         #[arg(long)]
         seed: Option<u64>,
-        /// Also write the figures as JSON here.
+        /// Also write the figures as JSON here (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
@@ -146,12 +147,39 @@ pub fn run_headless(plan: Plan, json: Option<&Path>, seed: Option<u64>) -> Outco
     run_headless_with(plan, json, seed, None)
 }
 
-/// Writes `trace` as Chrome trace-event JSON to `path`.
+/// Whether `path` is `-`: standard output.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes `text` to `path`, or to standard output when `path` is `-`; `what` names it in errors.
+fn write_output(path: &Path, text: &str, what: &str) -> Result<(), String> {
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(|e| format!("cannot write the {what} to standard output: {e}"));
+    }
+    std::fs::write(path, text)
+        .map_err(|e| format!("{}: cannot write the {what}: {e}", path.display()))
+}
+
+/// The text report goes to standard output, or to standard error when a JSON output takes
+/// standard output (`--json -`), so that stdout stays one JSON document.
+fn print_report(text: &str, json_on_stdout: bool) {
+    if json_on_stdout {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Writes `trace` as Chrome trace-event JSON to `path` (`-`: standard output).
 pub fn write_chrome_trace(trace: &sim::trace::Trace, path: &Path) -> Result<(), String> {
     let text = serde_json::to_string(&crate::chrome::chrome_trace(trace))
         .map_err(|e| format!("cannot encode the Chrome trace: {e}"))?;
-    std::fs::write(path, text)
-        .map_err(|e| format!("{}: cannot write the Chrome trace: {e}", path.display()))
+    write_output(path, &text, "Chrome trace")
 }
 
 /// Opens the debugger on `plan`; the terminal is restored however it ends.
@@ -175,11 +203,21 @@ pub fn run_headless_with(
     if let Some(s) = seed {
         plan.scenario.seed = s;
     }
+    let on_stdout = [json, chrome_trace]
+        .iter()
+        .flatten()
+        .filter(|p| is_stdout(p))
+        .count();
+    if on_stdout > 1 {
+        return Outcome::UserError(
+            "only one of --json and --chrome-trace can be `-` (standard output)".into(),
+        );
+    }
     let result = match sim::run(&plan) {
         Ok(r) => r,
         Err(e) => return sim_error(e),
     };
-    print!("{}", sim::report::text_report(&result));
+    print_report(&sim::report::text_report(&result), on_stdout == 1);
     if let Some(path) = chrome_trace {
         if let Err(e) = write_chrome_trace(&result.trace, path) {
             return Outcome::UserError(e);
@@ -188,11 +226,8 @@ pub fn run_headless_with(
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&sim::report::json_report(&result))
             .expect("report serialises");
-        if let Err(e) = std::fs::write(path, text) {
-            return Outcome::UserError(format!(
-                "{}: cannot write the JSON report: {e}",
-                path.display()
-            ));
+        if let Err(e) = write_output(path, &text, "JSON report") {
+            return Outcome::UserError(e);
         }
     }
     Outcome::Ok
@@ -224,13 +259,13 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             memory_limit,
         }) => {
-            if !std::io::stdout().is_terminal() {
-                return Outcome::UserError(
+            // The scenario first: a missing or broken file is the error to report, terminal
+            // or not.
+            match load_plan_within(scenario.as_deref(), memory_limit) {
+                Ok(_) if !std::io::stdout().is_terminal() => Outcome::UserError(
                     "the debugger needs a terminal; use `sharescope run SCENARIO` for a report"
                         .into(),
-                );
-            }
-            match load_plan_within(scenario.as_deref(), memory_limit) {
+                ),
                 Ok(plan) => debug(plan, seed),
                 Err(e) => sim_error(e),
             }
@@ -359,14 +394,11 @@ pub fn leak(
         Ok(r) => r,
         Err(e) => return sim_error(e),
     };
-    print!("{}", report.text());
+    print_report(&report.text(), json.is_some_and(is_stdout));
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report).expect("the leak report serialises");
-        if let Err(e) = std::fs::write(path, text) {
-            return Outcome::UserError(format!(
-                "{}: cannot write the JSON report: {e}",
-                path.display()
-            ));
+        if let Err(e) = write_output(path, &text, "JSON report") {
+            return Outcome::UserError(e);
         }
     }
     if report.leak {

@@ -400,3 +400,44 @@ fn compare_refuses_held_links_and_faults_instead_of_dropping_them() {
         assert!(e.contains(line) && e.contains(what), "{name}: {e}");
     }
 }
+
+#[test]
+fn a_dash_writes_the_json_to_standard_output_and_the_report_to_standard_error() {
+    let path = scenario("beaver-multiplication.ron");
+    let o = sharescope(&["run", path.to_str().unwrap(), "--json", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).expect("stdout is one JSON document");
+    assert_eq!(r["scenario"], "beaver-multiplication");
+    assert!(stderr(&o).contains("scenario beaver-multiplication"));
+    assert!(!std::path::Path::new("-").exists(), "no file named `-`");
+    // The Chrome trace too; but not both on one stdout.
+    let o = sharescope(&["run", path.to_str().unwrap(), "--chrome-trace", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let _: Value = serde_json::from_str(&stdout(&o)).expect("a trace-event document");
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        "-",
+        "--chrome-trace",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("only one of --json and --chrome-trace"));
+}
+
+#[test]
+fn debug_without_a_terminal_reports_a_missing_file_first() {
+    let o = sharescope(&["debug", "nosuch.ron"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("nosuch.ron") && e.contains("no such scenario file"),
+        "{e}"
+    );
+    // A valid scenario still gets the terminal message.
+    let path = scenario("beaver-multiplication.ron");
+    let o = sharescope(&["debug", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("needs a terminal"), "{}", stderr(&o));
+}
