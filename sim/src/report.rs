@@ -241,7 +241,9 @@ pub fn text_report(r: &RunResult) -> String {
         let _ = writeln!(s, "  {} → {}  shape {:?}", o.name, o.receiver, o.shape);
         let _ = writeln!(s, "    secure     {}", preview(&o.values, 6));
         let _ = writeln!(s, "    plaintext  {}", preview(&o.plaintext, 6));
-        let _ = writeln!(s, "    max |error| {:.3e}", o.max_abs_error);
+        // In ulps too: a one-ulp error (2^−16 = 1.5e-5) is invisible at four decimals.
+        let ulps = o.max_abs_error * (1u64 << r.trace.frac_bits.min(62)) as f64;
+        let _ = writeln!(s, "    max |error| {:.3e} ({ulps:.1} ulp)", o.max_abs_error);
     }
     if let Some(m) = &r.metrics {
         let _ = writeln!(s, "\nmetrics ({}, {} images)", m.source(), m.images);

@@ -38,6 +38,10 @@ pub enum Command {
         /// half of this machine's physical memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
         memory_limit: Option<u64>,
+        /// Exit with code 4 if a hazard fired or an output's max |error| exceeds TOL
+        /// (default 1e-3 when the flag is given without a value).
+        #[arg(long, value_name = "TOL", num_args = 0..=1, default_missing_value = "1e-3")]
+        strict: Option<f64>,
     },
     /// Open the interactive debugger on a scenario.
     Debug {
@@ -108,6 +112,9 @@ pub enum Outcome {
     Ok,
     /// `leak` found evidence of a leak (exit 3); the report is printed.
     Leak,
+    /// `run --strict`: the run completed, but a hazard fired or an output's error exceeded the
+    /// tolerance (exit 4); the report is printed, the reasons go to standard error.
+    Strict(String),
     /// The user's input was wrong (exit 1).
     UserError(String),
     /// sharescope failed (exit 2).
@@ -144,7 +151,37 @@ pub fn load_plan_within(path: Option<&Path>, limit: Option<u64>) -> Result<Plan,
 
 /// Runs `plan` headless, printing the text report; writes JSON if asked.
 pub fn run_headless(plan: Plan, json: Option<&Path>, seed: Option<u64>) -> Outcome {
-    run_headless_with(plan, json, seed, None)
+    run_headless_with(plan, json, seed, None, None)
+}
+
+/// Why a finished run fails `--strict` with tolerance `tol` (`None`: it passes).
+pub fn strict_failure(r: &sim::RunResult, tol: f64) -> Option<String> {
+    let mut why: Vec<String> = r
+        .trace
+        .ops
+        .iter()
+        .filter(|o| !o.hazards.is_empty())
+        .map(|o| {
+            format!(
+                "op `{}`: {} hazard(s), first: {}",
+                o.name,
+                o.hazards.len(),
+                o.hazards[0]
+            )
+        })
+        .collect();
+    why.extend(
+        r.outputs
+            .iter()
+            .filter(|o| o.max_abs_error > tol || o.max_abs_error.is_nan())
+            .map(|o| {
+                format!(
+                    "output `{}`: max |error| {:.3e} > {tol:e}",
+                    o.name, o.max_abs_error
+                )
+            }),
+    );
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// Whether `path` is `-`: standard output.
@@ -199,7 +236,11 @@ pub fn run_headless_with(
     json: Option<&Path>,
     seed: Option<u64>,
     chrome_trace: Option<&Path>,
+    strict: Option<f64>,
 ) -> Outcome {
+    if strict.is_some_and(|t| t.is_nan() || t < 0.0) {
+        return Outcome::UserError("--strict takes a tolerance ≥ 0, e.g. --strict 1e-3".into());
+    }
     if let Some(s) = seed {
         plan.scenario.seed = s;
     }
@@ -230,7 +271,10 @@ pub fn run_headless_with(
             return Outcome::UserError(e);
         }
     }
-    Outcome::Ok
+    match strict.and_then(|tol| strict_failure(&result, tol)) {
+        Some(why) => Outcome::Strict(why),
+        None => Outcome::Ok,
+    }
 }
 
 /// Executes a parsed command line.
@@ -250,8 +294,11 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             chrome_trace,
             memory_limit,
+            strict,
         }) => match load_plan_within(Some(&scenario), memory_limit) {
-            Ok(plan) => run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref()),
+            Ok(plan) => {
+                run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref(), strict)
+            }
             Err(e) => sim_error(e),
         },
         Some(Command::Debug {

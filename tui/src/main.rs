@@ -35,6 +35,10 @@ fn main() -> ExitCode {
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,
         Outcome::Leak => ExitCode::from(3),
+        Outcome::Strict(why) => {
+            let _ = writeln!(std::io::stderr(), "strict: {why}");
+            ExitCode::from(4)
+        }
         // Written without eprintln!, which panics when stderr is gone (a hung-up terminal).
         Outcome::UserError(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");

@@ -441,3 +441,30 @@ fn debug_without_a_terminal_reports_a_missing_file_first() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("needs a terminal"), "{}", stderr(&o));
 }
+
+#[test]
+fn strict_fails_a_run_with_a_hazard_or_an_output_off_by_more_than_the_tolerance() {
+    // It used to exit 0 whatever the error.
+    let pond = scenario("digits-mlp-pond.ron");
+    let o = sharescope(&["run", pond.to_str().unwrap(), "--strict"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("hazard") && e.contains("output `logits`"), "{e}");
+    assert!(stdout(&o).contains("total:"), "the report is still printed");
+    // One ulp of error shows in the report, and fails a zero tolerance only.
+    let shortcut = scenario("securenn-shortcut.ron");
+    let o = sharescope(&["run", shortcut.to_str().unwrap(), "--strict"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("max |error| 1.526e-5 (1.0 ulp)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = sharescope(&["run", shortcut.to_str().unwrap(), "--strict", "0"]);
+    assert_eq!(o.status.code(), Some(4));
+    let o = sharescope(&["run", shortcut.to_str().unwrap(), "--strict", "-1"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Without --strict nothing changes.
+    let o = sharescope(&["run", pond.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+}
