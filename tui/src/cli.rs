@@ -385,15 +385,24 @@ pub fn execute(cli: Cli) -> Outcome {
                 for w in &plan.warnings {
                     println!("⚠ warning: {w}");
                 }
-                let mut names: Vec<_> = plan.shapes.iter().collect();
-                names.sort();
-                for (name, shape) in names {
+                // Values in program order (inputs, then statements), with what makes them.
+                for op in &plan.ops {
+                    let (scenario::PlannedOp::Input { name, .. }
+                    | scenario::PlannedOp::Compute { name, .. }) = op
+                    else {
+                        continue;
+                    };
                     let vis = if plan.public[name] {
                         "public"
                     } else {
                         "private"
                     };
-                    println!("  {name:<20} {shape:?} {vis}");
+                    let shape = &plan.shapes[name];
+                    println!(
+                        "  {name:<20} {:<11} {:<18} {vis}",
+                        op.kind(),
+                        format!("{shape:?}")
+                    );
                 }
                 Outcome::Ok
             }

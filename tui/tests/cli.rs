@@ -215,6 +215,25 @@ fn check_accepts_a_valid_scenario() {
             .any(|l| l.trim_start().starts_with("logits") && l.contains("[16, 8]")),
         "{out}"
     );
+    // In program order, with the kind of op that makes each value (they were sorted by name).
+    let mlp = scenario("mlp.ron");
+    let out = stdout(&sharescope(&["check", mlp.to_str().unwrap()]));
+    let names: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names.first(), Some(&"x"), "{out}");
+    assert_eq!(names.last(), Some(&"logits"), "{out}");
+    let h1 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("h1 "))
+        .unwrap();
+    assert!(h1.contains("relu") && h1.contains("[4, 32]"), "{h1}");
+    let pos = |n: &str| names.iter().position(|&m| m == n).unwrap();
+    assert!(
+        pos("h1_lin") < pos("h1_pre") && pos("h1_pre") < pos("h1") && pos("h1") < pos("h2_lin")
+    );
 }
 
 #[test]
