@@ -269,15 +269,7 @@ impl App {
     }
 
     fn report(&mut self, what: &str, stop: Stop) {
-        let pos = self.ctl.position();
-        let m = match stop {
-            Stop::Done => format!("{what} → after step {pos}"),
-            Stop::Breakpoint(b) => format!("breakpoint: {b} (after step {pos})"),
-            Stop::End => "end of the run".to_string(),
-            Stop::Start => "at the start".to_string(),
-            Stop::Failed(e) => format!("run failed: {e}"),
-            Stop::Interrupted => format!("{what} interrupted → paused after step {pos}"),
-        };
+        let m = stop_message(what, stop, self.ctl.position());
         self.set_message(m);
         self.follow_cursor();
     }
@@ -675,4 +667,16 @@ pub fn next_seed(seed: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// The message line after movement `what` stopped with `stop` at step `pos`.
+pub fn stop_message(what: &str, stop: Stop, pos: usize) -> String {
+    match stop {
+        Stop::Done => format!("{what} → after step {pos}"),
+        Stop::Breakpoint(b) => format!("breakpoint: {b} (after step {pos})"),
+        Stop::End => "end of the run".to_string(),
+        Stop::Start => "at the start".to_string(),
+        Stop::Failed(e) => format!("run failed: {e}"),
+        Stop::Interrupted => format!("{what} interrupted → paused after step {pos}"),
+    }
 }

@@ -88,8 +88,47 @@ pub fn parse_breakpoint(app: &App, args: &[&str]) -> Result<Breakpoint, String> 
                 Err(format!("no op named `{n}`"))
             }
         }
-        Some("kind") => Ok(Breakpoint::Kind(need("kind")?)),
-        Some("step") => Ok(Breakpoint::Step(need("step")?)),
+        Some("kind") => {
+            // Against the plan: a kind no op has would never fire.
+            let k = need("kind")?;
+            let mut kinds: Vec<&str> = app.ctl.plan().ops.iter().map(|o| o.kind()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            if kinds.contains(&k.as_str()) {
+                return Ok(Breakpoint::Kind(k));
+            }
+            let hint = sim::scenario::closest(&k, kinds.iter().copied())
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            Err(format!(
+                "no op of kind `{k}` in this program; {hint}its kinds are {}",
+                kinds.join(", ")
+            ))
+        }
+        Some("step") => {
+            // Against the recorded steps (full names and without their sub-protocol prefix);
+            // once the history is complete, a name that never occurs is refused.
+            let n = need("step")?;
+            let t = app.ctl.trace();
+            let mut names: Vec<&str> = t
+                .steps
+                .iter()
+                .flat_map(|s| [s.name.as_str(), sim::control::base_step_name(&s.name)])
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            if names.contains(&n.as_str())
+                || !matches!(app.ctl.state(), sim::control::RunState::Finished)
+            {
+                return Ok(Breakpoint::Step(n));
+            }
+            let hint = sim::scenario::closest(&n, names.iter().copied())
+                .map(|c| format!(" did you mean `{c}`?"))
+                .unwrap_or_default();
+            Err(format!(
+                "no step named `{n}` in this run;{hint} the outline lists the step names"
+            ))
+        }
         Some("party") => Ok(Breakpoint::Party(party(app, &need("party")?)?)),
         Some("div") | Some("divergence") => {
             let e: f64 = number(args.get(1).copied(), "tolerance")?;
@@ -219,7 +258,7 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
         "goto" | "g" => {
             let n: usize = number(args.first().copied(), "step number")?;
             let stop = app.ctl.goto(n);
-            Ok(format!("at step {} ({stop:?})", app.ctl.position()))
+            Ok(crate::app::stop_message("goto", stop, app.ctl.position()))
         }
         "export" => {
             let (what, file) = match args {

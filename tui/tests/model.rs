@@ -584,3 +584,35 @@ fn the_view_pane_scrolls_within_its_content_and_follows_the_cursor() {
     assert_eq!(view_scroll(&a), tui::panes::view::anchor(&a));
     assert_eq!(view_scroll(&a), tui::panes::view::max_scroll(&a));
 }
+
+#[test]
+fn breakpoints_on_kinds_and_steps_that_never_occur_are_refused_with_a_hint() {
+    let mut a = app();
+    // `break kind foo` used to be accepted and never fire.
+    keys(&mut a, ":break kind mull<Enter>");
+    assert!(a.message.contains("no op of kind `mull`"), "{}", a.message);
+    assert!(a.message.contains("did you mean `mul`?"), "{}", a.message);
+    assert!(a.ctl.breakpoints().is_empty());
+    keys(&mut a, ":break kind mul<Enter>");
+    assert_eq!(a.ctl.breakpoints().len(), 1, "{}", a.message);
+    // Once the whole run is recorded, a step name that never occurs is refused too.
+    keys(&mut a, "G");
+    keys(&mut a, ":break step combin<Enter>");
+    assert!(
+        a.message.contains("no step named `combin`"),
+        "{}",
+        a.message
+    );
+    assert!(
+        a.message.contains("did you mean `combine`?"),
+        "{}",
+        a.message
+    );
+    keys(&mut a, ":break step combine<Enter>");
+    assert_eq!(a.ctl.breakpoints().len(), 2, "{}", a.message);
+    // :goto speaks English, not Rust enum names.
+    keys(&mut a, ":goto 2<Enter>");
+    assert_eq!(a.message, "goto → after step 2");
+    keys(&mut a, ":goto 100000<Enter>");
+    assert_eq!(a.message, "end of the run");
+}

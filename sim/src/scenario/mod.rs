@@ -5,7 +5,7 @@ mod format;
 mod validate;
 
 pub use format::*;
-pub(crate) use validate::closest;
+pub use validate::closest;
 pub use validate::{InputData, Plan, PlannedInput, PlannedMetrics, PlannedOp};
 
 use crate::error::{ScenarioError, SimError};

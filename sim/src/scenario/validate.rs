@@ -1221,10 +1221,7 @@ pub const MAX_ELEMENTS: usize = 1 << 24;
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo
 /// (at most 2 edits, and fewer edits than the longer name has characters). Ties go to the
 /// alphabetically first, so hints are deterministic.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .filter(|c| *c != word)
