@@ -34,6 +34,26 @@ pub struct DreluRecovery {
 }
 
 impl DreluRecovery {
+    /// The first `n` elements as (true input, what the helper recovered), decoded as fixed
+    /// point with `frac_bits`: the recovered value, "nothing", or "K candidates".
+    pub fn rows(&self, frac_bits: u32, n: usize) -> Vec<(f64, String)> {
+        let scale = (1u64 << frac_bits.min(62)) as f64;
+        let decode = |v: u64| v as i64 as f64 / scale;
+        self.truth
+            .iter()
+            .zip(&self.candidates)
+            .take(n)
+            .map(|(&t, c)| {
+                let got = match c.as_slice() {
+                    [] => "nothing".to_string(),
+                    [v] => format!("{:.6}", decode(*v)),
+                    more => format!("{} candidates", more.len()),
+                };
+                (decode(t), got)
+            })
+            .collect()
+    }
+
     /// Elements whose only candidate is the true input.
     pub fn recovered(&self) -> usize {
         self.truth

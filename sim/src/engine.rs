@@ -110,7 +110,7 @@ fn party_faults(plan: &Plan, me: usize) -> Vec<crate::party::PartyFault> {
         .iter()
         .enumerate()
         .filter(|(_, f)| plan.parties[me] == f.party && f.kind != FaultKind::ReuseMask)
-        .filter(|(_, f)| f.step.is_some() || !matches!(f.kind, FaultKind::Panic | FaultKind::Error))
+        .filter(|(_, f)| f.step.is_some() || f.kind.is_message_fault())
         .filter_map(|(index, f)| {
             Some(crate::party::PartyFault {
                 index,
@@ -565,10 +565,7 @@ impl Simulation {
             .and_then(|m| crate::metrics::compute(m, &outputs));
         let mut warnings = self.plan.warnings.clone();
         for (i, f) in self.plan.scenario.faults.iter().enumerate() {
-            let message = !matches!(
-                f.kind,
-                FaultKind::Panic | FaultKind::Error | FaultKind::ReuseMask
-            );
+            let message = f.kind.is_message_fault();
             if (message || f.step.is_some())
                 && !self.shared.faults_fired[i].load(std::sync::atomic::Ordering::SeqCst)
             {

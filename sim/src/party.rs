@@ -261,8 +261,7 @@ pub(crate) struct PartyFault {
 
 impl PartyFault {
     fn is_message_fault(&self) -> bool {
-        use crate::scenario::FaultKind::*;
-        matches!(self.kind, Drop | Corrupt | Delay(_) | Deviate(_))
+        self.kind.is_message_fault()
     }
 }
 

@@ -61,8 +61,6 @@ fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
     if found.is_empty() {
         return;
     }
-    let scale = (1u64 << trace.frac_bits.min(62)) as f64;
-    let decode = |v: u64| v as i64 as f64 / scale;
     let _ = writeln!(
         s,
         "\nwhat the helper ({}) recovers from its own view (attack on PrivateCompare)",
@@ -78,17 +76,8 @@ fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
             d.recovered(),
             d.truth.len()
         );
-        for (t, c) in d.truth.iter().zip(&d.candidates).take(16) {
-            let got = match c.as_slice() {
-                [] => "nothing".to_string(),
-                [v] => format!("{:.6}", decode(*v)),
-                more => format!("{} candidates", more.len()),
-            };
-            let _ = writeln!(
-                s,
-                "    true {what} DReLU {:>12.6}   recovered {got}",
-                decode(*t)
-            );
+        for (t, got) in d.rows(trace.frac_bits, 16) {
+            let _ = writeln!(s, "    true {what} DReLU {t:>12.6}   recovered {got}");
         }
     }
 }

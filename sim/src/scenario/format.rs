@@ -117,6 +117,17 @@ pub enum FaultKind {
     ReuseMask,
 }
 
+impl FaultKind {
+    /// Whether the fault acts on one of the party's messages (rather than ending the party, or
+    /// changing what the producer deals).
+    pub fn is_message_fault(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Drop | FaultKind::Corrupt | FaultKind::Delay(_) | FaultKind::Deviate(_)
+        )
+    }
+}
+
 /// The protocol a scenario runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ProtocolKind {

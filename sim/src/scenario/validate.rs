@@ -841,10 +841,7 @@ impl Plan {
                         &format!("the parties are: {}", parties.join(", ")),
                     ));
                 }
-                if matches!(
-                    f.kind,
-                    FaultKind::Panic | FaultKind::Error | FaultKind::ReuseMask
-                ) {
+                if !f.kind.is_message_fault() {
                     return Err(err(
                         &at("to"),
                         "`to` only applies to the message faults (Drop, Corrupt, Delay, Deviate)"

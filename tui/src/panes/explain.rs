@@ -333,8 +333,6 @@ fn recovered_here(app: &App, step: usize, op: usize) -> Vec<Line<'static>> {
             th.dim(),
         )];
     };
-    let scale = (1u64 << plan.scenario.fixed_point.frac_bits.min(62)) as f64;
-    let decode = |v: u64| v as i64 as f64 / scale;
     let mut out = vec![
         Line::from(""),
         Line::styled(
@@ -346,15 +344,10 @@ fn recovered_here(app: &App, step: usize, op: usize) -> Vec<Line<'static>> {
             th.bad(),
         ),
     ];
-    for (i, (t, c)) in d.truth.iter().zip(&d.candidates).enumerate().take(16) {
-        let got = match c.as_slice() {
-            [] => "nothing".to_string(),
-            [v] => format!("{:.6}", decode(*v)),
-            more => format!("{} candidates", more.len()),
-        };
+    let rows = d.rows(plan.scenario.fixed_point.frac_bits, 16);
+    for (i, (t, got)) in rows.into_iter().enumerate() {
         out.push(Line::from(format!(
-            "  [{i}] true {:>12.6}   recovered {got}",
-            decode(*t)
+            "  [{i}] true {t:>12.6}   recovered {got}"
         )));
     }
     out
