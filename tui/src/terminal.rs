@@ -192,10 +192,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
             }
             redraw = true;
             if signalled.load(Ordering::Relaxed) {
-                if wait_input(Duration::ZERO) == Input::HungUp {
-                    return abandon(term);
-                }
-                return Ok(());
+                return leave(term);
             }
             continue;
         }
@@ -224,13 +221,18 @@ pub fn run(plan: Plan) -> io::Result<()> {
             }
         }
         if app.quit || signalled.load(Ordering::Relaxed) {
-            // A SIGHUP usually means the terminal is going away: look before writing to it.
-            if wait_input(Duration::ZERO) == Input::HungUp {
-                return abandon(term);
-            }
-            return Ok(());
+            return leave(term);
         }
     }
+}
+
+/// Quits the loop: through the guard, which restores the terminal — unless it has hung up (a
+/// SIGHUP usually means it is going away: look before writing to it).
+fn leave<B: ratatui::backend::Backend>(term: Terminal<B>) -> io::Result<()> {
+    if wait_input(Duration::ZERO) == Input::HungUp {
+        return abandon(term);
+    }
+    Ok(())
 }
 
 /// Leaves a hung-up terminal alone: marks it gone (the guard writes nothing) and forgets
