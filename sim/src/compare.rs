@@ -1,39 +1,25 @@
 //! `sharescope compare`: one scenario under several protocols, side by side.
 //!
-//! Each protocol is run twice, both times with `timing: Model(ns_per_ring_op: 1.0)` (so virtual
+//! Each protocol is run once per network profile (`--profiles`, default `lan,wan`; the profiles
+//! are [`crate::profiles`]), every run with `timing: Model(ns_per_ring_op: 1.0)` (so virtual
 //! times are deterministic) and a clean network (no per-link overrides, no jitter, virtual
-//! clocks): once on the LAN profile and once on the WAN profile. Values, bytes and rounds do not
-//! depend on the network or the timing, so accuracy, errors, bytes and rounds come from the LAN
-//! run; the predicted times are the two runs' virtual makespans. Documented in
-//! `docs/securenn.md`, "Comparing protocols".
+//! clocks). Values, bytes and rounds do not depend on the network or the timing, so accuracy,
+//! errors, bytes and rounds come from the first profile's run; the predicted times are each
+//! run's virtual makespan. Documented in `docs/securenn.md`, "Comparing protocols".
 
 use crate::error::{Result, SimError};
 use crate::metrics::Metrics;
-use crate::scenario::{
-    LinkConfig, LinkState, NetworkConfig, NetworkMode, Plan, ProtocolKind, Timing,
-};
+use crate::profiles::Profile;
+use crate::scenario::{LinkConfig, NetworkConfig, NetworkMode, Plan, ProtocolKind, Timing};
 use crate::units;
 use protocols::program::Op;
 use std::fmt::Write;
 
-/// The LAN profile: 100 µs one way, 10 Gbit/s (the scenario format's default link).
-pub const LAN: LinkConfig = LinkConfig {
-    latency_us: 100,
-    jitter_us: 0,
-    bandwidth_bps: 10_000_000_000,
-    state: LinkState::Healthy,
-};
-
-/// The WAN profile: 20 ms one way (40 ms RTT), 100 Mbit/s.
-pub const WAN: LinkConfig = LinkConfig {
-    latency_us: 20_000,
-    jitter_us: 0,
-    bandwidth_bps: 100_000_000,
-    state: LinkState::Healthy,
-};
+/// The profiles `compare` predicts times on unless told otherwise: `lan` and `wan`.
+pub const DEFAULT_PROFILES: [Profile; 2] = [crate::profiles::LAN, crate::profiles::WAN];
 
 /// The cost model the predicted times use: nanoseconds per declared ring operation.
-pub const NS_PER_RING_OP: f64 = 1.0;
+pub const NS_PER_RING_OP: f64 = Timing::DEFAULT_NS_PER_RING_OP;
 
 /// One protocol's results.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,10 +40,8 @@ pub struct ProtocolRow {
     pub rounds: u32,
     /// Offline rounds.
     pub offline_rounds: u32,
-    /// Predicted time (virtual makespan) on the LAN profile, ns.
-    pub lan_ns: u64,
-    /// Predicted time (virtual makespan) on the WAN profile, ns.
-    pub wan_ns: u64,
+    /// Predicted time (virtual makespan) on each profile of [`Comparison::profiles`], ns.
+    pub times_ns: Vec<u64>,
     /// Hazards raised over the run (count).
     pub hazards: usize,
 }
@@ -69,6 +53,8 @@ pub struct Comparison {
     pub scenario: String,
     /// The seed used.
     pub seed: u64,
+    /// The network profiles the times were predicted on, in the order asked.
+    pub profiles: Vec<Profile>,
     /// One row per protocol, in the order asked.
     pub rows: Vec<ProtocolRow>,
 }
@@ -121,6 +107,7 @@ fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
         ns_per_ring_op: NS_PER_RING_OP,
     };
     p.scenario.network = NetworkConfig {
+        profile: None,
         default: link,
         links: vec![],
         mode: NetworkMode::Virtual,
@@ -130,7 +117,7 @@ fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
     p
 }
 
-/// `compare` predicts the costs of healthy runs on clean LAN and WAN links: a scenario with
+/// `compare` predicts the costs of healthy runs on clean links: a scenario with
 /// injected faults or held links is refused (located in `source`), rather than silently run
 /// without them.
 pub fn refuse_faults(
@@ -154,17 +141,32 @@ pub fn refuse_faults(
     {
         return Err(source.error_at_path(
             &[F("network"), F("links"), I(i), F("state")],
-            "`compare` runs every protocol on clean LAN and WAN links, and this link is held",
+            "`compare` runs every protocol on clean links of its profiles, and this link is held",
             "remove the held link to compare the protocols; `sharescope run` shows its deadlock",
         ));
     }
     Ok(())
 }
 
-/// Runs `plan` under each protocol and collects one row per protocol. A protocol that cannot
-/// run the program (Pond and `MaxPool2d` or `Argmax`) gets a row with `skipped` set; a run that fails
-/// (e.g. an injected fault) is an error.
+/// [`compare_on`] the [`DEFAULT_PROFILES`], `lan` and `wan`.
 pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
+    compare_on(plan, protocols, &DEFAULT_PROFILES)
+}
+
+/// Runs `plan` under each protocol on each profile (at least one) and collects one row per
+/// protocol. A protocol that cannot run the program (Pond and `MaxPool2d` or `Argmax`) gets a
+/// row with `skipped` set; a run that fails (e.g. an injected fault) is an error.
+pub fn compare_on(
+    plan: &Plan,
+    protocols: &[ProtocolKind],
+    profiles: &[Profile],
+) -> Result<Comparison> {
+    let Some(first) = profiles.first() else {
+        return Err(SimError::Usage(format!(
+            "name at least one network profile ({})",
+            crate::profiles::names()
+        )));
+    };
     let mut rows = Vec::new();
     for &protocol in protocols {
         let exact_only = plan.ops.iter().find_map(|o| match o {
@@ -186,8 +188,7 @@ pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
             offline_bytes: 0,
             rounds: 0,
             offline_rounds: 0,
-            lan_ns: 0,
-            wan_ns: 0,
+            times_ns: vec![],
             hazards: 0,
         };
         if let (ProtocolKind::Pond, Some(why)) = (protocol, exact_only) {
@@ -196,8 +197,8 @@ pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
         }
         // The plan's memory estimate is for its own protocol; another one (SecureNN's exact
         // comparisons) may need much more.
-        let lan_plan = variant(plan, protocol, LAN);
-        let need = crate::memory::estimate(&lan_plan).peak;
+        let first_plan = variant(plan, protocol, first.link);
+        let need = crate::memory::estimate(&first_plan).peak;
         if need > plan.memory_budget.bytes {
             rows.push(skip(format!(
                 "needs an estimated {} of memory, more than the budget of {}; raise it with \
@@ -208,8 +209,12 @@ pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
             continue;
         }
         let name = protocol_name(protocol);
-        let lan = crate::run(&lan_plan).map_err(|e| annotate(e, name))?;
-        let wan = crate::run(&variant(plan, protocol, WAN)).map_err(|e| annotate(e, name))?;
+        let lan = crate::run(&first_plan).map_err(|e| annotate(e, name))?;
+        let mut times_ns = vec![lan.totals.virtual_time_ns];
+        for p in &profiles[1..] {
+            let r = crate::run(&variant(plan, protocol, p.link)).map_err(|e| annotate(e, name))?;
+            times_ns.push(r.totals.virtual_time_ns);
+        }
         rows.push(ProtocolRow {
             protocol,
             skipped: None,
@@ -223,14 +228,14 @@ pub fn compare(plan: &Plan, protocols: &[ProtocolKind]) -> Result<Comparison> {
             offline_bytes: lan.totals.offline_bytes,
             rounds: lan.totals.rounds,
             offline_rounds: lan.totals.offline_rounds,
-            lan_ns: lan.totals.virtual_time_ns,
-            wan_ns: wan.totals.virtual_time_ns,
+            times_ns,
             hazards: lan.trace.ops.iter().map(|o| o.hazards.len()).sum(),
         });
     }
     Ok(Comparison {
         scenario: plan.scenario.name.clone(),
         seed: plan.scenario.seed,
+        profiles: profiles.to_vec(),
         rows,
     })
 }
@@ -257,16 +262,14 @@ impl Comparison {
     /// The table `sharescope compare` prints.
     pub fn table(&self) -> String {
         let mut s = String::new();
+        let on: Vec<String> = self.profiles.iter().map(Profile::describe).collect();
         let _ = writeln!(
             s,
             "compare {}  (seed {}; times predicted with Model(ns_per_ring_op: {NS_PER_RING_OP}) on \
-             LAN {} µs / {} Gbit/s and WAN {} ms / {} Mbit/s, one way)",
+             {})",
             self.scenario,
             self.seed,
-            LAN.latency_us,
-            LAN.bandwidth_bps / 1_000_000_000,
-            WAN.latency_us / 1000,
-            WAN.bandwidth_bps / 1_000_000,
+            on.join(", "),
         );
         let with_metrics = self.rows.iter().any(|r| r.metrics.is_some());
         let mut head = format!("\n{:<23}", "protocol");
@@ -279,9 +282,13 @@ impl Comparison {
         }
         let _ = write!(
             head,
-            " {:>10} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>7}",
-            "max |err|", "online", "offline", "rounds", "off.rds", "LAN", "WAN", "hazards"
+            " {:>10} {:>10} {:>10} {:>7} {:>7}",
+            "max |err|", "online", "offline", "rounds", "off.rds"
         );
+        for p in &self.profiles {
+            let _ = write!(head, " {:>12}", p.name);
+        }
+        let _ = write!(head, " {:>7}", "hazards");
         let _ = writeln!(s, "{head}");
         for r in &self.rows {
             let name = match r.protocol.is_insecure() {
@@ -309,16 +316,17 @@ impl Comparison {
             }
             let _ = write!(
                 line,
-                " {:>10.2e} {:>10} {:>10} {:>7} {:>7} {:>10} {:>10} {:>7}",
+                " {:>10.2e} {:>10} {:>10} {:>7} {:>7}",
                 r.max_output_error,
                 units::bytes(r.bytes),
                 units::bytes(r.offline_bytes),
                 r.rounds,
                 r.offline_rounds,
-                units::duration(r.lan_ns),
-                units::duration(r.wan_ns),
-                r.hazards
             );
+            for t in &r.times_ns {
+                let _ = write!(line, " {:>12}", units::duration(*t));
+            }
+            let _ = write!(line, " {:>7}", r.hazards);
             let _ = writeln!(s, "{line}");
         }
         for r in self.rows.iter().filter(|r| r.protocol.is_insecure()) {

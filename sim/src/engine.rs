@@ -501,23 +501,46 @@ impl Simulation {
     }
 
     /// Runs to the end, joins every party and returns the result, or the first failure.
-    pub fn finish(mut self) -> Result<RunResult> {
+    pub fn finish(self) -> Result<RunResult> {
+        self.finish_keeping_partial().map_err(|f| f.error)
+    }
+
+    /// Like [`Simulation::finish`], but a failed run also returns what it recorded before the
+    /// failure ([`FailedRun`]), for the partial report.
+    pub fn finish_keeping_partial(mut self) -> std::result::Result<RunResult, Box<FailedRun>> {
         self.set_gate(usize::MAX);
         for h in self.handles.drain(..) {
             if h.join().is_err() {
-                return Err(SimError::Internal(
-                    "a party thread died outside its guard".into(),
-                ));
+                return Err(Box::new(FailedRun {
+                    error: SimError::Internal("a party thread died outside its guard".into()),
+                    partial: None,
+                    completed_ops: 0,
+                }));
             }
         }
         let wall = self.started.elapsed();
-        if let Some(e) = self.shared.lock().failure.take() {
-            return Err(e);
-        }
+        let failure = self.shared.lock().failure.take();
         let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
             .map(|p| std::mem::take(&mut *self.shared.log(p)))
             .collect();
-        let trace = build_trace(&self.plan, &self.shadow, &mut logs);
+        let mut trace = build_trace(&self.plan, &self.shadow, &mut logs);
+        // Ops every party ended; on a failure the trace keeps those and the op that failed.
+        let completed_ops = logs.iter().map(|l| l.op_outputs.len()).min().unwrap_or(0);
+        if failure.is_some() {
+            let keep = (completed_ops + 1).min(trace.ops.len());
+            trace.ops.truncate(keep);
+            trace.steps.retain(|s| s.op < keep);
+            // The failed op's time: how far its recorded steps pushed the makespan (its last
+            // step, which build_trace reads, may not have been reached by anyone).
+            let latest = |ops: std::ops::Range<usize>| {
+                let steps = trace.steps.iter().filter(|s| ops.contains(&s.op));
+                steps.flat_map(|s| &s.parties).map(|p| p.end_ns).max()
+            };
+            let (before, end) = (latest(0..completed_ops), latest(completed_ops..keep));
+            if let (Some(op), Some(end)) = (trace.ops.get_mut(completed_ops), end) {
+                op.stats.virtual_time_ns = end.saturating_sub(before.unwrap_or(0));
+            }
+        }
         let mut totals = Totals {
             wall_time_ns: wall.as_nanos() as u64,
             ..Totals::default()
@@ -529,18 +552,35 @@ impl Simulation {
         totals.offline_bytes = all.offline_bytes;
         totals.offline_messages = all.offline_messages;
         totals.offline_rounds = all.offline_rounds;
-        totals.virtual_time_ns = logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0);
+        totals.virtual_time_ns = match failure {
+            None => logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0),
+            // Failed parties never set a final clock: the latest step end recorded.
+            Some(_) => trace
+                .steps
+                .iter()
+                .flat_map(|s| &s.parties)
+                .map(|p| p.end_ns)
+                .max()
+                .unwrap_or(0),
+        };
         let cfg = self.plan.scenario.fixed_point;
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
             if let PlannedOp::Output { name, to } = op {
-                let t = logs[*to]
-                    .op_outputs
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .ok_or_else(|| {
-                        SimError::Internal(format!("receiver of `{name}` recorded no value"))
-                    })?;
+                let t = match logs[*to].op_outputs.get(i).and_then(Option::as_ref) {
+                    Some(t) => t,
+                    // A failed run reports the outputs revealed before the failure.
+                    None if failure.is_some() => continue,
+                    None => {
+                        return Err(Box::new(FailedRun {
+                            error: SimError::Internal(format!(
+                                "receiver of `{name}` recorded no value"
+                            )),
+                            partial: None,
+                            completed_ops,
+                        }))
+                    }
+                };
                 let values = tensor::into_row_major(decode_tensor(&cfg, t));
                 let plaintext = tensor::into_row_major(self.shadow[name].clone());
                 let max_abs_error = values
@@ -564,7 +604,12 @@ impl Simulation {
             .as_ref()
             .and_then(|m| crate::metrics::compute(m, &outputs));
         let mut warnings = self.plan.warnings.clone();
-        for (i, f) in self.plan.scenario.faults.iter().enumerate() {
+        let faults = if failure.is_some() {
+            &[][..]
+        } else {
+            &self.plan.scenario.faults[..]
+        };
+        for (i, f) in faults.iter().enumerate() {
             let message = f.kind.is_message_fault();
             if (message || f.step.is_some())
                 && !self.shared.faults_fired[i].load(std::sync::atomic::Ordering::SeqCst)
@@ -586,13 +631,21 @@ impl Simulation {
                 ));
             }
         }
-        Ok(RunResult {
+        let result = RunResult {
             trace,
             outputs,
             totals,
             metrics,
             warnings,
-        })
+        };
+        match failure {
+            None => Ok(result),
+            Some(error) => Err(Box::new(FailedRun {
+                error,
+                partial: Some(result),
+                completed_ops,
+            })),
+        }
     }
 }
 
@@ -645,6 +698,31 @@ fn blocked_at_gate(shared: &Shared, st: &MonitorState, p: usize) -> bool {
 /// Runs a plan to the end.
 pub fn run(plan: &Plan) -> Result<RunResult> {
     Simulation::start(plan, usize::MAX)?.finish()
+}
+
+/// A run that ended with an error, and what it recorded before (the partial report's data).
+#[derive(Debug)]
+pub struct FailedRun {
+    /// Why the run ended.
+    pub error: SimError,
+    /// The run up to the failure: its trace keeps the ops every party completed and the op that
+    /// failed (whose steps are as far as they got); totals and outputs cover those. `None` when
+    /// the run never started or its threads broke.
+    pub partial: Option<RunResult>,
+    /// How many ops (from the first) every party completed.
+    pub completed_ops: usize,
+}
+
+/// [`run`], keeping the partial result of a run that fails (a fault, a deadlock).
+pub fn run_keeping_partial(plan: &Plan) -> std::result::Result<RunResult, Box<FailedRun>> {
+    match Simulation::start(plan, usize::MAX) {
+        Ok(sim) => sim.finish_keeping_partial(),
+        Err(error) => Err(Box::new(FailedRun {
+            error,
+            partial: None,
+            completed_ops: 0,
+        })),
+    }
 }
 
 /// Message counts of a set of messages, online and offline apart.

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod network;
 pub mod npy;
 mod party;
+pub mod profiles;
 pub mod report;
 pub mod scenario;
 pub mod shadow;
@@ -28,6 +29,8 @@ pub mod trace;
 pub mod units;
 pub mod view;
 
-pub use engine::{run, OutputValue, Progress, RunResult, Simulation, Totals};
+pub use engine::{
+    run, run_keeping_partial, FailedRun, OutputValue, Progress, RunResult, Simulation, Totals,
+};
 pub use error::{Result, ScenarioError, SimError};
 pub use party::PartyStatus;

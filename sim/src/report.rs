@@ -1,4 +1,5 @@
-//! Reports of a finished run: the JSON report and the human-readable table.
+//! Reports of a run: the JSON report and the human-readable table (also of a failed run's
+//! partial record).
 
 use crate::engine::RunResult;
 use crate::units;
@@ -210,6 +211,31 @@ fn preview(v: &[f64], n: usize) -> String {
     format!("[{}]", s.join(", "))
 }
 
+/// The report `sharescope run` prints before the error of a failed run: what the run recorded
+/// up to the failure (the ops every party completed, the op that failed as far as it got, their
+/// costs), under a header that says so. `None` when nothing was recorded.
+pub fn partial_text_report(f: &crate::engine::FailedRun) -> Option<String> {
+    let r = f.partial.as_ref()?;
+    let mut s = String::new();
+    let done = f.completed_ops.min(r.trace.ops.len());
+    let _ = writeln!(
+        s,
+        "PARTIAL REPORT: the run failed (the error follows on standard error); {done} op(s) \
+         completed before it"
+    );
+    if let Some(op) = r.trace.ops.get(done) {
+        let _ = writeln!(
+            s,
+            "  op `{}` did not complete: its row shows what it did before the failure, and the \
+             ops after it never ran",
+            op.name
+        );
+    }
+    s.push('\n');
+    s.push_str(&text_report(r));
+    Some(s)
+}
+
 /// The human-readable report `sharescope run` prints.
 pub fn text_report(r: &RunResult) -> String {
     let mut s = String::new();
@@ -226,6 +252,9 @@ pub fn text_report(r: &RunResult) -> String {
         let _ = writeln!(s, "⚠ warning: {w}");
     }
     let _ = writeln!(s, "\noutputs");
+    if r.outputs.is_empty() {
+        let _ = writeln!(s, "  (none)");
+    }
     for o in &r.outputs {
         let _ = writeln!(s, "  {} → {}  shape {:?}", o.name, o.receiver, o.shape);
         let _ = writeln!(s, "    secure     {}", preview(&o.values, 6));

@@ -253,29 +253,34 @@ fn compare_runs_each_protocol_and_predicts_lan_and_wan_time() {
     );
     // Exactness costs bytes and rounds; the approximation costs accuracy.
     assert!(snn.bytes > pond.bytes);
-    assert!(snn.lan_ns > pond.lan_ns);
+    assert!(snn.times_ns[0] > pond.times_ns[0]);
     assert!(snn.max_output_error < pond.max_output_error);
     // WAN: 200× the latency and 1/100 the bandwidth. Every online round costs at least the
     // 20 ms one-way latency there.
+    let names: Vec<&str> = c.profiles.iter().map(|p| p.name).collect();
+    assert_eq!(names, ["lan", "wan"]);
     for r in &c.rows {
-        assert!(r.wan_ns > r.lan_ns, "{:?}", r.protocol);
+        let (lan_ns, wan_ns) = (r.times_ns[0], r.times_ns[1]);
+        assert!(wan_ns > lan_ns, "{:?}", r.protocol);
         assert!(
-            r.wan_ns >= u64::from(r.rounds) * 20_000_000,
+            wan_ns >= u64::from(r.rounds) * 20_000_000,
             "{:?}",
             r.protocol
         );
-        assert!(
-            r.lan_ns >= u64::from(r.rounds) * 100_000,
-            "{:?}",
-            r.protocol
-        );
+        assert!(lan_ns >= u64::from(r.rounds) * 100_000, "{:?}", r.protocol);
     }
     // Deterministic (Model timing): a second comparison gives the same times.
     let again = compare::compare(&plan, &protocols[1..]).unwrap();
-    assert_eq!(again.rows[0].lan_ns, snn.lan_ns);
-    assert_eq!(again.rows[0].wan_ns, snn.wan_ns);
+    assert_eq!(again.rows[0].times_ns, snn.times_ns);
     let table = c.table();
-    for needle in ["pond", "securenn", "accuracy", "agreement", "LAN", "WAN"] {
+    for needle in [
+        "pond",
+        "securenn",
+        "accuracy",
+        "agreement",
+        " lan ",
+        " wan ",
+    ] {
         assert!(table.contains(needle), "{needle} missing:\n{table}");
     }
 }

@@ -723,3 +723,57 @@ fn weak_security_is_a_known_fixed_point_field() {
         e.hint
     );
 }
+
+#[test]
+fn a_network_profile_sets_every_link_and_links_can_start_from_one() {
+    use sim::profiles::{SECURENN_WAN, WAN};
+    let text = edit(
+        "network: (default: (latency_us: 100, bandwidth_bps: 1_000_000_000))",
+        r#"network: (profile: "securenn-wan", links: [(from: "server0", to: "server1", profile: "wan", jitter_us: 3)])"#,
+    );
+    let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
+    let n = plan.parties.len();
+    for (i, j) in (0..n).flat_map(|i| (0..n).map(move |j| (i, j))) {
+        let want = match (i, j) {
+            (0, 1) => sim::scenario::LinkConfig {
+                jitter_us: 3,
+                ..WAN.link
+            },
+            _ => SECURENN_WAN.link,
+        };
+        assert!(i == j || plan.links[i][j] == want, "{i} → {j}");
+    }
+    assert_eq!(plan.links[0][1].latency_us, 20_000);
+    assert_eq!(plan.links[1][0].latency_us, 29_000);
+}
+
+#[test]
+fn an_unknown_network_profile_is_located_with_a_suggestion() {
+    let e = error_of(&edit(
+        "network: (default: (latency_us: 100, bandwidth_bps: 1_000_000_000))",
+        r#"network: (profile: "securenn-wna")"#,
+    ));
+    assert_eq!(e.message, "unknown network profile `securenn-wna`");
+    assert_eq!(at(&e), (5, 24));
+    assert!(pointed(&e).starts_with("\"securenn-wna\""), "{e}");
+    assert!(e
+        .hint
+        .starts_with("did you mean `securenn-wan`? the profiles are lan, wan"));
+    // In a link override too.
+    let e = error_of(&edit(
+        "network: (default: (latency_us: 100, bandwidth_bps: 1_000_000_000))",
+        r#"network: (links: [(from: "server0", to: "server1", profile: "lna")])"#,
+    ));
+    assert!(pointed(&e).starts_with("\"lna\""), "{e}");
+    assert!(e.hint.starts_with("did you mean `lan`?"), "{e}");
+    // A profile and a default link at once: which one would win is not obvious, so neither.
+    let e = error_of(&edit(
+        "network: (default:",
+        r#"network: (profile: "wan", default:"#,
+    ));
+    assert!(
+        e.message.contains("both `profile: \"wan\"` and `default`"),
+        "{e}"
+    );
+    assert!(pointed(&e).starts_with("(latency_us: 100"), "{e}");
+}

@@ -142,6 +142,92 @@ fn held_link_ends_in_a_deadlock_naming_who_waits_for_whom() {
 }
 
 #[test]
+fn a_failed_run_keeps_the_ops_that_completed_and_their_costs() {
+    // The fault: server1 panics at the start of `h`, after `input x`, `input y` and `g`.
+    let plan = load("fault-server-panics");
+    let f = sim::run_keeping_partial(&plan).expect_err("the fault ends the run");
+    assert!(
+        matches!(f.error, SimError::PartyFailed { .. }),
+        "{}",
+        f.error
+    );
+    let partial = f.partial.as_ref().expect("a partial record");
+    assert_eq!(f.completed_ops, 3);
+    let names: Vec<&str> = partial.trace.ops.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["input x", "input y", "g", "h"]);
+    // `g` costs what it costs in a run without the fault.
+    let mut healthy = plan.clone();
+    healthy.scenario.faults.clear();
+    let whole = sim::run(&healthy).unwrap();
+    assert_eq!(partial.trace.ops[2].stats, op(&whole, "g").stats);
+    assert_eq!(partial.trace.ops[..3], whole.trace.ops[..3]);
+    // Totals are those of the recorded steps; no output was revealed.
+    let bytes: u64 = partial.trace.ops.iter().map(|o| o.stats.bytes).sum();
+    assert_eq!(partial.totals.bytes, bytes);
+    assert!(partial.outputs.is_empty());
+    let text = sim::report::partial_text_report(&f).unwrap();
+    assert!(text.starts_with("PARTIAL REPORT"), "{text}");
+
+    // The deadlock: `z` stops half-way, with the traffic it had before the held link bit.
+    let f = sim::run_keeping_partial(&load("deadlock-held-link")).unwrap_err();
+    assert!(matches!(f.error, SimError::Deadlock { .. }), "{}", f.error);
+    let partial = f.partial.as_ref().unwrap();
+    assert_eq!(f.completed_ops, 2);
+    let z = &partial.trace.ops[2];
+    assert_eq!((z.name.as_str(), z.stats.bytes), ("z", 160));
+    assert!(z.stats.virtual_time_ns > 0, "{:?}", z.stats);
+    // Two 100 µs hops (the inputs, then z's open) and a few ns of modelled compute.
+    let t = partial.totals.virtual_time_ns;
+    assert!((200_000..201_000).contains(&t), "{t} ns");
+    let latest = partial
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.parties)
+        .map(|p| p.end_ns);
+    assert_eq!(latest.max(), Some(t));
+    // Deterministic like a whole run.
+    let again = sim::run_keeping_partial(&load("deadlock-held-link")).unwrap_err();
+    assert_eq!(again.partial.unwrap().trace, partial.trace);
+}
+
+#[test]
+fn the_default_timing_is_the_cost_model_so_virtual_times_repeat() {
+    // A shipped scenario without its `timing` line: a new user's first scenario.
+    let path = scenarios_dir().join("private-matmul.ron");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("timing:"))
+        .unwrap();
+    let source = scenario::Source {
+        name: "private-matmul (no timing)".into(),
+        dir: scenarios_dir(),
+        text: text.replace(line, ""),
+    };
+    let plan = scenario::load_source(&source).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan.scenario.timing,
+        scenario::Timing::Model {
+            ns_per_ring_op: 1.0
+        }
+    );
+    let runs: Vec<RunResult> = (0..3).map(|_| sim::run(&plan).unwrap()).collect();
+    for r in &runs[1..] {
+        assert_eq!(r.totals.virtual_time_ns, runs[0].totals.virtual_time_ns);
+        assert_eq!(r.trace, runs[0].trace, "every step's clocks, too");
+    }
+    // Compute is charged by the model (1 ns per ring operation), not left out.
+    let logits = op(&runs[0], "logits");
+    let compute: u64 = runs[0].trace.steps[logits.first_step..logits.end_step]
+        .iter()
+        .flat_map(|s| &s.parties)
+        .map(|p| p.compute_ns)
+        .sum();
+    assert!(compute >= 16 * 32 * 8, "{compute} ns of compute");
+}
+
+#[test]
 fn injected_panic_ends_the_run_naming_party_and_op() {
     let e = match sim::run(&load("fault-server-panics")) {
         Err(e) => e,
@@ -239,6 +325,12 @@ fn private_matmul_reuses_the_mask_of_x() {
 fn the_wan_mlp_computes_the_same_thing_with_round_bound_time() {
     let lan = run("mlp");
     let wan = run("mlp-wan");
+    // Its network is the `wan` profile, the one `compare` and the debugger's `:wan` use.
+    assert_eq!(
+        load("mlp-wan").scenario.network.profile.as_deref(),
+        Some("wan")
+    );
+    assert!(load("mlp-wan").links[0][1] == sim::profiles::WAN.link);
     assert_eq!(lan.outputs[0].values, wan.outputs[0].values);
     assert_eq!(lan.totals.bytes, wan.totals.bytes);
     assert_eq!(lan.totals.rounds, wan.totals.rounds);

@@ -42,6 +42,9 @@ pub enum Command {
         /// (default 1e-3 when the flag is given without a value).
         #[arg(long, value_name = "TOL", num_args = 0..=1, default_missing_value = "1e-3")]
         strict: Option<f64>,
+        /// How computation advances virtual clocks, overriding the scenario's `timing`.
+        #[arg(long, value_enum, value_name = "MODE")]
+        timing: Option<TimingMode>,
     },
     /// Open the interactive debugger on a scenario.
     Debug {
@@ -50,6 +53,9 @@ pub enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// How computation advances virtual clocks, overriding the scenario's `timing`.
+        #[arg(long, value_enum, value_name = "MODE")]
+        timing: Option<TimingMode>,
         /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
         /// half of this machine's physical memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
@@ -88,13 +94,17 @@ pub enum Command {
         memory_limit: Option<u64>,
     },
     /// Run a scenario under several protocols and print one table: accuracy, error, bytes,
-    /// rounds, and predicted time on a LAN and a WAN profile.
+    /// rounds, and predicted time on each network profile.
     Compare {
         /// Scenario file (RON).
         scenario: PathBuf,
         /// Comma-separated protocols: pond, securenn, securenn-shortcut.
         #[arg(long, default_value = "pond,securenn")]
         protocols: String,
+        /// Comma-separated network profiles to predict times on: lan, wan, securenn-lan,
+        /// securenn-wan.
+        #[arg(long, default_value = "lan,wan")]
+        profiles: String,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -103,6 +113,25 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
         memory_limit: Option<u64>,
     },
+}
+
+/// `--timing`: how computation advances virtual clocks (docs/scenario-format.md, "timing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimingMode {
+    /// The cost model (the default): ring operations × ns_per_ring_op (the scenario's, else
+    /// 1 ns); the same virtual times on every run.
+    Model,
+    /// The measured wall time of each computation: virtual times vary from run to run.
+    Measured,
+}
+
+/// `plan` under `--timing` when given (a `Model` scenario keeps its `ns_per_ring_op`).
+pub fn apply_timing(plan: &mut Plan, mode: Option<TimingMode>) {
+    plan.scenario.timing = match (mode, plan.scenario.timing) {
+        (None, t) | (Some(TimingMode::Model), t @ scenario::Timing::Model { .. }) => t,
+        (Some(TimingMode::Model), scenario::Timing::Measured) => scenario::Timing::default(),
+        (Some(TimingMode::Measured), _) => scenario::Timing::Measured,
+    };
 }
 
 /// How a command ended.
@@ -254,9 +283,15 @@ pub fn run_headless_with(
             "only one of --json and --chrome-trace can be `-` (standard output)".into(),
         );
     }
-    let result = match sim::run(&plan) {
+    let result = match sim::run_keeping_partial(&plan) {
         Ok(r) => r,
-        Err(e) => return sim_error(e),
+        Err(failed) => {
+            // What completed before a fault or a deadlock, then the error (on stderr).
+            if let Some(text) = sim::report::partial_text_report(&failed) {
+                print_report(&text, on_stdout == 1);
+            }
+            return sim_error(failed.error);
+        }
     };
     print_report(&sim::report::text_report(&result), on_stdout == 1);
     if let Some(path) = chrome_trace {
@@ -295,8 +330,10 @@ pub fn execute(cli: Cli) -> Outcome {
             chrome_trace,
             memory_limit,
             strict,
+            timing,
         }) => match load_plan_within(Some(&scenario), memory_limit) {
-            Ok(plan) => {
+            Ok(mut plan) => {
+                apply_timing(&mut plan, timing);
                 run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref(), strict)
             }
             Err(e) => sim_error(e),
@@ -304,6 +341,7 @@ pub fn execute(cli: Cli) -> Outcome {
         Some(Command::Debug {
             scenario,
             seed,
+            timing,
             memory_limit,
         }) => {
             // The scenario first: a missing or broken file is the error to report, terminal
@@ -313,17 +351,25 @@ pub fn execute(cli: Cli) -> Outcome {
                     "the debugger needs a terminal; use `sharescope run SCENARIO` for a report"
                         .into(),
                 ),
-                Ok(plan) => debug(plan, seed),
+                Ok(mut plan) => {
+                    apply_timing(&mut plan, timing);
+                    debug(plan, seed)
+                }
                 Err(e) => sim_error(e),
             }
         }
         Some(Command::Compare {
             scenario,
             protocols,
+            profiles,
             seed,
             memory_limit,
         }) => {
             let protocols = match sim::compare::parse_protocols(&protocols) {
+                Ok(p) => p,
+                Err(e) => return Outcome::UserError(e),
+            };
+            let profiles = match sim::profiles::parse_list(&profiles) {
                 Ok(p) => p,
                 Err(e) => return Outcome::UserError(e),
             };
@@ -340,7 +386,7 @@ pub fn execute(cli: Cli) -> Outcome {
                     if let Err(e) = sim::compare::refuse_faults(&source, &plan) {
                         return sim_error(e.into());
                     }
-                    match sim::compare::compare(&plan, &protocols) {
+                    match sim::compare::compare_on(&plan, &protocols, &profiles) {
                         Ok(c) => {
                             print!("{}", c.table());
                             Outcome::Ok

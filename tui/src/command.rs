@@ -4,8 +4,10 @@
 //! - `delete N` (1-based, as the breakpoint list shows), `clear`
 //! - `edit N SPEC` — replace breakpoint N in place by `break SPEC` (Enter in the list pre-fills it)
 //! - `tol EPS` — the tolerance that marks reconstructed elements
-//! - `link FROM TO [latency=US] [bandwidth=BPS] [jitter=US] [both]` — change a link and re-run
-//! - `wan` — every link 50 ms / 100 Mbit/s, re-run
+//! - `link FROM TO [profile=NAME] [latency=US] [bandwidth=BPS] [jitter=US] [both]` — change a
+//!   link and re-run
+//! - `profile NAME` — every link takes a network profile (`sim::profiles`: lan, wan,
+//!   securenn-lan, securenn-wan), re-run; `lan` and `wan` are short for `profile lan|wan`
 //! - `seed N` — restart with seed N
 //! - `goto N` — go to step N
 //! - `export chrome FILE` | `export json FILE`
@@ -26,9 +28,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("tol EPS", "tolerance for marking divergent elements"),
     (
         "link A B latency=US bandwidth=BPS [both]",
-        "change a link, re-run",
+        "change a link (or profile=NAME), re-run",
     ),
-    ("wan", "all links 50 ms, 100 Mbit/s; re-run"),
+    (
+        "profile lan|wan|securenn-lan|securenn-wan",
+        "every link takes the profile; re-run",
+    ),
+    ("lan / wan", "short for profile lan / profile wan"),
     ("seed N / goto N", "restart with seed N / go to step N"),
     ("export chrome FILE / export json FILE", "write the trace"),
 ];
@@ -206,6 +212,11 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
             let mut both = false;
             for kv in &args[2..] {
                 match kv.split_once('=') {
+                    Some(("profile", v)) => {
+                        let p = sim::profiles::lookup(v)?.link;
+                        (cfg.latency_us, cfg.jitter_us, cfg.bandwidth_bps) =
+                            (p.latency_us, p.jitter_us, p.bandwidth_bps);
+                    }
                     Some(("latency" | "latency_us", v)) => {
                         cfg.latency_us = number(Some(v), "latency")?
                     }
@@ -236,17 +247,28 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
                 app.ctl.position()
             ))
         }
-        "wan" => {
-            let mut plan = app.ctl.plan().clone();
-            for row in plan.links.iter_mut() {
-                for l in row.iter_mut() {
-                    l.latency_us = 50_000;
-                    l.bandwidth_bps = 100_000_000;
+        "profile" | "lan" | "wan" => {
+            let name = match (cmd, args) {
+                ("profile", [name]) => *name,
+                ("profile", _) => {
+                    return Err(format!(
+                        "usage: profile NAME (the profiles are {})",
+                        sim::profiles::names()
+                    ))
                 }
+                (alias, _) => alias,
+            };
+            let p = sim::profiles::lookup(name)?;
+            let mut plan = app.ctl.plan().clone();
+            // Latency, jitter and bandwidth; a held link stays held.
+            for l in plan.links.iter_mut().flatten() {
+                (l.latency_us, l.jitter_us, l.bandwidth_bps) =
+                    (p.link.latency_us, p.link.jitter_us, p.link.bandwidth_bps);
             }
             app.ctl.replan(plan);
             Ok(format!(
-                "every link is now a WAN (50 ms, 100 Mbit/s); re-ran to step {}",
+                "every link is now {}; re-ran to step {}",
+                p.describe(),
                 app.ctl.position()
             ))
         }

@@ -487,3 +487,133 @@ fn strict_fails_a_run_with_a_hazard_or_an_output_off_by_more_than_the_tolerance(
     let o = sharescope(&["run", pond.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// The op rows of a text report's op table: (name, kind, online bytes, virtual time).
+fn op_rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("op "))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.trim_start().starts_with('⚠'))
+        .map(|l| {
+            l.split("  ")
+                .filter(|c| !c.is_empty())
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_run_prints_the_partial_report_then_the_error_with_the_same_exit_code() {
+    // A fault: server1 panics at the start of `h`. `input x`, `input y` and `g` completed.
+    let path = scenario("fault-server-panics.ron");
+    let o = sharescope(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.starts_with("PARTIAL REPORT: the run failed"), "{out}");
+    assert!(out.contains("3 op(s) completed before it"), "{out}");
+    assert!(out.contains("op `h` did not complete"), "{out}");
+    let names: Vec<String> = op_rows(&out).iter().map(|r| r[0].clone()).collect();
+    assert_eq!(names, ["input x", "input y", "g", "h"], "{out}");
+    // g's costs as a healthy run reports them (Pond matmul of 2×2: 192 B online).
+    let g = &op_rows(&out)[2];
+    assert_eq!((g[1].as_str(), g[2].as_str()), ("matmul", "192 B"), "{out}");
+    assert!(out.contains("\ntotal: "), "{out}");
+    assert!(
+        err.starts_with("error: party `server1` failed in op `h`"),
+        "the error alone on stderr: {err}"
+    );
+    // A deadlock: the held link stops `z` half-way; its row shows what it sent.
+    let path = scenario("deadlock-held-link.ron");
+    let o = sharescope(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows = op_rows(&out);
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["input x", "input y", "z"], "{out}");
+    assert_eq!(rows[2][2], "160 B", "{out}");
+    assert!(out.contains("op `z` did not complete"), "{out}");
+    assert!(stderr(&o).starts_with("error: deadlock in op `z`: "));
+    // With the JSON on stdout, the partial report goes to stderr before the error.
+    let o = sharescope(&["run", path.to_str().unwrap(), "--json", "-"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let err = stderr(&o);
+    let (report, error) = (err.find("PARTIAL REPORT"), err.find("error: deadlock"));
+    assert!(report.is_some() && report < error, "{err}");
+}
+
+#[test]
+fn compare_predicts_times_on_the_named_profiles() {
+    let path = scenario("beaver-multiplication.ron");
+    let p = path.to_str().unwrap();
+    let o = sharescope(&[
+        "compare",
+        p,
+        "--protocols",
+        "pond",
+        "--profiles",
+        "lan,wan,securenn-lan",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "on lan (100.0 µs one way, 10 Gbit/s), wan (20.00 ms one way, 100 Mbit/s), \
+             securenn-lan (110.0 µs one way, 5 Gbit/s))"
+        ),
+        "{out}"
+    );
+    let head = out.lines().find(|l| l.starts_with("protocol")).unwrap();
+    let cols: Vec<&str> = head.split_whitespace().collect();
+    assert_eq!(
+        cols[cols.len() - 4..],
+        ["lan", "wan", "securenn-lan", "hazards"],
+        "{out}"
+    );
+    let o = sharescope(&["compare", p, "--profiles", "lan,wna"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("did you mean `wan`?"), "{}", stderr(&o));
+}
+
+#[test]
+fn timing_measured_is_opt_in_on_the_command_line() {
+    let path = scenario("beaver-multiplication.ron");
+    let p = path.to_str().unwrap();
+    for mode in ["model", "measured"] {
+        let o = sharescope(&["run", p, "--timing", mode]);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", stderr(&o));
+    }
+    let o = sharescope(&["run", p, "--timing", "wall"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("measured"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_timing_flag_overrides_the_scenario_and_keeps_its_model_rate() {
+    use sim::scenario::Timing;
+    use tui::cli::{apply_timing, TimingMode};
+    let mut plan = tui::cli::load_plan(Some(&scenario("beaver-multiplication.ron"))).unwrap();
+    plan.scenario.timing = Timing::Model {
+        ns_per_ring_op: 3.0,
+    };
+    apply_timing(&mut plan, None);
+    assert_eq!(
+        plan.scenario.timing,
+        Timing::Model {
+            ns_per_ring_op: 3.0
+        }
+    );
+    apply_timing(&mut plan, Some(TimingMode::Model));
+    assert_eq!(
+        plan.scenario.timing,
+        Timing::Model {
+            ns_per_ring_op: 3.0
+        }
+    );
+    apply_timing(&mut plan, Some(TimingMode::Measured));
+    assert_eq!(plan.scenario.timing, Timing::Measured);
+    apply_timing(&mut plan, Some(TimingMode::Model));
+    assert_eq!(plan.scenario.timing, Timing::default());
+}

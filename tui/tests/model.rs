@@ -616,3 +616,44 @@ fn breakpoints_on_kinds_and_steps_that_never_occur_are_refused_with_a_hint() {
     keys(&mut a, ":goto 100000<Enter>");
     assert_eq!(a.message, "end of the run");
 }
+
+#[test]
+fn profile_commands_set_every_link_to_the_one_named_profile() {
+    use sim::profiles;
+    let mut a = app();
+    // `:wan` is the `wan` profile (it used to be 50 ms, while compare and mlp-wan used 20 ms).
+    for (command, p) in [
+        (":wan", profiles::WAN),
+        (":profile securenn-wan", profiles::SECURENN_WAN),
+        (":profile SecureNN_LAN", profiles::SECURENN_LAN),
+        (":lan", profiles::LAN),
+    ] {
+        keys(&mut a, &format!("{command}<Enter>"));
+        assert!(a.message.starts_with("every link is now"), "{}", a.message);
+        let n = a.ctl.plan().parties.len();
+        for (i, row) in a.ctl.plan().links.iter().enumerate() {
+            for (j, l) in row.iter().enumerate() {
+                assert!(i == j || *l == p.link, "{command}: {i} → {j} is {l:?}");
+            }
+            assert_eq!(row.len(), n);
+        }
+    }
+    // One link from a profile, with an override on top.
+    keys(&mut a, ":link server0 server1 profile=wan latency=7<Enter>");
+    let l = a.ctl.plan().links[0][1];
+    assert_eq!((l.latency_us, l.bandwidth_bps), (7, 100_000_000));
+    // Unknown names are refused with a hint and change nothing.
+    let before = a.ctl.plan().links.clone();
+    keys(&mut a, ":profile wna<Enter>");
+    assert!(
+        a.message
+            .contains("unknown network profile `wna`; did you mean `wan`?"),
+        "{}",
+        a.message
+    );
+    keys(&mut a, ":link server0 server1 profile=moon<Enter>");
+    assert!(a.message.starts_with("error"), "{}", a.message);
+    keys(&mut a, ":profile<Enter>");
+    assert!(a.message.contains("usage: profile NAME"), "{}", a.message);
+    assert_eq!(a.ctl.plan().links, before);
+}

@@ -271,6 +271,10 @@ pub struct LinkOverride {
     /// Apply to the reverse direction too.
     #[serde(default)]
     pub both_ways: bool,
+    /// A named profile whose latency, jitter and bandwidth the link takes first; the fields
+    /// given below override it.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Latency override.
     #[serde(default)]
     pub latency_us: Option<u64>,
@@ -299,6 +303,10 @@ pub enum NetworkMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
+    /// A named profile ([`crate::profiles`]: `lan`, `wan`, `securenn-lan`, `securenn-wan`) as
+    /// every directed link's model unless overridden; instead of `default`, not with it.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Every directed link unless overridden.
     #[serde(default)]
     pub default: LinkConfig,
@@ -311,10 +319,9 @@ pub struct NetworkConfig {
 }
 
 /// How local computation advances a party's virtual clock.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Timing {
-    /// By the measured wall time of the computation.
-    #[default]
+    /// By the measured wall time of the computation (virtual times vary from run to run).
     Measured,
     /// By a deterministic cost model: every declared ring operation costs this many nanoseconds
     /// (reproducible virtual times).
@@ -322,6 +329,21 @@ pub enum Timing {
         /// Nanoseconds per ring operation.
         ns_per_ring_op: f64,
     },
+}
+
+impl Timing {
+    /// The cost model's default rate: one nanosecond per ring operation.
+    pub const DEFAULT_NS_PER_RING_OP: f64 = 1.0;
+}
+
+impl Default for Timing {
+    /// `Model(ns_per_ring_op: 1.0)`: one seed gives the same virtual times on every run;
+    /// `Measured` is opt-in.
+    fn default() -> Self {
+        Timing::Model {
+            ns_per_ring_op: Timing::DEFAULT_NS_PER_RING_OP,
+        }
+    }
 }
 
 /// Input data.

@@ -418,6 +418,28 @@ impl Source {
         line_col(&self.text, node.start)
     }
 
+    /// Whether the text writes every field and item of `path` (e.g. `network`, `default`: the
+    /// scenario sets the default link itself), whatever the defaults would give.
+    pub fn has_path(&self, path: &[PathSeg]) -> bool {
+        let mut lx = Lexer::new(&self.text);
+        lx.skip_attributes();
+        let Some(root) = lx.value(0) else {
+            return false;
+        };
+        let mut node = &root;
+        for seg in path {
+            let next = match seg {
+                PathSeg::Field(k) => node.fields.iter().find(|(key, _)| key == k).map(|(_, v)| v),
+                PathSeg::Item(i) => node.items.get(*i),
+            };
+            match next {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// The error for a problem at the value `path` leads to (see [`Source::locate_path`]).
     pub fn error_at_path(
         &self,

@@ -684,7 +684,31 @@ impl Plan {
         };
 
         // Network.
-        if let Err((field, m)) = crate::network::check_link(&scenario.network.default) {
+        let profile = |name: &str, at: &[PathSeg]| {
+            crate::profiles::lookup(name).map_err(|_| {
+                err(
+                    at,
+                    format!("unknown network profile `{name}`"),
+                    &crate::profiles::unknown_hint(name),
+                )
+            })
+        };
+        let default_link = match &scenario.network.profile {
+            None => scenario.network.default,
+            Some(name) => {
+                let p = profile(name, &[F("network"), F("profile")])?;
+                if source.has_path(&[F("network"), F("default")]) {
+                    return Err(err(
+                        &[F("network"), F("default")],
+                        format!("`network` gives both `profile: \"{name}\"` and `default`"),
+                        "keep one: the profile is the default link; change single links with \
+                         `links` overrides",
+                    ));
+                }
+                p.link
+            }
+        };
+        if let Err((field, m)) = crate::network::check_link(&default_link) {
             return Err(err(
                 &[F("network"), F("default"), F(field)],
                 format!("network.default: {m}"),
@@ -692,9 +716,13 @@ impl Plan {
             ));
         }
         let n = parties.len();
-        let mut links = vec![vec![scenario.network.default; n]; n];
+        let mut links = vec![vec![default_link; n]; n];
         for (i, l) in scenario.network.links.iter().enumerate() {
             let at = |f: &'static str| [F("network"), F("links"), I(i), F(f)];
+            let base = match &l.profile {
+                Some(name) => Some(profile(name, &at("profile"))?.link),
+                None => None,
+            };
             let given = LinkConfig {
                 latency_us: l.latency_us.unwrap_or(0),
                 jitter_us: l.jitter_us.unwrap_or(0),
@@ -737,6 +765,10 @@ impl Plan {
             };
             for (x, y) in pairs {
                 let link = &mut links[x][y];
+                if let Some(b) = base {
+                    (link.latency_us, link.jitter_us, link.bandwidth_bps) =
+                        (b.latency_us, b.jitter_us, b.bandwidth_bps);
+                }
                 if let Some(v) = l.latency_us {
                     link.latency_us = v;
                 }
