@@ -28,11 +28,11 @@ pub const HELP: &[(&str, &str)] = &[
     ("tol EPS", "tolerance for marking divergent elements"),
     (
         "link A B latency=US bandwidth=BPS [both]",
-        "change a link (or profile=NAME), re-run",
+        "change a link (profile=P too)",
     ),
     (
-        "profile lan|wan|securenn-lan|securenn-wan",
-        "every link takes the profile; re-run",
+        "profile NAME",
+        "every link: lan, wan, securenn-lan, securenn-wan; re-run",
     ),
     ("lan / wan", "short for profile lan / profile wan"),
     ("seed N / goto N", "restart with seed N / go to step N"),

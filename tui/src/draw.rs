@@ -24,7 +24,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("B", "breakpoint list (Enter edits, d deletes, : adds)"),
     (
         ":",
-        "command line (break, tol, link, wan, seed, goto, export)",
+        "command line (break, tol, link, profile, seed, goto, export)",
     ),
     ("Tab / 1–7", "focus a pane; counts start with #: #10n, #5s"),
     (
