@@ -750,17 +750,16 @@ pub(crate) fn step_disagreement(logs: &[PartyLog], parties: &[String]) -> Option
         .iter()
         .enumerate()
         .max_by_key(|(_, l)| l.step_names.len())?;
-    let path_text = |p: Option<&Arc<CallPath>>| {
-        p.map(|p| p.names.join(" › ")).unwrap_or_default()
-    };
+    let path_text = |p: Option<&Arc<CallPath>>| p.map(|p| p.names.join(" › ")).unwrap_or_default();
     for (p, log) in logs.iter().enumerate() {
         for (k, step) in log.step_names.iter().enumerate() {
             let same_step = reference.step_names.get(k) == Some(step);
-            let same_path = reference.step_paths.get(k).map(|c| &**c)
-                == log.step_paths.get(k).map(|c| &**c);
+            let same_path =
+                reference.step_paths.get(k).map(|c| &**c) == log.step_paths.get(k).map(|c| &**c);
             if !(same_step && same_path) {
                 let name = |s: Option<&(usize, String)>| {
-                    s.map(|s| format!("op {} step `{}`", s.0, s.1)).unwrap_or_default()
+                    s.map(|s| format!("op {} step `{}`", s.0, s.1))
+                        .unwrap_or_default()
                 };
                 return Some(format!(
                     "parties disagree on step {k}: {} is at {} (path `{}`), {} at {} (path `{}`)",

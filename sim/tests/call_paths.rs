@@ -33,7 +33,9 @@ fn plan(text: &str) -> Plan {
 }
 
 fn trace() -> Trace {
-    sim::run(&plan(SCENARIO)).unwrap_or_else(|e| panic!("{e}")).trace
+    sim::run(&plan(SCENARIO))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trace
 }
 
 fn step<'a>(t: &'a Trace, prefix: &str) -> &'a StepRecord {
@@ -67,7 +69,10 @@ fn steps_record_the_sub_protocols_they_run_in() {
         .unwrap();
     assert_eq!(
         second_pc.full_name(),
-        format!("ReLU › DReLU › ComputeMSB › PrivateCompare › {}", second_pc.name)
+        format!(
+            "ReLU › DReLU › ComputeMSB › PrivateCompare › {}",
+            second_pc.name
+        )
     );
     for s in &t.steps {
         assert_eq!(s.path.len(), s.path_starts.len(), "step {}", s.index);
@@ -78,7 +83,9 @@ fn steps_record_the_sub_protocols_they_run_in() {
             assert_eq!(first.path_starts.get(d), Some(&start), "step {}", s.index);
             assert_eq!(first.path[..=d], s.path[..=d], "step {}", s.index);
             assert!(
-                t.steps[start..=s.index].iter().all(|q| q.is_within(d, start)),
+                t.steps[start..=s.index]
+                    .iter()
+                    .all(|q| q.is_within(d, start)),
                 "step {}",
                 s.index
             );
@@ -92,7 +99,9 @@ fn steps_record_the_sub_protocols_they_run_in() {
     let drelus: Vec<&StepRecord> = t
         .steps
         .iter()
-        .filter(|s| s.name.starts_with("DReLU 1:") && s.path.first().map(String::as_str) == Some("MaxPool"))
+        .filter(|s| {
+            s.name.starts_with("DReLU 1:") && s.path.first().map(String::as_str) == Some("MaxPool")
+        })
         .collect();
     assert_eq!(drelus.len(), 2);
     assert_eq!(drelus[0].path[2], "DReLU");
@@ -110,8 +119,18 @@ fn paths_are_deterministic_and_in_the_json_trace() {
     };
     assert_eq!(paths(&a), paths(&b));
     let json = serde_json::to_value(&a).unwrap();
-    let s = &json["steps"][a.steps.iter().position(|s| s.name.starts_with("ComputeMSB 2–3")).unwrap()];
-    assert_eq!(s["path"], serde_json::json!(["ReLU", "DReLU", "ComputeMSB"]));
+    let s = &json["steps"][a
+        .steps
+        .iter()
+        .position(|s| s.name.starts_with("ComputeMSB 2–3"))
+        .unwrap()];
+    assert_eq!(
+        s["path"],
+        serde_json::json!(["ReLU", "DReLU", "ComputeMSB"])
+    );
     assert!(s["path_starts"].is_array());
-    assert!(s["name"].is_string(), "the existing fields stay as they were");
+    assert!(
+        s["name"].is_string(),
+        "the existing fields stay as they were"
+    );
 }

@@ -312,7 +312,8 @@ impl App {
 
     /// One past the last recorded step of the call of depth `depth` that began at `start`.
     pub fn scope_end(&self, start: usize, depth: usize) -> usize {
-        let steps = &self.ctl.trace().steps[..self.ctl.completed().min(self.ctl.trace().steps.len())];
+        let steps =
+            &self.ctl.trace().steps[..self.ctl.completed().min(self.ctl.trace().steps.len())];
         start
             + steps
                 .get(start..)

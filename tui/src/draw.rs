@@ -14,7 +14,10 @@ use sim::control::RunState;
 pub const KEYS: &[(&str, &str)] = &[
     ("s", "step into: one protocol step (10s: ten)"),
     ("n", "step over: run the next op to its end"),
-    ("f", "step out: finish the sub-protocol or op"),
+    (
+        "f",
+        "step out: finish the innermost sub-protocol, then the op",
+    ),
     ("c", "continue to a breakpoint or the end (Esc stops it)"),
     ("p / N", "step back through the recorded history"),
     ("P", "reverse-continue to the previous breakpoint"),
@@ -33,7 +36,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "Enter Space ←→",
-        "outline: go to the step or op / expand, collapse it",
+        "outline: go to the step, call or op / expand, collapse it",
     ),
     (
         "V  ← → h l",

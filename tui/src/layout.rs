@@ -82,7 +82,11 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
     // usual share of the screen up to half of a wide one (from 120 columns: a narrower screen
     // keeps its room for the detail pane).
     let base_w = (size.width * 36 / 100).clamp(30, 64);
-    let max_w = if size.width >= 120 { size.width / 2 } else { base_w };
+    let max_w = if size.width >= 120 {
+        size.width / 2
+    } else {
+        base_w
+    };
     let left_w = crate::panes::outline::wanted_width(app).clamp(base_w, max_w.max(base_w));
     let cols = Layout::default()
         .direction(Direction::Horizontal)

@@ -44,8 +44,15 @@ fn run_to(a: &mut App, prefix: &str) {
     clear_breakpoints(a);
     let name = {
         a.ctl.last();
-        let s = a.ctl.trace().steps.iter().find(|s| s.name.starts_with(prefix));
-        s.unwrap_or_else(|| panic!("no step `{prefix}…`")).name.clone()
+        let s = a
+            .ctl
+            .trace()
+            .steps
+            .iter()
+            .find(|s| s.name.starts_with(prefix));
+        s.unwrap_or_else(|| panic!("no step `{prefix}…`"))
+            .name
+            .clone()
     };
     keys(a, "g");
     a.ctl.add_breakpoint(Breakpoint::Step(name.clone()));
@@ -55,7 +62,10 @@ fn run_to(a: &mut App, prefix: &str) {
 }
 
 fn next_name(a: &App) -> String {
-    a.ctl.next_step().map(|s| s.name.clone()).unwrap_or_default()
+    a.ctl
+        .next_step()
+        .map(|s| s.name.clone())
+        .unwrap_or_default()
 }
 
 fn next_path(a: &App) -> String {
@@ -78,7 +88,11 @@ fn step_out_leaves_the_innermost_sub_protocol_first_then_the_op() {
     // f: the rest of ComputeMSB (its PrivateCompare, MatMul and step 9) and no more.
     keys(&mut a, "f");
     assert!(
-        a.ctl.current_step().unwrap().name.starts_with("ComputeMSB 9"),
+        a.ctl
+            .current_step()
+            .unwrap()
+            .name
+            .starts_with("ComputeMSB 9"),
         "{}",
         a.ctl.current_step().unwrap().name
     );
@@ -86,7 +100,11 @@ fn step_out_leaves_the_innermost_sub_protocol_first_then_the_op() {
     assert_eq!(next_path(&a), "ReLU › DReLU");
     // f again: the rest of DReLU; then SelectShare begins, still inside ReLU.
     keys(&mut a, "f");
-    assert!(next_name(&a).starts_with("SelectShare 1"), "{}", next_name(&a));
+    assert!(
+        next_name(&a).starts_with("SelectShare 1"),
+        "{}",
+        next_name(&a)
+    );
     assert_eq!(next_path(&a), "ReLU › SelectShare");
     // f again: the rest of ReLU, which is the rest of the op.
     keys(&mut a, "f");
@@ -105,9 +123,27 @@ fn step_out_of_private_compare_inside_share_convert_returns_to_share_convert() {
         "ReLU › DReLU › ShareConvert › PrivateCompare"
     );
     keys(&mut a, "f");
-    assert!(next_name(&a).starts_with("ShareConvert 6"), "{}", next_name(&a));
+    assert!(
+        next_name(&a).starts_with("ShareConvert 6"),
+        "{}",
+        next_name(&a)
+    );
     assert_eq!(next_path(&a), "ReLU › DReLU › ShareConvert");
-    assert!(a.message.starts_with("step out → after step"), "{}", a.message);
+    assert!(
+        a.message.starts_with("step out → after step"),
+        "{}",
+        a.message
+    );
+    // From ShareConvert's first step, f runs the rest of ShareConvert (its PrivateCompare too)
+    // and stops where ComputeMSB begins.
+    run_to(&mut a, "ShareConvert 3–4");
+    keys(&mut a, "f");
+    assert!(
+        next_name(&a).starts_with("ComputeMSB 1"),
+        "{}",
+        next_name(&a)
+    );
+    assert_eq!(next_path(&a), "ReLU › DReLU › ComputeMSB");
 }
 
 #[test]
@@ -148,7 +184,9 @@ fn the_outline_is_a_tree_of_calls_that_opens_where_the_cursor_is() {
         })
         .unwrap();
     assert!(
-        !rows.iter().any(|r| matches!(*r, Row::Step(k) if t.steps[k].name.starts_with("ShareConvert 6"))),
+        !rows
+            .iter()
+            .any(|r| matches!(*r, Row::Step(k) if t.steps[k].name.starts_with("ShareConvert 6"))),
         "a closed call hides its steps"
     );
     // → on the closed call opens it; again closes it.
@@ -225,7 +263,10 @@ fn the_outline_widens_for_its_names_up_to_half_the_screen() {
         areas.panes[0].1.width
     };
     let want = tui::panes::outline::wanted_width(&a);
-    assert!(want > 160 * 36 / 100, "SecureNN names need more than the usual share: {want}");
+    assert!(
+        want > 160 * 36 / 100,
+        "SecureNN names need more than the usual share: {want}"
+    );
     assert_eq!(layout(&a, 160), want.min(80));
     assert_eq!(layout(&a, 240), want.min(120));
     // Short names keep the usual share.

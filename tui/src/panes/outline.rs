@@ -88,7 +88,7 @@ struct Cells {
 }
 
 /// The recorded steps of the call of depth `depth` that began at `start`.
-fn scope_steps<'a>(app: &'a App, start: usize, depth: usize) -> &'a [StepRecord] {
+fn scope_steps(app: &App, start: usize, depth: usize) -> &[StepRecord] {
     let steps = &app.ctl.trace().steps;
     let end = app.scope_end(start, depth).min(steps.len());
     steps.get(start..end).unwrap_or_default()
@@ -199,7 +199,8 @@ fn cells(app: &App, row: Row, wide_names: bool) -> Option<Cells> {
                 "○"
             };
             let open = app.scope_open(start, depth);
-            let more = end >= app.ctl.completed() && *app.ctl.state() == sim::control::RunState::Paused;
+            let more =
+                end >= app.ctl.completed() && *app.ctl.state() == sim::control::RunState::Paused;
             let label = if open {
                 format!("▾ {name}")
             } else {
