@@ -192,4 +192,27 @@ pub trait Context {
     }
     /// Declares `ring_ops` ring operations of local work (used by the deterministic cost model).
     fn charge(&mut self, ring_ops: u64);
+    /// Enters the sub-protocol `name` (e.g. `DReLU` inside `ReLU`): the steps until the matching
+    /// [`Context::leave`] belong to it, so a trace can give every step its call path
+    /// (`ReLU › DReLU › ComputeMSB`). Every party enters and leaves the same sub-protocols at the
+    /// same points of its step sequence. Use [`within`] rather than calling the pair by hand.
+    /// The default does nothing.
+    fn enter(&mut self, name: &str) {
+        let _ = name;
+    }
+    /// Leaves the sub-protocol entered last (nothing when none is open). The default does nothing.
+    fn leave(&mut self) {}
+}
+
+/// Runs `f` inside the sub-protocol `name`: [`Context::enter`] before, [`Context::leave`] after,
+/// whether `f` succeeds or fails.
+pub fn within<T>(
+    ctx: &mut dyn Context,
+    name: &str,
+    f: impl FnOnce(&mut dyn Context) -> Result<T>,
+) -> Result<T> {
+    ctx.enter(name);
+    let out = f(ctx);
+    ctx.leave();
+    out
 }

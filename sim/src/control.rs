@@ -240,6 +240,8 @@ pub struct Controller {
     /// The last extension was cut short by `interrupt`.
     interrupted: bool,
     progress: Ticker,
+    /// The label of the op the run failed in, when it failed in one.
+    failed_op: Option<String>,
 }
 
 impl Controller {
@@ -276,6 +278,7 @@ impl Controller {
                 observer: None,
                 last: Instant::now(),
             },
+            failed_op: None,
         };
         c.launch();
         c
@@ -303,6 +306,7 @@ impl Controller {
         self.outputs.clear();
         self.ops_stale = false;
         self.state = RunState::Paused;
+        self.failed_op = None;
         self.sim = Some(sim);
         if let Some(f) = self.sim.as_ref().and_then(Simulation::failure) {
             self.fail(f);
@@ -400,6 +404,12 @@ impl Controller {
             .map(|s| s.op)
     }
 
+    /// The label of the op the run failed in (a party's failure or a deadlock), once it has.
+    /// The history may end before that op's first step: a party can fail at its very start.
+    pub fn failed_op(&self) -> Option<&str> {
+        self.failed_op.as_deref()
+    }
+
     /// The breakpoints.
     pub fn breakpoints(&self) -> &[Breakpoint] {
         &self.breakpoints
@@ -447,6 +457,7 @@ impl Controller {
 
     fn fail(&mut self, message: String) {
         if let Some(sim) = &mut self.sim {
+            self.failed_op = sim.failed_op();
             // Every party stops at its next message, step or gate: wait, so the trace is final.
             sim.join();
             self.status = sim.wait_idle().status;
@@ -482,6 +493,7 @@ impl Controller {
             }
             Err(e) => {
                 self.completed = self.trace.steps.len();
+                self.failed_op = e.op().map(str::to_string);
                 self.state = RunState::Failed(e.to_string());
             }
         }
@@ -670,17 +682,26 @@ impl Controller {
         self.run_until(move |c| c.next_step().is_none_or(|s| s.op != op))
     }
 
-    /// Step out: finish the current sub-protocol (e.g. `x^3: …` inside a sigmoid), or the
-    /// current op when not inside one.
+    /// Step out: finish the innermost sub-protocol call the cursor is in (ComputeMSB inside
+    /// DReLU inside ReLU, `x^3` inside a sigmoid; see [`StepRecord::path`]), or the op when it is
+    /// in none. The cursor is in a call when both the step just run and the next step belong to
+    /// it: at the end of ComputeMSB (its last step just ran) `f` finishes DReLU. At an op
+    /// boundary (or before the first step) it runs the next op to its end, as step over does.
     pub fn step_out(&mut self) -> Stop {
-        let Some(cur) = self.current_step().or_else(|| self.next_step()) else {
+        let Some(next) = self.next_step() else {
             return self.step(1);
         };
-        let op = cur.op;
-        let prefix = step_prefix(&cur.name).map(str::to_string);
+        let op = next.op;
+        let call = match self.current_step() {
+            Some(cur) => match cur.common_depth(next) {
+                0 => None,
+                d => Some((d - 1, next.path_starts[d - 1])),
+            },
+            None => None,
+        };
         self.run_until(move |c| match c.next_step() {
             None => true,
-            Some(s) => s.op != op || step_prefix(&s.name) != prefix.as_deref(),
+            Some(s) => s.op != op || call.is_some_and(|(d, start)| !s.is_within(d, start)),
         })
     }
 

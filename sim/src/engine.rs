@@ -3,7 +3,7 @@
 
 use crate::error::{Result, SimError};
 use crate::network::LinkModel;
-use crate::party::{MonitorState, PartyLog, PartyStatus, Shared, SimContext};
+use crate::party::{CallPath, MonitorState, PartyLog, PartyStatus, Shared, SimContext};
 use crate::scenario::{FaultKind, Plan, PlannedOp, ProtocolKind};
 use crate::shadow;
 use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
@@ -303,6 +303,7 @@ impl Simulation {
                 step: None,
                 next_step: 0,
                 current: PartyStep::default(),
+                path: Arc::default(),
             };
             let plan = plan.clone();
             let shared = shared.clone();
@@ -455,6 +456,15 @@ impl Simulation {
         self.shared.lock().failure.as_ref().map(|e| e.to_string())
     }
 
+    /// The label of the op the run's first failure happened in, if it happened in one.
+    pub fn failed_op(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .failure
+            .as_ref()
+            .and_then(|e| e.op().map(str::to_string))
+    }
+
     /// The trace recorded so far (steps completed by every party are final).
     pub fn trace(&self) -> Trace {
         let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
@@ -469,33 +479,38 @@ impl Simulation {
     /// `from` is near the frontier, so a controller can extend its history one step at a time.
     pub fn steps_since(&self, from: usize) -> Vec<StepRecord> {
         // One log locked at a time, cloning only the tail.
-        type Tail = (Vec<(usize, String)>, Vec<PartyStep>);
+        type Tail = (Vec<(usize, String)>, Vec<PartyStep>, Vec<Arc<CallPath>>);
         let tails: Vec<Tail> = (0..self.plan.parties.len())
             .map(|p| {
                 let l = self.shared.log(p);
                 (
                     l.step_names.get(from..).unwrap_or_default().to_vec(),
                     l.steps.get(from..).unwrap_or_default().to_vec(),
+                    l.step_paths.get(from..).unwrap_or_default().to_vec(),
                 )
             })
             .collect();
-        let names = tails
+        let (names, paths) = tails
             .iter()
-            .map(|t| &t.0)
-            .max_by_key(|n| n.len())
-            .cloned()
+            .max_by_key(|t| t.0.len())
+            .map(|t| (t.0.clone(), t.2.clone()))
             .unwrap_or_default();
         names
             .into_iter()
             .enumerate()
-            .map(|(k, (op, name))| StepRecord {
-                index: from + k,
-                op,
-                name,
-                parties: tails
-                    .iter()
-                    .map(|t| t.1.get(k).cloned().unwrap_or_default())
-                    .collect(),
+            .map(|(k, (op, name))| {
+                let path = paths.get(k).map(|p| &**p).cloned().unwrap_or_default();
+                StepRecord {
+                    index: from + k,
+                    op,
+                    name,
+                    parties: tails
+                        .iter()
+                        .map(|t| t.1.get(k).cloned().unwrap_or_default())
+                        .collect(),
+                    path: path.names,
+                    path_starts: path.starts,
+                }
             })
             .collect()
     }
@@ -523,6 +538,15 @@ impl Simulation {
         let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
             .map(|p| std::mem::take(&mut *self.shared.log(p)))
             .collect();
+        if failure.is_none() {
+            if let Some(d) = step_disagreement(&logs, &self.plan.parties) {
+                return Err(Box::new(FailedRun {
+                    error: SimError::Internal(d),
+                    partial: None,
+                    completed_ops: 0,
+                }));
+            }
+        }
         let mut trace = build_trace(&self.plan, &self.shadow, &mut logs);
         // Ops every party ended; on a failure the trace keeps those and the op that failed.
         let completed_ops = logs.iter().map(|l| l.op_outputs.len()).min().unwrap_or(0);
@@ -802,36 +826,75 @@ fn max_errors(got: &ArrayD<f64>, want: &ArrayD<f64>) -> (f64, f64) {
     (abs, rel)
 }
 
+/// The first step on which the parties' logs disagree — its op, name or call path — described;
+/// `None` when every party walked the same steps as far as it got (invariant 1: a global step
+/// names the same protocol moment, in the same sub-protocol, on every party).
+pub(crate) fn step_disagreement(logs: &[PartyLog], parties: &[String]) -> Option<String> {
+    let (r, reference) = logs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, l)| l.step_names.len())?;
+    let path_text = |p: Option<&Arc<CallPath>>| p.map(|p| p.names.join(" › ")).unwrap_or_default();
+    for (p, log) in logs.iter().enumerate() {
+        for (k, step) in log.step_names.iter().enumerate() {
+            let same_step = reference.step_names.get(k) == Some(step);
+            let same_path =
+                reference.step_paths.get(k).map(|c| &**c) == log.step_paths.get(k).map(|c| &**c);
+            if !(same_step && same_path) {
+                let name = |s: Option<&(usize, String)>| {
+                    s.map(|s| format!("op {} step `{}`", s.0, s.1))
+                        .unwrap_or_default()
+                };
+                return Some(format!(
+                    "parties disagree on step {k}: {} is at {} (path `{}`), {} at {} (path `{}`)",
+                    parties.get(r).map_or("?", String::as_str),
+                    name(reference.step_names.get(k)),
+                    path_text(reference.step_paths.get(k)),
+                    parties.get(p).map_or("?", String::as_str),
+                    name(Some(step)),
+                    path_text(log.step_paths.get(k)),
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn build_trace(
     plan: &Plan,
     shadow_vals: &HashMap<String, ArrayD<f64>>,
     logs: &mut [PartyLog],
 ) -> Trace {
     let max_values = plan.scenario.trace.max_values;
-    let names = logs
+    let (names, paths) = logs
         .iter()
         .max_by_key(|l| l.step_names.len())
-        .map(|l| l.step_names.clone())
+        .map(|l| (l.step_names.clone(), l.step_paths.clone()))
         .unwrap_or_default();
     let completed = logs.iter().map(|l| l.steps.len()).max().unwrap_or(0);
     let steps: Vec<StepRecord> = names
         .iter()
         .enumerate()
         .take(completed.max(names.len()))
-        .map(|(index, (op, name))| StepRecord {
-            index,
-            op: *op,
-            name: name.clone(),
-            // Moved out of the logs, not cloned: a long run has hundreds of thousands of them.
-            parties: logs
-                .iter_mut()
-                .map(|l| {
-                    l.steps
-                        .get_mut(index)
-                        .map(std::mem::take)
-                        .unwrap_or_default()
-                })
-                .collect(),
+        .map(|(index, (op, name))| {
+            let path = paths.get(index).map(|p| &**p).cloned().unwrap_or_default();
+            StepRecord {
+                index,
+                op: *op,
+                name: name.clone(),
+                // Moved out of the logs, not cloned: a long run has hundreds of thousands.
+                parties: logs
+                    .iter_mut()
+                    .map(|l| {
+                        l.steps
+                            .get_mut(index)
+                            .map(std::mem::take)
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+                path: path.names,
+                path_starts: path.starts,
+            }
         })
         .collect();
     let makespan_at = |s: &StepRecord| s.parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
@@ -906,5 +969,75 @@ fn build_trace(
         parties: plan.parties.clone(),
         ops,
         steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_source, Source};
+
+    /// A SecureNN ReLU: sub-protocols three deep, with parties that only pass through.
+    const RELU: &str = r#"Scenario(
+    name: "paths",
+    protocol: SecureNN,
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
+    truncation: Dealer,
+    roles: (input_providers: ["alice"], output_receivers: ["carol"]),
+    timing: Model(ns_per_ring_op: 1.0),
+    seed: 3,
+    inputs: [(name: "x", owner: "alice", shape: [3], data: Values([1.5, -2.0, 0.25]))],
+    program: [(name: "r", op: Relu("x"))],
+    outputs: [(name: "r", to: "carol")],
+)"#;
+
+    fn logs_of_a_run() -> (Vec<PartyLog>, Vec<String>) {
+        let plan = load_source(&Source {
+            name: "test".into(),
+            dir: ".".into(),
+            text: RELU.into(),
+        })
+        .unwrap();
+        let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
+        sim.join();
+        assert_eq!(sim.failure(), None);
+        let logs = (0..plan.parties.len())
+            .map(|p| sim.shared.log(p).clone())
+            .collect();
+        (logs, plan.parties.clone())
+    }
+
+    #[test]
+    fn every_party_walks_the_same_call_path() {
+        let (logs, parties) = logs_of_a_run();
+        assert!(parties.len() >= 5, "servers, helper, provider and receiver");
+        for l in &logs {
+            assert_eq!(l.step_paths.len(), l.step_names.len());
+            assert_eq!(l.step_names.len(), logs[0].step_names.len());
+        }
+        assert!(logs[0].step_paths.iter().any(|p| p.names.len() == 4));
+        assert_eq!(step_disagreement(&logs, &parties), None);
+        for k in 0..logs[0].step_paths.len() {
+            for l in &logs {
+                assert_eq!(l.step_paths[k], logs[0].step_paths[k], "step {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_party_on_another_path_is_reported() {
+        let (mut logs, parties) = logs_of_a_run();
+        let k = logs[1]
+            .step_names
+            .iter()
+            .position(|s| s.1.starts_with("ComputeMSB 2–3"))
+            .unwrap();
+        let mut wrong = (*logs[1].step_paths[k]).clone();
+        wrong.names[2] = "ShareConvert".into();
+        logs[1].step_paths[k] = Arc::new(wrong);
+        let d = step_disagreement(&logs, &parties).expect("found");
+        assert!(d.contains(&format!("step {k}")), "{d}");
+        assert!(d.contains("ReLU › DReLU › ShareConvert"), "{d}");
+        assert!(d.contains(&parties[1]), "{d}");
     }
 }

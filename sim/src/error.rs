@@ -95,6 +95,14 @@ fn step_suffix(step: &str) -> String {
 }
 
 impl SimError {
+    /// The label of the op the run failed in, for a party's failure or a deadlock.
+    pub fn op(&self) -> Option<&str> {
+        match self {
+            SimError::PartyFailed { op, .. } | SimError::Deadlock { op, .. } => Some(op),
+            _ => None,
+        }
+    }
+
     /// Whether the error is the user's (exit code 1) rather than sharescope's (exit code 2).
     pub fn is_user_error(&self) -> bool {
         !matches!(self, SimError::Internal(_))

@@ -67,10 +67,22 @@ pub(crate) struct PartyLog {
     pub steps: Vec<PartyStep>,
     /// (op index, name) of each step, as this party saw them.
     pub step_names: Vec<(usize, String)>,
+    /// The call path of each step (parallel to `step_names`), as this party walked it.
+    pub step_paths: Vec<Arc<CallPath>>,
     /// The op's result as this party holds it (share, public value, or received output).
     pub op_outputs: Vec<Option<Tensor<u64>>>,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
+}
+
+/// The sub-protocols a party is in (see [`Context::enter`]): their names, outermost first, and
+/// the global step at which each call began.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct CallPath {
+    /// Names, outermost first.
+    pub names: Vec<String>,
+    /// The first step of each call.
+    pub starts: Vec<usize>,
 }
 
 /// Everything the threads share.
@@ -343,6 +355,8 @@ pub(crate) struct SimContext {
     pub step: Option<usize>,
     pub next_step: usize,
     pub current: PartyStep,
+    /// The sub-protocols the party is in now (shared with the log's entries until it changes).
+    pub path: Arc<CallPath>,
 }
 
 impl SimContext {
@@ -684,10 +698,11 @@ impl Context for SimContext {
             }
             st.status[self.me] = PartyStatus::Running;
         }
-        self.shared
-            .log(self.me)
-            .step_names
-            .push((self.op, name.to_string()));
+        {
+            let mut log = self.shared.log(self.me);
+            log.step_names.push((self.op, name.to_string()));
+            log.step_paths.push(self.path.clone());
+        }
         self.mark = Instant::now();
         self.step = Some(s);
         self.current = PartyStep {
@@ -708,6 +723,18 @@ impl Context for SimContext {
             ValueClass::Opened => self.current.opened.push(rec),
             ValueClass::Dealt => self.current.dealt.push(rec),
         }
+    }
+
+    fn enter(&mut self, name: &str) {
+        let path = Arc::make_mut(&mut self.path);
+        path.names.push(name.to_string());
+        path.starts.push(self.next_step);
+    }
+
+    fn leave(&mut self) {
+        let path = Arc::make_mut(&mut self.path);
+        path.names.pop();
+        path.starts.pop();
     }
 
     fn charge(&mut self, ring_ops: u64) {

@@ -190,9 +190,45 @@ pub struct StepRecord {
     pub name: String,
     /// One entry per party.
     pub parties: Vec<PartyStep>,
+    /// The sub-protocols the step runs in, outermost first (`["ReLU", "DReLU", "ComputeMSB"]`;
+    /// empty for a step of the op itself). Every party walks the same path.
+    pub path: Vec<String>,
+    /// For each entry of `path`, the global index of the first step of that call of the
+    /// sub-protocol: two calls of the same sub-protocol (the DReLU of each MaxPool level) differ.
+    pub path_starts: Vec<usize>,
 }
 
 impl StepRecord {
+    /// Whether the step runs inside the call of a sub-protocol that is entry `depth` (from 0,
+    /// outermost) of a path and began at step `start`.
+    pub fn is_within(&self, depth: usize, start: usize) -> bool {
+        self.path_starts.get(depth) == Some(&start)
+    }
+
+    /// How many sub-protocol calls, outermost first, this step shares with `other` (the depth of
+    /// their deepest common call; 0 when they share none or belong to different ops).
+    pub fn common_depth(&self, other: &StepRecord) -> usize {
+        if self.op != other.op {
+            return 0;
+        }
+        self.path_starts
+            .iter()
+            .zip(&other.path_starts)
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
+    /// The step's call path and name, e.g. `ReLU › DReLU › ComputeMSB › ComputeMSB 2–3: …`.
+    pub fn full_name(&self) -> String {
+        let mut s = String::new();
+        for p in &self.path {
+            s.push_str(p);
+            s.push_str(" › ");
+        }
+        s.push_str(&self.name);
+        s
+    }
+
     /// All messages of the step.
     pub fn messages(&self) -> impl Iterator<Item = &MessageRecord> {
         self.parties.iter().flat_map(|p| p.sent.iter())

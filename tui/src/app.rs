@@ -97,6 +97,9 @@ pub enum Row {
     Op(usize),
     /// Global step `k`.
     Step(usize),
+    /// A call of a sub-protocol (`DReLU` inside `ReLU`): the global step it began at and its
+    /// depth in the call path (0 = outermost; see `sim::trace::StepRecord::path`).
+    Scope(usize, usize),
     /// Message `i` of step `k` (listed under the cursor's step).
     Message(usize, usize),
 }
@@ -143,6 +146,9 @@ pub struct App {
     pub selected: Row,
     /// Ops expanded by hand (the cursor's op is always expanded).
     pub expanded: BTreeSet<usize>,
+    /// Sub-protocol calls expanded by hand, as (first step, depth); the calls the cursor is in
+    /// are always expanded.
+    pub expanded_scopes: BTreeSet<(usize, usize)>,
     /// Vertical scroll of each pane, by pane number − 1 (the view pane's is its top line, kept
     /// within its content; see [`App::follow_cursor`]).
     pub scroll: [usize; 8],
@@ -184,6 +190,7 @@ impl App {
             tolerance: 1e-3,
             selected: Row::Op(0),
             expanded: BTreeSet::new(),
+            expanded_scopes: BTreeSet::new(),
             scroll: [0; 8],
             view_party: 0,
             view_anchored: None,
@@ -243,25 +250,77 @@ impl App {
         self.set_message(format!("view of {name}"));
     }
 
-    /// The outline's rows: every op, with the steps of expanded ops (and of the cursor's op).
+    /// The outline's rows: every op, with the steps of expanded ops (and of the cursor's op) as
+    /// a tree of their sub-protocol calls; a collapsed call is one row.
     pub fn outline_rows(&self) -> Vec<Row> {
         let t = self.ctl.trace();
         let cur = self.ctl.current_op();
         let mut rows = Vec::with_capacity(t.ops.len() + 16);
         for op in &t.ops {
             rows.push(Row::Op(op.index));
-            if Some(op.index) == cur || self.expanded.contains(&op.index) {
-                let end = op.end_step.min(self.ctl.completed());
-                for k in op.first_step..end {
-                    rows.push(Row::Step(k));
-                    if k + 1 == self.ctl.position() {
-                        let n = t.steps[k].messages().count();
-                        rows.extend((0..n).map(|i| Row::Message(k, i)));
+            if !(Some(op.index) == cur || self.expanded.contains(&op.index)) {
+                continue;
+            }
+            let end = op.end_step.min(self.ctl.completed());
+            let mut k = op.first_step;
+            while k < end {
+                let s = &t.steps[k];
+                // The calls this step begins: those it does not share with the step before.
+                let shared = k
+                    .checked_sub(1)
+                    .filter(|_| k > op.first_step)
+                    .and_then(|j| t.steps.get(j))
+                    .map_or(0, |p| p.common_depth(s));
+                let mut collapsed = None;
+                for (d, &start) in s.path_starts.iter().enumerate().skip(shared) {
+                    rows.push(Row::Scope(start, d));
+                    if !self.scope_open(start, d) {
+                        collapsed = Some((d, start));
+                        break;
                     }
                 }
+                if let Some((d, start)) = collapsed {
+                    k = self.scope_end(start, d).max(k + 1);
+                    continue;
+                }
+                rows.push(Row::Step(k));
+                if k + 1 == self.ctl.position() {
+                    let n = s.messages().count();
+                    rows.extend((0..n).map(|i| Row::Message(k, i)));
+                }
+                k += 1;
             }
         }
         rows
+    }
+
+    /// Whether the outline shows the steps of the call of depth `depth` that began at step
+    /// `start`: when the cursor is in it (the step just run or the next one belongs to it) or
+    /// it was expanded by hand.
+    pub fn scope_open(&self, start: usize, depth: usize) -> bool {
+        self.scope_at_cursor(start, depth) || self.expanded_scopes.contains(&(start, depth))
+    }
+
+    /// Whether the step just run or the next one is in the call of depth `depth` that began at
+    /// step `start`.
+    pub fn scope_at_cursor(&self, start: usize, depth: usize) -> bool {
+        [self.ctl.current_step(), self.ctl.next_step()]
+            .into_iter()
+            .flatten()
+            .any(|s| s.is_within(depth, start))
+    }
+
+    /// One past the last recorded step of the call of depth `depth` that began at `start`.
+    pub fn scope_end(&self, start: usize, depth: usize) -> usize {
+        let steps =
+            &self.ctl.trace().steps[..self.ctl.completed().min(self.ctl.trace().steps.len())];
+        start
+            + steps
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|s| s.is_within(depth, start))
+                .count()
     }
 
     fn set_message(&mut self, m: impl Into<String>) {
@@ -546,6 +605,15 @@ impl App {
         }
         let op = match self.selected {
             Row::Op(i) => i,
+            Row::Scope(start, depth) => {
+                // Open it, or close it (the calls the cursor is in stay open).
+                if self.scope_at_cursor(start, depth) {
+                    self.set_message("the cursor is inside this sub-protocol: it stays open");
+                } else if !self.expanded_scopes.remove(&(start, depth)) {
+                    self.expanded_scopes.insert((start, depth));
+                }
+                return;
+            }
             Row::Step(k) | Row::Message(k, _) => match self.ctl.trace().steps.get(k) {
                 Some(s) => s.op,
                 None => return,
@@ -564,6 +632,8 @@ impl App {
         }
         let target = match self.selected {
             Row::Step(k) | Row::Message(k, _) => k + 1,
+            // A sub-protocol call: to its start (before its first step).
+            Row::Scope(start, _) => start,
             Row::Op(i) => {
                 let op = &self.ctl.trace().ops[i];
                 if op.first_step < op.end_step {
@@ -582,6 +652,11 @@ impl App {
         let b = match self.selected {
             Row::Op(i) => Breakpoint::Op(self.ctl.trace().ops[i].name.clone()),
             Row::Step(k) | Row::Message(k, _) => match self.ctl.trace().steps.get(k) {
+                Some(s) => Breakpoint::Step(s.name.clone()),
+                None => return,
+            },
+            // A call: a breakpoint on its first step.
+            Row::Scope(start, _) => match self.ctl.trace().steps.get(start) {
                 Some(s) => Breakpoint::Step(s.name.clone()),
                 None => return,
             },

@@ -14,7 +14,10 @@ use sim::control::RunState;
 pub const KEYS: &[(&str, &str)] = &[
     ("s", "step into: one protocol step (10s: ten)"),
     ("n", "step over: run the next op to its end"),
-    ("f", "step out: finish the sub-protocol or op"),
+    (
+        "f",
+        "step out: finish the innermost sub-protocol, then the op",
+    ),
     ("c", "continue to a breakpoint or the end (Esc stops it)"),
     ("p / N", "step back through the recorded history"),
     ("P", "reverse-continue to the previous breakpoint"),
@@ -33,7 +36,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "Enter Space ←→",
-        "outline: go to the step or op / expand, collapse it",
+        "outline: go to the step, call or op / expand, collapse it",
     ),
     (
         "V  ← → h l",
@@ -145,11 +148,7 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         RunState::Finished => format!("{}", c.completed()),
         _ => "?".into(),
     };
-    let op = c
-        .current_op()
-        .and_then(|i| t.ops.get(i))
-        .map(|o| format!("op {}", o.name))
-        .unwrap_or_default();
+    let op = header_op(c);
     let (state, st_style) = match c.state() {
         RunState::Paused => ("paused", th.good()),
         RunState::Finished => ("run finished", th.good()),
@@ -182,6 +181,25 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
     spans.push(Span::raw(tail.clone()));
     spans.push(Span::styled(state, st_style));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The op the header names: the op about to run, i.e. the next step's. Inside an op that is
+/// the op itself; at an op boundary — after `c` stopped before `logits` — the op the next step
+/// begins (`op logits`, though the step just run was the previous op's); after the last step,
+/// the last op; at the end of a failed run, the op that failed (the history may end before its
+/// first step: a party can fail at its very start).
+pub fn header_op(c: &sim::control::Controller) -> String {
+    let t = c.trace();
+    let name = |i: usize| t.ops.get(i).map_or("?", |o| o.name.as_str());
+    if matches!(c.state(), RunState::Failed(_)) && c.position() >= c.completed() {
+        if let Some(op) = c.failed_op() {
+            return format!("op {op}");
+        }
+    }
+    match c.next_step().or_else(|| c.current_step()) {
+        Some(s) => format!("op {}", name(s.op)),
+        None => String::new(),
+    }
 }
 
 fn too_small(f: &mut Frame, size: Rect) {

@@ -78,7 +78,16 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
             Constraint::Length(1),
         ])
         .split(size);
-    let left_w = (size.width * 36 / 100).clamp(30, 64);
+    // The outline takes what its names need (it lists ops, sub-protocols and steps), from its
+    // usual share of the screen up to half of a wide one (from 120 columns: a narrower screen
+    // keeps its room for the detail pane).
+    let base_w = (size.width * 36 / 100).clamp(30, 64);
+    let max_w = if size.width >= 120 {
+        size.width / 2
+    } else {
+        base_w
+    };
+    let left_w = crate::panes::outline::wanted_width(app).clamp(base_w, max_w.max(base_w));
     let cols = Layout::default()
         .direction(Direction::Horizontal)
         .constraints([Constraint::Length(left_w), Constraint::Min(20)])

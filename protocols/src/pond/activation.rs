@@ -134,9 +134,12 @@ impl PondParty {
                 (power_name(k - 2), power_name(2))
             };
             self.prefix = format!("{x}^{k}");
+            // The power's product is a sub-protocol of the op: its steps carry the path `x^k`.
+            ctx.enter(&self.prefix);
             result = self
                 .product(ctx, super::beaver::Bilinear::Elementwise, &a, &b, &shape)
                 .map(|v| self.set(&power_name(k), v));
+            ctx.leave();
             if result.is_err() {
                 break;
             }

@@ -4,7 +4,7 @@ use super::{
     as_u64, bit, bits_zp, matmul, need, peer, random_zp_vec, recv_t, role, send_t, split, to_odd,
     wrap, Keys, Product, Role, Variant, ELL,
 };
-use crate::context::{Context, Message, RingKind, Traffic, ValueClass};
+use crate::context::{within, Context, Message, RingKind, Traffic, ValueClass};
 use crate::error::Result;
 use crate::pond::Placement;
 use crate::ring::{OddRing, Ring, Zp};
@@ -36,6 +36,23 @@ fn key_share0<R: Ring>(keys: &mut Keys, shape: &[usize]) -> Result<Tensor<R>> {
 /// Cost: online 2 messages (P0→P2, P1→P2), 2ℓn = 128n bytes, 1 round. Steps: 2.
 #[allow(clippy::too_many_arguments)]
 pub fn private_compare(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x_bits: Option<&Tensor<Zp>>,
+    r: Option<&Tensor<u64>>,
+    beta: Option<&Tensor<u64>>,
+    n: usize,
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "PrivateCompare", |ctx| {
+        private_compare_steps(ctx, place, keys, variant, x_bits, r, beta, n)
+    })
+}
+
+/// The steps of [`private_compare`], inside its sub-protocol (the call path the trace records).
+#[allow(clippy::too_many_arguments)]
+fn private_compare_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -190,6 +207,20 @@ pub fn private_compare(
 /// Cost: online 6 messages, 224n bytes (ã: 16n, bits of x and δ to P1: 72n, PrivateCompare:
 /// 128n, η′ to P1: 8n), 4 rounds; offline none. Steps: 6.
 pub fn share_convert(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<OddRing>>> {
+    within(ctx, "ShareConvert", |ctx| {
+        share_convert_steps(ctx, place, keys, variant, a, shape)
+    })
+}
+
+/// The steps of [`share_convert`], inside its sub-protocol (the call path the trace records).
+fn share_convert_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -369,6 +400,20 @@ pub fn share_convert(
 /// Cost: online 7 messages, 184n bytes (r: 16n, PrivateCompare: 128n, β′ to P1: 8n, MatMul: 32n),
 /// 4 rounds; offline 2 messages, 80n bytes (bits of x and x[0] to P1: 72n, ⟨C⟩₁: 8n). Steps: 10.
 pub fn compute_msb(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<&Tensor<OddRing>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "ComputeMSB", |ctx| {
+        compute_msb_steps(ctx, place, keys, variant, a, shape)
+    })
+}
+
+/// The steps of [`compute_msb`], inside its sub-protocol (the call path the trace records).
+fn compute_msb_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,

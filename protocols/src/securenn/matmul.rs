@@ -1,7 +1,7 @@
 //! **MatMul** (Alg. 1) and **SelectShare** (Alg. 2).
 
 use super::{need, peer, recv_t, role, send_t, Keys, Role};
-use crate::context::{Context, Message, RingKind, Traffic};
+use crate::context::{within, Context, Message, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::tensor::{self, Tensor};
@@ -55,6 +55,23 @@ impl Product {
 /// Steps: 3.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    product: Product,
+    x: Option<&Tensor<u64>>,
+    y: Option<&Tensor<u64>>,
+    x_shape: &[usize],
+    y_shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "MatMul", |ctx| {
+        matmul_steps(ctx, place, keys, product, x, y, x_shape, y_shape)
+    })
+}
+
+/// The steps of [`matmul`], inside its sub-protocol (the call path the trace records).
+#[allow(clippy::too_many_arguments)]
+fn matmul_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -150,6 +167,22 @@ pub fn matmul(
 /// bytes, 1 round; offline 1 message, 8n bytes. Steps: 5.
 #[allow(clippy::too_many_arguments)]
 pub fn select_share(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    alpha: Option<&Tensor<u64>>,
+    x: Option<&Tensor<u64>>,
+    y: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "SelectShare", |ctx| {
+        select_share_steps(ctx, place, keys, alpha, x, y, shape)
+    })
+}
+
+/// The steps of [`select_share`], inside its sub-protocol (the call path the trace records).
+#[allow(clippy::too_many_arguments)]
+fn select_share_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,

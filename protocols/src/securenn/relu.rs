@@ -1,7 +1,7 @@
 //! **DReLU** (the paper's ReLU′), **ReLU**, **MaxPool**, and comparisons and argmax built on them.
 
 use super::{compute_msb, need, role, select_share, share_convert, to_odd, Keys, Role, Variant};
-use crate::context::Context;
+use crate::context::{within, Context};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::Ring;
@@ -22,6 +22,20 @@ use ndarray::{Axis, IxDyn};
 /// DReLU(2^63 − 1) = 0 whenever the shares wrap; every other a ∈ Z_L comes out right. Online 7
 /// messages, 184n bytes, 4 rounds; offline 2 messages, 80n bytes. 12 steps.
 pub fn drelu(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "DReLU", |ctx| {
+        drelu_steps(ctx, place, keys, variant, a, shape)
+    })
+}
+
+/// The steps of [`drelu`], inside its sub-protocol (the call path the trace records).
+fn drelu_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -78,6 +92,20 @@ pub fn relu(
     a: Option<&Tensor<u64>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "ReLU", |ctx| {
+        relu_steps(ctx, place, keys, variant, a, shape)
+    })
+}
+
+/// The steps of [`relu`], inside its sub-protocol (the call path the trace records).
+fn relu_steps(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
     let alpha = drelu(ctx, place, keys, variant, a, shape)?;
     let zero = a.map(|_| tensor::zeros::<u64>(shape));
     let z = select_share(ctx, place, keys, alpha.as_ref(), zero.as_ref(), a, shape)?;
@@ -91,6 +119,22 @@ pub fn relu(
 /// Cost: that of [`drelu`] on n elements; 20 steps (paper), 14 (shortcut).
 #[allow(clippy::too_many_arguments)]
 pub fn greater(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x: Option<&Tensor<u64>>,
+    y: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "greater", |ctx| {
+        greater_steps(ctx, place, keys, variant, x, y, shape)
+    })
+}
+
+/// The steps of [`greater`], inside its sub-protocol (the call path the trace records).
+#[allow(clippy::too_many_arguments)]
+fn greater_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -160,6 +204,9 @@ fn tournament(
     while count > 1 {
         level += 1;
         let q = count / 2;
+        // Each level is a sub-protocol of its own (`MaxPool › level 2 › DReLU › …`), so step out
+        // can finish one level. An error ends the party, so no `leave` is owed on that path.
+        ctx.enter(&format!("level {level}"));
         ctx.step(&format!(
             "MaxPool tree level {level}: {q} pair(s), d = left − right"
         ))?;
@@ -239,6 +286,7 @@ fn tournament(
             state = Some((nv, ni));
         }
         count = q + count % 2;
+        ctx.leave();
     }
     Ok(state.map(|(v, i)| {
         (
@@ -257,6 +305,23 @@ fn tournament(
 /// Shortcut: online 9·levels messages, 216(k−1)m bytes, 5·levels rounds; same offline.
 #[allow(clippy::too_many_arguments)]
 pub fn maxpool(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x: Option<&Tensor<u64>>,
+    shape: &[usize],
+    kernel: usize,
+    stride: usize,
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "MaxPool", |ctx| {
+        maxpool_steps(ctx, place, keys, variant, x, shape, kernel, stride)
+    })
+}
+
+/// The steps of [`maxpool`], inside its sub-protocol (the call path the trace records).
+#[allow(clippy::too_many_arguments)]
+fn maxpool_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
@@ -313,6 +378,20 @@ pub fn maxpool(
 /// elements, levels = ⌈log₂ k⌉: online 15·levels messages, 472(k−1)m bytes, 9·levels rounds;
 /// offline 3·levels messages, 96(k−1)m bytes (paper variant).
 pub fn argmax(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x: Option<&Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "argmax", |ctx| {
+        argmax_steps(ctx, place, keys, variant, x, shape)
+    })
+}
+
+/// The steps of [`argmax`], inside its sub-protocol (the call path the trace records).
+fn argmax_steps(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
