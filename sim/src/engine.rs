@@ -450,6 +450,23 @@ impl Simulation {
             .collect()
     }
 
+    /// The op every party has reached: the lowest op of a step that an unfinished party has
+    /// begun last (the number of ops when every party is done). Every op before it is complete.
+    pub fn ops_reached(&self) -> usize {
+        let done: Vec<bool> = {
+            let st = self.shared.lock();
+            st.status
+                .iter()
+                .map(|s| matches!(s, PartyStatus::Finished | PartyStatus::Failed))
+                .collect()
+        };
+        (0..self.plan.parties.len())
+            .filter(|&p| !done[p])
+            .map(|p| self.shared.log(p).step_names.last().map_or(0, |(op, _)| *op))
+            .min()
+            .unwrap_or(self.plan.ops.len())
+    }
+
     /// The run's first failure, if any.
     pub fn failure(&self) -> Option<String> {
         self.shared.lock().failure.as_ref().map(|e| e.to_string())

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod network;
 pub mod npy;
 mod party;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod shadow;

@@ -340,3 +340,39 @@ fn a_hung_up_terminal_ends_the_debugger_within_a_second() {
     // One second is the promise; the margin is for a loaded machine.
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// Runs a headless command in a pty to its end; returns everything it wrote and the screen.
+fn headless_in_pty(args: &[&str]) -> (Vec<u8>, String) {
+    let mut pty = Pty::spawn(args, 30, 160);
+    let status = pty.wait_exit();
+    assert!(status.success(), "{args:?}: {status:?}\n{}", pty.text());
+    (pty.raw.clone(), pty.text())
+}
+
+#[test]
+fn headless_commands_draw_a_progress_bar_on_a_terminal_and_erase_it() {
+    // Issue 9, item 15: the bar is drawn when the run starts and when it ends, so even a short
+    // run shows it (no wall-time assumption); the report that follows is clean.
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/beaver-multiplication.ron");
+    let file = file.to_str().unwrap();
+    let ops = sim::scenario::load(std::path::Path::new(file))
+        .unwrap()
+        .ops
+        .len();
+    let (raw, screen) = headless_in_pty(&["run", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope run ["), "no bar in {raw:?}");
+    assert!(raw.contains(&format!(" 0/{ops} ops")), "no start in {raw:?}");
+    assert!(raw.contains(&format!(" {ops}/{ops} ops")), "no end in {raw:?}");
+    assert!(!screen.contains("ETA"), "the bar was not erased:\n{screen}");
+    assert!(screen.contains("total: 384 B online"), "the report follows:\n{screen}");
+    let (raw, _) = headless_in_pty(&["leak", "--runs", "2", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope leak ["), "no bar in {raw:?}");
+    assert!(raw.contains(" runs"), "{raw:?}");
+    let (raw, _) = headless_in_pty(&["compare", "--protocols", "pond,securenn", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope compare ["), "no bar in {raw:?}");
+    assert!(raw.contains(" 2/2 protocols"), "{raw:?}");
+}
