@@ -376,3 +376,26 @@ fn headless_commands_draw_a_progress_bar_on_a_terminal_and_erase_it() {
     assert!(raw.contains("sharescope compare ["), "no bar in {raw:?}");
     assert!(raw.contains(" 2/2 protocols"), "{raw:?}");
 }
+
+#[test]
+fn the_command_line_edits_completes_and_recalls_in_a_real_terminal() {
+    // Issue 9, item 7: the keys as a terminal sends them (escape sequences, control bytes).
+    let file = scenario_file("line");
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 30, 100);
+    pty.expect("paused before the first step");
+    // ← moves the cursor: `tol 5`, ←, `0.` → `tol 0.5`.
+    pty.send(":tol 5\x1b[D0.\r");
+    pty.expect("tolerance set to 0.5");
+    // ↑ recalls it; Ctrl-U clears it instead of inserting a `u`.
+    pty.send(":\x1b[A");
+    pty.expect(":tol 0.5");
+    pty.send("\x15br\tk\ta\t");
+    pty.expect(":break kind add");
+    // Ctrl-A, then a typo at the start is deleted with Delete (ESC [3~).
+    pty.send("\x01x\x1b[D\x1b[3~\r");
+    pty.expect("breakpoint set: kind add");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    assert!(pty.cooked());
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
