@@ -13,7 +13,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("←/→ Home/End Ctrl-A/Ctrl-E", "move the cursor"),
     (
         "Ctrl-U / Ctrl-K / Ctrl-W",
-        "delete to the start / to the end / the word before the cursor",
+        "delete to the start / to the end / a word back",
     ),
     ("↑/↓", "earlier / later commands of this session"),
     (
