@@ -462,7 +462,13 @@ impl Simulation {
         };
         (0..self.plan.parties.len())
             .filter(|&p| !done[p])
-            .map(|p| self.shared.log(p).step_names.last().map_or(0, |(op, _)| *op))
+            .map(|p| {
+                self.shared
+                    .log(p)
+                    .step_names
+                    .last()
+                    .map_or(0, |(op, _)| *op)
+            })
             .min()
             .unwrap_or(self.plan.ops.len())
     }

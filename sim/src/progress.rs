@@ -140,7 +140,11 @@ mod tests {
         let total = heard[0].total;
         assert!(total >= 6, "two assignments × 3 runs at least: {total}");
         let done: Vec<u64> = heard.iter().map(|a| a.done).collect();
-        assert_eq!(done, (0..=total).collect::<Vec<_>>(), "one report per run, in order");
+        assert_eq!(
+            done,
+            (0..=total).collect::<Vec<_>>(),
+            "one report per run, in order"
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ pub fn draw(f: &mut Frame, app: &App) {
             let (before, under, after) = crate::line_edit::render(text, &app.line);
             Line::from(vec![
                 Span::styled(before, th.title()),
-                Span::styled(under, th.title().add_modifier(ratatui::style::Modifier::REVERSED)),
+                Span::styled(
+                    under,
+                    th.title().add_modifier(ratatui::style::Modifier::REVERSED),
+                ),
                 Span::styled(after, th.title()),
             ])
         }

@@ -155,17 +155,13 @@ impl LineState {
                     text.replace_range(i..at, "");
                 }
             }
-            KeyCode::Delete => {
-                if self.back > 0 {
-                    text.remove(at);
-                    self.back -= 1;
-                }
+            KeyCode::Delete if self.back > 0 => {
+                text.remove(at);
+                self.back -= 1;
             }
-            KeyCode::Char('d') if ctrl => {
-                if self.back > 0 {
-                    text.remove(at);
-                    self.back -= 1;
-                }
+            KeyCode::Char('d') if ctrl && self.back > 0 => {
+                text.remove(at);
+                self.back -= 1;
             }
             // Other control and Alt chords are not text.
             KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => {}
@@ -234,7 +230,11 @@ pub fn candidates(app: &App, head: &str) -> Completion {
     };
     let found = |from: usize, all: Vec<String>| {
         let word = &head[from..];
-        let mut matches: Vec<String> = all.iter().filter(|c| c.starts_with(word)).cloned().collect();
+        let mut matches: Vec<String> = all
+            .iter()
+            .filter(|c| c.starts_with(word))
+            .cloned()
+            .collect();
         if matches.is_empty() {
             let lower = word.to_lowercase();
             matches = all

@@ -16,9 +16,15 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 /// What the exit codes mean, for the man page (the same as `cli::Outcome`).
 const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "success (for leak: no evidence of a leak)"),
-    ("1", "a usage error: a wrong command line or scenario, a file that cannot be read"),
+    (
+        "1",
+        "a usage error: a wrong command line or scenario, a file that cannot be read",
+    ),
     ("2", "an internal error of sharescope"),
-    ("3", "leak found evidence that a party's view depends on another party's secrets"),
+    (
+        "3",
+        "leak found evidence that a party's view depends on another party's secrets",
+    ),
     (
         "4",
         "run --strict: a hazard fired or an output's error exceeded the tolerance",

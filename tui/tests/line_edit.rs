@@ -27,7 +27,11 @@ fn line(a: &App) -> String {
 fn up_and_down_walk_the_sessions_history_without_repeats() {
     let mut a = app();
     keys(&mut a, ":tol 0.5<Enter>:tol 0.5<Enter>:seed 3<Enter>:");
-    assert_eq!(a.line.history, ["tol 0.5", "seed 3"], "a repeat is kept once");
+    assert_eq!(
+        a.line.history,
+        ["tol 0.5", "seed 3"],
+        "a repeat is kept once"
+    );
     keys(&mut a, "go");
     press(&mut a, KeyCode::Up);
     assert_eq!(line(&a), "seed 3");
@@ -96,7 +100,11 @@ fn ctrl_keys_move_and_kill_instead_of_inserting_letters() {
     keys(&mut a, "yz");
     ctrl(&mut a, 'b');
     ctrl(&mut a, 'u');
-    assert_eq!(line(&a), "z", "Ctrl-U kills to the start, keeping what follows");
+    assert_eq!(
+        line(&a),
+        "z",
+        "Ctrl-U kills to the start, keeping what follows"
+    );
     // Other chords are not text.
     ctrl(&mut a, 'x');
     assert_eq!(line(&a), "z");
@@ -127,7 +135,10 @@ fn tab_completes_commands_keywords_ops_kinds_and_parties() {
     assert_eq!(a.ctl.breakpoints(), &[Breakpoint::Kind("mul".into())]);
     keys(&mut a, ":break op <Tab>");
     assert_eq!(line(&a), "break op ", "several ops: nothing to add");
-    assert_eq!(a.line.note, "5 candidates: input x  input y  output w  w  z");
+    assert_eq!(
+        a.line.note,
+        "5 candidates: input x  input y  output w  w  z"
+    );
     keys(&mut a, "z<Tab><Enter>");
     assert!(a.ctl.breakpoints().contains(&Breakpoint::Op("z".into())));
     // The common prefix, with the candidates listed.
@@ -223,9 +234,7 @@ fn the_line_is_drawn_with_its_cursor_and_the_candidates_under_it() {
     assert!(!b[(col - 1, cmd as u16)]
         .modifier
         .contains(ratatui::style::Modifier::REVERSED));
-    assert!(cell
-        .modifier
-        .contains(ratatui::style::Modifier::REVERSED));
+    assert!(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
 }
 
 fn draw(a: &mut App) -> (Vec<String>, ratatui::buffer::Buffer) {

@@ -16,12 +16,20 @@ fn every_xterm_colour_maps_to_itself_and_known_colours_to_their_neighbours() {
         let (r, g, b) = xterm256_rgb(i).unwrap();
         assert_eq!(xterm256(r, g, b), i, "index {i} = ({r}, {g}, {b})");
     }
-    assert_eq!(xterm256_rgb(7), None, "the ANSI colours have no fixed value");
+    assert_eq!(
+        xterm256_rgb(7),
+        None,
+        "the ANSI colours have no fixed value"
+    );
     assert_eq!(xterm256(0, 0, 0), 16);
     assert_eq!(xterm256(255, 255, 255), 231);
     assert_eq!(xterm256(255, 0, 0), 196);
     assert_eq!(xterm256(128, 128, 128), 244, "a grey goes to the grey ramp");
-    assert_eq!(xterm256(250, 250, 250), 231, "nearer white than the last grey (238)");
+    assert_eq!(
+        xterm256(250, 250, 250),
+        231,
+        "nearer white than the last grey (238)"
+    );
     // The Okabe–Ito orange (230, 159, 0) → (215, 175, 0); its sky blue (86, 180, 233) →
     // (95, 175, 215); viridis' dark purple (68, 1, 84) → (95, 0, 95).
     assert_eq!(xterm256(230, 159, 0), 178);
@@ -49,7 +57,10 @@ fn every_xterm_colour_maps_to_itself_and_known_colours_to_their_neighbours() {
 #[test]
 fn the_palette_follows_colorterm_and_term() {
     use Palette::*;
-    assert_eq!(Palette::detect(Some("truecolor"), Some("xterm-256color")), TrueColor);
+    assert_eq!(
+        Palette::detect(Some("truecolor"), Some("xterm-256color")),
+        TrueColor
+    );
     assert_eq!(Palette::detect(Some("24bit"), None), TrueColor);
     assert_eq!(Palette::detect(Some("TrueColor"), None), TrueColor);
     assert_eq!(Palette::detect(None, Some("xterm-direct")), TrueColor);
@@ -58,8 +69,15 @@ fn the_palette_follows_colorterm_and_term() {
     assert_eq!(Palette::detect(Some("yes"), None), Indexed256);
     assert_eq!(Palette::detect(None, None), Indexed256);
     assert_eq!(Indexed256.color(Color::Rgb(255, 0, 0)), Color::Indexed(196));
-    assert_eq!(TrueColor.color(Color::Rgb(255, 0, 0)), Color::Rgb(255, 0, 0));
-    assert_eq!(Indexed256.color(Color::DarkGray), Color::DarkGray, "ANSI colours stay");
+    assert_eq!(
+        TrueColor.color(Color::Rgb(255, 0, 0)),
+        Color::Rgb(255, 0, 0)
+    );
+    assert_eq!(
+        Indexed256.color(Color::DarkGray),
+        Color::DarkGray,
+        "ANSI colours stay"
+    );
 }
 
 #[test]

@@ -25,6 +25,9 @@ fn piped_headless_commands_write_no_progress() {
             String::from_utf8_lossy(&o.stderr)
         );
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(!out.contains("ETA") && !out.contains('\r'), "{args:?}: {out}");
+        assert!(
+            !out.contains("ETA") && !out.contains('\r'),
+            "{args:?}: {out}"
+        );
     }
 }

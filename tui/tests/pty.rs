@@ -363,10 +363,19 @@ fn headless_commands_draw_a_progress_bar_on_a_terminal_and_erase_it() {
     let (raw, screen) = headless_in_pty(&["run", file]);
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.contains("sharescope run ["), "no bar in {raw:?}");
-    assert!(raw.contains(&format!(" 0/{ops} ops")), "no start in {raw:?}");
-    assert!(raw.contains(&format!(" {ops}/{ops} ops")), "no end in {raw:?}");
+    assert!(
+        raw.contains(&format!(" 0/{ops} ops")),
+        "no start in {raw:?}"
+    );
+    assert!(
+        raw.contains(&format!(" {ops}/{ops} ops")),
+        "no end in {raw:?}"
+    );
     assert!(!screen.contains("ETA"), "the bar was not erased:\n{screen}");
-    assert!(screen.contains("total: 384 B online"), "the report follows:\n{screen}");
+    assert!(
+        screen.contains("total: 384 B online"),
+        "the report follows:\n{screen}"
+    );
     let (raw, _) = headless_in_pty(&["leak", "--runs", "2", file]);
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.contains("sharescope leak ["), "no bar in {raw:?}");
