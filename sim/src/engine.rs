@@ -252,6 +252,8 @@ impl Simulation {
                 failure: None,
                 cancelled: false,
                 current_op: vec![0; n],
+                pending: None,
+                hold: None,
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
@@ -308,6 +310,7 @@ impl Simulation {
             let plan = plan.clone();
             let shared = shared.clone();
             let inputs = inputs.clone();
+            let realtime = plan.scenario.network.mode == crate::scenario::NetworkMode::Realtime;
             let h = std::thread::Builder::new()
                 .name(plan.parties[me].clone())
                 .spawn(move || {
@@ -329,6 +332,9 @@ impl Simulation {
                         }
                     };
                     let (op, step) = ctx.position();
+                    // The others may finish the steps up to the one this party failed in.
+                    let gate = ctx.step.map_or(ctx.next_step, |s| s + 1);
+                    let failed_op = ctx.op;
                     ctx.close_step();
                     let mut st = shared.lock();
                     st.status[me] = PartyStatus::Failed;
@@ -338,7 +344,12 @@ impl Simulation {
                         step,
                         message,
                     };
-                    shared.fail(&mut st, failure);
+                    if realtime {
+                        // Realtime parties may sleep until a far delivery: end the run now.
+                        shared.fail(&mut st, failure);
+                    } else {
+                        shared.fail_party(&mut st, failure, gate, failed_op);
+                    }
                 })
                 .expect("spawn party thread");
             handles.push(h);
@@ -451,6 +462,29 @@ impl Simulation {
             .collect()
     }
 
+    /// The op every party has reached: the lowest op of a step that an unfinished party has
+    /// begun last (the number of ops when every party is done). Every op before it is complete.
+    pub fn ops_reached(&self) -> usize {
+        let done: Vec<bool> = {
+            let st = self.shared.lock();
+            st.status
+                .iter()
+                .map(|s| matches!(s, PartyStatus::Finished | PartyStatus::Failed))
+                .collect()
+        };
+        (0..self.plan.parties.len())
+            .filter(|&p| !done[p])
+            .map(|p| {
+                self.shared
+                    .log(p)
+                    .step_names
+                    .last()
+                    .map_or(0, |(op, _)| *op)
+            })
+            .min()
+            .unwrap_or(self.plan.ops.len())
+    }
+
     /// The run's first failure, if any.
     pub fn failure(&self) -> Option<String> {
         self.shared.lock().failure.as_ref().map(|e| e.to_string())
@@ -534,10 +568,24 @@ impl Simulation {
             }
         }
         let wall = self.started.elapsed();
-        let failure = self.shared.lock().failure.take();
+        let (failure, hold) = {
+            let mut st = self.shared.lock();
+            (st.failure.take(), st.hold)
+        };
         let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
             .map(|p| std::mem::take(&mut *self.shared.log(p)))
             .collect();
+        if let (Some(_), Some((gate, op))) = (&failure, hold) {
+            // Parties that had run past the failed step before it happened: their later records
+            // go, so the partial trace is the same on every run (each party as far as it gets
+            // without the failed one, up to its step).
+            for l in &mut logs {
+                l.steps.truncate(gate);
+                l.step_names.truncate(gate);
+                l.step_paths.truncate(gate);
+                l.op_outputs.truncate(op);
+            }
+        }
         if failure.is_none() {
             if let Some(d) = step_disagreement(&logs, &self.plan.parties) {
                 return Err(Box::new(FailedRun {

@@ -22,6 +22,7 @@ pub mod network;
 pub mod npy;
 mod party;
 pub mod profiles;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod shadow;

@@ -58,6 +58,14 @@ pub(crate) struct MonitorState {
     pub cancelled: bool,
     /// The op each party is in.
     pub current_op: Vec<usize>,
+    /// A party's failure not yet made the run's: the others go on as far as they can without
+    /// the failed party (no further than its step), so a failed run stops in the same state on
+    /// every run, as a deadlock does; the last party to settle makes it `failure`.
+    pub pending: Option<SimError>,
+    /// After a party's failure: the gate may not rise above `.0` (the failed step + 1), and
+    /// `.1` is the op it failed in. What parties that had run ahead recorded at or after that
+    /// step is dropped from the partial trace, so it is the same on every run.
+    pub hold: Option<(usize, usize)>,
 }
 
 /// One party's recorded history.
@@ -123,6 +131,7 @@ impl Shared {
 
     /// Sets the gate (under the monitor lock) and wakes paused parties.
     pub fn set_gate(&self, st: &mut MonitorState, gate: usize) {
+        let gate = st.hold.map_or(gate, |h| gate.min(h.0));
         st.gate = gate;
         self.gate.store(gate, SeqCst);
         self.changed.notify_all();
@@ -131,10 +140,35 @@ impl Shared {
     /// Records the first failure and wakes everyone.
     pub fn fail(&self, st: &mut MonitorState, e: SimError) {
         if st.failure.is_none() {
-            st.failure = Some(e);
+            // A pending party failure is the root cause of whatever fails after it.
+            st.failure = Some(st.pending.take().unwrap_or(e));
         }
         self.abort.store(true, SeqCst);
         self.wake_all();
+    }
+
+    /// Records that a party failed in op `op`, in a step below `gate`: the others may still
+    /// begin steps below `gate`, and the run fails (with this error) once every party has
+    /// settled.
+    pub fn fail_party(&self, st: &mut MonitorState, e: SimError, gate: usize, op: usize) {
+        if st.failure.is_some() || st.pending.is_some() || st.cancelled {
+            return self.fail(st, e);
+        }
+        st.pending = Some(e);
+        st.hold = Some((gate, op));
+        let g = st.gate.min(gate);
+        self.set_gate(st, g);
+        self.settle_failure(st);
+    }
+
+    /// Makes a pending party failure the run's once no party can move; true if it did.
+    fn settle_failure(&self, st: &mut MonitorState) -> bool {
+        if st.pending.is_none() || !(0..st.status.len()).all(|p| self.quiescent(st, p)) {
+            return false;
+        }
+        let e = st.pending.take().expect("pending failure");
+        self.fail(st, e);
+        true
     }
 
     /// Marks the run as being torn down and wakes everyone.
@@ -157,6 +191,9 @@ impl Shared {
     /// forever. Called on every move into a quiescent state (waiting on an empty link, pausing at
     /// the gate, finishing), so the last party to settle reports it — nobody polls.
     pub fn check_deadlock(&self, st: &mut MonitorState) -> bool {
+        if st.pending.is_some() {
+            return self.settle_failure(st);
+        }
         if st.failure.is_some() || st.cancelled {
             return false;
         }

@@ -175,6 +175,8 @@ pub struct App {
     pub pending_what: &'static str,
     /// The terminal size last drawn (for mouse hit-testing).
     pub size: Rect,
+    /// The `:` line's cursor, history and completion note (its text is in [`Mode::Command`]).
+    pub line: crate::line_edit::LineState,
 }
 
 impl App {
@@ -202,6 +204,7 @@ impl App {
             pending: None,
             pending_what: "",
             size: Rect::new(0, 0, 80, 24),
+            line: Default::default(),
         };
         app.message = app.start_message();
         app.follow_cursor();
@@ -350,25 +353,7 @@ impl App {
                     self.mode = Mode::Normal;
                 }
             }
-            Mode::Command(mut text) => match key.code {
-                KeyCode::Esc => self.mode = Mode::Normal,
-                KeyCode::Enter => {
-                    self.mode = Mode::Normal;
-                    self.execute_command(&text);
-                }
-                KeyCode::Backspace => {
-                    if text.pop().is_none() {
-                        self.mode = Mode::Normal;
-                    } else {
-                        self.mode = Mode::Command(text);
-                    }
-                }
-                KeyCode::Char(c) => {
-                    text.push(c);
-                    self.mode = Mode::Command(text);
-                }
-                _ => {}
-            },
+            Mode::Command(text) => self.command_line_key(text, key),
             Mode::Breakpoints(sel) => {
                 let n = self.ctl.breakpoints().len();
                 match key.code {

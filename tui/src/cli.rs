@@ -113,6 +113,18 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
         memory_limit: Option<u64>,
     },
+    /// Print a completion script for SHELL to standard output, e.g.
+    /// `sharescope completions bash > ~/.local/share/bash-completion/completions/sharescope`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, e.g. `sharescope man | man -l -`; with a
+    /// subcommand, that subcommand's page.
+    Man {
+        /// A subcommand (`run`, `check`, …) for its own page.
+        subcommand: Option<String>,
+    },
 }
 
 /// `--timing`: how computation advances virtual clocks (docs/scenario-format.md, "timing").
@@ -283,7 +295,7 @@ pub fn run_headless_with(
             "only one of --json and --chrome-trace can be `-` (standard output)".into(),
         );
     }
-    let result = match sim::run_keeping_partial(&plan) {
+    let result = match crate::progress::run(&plan) {
         Ok(r) => r,
         Err(failed) => {
             // What completed before a fault or a deadlock, then the error (on stderr).
@@ -386,7 +398,7 @@ pub fn execute(cli: Cli) -> Outcome {
                     if let Err(e) = sim::compare::refuse_faults(&source, &plan) {
                         return sim_error(e.into());
                     }
-                    match sim::compare::compare_on(&plan, &protocols, &profiles) {
+                    match crate::progress::compare(&plan, &protocols, &profiles) {
                         Ok(c) => {
                             print!("{}", c.table());
                             Outcome::Ok
@@ -412,6 +424,11 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             json.as_deref(),
         ),
+        Some(Command::Completions { shell }) => print_stdout(&crate::manual::completions(shell)),
+        Some(Command::Man { subcommand }) => match crate::manual::man_page(subcommand.as_deref()) {
+            Ok(page) => print_stdout(&page),
+            Err(e) => Outcome::UserError(e),
+        },
         Some(Command::Check {
             scenario,
             memory_limit,
@@ -457,6 +474,15 @@ pub fn execute(cli: Cli) -> Outcome {
     }
 }
 
+/// Writes generated text to standard output (a closed pipe is not an error worth a panic).
+fn print_stdout(bytes: &[u8]) -> Outcome {
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => Outcome::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Outcome::Ok,
+        Err(e) => Outcome::UserError(format!("cannot write to standard output: {e}")),
+    }
+}
+
 /// `sharescope leak`.
 pub fn leak(
     scenario: &Path,
@@ -492,7 +518,7 @@ pub fn leak(
         alternative,
         ..Options::new(runs)
     };
-    let report = match leak::check(&plan, &opts) {
+    let report = match crate::progress::leak(&plan, &opts) {
         Ok(r) => r,
         Err(e) => return sim_error(e),
     };

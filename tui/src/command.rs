@@ -164,6 +164,9 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
     };
     match cmd {
         "b" | "break" => {
+            // The breakpoint list's `:` pre-fills `break `; typing the whole command after it
+            // (`break break bytes 100`) means the same.
+            let args = args.strip_prefix(&["break"]).unwrap_or(args);
             let b = parse_breakpoint(app, args)?;
             let d = b.describe(&app.ctl.plan().parties);
             app.ctl.add_breakpoint(b);

@@ -78,10 +78,17 @@ pub fn draw(f: &mut Frame, app: &App) {
         panes::draw(f, *r, app, *p);
     }
     let msg = match &app.mode {
-        Mode::Command(text) => Line::from(vec![
-            Span::styled(format!(":{text}"), th.title()),
-            Span::raw("█"),
-        ]),
+        Mode::Command(text) => {
+            let (before, under, after) = crate::line_edit::render(text, &app.line);
+            Line::from(vec![
+                Span::styled(before, th.title()),
+                Span::styled(
+                    under,
+                    th.title().add_modifier(ratatui::style::Modifier::REVERSED),
+                ),
+                Span::styled(after, th.title()),
+            ])
+        }
         _ => {
             let count = match app.count {
                 Some(c) => format!("[#{c}] "),
@@ -114,9 +121,10 @@ pub fn draw(f: &mut Frame, app: &App) {
 /// The key hints that apply now.
 pub fn key_hints(app: &App) -> String {
     match &app.mode {
-        Mode::Command(_) => {
-            "Enter run · Esc cancel · commands: break edit tol link wan seed goto export".into()
-        }
+        Mode::Command(_) if !app.line.note.is_empty() => app.line.note.clone(),
+        Mode::Command(_) => "Enter run · Esc cancel · Tab complete · ↑↓ history · commands: \
+                             break edit tol link wan seed goto export"
+            .into(),
         Mode::Help => "Esc / ? close help".into(),
         Mode::Breakpoints(_) => "↑↓ select · Enter edit · d delete · : add · Esc close".into(),
         Mode::Normal => {
@@ -247,6 +255,13 @@ fn help(f: &mut Frame, size: Rect, app: &App) {
     lines.push(Line::from(""));
     lines.push(Line::styled("Commands (after :)", th.title()));
     for (k, d) in crate::command::HELP {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k}"), th.title()),
+            Span::raw(format!(" — {d}")),
+        ]));
+    }
+    lines.push(Line::styled("Editing the command line", th.title()));
+    for (k, d) in crate::line_edit::HELP {
         lines.push(Line::from(vec![
             Span::styled(format!("  {k}"), th.title()),
             Span::raw(format!(" — {d}")),

@@ -137,6 +137,7 @@ impl Drop for Guard {
 pub fn run(plan: Plan) -> io::Result<()> {
     let ctl = Controller::new(plan);
     let mut app = App::new(ctl, Theme::from_env());
+    let palette = crate::theme::Palette::from_env();
     app.defer_long = true;
     let _guard = Guard::enter()?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -152,7 +153,11 @@ pub fn run(plan: Plan) -> io::Result<()> {
         if redraw {
             let drawn = term.size().and_then(|size| {
                 app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-                term.draw(|f| draw::draw(f, &app)).map(|_| ())
+                term.draw(|f| {
+                    draw::draw(f, &app);
+                    palette.apply(f.buffer_mut());
+                })
+                .map(|_| ())
             });
             if let Err(e) = drawn {
                 if wait_input(Duration::ZERO) == Input::HungUp {

@@ -340,3 +340,71 @@ fn a_hung_up_terminal_ends_the_debugger_within_a_second() {
     // One second is the promise; the margin is for a loaded machine.
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// Runs a headless command in a pty to its end; returns everything it wrote and the screen.
+fn headless_in_pty(args: &[&str]) -> (Vec<u8>, String) {
+    let mut pty = Pty::spawn(args, 30, 160);
+    let status = pty.wait_exit();
+    assert!(status.success(), "{args:?}: {status:?}\n{}", pty.text());
+    (pty.raw.clone(), pty.text())
+}
+
+#[test]
+fn headless_commands_draw_a_progress_bar_on_a_terminal_and_erase_it() {
+    // Issue 9, item 15: the bar is drawn when the run starts and when it ends, so even a short
+    // run shows it (no wall-time assumption); the report that follows is clean.
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/beaver-multiplication.ron");
+    let file = file.to_str().unwrap();
+    let ops = sim::scenario::load(std::path::Path::new(file))
+        .unwrap()
+        .ops
+        .len();
+    let (raw, screen) = headless_in_pty(&["run", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope run ["), "no bar in {raw:?}");
+    assert!(
+        raw.contains(&format!(" 0/{ops} ops")),
+        "no start in {raw:?}"
+    );
+    assert!(
+        raw.contains(&format!(" {ops}/{ops} ops")),
+        "no end in {raw:?}"
+    );
+    assert!(!screen.contains("ETA"), "the bar was not erased:\n{screen}");
+    assert!(
+        screen.contains("total: 384 B online"),
+        "the report follows:\n{screen}"
+    );
+    let (raw, _) = headless_in_pty(&["leak", "--runs", "2", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope leak ["), "no bar in {raw:?}");
+    assert!(raw.contains(" runs"), "{raw:?}");
+    let (raw, _) = headless_in_pty(&["compare", "--protocols", "pond,securenn", file]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("sharescope compare ["), "no bar in {raw:?}");
+    assert!(raw.contains(" 2/2 protocols"), "{raw:?}");
+}
+
+#[test]
+fn the_command_line_edits_completes_and_recalls_in_a_real_terminal() {
+    // Issue 9, item 7: the keys as a terminal sends them (escape sequences, control bytes).
+    let file = scenario_file("line");
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 30, 100);
+    pty.expect("paused before the first step");
+    // ← moves the cursor: `tol 5`, ←, `0.` → `tol 0.5`.
+    pty.send(":tol 5\x1b[D0.\r");
+    pty.expect("tolerance set to 0.5");
+    // ↑ recalls it; Ctrl-U clears it instead of inserting a `u`.
+    pty.send(":\x1b[A");
+    pty.expect(":tol 0.5");
+    pty.send("\x15br\tk\ta\t");
+    pty.expect(":break kind add");
+    // Ctrl-A, then a typo at the start is deleted with Delete (ESC [3~).
+    pty.send("\x01x\x1b[D\x1b[3~\r");
+    pty.expect("breakpoint set: kind add");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    assert!(pty.cooked());
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}

@@ -437,6 +437,16 @@ impl Acc {
 
 /// Checks whether the parties' views in `plan` depend on the other parties' secrets.
 pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
+    check_observed(plan, opts, &mut |_| {})
+}
+
+/// [`check`], telling `observe` how many of its runs are done (runs of both assignments, the
+/// reference run included): at the start, after each run, and so at the end.
+pub fn check_observed(
+    plan: &Plan,
+    opts: &Options,
+    observe: &mut dyn FnMut(crate::progress::Advance),
+) -> Result<LeakReport> {
     if opts.runs < 2 || opts.runs > MAX_RUNS {
         return Err(SimError::Usage(format!(
             "--runs: {} runs per assignment; give 2 to {MAX_RUNS} (30 or more for a useful test)",
@@ -570,7 +580,19 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
         Ok((out, if schema { names } else { Vec::new() }))
     };
     let mut accs: Vec<Option<Acc>> = (0..n).map(|_| None).collect();
+    let total = (sets.len() * opts.runs) as u64;
+    let mut done = 0;
+    let mut advance = |done: u64| {
+        observe(crate::progress::Advance {
+            done,
+            total,
+            steps: 0,
+        })
+    };
+    advance(done);
     let (reference, names) = run_one(0, 0, true)?;
+    done += 1;
+    advance(done);
     for (party, x, s) in reference {
         let mut acc = Acc::new(s.expect("schema asked for"), x.layout);
         acc.add(0, &x);
@@ -615,6 +637,8 @@ pub fn check(plan: &Plan, opts: &Options) -> Result<LeakReport> {
         }
         drop(tx);
         for (set, xs) in rx {
+            done += 1;
+            advance(done);
             let sample = usize::from(set != 0);
             for (party, x, _) in xs {
                 if let Some(acc) = &mut accs[party] {
