@@ -49,6 +49,7 @@
 
 pub mod attack;
 mod compare;
+pub mod cost;
 mod matmul;
 mod relu;
 
