@@ -11,10 +11,10 @@
 //!
 //! - an input's two messages leave its owner at the owner's depth + 1 (owners receive nothing
 //!   before their inputs, so every input is at round 1, in parallel);
-//! - a program op with r > 0 online rounds starts where the deeper server is, D = max(d₀, d₁),
-//!   and leaves both servers at D + r (every Pond and SecureNN op ends with a crossing exchange
-//!   between the servers or a message to each, and the helper P2 never sends online before it
-//!   has received in the op, so its own depth never starts a chain);
+//! - a program op moves the depths of server0, server1 and the producer by its
+//!   [`Flow`](protocols::cost::Flow): the pattern of who sends to whom, in the order each party
+//!   sends and receives. The servers need not end an op at one depth — in SecureNN P1 hears from the
+//!   helper and P0 does not — so the next op's rounds start from each server's own depth;
 //! - an output leaves the servers at their depth + 1 (server0 alone for a public value).
 //!
 //! The run's rounds are the largest of these. Offline, the producer receives nothing, so its
@@ -151,12 +151,12 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 match pond::op_cost(&cfg, &mut cache, name, op, &operands, &plan.shapes[name]) {
                     Ok(c) => {
                         key_setup = c.key_setup;
-                        if c.cost.rounds > 0 {
-                            let d = depth[s0].max(depth[s1]) + c.cost.rounds;
-                            depth[s0] = d;
-                            depth[s1] = d;
-                            totals.rounds = totals.rounds.max(d);
+                        let seats = [s0, s1, place.producer];
+                        let (after, deepest) = c.flow.apply(seats.map(|p| depth[p]));
+                        for (p, d) in seats.into_iter().zip(after) {
+                            depth[p] = d;
                         }
+                        totals.rounds = totals.rounds.max(deepest.unwrap_or(0));
                         if c.key_setup {
                             totals.offline_rounds =
                                 totals.offline_rounds.max(1 + u32::from(server0_dealt));

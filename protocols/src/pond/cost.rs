@@ -9,7 +9,7 @@
 
 use super::activation::{Approximation, RELU, SIGMOID, TANH};
 use super::{InputSharing, Nonlinear, PondConfig, Truncation};
-use crate::cost::{Cost, ELEMENT, SEED};
+use crate::cost::{Cost, Flow, ELEMENT, SEED};
 use crate::error::{ProtocolError, Result};
 use crate::program::Op;
 use crate::securenn::{self, Variant};
@@ -177,6 +177,40 @@ pub fn polynomial(approx: &Approximation, n: u64, x_masked: bool, t: Truncation)
     cost.then(truncation(t, n))
 }
 
+// ---- Flows: who sends to whom, for the run's rounds -------------------------------------------
+
+/// The online pattern of a Beaver product: an opening if any operand is fresh.
+pub fn beaver_flow(fresh: u64) -> Flow {
+    if fresh > 0 {
+        Flow::exchange()
+    } else {
+        Flow::LOCAL
+    }
+}
+
+/// The online pattern of one truncation: an opening of z + r with the dealer, nothing locally.
+pub fn truncation_flow(t: Truncation) -> Flow {
+    match t {
+        Truncation::Dealer => Flow::exchange(),
+        Truncation::Local => Flow::LOCAL,
+    }
+}
+
+/// A private × private product: Beaver, then truncation.
+pub fn product_private_flow(fresh: u64, t: Truncation) -> Flow {
+    beaver_flow(fresh).then(truncation_flow(t))
+}
+
+/// A polynomial activation: its P products and the last truncation, in sequence.
+pub fn polynomial_flow(approx: &Approximation, x_masked: bool, t: Truncation) -> Flow {
+    let mut flow = Flow::LOCAL;
+    for k in (2..=degree(approx)).filter(|&k| computes_power(approx, k)) {
+        let fresh = u64::from(!(k == 2 && x_masked));
+        flow = flow.then(product_private_flow(fresh, t));
+    }
+    flow.then(truncation_flow(t))
+}
+
 // ---- Program ops -------------------------------------------------------------------------------
 
 /// What [`op_cost`] needs to know of one operand.
@@ -227,6 +261,9 @@ impl MaskCache {
 pub struct OpCost {
     /// Its accounting.
     pub cost: Cost,
+    /// How it moves the causal depths of server0, server1 and the producer (for the run's
+    /// rounds); `flow.rounds() == cost.rounds`.
+    pub flow: Flow,
     /// Whether the op sets up SecureNN's keys (included in `cost`: 3 offline messages, 96 B;
     /// server0 sends one of them, so its offline depth is server0's plus one).
     pub key_setup: bool,
@@ -272,20 +309,20 @@ pub fn op_cost(
     let n = numel(out_shape);
     let any_private = operands.iter().any(|o| !o.public);
     let mut key_setup = false;
-    let cost = match op {
+    let (cost, flow) = match op {
         Op::Add(..)
         | Op::Sub(..)
         | Op::Neg(_)
         | Op::ReduceSum { .. }
         | Op::Transpose(_)
         | Op::Reshape { .. }
-        | Op::Flatten(_) => local(),
-        _ if !any_private => local(),
-        Op::Reveal(_) => reveal_private(n),
+        | Op::Flatten(_) => (local(), Flow::LOCAL),
+        _ if !any_private => (local(), Flow::LOCAL),
+        Op::Reveal(_) => (reveal_private(n), Flow::exchange()),
         Op::Mul(..) | Op::Square(_) | Op::MatMul(..) | Op::Conv2d { .. } => {
             let (x, y) = (operands[0], *operands.get(1).unwrap_or(&operands[0]));
             if x.public || y.public {
-                product_public(n, t)
+                (product_public(n, t), truncation_flow(t))
             } else {
                 // The fresh operands, deduplicated (x·x opens x once), opened at their own shapes.
                 let mut fresh = 0;
@@ -298,10 +335,10 @@ pub fn op_cost(
                 for o in [x, y] {
                     cache.masked.insert(o.name.to_string());
                 }
-                product_private(fresh, n, t)
+                (product_private(fresh, n, t), product_private_flow(fresh, t))
             }
         }
-        Op::AvgPool2d { .. } => avgpool2d(n, t),
+        Op::AvgPool2d { .. } => (avgpool2d(n, t), truncation_flow(t)),
         Op::Relu(_) if cfg.nonlinear != Nonlinear::Polynomial => {
             exact_nonlinear(cfg, cache, name, op, operands[0], n, &mut key_setup)?
         }
@@ -314,14 +351,21 @@ pub fn op_cost(
             let x = operands[0];
             let masked = cache.is_masked(x.name);
             cache.masked.insert(x.name.to_string());
-            polynomial(approx, numel(x.shape), masked, t)
+            (
+                polynomial(approx, numel(x.shape), masked, t),
+                polynomial_flow(approx, masked, t),
+            )
         }
         Op::MaxPool2d { .. } | Op::Argmax(_) => {
             exact_nonlinear(cfg, cache, name, op, operands[0], n, &mut key_setup)?
         }
     };
     cache.bind(name);
-    Ok(OpCost { cost, key_setup })
+    Ok(OpCost {
+        cost,
+        flow,
+        key_setup,
+    })
 }
 
 /// SecureNN's ReLU, MaxPool or argmax on a private x (n output elements), with the key setup
@@ -334,29 +378,35 @@ fn exact_nonlinear(
     x: Operand,
     n: u64,
     key_setup: &mut bool,
-) -> Result<Cost> {
+) -> Result<(Cost, Flow)> {
     let v = variant(cfg.nonlinear).map_err(|_| {
         ProtocolError::Unsupported(format!(
             "`{name}`: Pond has no exact {}; it needs the securenn protocol",
             op.kind()
         ))
     })?;
-    let exact = match op {
-        Op::MaxPool2d { kernel, .. } => securenn::cost::maxpool(v, (*kernel * *kernel) as u64, n),
+    use securenn::cost as snn;
+    let (exact, flow) = match op {
+        Op::MaxPool2d { kernel, .. } => {
+            let k = (*kernel * *kernel) as u64;
+            (snn::maxpool(v, k, n), snn::tree_flow(v, k))
+        }
         Op::Argmax(_) => {
             let (&k, rest) = x.shape.split_last().ok_or_else(|| ProtocolError::Shape {
                 op: name.into(),
                 detail: "argmax needs at least one axis".into(),
             })?;
-            securenn::cost::argmax(v, k as u64, numel(rest))
+            let k = k as u64;
+            (snn::argmax(v, k, numel(rest)), snn::tree_flow(v, k))
         }
-        _ => securenn::cost::relu(v, numel(x.shape)),
+        _ => (snn::relu(v, numel(x.shape)), snn::relu_flow(v)),
     };
     *key_setup = !cache.keys;
     cache.keys = true;
-    Ok(if *key_setup {
-        securenn::cost::key_setup().then(exact)
+    let cost = if *key_setup {
+        snn::key_setup().then(exact)
     } else {
         exact
-    })
+    };
+    Ok((cost, flow))
 }

@@ -5,9 +5,13 @@
 //! functions (and that they are the table's numbers). Every offline message here comes from the
 //! helper P2, which receives no offline message, so each has offline depth 1; the rounds are the
 //! online depth within the function.
+//!
+//! Beside each cost, its [`Flow`]: who sends to whom in which order, which moves the three
+//! parties' causal depths (the servers can leave a function at different depths: P1 hears from
+//! P2, P0 does not), so that a run's rounds can be composed exactly from its ops.
 
 use super::{Variant, ELL};
-use crate::cost::{Cost, ELEMENT, SEED};
+use crate::cost::{Cost, Flow, ELEMENT, SEED};
 
 /// Bytes of ℓ elements of Z_p: the bits of one value, one byte each.
 const BITS: u64 = ELL as u64;
@@ -128,13 +132,98 @@ pub fn argmax(variant: Variant, k: u64, m: u64) -> Cost {
     tree(variant, k, m, true)
 }
 
+// ---- Flows --------------------------------------------------------------------------------------
+
+/// P2 → P1, one message.
+fn helper_to_p1() -> Flow {
+    Flow::send(2, &[1])
+}
+
+/// MatMul and SelectShare: the servers open E and F, crossing.
+pub fn matmul_flow() -> Flow {
+    Flow::exchange()
+}
+
+/// PrivateCompare: each server sends P2 its masked bits.
+pub fn private_compare_flow() -> Flow {
+    Flow::to_helper()
+}
+
+/// ShareConvert: ã to P2 → bits and δ to P1 → PrivateCompare → η′ to P1.
+pub fn share_convert_flow() -> Flow {
+    Flow::to_helper()
+        .then(helper_to_p1())
+        .then(private_compare_flow())
+        .then(helper_to_p1())
+}
+
+/// ComputeMSB: open r → PrivateCompare → β′ to P1 → MatMul.
+pub fn compute_msb_flow() -> Flow {
+    Flow::exchange()
+        .then(private_compare_flow())
+        .then(helper_to_p1())
+        .then(matmul_flow())
+}
+
+/// DReLU.
+pub fn drelu_flow(variant: Variant) -> Flow {
+    match variant {
+        Variant::Secure | Variant::AsPublished => share_convert_flow().then(compute_msb_flow()),
+        Variant::Shortcut => compute_msb_flow(),
+    }
+}
+
+/// ReLU: DReLU, then SelectShare.
+pub fn relu_flow(variant: Variant) -> Flow {
+    drelu_flow(variant).then(matmul_flow())
+}
+
+/// ⌈log₂ k⌉: the levels of a comparison tree over k candidates.
+pub fn tree_levels(k: u64) -> u64 {
+    if k <= 1 {
+        0
+    } else {
+        64 - u64::from((k - 1).leading_zeros())
+    }
+}
+
+/// MaxPool and argmax over k candidates: one ReLU-like level per tree level.
+pub fn tree_flow(variant: Variant, k: u64) -> Flow {
+    relu_flow(variant).times(tree_levels(k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// ⌈log₂ k⌉.
+    #[test]
+    fn every_flow_has_the_rounds_of_its_cost() {
+        assert_eq!(matmul_flow().rounds(), matmul(1, 1, 1).rounds);
+        assert_eq!(private_compare_flow().rounds(), private_compare(1).rounds);
+        assert_eq!(share_convert_flow().rounds(), share_convert(1).rounds);
+        assert_eq!(compute_msb_flow().rounds(), compute_msb(1).rounds);
+        for v in [Variant::Secure, Variant::AsPublished, Variant::Shortcut] {
+            assert_eq!(drelu_flow(v).rounds(), drelu(v, 1).rounds);
+            assert_eq!(relu_flow(v).rounds(), relu(v, 1).rounds);
+            for k in 1..20 {
+                assert_eq!(tree_flow(v, k).rounds(), maxpool(v, k, 3).rounds, "k = {k}");
+                assert_eq!(tree_flow(v, k).rounds(), argmax(v, k, 3).rounds);
+            }
+        }
+    }
+
+    #[test]
+    fn drelu_ends_with_the_servers_at_different_depths() {
+        // The critical path runs through P1 (docs/securenn.md): P1 sends the MatMul's E, F at
+        // round 8 and P0 hears it; P0 sent its own at 6 (it never waits for P2), so P1 ends at
+        // 7, where β′ left it; P2 last heard PrivateCompare at 6.
+        let (after, deepest) = drelu_flow(Variant::Secure).apply([0, 0, 0]);
+        assert_eq!(deepest, Some(8));
+        assert_eq!(after, [8, 7, 6]);
+    }
+
     fn levels(k: u64) -> u64 {
-        64 - (k - 1).leading_zeros() as u64
+        tree_levels(k)
     }
 
     #[test]
