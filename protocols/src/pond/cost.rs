@@ -410,3 +410,100 @@ fn exact_nonlinear(
     };
     Ok((cost, flow))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUNCATIONS: [Truncation; 2] = [Truncation::Dealer, Truncation::Local];
+
+    #[test]
+    fn every_flow_has_the_rounds_of_its_cost() {
+        for t in TRUNCATIONS {
+            assert_eq!(truncation_flow(t).rounds(), truncation(t, 5).rounds);
+            for fresh in [0, 3] {
+                assert_eq!(beaver_flow(fresh).rounds(), beaver(fresh, 4).rounds);
+                assert_eq!(
+                    product_private_flow(fresh, t).rounds(),
+                    product_private(fresh, 4, t).rounds
+                );
+            }
+            for approx in [SIGMOID, TANH, RELU] {
+                for masked in [false, true] {
+                    assert_eq!(
+                        polynomial_flow(&approx, masked, t).rounds(),
+                        polynomial(&approx, 6, masked, t).rounds
+                    );
+                }
+            }
+        }
+    }
+
+    fn operand<'a>(name: &'a str, shape: &'a [usize], public: bool) -> Operand<'a> {
+        Operand {
+            name,
+            shape,
+            public,
+        }
+    }
+
+    #[test]
+    fn products_cache_both_masks_and_a_rebound_name_loses_its_mask() {
+        let cfg = PondConfig::default();
+        let mut cache = MaskCache::new();
+        let (sx, sw) = ([2usize, 3], [3usize, 4]);
+        let x = operand("x", &sx, false);
+        let w = operand("w", &sw, false);
+        let h = op_cost(
+            &cfg,
+            &mut cache,
+            "h",
+            &Op::MatMul("x".into(), "w".into()),
+            &[x, w],
+            &[2, 4],
+        )
+        .unwrap();
+        assert_eq!(h.cost, product_private(6 + 12, 8, Truncation::Dealer));
+        assert!(cache.is_masked("x") && cache.is_masked("w") && !cache.is_masked("h"));
+        let again = op_cost(
+            &cfg,
+            &mut cache,
+            "h2",
+            &Op::MatMul("x".into(), "w".into()),
+            &[x, w],
+            &[2, 4],
+        )
+        .unwrap();
+        assert_eq!(again.cost, product_private(0, 8, Truncation::Dealer));
+        assert_eq!(again.flow.rounds(), 1);
+        cache.bind("x");
+        let sq = op_cost(&cfg, &mut cache, "s", &Op::Square("x".into()), &[x], &sx).unwrap();
+        assert_eq!(sq.cost, product_private(6, 6, Truncation::Dealer));
+    }
+
+    #[test]
+    fn exact_ops_set_up_the_keys_once_and_pond_cannot_cost_them() {
+        let mut cfg = PondConfig::default();
+        let shape = [4usize, 10];
+        let x = operand("x", &shape, false);
+        let mut cache = MaskCache::new();
+        let err = op_cost(&cfg, &mut cache, "a", &Op::Argmax("x".into()), &[x], &[4]).unwrap_err();
+        assert!(err.to_string().contains("securenn"), "{err}");
+        cfg.nonlinear = Nonlinear::SecureNN;
+        let first = op_cost(&cfg, &mut cache, "r", &Op::Relu("x".into()), &[x], &shape).unwrap();
+        assert!(first.key_setup);
+        assert_eq!(
+            first.cost,
+            securenn::cost::key_setup().then(securenn::cost::relu(Variant::Secure, 40))
+        );
+        let second = op_cost(&cfg, &mut cache, "a", &Op::Argmax("x".into()), &[x], &[4]).unwrap();
+        assert!(!second.key_setup);
+        assert_eq!(second.cost, securenn::cost::argmax(Variant::Secure, 10, 4));
+        // A public operand: computed in the clear, no keys, nothing sent.
+        let p = operand("p", &shape, true);
+        let mut fresh = MaskCache::new();
+        let public = op_cost(&cfg, &mut fresh, "q", &Op::Relu("p".into()), &[p], &shape).unwrap();
+        assert_eq!((public.cost, public.key_setup), (Cost::ZERO, false));
+        assert!(!fresh.keys_ready());
+    }
+}
