@@ -26,10 +26,13 @@
 //! accounting exactly, per op and in total.
 
 use crate::scenario::{Plan, PlannedOp, ProtocolKind};
+use crate::units;
 use protocols::cost::Cost;
 use protocols::pond::cost::{self as pond, MaskCache, Operand};
 use protocols::pond::{Nonlinear, PondConfig};
 use serde::Serialize;
+use serde_json::json;
+use std::fmt::Write;
 
 /// The Pond configuration a plan runs with (SecureNN is Pond with exact nonlinear layers).
 pub fn pond_config(plan: &Plan) -> PondConfig {
@@ -88,6 +91,115 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// The sum of the ops' own rounds (what a run would take if no two ops' messages overlapped:
+    /// more than the run's causal depth, since inputs go out in parallel and so do outputs).
+    pub fn sum_of_op_rounds(&self) -> u32 {
+        self.ops
+            .iter()
+            .filter_map(|o| o.cost.as_ref().ok())
+            .map(|c| c.rounds)
+            .sum()
+    }
+
+    /// The table `sharescope check` prints: one row per op (exact bytes), then the totals.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "cost estimate (the formulas of docs/costs.md and docs/securenn.md; nothing is run)"
+        );
+        let _ = writeln!(
+            s,
+            "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}",
+            "op", "kind", "online B", "offline B", "msgs on", "msgs off", "rounds"
+        );
+        for op in &self.ops {
+            let mut name = op.name.clone();
+            if name.chars().count() > 24 {
+                name = name.chars().take(23).collect::<String>() + "…";
+            }
+            match &op.cost {
+                Ok(c) => {
+                    let _ = writeln!(
+                        s,
+                        "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}{}",
+                        name,
+                        op.kind,
+                        c.bytes,
+                        c.offline_bytes,
+                        c.messages,
+                        c.offline_messages,
+                        c.rounds,
+                        if op.key_setup {
+                            "  (incl. SecureNN key setup: 3 offline msgs, 96 B)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                Err(why) => {
+                    let _ = writeln!(s, "{name:<24} {:<11} NOT COSTED: {why}", op.kind);
+                }
+            }
+        }
+        match &self.totals {
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}",
+                    "total", "", t.bytes, t.offline_bytes, t.messages, t.offline_messages, t.rounds
+                );
+                let _ = writeln!(
+                    s,
+                    "total: {} online ({} msgs), {} offline ({} msgs), {} rounds online \
+                     (the run's causal depth; the ops' own rounds sum to {}), {} offline",
+                    units::bytes(t.bytes),
+                    t.messages,
+                    units::bytes(t.offline_bytes),
+                    t.offline_messages,
+                    t.rounds,
+                    self.sum_of_op_rounds(),
+                    t.offline_rounds
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "total: not estimated — {} op(s) above could not be costed",
+                    self.uncosted().count()
+                );
+            }
+        }
+        s
+    }
+
+    /// The estimate as JSON: `ops` (name, kind and the cost figures, or `error`) and `totals`
+    /// (`null` when some op could not be costed).
+    pub fn json(&self) -> serde_json::Value {
+        let ops: Vec<serde_json::Value> = self
+            .ops
+            .iter()
+            .map(|o| match &o.cost {
+                Ok(c) => json!({
+                    "name": o.name,
+                    "kind": o.kind,
+                    "bytes": c.bytes,
+                    "offline_bytes": c.offline_bytes,
+                    "messages": c.messages,
+                    "offline_messages": c.offline_messages,
+                    "rounds": c.rounds,
+                    "key_setup": o.key_setup,
+                }),
+                Err(why) => json!({ "name": o.name, "kind": o.kind, "error": why }),
+            })
+            .collect();
+        json!({
+            "ops": ops,
+            "totals": self.totals,
+            "sum_of_op_rounds": self.sum_of_op_rounds(),
+        })
+    }
+
     /// The ops the formulas could not cost, with the reason.
     pub fn uncosted(&self) -> impl Iterator<Item = (&OpEstimate, &str)> {
         self.ops
