@@ -75,7 +75,7 @@ pub fn share_convert(n: u64) -> Cost {
         .then(online(1, ELEMENT * n, 1))
 }
 
-/// ComputeMSB (Alg. 5) of n values: offline the bits of x and x[0] to P1 (64n + 8n); online r
+/// ComputeMSB (Alg. 5) of n values: offline the bits of x and x\[0\] to P1 (64n + 8n); online r
 /// (2 × 8n) → PrivateCompare → β′ to P1 (8n) → the MatMul γ·δ.
 pub fn compute_msb(n: u64) -> Cost {
     beside(
