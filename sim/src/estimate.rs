@@ -32,6 +32,7 @@ use protocols::pond::cost::{self as pond, MaskCache, Operand};
 use protocols::pond::{Nonlinear, PondConfig};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The Pond configuration a plan runs with (SecureNN is Pond with exact nonlinear layers).
@@ -88,6 +89,11 @@ pub struct Estimate {
     pub ops: Vec<OpEstimate>,
     /// The totals; `None` when some op could not be costed (see its `cost`).
     pub totals: Option<EstimatedTotals>,
+    /// The longest path of op rounds over the program's data dependencies (inputs → ops →
+    /// outputs): the rounds a runtime that overlaps independent ops (tf-encrypted's graph) would
+    /// need, against the strictly sequential `totals.rounds`. `None` when some op could not be
+    /// costed.
+    pub critical_path_rounds: Option<u32>,
 }
 
 impl Estimate {
@@ -161,6 +167,13 @@ impl Estimate {
                     self.sum_of_op_rounds(),
                     t.offline_rounds
                 );
+                if let Some(c) = self.critical_path_rounds {
+                    let _ = writeln!(
+                        s,
+                        "critical path over the program's data dependencies: {c} rounds (if \
+                         independent ops overlapped; ops run in program order here)"
+                    );
+                }
             }
             None => {
                 let _ = writeln!(
@@ -197,6 +210,7 @@ impl Estimate {
             "ops": ops,
             "totals": self.totals,
             "sum_of_op_rounds": self.sum_of_op_rounds(),
+            "critical_path_rounds": self.critical_path_rounds,
         })
     }
 
@@ -225,6 +239,10 @@ pub fn estimate(plan: &Plan) -> Estimate {
     let mut totals = EstimatedTotals::default();
     let mut complete = true;
     let mut ops = Vec::with_capacity(plan.ops.len());
+    // Critical path: the round at which each value is ready when ops overlap as far as their
+    // data dependencies allow (public inputs are ready at 0).
+    let mut ready: HashMap<&str, u32> = HashMap::new();
+    let mut critical = 0u32;
     for (index, op) in plan.ops.iter().enumerate() {
         let mut key_setup = false;
         let cost = match op {
@@ -279,6 +297,19 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 }
             }
         };
+        if let Ok(c) = &cost {
+            let start = op
+                .operands()
+                .iter()
+                .map(|o| ready.get(o.as_str()).copied().unwrap_or(0))
+                .max()
+                .unwrap_or(0);
+            let done = start + c.rounds;
+            if let PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } = op {
+                ready.insert(name, done);
+            }
+            critical = critical.max(done);
+        }
         match &cost {
             Ok(c) => {
                 totals.bytes += c.bytes;
@@ -303,5 +334,6 @@ pub fn estimate(plan: &Plan) -> Estimate {
     Estimate {
         ops,
         totals: complete.then_some(totals),
+        critical_path_rounds: complete.then_some(critical),
     }
 }

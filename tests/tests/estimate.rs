@@ -249,3 +249,36 @@ proptest! {
 fn the_servers_can_leave_a_securenn_op_at_different_depths() {
     check(9_460_089_223_789_161_720, 7, ProtocolKind::SecureNN).unwrap();
 }
+
+/// var = mean(x²) − mean(x)²: two independent branches from x. Run in program order they take
+/// 8 rounds (the run and the estimate agree); along the data dependencies the longer branch
+/// (x → x² → mean(x²), or x → mean(x) → mean(x)²) is 4 deep, and the output makes 5.
+#[test]
+fn two_independent_branches_have_a_shorter_critical_path_than_the_sequential_run() {
+    let s = |n: &str| n.to_string();
+    let sum = |x: &str| Op::ReduceSum {
+        input: x.into(),
+        axis: None,
+    };
+    let plan = Pond::new(3)
+        .truncation(Truncation::Dealer)
+        .private("x", "alice", &[8], values(8))
+        .public("inv_n", &[1], vec![0.125])
+        .op("x2", Op::Square(s("x")))
+        .op("s2", sum("x2"))
+        .op("m2", Op::Mul(s("s2"), s("inv_n")))
+        .op("s1", sum("x"))
+        .op("m", Op::Mul(s("s1"), s("inv_n")))
+        .op("mm", Op::Square(s("m")))
+        .op("var", Op::Sub(s("m2"), s("mm")))
+        .output("var")
+        .plan()
+        .unwrap();
+    let est = estimate(&plan);
+    let run = sim::run(&plan).unwrap();
+    assert_eq!(run.totals.rounds, 8);
+    assert_eq!(est.totals.unwrap().rounds, 8);
+    assert_eq!(est.critical_path_rounds, Some(5));
+    // input 1 + x² 2 + mean 1 + mean 1 + (mean)² 2 + output 1, one after another.
+    assert_eq!(est.sum_of_op_rounds(), 8);
+}
