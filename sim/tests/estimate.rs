@@ -112,3 +112,30 @@ fn the_estimate_equals_the_run_for_every_shipped_scenario() {
     assert!(checked >= 20, "only {checked} shipped scenarios found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// An op the formulas cannot cost is named, in the table and the JSON, and there are no totals:
+/// never a silent zero. (Validation refuses MaxPool under Pond; a plan changed after validation
+/// is the only way to get one.)
+#[test]
+fn an_op_the_formulas_cannot_cost_is_reported_never_zero() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/cnn-securenn.ron");
+    let mut plan = fault_free(&path);
+    plan.scenario.protocol = sim::scenario::ProtocolKind::Pond;
+    let est = estimate(&plan);
+    let gaps: Vec<_> = est
+        .uncosted()
+        .map(|(o, why)| (o.kind.clone(), why.to_string()))
+        .collect();
+    assert!(!gaps.is_empty());
+    assert!(
+        gaps.iter()
+            .any(|(k, why)| k == "maxpool2d" && why.contains("securenn")),
+        "{gaps:?}"
+    );
+    assert_eq!(est.totals, None);
+    assert_eq!(est.critical_path_rounds, None);
+    let table = est.table();
+    assert!(table.contains("NOT COSTED"), "{table}");
+    assert!(table.contains("total: not estimated"), "{table}");
+    assert!(est.json()["totals"].is_null());
+}
