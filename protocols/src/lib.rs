@@ -12,6 +12,7 @@
 //! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
 
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod fixed;
 pub mod kernels;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::pond::Placement;
 use protocols::ring::{OddRing, Ring, Zp};
-use protocols::securenn::{self, Keys, Product, Variant};
+use protocols::securenn::{self, cost, Keys, Product, Variant};
 use protocols::tensor::{self, Tensor};
 use protocols::{ProtocolError, Result};
 use rand::{Rng, SeedableRng};
@@ -362,42 +362,42 @@ fn sizes() -> impl Strategy<Value = (u64, usize)> {
 
 // ---------------------------------------------------------------- costs per n elements
 
+// The formulas are `protocols::securenn::cost` (the one source: `sharescope check` estimates
+// with them); its unit tests pin them to the numbers of docs/securenn.md. Every offline message
+// comes from P2, which receives none: offline depth 1 whenever there is one.
+
+impl From<protocols::cost::Cost> for Costs {
+    fn from(c: protocols::cost::Cost) -> Self {
+        Costs::online(c.messages, c.bytes, c.rounds).offline(c.offline_messages, c.offline_bytes)
+    }
+}
+
 fn cost_mul(nx: u64, ny: u64, nz: u64) -> Costs {
-    Costs::online(2, 16 * (nx + ny), 1).offline(1, 8 * nz)
+    cost::matmul(nx, ny, nz).into()
 }
 fn cost_pc(n: u64) -> Costs {
-    Costs::online(2, 128 * n, 1)
+    cost::private_compare(n).into()
 }
 fn cost_sc(n: u64) -> Costs {
-    Costs::online(6, 224 * n, 4)
+    cost::share_convert(n).into()
 }
 fn cost_msb(n: u64) -> Costs {
-    Costs::online(7, 184 * n, 4).offline(2, 80 * n)
+    cost::compute_msb(n).into()
 }
 fn cost_drelu(v: Variant, n: u64) -> Costs {
-    match v {
-        Variant::Secure | Variant::AsPublished => Costs::online(13, 408 * n, 8).offline(2, 80 * n),
-        Variant::Shortcut => cost_msb(n),
-    }
+    cost::drelu(v, n).into()
 }
 fn cost_relu(v: Variant, n: u64) -> Costs {
-    match v {
-        Variant::Secure | Variant::AsPublished => Costs::online(15, 440 * n, 9).offline(3, 88 * n),
-        Variant::Shortcut => Costs::online(9, 216 * n, 5).offline(3, 88 * n),
-    }
+    cost::relu(v, n).into()
 }
-/// Comparison tree over k candidates for m columns; `per` = bytes of one select per comparison
-/// element (32 for values, 64 for value and index).
+/// Comparison tree over k candidates for m columns, selecting values (MaxPool) or values and
+/// indices (argmax).
 fn cost_tree(v: Variant, k: u64, m: u64, with_index: bool) -> Costs {
-    let levels = 64 - (k - 1).leading_zeros() as u64; // ⌈log₂ k⌉
-    let comps = (k - 1) * m;
-    let sel = if with_index { 2 } else { 1 };
-    let (msgs, bytes, rounds) = match v {
-        Variant::Secure | Variant::AsPublished => (15, 408 + 32 * sel, 9),
-        Variant::Shortcut => (9, 184 + 32 * sel, 5),
-    };
-    Costs::online(msgs * levels, bytes * comps, (rounds * levels) as u32)
-        .offline(3 * levels, (80 + 8 * sel) * comps)
+    if with_index {
+        cost::argmax(v, k, m).into()
+    } else {
+        cost::maxpool(v, k, m).into()
+    }
 }
 
 // ---------------------------------------------------------------- tests
@@ -410,6 +410,7 @@ fn key_setup_costs_three_offline_messages_of_32_bytes() {
         Costs::default().offline(3, 96),
         "P0→P1, P2→P0, P2→P1 keys"
     );
+    assert_eq!(run.setup, cost::key_setup().into());
     assert_eq!(run.costs, Costs::default());
 }
 

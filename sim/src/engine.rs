@@ -4,13 +4,13 @@
 use crate::error::{Result, SimError};
 use crate::network::LinkModel;
 use crate::party::{CallPath, MonitorState, PartyLog, PartyStatus, Shared, SimContext};
-use crate::scenario::{FaultKind, Plan, PlannedOp, ProtocolKind};
+use crate::scenario::{FaultKind, Plan, PlannedOp};
 use crate::shadow;
 use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
 use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
-use protocols::pond::{decode_tensor, encode_tensor, Nonlinear, PondConfig, PondParty, Value};
+use protocols::pond::{decode_tensor, encode_tensor, PondParty, Value};
 use protocols::tensor::{self, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -158,17 +158,7 @@ fn party_main(
     plan: &Plan,
     inputs: Arc<InputValues>,
 ) -> std::result::Result<(), ProtocolError> {
-    let cfg = PondConfig {
-        fixed: plan.scenario.fixed_point,
-        truncation: plan.scenario.truncation,
-        input_sharing: plan.scenario.input_sharing,
-        nonlinear: match plan.scenario.protocol {
-            ProtocolKind::Pond => Nonlinear::Polynomial,
-            ProtocolKind::SecureNN => Nonlinear::SecureNN,
-            ProtocolKind::SecureNNShortcut => Nonlinear::SecureNNShortcut,
-            ProtocolKind::SecureNNAsPublished => Nonlinear::SecureNNAsPublished,
-        },
-    };
+    let cfg = crate::estimate::pond_config(plan);
     ctx.mark = Instant::now();
     let mut party = PondParty::new(ctx.me, plan.placement, cfg);
     // A party encodes only what it knows: public inputs and its own.

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod control;
 pub mod engine;
 pub mod error;
+pub mod estimate;
 pub mod files;
 pub mod leak;
 pub mod memory;

@@ -1,181 +1,25 @@
 //! Pond's costs, asserted exactly against `docs/costs.md`.
 //!
-//! Every formula of the document is a function here, named after its table row; each test runs
-//! the op on several shapes and compares the op's online bytes, offline bytes, online and offline
-//! messages and online rounds (causal depth within the op) with the formula. The last tests check
-//! that a program's totals are the sum of its ops and that its rounds are the causal depth the
-//! document predicts.
+//! Every formula of the document is a function of `protocols::pond::cost`, named after its table
+//! row (the one source of the formulas: `sharescope check` estimates with the same functions);
+//! each test runs the op on several shapes and compares the op's online bytes, offline bytes,
+//! online and offline messages and online rounds (causal depth within the op) with the formula.
+//! Explicit numbers (the dealer truncation, the polynomials' closed forms, the small network's
+//! 17 and 9 rounds) check the functions themselves. The last tests check that a program's totals
+//! are the sum of its ops and that its rounds are the causal depth the document predicts.
 
-use protocols::pond::{Approximation, InputSharing, Truncation, RELU, SIGMOID, TANH};
+use protocols::cost::Cost;
+use protocols::pond::cost::{
+    avgpool2d, input_dense, input_seeded, local, output_private, output_public, polynomial,
+    polynomial_products, product_private, product_public, reveal_private, truncation_dealer,
+};
+use protocols::pond::{InputSharing, Truncation, RELU, SIGMOID, TANH};
 use protocols::program::Op;
 use sharescope_tests::{op, Pond};
 use sim::RunResult;
 
-/// Bytes of one element of Z_2^64.
-const ELEMENT: u64 = 8;
-/// Bytes of a PRG seed.
-const SEED: u64 = 32;
-
-/// The accounting of one op (or of a sequence of ops), as `docs/costs.md` states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Cost {
-    bytes: u64,
-    offline_bytes: u64,
-    messages: u64,
-    offline_messages: u64,
-    rounds: u32,
-}
-
-impl Cost {
-    /// `self`, then `next` causally after it: traffic adds up and so do rounds.
-    fn then(self, next: Cost) -> Cost {
-        Cost {
-            bytes: self.bytes + next.bytes,
-            offline_bytes: self.offline_bytes + next.offline_bytes,
-            messages: self.messages + next.messages,
-            offline_messages: self.offline_messages + next.offline_messages,
-            rounds: self.rounds + next.rounds,
-        }
-    }
-}
-
 fn numel(shape: &[usize]) -> u64 {
     shape.iter().product::<usize>() as u64
-}
-
-// ---- The rows of docs/costs.md ----------------------------------------------------------------
-
-/// Row "input, seeded": owner → server0 a seed, owner → server1 x − PRG(seed).
-fn input_seeded(n: u64) -> Cost {
-    Cost {
-        bytes: SEED + ELEMENT * n,
-        messages: 2,
-        rounds: 1,
-        ..Cost::default()
-    }
-}
-
-/// Row "input, dense": owner → each server a full share.
-fn input_dense(n: u64) -> Cost {
-    Cost {
-        bytes: 2 * ELEMENT * n,
-        messages: 2,
-        rounds: 1,
-        ..Cost::default()
-    }
-}
-
-/// Row "reveal (to both servers), private": each server sends its share to the other.
-fn reveal_private(n: u64) -> Cost {
-    Cost {
-        bytes: 2 * ELEMENT * n,
-        messages: 2,
-        rounds: 1,
-        ..Cost::default()
-    }
-}
-
-/// Row "output to a receiver, private": each server sends its share to the receiver.
-fn output_private(n: u64) -> Cost {
-    Cost {
-        bytes: 2 * ELEMENT * n,
-        messages: 2,
-        rounds: 1,
-        ..Cost::default()
-    }
-}
-
-/// Row "output to a receiver, public": server0 sends the value.
-fn output_public(n: u64) -> Cost {
-    Cost {
-        bytes: ELEMENT * n,
-        messages: 1,
-        rounds: 1,
-        ..Cost::default()
-    }
-}
-
-/// Row "local ops" (add, sub, neg, reduce_sum, transpose, reshape, flatten; reveal of a public
-/// value; every op on public operands): nothing.
-fn local() -> Cost {
-    Cost::default()
-}
-
-/// Row "truncation, dealer": offline seed → server0 and ⟨r⟩₁, ⟨r >> f⟩₁ → server1; online
-/// each server sends its share of z + r.
-fn truncation_dealer(n: u64) -> Cost {
-    Cost {
-        bytes: 2 * ELEMENT * n,
-        offline_bytes: SEED + 2 * ELEMENT * n,
-        messages: 2,
-        offline_messages: 2,
-        rounds: 1,
-    }
-}
-
-/// Row "truncation, local": nothing.
-fn truncation_local() -> Cost {
-    Cost::default()
-}
-
-fn truncation(t: Truncation, n: u64) -> Cost {
-    match t {
-        Truncation::Dealer => truncation_dealer(n),
-        Truncation::Local => truncation_local(),
-    }
-}
-
-/// Row "Beaver product" (before truncation): offline a seed to each server, then ⟨c⟩₁ (the size
-/// of the output) to server1 in its own message; online each server sends its shares of the
-/// masked operands that have no cached mask (`fresh` elements in all), one round if there are
-/// any.
-fn beaver(fresh: u64, n_out: u64) -> Cost {
-    Cost {
-        bytes: 2 * ELEMENT * fresh,
-        offline_bytes: 2 * SEED + ELEMENT * n_out,
-        messages: if fresh > 0 { 2 } else { 0 },
-        offline_messages: 3,
-        rounds: u32::from(fresh > 0),
-    }
-}
-
-/// Rows "mul / square / matmul / conv2d, private × private": Beaver, then truncation.
-fn product_private(fresh: u64, n_out: u64, t: Truncation) -> Cost {
-    beaver(fresh, n_out).then(truncation(t, n_out))
-}
-
-/// Rows "mul / matmul / conv2d, public × private": a local product, then truncation.
-fn product_public(n_out: u64, t: Truncation) -> Cost {
-    truncation(t, n_out)
-}
-
-/// Row "avgpool2d, private": a local window sum times 1/k², then truncation.
-fn avgpool2d(n_out: u64, t: Truncation) -> Cost {
-    truncation(t, n_out)
-}
-
-/// Row "sigmoid / tanh / relu": P Beaver products (x², then x^k = x^(k−2)·x² up to the
-/// degree, for the parities the polynomial needs), each truncated, each opening exactly one
-/// fresh n-element operand — except x² when x already has a mask — then one more truncation of
-/// the weighted sum.
-fn polynomial(approx: &Approximation, n: u64, x_masked: bool, t: Truncation) -> Cost {
-    let degree = approx.terms.iter().map(|p| p.0).max().unwrap_or(0);
-    let needs = |k: u32| approx.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2);
-    let mut cost = Cost::default();
-    for k in 2..=degree {
-        if k == 2 || needs(k) {
-            let fresh = if k == 2 && x_masked { 0 } else { n };
-            cost = cost.then(product_private(fresh, n, t));
-        }
-    }
-    cost.then(truncation(t, n))
-}
-
-/// Beaver products a polynomial evaluation performs (x², x³, x⁵, … or x², x⁴, x⁶, …).
-fn polynomial_products(approx: &Approximation) -> u32 {
-    let degree = approx.terms.iter().map(|p| p.0).max().unwrap_or(0);
-    let needs = |k: u32| approx.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2);
-    (2..=degree).filter(|&k| k == 2 || needs(k)).count() as u32
 }
 
 // ---- Checking -----------------------------------------------------------------------------

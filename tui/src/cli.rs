@@ -84,10 +84,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
-    /// Validate a scenario: exit 0 if it is runnable, 1 with the error otherwise.
+    /// Validate a scenario (exit 0 if it is runnable, 1 with the error otherwise) and print what a
+    /// run would cost, per op and in total, without running it.
     Check {
         /// Scenario file (RON).
         scenario: PathBuf,
+        /// Also write the cost estimate as JSON here (`-`: standard output; the text then goes
+        /// to standard error).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
         /// Memory budget the run's estimated peak must fit, e.g. 8G, 512M or bytes (default:
         /// half of this machine's physical memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
@@ -432,43 +437,9 @@ pub fn execute(cli: Cli) -> Outcome {
         Some(Command::Check {
             scenario,
             memory_limit,
+            json,
         }) => match load_plan_within(Some(&scenario), memory_limit) {
-            Ok(plan) => {
-                println!(
-                    "{}: ok — {} parties, {} ops",
-                    scenario.display(),
-                    plan.parties.len(),
-                    plan.ops.len()
-                );
-                println!(
-                    "memory: estimated peak {}; budget {}",
-                    sim::memory::gib(plan.memory),
-                    plan.memory_budget.describe()
-                );
-                for w in &plan.warnings {
-                    println!("⚠ warning: {w}");
-                }
-                // Values in program order (inputs, then statements), with what makes them.
-                for op in &plan.ops {
-                    let (scenario::PlannedOp::Input { name, .. }
-                    | scenario::PlannedOp::Compute { name, .. }) = op
-                    else {
-                        continue;
-                    };
-                    let vis = if plan.public[name] {
-                        "public"
-                    } else {
-                        "private"
-                    };
-                    let shape = &plan.shapes[name];
-                    println!(
-                        "  {name:<20} {:<11} {:<18} {vis}",
-                        op.kind(),
-                        format!("{shape:?}")
-                    );
-                }
-                Outcome::Ok
-            }
+            Ok(plan) => check(&scenario, &plan, json.as_deref()),
             Err(e) => sim_error(e),
         },
     }
@@ -481,6 +452,81 @@ fn print_stdout(bytes: &[u8]) -> Outcome {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Outcome::Ok,
         Err(e) => Outcome::UserError(format!("cannot write to standard output: {e}")),
     }
+}
+
+/// `sharescope check`: the plan's summary, its values in program order, and the cost estimate
+/// (`sim::estimate`) — per op and in total — without running anything.
+fn check(scenario: &Path, plan: &Plan, json: Option<&Path>) -> Outcome {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: ok — {} parties, {} ops",
+        scenario.display(),
+        plan.parties.len(),
+        plan.ops.len()
+    );
+    let _ = writeln!(
+        s,
+        "memory: estimated peak {}; budget {}",
+        sim::memory::gib(plan.memory),
+        plan.memory_budget.describe()
+    );
+    for w in &plan.warnings {
+        let _ = writeln!(s, "⚠ warning: {w}");
+    }
+    // Values in program order (inputs, then statements), with what makes them.
+    for op in &plan.ops {
+        let (scenario::PlannedOp::Input { name, .. } | scenario::PlannedOp::Compute { name, .. }) =
+            op
+        else {
+            continue;
+        };
+        let vis = if plan.public[name] {
+            "public"
+        } else {
+            "private"
+        };
+        let shape = &plan.shapes[name];
+        let _ = writeln!(
+            s,
+            "  {name:<20} {:<11} {:<18} {vis}",
+            op.kind(),
+            format!("{shape:?}")
+        );
+    }
+    let estimate = sim::estimate::estimate(plan);
+    let _ = write!(s, "\n{}", estimate.table());
+    let held = plan
+        .links
+        .iter()
+        .flatten()
+        .filter(|l| l.state == scenario::LinkState::Held)
+        .count();
+    if !plan.scenario.faults.is_empty() || held > 0 {
+        let _ = writeln!(
+            s,
+            "note: this is the protocol as specified; the scenario's {} injected fault(s) and {held} \
+             held link(s) change what a run does (it may stop early)",
+            plan.scenario.faults.len()
+        );
+    }
+    print_report(&s, json.is_some_and(is_stdout));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&estimate.json())
+            .expect("the estimate serialises to JSON");
+        if let Err(e) = write_output(path, &text, "JSON estimate") {
+            return Outcome::UserError(e);
+        }
+    }
+    // Never a silent zero: an op the formulas cannot cost is an internal gap, said loudly.
+    let gap = estimate.uncosted().next().map(|(op, why)| {
+        format!(
+            "the cost formulas cannot cost op `{}` ({}): {why}",
+            op.name, op.kind
+        )
+    });
+    gap.map_or(Outcome::Ok, Outcome::Internal)
 }
 
 /// `sharescope leak`.

@@ -237,6 +237,57 @@ fn check_accepts_a_valid_scenario() {
 }
 
 #[test]
+fn check_prints_the_cost_a_run_then_accounts_without_running() {
+    for name in [
+        "mlp-securenn.ron",
+        "logistic-regression.ron",
+        "securenn-shortcut.ron",
+    ] {
+        let path = scenario(name);
+        let p = path.to_str().unwrap();
+        let o = sharescope(&["check", p, "--json", "-"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        // The text goes to standard error when the JSON takes standard output.
+        let text = stderr(&o);
+        assert!(text.contains("cost estimate"), "{text}");
+        assert!(
+            text.contains("msgs on") && text.contains("rounds"),
+            "{text}"
+        );
+        let est: Value = serde_json::from_str(&stdout(&o)).expect("check --json - is JSON");
+        let run: Value = serde_json::from_str(&stdout(&sharescope(&["run", p, "--json", "-"])))
+            .expect("run --json - is JSON");
+        let fields = [
+            "bytes",
+            "offline_bytes",
+            "messages",
+            "offline_messages",
+            "rounds",
+        ];
+        let (e_ops, r_ops) = (
+            est["ops"].as_array().unwrap(),
+            run["ops"].as_array().unwrap(),
+        );
+        assert_eq!(e_ops.len(), r_ops.len(), "{name}");
+        for (e, r) in e_ops.iter().zip(r_ops) {
+            assert_eq!(e["name"], r["name"]);
+            for f in fields {
+                assert_eq!(e[f], r[f], "{name}: op {} field {f}", e["name"]);
+            }
+        }
+        for f in fields.iter().chain(&["offline_rounds"]) {
+            assert_eq!(est["totals"][f], run["totals"][f], "{name}: total {f}");
+        }
+        // The text table shows the same totals.
+        let rounds = run["totals"]["rounds"].as_u64().unwrap();
+        assert!(
+            text.contains(&format!("{rounds} rounds online (the run's causal depth")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn check_rejects_a_typo_with_file_line_column_and_a_hint() {
     let text = std::fs::read_to_string(scenario("beaver-multiplication.ron"))
         .unwrap()

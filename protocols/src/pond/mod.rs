@@ -11,6 +11,7 @@
 
 mod activation;
 mod beaver;
+pub mod cost;
 mod exact;
 mod io;
 mod linear;

@@ -44,11 +44,12 @@
 //! keep p = 67 (any prime > ℓ + 2 works, and it changes no byte counts: both fit one byte).
 //! Never the default.
 //!
-//! Costs (messages, bytes, rounds) of every function are in `docs/securenn.md` and pinned by
-//! `protocols/tests/securenn.rs`.
+//! Costs (messages, bytes, rounds) of every function are functions in [`cost`] (the table of
+//! `docs/securenn.md`), pinned by `protocols/tests/securenn.rs`.
 
 pub mod attack;
 mod compare;
+pub mod cost;
 mod matmul;
 mod relu;
 
