@@ -303,6 +303,7 @@ impl Simulation {
                 step: None,
                 next_step: 0,
                 current: PartyStep::default(),
+                engaged: false,
             };
             let plan = plan.clone();
             let shared = shared.clone();

@@ -29,6 +29,8 @@ pub(crate) struct Envelope {
     pub round: u32,
     pub op_round: u32,
     pub op: usize,
+    /// The sender's clock when it sent, ns (where a receiver's idle time ends, see `engaged`).
+    pub send_ns: u64,
 }
 
 /// What a party is doing, as the monitor sees it.
@@ -343,6 +345,11 @@ pub(crate) struct SimContext {
     pub step: Option<usize>,
     pub next_step: usize,
     pub current: PartyStep,
+    /// Whether this party has sent or received a message in the current op. Until it has, a
+    /// receive's wait up to the message's send time is idle (the party had nothing to do in the
+    /// op yet), not the op's cost: it is left out of `wait_ns` and the step starts after it
+    /// (docs/simulator.md, "Idle time").
+    pub engaged: bool,
 }
 
 impl SimContext {
@@ -411,6 +418,7 @@ impl SimContext {
         self.shared.lock().current_op[self.me] = op;
         self.op = op;
         self.op_depth = 0;
+        self.engaged = false;
         for f in &mut self.faults {
             if f.op == op && f.step.is_none() && f.is_message_fault() {
                 f.armed = true;
@@ -534,7 +542,9 @@ impl Context for SimContext {
             round,
             op_round,
             op: self.op,
+            send_ns: self.clock_ns,
         };
+        self.engaged = true;
         if self.shared.abort.load(SeqCst) {
             return Err(ProtocolError::Transport("run aborted".into()));
         }
@@ -630,6 +640,15 @@ impl Context for SimContext {
                 return Err(ProtocolError::Transport("run aborted".into()));
             }
         }
+        if !self.engaged && env.send_ns > self.clock_ns {
+            // Idle until the first message of the op was even sent: the step starts there (its
+            // computing so far is taken as done just before), so a receiver with nothing to do
+            // in the earlier ops is not charged their time.
+            let idle = env.send_ns - self.clock_ns;
+            self.current.start_ns = self.current.start_ns.saturating_add(idle);
+            self.clock_ns = env.send_ns;
+        }
+        self.engaged = true;
         if env.delivery_ns > self.clock_ns {
             self.current.wait_ns = self
                 .current
