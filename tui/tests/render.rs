@@ -71,6 +71,21 @@ fn each_detail_pane_80x24() {
     }
 }
 
+/// At the end of the run carol has received the output: her lane holds only the reveal (she
+/// idled before it, which is no op's cost), the ops of the window are labelled over their spans,
+/// and the axis has ticks with times. The waiting heatmap is scaled by real waits, not carol's
+/// idle time.
+#[test]
+fn timeline_and_waiting_heatmap_at_the_end_80x24() {
+    for (key, name) in [("6", "timeline"), ("5w", "heatmap_waiting")] {
+        let mut a = app();
+        keys(&mut a, "G<Esc>");
+        keys(&mut a, key);
+        keys(&mut a, "<Esc>");
+        insta::assert_snapshot!(format!("{name}_at_the_end_80x24"), screen(&mut a, 80, 24));
+    }
+}
+
 #[test]
 fn wide_layout_shows_explain_under_the_detail_pane_160x48() {
     let mut a = app();
