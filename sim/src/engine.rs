@@ -40,6 +40,13 @@ pub struct Totals {
     pub virtual_time_ns: u64,
     /// Wall-clock time of the run, ns.
     pub wall_time_ns: u64,
+    /// Online rounds on the program's critical path: the causal depth when each op starts as
+    /// soon as the ops it depends on are done (`crate::dag`), ≤ `rounds` (which follows program
+    /// order). Equal to it for a chain.
+    pub critical_path_rounds: u32,
+    /// Predicted virtual makespan of the DAG schedule (independent ops' messages overlap under
+    /// the same link model), ns; ≤ `virtual_time_ns` up to link queueing, equal for a chain.
+    pub dag_virtual_time_ns: u64,
 }
 
 /// One output as its receiver learned it.
@@ -304,6 +311,7 @@ impl Simulation {
                 next_step: 0,
                 current: PartyStep::default(),
                 engaged: false,
+                acts: Vec::new(),
             };
             let plan = plan.clone();
             let shared = shared.clone();
@@ -502,7 +510,12 @@ impl Simulation {
     }
 
     /// Runs to the end, joins every party and returns the result, or the first failure.
-    pub fn finish(mut self) -> Result<RunResult> {
+    pub fn finish(self) -> Result<RunResult> {
+        self.finish_recording().map(|(r, _)| r)
+    }
+
+    /// [`Simulation::finish`], also returning every party's recorded actions (`crate::dag`).
+    pub(crate) fn finish_recording(mut self) -> Result<(RunResult, Vec<Vec<crate::dag::Act>>)> {
         self.set_gate(usize::MAX);
         for h in self.handles.drain(..) {
             if h.join().is_err() {
@@ -531,6 +544,21 @@ impl Simulation {
         totals.offline_messages = all.offline_messages;
         totals.offline_rounds = all.offline_rounds;
         totals.virtual_time_ns = logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0);
+        let acts: Vec<Vec<crate::dag::Act>> =
+            logs.iter_mut().map(|l| std::mem::take(&mut l.acts)).collect();
+        // A record that does not replay (it cannot happen in a finished run) keeps program order.
+        let dag = crate::dag::replay(
+            &self.plan,
+            &trace,
+            &acts,
+            &crate::dag::dependencies(&self.plan),
+        )
+        .unwrap_or(crate::dag::Schedule {
+            rounds: totals.rounds,
+            virtual_time_ns: totals.virtual_time_ns,
+        });
+        totals.critical_path_rounds = dag.rounds;
+        totals.dag_virtual_time_ns = dag.virtual_time_ns;
         let cfg = self.plan.scenario.fixed_point;
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
@@ -587,13 +615,16 @@ impl Simulation {
                 ));
             }
         }
-        Ok(RunResult {
-            trace,
-            outputs,
-            totals,
-            metrics,
-            warnings,
-        })
+        Ok((
+            RunResult {
+                trace,
+                outputs,
+                totals,
+                metrics,
+                warnings,
+            },
+            acts,
+        ))
     }
 }
 

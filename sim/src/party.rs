@@ -73,6 +73,8 @@ pub(crate) struct PartyLog {
     pub op_outputs: Vec<Option<Tensor<u64>>>,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
+    /// Everything the party did, in order (for the DAG schedule, `crate::dag`); set at finish.
+    pub acts: Vec<crate::dag::Act>,
 }
 
 /// Everything the threads share.
@@ -350,6 +352,8 @@ pub(crate) struct SimContext {
     /// op yet), not the op's cost: it is left out of `wait_ns` and the step starts after it
     /// (docs/simulator.md, "Idle time").
     pub engaged: bool,
+    /// What this party did so far, in order (see [`crate::dag::Act`]).
+    pub acts: Vec<crate::dag::Act>,
 }
 
 impl SimContext {
@@ -381,10 +385,20 @@ impl SimContext {
         let now = Instant::now();
         if self.timing == Timing::Measured {
             let d = u64::try_from((now - self.mark).as_nanos()).unwrap_or(u64::MAX);
-            self.clock_ns = self.clock_ns.saturating_add(d);
-            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+            self.computed(d);
         }
         self.mark = now;
+    }
+
+    /// Advances the clock by `d` ns of computing (and records it for the DAG schedule).
+    fn computed(&mut self, d: u64) {
+        self.clock_ns = self.clock_ns.saturating_add(d);
+        self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+        match self.acts.last_mut() {
+            Some(crate::dag::Act::Compute(c)) => *c = c.saturating_add(d),
+            _ if d > 0 => self.acts.push(crate::dag::Act::Compute(d)),
+            _ => {}
+        }
     }
 
     /// Closes the step in progress, recording what the party did in it (also called when the
@@ -415,6 +429,9 @@ impl SimContext {
 
     /// Marks the start of op `op` (and arms the message faults set for its start).
     pub fn begin_op(&mut self, op: usize) {
+        // Work before the op (setting up, encoding inputs) is recorded before it.
+        self.advance_compute();
+        self.acts.push(crate::dag::Act::Op(op));
         self.shared.lock().current_op[self.me] = op;
         self.op = op;
         self.op_depth = 0;
@@ -467,7 +484,10 @@ impl SimContext {
     pub fn finish(&mut self) {
         self.close_step();
         self.step = None;
-        self.shared.log(self.me).final_clock_ns = self.clock_ns;
+        let mut log = self.shared.log(self.me);
+        log.final_clock_ns = self.clock_ns;
+        log.acts = std::mem::take(&mut self.acts);
+        drop(log);
         let mut st = self.shared.lock();
         st.status[self.me] = PartyStatus::Finished;
         self.shared.changed.notify_all();
@@ -532,6 +552,7 @@ impl Context for SimContext {
             payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
             fault: fault.map(|f| f.0),
         });
+        self.acts.push(crate::dag::Act::Send);
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
         };
@@ -663,6 +684,7 @@ impl Context for SimContext {
             }
             Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
         }
+        self.acts.push(crate::dag::Act::Recv(from));
         self.mark = Instant::now();
         self.check_clock()?;
         Ok(env.payload)
@@ -733,8 +755,7 @@ impl Context for SimContext {
         if let Timing::Model { ns_per_ring_op } = self.timing {
             // `as` saturates: a product beyond u64 is u64::MAX, never a wrap.
             let d = (ring_ops as f64 * ns_per_ring_op).round() as u64;
-            self.clock_ns = self.clock_ns.saturating_add(d);
-            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+            self.computed(d);
         }
     }
 }

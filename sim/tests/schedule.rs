@@ -85,3 +85,71 @@ fn an_output_receiver_is_charged_only_the_reveal_it_waits_for() {
     }
     assert_eq!(r.totals.virtual_time_ns, c.end_ns);
 }
+
+/// var = mean(x²) − mean(x)²: two independent branches from x, each three rounds (square +
+/// truncation, then the mean's truncation; the mean's truncation, then square + truncation).
+fn variance() -> Plan {
+    let mut text = scenario(
+        r#"(name: "x", owner: "alice", shape: [4], data: Values([1.0, 2.0, 3.0, 4.0])),
+        (name: "inv_n", owner: "public", shape: [1], data: Values([0.25]))"#,
+        r#"(name: "x2", op: Square("x")),
+        (name: "s2", op: ReduceSum(input: "x2")),
+        (name: "m2", op: Mul("s2", "inv_n")),
+        (name: "s", op: ReduceSum(input: "x")),
+        (name: "m", op: Mul("s", "inv_n")),
+        (name: "mm", op: Square("m")),
+        (name: "var", op: Sub("m2", "mm"))"#,
+        r#"(name: "var", to: "carol")"#,
+    );
+    text = text.replace("timing:", "truncation: Dealer,\n    timing:");
+    plan(&text)
+}
+
+#[test]
+fn independent_branches_share_rounds_on_the_critical_path() {
+    let p = variance();
+    let r = sim::run(&p).unwrap();
+    assert!((r.outputs[0].values[0] - 1.25).abs() < 1e-3);
+    let rounds: Vec<(String, u32)> = r
+        .trace
+        .ops
+        .iter()
+        .map(|o| (o.name.clone(), o.stats.rounds))
+        .collect();
+    let want = [
+        ("input x", 1),
+        ("x2", 2),
+        ("s2", 0),
+        ("m2", 1),
+        ("s", 0),
+        ("m", 1),
+        ("mm", 2),
+        ("var", 0),
+        ("output var", 1),
+    ];
+    let want: Vec<(String, u32)> = want.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+    assert_eq!(rounds, want);
+    // In program order the branches run one after the other: 1 + 2 + 1 + 1 + 2 + 1.
+    assert_eq!(r.totals.rounds, 8);
+    // On the DAG they overlap: 1 + max(2 + 1, 1 + 2) + 1.
+    assert_eq!(r.totals.critical_path_rounds, 5);
+    // And so do their messages: the DAG time is the critical path's, well below the sequential
+    // time (5 vs 8 latencies of 100 µs, plus transmission and computing).
+    assert!(r.totals.virtual_time_ns > 8 * LATENCY_NS, "{:?}", r.totals);
+    assert!(r.totals.dag_virtual_time_ns > 5 * LATENCY_NS, "{:?}", r.totals);
+    assert!(r.totals.dag_virtual_time_ns < 6 * LATENCY_NS, "{:?}", r.totals);
+}
+
+#[test]
+fn a_chain_has_the_same_figures_either_way() {
+    // Every op reads the one before: the DAG is the program order.
+    let p = plan(&scenario(
+        r#"(name: "x", owner: "alice", shape: [4], data: Values([1.5, -2.0, 0.5, 3.0]))"#,
+        r#"(name: "y", op: Square("x")), (name: "z", op: Square("y")), (name: "o", op: Reveal("z"))"#,
+        r#"(name: "o", to: "carol")"#,
+    ));
+    let r = sim::run(&p).unwrap();
+    assert!(r.totals.rounds >= 5, "{:?}", r.totals);
+    assert_eq!(r.totals.critical_path_rounds, r.totals.rounds);
+    assert_eq!(r.totals.dag_virtual_time_ns, r.totals.virtual_time_ns);
+}
