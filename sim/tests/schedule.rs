@@ -153,3 +153,17 @@ fn a_chain_has_the_same_figures_either_way() {
     assert_eq!(r.totals.critical_path_rounds, r.totals.rounds);
     assert_eq!(r.totals.dag_virtual_time_ns, r.totals.virtual_time_ns);
 }
+
+#[test]
+fn compare_shows_both_schedules() {
+    let c = sim::compare::compare(&variance(), &[sim::scenario::ProtocolKind::Pond]).unwrap();
+    let row = &c.rows[0];
+    assert_eq!((row.rounds, row.critical_path_rounds), (8, 5));
+    assert!(row.wan_dag_ns < row.wan_ns && row.lan_dag_ns < row.lan_ns, "{row:?}");
+    // 20 ms one way: the WAN times are dominated by 8 and 5 latencies.
+    assert!(row.wan_ns > 8 * 20_000_000 && row.wan_dag_ns < 6 * 20_000_000, "{row:?}");
+    let table = c.table();
+    let dag = table.split("DAG schedule").nth(1).expect("a DAG section");
+    let line = dag.lines().find(|l| l.starts_with("pond")).unwrap();
+    assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), ["pond", "8", "5"]);
+}
