@@ -234,6 +234,8 @@ pub struct Controller {
     breakpoints: Vec<Breakpoint>,
     status: Vec<PartyStatus>,
     outputs: Vec<OutputValue>,
+    /// The finished run's totals and metrics (`None` until it has finished).
+    finished: Option<(crate::engine::Totals, Option<crate::metrics::Metrics>)>,
     ops_stale: bool,
     /// Set from another thread to stop a long movement at the next step boundary.
     interrupt: Arc<AtomicBool>,
@@ -269,6 +271,7 @@ impl Controller {
             breakpoints,
             status: vec![],
             outputs: vec![],
+            finished: None,
             ops_stale: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             interrupted: false,
@@ -283,6 +286,7 @@ impl Controller {
 
     fn launch(&mut self) {
         self.sim = None; // cancels and joins the previous run, if any
+        self.finished = None;
         let sim = match Simulation::start(&self.plan, 0) {
             Ok(sim) => sim,
             Err(e) => {
@@ -381,6 +385,16 @@ impl Controller {
         &self.outputs
     }
 
+    /// The finished run's totals (`None` until every party has finished).
+    pub fn totals(&self) -> Option<&crate::engine::Totals> {
+        self.finished.as_ref().map(|f| &f.0)
+    }
+
+    /// The finished run's classification metrics, for a scenario with `metrics`.
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.finished.as_ref().and_then(|f| f.1.as_ref())
+    }
+
     /// The step just executed at the cursor (`None` before the first).
     pub fn current_step(&self) -> Option<&StepRecord> {
         self.pos
@@ -476,6 +490,7 @@ impl Controller {
             Ok(result) => {
                 self.trace = result.trace;
                 self.outputs = result.outputs;
+                self.finished = Some((result.totals, result.metrics));
                 self.completed = self.trace.steps.len();
                 self.ops_stale = false;
                 self.state = RunState::Finished;

@@ -97,7 +97,9 @@ pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
 
 /// Strict program order: every op depends on the one before.
 pub fn program_order(ops: usize) -> Vec<Vec<usize>> {
-    (0..ops).map(|k| k.checked_sub(1).into_iter().collect()).collect()
+    (0..ops)
+        .map(|k| k.checked_sub(1).into_iter().collect())
+        .collect()
 }
 
 /// One recorded message, for the replay.
@@ -291,7 +293,9 @@ pub(crate) fn replay(
     }
     let all_done = tasks.iter().flatten().all(|t| t.done);
     all_done.then(|| Schedule {
-        virtual_time_ns: out.virtual_time_ns.max(setup.iter().copied().max().unwrap_or(0)),
+        virtual_time_ns: out
+            .virtual_time_ns
+            .max(setup.iter().copied().max().unwrap_or(0)),
         ..out
     })
 }
@@ -315,8 +319,14 @@ mod tests {
     #[test]
     fn program_order_replays_the_run_exactly() {
         for (network, timing) in [
-            ("(default: (latency_us: 100, bandwidth_bps: 1_000_000))", "Model(ns_per_ring_op: 3.0)"),
-            ("(default: (latency_us: 50, jitter_us: 40, bandwidth_bps: 10_000_000))", "Measured"),
+            (
+                "(default: (latency_us: 100, bandwidth_bps: 1_000_000))",
+                "Model(ns_per_ring_op: 3.0)",
+            ),
+            (
+                "(default: (latency_us: 50, jitter_us: 40, bandwidth_bps: 10_000_000))",
+                "Measured",
+            ),
         ] {
             let p = plan(&format!(
                 r#"Scenario(

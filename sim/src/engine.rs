@@ -544,8 +544,10 @@ impl Simulation {
         totals.offline_messages = all.offline_messages;
         totals.offline_rounds = all.offline_rounds;
         totals.virtual_time_ns = logs.iter().map(|l| l.final_clock_ns).max().unwrap_or(0);
-        let acts: Vec<Vec<crate::dag::Act>> =
-            logs.iter_mut().map(|l| std::mem::take(&mut l.acts)).collect();
+        let acts: Vec<Vec<crate::dag::Act>> = logs
+            .iter_mut()
+            .map(|l| std::mem::take(&mut l.acts))
+            .collect();
         // A record that does not replay (it cannot happen in a finished run) keeps program order.
         let dag = crate::dag::replay(
             &self.plan,

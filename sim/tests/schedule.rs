@@ -58,11 +58,19 @@ fn an_output_receiver_is_charged_only_the_reveal_it_waits_for() {
     let first_send = msgs.iter().map(|m| m.send_ns).min().unwrap();
     let last_send = msgs.iter().map(|m| m.send_ns).max().unwrap();
     let predicted = last_send + tx_ns(32) + LATENCY_NS - first_send;
-    assert!(first_send > 300_000, "the servers reach the output after 3 rounds");
+    assert!(
+        first_send > 300_000,
+        "the servers reach the output after 3 rounds"
+    );
     // Carol's step: it starts when the first share is sent, and waits only for the link.
-    let c = steps.iter().find(|s| !s.parties[carol].sent.is_empty() || s.parties[carol].wait_ns > 0);
+    let c = steps
+        .iter()
+        .find(|s| !s.parties[carol].sent.is_empty() || s.parties[carol].wait_ns > 0);
     let c = &c.expect("carol receives in the output op").parties[carol];
-    assert_eq!(c.start_ns, first_send, "carol's idle time is not the reveal's");
+    assert_eq!(
+        c.start_ns, first_send,
+        "carol's idle time is not the reveal's"
+    );
     assert_eq!(c.end_ns, last_send + tx_ns(32) + LATENCY_NS);
     assert_eq!(c.wait_ns, predicted);
     // The longest any party spent in a step of the op (what the outline shows) and the op's
@@ -80,7 +88,12 @@ fn an_output_receiver_is_charged_only_the_reveal_it_waits_for() {
     // Every step still spans exactly its computing and waiting.
     for s in &t.steps {
         for p in &s.parties {
-            assert_eq!(p.end_ns - p.start_ns, p.compute_ns + p.wait_ns, "step {}", s.name);
+            assert_eq!(
+                p.end_ns - p.start_ns,
+                p.compute_ns + p.wait_ns,
+                "step {}",
+                s.name
+            );
         }
     }
     assert_eq!(r.totals.virtual_time_ns, c.end_ns);
@@ -136,8 +149,16 @@ fn independent_branches_share_rounds_on_the_critical_path() {
     // And so do their messages: the DAG time is the critical path's, well below the sequential
     // time (5 vs 8 latencies of 100 µs, plus transmission and computing).
     assert!(r.totals.virtual_time_ns > 8 * LATENCY_NS, "{:?}", r.totals);
-    assert!(r.totals.dag_virtual_time_ns > 5 * LATENCY_NS, "{:?}", r.totals);
-    assert!(r.totals.dag_virtual_time_ns < 6 * LATENCY_NS, "{:?}", r.totals);
+    assert!(
+        r.totals.dag_virtual_time_ns > 5 * LATENCY_NS,
+        "{:?}",
+        r.totals
+    );
+    assert!(
+        r.totals.dag_virtual_time_ns < 6 * LATENCY_NS,
+        "{:?}",
+        r.totals
+    );
 }
 
 #[test]
@@ -159,11 +180,20 @@ fn compare_shows_both_schedules() {
     let c = sim::compare::compare(&variance(), &[sim::scenario::ProtocolKind::Pond]).unwrap();
     let row = &c.rows[0];
     assert_eq!((row.rounds, row.critical_path_rounds), (8, 5));
-    assert!(row.wan_dag_ns < row.wan_ns && row.lan_dag_ns < row.lan_ns, "{row:?}");
+    assert!(
+        row.wan_dag_ns < row.wan_ns && row.lan_dag_ns < row.lan_ns,
+        "{row:?}"
+    );
     // 20 ms one way: the WAN times are dominated by 8 and 5 latencies.
-    assert!(row.wan_ns > 8 * 20_000_000 && row.wan_dag_ns < 6 * 20_000_000, "{row:?}");
+    assert!(
+        row.wan_ns > 8 * 20_000_000 && row.wan_dag_ns < 6 * 20_000_000,
+        "{row:?}"
+    );
     let table = c.table();
     let dag = table.split("DAG schedule").nth(1).expect("a DAG section");
     let line = dag.lines().find(|l| l.starts_with("pond")).unwrap();
-    assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), ["pond", "8", "5"]);
+    assert_eq!(
+        line.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["pond", "8", "5"]
+    );
 }

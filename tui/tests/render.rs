@@ -86,6 +86,17 @@ fn timeline_and_waiting_heatmap_at_the_end_80x24() {
     }
 }
 
+/// From 30 rows on, the totals strip sits under the outline: up to the cursor, at the end, the
+/// DAG schedule and the op at the cursor.
+#[test]
+fn totals_strip_under_the_outline_100x32() {
+    for (seq, name) in [("sss", "totals_at_step_3"), ("G", "totals_at_the_end")] {
+        let mut a = app();
+        keys(&mut a, seq);
+        insta::assert_snapshot!(format!("{name}_100x32"), screen(&mut a, 100, 32));
+    }
+}
+
 #[test]
 fn wide_layout_shows_explain_under_the_detail_pane_160x48() {
     let mut a = app();

@@ -138,7 +138,11 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         let text = format::ns(t0 + (t1 - t0) * k as u64 / ticks as u64);
         let len = text.chars().count();
         // The last label ends at the last column.
-        let at = if k == ticks { (c + 1).saturating_sub(len) } else { c };
+        let at = if k == ticks {
+            (c + 1).saturating_sub(len)
+        } else {
+            c
+        };
         let room = at.saturating_sub(1)..(at + len + 1).min(lane_w);
         if at + len <= lane_w && !taken[room.clone()].iter().any(|&x| x) {
             put(&mut labels, at, lane_w, &text);
@@ -150,7 +154,11 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         Span::styled(axis.into_iter().collect::<String>(), th.title()),
     ]));
     out.push(Line::styled(
-        format!("{:>label_w$} {}", "", labels.into_iter().collect::<String>()),
+        format!(
+            "{:>label_w$} {}",
+            "",
+            labels.into_iter().collect::<String>()
+        ),
         th.dim(),
     ));
     out.push(Line::styled(
