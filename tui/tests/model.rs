@@ -672,7 +672,7 @@ fn totals_show_accuracy_and_agreement_at_the_end_of_a_scenario_with_metrics() {
         .map(|l| l.to_string() + "\n")
         .collect();
     assert!(
-        before.contains("accuracy, agreement: at the end of the run"),
+        before.contains("accuracy, agreement: once the run has finished"),
         "{before}"
     );
     keys(&mut a, "G");

@@ -123,7 +123,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             format::ns(e.dag_virtual_time_ns)
         ),
         (None, sim::control::RunState::Failed(_)) => "— (the run failed: no end)".into(),
-        (None, _) => "— at the end of the run (G runs to it)".into(),
+        (None, _) => "— once the run has finished (G runs to it)".into(),
     };
     out.push(Line::from(vec![
         Span::styled(format!("{:<8}", "DAG"), th.dim()),
@@ -169,7 +169,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
                 "accuracy {:.4} (plaintext {:.4}) · agreement {:.4} · {} images",
                 m.accuracy, m.plaintext_accuracy, m.agreement, m.images
             ),
-            None => "accuracy, agreement: at the end of the run".into(),
+            None => "accuracy, agreement: once the run has finished".into(),
         };
         out.push(Line::from(fit(&text, width)));
     }
