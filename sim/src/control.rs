@@ -234,6 +234,8 @@ pub struct Controller {
     breakpoints: Vec<Breakpoint>,
     status: Vec<PartyStatus>,
     outputs: Vec<OutputValue>,
+    /// The finished run's totals and metrics (`None` until it has finished).
+    finished: Option<(crate::engine::Totals, Option<crate::metrics::Metrics>)>,
     ops_stale: bool,
     /// Set from another thread to stop a long movement at the next step boundary.
     interrupt: Arc<AtomicBool>,
@@ -271,6 +273,7 @@ impl Controller {
             breakpoints,
             status: vec![],
             outputs: vec![],
+            finished: None,
             ops_stale: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             interrupted: false,
@@ -286,6 +289,7 @@ impl Controller {
 
     fn launch(&mut self) {
         self.sim = None; // cancels and joins the previous run, if any
+        self.finished = None;
         let sim = match Simulation::start(&self.plan, 0) {
             Ok(sim) => sim,
             Err(e) => {
@@ -383,6 +387,16 @@ impl Controller {
     /// Outputs at their receivers (once the run has finished).
     pub fn outputs(&self) -> &[OutputValue] {
         &self.outputs
+    }
+
+    /// The finished run's totals (`None` until every party has finished).
+    pub fn totals(&self) -> Option<&crate::engine::Totals> {
+        self.finished.as_ref().map(|f| &f.0)
+    }
+
+    /// The finished run's classification metrics, for a scenario with `metrics`.
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.finished.as_ref().and_then(|f| f.1.as_ref())
     }
 
     /// The step just executed at the cursor (`None` before the first).
@@ -487,6 +501,7 @@ impl Controller {
             Ok(result) => {
                 self.trace = result.trace;
                 self.outputs = result.outputs;
+                self.finished = Some((result.totals, result.metrics));
                 self.completed = self.trace.steps.len();
                 self.ops_stale = false;
                 self.state = RunState::Finished;

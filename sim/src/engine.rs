@@ -40,6 +40,13 @@ pub struct Totals {
     pub virtual_time_ns: u64,
     /// Wall-clock time of the run, ns.
     pub wall_time_ns: u64,
+    /// Online rounds on the program's critical path: the causal depth when each op starts as
+    /// soon as the ops it depends on are done (`crate::dag`), ≤ `rounds` (which follows program
+    /// order). Equal to it for a chain.
+    pub critical_path_rounds: u32,
+    /// Predicted virtual makespan of the DAG schedule (independent ops' messages overlap under
+    /// the same link model), ns; ≤ `virtual_time_ns` up to link queueing, equal for a chain.
+    pub dag_virtual_time_ns: u64,
 }
 
 /// One output as its receiver learned it.
@@ -296,6 +303,8 @@ impl Simulation {
                 next_step: 0,
                 current: PartyStep::default(),
                 path: Arc::default(),
+                engaged: false,
+                acts: Vec::new(),
             };
             let plan = plan.clone();
             let shared = shared.clone();
@@ -546,7 +555,16 @@ impl Simulation {
 
     /// Like [`Simulation::finish`], but a failed run also returns what it recorded before the
     /// failure ([`FailedRun`]), for the partial report.
-    pub fn finish_keeping_partial(mut self) -> std::result::Result<RunResult, Box<FailedRun>> {
+    pub fn finish_keeping_partial(self) -> std::result::Result<RunResult, Box<FailedRun>> {
+        self.finish_recording().map(|(r, _)| r)
+    }
+
+    /// [`Simulation::finish_keeping_partial`], also returning every party's recorded actions
+    /// (`crate::dag`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn finish_recording(
+        mut self,
+    ) -> std::result::Result<(RunResult, Vec<Vec<crate::dag::Act>>), Box<FailedRun>> {
         self.set_gate(usize::MAX);
         for h in self.handles.drain(..) {
             if h.join().is_err() {
@@ -625,6 +643,27 @@ impl Simulation {
                 .max()
                 .unwrap_or(0),
         };
+        let acts: Vec<Vec<crate::dag::Act>> = logs
+            .iter_mut()
+            .map(|l| std::mem::take(&mut l.acts))
+            .collect();
+        // The DAG schedule of a finished run; a failed run (or a record that does not replay,
+        // which cannot happen in a finished run) keeps program order.
+        let dag = match failure {
+            None => crate::dag::replay(
+                &self.plan,
+                &trace,
+                &acts,
+                &crate::dag::dependencies(&self.plan),
+            ),
+            Some(_) => None,
+        }
+        .unwrap_or(crate::dag::Schedule {
+            rounds: totals.rounds,
+            virtual_time_ns: totals.virtual_time_ns,
+        });
+        totals.critical_path_rounds = dag.rounds;
+        totals.dag_virtual_time_ns = dag.virtual_time_ns;
         let cfg = self.plan.scenario.fixed_point;
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
@@ -701,7 +740,7 @@ impl Simulation {
             warnings,
         };
         match failure {
-            None => Ok(result),
+            None => Ok((result, acts)),
             Some(error) => Err(Box::new(FailedRun {
                 error,
                 partial: Some(result),

@@ -12,6 +12,7 @@
 pub mod attack;
 pub mod compare;
 pub mod control;
+pub mod dag;
 pub mod engine;
 pub mod error;
 pub mod estimate;

@@ -29,6 +29,8 @@ pub(crate) struct Envelope {
     pub round: u32,
     pub op_round: u32,
     pub op: usize,
+    /// The sender's clock when it sent, ns (where a receiver's idle time ends, see `engaged`).
+    pub send_ns: u64,
 }
 
 /// What a party is doing, as the monitor sees it.
@@ -81,6 +83,8 @@ pub(crate) struct PartyLog {
     pub op_outputs: Vec<Option<Tensor<u64>>>,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
+    /// Everything the party did, in order (for the DAG schedule, `crate::dag`); set at finish.
+    pub acts: Vec<crate::dag::Act>,
 }
 
 /// The sub-protocols a party is in (see [`Context::enter`]): their names, outermost first, and
@@ -394,6 +398,13 @@ pub(crate) struct SimContext {
     pub current: PartyStep,
     /// The sub-protocols the party is in now (shared with the log's entries until it changes).
     pub path: Arc<CallPath>,
+    /// Whether this party has sent or received a message in the current op. Until it has, a
+    /// receive's wait up to the message's send time is idle (the party had nothing to do in the
+    /// op yet), not the op's cost: it is left out of `wait_ns` and the step starts after it
+    /// (docs/simulator.md, "Idle time").
+    pub engaged: bool,
+    /// What this party did so far, in order (see [`crate::dag::Act`]).
+    pub acts: Vec<crate::dag::Act>,
 }
 
 impl SimContext {
@@ -425,10 +436,20 @@ impl SimContext {
         let now = Instant::now();
         if self.timing == Timing::Measured {
             let d = u64::try_from((now - self.mark).as_nanos()).unwrap_or(u64::MAX);
-            self.clock_ns = self.clock_ns.saturating_add(d);
-            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+            self.computed(d);
         }
         self.mark = now;
+    }
+
+    /// Advances the clock by `d` ns of computing (and records it for the DAG schedule).
+    fn computed(&mut self, d: u64) {
+        self.clock_ns = self.clock_ns.saturating_add(d);
+        self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+        match self.acts.last_mut() {
+            Some(crate::dag::Act::Compute(c)) => *c = c.saturating_add(d),
+            _ if d > 0 => self.acts.push(crate::dag::Act::Compute(d)),
+            _ => {}
+        }
     }
 
     /// Closes the step in progress, recording what the party did in it (also called when the
@@ -459,9 +480,13 @@ impl SimContext {
 
     /// Marks the start of op `op` (and arms the message faults set for its start).
     pub fn begin_op(&mut self, op: usize) {
+        // Work before the op (setting up, encoding inputs) is recorded before it.
+        self.advance_compute();
+        self.acts.push(crate::dag::Act::Op(op));
         self.shared.lock().current_op[self.me] = op;
         self.op = op;
         self.op_depth = 0;
+        self.engaged = false;
         for f in &mut self.faults {
             if f.op == op && f.step.is_none() && f.is_message_fault() {
                 f.armed = true;
@@ -510,7 +535,10 @@ impl SimContext {
     pub fn finish(&mut self) {
         self.close_step();
         self.step = None;
-        self.shared.log(self.me).final_clock_ns = self.clock_ns;
+        let mut log = self.shared.log(self.me);
+        log.final_clock_ns = self.clock_ns;
+        log.acts = std::mem::take(&mut self.acts);
+        drop(log);
         let mut st = self.shared.lock();
         st.status[self.me] = PartyStatus::Finished;
         self.shared.changed.notify_all();
@@ -575,6 +603,7 @@ impl Context for SimContext {
             payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
             fault: fault.map(|f| f.0),
         });
+        self.acts.push(crate::dag::Act::Send);
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
         };
@@ -585,7 +614,9 @@ impl Context for SimContext {
             round,
             op_round,
             op: self.op,
+            send_ns: self.clock_ns,
         };
+        self.engaged = true;
         if self.shared.abort.load(SeqCst) {
             return Err(ProtocolError::Transport("run aborted".into()));
         }
@@ -681,6 +712,15 @@ impl Context for SimContext {
                 return Err(ProtocolError::Transport("run aborted".into()));
             }
         }
+        if !self.engaged && env.send_ns > self.clock_ns {
+            // Idle until the first message of the op was even sent: the step starts there (its
+            // computing so far is taken as done just before), so a receiver with nothing to do
+            // in the earlier ops is not charged their time.
+            let idle = env.send_ns - self.clock_ns;
+            self.current.start_ns = self.current.start_ns.saturating_add(idle);
+            self.clock_ns = env.send_ns;
+        }
+        self.engaged = true;
         if env.delivery_ns > self.clock_ns {
             self.current.wait_ns = self
                 .current
@@ -695,6 +735,7 @@ impl Context for SimContext {
             }
             Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
         }
+        self.acts.push(crate::dag::Act::Recv(from));
         self.mark = Instant::now();
         self.check_clock()?;
         Ok(env.payload)
@@ -778,8 +819,7 @@ impl Context for SimContext {
         if let Timing::Model { ns_per_ring_op } = self.timing {
             // `as` saturates: a product beyond u64 is u64::MAX, never a wrap.
             let d = (ring_ops as f64 * ns_per_ring_op).round() as u64;
-            self.clock_ns = self.clock_ns.saturating_add(d);
-            self.current.compute_ns = self.current.compute_ns.saturating_add(d);
+            self.computed(d);
         }
     }
 }

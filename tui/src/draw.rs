@@ -77,6 +77,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     for (p, r) in &areas.panes {
         panes::draw(f, *r, app, *p);
     }
+    if let Some(r) = areas.totals {
+        panes::totals::draw(f, r, app);
+    }
     let msg = match &app.mode {
         Mode::Command(text) => {
             let (before, under, after) = crate::line_edit::render(text, &app.line);
@@ -266,6 +269,17 @@ fn help(f: &mut Frame, size: Rect, app: &App) {
             Span::styled(format!("  {k}"), th.title()),
             Span::raw(format!(" — {d}")),
         ]));
+    }
+    if lines.len() + 4 <= room {
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            "From 30 rows a totals strip sits under the outline: bytes, messages, rounds,",
+            th.dim(),
+        ));
+        lines.push(Line::styled(
+            "virtual time to the cursor and at the end; DAG schedule; op rounds; metrics.",
+            th.dim(),
+        ));
     }
     finish_help(f, size, lines);
 }

@@ -8,6 +8,8 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 pub const MIN_WIDTH: u16 = 60;
 /// The smallest terminal height the debugger draws in.
 pub const MIN_HEIGHT: u16 = 15;
+/// From this height on, the totals strip (`panes::totals`) is shown under the outline.
+pub const TOTALS_MIN_HEIGHT: u16 = 30;
 /// From this size on, a second detail pane (explain, or shares) is shown under the first.
 pub const WIDE: (u16, u16) = (140, 40);
 
@@ -26,6 +28,8 @@ pub struct Areas {
     pub message: Rect,
     /// The key hints.
     pub keys: Rect,
+    /// The totals strip under the outline, on terminals at least [`TOTALS_MIN_HEIGHT`] high.
+    pub totals: Option<Rect>,
 }
 
 /// The second pane shown on wide terminals.
@@ -96,7 +100,17 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Min(3)])
         .split(cols[1]);
-    let mut panes = vec![(Pane::Outline, cols[0])];
+    let (outline, totals) = if size.height >= TOTALS_MIN_HEIGHT {
+        let h = crate::panes::totals::height(app);
+        let split = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Min(5), Constraint::Length(h)])
+            .split(cols[0]);
+        (split[0], Some(split[1]))
+    } else {
+        (cols[0], None)
+    };
+    let mut panes = vec![(Pane::Outline, outline)];
     if size.width >= WIDE.0 && size.height >= WIDE.1 {
         let split = Layout::default()
             .direction(Direction::Vertical)
@@ -125,5 +139,6 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
         panes,
         message: rows[2],
         keys: rows[3],
+        totals,
     })
 }

@@ -657,3 +657,74 @@ fn profile_commands_set_every_link_to_the_one_named_profile() {
     assert!(a.message.contains("usage: profile NAME"), "{}", a.message);
     assert_eq!(a.ctl.plan().links, before);
 }
+
+/// The totals strip: costs up to the cursor add up the recorded steps, and at the last step
+/// they are the run's own totals; the end row, the DAG figures and the metrics come from the
+/// finished run.
+#[test]
+fn totals_up_to_the_cursor_reach_the_run_totals_at_the_end() {
+    use tui::panes::totals::{up_to, Summary};
+    let mut a = app();
+    keys(&mut a, "sss");
+    let t = a.ctl.trace();
+    let here = up_to(t, 3);
+    let online = protocols::context::Traffic::Online;
+    let msgs = || t.steps[..3].iter().flat_map(|s| s.messages());
+    let bytes: u64 = msgs()
+        .filter(|m| m.traffic == online)
+        .map(|m| m.bytes)
+        .sum();
+    assert_eq!(here.bytes, bytes);
+    let offline = msgs().filter(|m| m.traffic != online).count() as u64;
+    assert_eq!(here.offline_messages, offline);
+    assert_eq!(here.rounds, 1, "the inputs are one round");
+    keys(&mut a, "G");
+    let t = a.ctl.trace();
+    let end = up_to(t, t.steps.len());
+    let want = a.ctl.totals().expect("the run finished").clone();
+    assert_eq!(
+        end,
+        Summary {
+            bytes: want.bytes,
+            messages: want.messages,
+            rounds: want.rounds,
+            offline_bytes: want.offline_bytes,
+            offline_messages: want.offline_messages,
+            virtual_time_ns: want.virtual_time_ns,
+        }
+    );
+    assert_eq!((want.rounds, want.critical_path_rounds), (4, 4));
+    let text: String = tui::panes::totals::lines(&a, 60)
+        .iter()
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    assert!(text.contains("4 rounds, 400.1 µs (critical path"), "{text}");
+    assert!(text.contains("output w: 1 rounds, 64 B online"), "{text}");
+    // Restarting forgets the end until the new run has finished.
+    keys(&mut a, "g");
+    assert_eq!(a.ctl.position(), 0);
+}
+
+#[test]
+fn totals_show_accuracy_and_agreement_at_the_end_of_a_scenario_with_metrics() {
+    let mut a = shipped("digits-logreg.ron", true);
+    let before: String = tui::panes::totals::lines(&a, 60)
+        .iter()
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    assert!(
+        before.contains("accuracy, agreement: once the run has finished"),
+        "{before}"
+    );
+    keys(&mut a, "G");
+    let m = a.ctl.metrics().expect("digits-logreg has metrics").clone();
+    let text: String = tui::panes::totals::lines(&a, 60)
+        .iter()
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    let want = format!(
+        "accuracy {:.4} (plaintext {:.4}) · agreement {:.4}",
+        m.accuracy, m.plaintext_accuracy, m.agreement
+    );
+    assert!(text.contains(&want), "{text}");
+}

@@ -71,6 +71,32 @@ fn each_detail_pane_80x24() {
     }
 }
 
+/// At the end of the run carol has received the output: her lane holds only the reveal (she
+/// idled before it, which is no op's cost), the ops of the window are labelled over their spans,
+/// and the axis has ticks with times. The waiting heatmap is scaled by real waits, not carol's
+/// idle time.
+#[test]
+fn timeline_and_waiting_heatmap_at_the_end_80x24() {
+    for (key, name) in [("6", "timeline"), ("5w", "heatmap_waiting")] {
+        let mut a = app();
+        keys(&mut a, "G<Esc>");
+        keys(&mut a, key);
+        keys(&mut a, "<Esc>");
+        insta::assert_snapshot!(format!("{name}_at_the_end_80x24"), screen(&mut a, 80, 24));
+    }
+}
+
+/// From 30 rows on, the totals strip sits under the outline: up to the cursor, at the end, the
+/// DAG schedule and the op at the cursor.
+#[test]
+fn totals_strip_under_the_outline_100x32() {
+    for (seq, name) in [("sss", "totals_at_step_3"), ("G", "totals_at_the_end")] {
+        let mut a = app();
+        keys(&mut a, seq);
+        insta::assert_snapshot!(format!("{name}_100x32"), screen(&mut a, 100, 32));
+    }
+}
+
 #[test]
 fn wide_layout_shows_explain_under_the_detail_pane_160x48() {
     let mut a = app();

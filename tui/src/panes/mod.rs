@@ -8,6 +8,7 @@ pub mod network;
 pub mod outline;
 pub mod shares;
 pub mod timeline;
+pub mod totals;
 pub mod view;
 pub mod view_notes;
 
