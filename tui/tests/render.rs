@@ -50,7 +50,8 @@ fn shares_of_the_opened_masks_80x24() {
 #[test]
 fn shares_of_the_truncated_product_in_hex_80x24() {
     let mut a = app();
-    keys(&mut a, "nnnvj");
+    // Z_2^64 cycles auto → decoded → unsigned → signed → hex.
+    keys(&mut a, "nnnvvvvj");
     insta::assert_snapshot!(screen(&mut a, 80, 24));
 }
 
@@ -256,7 +257,7 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
     // The shares pane lists the same opened d as Z_67 elements, not as fixed point.
     keys(&mut a, "3");
     let s = screen(&mut a, 160, 48);
-    assert!(s.contains("value (Z_67)"), "{s}");
+    assert!(s.contains("Z_67 · 0–66 · [8, 64]"), "{s}");
     assert!(!s.contains("1.526e-5"), "{s}");
 }
 
@@ -264,7 +265,7 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
 fn view_of_a_pond_server_after_opening_the_masked_inputs_in_hex_80x24() {
     let mut a = shipped("beaver-multiplication.ron", true);
     // input x, input y, then deal triple and open masked inputs.
-    keys(&mut a, "nnssvV");
+    keys(&mut a, "nnssvvvvV");
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("V View · server0 · step 4 · values: hex"), "{s}");
     assert!(s.contains("one-time-padded by the producer's mask"), "{s}");
