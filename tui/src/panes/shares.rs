@@ -86,8 +86,10 @@ struct ValueBlock<'a> {
     cols: Vec<Col<'a>>,
     /// Elements recorded (the least any column has).
     recorded: usize,
-    /// Column widths (cells and header).
+    /// Column widths in a list (cells and header).
     widths: Vec<usize>,
+    /// The widest cell of each column (a matrix's cells).
+    cells: Vec<usize>,
     /// The slice shown (tensors of two or more axes).
     slice: Option<Slice>,
     /// Whether the keys act on it.
@@ -245,7 +247,7 @@ impl<'a> Model<'a> {
             })
             .min()
             .unwrap_or(0);
-        let widths = cols
+        let cells = cols
             .iter()
             .map(|c| {
                 let cell = match *c {
@@ -267,8 +269,13 @@ impl<'a> Model<'a> {
                     }
                     Col::Error(..) => 10 + 2,
                 };
-                cell.max(self.col_name(c).chars().count())
+                cell
             })
+            .collect::<Vec<usize>>();
+        let widths = cols
+            .iter()
+            .zip(&cells)
+            .map(|(c, w)| (*w).max(self.col_name(c).chars().count()))
             .collect();
         self.values.push(ValueBlock {
             title,
@@ -278,6 +285,7 @@ impl<'a> Model<'a> {
             cols,
             recorded,
             widths,
+            cells,
             slice: None,
             selected: false,
         });
@@ -333,14 +341,15 @@ impl<'a> Model<'a> {
         if v.scale == Scale::Integer && v.kind == RingKind::Z64 {
             ring.push_str(" · an integer, not fixed point");
         }
+        out.push(Line::styled(fit(&ring, self.width), th.dim()));
         if v.recorded < n {
-            ring.push_str(&format!(
-                " · {} of {n} recorded (trace max_values {})",
+            let text = format!(
+                "  {} of {n} recorded (trace max_values {}): the rest is not shown",
                 v.recorded,
                 self.app.ctl.plan().scenario.trace.max_values
-            ));
+            );
+            out.push(Line::styled(fit(&text, self.width), th.dim()));
         }
-        out.push(Line::styled(fit(&ring, self.width), th.dim()));
         let decoded_shares = v.kind == RingKind::Z64
             && fmt == ValueFormat::Decoded
             && v.cols.iter().any(|c| matches!(c, Col::Share(..)));
@@ -360,7 +369,8 @@ impl<'a> Model<'a> {
         let decoded_shares = v.kind == RingKind::Z64
             && self.app.formats.get(v.kind) == ValueFormat::Decoded
             && v.cols.iter().any(|c| matches!(c, Col::Share(..)));
-        3 + usize::from(decoded_shares)
+        let n: usize = v.shape.iter().product();
+        3 + usize::from(decoded_shares) + usize::from(v.recorded < n)
     }
 
     /// The column groups of a list: as many columns side by side as fit the width.
@@ -398,7 +408,7 @@ impl<'a> Model<'a> {
             .slice
             .as_ref()
             .map_or(1, |s| tensor_grid::digits(s.cols.saturating_sub(1)));
-        v.widths[c].max(s)
+        v.cells[c].max(s)
     }
 
     /// The columns of column `c`'s matrix that fit the pane.
