@@ -186,8 +186,13 @@ pub fn element(
     text(read(x, kind, fmt, share, scale, cfg))
 }
 
-/// The widest [`element`] of `values`, found from the extremes of their readings (no element
-/// is formatted but the few extremes: a frame formats only the cells it shows).
+/// Elements [`element_width`] looks at: a frame's cost stays bounded however large the
+/// scenario's `trace.max_values`; a wider element further on is cut with `…`.
+pub const WIDTH_SCAN: usize = 16_384;
+
+/// The widest [`element`] of `values` (their first [`WIDTH_SCAN`]), found from the extremes of
+/// their readings (no element is formatted but the few extremes: a frame formats only the
+/// cells it shows).
 pub fn element_width(
     values: impl IntoIterator<Item = u64>,
     kind: RingKind,
@@ -199,11 +204,20 @@ pub fn element_width(
     let mut ints: Option<(i128, i128)> = None;
     let mut reals = RealExtremes::default();
     let mut hex = 0;
-    for x in values {
+    for x in values.into_iter().take(WIDTH_SCAN) {
         match read(x, kind, fmt, share, scale, cfg) {
-            Reading::Hex(_, d) => hex = if d == 2 { 2 } else { 18 },
+            // Every hex element has the same width.
+            Reading::Hex(_, d) => {
+                hex = if d == 2 { 2 } else { 18 };
+                break;
+            }
             Reading::Int(i) => {
-                ints = Some(ints.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+                let (lo, hi) = ints.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i)));
+                ints = Some((lo, hi));
+                // 20 characters is the widest a 64-bit integer gets: nothing can widen it.
+                if int_width(lo).max(int_width(hi)) >= 20 {
+                    break;
+                }
             }
             Reading::Real(r) => reals.add(r),
         }

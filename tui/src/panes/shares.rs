@@ -264,7 +264,9 @@ impl<'a> Model<'a> {
                     ),
                     Col::Plain(p) => {
                         let mut e = format::RealExtremes::default();
-                        p.iter().take(recorded).for_each(|x| e.add(*x));
+                        p.iter()
+                            .take(recorded.min(format::WIDTH_SCAN))
+                            .for_each(|x| e.add(*x));
                         e.width()
                     }
                     Col::Error(..) => 10 + 2,
@@ -714,7 +716,11 @@ pub fn selected_ring(app: &App) -> RingKind {
 
 /// The title's note: the selected value's ring and its format, and which value it is.
 pub fn title(app: &App, width: usize) -> String {
-    let m = Model::new(app, width);
+    title_of(&Model::new(app, width))
+}
+
+fn title_of(m: &Model) -> String {
+    let app = m.app;
     let n = m.values.len();
     match m.values.iter().position(|v| v.selected) {
         Some(i) => {
@@ -859,7 +865,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let total = m.total();
     let off = app.scroll[Pane::Shares.number() - 1].min(total.saturating_sub(inner_h));
     let lines = m.lines(off, off + inner_h);
-    let mut block = super::block(app, Pane::Shares, &title(app, width));
+    let mut block = super::block(app, Pane::Shares, &title_of(&m));
     if total > inner_h {
         block = block.title_bottom(
             Line::from(format!(
