@@ -3,7 +3,7 @@
 //! (`draw.rs`, `panes/`) only reads this state.
 
 use crate::command;
-use crate::format::ValueFormat;
+use crate::format::Formats;
 use crate::layout::{self, Areas};
 use crate::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -136,8 +136,10 @@ pub struct App {
     pub detail: Pane,
     /// Modal state.
     pub mode: Mode,
-    /// How shares are shown.
-    pub value_format: ValueFormat,
+    /// The format each ring's values are shown in (`v` cycles the selected value's ring).
+    pub formats: Formats,
+    /// The shares pane's selected value, slice and column scroll.
+    pub shares: crate::panes::shares::Cursor,
     /// The op × party heat map's metric.
     pub heat_metric: HeatMetric,
     /// Reconstructed elements further than this from the shadow are marked.
@@ -187,7 +189,8 @@ impl App {
             focus: Pane::Outline,
             detail: Pane::Shares,
             mode: Mode::Normal,
-            value_format: ValueFormat::Decoded,
+            formats: Formats::default(),
+            shares: Default::default(),
             heat_metric: HeatMetric::Compute,
             tolerance: 1e-3,
             selected: Row::Op(0),
@@ -326,7 +329,8 @@ impl App {
                 .count()
     }
 
-    fn set_message(&mut self, m: impl Into<String>) {
+    /// Sets the message line.
+    pub(crate) fn set_message(&mut self, m: impl Into<String>) {
         self.message = m.into();
     }
 
@@ -517,9 +521,15 @@ impl App {
             KeyCode::Char('V') => self.focus_pane(Pane::View),
             KeyCode::Char('b') => self.toggle_breakpoint_at_selection(),
             KeyCode::Char('v') => {
-                self.value_format = self.value_format.next();
-                let name = self.value_format.name();
-                self.set_message(format!("values shown as {name}"));
+                let m = crate::panes::shares::cycle_format(self);
+                self.set_message(m);
+            }
+            KeyCode::Char('[' | ']' | '<' | '>' | 'a' | 'h' | 'l')
+            | KeyCode::Left
+            | KeyCode::Right
+                if self.focus == Pane::Shares =>
+            {
+                crate::panes::shares::key(self, key.code);
             }
             KeyCode::Char('w') => {
                 self.heat_metric = match self.heat_metric {
@@ -574,9 +584,12 @@ impl App {
             if let Some(r) = rows.get(to as usize) {
                 self.selected = *r;
             }
-        } else if self.focus == Pane::View {
-            let max = crate::panes::view::max_scroll(self);
-            let s = &mut self.scroll[Pane::View.number() - 1];
+        } else if matches!(self.focus, Pane::View | Pane::Shares) {
+            let max = match self.focus {
+                Pane::View => crate::panes::view::max_scroll(self),
+                _ => crate::panes::shares::max_scroll(self),
+            };
+            let s = &mut self.scroll[self.focus.number() - 1];
             *s = (*s as isize + delta).clamp(0, max as isize) as usize;
         } else {
             let s = &mut self.scroll[self.focus.number() - 1];

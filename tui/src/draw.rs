@@ -42,7 +42,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "V  ← → h l",
         "view pane: one party's view so far / pick the party",
     ),
-    ("v", "shares, view: hex / unsigned / signed / decoded"),
+    (
+        "v",
+        "format of the value's ring (Z_2^64: auto/decoded/raw/hex)",
+    ),
+    (
+        "[ ] < > a h l",
+        "shares pane: value / slice index / leading axis / columns",
+    ),
     ("w", "heat map: compute / waiting time"),
     ("mouse", "click focuses and selects; wheel scrolls"),
     ("?", "this help"),
@@ -144,6 +151,9 @@ pub fn key_hints(app: &App) -> String {
             }
             if app.focus == Pane::View {
                 keys.insert(0, "←→ party  ↑↓ scroll");
+            }
+            if app.focus == Pane::Shares {
+                keys.insert(0, "[] value  <>a slice  v format");
             }
             keys.push("b break  : cmd  Tab pane  ? help  q quit");
             keys.join("  ")

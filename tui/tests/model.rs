@@ -728,3 +728,296 @@ fn totals_show_accuracy_and_agreement_at_the_end_of_a_scenario_with_metrics() {
     );
     assert!(text.contains(&want), "{text}");
 }
+
+/// Moves `a` (run to the end first) to the `nth` step whose name starts with `name` and
+/// focuses the shares pane.
+fn shares_at(a: &mut tui::app::App, name: &str, nth: usize) {
+    a.size = ratatui::layout::Rect::new(0, 0, 160, 48);
+    a.ctl.last();
+    let k = a
+        .ctl
+        .trace()
+        .steps
+        .iter()
+        .filter(|s| s.name.starts_with(name))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no step {name}"))
+        .index;
+    keys(a, &format!(":goto {}<Enter>3", k + 1));
+}
+
+/// The shares pane's lines for a pane `w` wide, as text.
+fn shares_text(a: &tui::app::App, w: usize) -> Vec<String> {
+    tui::panes::shares::lines(a, w)
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// The shares pane's visible lines on a 160×48 terminal.
+fn shares_screen(a: &tui::app::App) -> Vec<String> {
+    let all = shares_text(a, 101);
+    let h = 48 - 7; // header, tabs, message and key lines, the companion pane's share
+    let max = tui::panes::shares::max_scroll(a);
+    let off = a.scroll[Pane::Shares.number() - 1].min(max);
+    all.into_iter().skip(off).take(h).collect()
+}
+
+#[test]
+fn the_shares_pane_scrolls_over_the_whole_recorded_tensor_and_says_where_it_was_cut() {
+    // 300 elements, 256 recorded (the default max_values): the table used to stop at 64 rows.
+    let text = SCENARIO
+        .replace(
+            "shape: [4], data: Values([1.5, -2.25, 3.0, 0.1])",
+            "shape: [300], data: Random(Normal(0.0, 1.0))",
+        )
+        .replace(
+            "shape: [4], data: Values([2.0, 4.0, -1.5, 10.0])",
+            "shape: [300], data: Random(Normal(0.0, 1.0))",
+        );
+    let mut a = app_with(&text, false);
+    shares_at(&mut a, "share input", 0);
+    let all = shares_text(&a, 101);
+    assert!(
+        all.iter()
+            .any(|l| l.contains("256 of 300 recorded (trace max_values 256)")),
+        "{all:#?}"
+    );
+    // Full digits: no 20-digit share is cut.
+    assert!(!all.iter().skip(10).any(|l| l.contains('…')), "{all:#?}");
+    let row = |i: usize| format!("{i:>5}  ");
+    let max = tui::panes::shares::max_scroll(&a);
+    assert!(max > 200, "the pane scrolls over 256 rows: {max}");
+    // j and PgDn scroll, clamped to the content; the last recorded row comes into view.
+    keys(&mut a, "jjj");
+    assert_eq!(a.scroll[Pane::Shares.number() - 1], 3);
+    for _ in 0..40 {
+        keys(&mut a, "<PgDn>");
+    }
+    assert_eq!(a.scroll[Pane::Shares.number() - 1], max);
+    let screen = shares_screen(&a);
+    assert!(screen.last().unwrap().starts_with(&row(255)), "{screen:#?}");
+    assert!(
+        !all.iter().any(|l| l.starts_with(&row(256))),
+        "unrecorded rows are not shown"
+    );
+    keys(&mut a, "<PgUp>k");
+    assert_eq!(a.scroll[Pane::Shares.number() - 1], max - 11);
+}
+
+#[test]
+fn tensors_are_matrices_whose_leading_axes_and_columns_the_keys_choose() {
+    // cnn-avgpool: the first truncation's result is [2, 4, 6, 6] (n, c, h, w).
+    let mut a = shipped("cnn-avgpool.ron", false);
+    shares_at(&mut a, "truncate", 0);
+    let step = a.ctl.current_step().unwrap().clone();
+    let (s0, s1) = (&step.parties[0].shares[0], &step.parties[1].shares[0]);
+    assert_eq!(s0.shape, [2, 4, 6, 6]);
+    let cfg = a.ctl.plan().scenario.fixed_point;
+    let recon = |i: usize| tui::format::real(cfg.decode(s0.values[i].wrapping_add(s1.values[i])));
+    let find = |a: &tui::app::App, pat: &str| -> usize {
+        let all = shares_text(a, 101);
+        all.iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("{pat} in {all:#?}"))
+    };
+    let all = shares_text(&a, 101);
+    let slice = find(&a, "slice [n=‹0›, c=0, :, :]");
+    // Below the slice: server0's matrix, its column header (h\w 0 1 2 …), row 0.
+    assert_eq!(all[slice + 1].trim(), "server0");
+    assert!(
+        all[slice + 2].trim_start().starts_with("h\\w  "),
+        "{}",
+        all[slice + 2]
+    );
+    // The reconstruction's row 0 of slice [0, 0] holds elements 0..6.
+    let rec = find(&a, "  reconstructed");
+    let row0: Vec<&str> = all[rec + 2].split_whitespace().collect();
+    assert_eq!(row0[0], "0");
+    assert_eq!(row0[1..], (0..6).map(recon).collect::<Vec<_>>()[..]);
+    // > moves n to 1, a selects c and > > moves it to 2: slice [1, 2] starts at element
+    // (1·4 + 2)·36.
+    keys(&mut a, ">a>>");
+    assert!(
+        a.message.contains("slice [n=1, c=‹2›, :, :]"),
+        "{}",
+        a.message
+    );
+    let all = shares_text(&a, 101);
+    let rec = find(&a, "  reconstructed");
+    let row0: Vec<&str> = all[rec + 2].split_whitespace().collect();
+    let base = (4 + 2) * 36;
+    assert_eq!(
+        row0[1..],
+        (base..base + 6).map(recon).collect::<Vec<_>>()[..]
+    );
+    // Indices wrap: two more > bring c back to 0; < from 0 goes to the last.
+    keys(&mut a, ">><");
+    assert!(a.message.contains("c=‹3›"), "{}", a.message);
+    // Columns: at 40 columns the 20-digit shares do not fit; l scrolls them, clamped.
+    a.size = ratatui::layout::Rect::new(0, 0, 100, 30);
+    let narrow = |a: &tui::app::App| {
+        let w = tui::layout::areas(a.size, a)
+            .unwrap()
+            .panes
+            .iter()
+            .find(|p| p.0 == Pane::Shares)
+            .unwrap()
+            .1
+            .width as usize
+            - 2;
+        shares_text(a, w)
+    };
+    let first = narrow(&a);
+    assert!(
+        first.iter().any(|l| l.contains("· columns 0–")),
+        "{first:#?}"
+    );
+    keys(&mut a, "llllllllll");
+    let last = narrow(&a);
+    assert!(
+        last.iter().any(|l| l.contains("of 6 (h l columns")),
+        "{last:#?}"
+    );
+    let header = last
+        .iter()
+        .find(|l| l.trim_start().starts_with("h\\w"))
+        .unwrap();
+    assert!(
+        header.trim_end().ends_with(" 5"),
+        "the last column is in view: {header}"
+    );
+    keys(&mut a, "hhhhhhhhhhhh");
+    assert_eq!(narrow(&a), first);
+    // A 1-D value has no leading axes: the keys say so.
+    let mut b = shipped("securenn-shortcut.ron", false);
+    shares_at(&mut b, "share input", 0);
+    keys(&mut b, ">");
+    assert!(b.message.contains("no leading axes"), "{}", b.message);
+}
+
+#[test]
+fn v_cycles_the_formats_of_the_selected_values_ring() {
+    use protocols::context::RingKind;
+    use tui::format::ValueFormat;
+    // PrivateCompare 14–15 opens d (Z_67) and β′ (a bit).
+    let mut a = shipped("securenn-shortcut.ron", false);
+    shares_at(&mut a, "PrivateCompare 14–15", 0);
+    let title = |a: &tui::app::App| tui::panes::shares::title(a, 101);
+    assert_eq!(title(&a), "Z_67 0–66 · value 1/2");
+    keys(&mut a, "v");
+    assert_eq!(a.formats.get(RingKind::Zp), ValueFormat::Signed);
+    assert_eq!(title(&a), "Z_67 signed −33…33 · value 1/2");
+    assert!(shares_text(&a, 101).iter().any(|l| l.contains("-")));
+    keys(&mut a, "v");
+    assert_eq!(a.formats.get(RingKind::Zp), ValueFormat::Unsigned);
+    // ] selects β′: bits have one format.
+    keys(&mut a, "]");
+    assert_eq!(title(&a), "bits 0/1 · value 2/2");
+    keys(&mut a, "v");
+    assert!(a.message.contains("one format: 0/1"), "{}", a.message);
+    assert_eq!(
+        a.formats.get(RingKind::Z64),
+        ValueFormat::Auto,
+        "Z_2^64 untouched"
+    );
+    // ComputeMSB 2–3 opens r in the odd ring: unsigned → signed → hex → unsigned.
+    shares_at(&mut a, "ComputeMSB 2–3", 0);
+    let mut seen = vec![a.formats.get(RingKind::Odd)];
+    for _ in 0..3 {
+        keys(&mut a, "v");
+        seen.push(a.formats.get(RingKind::Odd));
+    }
+    assert_eq!(
+        seen,
+        [
+            ValueFormat::Unsigned,
+            ValueFormat::Signed,
+            ValueFormat::Hex,
+            ValueFormat::Unsigned
+        ]
+    );
+    // A Z_2^64 step cycles its five formats; the Z_67 choice stays.
+    shares_at(&mut a, "share input", 0);
+    let mut names = vec![title(&a)];
+    for _ in 0..5 {
+        keys(&mut a, "v");
+        names.push(title(&a));
+    }
+    assert_eq!(
+        names,
+        [
+            "Z_2^64 auto · value 1/1",
+            "Z_2^64 decoded · value 1/1",
+            "Z_2^64 unsigned · value 1/1",
+            "Z_2^64 signed · value 1/1",
+            "Z_2^64 hex · value 1/1",
+            "Z_2^64 auto · value 1/1",
+        ]
+    );
+    assert_eq!(a.formats.get(RingKind::Zp), ValueFormat::Unsigned);
+}
+
+#[test]
+fn shares_show_raw_and_reconstructions_decoded_and_decoding_a_share_is_explained() {
+    let mut a = app_with(SCENARIO, false);
+    shares_at(&mut a, "truncate", 0);
+    let step = a.ctl.current_step().unwrap();
+    let share0 = step.parties[0].shares[0].values[0];
+    let text = shares_text(&a, 101);
+    let row0 = text.iter().find(|l| l.starts_with("  0  ")).unwrap();
+    // x·y = 1.5·2 = 3: the raw share, the decoded reconstruction beside it.
+    assert!(
+        row0.contains(&share0.to_string()) && row0.contains("3.000000"),
+        "{row0}"
+    );
+    assert!(!text.iter().any(|l| l.contains("decoded shares:")));
+    keys(&mut a, "v"); // decoded: the shares too, with what that means
+    let text = shares_text(&a, 101);
+    assert!(
+        text.iter()
+            .any(|l| l.contains("decoded shares: a share decoded alone is a uniformly random")),
+        "{text:#?}"
+    );
+    // SecureNN's DReLU bit is an integer: its reconstruction reads 0/1, not 1.526e-5.
+    let mut b = shipped("securenn-shortcut.ron", false);
+    shares_at(&mut b, "DReLU 4", 0);
+    let text = shares_text(&b, 101);
+    assert!(
+        text.iter()
+            .any(|l| l.contains("an integer, not fixed point")),
+        "{text:#?}"
+    );
+    assert!(!text.iter().any(|l| l.contains("e-5")), "{text:#?}");
+}
+
+#[test]
+fn beaver_opens_e_and_f_with_the_explain_panes_letters() {
+    let mut a = shipped("beaver-multiplication.ron", false);
+    shares_at(&mut a, "open masked inputs", 0);
+    let text = shares_text(&a, 101);
+    let opened: Vec<&String> = text.iter().filter(|l| l.contains("opened:")).collect();
+    assert_eq!(opened.len(), 2, "{text:#?}");
+    assert!(
+        opened[0].contains("opened: e = x − a (masked x)"),
+        "{}",
+        opened[0]
+    );
+    // It read "y − a (masked y)" while the explain pane opens f = y − b.
+    assert!(
+        opened[1].contains("opened: f = y − b (masked y)"),
+        "{}",
+        opened[1]
+    );
+    assert!(
+        !text
+            .iter()
+            .any(|l| l.contains("y − a (") || l.contains("y − a ·")),
+        "{text:#?}"
+    );
+    let explain: String = tui::panes::explain::lines(&a)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert!(explain.contains("e = x − a and f = y − b"), "{explain}");
+}

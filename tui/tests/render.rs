@@ -50,7 +50,8 @@ fn shares_of_the_opened_masks_80x24() {
 #[test]
 fn shares_of_the_truncated_product_in_hex_80x24() {
     let mut a = app();
-    keys(&mut a, "nnnvj");
+    // Z_2^64 cycles auto → decoded → unsigned → signed → hex.
+    keys(&mut a, "nnnvvvvj");
     insta::assert_snapshot!(screen(&mut a, 80, 24));
 }
 
@@ -282,7 +283,7 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
     // The shares pane lists the same opened d as Z_67 elements, not as fixed point.
     keys(&mut a, "3");
     let s = screen(&mut a, 160, 48);
-    assert!(s.contains("value (Z_67)"), "{s}");
+    assert!(s.contains("Z_67 · 0–66 · [8, 64]"), "{s}");
     assert!(!s.contains("1.526e-5"), "{s}");
 }
 
@@ -290,7 +291,7 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
 fn view_of_a_pond_server_after_opening_the_masked_inputs_in_hex_80x24() {
     let mut a = shipped("beaver-multiplication.ron", true);
     // input x, input y, then deal triple and open masked inputs.
-    keys(&mut a, "nnssvV");
+    keys(&mut a, "nnssvvvvV");
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("V View · server0 · step 4 · values: hex"), "{s}");
     assert!(s.contains("one-time-padded by the producer's mask"), "{s}");
@@ -333,4 +334,122 @@ fn insecure_variants_warn_in_the_title() {
             );
         }
     }
+}
+
+/// `file` run to the end, the cursor after the `nth` step named `name…`, the shares pane
+/// focused, on a `w`×`h` terminal.
+fn shares_at(file: &str, name: &str, nth: usize, w: u16, h: u16) -> App {
+    let mut a = shipped(file, false);
+    a.size = ratatui::layout::Rect::new(0, 0, w, h);
+    a.ctl.last();
+    let k = a
+        .ctl
+        .trace()
+        .steps
+        .iter()
+        .filter(|s| s.name.starts_with(name))
+        .nth(nth)
+        .unwrap()
+        .index;
+    keys(&mut a, &format!(":goto {}<Enter>3", k + 1));
+    a
+}
+
+/// The shares pane's lines for a pane `w` wide, as text.
+fn shares_text(a: &App, w: usize) -> String {
+    tui::panes::shares::lines(a, w)
+        .iter()
+        .map(|l| format!("{}\n", l.to_string().trim_end()))
+        .collect()
+}
+
+#[test]
+fn a_matrix_is_a_grid_with_row_and_column_indices_160x48() {
+    // private-matmul: the revealed total is [16, 8], decoded; its shares before, raw.
+    let mut a = shares_at("private-matmul.ron", "truncate", 0, 160, 48);
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("slice [:, :]"), "{s}");
+    assert!(s.contains("i\\j"), "{s}");
+    insta::assert_snapshot!(s);
+    let mut b = shares_at("private-matmul.ron", "reveal to receiver", 0, 160, 48);
+    insta::assert_snapshot!("a_matrix_revealed_decoded_lines", shares_text(&b, 101));
+    let _ = screen(&mut b, 160, 48);
+}
+
+#[test]
+fn an_image_is_a_grid_per_slice_of_its_leading_axes_160x48() {
+    // cnn-avgpool: the first truncation's result [2, 4, 6, 6]; slice n = 1, c = 2.
+    let mut a = shares_at("cnn-avgpool.ron", "truncate", 0, 160, 48);
+    keys(&mut a, ">a>>");
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("slice [n=1, c=‹2›, :, :]"), "{s}");
+    assert!(s.contains("h\\w"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn each_rings_formats() {
+    use protocols::context::RingKind;
+    use tui::format::{element, formats, name, Scale};
+    // The table of what each ring offers, for a few elements.
+    let cfg = protocols::fixed::FixedConfig::default();
+    let samples: [(RingKind, &[u64]); 6] = [
+        (RingKind::Z64, &[cfg.encode(1.5), cfg.encode(-1.5), 1]),
+        (RingKind::Z128, &[5, u64::MAX]),
+        (RingKind::Odd, &[5, u64::MAX - 1]),
+        (RingKind::Zp, &[27, 1, 56]),
+        (RingKind::Bit, &[0, 1]),
+        (RingKind::Seed, &[0x0f, 0xab]),
+    ];
+    let mut table = String::new();
+    for (kind, xs) in samples {
+        for fmt in formats(kind) {
+            for share in [false, true] {
+                if !share || kind == RingKind::Z64 {
+                    let cells: Vec<String> = xs
+                        .iter()
+                        .map(|x| element(*x, kind, *fmt, share, Scale::Fixed, &cfg))
+                        .collect();
+                    table.push_str(&format!(
+                        "{:<10} {:<24} {:<6} {}\n",
+                        kind.name(),
+                        name(kind, *fmt),
+                        if share { "share" } else { "value" },
+                        cells.join("  ")
+                    ));
+                }
+            }
+        }
+    }
+    insta::assert_snapshot!("each_rings_formats_table", table);
+    // And on screen: Z_67's d and the bit β′ (PrivateCompare), the odd ring's r (ComputeMSB),
+    // SecureNN's DReLU shares (integers over Z_2^64), each in every format `v` offers.
+    let mut out = String::new();
+    for (step, value, cycles) in [
+        ("PrivateCompare 14–15", 0, 2),
+        ("PrivateCompare 14–15", 1, 1),
+        ("ComputeMSB 2–3", 0, 3),
+        ("DReLU 4", 0, 5),
+    ] {
+        let mut a = shares_at("securenn-shortcut.ron", step, 0, 160, 48);
+        for _ in 0..value {
+            keys(&mut a, "]");
+        }
+        for _ in 0..cycles {
+            let lines = shares_text(&a, 101);
+            let from = lines.find("▶").unwrap();
+            let block: Vec<&str> = lines[from..].lines().take(9).collect();
+            out.push_str(&format!(
+                "— {step} · {}\n{}\n",
+                tui::panes::shares::title(&a, 101),
+                block.join("\n")
+            ));
+            keys(&mut a, "v");
+        }
+    }
+    assert!(
+        !out.contains("e-5"),
+        "no ring element is read as fixed point: {out}"
+    );
+    insta::assert_snapshot!("each_rings_formats_on_screen", out);
 }

@@ -69,12 +69,13 @@ fn every_item_of_every_view_has_a_note_and_the_layout_matches_the_lines() {
         for p in 0..parties {
             app.view_party = p;
             for (fmt, w) in [
+                (ValueFormat::Auto, 48),
                 (ValueFormat::Decoded, 48),
                 (ValueFormat::Hex, 101),
                 (ValueFormat::Unsigned, 48),
                 (ValueFormat::Signed, 101),
             ] {
-                app.value_format = fmt;
+                app.formats.set(protocols::context::RingKind::Z64, fmt);
                 let lines = tui::panes::view::all_lines(&app, w);
                 assert!(lines.len() > 1, "{name}: party {p} has a view");
             }

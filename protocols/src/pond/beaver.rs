@@ -231,7 +231,7 @@ impl PondParty {
                     let e_j: Tensor<u64> = tensor::decode(&theirs[off..off + len], s, peer)?;
                     off += len;
                     let e = tensor::add(&e_i, &e_j)?;
-                    ctx.record_opened(&format!("{n} − a (masked {n})"), &e);
+                    ctx.record_opened(&opened_label(&n, x, reuse), &e);
                     self.masks.insert(n, Mask::Server { a, e });
                 }
             }
@@ -281,5 +281,33 @@ impl PondParty {
                 "server has no mask for `{n}`"
             ))),
         }
+    }
+}
+
+/// The label of an opened masked operand, in the explain pane's letters: the left operand `x`
+/// opens as e = x − a, the right one as f = y − b (b is the right operand's own mask; with the
+/// planted mask reuse it is a, and the label says so).
+fn opened_label(n: &str, x: &str, reused: bool) -> String {
+    if n == x {
+        format!("e = {n} − a (masked {n})")
+    } else if reused {
+        format!("f = {n} − a (masked {n} with {x}'s mask a: reused)")
+    } else {
+        format!("f = {n} − b (masked {n})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opened_label;
+
+    #[test]
+    fn opened_labels_use_the_explain_panes_letters() {
+        assert_eq!(opened_label("x", "x", false), "e = x − a (masked x)");
+        assert_eq!(opened_label("y", "x", false), "f = y − b (masked y)");
+        assert_eq!(
+            opened_label("w1", "h", true),
+            "f = w1 − a (masked w1 with h's mask a: reused)"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod heatmap;
 pub mod network;
 pub mod outline;
 pub mod shares;
+pub mod tensor_grid;
 pub mod timeline;
 pub mod totals;
 pub mod view;
@@ -38,11 +39,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: Pane) {
     match p {
         Pane::Outline => outline::draw(f, area, app),
         Pane::Graph => scrolled(f, area, app, p, "", graph::lines(app)),
-        Pane::Shares => {
-            let extra = format!("values: {}", app.value_format.name());
-            let w = area.width.saturating_sub(2) as usize;
-            scrolled(f, area, app, p, &extra, shares::lines(app, w))
-        }
+        Pane::Shares => shares::draw(f, area, app),
         Pane::Network => scrolled(f, area, app, p, "", network::lines(app)),
         Pane::Heatmaps => {
             let h = area.height.saturating_sub(2) as usize;

@@ -14,7 +14,7 @@
 
 use super::view_notes::{self, Note};
 use crate::app::{App, Pane};
-use crate::format::{self, fit, ValueFormat};
+use crate::format::{self, fit, Formats, ValueFormat};
 use crate::layout;
 use crate::theme::Theme;
 use protocols::context::RingKind;
@@ -38,7 +38,7 @@ struct Ctx<'a> {
     end: usize,
     /// Inner width of the pane.
     width: usize,
-    fmt: ValueFormat,
+    formats: Formats,
     cfg: FixedConfig,
     variant: Variant,
     max_values: usize,
@@ -106,7 +106,7 @@ impl Ctx<'_> {
             party: app.view_party.min(t.parties.len().saturating_sub(1)),
             end: app.ctl.position(),
             width: width.max(10),
-            fmt: app.value_format,
+            formats: app.formats,
             cfg: plan.scenario.fixed_point,
             variant: super::explain_securenn::variant(plan.scenario.protocol),
             max_values: plan.scenario.trace.max_values,
@@ -222,7 +222,7 @@ impl Ctx<'_> {
             return Body::Seed { per_line };
         }
         let narrow = matches!(v.kind, RingKind::Zp | RingKind::Bit);
-        let value_w = cell_width(v.kind, self.fmt);
+        let value_w = cell_width(v.kind, self.formats.get(v.kind), shown_raw(item));
         if v.shape.len() <= 1 && !narrow {
             return Body::List { cell_w: value_w };
         }
@@ -374,13 +374,9 @@ impl Ctx<'_> {
         out.push(Line::from(head));
         // Ring, shape, how much is recorded.
         let n: usize = v.shape.iter().product();
-        let ring = match (v.kind, self.fmt) {
-            (RingKind::Seed, _) => format!("seed · {n} bytes"),
-            (RingKind::Bit, _) => format!("bits (0/1) · {:?}", v.shape),
-            (RingKind::Zp, _) => format!("Z_67 (0–66) · {:?}", v.shape),
-            (RingKind::Z64, f) => format!("Z_2^64 ({}) · {:?}", f.name(), v.shape),
-            (k, ValueFormat::Decoded) => format!("{} (unsigned) · {:?}", k.name(), v.shape),
-            (k, f) => format!("{} ({}) · {:?}", k.name(), f.name(), v.shape),
+        let ring = match v.kind {
+            RingKind::Seed => format!("seed · {n} bytes"),
+            k => format!("{} ({}) · {:?}", k.name(), self.reading(&it.item), v.shape),
         };
         let recorded = if v.complete {
             String::new()
@@ -443,7 +439,7 @@ impl Ctx<'_> {
                         Span::styled(format!("{pad}{i:>4}"), th.dim()),
                         Span::raw(format!(
                             "  {:>cell_w$}",
-                            self.cell(v.kind, *x, *cell_w),
+                            self.cell(&it.item, *x, *cell_w),
                             cell_w = *cell_w
                         )),
                     ]));
@@ -471,8 +467,10 @@ impl Ctx<'_> {
                             if mark_zeros && x == 0 {
                                 spans.push(Span::styled(format!(" {:>cw$}", "▸0"), th.bad()));
                             } else {
-                                spans
-                                    .push(Span::raw(format!(" {:>cw$}", self.cell(v.kind, x, cw))));
+                                spans.push(Span::raw(format!(
+                                    " {:>cw$}",
+                                    self.cell(&it.item, x, cw)
+                                )));
                             }
                         }
                         out.push(Line::from(spans));
@@ -482,37 +480,48 @@ impl Ctx<'_> {
         }
     }
 
-    /// One element of ring `kind`, at most `w` wide.
-    fn cell(&self, kind: RingKind, x: u64, w: usize) -> String {
-        let s = match (kind, self.fmt) {
-            (RingKind::Zp | RingKind::Bit, _) => x.to_string(),
-            (RingKind::Seed, _) => format!("{x:02x}"),
-            (RingKind::Z64, f) => format::ring(x, f, &self.cfg, false),
-            (_, ValueFormat::Hex) => format!("{x:#018x}"),
-            (RingKind::Odd, ValueFormat::Signed) => {
-                // The representative of x in (−(2^64−1)/2, (2^64−1)/2].
-                let m = u64::MAX;
-                if x > m / 2 {
-                    format!("-{}", m - x)
-                } else {
-                    x.to_string()
-                }
-            }
-            (_, ValueFormat::Signed) => (x as i64).to_string(),
-            _ => x.to_string(),
-        };
+    /// One element of `item`, at most `w` wide.
+    fn cell(&self, item: &ViewItem<'_>, x: u64, w: usize) -> String {
+        let kind = item.value.kind;
+        let s = format::element(
+            x,
+            kind,
+            self.formats.get(kind),
+            shown_raw(item),
+            format::scale_of(&item.value.label),
+            &self.cfg,
+        );
         fit(&s, w)
+    }
+
+    /// How `item`'s elements read in the chosen format (`Z_2^64 (unsigned)`, …).
+    fn reading(&self, item: &ViewItem<'_>) -> &'static str {
+        let kind = item.value.kind;
+        let fmt = self.formats.get(kind);
+        match (kind, fmt) {
+            (RingKind::Z64, ValueFormat::Auto) if shown_raw(item) => "unsigned",
+            (RingKind::Z64, ValueFormat::Auto) => "decoded",
+            _ => format::name(kind, fmt),
+        }
     }
 }
 
-/// The width of one element of `kind` in format `fmt`.
-fn cell_width(kind: RingKind, fmt: ValueFormat) -> usize {
+/// Whether `item` reads raw in the `Auto` format: what a party received or dealt (shares,
+/// masks) is; what was opened to it is decoded.
+fn shown_raw(item: &ViewItem<'_>) -> bool {
+    !matches!(item.source, Source::Opened)
+}
+
+/// The width of one element of `kind` in format `fmt` (`raw`: shown raw in `Auto`).
+fn cell_width(kind: RingKind, fmt: ValueFormat, raw: bool) -> usize {
     match (kind, fmt) {
+        (RingKind::Zp, ValueFormat::Signed) => 3,
         (RingKind::Zp, _) => 2,
         (RingKind::Bit, _) => 1,
         (RingKind::Seed, _) => 2,
         (_, ValueFormat::Hex) => 18,
         (RingKind::Z64, ValueFormat::Decoded) => 12,
+        (RingKind::Z64, ValueFormat::Auto) if !raw => 12,
         _ => 20,
     }
 }
@@ -654,7 +663,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         "{} · step {} · values: {}",
         ctx.party_name(),
         ctx.end,
-        app.value_format.name()
+        format::name(RingKind::Z64, app.formats.get(RingKind::Z64))
     );
     let mut block = super::block(app, Pane::View, &extra);
     if total > inner_h {
