@@ -106,3 +106,23 @@ pub(crate) fn message_line(
         Span::raw(format!(" {:>8}{tail}", format::bytes(m.bytes))),
     ])
 }
+
+/// A scrolled pane's footer, "lines a–b of n", when its `total` lines do not fit in `inner_h`.
+pub(crate) fn lines_footer(
+    block: ratatui::widgets::Block<'_>,
+    off: usize,
+    inner_h: usize,
+    total: usize,
+) -> ratatui::widgets::Block<'_> {
+    if total <= inner_h {
+        return block;
+    }
+    block.title_bottom(
+        ratatui::text::Line::from(format!(
+            " lines {}–{} of {total} ",
+            off + 1,
+            (off + inner_h).min(total)
+        ))
+        .right_aligned(),
+    )
+}

@@ -865,17 +865,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let total = m.total();
     let off = app.scroll[Pane::Shares.number() - 1].min(total.saturating_sub(inner_h));
     let lines = m.lines(off, off + inner_h);
-    let mut block = super::block(app, Pane::Shares, &title_of(&m));
-    if total > inner_h {
-        block = block.title_bottom(
-            Line::from(format!(
-                " lines {}–{} of {total} ",
-                off + 1,
-                (off + inner_h).min(total)
-            ))
-            .right_aligned(),
-        );
-    }
+    let block = super::block(app, Pane::Shares, &title_of(&m));
+    let block = super::lines_footer(block, off, inner_h, total);
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 

@@ -665,17 +665,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ctx.end,
         format::name(RingKind::Z64, app.formats.get(RingKind::Z64))
     );
-    let mut block = super::block(app, Pane::View, &extra);
-    if total > inner_h {
-        block = block.title_bottom(
-            Line::from(format!(
-                " lines {}–{} of {total} ",
-                off + 1,
-                (off + inner_h).min(total)
-            ))
-            .right_aligned(),
-        );
-    }
+    let block = super::block(app, Pane::View, &extra);
+    let block = super::lines_footer(block, off, inner_h, total);
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
