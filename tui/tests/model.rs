@@ -698,7 +698,7 @@ fn totals_up_to_the_cursor_reach_the_run_totals_at_the_end() {
         .iter()
         .map(|l| l.to_string() + "\n")
         .collect();
-    assert!(text.contains("4 rounds, 400.1 µs (critical path"), "{text}");
+    assert!(text.contains("critical path 4 rounds, 400.1 µs"), "{text}");
     assert!(text.contains("output w: 1 rounds, 64 B online"), "{text}");
     // Restarting forgets the end until the new run has finished.
     keys(&mut a, "g");

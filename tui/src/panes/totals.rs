@@ -72,7 +72,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let th = &app.theme;
     let t = app.ctl.trace();
     let pos = app.ctl.position();
-    let cell = (width.saturating_sub(8) / 2).clamp(8, 18);
+    let cell = (width.saturating_sub(8) / 2).clamp(8, 20);
     let here = up_to(t, pos);
     let end = app.ctl.totals();
     let row = |label: &str, a: String, b: Option<String>| -> Line<'static> {
@@ -85,7 +85,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             )),
         ])
     };
-    let traffic = |bytes: u64, msgs: u64| format!("{} {msgs}m", format::bytes(bytes));
+    let traffic = |bytes: u64, msgs: u64| format!("{} · {msgs} msg", format::bytes(bytes));
     let mut out = vec![
         Line::styled(
             fit(
@@ -118,7 +118,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     // The DAG schedule, and why the end column is empty.
     let dag = match (end, app.ctl.state()) {
         (Some(e), _) => format!(
-            "{} rounds, {} (critical path: independent ops overlap)",
+            "critical path {} rounds, {} (independent ops overlapped)",
             e.critical_path_rounds,
             format::ns(e.dag_virtual_time_ns)
         ),
