@@ -3,6 +3,11 @@
 //! SIGTERM / SIGHUP / SIGINT (flags the event loop checks at least every 250 ms; it then returns
 //! through the guard). A hung-up terminal (its master side closed) ends the debugger at once,
 //! and nothing more is written to it.
+//!
+//! Input is read by crossterm on a thread of its own ([`spawn_reader`]), never on the UI thread:
+//! crossterm's reader spins for ever once the tty has hung up under it (a read of 0 bytes or an
+//! error other than "would block" does not end its loop), and whoever calls it then never
+//! returns. The UI thread learns of a hang-up from its own poll(2) and from the reader's end.
 
 use crate::app::App;
 use crate::draw;
@@ -17,6 +22,7 @@ use sim::control::Controller;
 use sim::scenario::Plan;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,16 +53,22 @@ fn input_fd() -> std::os::fd::RawFd {
         .map_or(0, |f| f.as_raw_fd())
 }
 
-/// Waits up to `timeout` for input, telling a hang-up apart (crossterm's own poll spins on a
-/// hung-up terminal, reading nothing, and never returns). Events crossterm has already parsed
-/// count as ready.
+/// Waits up to `timeout` for bytes on the terminal, telling a hang-up apart, with poll(2) only
+/// (crossterm's own poll spins on a hung-up terminal, reading nothing, and never returns).
 fn wait_input(timeout: Duration) -> Input {
-    if matches!(event::poll(Duration::ZERO), Ok(true)) {
-        return Input::Ready;
-    }
+    wait_tty(libc::POLLIN, timeout)
+}
+
+/// Whether the terminal has hung up (or can no longer be polled). Pending input is ignored.
+fn tty_gone() -> bool {
+    wait_tty(0, Duration::ZERO) == Input::HungUp
+}
+
+/// poll(2) on the input descriptor for `events` (hang-ups and errors are always reported).
+fn wait_tty(events: libc::c_short, timeout: Duration) -> Input {
     let mut pfd = libc::pollfd {
         fd: input_fd(),
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
@@ -141,13 +153,16 @@ pub fn run(plan: Plan) -> io::Result<()> {
     app.defer_long = true;
     let _guard = Guard::enter()?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    term.clear()?;
+    if let Err(e) = term.clear() {
+        return failed(term, e);
+    }
     // A signal that would kill the process sets this flag instead, so the loop returns and the
     // guard restores the terminal (Ctrl-C arrives as a key in raw mode; SIGINT from `kill` here).
     let signalled = Arc::new(AtomicBool::new(false));
     for sig in [SIGTERM, SIGHUP, SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&signalled))?;
     }
+    let mut keys = spawn_reader();
     let mut redraw = true;
     loop {
         if redraw {
@@ -160,10 +175,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
                 .map(|_| ())
             });
             if let Err(e) = drawn {
-                if wait_input(Duration::ZERO) == Input::HungUp {
-                    return abandon(term);
-                }
-                return Err(e);
+                return failed(term, e);
             }
         }
         if app.pending.is_some() {
@@ -171,6 +183,7 @@ pub fn run(plan: Plan) -> io::Result<()> {
             // keyboard that interrupts it, and the message line updated with the run's progress.
             let done = Arc::new(AtomicBool::new(false));
             let watcher = watch_for_interrupt(
+                keys,
                 app.ctl.interrupt_handle(),
                 Arc::clone(&done),
                 Arc::clone(&signalled),
@@ -187,13 +200,18 @@ pub fn run(plan: Plan) -> io::Result<()> {
             app.run_pending();
             app.ctl.set_progress_observer(None);
             done.store(true, Ordering::SeqCst);
-            let _ = watcher.join();
+            let Ok(back) = watcher.join() else {
+                return failed(term, io::Error::other("the keyboard watcher failed"));
+            };
+            keys = back;
             if HUNG_UP.load(Ordering::SeqCst) {
                 return abandon(term);
             }
             if shown.load(Ordering::SeqCst) {
                 // The progress line was written behind ratatui's back: repaint everything.
-                term.clear()?;
+                if let Err(e) = term.clear() {
+                    return failed(term, e);
+                }
             }
             redraw = true;
             if signalled.load(Ordering::Relaxed) {
@@ -201,29 +219,21 @@ pub fn run(plan: Plan) -> io::Result<()> {
             }
             continue;
         }
-        // Wakes for input, a signal (poll returns EINTR) or every 250 ms to look at the signal
-        // flag; an idle debugger costs nothing measurable.
+        // Wakes for input, the reader's end (the terminal hung up) or every 250 ms to look at
+        // the signal flag and for a hang-up; an idle debugger costs nothing measurable.
         redraw = false;
-        match wait_input(Duration::from_millis(250)) {
-            Input::HungUp => return abandon(term),
-            Input::Idle => {}
-            Input::Ready => {
-                let next = event::poll(Duration::ZERO)
-                    .and_then(|ready| ready.then(event::read).transpose());
-                match next {
-                    Ok(Some(ev)) => {
-                        redraw = true;
-                        match ev {
-                            Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
-                            Event::Mouse(m) => app.handle_mouse(m),
-                            _ => {}
-                        }
-                    }
-                    Ok(None) => {}
-                    // A terminal that cannot be read any more is gone.
-                    Err(_) => return abandon(term),
+        match keys.recv_timeout(Duration::from_millis(250)) {
+            Ok(ev) => {
+                redraw = true;
+                match ev {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
+                    Event::Mouse(m) => app.handle_mouse(m),
+                    _ => {}
                 }
             }
+            Err(RecvTimeoutError::Timeout) if !tty_gone() => {}
+            // A terminal that hung up or cannot be read any more is gone.
+            Err(_) => return abandon(term),
         }
         if app.quit || signalled.load(Ordering::Relaxed) {
             return leave(term);
@@ -234,10 +244,19 @@ pub fn run(plan: Plan) -> io::Result<()> {
 /// Quits the loop: through the guard, which restores the terminal — unless it has hung up (a
 /// SIGHUP usually means it is going away: look before writing to it).
 fn leave<B: ratatui::backend::Backend>(term: Terminal<B>) -> io::Result<()> {
-    if wait_input(Duration::ZERO) == Input::HungUp {
+    if tty_gone() {
         return abandon(term);
     }
     Ok(())
+}
+
+/// Ends the loop on a failed write: a hung-up terminal is left alone (not an error: the user
+/// closed it), any other failure is returned.
+fn failed<B: ratatui::backend::Backend>(term: Terminal<B>, e: io::Error) -> io::Result<()> {
+    if tty_gone() {
+        return abandon(term);
+    }
+    Err(e)
 }
 
 /// Leaves a hung-up terminal alone: marks it gone (the guard writes nothing) and forgets
@@ -248,38 +267,73 @@ fn abandon<B: ratatui::backend::Backend>(term: Terminal<B>) -> io::Result<()> {
     Ok(())
 }
 
-/// While a long movement runs on the UI thread, reads the keyboard on another: Esc or Ctrl-C
+/// Starts the thread that reads the terminal's events with crossterm and hands them over the
+/// returned channel. It ends — dropping its sender, so the receiver sees the terminal gone —
+/// when poll(2) reports a hang-up, when crossterm fails, or when nobody listens any more. If
+/// the terminal hangs up while crossterm is reading, crossterm spins on this thread; the UI
+/// thread still sees the hang-up with its own poll(2) and the process ends with it.
+fn spawn_reader() -> Receiver<Event> {
+    let (tx, rx) = mpsc::channel();
+    // Wakes for bytes, a hang-up or every 100 ms: a resize reaches crossterm as a signal, not
+    // as bytes on the terminal, so its queue is looked at on every wake-up.
+    let read = move || loop {
+        if wait_input(Duration::from_millis(100)) == Input::HungUp {
+            return;
+        }
+        // Everything crossterm holds or parses from the bytes now waiting.
+        loop {
+            match event::poll(Duration::ZERO) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(_) => return,
+            }
+            let Ok(ev) = event::read() else { return };
+            if tx.send(ev).is_err() {
+                return;
+            }
+        }
+    };
+    // Without the thread there is no input: the receiver reports the terminal gone at once.
+    let _ = std::thread::Builder::new()
+        .name("terminal input".into())
+        .spawn(read);
+    rx
+}
+
+/// While a long movement runs on the UI thread, watches the keyboard on another: Esc or Ctrl-C
 /// sets the controller's interrupt flag (the parties pause at the next step boundary, as gdb's
-/// Ctrl-C stops the inferior); a terminating signal does too, so the loop can quit. Other keys
-/// typed meanwhile are dropped. Ends when `done` is set.
+/// Ctrl-C stops the inferior); a terminating signal or a hang-up does too, so the loop can
+/// quit. Other keys typed meanwhile are dropped. Ends when `done` is set, and hands `keys` back.
 fn watch_for_interrupt(
+    keys: Receiver<Event>,
     interrupt: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
     signalled: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<Receiver<Event>> {
     std::thread::spawn(move || {
         while !done.load(Ordering::SeqCst) {
             if signalled.load(Ordering::Relaxed) {
                 interrupt.store(true, Ordering::SeqCst);
             }
-            match wait_input(Duration::from_millis(50)) {
-                Input::Ready => {
-                    if let Ok(Event::Key(k)) = event::read() {
-                        if k.kind != KeyEventKind::Release && crate::app::is_interrupt_key(&k) {
-                            interrupt.store(true, Ordering::SeqCst);
-                        }
+            match keys.recv_timeout(Duration::from_millis(50)) {
+                Ok(Event::Key(k)) => {
+                    if k.kind != KeyEventKind::Release && crate::app::is_interrupt_key(&k) {
+                        interrupt.store(true, Ordering::SeqCst);
                     }
                 }
-                Input::Idle => {}
-                Input::HungUp => {
-                    // Stop the movement and let the main loop quit without drawing.
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) if !tty_gone() => {}
+                Err(_) => {
+                    // The terminal is gone: stop the movement and let the main loop quit
+                    // without drawing.
                     hung_up();
                     signalled.store(true, Ordering::SeqCst);
                     interrupt.store(true, Ordering::SeqCst);
-                    return;
+                    break;
                 }
             }
         }
+        keys
     })
 }
 
