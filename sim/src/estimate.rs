@@ -32,7 +32,6 @@ use protocols::pond::cost::{self as pond, MaskCache, Operand};
 use protocols::pond::{Nonlinear, PondConfig};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The Pond configuration a plan runs with (SecureNN is Pond with exact nonlinear layers).
@@ -89,8 +88,8 @@ pub struct Estimate {
     pub ops: Vec<OpEstimate>,
     /// The totals; `None` when some op could not be costed (see its `cost`).
     pub totals: Option<EstimatedTotals>,
-    /// The longest path of op rounds over the program's data dependencies (inputs → ops →
-    /// outputs): the rounds a runtime that overlaps independent ops (tf-encrypted's graph) would
+    /// The longest path of op rounds over the program's DAG (`crate::dag::dependencies`: data,
+    /// plus the op that first masked a reused operand and SecureNN's key setup): the rounds a runtime that overlaps independent ops (tf-encrypted's graph) would
     /// need, against the strictly sequential `totals.rounds`. `None` when some op could not be
     /// costed.
     pub critical_path_rounds: Option<u32>,
@@ -239,9 +238,10 @@ pub fn estimate(plan: &Plan) -> Estimate {
     let mut totals = EstimatedTotals::default();
     let mut complete = true;
     let mut ops = Vec::with_capacity(plan.ops.len());
-    // Critical path: the round at which each value is ready when ops overlap as far as their
-    // data dependencies allow (public inputs are ready at 0).
-    let mut ready: HashMap<&str, u32> = HashMap::new();
+    // Critical path: the round at which each op is done when ops overlap as far as the
+    // program's DAG allows (the one definition the run's DAG schedule uses, `crate::dag`).
+    let deps = crate::dag::dependencies(plan);
+    let mut done = vec![0u32; plan.ops.len()];
     let mut critical = 0u32;
     for (index, op) in plan.ops.iter().enumerate() {
         let mut key_setup = false;
@@ -298,17 +298,9 @@ pub fn estimate(plan: &Plan) -> Estimate {
             }
         };
         if let Ok(c) = &cost {
-            let start = op
-                .operands()
-                .iter()
-                .map(|o| ready.get(o.as_str()).copied().unwrap_or(0))
-                .max()
-                .unwrap_or(0);
-            let done = start + c.rounds;
-            if let PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } = op {
-                ready.insert(name, done);
-            }
-            critical = critical.max(done);
+            let start = deps[index].iter().map(|&d| done[d]).max().unwrap_or(0);
+            done[index] = start + c.rounds;
+            critical = critical.max(done[index]);
         }
         match &cost {
             Ok(c) => {
