@@ -61,9 +61,10 @@ impl Cost {
     }
 }
 
-/// The parties whose causal depth an op moves: server0 (P0), server1 (P1) and the producer (the
-/// dealer, SecureNN's helper P2), in that order.
-pub const FLOW_PARTIES: usize = 3;
+/// The most seats a protocol may have: the parties whose causal depth an op moves, indexed like
+/// the protocol's roles (Pond: server0 (P0), server1 (P1) and the producer (the dealer,
+/// SecureNN's helper P2), in that order; ABY3: its three servers).
+pub const FLOW_PARTIES: usize = 4;
 
 /// How an op moves the online causal depths of server0, server1 and the producer (the round
 /// rule of PROTOCOLS.md: a message's round is 1 + the highest round its sender had received).
@@ -87,9 +88,10 @@ impl Flow {
     /// No online message: every depth stays.
     pub const LOCAL: Flow = Flow {
         gain: [
-            [Some(0), None, None],
-            [None, Some(0), None],
-            [None, None, Some(0)],
+            [Some(0), None, None, None],
+            [None, Some(0), None, None],
+            [None, None, Some(0), None],
+            [None, None, None, Some(0)],
         ],
         reach: [None; FLOW_PARTIES],
     };
@@ -149,25 +151,27 @@ impl Flow {
         (0..k).fold(Flow::LOCAL, |acc, _| acc.then(self))
     }
 
-    /// The depths after the op from the depths `before` it, and the round of its deepest online
-    /// message (`None` if it sends none).
-    pub fn apply(&self, before: [u32; FLOW_PARTIES]) -> ([u32; FLOW_PARTIES], Option<u32>) {
-        let mut after = [0; FLOW_PARTIES];
-        for (j, a) in after.iter_mut().enumerate() {
-            *a = (0..FLOW_PARTIES)
-                .filter_map(|i| plus(self.gain[j][i], Some(before[i])))
-                .max()
-                .unwrap_or(0);
-        }
-        let deepest = (0..FLOW_PARTIES)
-            .filter_map(|i| plus(self.reach[i], Some(before[i])))
-            .max();
+    /// The depths after the op from the depths `before` it (one per seat, at most
+    /// [`FLOW_PARTIES`]; missing seats count as depth 0), and the round of its deepest online
+    /// message (`None` if it sends none). The result has `before.len()` depths.
+    pub fn apply(&self, before: &[u32]) -> (Vec<u32>, Option<u32>) {
+        let n = before.len().min(FLOW_PARTIES);
+        let depth = |i: usize| Some(before.get(i).copied().unwrap_or(0));
+        let after = (0..n)
+            .map(|j| {
+                (0..n)
+                    .filter_map(|i| plus(self.gain[j][i], depth(i)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let deepest = (0..n).filter_map(|i| plus(self.reach[i], depth(i))).max();
         (after, deepest)
     }
 
     /// The op's own rounds: the depth of its deepest message counted from the op's start.
     pub fn rounds(&self) -> u32 {
-        self.apply([0; FLOW_PARTIES]).1.unwrap_or(0)
+        self.apply(&[0; FLOW_PARTIES]).1.unwrap_or(0)
     }
 }
 
@@ -183,17 +187,17 @@ mod tests {
         assert_eq!(Flow::exchange().beside(Flow::exchange()).rounds(), 1);
         // Each server sends at its own depth + 1 and then hears the other's: the shallower one
         // ends one past the deeper one, which stays (its message went out at 6, the other's at 4).
-        assert_eq!(Flow::exchange().apply([3, 5, 0]), ([6, 5, 0], Some(6)));
+        assert_eq!(Flow::exchange().apply(&[3, 5, 0]), (vec![6, 5, 0], Some(6)));
     }
 
     #[test]
     fn a_chain_through_the_helper_leaves_the_servers_at_different_depths() {
         // Both servers → helper → server1: server0 never hears of it.
         let f = Flow::to_helper().then(Flow::send(2, &[1]));
-        assert_eq!(f.apply([4, 4, 0]), ([4, 6, 5], Some(6)));
+        assert_eq!(f.apply(&[4, 4, 0]), (vec![4, 6, 5], Some(6)));
         // An opening after it: server0 sends at 5, server1 at 7.
         let g = f.then(Flow::exchange());
-        assert_eq!(g.apply([4, 4, 0]), ([7, 6, 5], Some(7)));
+        assert_eq!(g.apply(&[4, 4, 0]), (vec![7, 6, 5], Some(7)));
         assert_eq!(g.rounds(), 3);
     }
 }

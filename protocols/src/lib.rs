@@ -8,6 +8,8 @@
 //! - [`kernels`]: fast ring matmul / conv2d kernels.
 //! - [`fixed`]: fixed-point encoding and hazards.
 //! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
+//! - [`protocol`]: the protocol interface ([`protocol::Protocol`], [`protocol::Party`]) and the
+//!   registry of protocols scenarios can name.
 //! - [`pond`]: tf-encrypted's Pond protocol.
 //! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
 
@@ -18,6 +20,7 @@ pub mod fixed;
 pub mod kernels;
 pub mod pond;
 pub mod program;
+pub mod protocol;
 pub mod ring;
 pub mod securenn;
 pub mod tensor;

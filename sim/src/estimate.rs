@@ -282,7 +282,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                     Ok(c) => {
                         key_setup = c.key_setup;
                         let seats = [s0, s1, place.producer];
-                        let (after, deepest) = c.flow.apply(seats.map(|p| depth[p]));
+                        let (after, deepest) = c.flow.apply(&seats.map(|p| depth[p]));
                         for (p, d) in seats.into_iter().zip(after) {
                             depth[p] = d;
                         }

@@ -217,7 +217,7 @@ mod tests {
         // The critical path runs through P1 (docs/securenn.md): P1 sends the MatMul's E, F at
         // round 8 and P0 hears it; P0 sent its own at 6 (it never waits for P2), so P1 ends at
         // 7, where β′ left it; P2 last heard PrivateCompare at 6.
-        let (after, deepest) = drelu_flow(Variant::Secure).apply([0, 0, 0]);
+        let (after, deepest) = drelu_flow(Variant::Secure).apply(&[0, 0, 0]);
         assert_eq!(deepest, Some(8));
         assert_eq!(after, [8, 7, 6]);
     }
