@@ -412,4 +412,3 @@ mod tests {
         assert!(one_short.check_dealer_security().is_err());
     }
 }
-

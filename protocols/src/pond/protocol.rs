@@ -313,9 +313,7 @@ impl Party for PondParty {
     }
     fn held(&self, name: &str) -> Held {
         match self.value(name) {
-            Some(Value::Private {
-                share: Some(s), ..
-            }) => Held::Shares(vec![s.clone()]),
+            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![s.clone()]),
             Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone()),
             _ => Held::Nothing,
         }

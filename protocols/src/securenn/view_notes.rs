@@ -46,15 +46,7 @@ pub(crate) fn note(item: &ViewFacts<'_>, variant: Variant) -> Option<Note> {
             message,
             part,
             from,
-        } => received(
-                message,
-                part,
-                from,
-                base,
-                algorithm,
-                dealer,
-                variant,
-            ),
+        } => received(message, part, from, base, algorithm, dealer, variant),
         Source::Dealt => dealt(item.label, algorithm),
         Source::Opened => opened(item, base, algorithm, dealer, variant),
     }
@@ -287,10 +279,16 @@ fn opened(
 /// How the view pane lays out PrivateCompare's pair and opened d: columns are bits (the
 /// shortcut keeps bit order) or slots (π shuffles them), and the zeros of d say where x and r
 /// first differ (the shortcut) or only β′.
-pub(crate) fn grid(item: &ViewFacts<'_>, values: &[u64], cols: usize, variant: Variant) -> ViewGrid {
+pub(crate) fn grid(
+    item: &ViewFacts<'_>,
+    values: &[u64],
+    cols: usize,
+    variant: Variant,
+) -> ViewGrid {
     let shortcut = variant == Variant::Shortcut;
     let opened_d = is_opened_d(item);
-    let corner = (opened_d || is_compare_half(item)).then_some(if shortcut { "bit" } else { "slot" });
+    let corner =
+        (opened_d || is_compare_half(item)).then_some(if shortcut { "bit" } else { "slot" });
     if !opened_d {
         return ViewGrid {
             corner,
