@@ -324,3 +324,91 @@ impl Party for PondParty {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::registry;
+
+    fn t(v: &[u64]) -> Tensor<u64> {
+        Tensor::from_shape_vec(ndarray::IxDyn(&[v.len()]), v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn reconstruction_adds_the_two_servers_shares_or_takes_the_public_value() {
+        let seats = [3, 1, 0];
+        let mut held = vec![Held::Nothing; 5];
+        held[3] = Held::Shares(vec![t(&[5, u64::MAX])]);
+        held[1] = Held::Shares(vec![t(&[7, 3])]);
+        assert_eq!(Pond.reconstruct(&seats, &held), Some(t(&[12, 2])));
+        // A missing share, or shares of different shapes, reconstruct nothing.
+        held[1] = Held::Nothing;
+        assert_eq!(Pond.reconstruct(&seats, &held), None);
+        held[1] = Held::Shares(vec![t(&[1])]);
+        assert_eq!(Pond.reconstruct(&seats, &held), None);
+        held[3] = Held::Public(t(&[9]));
+        assert_eq!(Pond.reconstruct(&seats, &held), Some(t(&[9])));
+    }
+
+    #[test]
+    fn the_family_differs_only_where_securenn_is_exact() {
+        let relu = Op::Relu("x".into());
+        let pool = Op::MaxPool2d {
+            input: "x".into(),
+            kernel: 2,
+            stride: None,
+        };
+        assert!(Pond.truncates(&relu) && Pond.approximation(&relu).is_some());
+        let err = Pond.supports(&pool).unwrap_err();
+        assert!(err.starts_with("Pond has no exact max pool\n"), "{err}");
+        for p in &registry()[1..4] {
+            assert!(
+                !p.truncates(&relu) && p.approximation(&relu).is_none(),
+                "{}",
+                p.name()
+            );
+            assert!(p.supports(&pool).is_ok());
+            assert_eq!(p.roles(), Pond.roles());
+            assert!(p.probe().is_some());
+        }
+        assert_eq!(registry()[0].name(), "Pond");
+        assert!(Pond.insecurity().is_none() && registry()[2].insecurity().is_some());
+    }
+
+    #[test]
+    fn the_cost_model_names_the_state_an_op_relies_on() {
+        let settings = Settings::default();
+        let mut m = Pond.cost_model(&settings);
+        let s = [2usize, 2];
+        let x = Operand {
+            name: "x",
+            shape: &s,
+            public: false,
+        };
+        let input = m.input("x", &s);
+        assert_eq!(input.from_outside, vec![0, 1]);
+        let sq = m.op("y", &Op::Square("x".into()), &[x], &s).unwrap();
+        assert_eq!(sq.state, vec!["mask x".to_string()]);
+        assert_eq!(
+            sq.cost,
+            pond_cost::product_private(4, 4, settings.truncation)
+        );
+        let out = m.output("y", false, &s);
+        assert_eq!(out.to_outside, vec![0, 1]);
+        let mut exact = crate::securenn::SECURENN.cost_model(&settings);
+        let r = exact.op("r", &Op::Relu("x".into()), &[x], &s).unwrap();
+        assert!(r.offline_setup && r.state == vec![KEYS_STATE.to_string()]);
+        let again = exact.op("r2", &Op::Relu("x".into()), &[x], &s).unwrap();
+        assert!(!again.offline_setup);
+    }
+
+    #[test]
+    fn an_explanation_from_one_paragraph() {
+        let e = Explanation::from_text("Share x. Each party adds its share.");
+        assert_eq!(
+            (e.title, e.computes),
+            ("Share x", "Each party adds its share.")
+        );
+        assert_eq!(Explanation::from_text("Local.").title, "Local");
+    }
+}
