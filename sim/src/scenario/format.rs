@@ -260,8 +260,9 @@ impl<'de> Deserialize<'de> for Ident {
     }
 }
 
-/// Names of the parties. Pond's three computing roles have fixed seats; input providers and
-/// output receivers are extra parties.
+/// Names of the parties. The protocol's seats (`Protocol::roles`) are named by the fields
+/// `server0`, `server1`, `producer` where a seat has that name, else by `seats`; input providers
+/// and output receivers are extra parties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roles {
