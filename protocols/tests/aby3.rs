@@ -902,3 +902,111 @@ fn a_planted_leak_is_caught_by_the_view_test() {
 fn pair_sum(h: &mut [u64; 16], lo: u64, hi: u64) {
     h[(lo.wrapping_add(hi) & 15) as usize] += 1;
 }
+
+#[test]
+fn polynomial_rounds_and_bytes_are_the_documented_ones() {
+    use protocols::pond::{SIGMOID, TANH};
+    let row = |op: Op, t| cost::op_cost(t, &op, &[true], 10).unwrap().0;
+    let s = |t| row(Op::Sigmoid("x".into()), t);
+    let h = |t| row(Op::Tanh("x".into()), t);
+    // Sigmoid: P = 5 products (x², x³, x⁵, x⁷, x⁹); tanh: P = 4 (x², x³, x⁵, x⁷).
+    assert_eq!(aby3_products(&SIGMOID), 5);
+    assert_eq!(aby3_products(&TANH), 4);
+    // Π_trunc1: 3n per product + n, rounds from the flow (products overlap).
+    assert_eq!(
+        (s(Truncation::Local).bytes, s(Truncation::Local).messages),
+        (8 * 10 * 16, 16)
+    );
+    assert_eq!(s(Truncation::Local).rounds, 8);
+    assert_eq!(h(Truncation::Local).rounds, 6);
+    // Π_trunc2: 4n per product + 2n; server1 never waits, so each product adds one round.
+    assert_eq!(
+        (s(Truncation::Dealer).bytes, s(Truncation::Dealer).messages),
+        (8 * 10 * 22, 22)
+    );
+    assert_eq!(s(Truncation::Dealer).rounds, 6);
+    assert_eq!(h(Truncation::Dealer).rounds, 5);
+}
+
+fn aby3_products(a: &protocols::pond::Approximation) -> u32 {
+    (2..=a.terms.iter().map(|t| t.0).max().unwrap())
+        .filter(|&k| k == 2 || a.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2))
+        .count() as u32
+}
+
+#[test]
+fn trunc1_fails_at_the_rate_of_the_formula_and_trunc2_does_not() {
+    // |z| = 2^60 at scale 2^32 (x = y = 2^14, far beyond the bound 2^11, on purpose): Π_trunc1
+    // fails with probability 2^60 / 2^64 = 1/16 per element.
+    let cfg = FixedConfig::default();
+    let n = 4096usize;
+    let x = Tensor::from_elem(vec![n], cfg.encode(16384.0));
+    let script = vec![
+        Act::Input("x".into(), x.clone()),
+        Act::Op("z".into(), Op::Mul("x".into(), "x".into())),
+    ];
+    let want = 1u64 << 44;
+    let failures = |t| {
+        let r = run(&settings(t, InputSharing::Seeded), 77, &script);
+        r.value("z")
+            .iter()
+            .filter(|&&g| (g.wrapping_sub(want) as i64).unsigned_abs() > 1)
+            .count() as f64
+    };
+    let p = aby3::truncate::trunc1_failure_probability((1u64 << 60) as f64);
+    assert_eq!(p, 1.0 / 16.0);
+    let (mean, sd) = (p * n as f64, (n as f64 * p * (1.0 - p)).sqrt());
+    let got = failures(Truncation::Local);
+    assert!(
+        (got - mean).abs() <= 6.0 * sd,
+        "{got} failures, expected {mean} ± {sd}"
+    );
+    // Π_trunc2 with a wider encoding that has room for |z| = 2^60 (k = 60): never wrong.
+    let wide = Settings {
+        fixed: FixedConfig {
+            frac_bits: 16,
+            int_bits: 28,
+            gap_bits: 0,
+            weak_security: true,
+        },
+        truncation: Truncation::Dealer,
+        input_sharing: InputSharing::Seeded,
+    };
+    let r = run(&wide, 77, &script);
+    assert!(r
+        .value("z")
+        .iter()
+        .all(|&g| (g.wrapping_sub(want) as i64).unsigned_abs() <= 1));
+}
+
+#[test]
+fn truncation_hazards_and_limits() {
+    let cfg = FixedConfig::default();
+    // Within bounds: no hazard for Π_trunc2, none for Π_trunc1 on few elements.
+    assert!(aby3::truncate::hazards(&cfg, Truncation::Dealer, 100.0, 10).is_empty());
+    assert!(aby3::truncate::hazards(&cfg, Truncation::Local, 1.0, 10).is_empty());
+    // A product beyond 2^int: headroom for both.
+    for t in [Truncation::Dealer, Truncation::Local] {
+        assert!(aby3::truncate::hazards(&cfg, t, 4096.0, 1)
+            .iter()
+            .any(|h| matches!(h, protocols::fixed::Hazard::TruncationHeadroom { .. })));
+    }
+    // Many large products: Π_trunc1's failure becomes likely.
+    assert!(
+        aby3::truncate::hazards(&cfg, Truncation::Local, 1000.0, 1_000_000)
+            .iter()
+            .any(|h| matches!(h, protocols::fixed::Hazard::LocalTruncationFailure { .. }))
+    );
+    // Π_trunc2's statistical security is 61 − k bits and needs k ≤ 60.
+    assert_eq!(aby3::truncate::statistical_security(&cfg), 61 - 43);
+    assert!(aby3::truncate::check_trunc2(&cfg).is_ok());
+    let tight = FixedConfig {
+        frac_bits: 25,
+        int_bits: 12,
+        gap_bits: 0,
+        weak_security: true,
+    };
+    assert!(aby3::truncate::check_trunc2(&tight)
+        .unwrap_err()
+        .contains("Π_trunc2"));
+}
