@@ -1010,3 +1010,144 @@ fn truncation_hazards_and_limits() {
         .unwrap_err()
         .contains("Π_trunc2"));
 }
+
+#[test]
+fn server0s_view_of_input_sharing_is_the_same_for_any_secret() {
+    // server0 receives t (seeded) or (x0, x1) (dense): a function of the owner's randomness
+    // alone. With the same seed, its view under two different secrets is equal bit for bit.
+    let cfg = FixedConfig::default();
+    for (t, s) in ALL {
+        let st = settings(t, s);
+        let view = |x: f64| {
+            let script = vec![Act::Input(
+                "x".into(),
+                Tensor::from_elem(vec![3, 2], cfg.encode(x)),
+            )];
+            run(&st, 11, &script).received[SEATS[0]][0].clone()
+        };
+        let (a, b) = (view(0.0), view(-3.75));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{s:?}: server0's view depends on the secret");
+        // And server1's does differ (it holds x2 = x − x0 − x1): the comparison can fail.
+        let v1 = |x: f64| {
+            let script = vec![Act::Input(
+                "x".into(),
+                Tensor::from_elem(vec![3, 2], cfg.encode(x)),
+            )];
+            run(&st, 11, &script).received[SEATS[1]][0].clone()
+        };
+        assert_ne!(v1(0.0), v1(-3.75));
+    }
+}
+
+#[test]
+fn parties_outside_the_seats_hold_nothing_private() {
+    let st = settings(Truncation::Dealer, InputSharing::Seeded);
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let script = random_script(&mut rng);
+    let r = run(&st, 21, &script);
+    for name in names(&script) {
+        for p in [OWNER, RECEIVER] {
+            assert!(
+                !matches!(r.held[p][&name], Held::Shares(_)),
+                "party {p} holds shares of `{name}`"
+            );
+        }
+    }
+    // The receiver got exactly the outputs, the owner nothing opened.
+    assert_eq!(r.outputs.len(), 2);
+}
+
+#[test]
+fn a_large_matmul_and_conv_reconstruct() {
+    for (t, s) in [ALL[0], ALL[1]] {
+        let st = settings(t, s);
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let script = vec![
+            Act::Input("a".into(), reals(&[32, 48], 4.0, &mut rng)),
+            Act::Input("b".into(), reals(&[48, 16], 0.25, &mut rng)),
+            Act::Op("c".into(), Op::MatMul("a".into(), "b".into())),
+            Act::Input("x".into(), reals(&[2, 3, 12, 12], 2.0, &mut rng)),
+            Act::Input("w".into(), reals(&[4, 3, 3, 3], 0.5, &mut rng)),
+            Act::Op(
+                "y".into(),
+                Op::Conv2d {
+                    input: "x".into(),
+                    filters: "w".into(),
+                    stride: 1,
+                    padding: 1,
+                },
+            ),
+            Act::Op(
+                "p".into(),
+                Op::AvgPool2d {
+                    input: "y".into(),
+                    kernel: 2,
+                    stride: None,
+                },
+            ),
+        ];
+        let r = run(&st, 31, &script);
+        check_values(&script, &r, &format!("{t:?}"));
+        let want = predicted(&st, &script);
+        assert_eq!(r.costs, want);
+    }
+}
+
+#[test]
+fn the_product_share_a_server_receives_is_masked_by_alpha_alone() {
+    // Π_trunc1's first step: server1 receives z'_2 = z_2 + α_2. Knowing the secrets, the test
+    // can compute z_2 = x2·y2 + x2·y0 + x0·y2 from server1's pairs (x1, x2), (y1, y2) and
+    // x0 = x − x1 − x2, y0 = y − y1 − y2. What is left must be α_2 — the same for any secrets
+    // under the same keys (bit for bit) and uniform over seeds. A reshare that forgot α would
+    // leave 0 and fail the uniformity test.
+    let cfg = FixedConfig::default();
+    let st = settings(Truncation::Local, InputSharing::Seeded);
+    let n = 8;
+    let residual = |xv: f64, yv: f64, seed: u64| -> Vec<u64> {
+        let (x, y) = (cfg.encode(xv), cfg.encode(yv));
+        let script = vec![
+            Act::Input("x".into(), Tensor::from_elem(vec![n], x)),
+            Act::Input("y".into(), Tensor::from_elem(vec![n], y)),
+            Act::Op("z".into(), Op::Mul("x".into(), "y".into())),
+        ];
+        let r = run(&st, seed, &script);
+        let s1 = SEATS[1];
+        let pair = |name: &str| match &r.held[s1][name] {
+            Held::Shares(s) => (s[0].clone(), s[1].clone()),
+            _ => panic!("server1 holds shares"),
+        };
+        let ((x1, x2), (y1, y2)) = (pair("x"), pair("y"));
+        // The first Z_2^64 message from server2 in the product (after its key k2).
+        let (_, payload, _) = r.received[s1][2]
+            .iter()
+            .find(|(from, _, parts)| *from == SEATS[2] && parts[0].kind == RingKind::Z64)
+            .expect("server2 sends z'2 to server1");
+        (0..n)
+            .map(|e| {
+                let x0 = x.wrapping_sub(x1[e]).wrapping_sub(x2[e]);
+                let y0 = y.wrapping_sub(y1[e]).wrapping_sub(y2[e]);
+                let z2 = x2[e]
+                    .wrapping_mul(y2[e])
+                    .wrapping_add(x2[e].wrapping_mul(y0))
+                    .wrapping_add(x0.wrapping_mul(y2[e]));
+                RingKind::Z64.element(payload, e).wrapping_sub(z2)
+            })
+            .collect()
+    };
+    let mut hist = [0u64; 16];
+    for seed in 0..60u64 {
+        let a = residual(0.0, 0.0, seed);
+        let b = residual(5.5, -7.25, seed);
+        assert_eq!(
+            a, b,
+            "seed {seed}: what is left besides z_2 depends on the secrets"
+        );
+        for v in a {
+            hist[(v & 15) as usize] += 1;
+            hist[(v >> 60) as usize] += 1;
+        }
+    }
+    let u = chi2_uniform(&hist);
+    assert!(u < CHI2_LIMIT, "α_2 is not uniform: χ² {u}");
+}
