@@ -12,7 +12,9 @@
 //!   registry of protocols scenarios can name.
 //! - [`pond`]: tf-encrypted's Pond protocol.
 //! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
+//! - [`aby3`]: ABY3's replicated three-server protocol.
 
+pub mod aby3;
 pub mod context;
 pub mod cost;
 pub mod error;

@@ -377,6 +377,7 @@ pub fn registry() -> &'static [&'static dyn Protocol] {
         &crate::securenn::SECURENN,
         &crate::securenn::SECURENN_SHORTCUT,
         &crate::securenn::SECURENN_AS_PUBLISHED,
+        &crate::aby3::Aby3,
     ]
 }
 
