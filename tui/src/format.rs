@@ -33,22 +33,25 @@ pub fn formats(kind: RingKind) -> &'static [ValueFormat] {
         RingKind::Zp => &[Unsigned, Signed],
         RingKind::Bit => &[Unsigned],
         RingKind::Seed => &[Hex],
+        // Boolean share words (ABY3): 64 independent bits, no number to read.
+        RingKind::BitWords => &[Hex],
     }
 }
 
 /// The rings, in the order [`Formats`] keeps them.
-const RINGS: [RingKind; 6] = [
+const RINGS: [RingKind; 7] = [
     RingKind::Z64,
     RingKind::Z128,
     RingKind::Odd,
     RingKind::Zp,
     RingKind::Bit,
     RingKind::Seed,
+    RingKind::BitWords,
 ];
 
 /// The chosen format of each ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Formats([ValueFormat; 6]);
+pub struct Formats([ValueFormat; 7]);
 
 impl Default for Formats {
     fn default() -> Self {

@@ -2,3 +2,9 @@
 //! replicated sharing over Z_2^64 (arithmetic) and Z_2 (boolean, bit-packed). See `docs/aby3.md`.
 
 pub mod rep;
+
+// Boolean circuits and the exact nonlinear ops (issue 10 §2, "Boolean circuits").
+pub mod boolean;
+pub mod boolean_cost;
+pub mod circuit;
+pub mod nonlinear;
