@@ -139,7 +139,10 @@ impl Gates for Shared<'_> {
         let mut ys = Vec::with_capacity(pairs.len());
         let mut lens = Vec::with_capacity(pairs.len());
         for (x, y) in pairs {
-            let (x, y) = (need(x.as_ref(), "a circuit wire")?, need(y.as_ref(), "a circuit wire")?);
+            let (x, y) = (
+                need(x.as_ref(), "a circuit wire")?,
+                need(y.as_ref(), "a circuit wire")?,
+            );
             lens.push(x.lo.len());
             xs.push(x.clone());
             ys.push(y.clone());
@@ -435,11 +438,13 @@ pub fn b2a_bit(
                 let dv = bit(&rep::xor_t(&b.lo, &b.hi)?);
                 let e0 = tensor::sub(&dv, &r.hi)?;
                 ctx.record_dealt("(b₀ ⊕ b₁) − r₁ (to server2)", RingKind::Z64, &e0);
-                ctx.send(seats[2], "(b₀ ⊕ b₁) − r₁", Traffic::Online, Message::tensor(&e0))?;
-                (
-                    Some(Rep::new(e0, r.hi)),
-                    Some(Rep::new(zero.clone(), zero)),
-                )
+                ctx.send(
+                    seats[2],
+                    "(b₀ ⊕ b₁) − r₁",
+                    Traffic::Online,
+                    Message::tensor(&e0),
+                )?;
+                (Some(Rep::new(e0, r.hi)), Some(Rep::new(zero.clone(), zero)))
             }
             Some(1) => {
                 let b = need(b.as_ref(), "b")?;

@@ -227,7 +227,10 @@ mod tests {
         }
         for (k, m) in [(4u64, 9u64), (9, 2), (2, 5), (10, 1), (3, 3)] {
             let l = levels(k);
-            assert_eq!(c(maxpool2d(k, m)), (29 * l, 232 * (k - 1) * m, tree_rounds(l)));
+            assert_eq!(
+                c(maxpool2d(k, m)),
+                (29 * l, 232 * (k - 1) * m, tree_rounds(l))
+            );
             assert_eq!(c(argmax(k, m)), (29 * l, 256 * (k - 1) * m, tree_rounds(l)));
         }
         assert_eq!(levels(1), 0);

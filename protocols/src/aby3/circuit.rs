@@ -239,7 +239,13 @@ mod tests {
             let mut g = Plain::default();
             let m = msb_of_sum(&mut g, &a, &b).unwrap();
             for k in 0..a.len() {
-                assert_eq!(m[k], a[k].wrapping_add(b[k]) >> 63, "{:#x} + {:#x}", a[k], b[k]);
+                assert_eq!(
+                    m[k],
+                    a[k].wrapping_add(b[k]) >> 63,
+                    "{:#x} + {:#x}",
+                    a[k],
+                    b[k]
+                );
             }
             assert_eq!(g.layers, 7);
             assert_eq!(g.words, 7 * a.len() as u64);

@@ -68,7 +68,12 @@ pub fn drelu(
             return Ok(None);
         };
         let d = m.xor_public(i, &Tensor::from_elem(IxDyn(shape), 1u64))?;
-        ctx.record(ValueClass::Share, "DReLU(x) (bit)", RingKind::BitWords, &d.lo);
+        ctx.record(
+            ValueClass::Share,
+            "DReLU(x) (bit)",
+            RingKind::BitWords,
+            &d.lo,
+        );
         Ok(Some(d))
     })
 }
@@ -303,8 +308,7 @@ pub fn argmax(
         ctx.step(ARGMAX_CANDIDATES)?;
         let cands = match keys.seat() {
             Some(_) => Some(
-                need(x, "x")?
-                    .try_map(|t| Ok(tensor::transpose(&tensor::reshape(t, &[m, k])?)))?,
+                need(x, "x")?.try_map(|t| Ok(tensor::transpose(&tensor::reshape(t, &[m, k])?)))?,
             ),
             None => None,
         };
@@ -365,6 +369,12 @@ pub fn sigmoid_piecewise_plain(fixed: &FixedConfig, x: u64) -> u64 {
     ab[k].0.wrapping_add(ab[k].1.wrapping_mul(x))
 }
 
+/// A truncation by f the caller supplies (the scenario's method: ABY3's Π_trunc1 or
+/// Π_trunc2): called by every party with its shares of the value at scale 2f (`None` at a
+/// non-server), it walks its own steps and returns the shares at scale f.
+pub type Truncate<'a> =
+    dyn FnMut(&mut dyn Context, &mut Keys, Option<Rep>) -> Result<Option<Rep>> + 'a;
+
 /// **Piecewise-linear sigmoid** (tf-encrypted's `_polynomial_piecewise_private` with the
 /// "5_piecewise_linear" pieces): an arithmetic sharing of σ(x) at scale f.
 ///
@@ -385,7 +395,7 @@ pub fn sigmoid_piecewise(
     fixed: &FixedConfig,
     x: Option<&Rep>,
     shape: &[usize],
-    truncate: &mut dyn FnMut(&mut dyn Context, &mut Keys, Option<Rep>) -> Result<Option<Rep>>,
+    truncate: &mut Truncate<'_>,
 ) -> Result<Option<Rep>> {
     within(ctx, "sigmoid", |ctx| {
         let n = tensor::numel(shape);
@@ -417,7 +427,7 @@ pub fn sigmoid_piecewise(
                         .add_public(i, &Tensor::from_elem(IxDyn(&[n]), a))
                 };
                 let gaps: Vec<Rep> = (0..4)
-                    .map(|j| Ok(piece(j)?.sub(&piece(j + 1)?)?))
+                    .map(|j| piece(j)?.sub(&piece(j + 1)?))
                     .collect::<Result<_>>()?;
                 let p = product(ctx, seats, i, keys, &l, &concat(&gaps), "L·(F_j − F_j+1)")?;
                 let mut y = piece(4)?;
