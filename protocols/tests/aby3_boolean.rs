@@ -903,3 +903,96 @@ fn every_step_has_an_explain_text() {
         .unwrap()
         .contains("uniform"));
 }
+
+// ---------------------------------------------------------------- random shapes and seeds
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn a2b_then_b2a_round_trips(seed in any::<u64>(), rows in 1usize..5, cols in 1usize..9) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let x: Tensor<u64> = tensor::random(&[rows, cols], &mut rng);
+        let sx = share(&x, false, &mut rng);
+        let shape = [rows, cols];
+        let r = run(seed, |ctx, keys| {
+            let me = ctx.me();
+            let b = boolean::a2b(ctx, &SEATS, keys, mine(&sx, me), &shape)?;
+            boolean::b2a(ctx, &SEATS, keys, b.as_ref(), &shape)
+        });
+        prop_assert_eq!(open(&r.out, false), x);
+        let n = (rows * cols) as u64;
+        prop_assert_eq!(r.costs, cost::a2b(n).then(cost::b2a(n)).into());
+    }
+
+    #[test]
+    fn relu_and_msb_match_plaintext(seed in any::<u64>(), n in 1usize..40, small in any::<bool>()) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let v: Vec<u64> = (0..n)
+            .map(|_| if small { rng.gen_range(-3i64..3) as u64 } else { rng.gen() })
+            .collect();
+        let x = vec_t(v);
+        let sx = share(&x, false, &mut rng);
+        let r = run(seed, |ctx, keys| {
+            let me = ctx.me();
+            let m = boolean::msb(ctx, &SEATS, keys, mine(&sx, me), &[n])?;
+            let y = nonlinear::relu(ctx, &SEATS, keys, mine(&sx, me), &[n])?;
+            Ok((m, y))
+        });
+        let (m, y): (Vec<_>, Vec<_>) = r.out.into_iter().unzip();
+        let want_m: Vec<u64> = x.iter().map(|&v| v >> 63).collect();
+        let want_y: Vec<u64> = x.iter().map(|&v| if signed(v) < 0 { 0 } else { v }).collect();
+        prop_assert_eq!(open(&m, true), vec_t(want_m));
+        prop_assert_eq!(open(&y, false), vec_t(want_y));
+        prop_assert_eq!(r.costs, cost::msb(n as u64).then(cost::relu(n as u64)).into());
+    }
+
+    #[test]
+    fn argmax_matches_plaintext(seed in any::<u64>(), rows in 1usize..4, k in 1usize..12) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let v: Vec<u64> = (0..rows * k).map(|_| rng.gen_range(-1000i64..1000) as u64).collect();
+        let x = Tensor::from_shape_vec(vec![rows, k], v.clone()).unwrap();
+        let sx = share(&x, false, &mut rng);
+        let r = run(seed, |ctx, keys| {
+            let me = ctx.me();
+            nonlinear::argmax(ctx, &SEATS, keys, mine(&sx, me), &[rows, k])
+        });
+        let want: Vec<u64> = v
+            .chunks(k)
+            .map(|row| {
+                let best = row.iter().map(|&a| signed(a)).max().unwrap();
+                row.iter().position(|&a| signed(a) == best).unwrap() as u64
+            })
+            .collect();
+        prop_assert_eq!(open(&r.out, false), vec_t(want));
+        prop_assert_eq!(r.costs, cost::argmax(k as u64, rows as u64).into());
+    }
+}
+
+#[test]
+fn what_each_server_sees_in_the_other_ops_is_independent_of_the_secret() {
+    let n = 16;
+    let a = vec_t(vec![0; n]);
+    let b = vec_t(
+        (0..n as u64)
+            .map(|k| k.wrapping_mul(0x1234_5678_9abc_def1))
+            .collect(),
+    );
+    views_look_alike(&a, &b, false, 30, |ctx, keys, x| {
+        nonlinear::argmax(ctx, &SEATS, keys, x, &[2, 8])
+    });
+    let fx = FixedConfig::default();
+    views_look_alike(&a, &b, false, 30, |ctx, keys, x| {
+        nonlinear::sigmoid_piecewise(ctx, &SEATS, keys, &fx, x, &[n], &mut |_, _, y| Ok(y))
+    });
+    views_look_alike(&a, &b, false, 30, |ctx, keys, x| {
+        nonlinear::greater(ctx, &SEATS, keys, x, x.map(|x| x.neg()).as_ref(), &[n])
+    });
+    let bits_a = vec_t(vec![0; n]);
+    let bits_b = vec_t(vec![1; n]);
+    views_look_alike(&bits_a, &bits_b, true, 40, |ctx, keys, x| {
+        boolean::b2a_bit(ctx, &SEATS, keys, x, &[n])
+    });
+}

@@ -8,6 +8,7 @@
 //! n is the number of elements (words) of the op's input unless said otherwise.
 
 use crate::cost::{Cost, Flow, ELEMENT};
+use crate::protocol::OpCost;
 
 /// An op's traffic and its flow. The rounds are the flow's ([`Price::cost`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,7 +17,12 @@ pub struct Price {
     pub bytes: u64,
     /// Online messages.
     pub messages: u64,
-    /// Who sends to whom, in order.
+    /// Offline bytes (none of this module's functions has any; a truncation passed to
+    /// [`sigmoid_piecewise`] may).
+    pub offline_bytes: u64,
+    /// Offline messages.
+    pub offline_messages: u64,
+    /// Who sends to whom online, in order.
     pub flow: Flow,
 }
 
@@ -25,14 +31,40 @@ impl Price {
     pub const LOCAL: Price = Price {
         bytes: 0,
         messages: 0,
+        offline_bytes: 0,
+        offline_messages: 0,
         flow: Flow::LOCAL,
     };
+
+    /// Online traffic of `bytes` in `messages` moving along `flow`.
+    pub fn online(bytes: u64, messages: u64, flow: Flow) -> Price {
+        Price {
+            bytes,
+            messages,
+            flow,
+            ..Price::LOCAL
+        }
+    }
+
+    /// The price of another module's op (e.g. a truncation) from its cost and flow (the cost's
+    /// rounds are dropped: they follow from the flow).
+    pub fn from_cost(cost: Cost, flow: Flow) -> Price {
+        Price {
+            bytes: cost.bytes,
+            messages: cost.messages,
+            offline_bytes: cost.offline_bytes,
+            offline_messages: cost.offline_messages,
+            flow,
+        }
+    }
 
     /// `self`, then `next` (every server runs its part of `next` after its part of `self`).
     pub fn then(self, next: Price) -> Price {
         Price {
             bytes: self.bytes + next.bytes,
             messages: self.messages + next.messages,
+            offline_bytes: self.offline_bytes + next.offline_bytes,
+            offline_messages: self.offline_messages + next.offline_messages,
             flow: self.flow.then(next.flow),
         }
     }
@@ -42,15 +74,20 @@ impl Price {
         (0..k).fold(Price::LOCAL, |acc, _| acc.then(self))
     }
 
-    /// The [`Cost`]: bytes, messages and the flow's rounds; nothing offline.
+    /// The [`Cost`]: bytes, messages and the flow's rounds.
     pub fn cost(&self) -> Cost {
         Cost {
             bytes: self.bytes,
-            offline_bytes: 0,
+            offline_bytes: self.offline_bytes,
             messages: self.messages,
-            offline_messages: 0,
+            offline_messages: self.offline_messages,
             rounds: self.flow.rounds(),
         }
+    }
+
+    /// As a cost model's answer for a program op ([`OpCost`]: the cost and the flow).
+    pub fn op_cost(&self) -> OpCost {
+        OpCost::new(self.cost(), self.flow)
     }
 }
 
@@ -64,11 +101,7 @@ pub fn ring_flow() -> Flow {
 /// One resharing of `words` elements (an AND layer of that many words, or one arithmetic
 /// product): 3 messages of 8·words bytes, 1 round.
 pub fn reshare(words: u64) -> Price {
-    Price {
-        bytes: 3 * ELEMENT * words,
-        messages: 3,
-        flow: ring_flow(),
-    }
+    Price::online(3 * ELEMENT * words, 3, ring_flow())
 }
 
 /// [`super::boolean::and`] of n words: a resharing, 24n bytes, 3 messages, 1 round.
@@ -78,11 +111,7 @@ pub fn and(n: u64) -> Price {
 
 /// Server0's input of x₀ + x₁ (or of a bit) to server2: 1 message of 8n bytes.
 pub fn input0(n: u64) -> Price {
-    Price {
-        bytes: ELEMENT * n,
-        messages: 1,
-        flow: Flow::send(0, &[2]),
-    }
+    Price::online(ELEMENT * n, 1, Flow::send(0, &[2]))
 }
 
 /// The Kogge–Stone adder ([`super::circuit::kogge_stone`]) on n words: AND layers of n, then
@@ -111,16 +140,12 @@ pub fn msb(n: u64) -> Price {
 /// Kogge–Stone adder, the opening to servers 0 and 2 (2 messages, 16n): 24 messages, 312n
 /// bytes, 8 rounds (the mask reaches server0 while servers 1 and 2 start the adder).
 pub fn b2a(n: u64) -> Price {
-    let mask = Price {
-        bytes: ELEMENT * n,
-        messages: 1,
-        flow: Flow::send(1, &[0]),
-    };
-    let open = Price {
-        bytes: 2 * ELEMENT * n,
-        messages: 2,
-        flow: Flow::send(0, &[2]).beside(Flow::send(1, &[0])),
-    };
+    let mask = Price::online(ELEMENT * n, 1, Flow::send(1, &[0]));
+    let open = Price::online(
+        2 * ELEMENT * n,
+        2,
+        Flow::send(0, &[2]).beside(Flow::send(1, &[0])),
+    );
     mask.then(kogge_stone(n)).then(open)
 }
 
