@@ -220,7 +220,7 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
 
 /// Every protocol a scenario can name, in the order `sharescope man` and `compare` list them.
 pub fn registry() -> &'static [&'static dyn Protocol] {
-    &[]
+    &[&crate::aby3::Aby3]
 }
 
 /// The protocol called `name` (ASCII case-insensitive), if registered.

@@ -398,53 +398,70 @@ pub fn sigmoid_piecewise(
     truncate: &mut Truncate<'_>,
 ) -> Result<Option<Rep>> {
     within(ctx, "sigmoid", |ctx| {
-        let n = tensor::numel(shape);
-        let (c, ab) = sigmoid_fixed(fixed);
-        ctx.step(SIGMOID_PIVOTS)?;
-        let seat = keys.seat();
-        let x = match seat {
-            Some(_) => Some(flat(need(x, "x")?)),
-            None => None,
-        };
-        let diffs = match (seat, &x) {
-            (Some(i), Some(x)) => {
-                let parts: Vec<Rep> = c
-                    .iter()
-                    .map(|&cj| x.neg().add_public(i, &Tensor::from_elem(IxDyn(&[n]), cj)))
-                    .collect::<Result<_>>()?;
-                Some(concat(&parts))
-            }
-            _ => None,
-        };
-        let le = drelu(ctx, seats, keys, diffs.as_ref(), &[4 * n])?;
-        let l = boolean::b2a_bit(ctx, seats, keys, le.as_ref(), &[4 * n])?;
-        ctx.step(SIGMOID_PIECES)?;
-        let y2 = match (seat, l, &x) {
-            (Some(i), Some(l), Some(x)) => {
-                let piece = |k: usize| -> Result<Rep> {
-                    let (a, b) = ab[k];
-                    x.map(|t| tensor::scale(t, b))
-                        .add_public(i, &Tensor::from_elem(IxDyn(&[n]), a))
-                };
-                let gaps: Vec<Rep> = (0..4)
-                    .map(|j| piece(j)?.sub(&piece(j + 1)?))
-                    .collect::<Result<_>>()?;
-                let p = product(ctx, seats, i, keys, &l, &concat(&gaps), "L·(F_j − F_j+1)")?;
-                let mut y = piece(4)?;
-                for part in split(&p, &[n; 4]) {
-                    y = y.add(&part)?;
-                }
-                ctx.record_share("σ(x) before truncation (scale 2f)", &y.lo);
-                Some(shaped(y, shape)?)
-            }
-            _ => None,
-        };
+        let y2 = sigmoid_pieces(ctx, seats, keys, fixed, x, shape)?;
         let y = truncate(ctx, keys, y2)?;
         if let Some(y) = &y {
             ctx.record_share("σ(x) (piecewise)", &y.lo);
         }
         Ok(y)
     })
+}
+
+/// The steps of [`sigmoid_piecewise`] before its truncation: an arithmetic sharing of σ(x) at
+/// scale **2f**, exactly [`sigmoid_piecewise_plain`]. For a caller that truncates itself (inside
+/// its own `within(ctx, "sigmoid", …)`, so the call path is the same). Cost
+/// (`boolean_cost::sigmoid_piecewise` with [`Price::LOCAL`](super::boolean_cost::Price::LOCAL)):
+/// 29 messages, 928n bytes, 10 rounds.
+pub fn sigmoid_pieces(
+    ctx: &mut dyn Context,
+    seats: &Seats,
+    keys: &mut Keys,
+    fixed: &FixedConfig,
+    x: Option<&Rep>,
+    shape: &[usize],
+) -> Result<Option<Rep>> {
+    let n = tensor::numel(shape);
+    let (c, ab) = sigmoid_fixed(fixed);
+    ctx.step(SIGMOID_PIVOTS)?;
+    let seat = keys.seat();
+    let x = match seat {
+        Some(_) => Some(flat(need(x, "x")?)),
+        None => None,
+    };
+    let diffs = match (seat, &x) {
+        (Some(i), Some(x)) => {
+            let parts: Vec<Rep> = c
+                .iter()
+                .map(|&cj| x.neg().add_public(i, &Tensor::from_elem(IxDyn(&[n]), cj)))
+                .collect::<Result<_>>()?;
+            Some(concat(&parts))
+        }
+        _ => None,
+    };
+    let le = drelu(ctx, seats, keys, diffs.as_ref(), &[4 * n])?;
+    let l = boolean::b2a_bit(ctx, seats, keys, le.as_ref(), &[4 * n])?;
+    ctx.step(SIGMOID_PIECES)?;
+    let y2 = match (seat, l, &x) {
+        (Some(i), Some(l), Some(x)) => {
+            let piece = |k: usize| -> Result<Rep> {
+                let (a, b) = ab[k];
+                x.map(|t| tensor::scale(t, b))
+                    .add_public(i, &Tensor::from_elem(IxDyn(&[n]), a))
+            };
+            let gaps: Vec<Rep> = (0..4)
+                .map(|j| piece(j)?.sub(&piece(j + 1)?))
+                .collect::<Result<_>>()?;
+            let p = product(ctx, seats, i, keys, &l, &concat(&gaps), "L·(F_j − F_j+1)")?;
+            let mut y = piece(4)?;
+            for part in split(&p, &[n; 4]) {
+                y = y.add(&part)?;
+            }
+            ctx.record_share("σ(x) before truncation (scale 2f)", &y.lo);
+            Some(shaped(y, shape)?)
+        }
+        _ => None,
+    };
+    Ok(y2)
 }
 
 /// The explain pane's text for the nonlinear steps (and, delegating, the boolean ones).
