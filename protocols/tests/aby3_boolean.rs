@@ -438,6 +438,7 @@ fn b2a_composes_words_and_bit2a_injects_bits() {
         });
         assert_eq!(open(&r.out, false), x);
         assert_eq!(r.costs, cost::b2a(n as u64).into());
+        assert_eq!(r.steps.len(), 9);
 
         // Bits in bit 0 of words whose other bits are shared noise too (b2a_bit reads bit 0).
         let bits = vec_t((0..n).map(|k| (x[k] >> 7) & 1).collect());
@@ -480,6 +481,7 @@ fn drelu_and_relu_are_exact_on_all_of_z_2_64() {
         assert_eq!(open(&r.out, false), vec_t(want));
         assert_eq!(r.costs, cost::relu(n as u64).into());
         assert_eq!(r.paths[0], "ReLU › DReLU › MSB › MSB input");
+        assert_eq!(r.steps.len(), 12, "MSB 8, DReLU 1, bit2A 2, product 1");
         assert_eq!(r.paths.last().unwrap(), "ReLU › ReLU product");
     }
 }

@@ -394,6 +394,11 @@ mod tests {
         assert_eq!(el(56, RingKind::Zp, ValueFormat::Signed, false), "-11");
         assert_eq!(el(1, RingKind::Bit, ValueFormat::Hex, false), "1");
         assert_eq!(el(0xab, RingKind::Seed, ValueFormat::Signed, false), "ab");
+        // ABY3's boolean share words read as 64 bits in hex, never as a number.
+        assert_eq!(
+            el(0xab, RingKind::BitWords, ValueFormat::Decoded, false),
+            "0x00000000000000ab"
+        );
         assert_eq!(
             el(u64::MAX - 1, RingKind::Odd, ValueFormat::Signed, false),
             "-1"
@@ -414,6 +419,7 @@ mod tests {
             ]
         );
         assert_eq!(f.cycle(RingKind::Bit), ValueFormat::Unsigned);
+        assert_eq!(f.cycle(RingKind::BitWords), ValueFormat::Hex);
         assert_eq!(f.get(RingKind::Z64), ValueFormat::Auto, "rings cycle alone");
     }
 

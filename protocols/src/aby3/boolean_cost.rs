@@ -258,6 +258,20 @@ mod tests {
             );
             assert_eq!(c(argmax(k, m)), (29 * l, 256 * (k - 1) * m, tree_rounds(l)));
         }
+        // With the arithmetic part's truncations.
+        use crate::pond::Truncation;
+        for (t, want) in [
+            (Truncation::Local, (30, 936, 10)),
+            (Truncation::Dealer, (31, 944, 11)),
+        ] {
+            let n = 5;
+            let tp = Price::from_cost(
+                super::super::cost::truncation(t, n),
+                super::super::cost::truncation_flow(t),
+            );
+            let (m, b, r) = c(sigmoid_piecewise(n, tp));
+            assert_eq!((m, b / n, r), want, "{t:?}");
+        }
         assert_eq!(levels(1), 0);
         assert_eq!(levels(9), 4);
     }
