@@ -47,6 +47,8 @@ pub fn and(
     label: &str,
 ) -> Result<Rep> {
     let z = rep::and_local(x, y)?;
+    // Three ANDs, two XORs and the mask per word.
+    ctx.charge(6 * z.len() as u64);
     let alpha = keys.zero_xor(z.shape());
     let z = rep::xor_t(&z, &alpha)?;
     reshare_bits(ctx, seats, i, z, label)

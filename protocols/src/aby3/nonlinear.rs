@@ -47,6 +47,8 @@ fn product(
     label: &str,
 ) -> Result<Rep> {
     let z = rep::mul_local(x, y)?;
+    // Three products, two sums and the mask per element.
+    ctx.charge(6 * z.len() as u64);
     let alpha = keys.zero(z.shape());
     rep::reshare(ctx, seats, i, tensor::add(&z, &alpha)?, label)
 }
