@@ -2,7 +2,7 @@
 //! plaintext, its exact costs against `aby3::boolean_cost`, and the servers' views.
 //!
 //! A tiny in-memory harness (the pattern of `securenn.rs`): one thread per party (servers 0, 1, 2
-//! and a bystander 3), std mpsc channels per directed link, a [`Context`] that counts messages and
+//! at parties 2, 0, 3 — seats are not party ids — and a bystander, party 1), std mpsc channels per directed link, a [`Context`] that counts messages and
 //! bytes and computes causal rounds as PROTOCOLS.md defines them (a message's round is 1 + the
 //! highest round its sender had received), restarted for the op after the key setup.
 
@@ -18,7 +18,9 @@ use rand_chacha::ChaCha20Rng;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-const SEATS: [usize; 3] = [0, 1, 2];
+/// server0, server1, server2 sit at parties 2, 0, 3; party 1 is a bystander (no seat).
+const SEATS: [usize; 3] = [2, 0, 3];
+const BYSTANDER: usize = 1;
 const PARTIES: usize = 4;
 const TOP: u64 = 1 << 63;
 
@@ -293,17 +295,18 @@ fn share(x: &Tensor<u64>, xor: bool, rng: &mut ChaCha20Rng) -> [Rep; 3] {
     [0, 1, 2].map(|i| Rep::new(c[i].clone(), c[next(i)].clone()))
 }
 
+/// The pair of party `me` (None at the bystander).
 fn mine(sh: &[Rep; 3], me: usize) -> Option<&Rep> {
-    sh.get(me)
+    rep::seat_of(&SEATS, me).map(|i| &sh[i])
 }
 
 /// The value the servers' outputs share: checks the replication (server i's hi is server
 /// i + 1's lo) and that the bystander holds nothing.
 fn open(out: &[Option<Rep>], xor: bool) -> Tensor<u64> {
-    assert!(out[3].is_none(), "the bystander holds nothing");
-    let r: Vec<&Rep> = out[..3]
+    assert!(out[BYSTANDER].is_none(), "the bystander holds nothing");
+    let r: Vec<&Rep> = SEATS
         .iter()
-        .map(|o| o.as_ref().expect("server share"))
+        .map(|&p| out[p].as_ref().expect("server share"))
         .collect();
     for i in 0..3 {
         assert_eq!(
@@ -375,9 +378,12 @@ fn and_is_one_resharing_of_the_local_terms() {
         assert_eq!(open(&r.out, true), vec_t(want));
         assert_eq!(r.costs, cost::and(n).into());
         // The words travel tagged as boolean share words.
-        for v in &r.views[..3] {
+        for &p in &SEATS {
+            let v = &r.views[p];
+            assert_eq!(v.received.len(), 1);
             assert!(v.received.iter().all(|m| m.1[0].kind == RingKind::BitWords));
         }
+        assert!(r.views[BYSTANDER].received.is_empty());
     }
 }
 
@@ -777,8 +783,8 @@ fn view_chi2(
                 let me = ctx.me();
                 op(ctx, keys, mine(&sh, me))
             });
-            for (i, v) in r.views[..3].iter().enumerate() {
-                seen[i][s].extend(v.words(&sh[i]));
+            for (i, &p) in SEATS.iter().enumerate() {
+                seen[i][s].extend(r.views[p].words(&sh[i]));
             }
         }
     }
