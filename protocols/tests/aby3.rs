@@ -902,3 +902,252 @@ fn a_planted_leak_is_caught_by_the_view_test() {
 fn pair_sum(h: &mut [u64; 16], lo: u64, hi: u64) {
     h[(lo.wrapping_add(hi) & 15) as usize] += 1;
 }
+
+#[test]
+fn polynomial_rounds_and_bytes_are_the_documented_ones() {
+    use protocols::pond::{SIGMOID, TANH};
+    let row = |op: Op, t| cost::op_cost(t, &op, &[true], 10).unwrap().0;
+    let s = |t| row(Op::Sigmoid("x".into()), t);
+    let h = |t| row(Op::Tanh("x".into()), t);
+    // Sigmoid: P = 5 products (x², x³, x⁵, x⁷, x⁹); tanh: P = 4 (x², x³, x⁵, x⁷).
+    assert_eq!(aby3_products(&SIGMOID), 5);
+    assert_eq!(aby3_products(&TANH), 4);
+    // Π_trunc1: 3n per product + n, rounds from the flow (products overlap).
+    assert_eq!(
+        (s(Truncation::Local).bytes, s(Truncation::Local).messages),
+        (8 * 10 * 16, 16)
+    );
+    assert_eq!(s(Truncation::Local).rounds, 8);
+    assert_eq!(h(Truncation::Local).rounds, 6);
+    // Π_trunc2: 4n per product + 2n; server1 never waits, so each product adds one round.
+    assert_eq!(
+        (s(Truncation::Dealer).bytes, s(Truncation::Dealer).messages),
+        (8 * 10 * 22, 22)
+    );
+    assert_eq!(s(Truncation::Dealer).rounds, 6);
+    assert_eq!(h(Truncation::Dealer).rounds, 5);
+}
+
+fn aby3_products(a: &protocols::pond::Approximation) -> u32 {
+    (2..=a.terms.iter().map(|t| t.0).max().unwrap())
+        .filter(|&k| k == 2 || a.terms.iter().any(|&(p, _)| p >= k && p % 2 == k % 2))
+        .count() as u32
+}
+
+#[test]
+fn trunc1_fails_at_the_rate_of_the_formula_and_trunc2_does_not() {
+    // |z| = 2^60 at scale 2^32 (x = y = 2^14, far beyond the bound 2^11, on purpose): Π_trunc1
+    // fails with probability 2^60 / 2^64 = 1/16 per element.
+    let cfg = FixedConfig::default();
+    let n = 4096usize;
+    let x = Tensor::from_elem(vec![n], cfg.encode(16384.0));
+    let script = vec![
+        Act::Input("x".into(), x.clone()),
+        Act::Op("z".into(), Op::Mul("x".into(), "x".into())),
+    ];
+    let want = 1u64 << 44;
+    let failures = |t| {
+        let r = run(&settings(t, InputSharing::Seeded), 77, &script);
+        r.value("z")
+            .iter()
+            .filter(|&&g| (g.wrapping_sub(want) as i64).unsigned_abs() > 1)
+            .count() as f64
+    };
+    let p = aby3::truncate::trunc1_failure_probability((1u64 << 60) as f64);
+    assert_eq!(p, 1.0 / 16.0);
+    let (mean, sd) = (p * n as f64, (n as f64 * p * (1.0 - p)).sqrt());
+    let got = failures(Truncation::Local);
+    assert!(
+        (got - mean).abs() <= 6.0 * sd,
+        "{got} failures, expected {mean} ± {sd}"
+    );
+    // Π_trunc2 with a wider encoding that has room for |z| = 2^60 (k = 60): never wrong.
+    let wide = Settings {
+        fixed: FixedConfig {
+            frac_bits: 16,
+            int_bits: 28,
+            gap_bits: 0,
+            weak_security: true,
+        },
+        truncation: Truncation::Dealer,
+        input_sharing: InputSharing::Seeded,
+    };
+    let r = run(&wide, 77, &script);
+    assert!(r
+        .value("z")
+        .iter()
+        .all(|&g| (g.wrapping_sub(want) as i64).unsigned_abs() <= 1));
+}
+
+#[test]
+fn truncation_hazards_and_limits() {
+    let cfg = FixedConfig::default();
+    // Within bounds: no hazard for Π_trunc2, none for Π_trunc1 on few elements.
+    assert!(aby3::truncate::hazards(&cfg, Truncation::Dealer, 100.0, 10).is_empty());
+    assert!(aby3::truncate::hazards(&cfg, Truncation::Local, 1.0, 10).is_empty());
+    // A product beyond 2^int: headroom for both.
+    for t in [Truncation::Dealer, Truncation::Local] {
+        assert!(aby3::truncate::hazards(&cfg, t, 4096.0, 1)
+            .iter()
+            .any(|h| matches!(h, protocols::fixed::Hazard::TruncationHeadroom { .. })));
+    }
+    // Many large products: Π_trunc1's failure becomes likely.
+    assert!(
+        aby3::truncate::hazards(&cfg, Truncation::Local, 1000.0, 1_000_000)
+            .iter()
+            .any(|h| matches!(h, protocols::fixed::Hazard::LocalTruncationFailure { .. }))
+    );
+    // Π_trunc2's statistical security is 61 − k bits and needs k ≤ 60.
+    assert_eq!(aby3::truncate::statistical_security(&cfg), 61 - 43);
+    assert!(aby3::truncate::check_trunc2(&cfg).is_ok());
+    let tight = FixedConfig {
+        frac_bits: 25,
+        int_bits: 12,
+        gap_bits: 0,
+        weak_security: true,
+    };
+    assert!(aby3::truncate::check_trunc2(&tight)
+        .unwrap_err()
+        .contains("Π_trunc2"));
+}
+
+#[test]
+fn server0s_view_of_input_sharing_is_the_same_for_any_secret() {
+    // server0 receives t (seeded) or (x0, x1) (dense): a function of the owner's randomness
+    // alone. With the same seed, its view under two different secrets is equal bit for bit.
+    let cfg = FixedConfig::default();
+    for (t, s) in ALL {
+        let st = settings(t, s);
+        let view = |x: f64| {
+            let script = vec![Act::Input(
+                "x".into(),
+                Tensor::from_elem(vec![3, 2], cfg.encode(x)),
+            )];
+            run(&st, 11, &script).received[SEATS[0]][0].clone()
+        };
+        let (a, b) = (view(0.0), view(-3.75));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{s:?}: server0's view depends on the secret");
+        // And server1's does differ (it holds x2 = x − x0 − x1): the comparison can fail.
+        let v1 = |x: f64| {
+            let script = vec![Act::Input(
+                "x".into(),
+                Tensor::from_elem(vec![3, 2], cfg.encode(x)),
+            )];
+            run(&st, 11, &script).received[SEATS[1]][0].clone()
+        };
+        assert_ne!(v1(0.0), v1(-3.75));
+    }
+}
+
+#[test]
+fn parties_outside_the_seats_hold_nothing_private() {
+    let st = settings(Truncation::Dealer, InputSharing::Seeded);
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let script = random_script(&mut rng);
+    let r = run(&st, 21, &script);
+    for name in names(&script) {
+        for p in [OWNER, RECEIVER] {
+            assert!(
+                !matches!(r.held[p][&name], Held::Shares(_)),
+                "party {p} holds shares of `{name}`"
+            );
+        }
+    }
+    // The receiver got exactly the outputs, the owner nothing opened.
+    assert_eq!(r.outputs.len(), 2);
+}
+
+#[test]
+fn a_large_matmul_and_conv_reconstruct() {
+    for (t, s) in [ALL[0], ALL[1]] {
+        let st = settings(t, s);
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let script = vec![
+            Act::Input("a".into(), reals(&[32, 48], 4.0, &mut rng)),
+            Act::Input("b".into(), reals(&[48, 16], 0.25, &mut rng)),
+            Act::Op("c".into(), Op::MatMul("a".into(), "b".into())),
+            Act::Input("x".into(), reals(&[2, 3, 12, 12], 2.0, &mut rng)),
+            Act::Input("w".into(), reals(&[4, 3, 3, 3], 0.5, &mut rng)),
+            Act::Op(
+                "y".into(),
+                Op::Conv2d {
+                    input: "x".into(),
+                    filters: "w".into(),
+                    stride: 1,
+                    padding: 1,
+                },
+            ),
+            Act::Op(
+                "p".into(),
+                Op::AvgPool2d {
+                    input: "y".into(),
+                    kernel: 2,
+                    stride: None,
+                },
+            ),
+        ];
+        let r = run(&st, 31, &script);
+        check_values(&script, &r, &format!("{t:?}"));
+        let want = predicted(&st, &script);
+        assert_eq!(r.costs, want);
+    }
+}
+
+#[test]
+fn the_product_share_a_server_receives_is_masked_by_alpha_alone() {
+    // Π_trunc1's first step: server1 receives z'_2 = z_2 + α_2. Knowing the secrets, the test
+    // can compute z_2 = x2·y2 + x2·y0 + x0·y2 from server1's pairs (x1, x2), (y1, y2) and
+    // x0 = x − x1 − x2, y0 = y − y1 − y2. What is left must be α_2 — the same for any secrets
+    // under the same keys (bit for bit) and uniform over seeds. A reshare that forgot α would
+    // leave 0 and fail the uniformity test.
+    let cfg = FixedConfig::default();
+    let st = settings(Truncation::Local, InputSharing::Seeded);
+    let n = 8;
+    let residual = |xv: f64, yv: f64, seed: u64| -> Vec<u64> {
+        let (x, y) = (cfg.encode(xv), cfg.encode(yv));
+        let script = vec![
+            Act::Input("x".into(), Tensor::from_elem(vec![n], x)),
+            Act::Input("y".into(), Tensor::from_elem(vec![n], y)),
+            Act::Op("z".into(), Op::Mul("x".into(), "y".into())),
+        ];
+        let r = run(&st, seed, &script);
+        let s1 = SEATS[1];
+        let pair = |name: &str| match &r.held[s1][name] {
+            Held::Shares(s) => (s[0].clone(), s[1].clone()),
+            _ => panic!("server1 holds shares"),
+        };
+        let ((x1, x2), (y1, y2)) = (pair("x"), pair("y"));
+        // The first Z_2^64 message from server2 in the product (after its key k2).
+        let (_, payload, _) = r.received[s1][2]
+            .iter()
+            .find(|(from, _, parts)| *from == SEATS[2] && parts[0].kind == RingKind::Z64)
+            .expect("server2 sends z'2 to server1");
+        (0..n)
+            .map(|e| {
+                let x0 = x.wrapping_sub(x1[e]).wrapping_sub(x2[e]);
+                let y0 = y.wrapping_sub(y1[e]).wrapping_sub(y2[e]);
+                let z2 = x2[e]
+                    .wrapping_mul(y2[e])
+                    .wrapping_add(x2[e].wrapping_mul(y0))
+                    .wrapping_add(x0.wrapping_mul(y2[e]));
+                RingKind::Z64.element(payload, e).wrapping_sub(z2)
+            })
+            .collect()
+    };
+    let mut hist = [0u64; 16];
+    for seed in 0..60u64 {
+        let a = residual(0.0, 0.0, seed);
+        let b = residual(5.5, -7.25, seed);
+        assert_eq!(
+            a, b,
+            "seed {seed}: what is left besides z_2 depends on the secrets"
+        );
+        for v in a {
+            hist[(v & 15) as usize] += 1;
+            hist[(v >> 60) as usize] += 1;
+        }
+    }
+    let u = chi2_uniform(&hist);
+    assert!(u < CHI2_LIMIT, "α_2 is not uniform: χ² {u}");
+}
