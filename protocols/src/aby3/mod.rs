@@ -27,6 +27,12 @@ mod protocol;
 pub mod rep;
 pub mod truncate;
 
+// Boolean circuits and the exact nonlinear ops (issue 10 §2, "Boolean circuits").
+pub mod boolean;
+pub mod boolean_cost;
+pub mod circuit;
+pub mod nonlinear;
+
 pub use protocol::{approximation, reconstruct, supports, truncates, Aby3};
 
 use crate::context::{Context, PartyId};
