@@ -69,7 +69,10 @@ fn aby3_rows_on_relu_and_maxpool_networks_say_what_is_missing_and_leave_the_othe
         let table = c.table();
         match &aby3.skipped {
             Some(why) => {
-                assert!(!relu_ok || op != "Relu", "{name}: skipped although ABY3 runs ReLU");
+                assert!(
+                    !relu_ok || op != "Relu",
+                    "{name}: skipped although ABY3 runs ReLU"
+                );
                 assert!(
                     why.starts_with("ABY3's exact") && why.ends_with(&format!("({op})")),
                     "{name}: {why}"
