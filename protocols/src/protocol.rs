@@ -16,7 +16,7 @@
 use crate::context::{Context, PartyId, RingKind};
 use crate::cost::{Cost, Flow};
 use crate::error::Result;
-use crate::fixed::FixedConfig;
+use crate::fixed::{FixedConfig, Hazard};
 use crate::program::Op;
 use crate::tensor::Tensor;
 
@@ -365,6 +365,63 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     /// An attack on a seat's view that the simulator runs for `leak` and shows for insecure
     /// variants ([`Probe`]). Default: none.
     fn probe(&self) -> Option<Probe> {
+        None
+    }
+    /// The statistical security, in bits, of the truncation `settings` choose, if it hides
+    /// only statistically (validation refuses less than
+    /// [`crate::fixed::MIN_STATISTICAL_SECURITY`] unless `fixed_point` sets `weak_security`).
+    /// Default (Pond's, SecureNN's): dealer truncation's σ = 63 − (int + 2f); local truncation
+    /// opens nothing (`None`).
+    fn statistical_security(&self, settings: &Settings) -> Option<u32> {
+        (settings.truncation == Truncation::Dealer).then(|| settings.fixed.statistical_security())
+    }
+    /// What [`Protocol::statistical_security`] means for `settings`, for validation's refusal
+    /// and the reports' warning ("dealer truncation with int_bits 11, frac_bits 16 has 20 bits
+    /// of statistical security (…), below the minimum of 40"). Default: Pond's dealer truncation.
+    fn statistical_security_text(&self, settings: &Settings) -> String {
+        settings.fixed.dealer_security_text()
+    }
+    /// How the statistically hiding truncation is named in a hint ("`z` truncates with the
+    /// dealer"). Default: `the dealer`.
+    fn truncation_label(&self, _settings: &Settings) -> &'static str {
+        "the dealer"
+    }
+    /// `Ok` if the protocol can truncate with `settings`, else why not and what to change
+    /// (validation asks when the program truncates and puts it in a located error). Default:
+    /// any valid [`FixedConfig`] will do.
+    fn check_truncation(&self, _settings: &Settings) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// The hazards of one truncation under `settings`, from the largest real magnitude that goes
+    /// into it over `elements` elements (the plaintext shadow asks). Default (Pond's rule): the
+    /// product headroom, and for local truncation a
+    /// [`Hazard::LocalTruncationFailure`] once 10^-4 failures are expected.
+    fn truncation_hazards(
+        &self,
+        settings: &Settings,
+        pre_truncation: f64,
+        elements: u64,
+    ) -> Vec<Hazard> {
+        let cfg = &settings.fixed;
+        let mut out: Vec<Hazard> = cfg
+            .check_product_headroom([pre_truncation])
+            .into_iter()
+            .collect();
+        if settings.truncation == Truncation::Local {
+            let encoded = pre_truncation * cfg.scale() * cfg.scale();
+            let p = FixedConfig::local_truncation_failure_probability(encoded);
+            if p * elements as f64 >= 1e-4 {
+                out.push(Hazard::LocalTruncationFailure {
+                    probability: p,
+                    elements,
+                });
+            }
+        }
+        out
+    }
+    /// The name of share `k` of those seat `seat` holds, for the debugger's column headers
+    /// (ABY3: `x0`, `x1` at server0). Default: none (the party's name alone).
+    fn share_name(&self, _seat: usize, _k: usize) -> Option<String> {
         None
     }
 }

@@ -121,7 +121,7 @@ impl Estimate {
                         c.offline_messages,
                         c.rounds,
                         if op.key_setup {
-                            "  (incl. SecureNN key setup: 3 offline msgs, 96 B)"
+                            "  (incl. key setup)"
                         } else {
                             ""
                         }

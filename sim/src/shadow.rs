@@ -4,7 +4,6 @@ use crate::scenario::{Plan, PlannedOp};
 use ndarray::ArrayD;
 use protocols::fixed::{FixedConfig, Hazard};
 use protocols::program::eval_f64;
-use protocols::protocol::Truncation;
 use std::collections::HashMap;
 
 /// Every value of the program computed in f64, from the inputs' values.
@@ -58,18 +57,12 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
         pre_truncation = pre_truncation.max(biggest_power);
     }
     if truncates {
-        out.extend(cfg.check_product_headroom([pre_truncation]));
-        if plan.scenario.truncation == Truncation::Local {
-            let encoded = pre_truncation * cfg.scale() * cfg.scale();
-            let p = FixedConfig::local_truncation_failure_probability(encoded);
-            let expected = p * result.len() as f64;
-            if expected >= 1e-4 {
-                out.push(Hazard::LocalTruncationFailure {
-                    probability: p,
-                    elements: result.len() as u64,
-                });
-            }
-        }
+        // The protocol's truncation rules (Pond's dealer/local, ABY3's Π_trunc2/Π_trunc1).
+        out.extend(plan.protocol().truncation_hazards(
+            &plan.settings(),
+            pre_truncation,
+            result.len() as u64,
+        ));
     }
     out
 }

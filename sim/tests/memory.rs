@@ -350,6 +350,93 @@ fn the_estimate_bounds_the_heap_of_every_op_kind() {
             "z",
         ),
     ));
+    // ABY3: two shares per server, products with resharing, both truncations.
+    let m: &[usize] = &[64, 128];
+    let mt: &[usize] = &[128, 64];
+    for (name, truncation, inputs, program, out) in [
+        (
+            "aby3 input, output",
+            "Dealer",
+            vec![("x", "alice", v)],
+            vec![],
+            "x",
+        ),
+        (
+            "aby3 mul",
+            "Dealer",
+            pair("alice", "bob").to_vec(),
+            vec![("z", r#"Mul("x", "y")"#)],
+            "z",
+        ),
+        (
+            "aby3 mul, Π_trunc1",
+            "Local",
+            pair("alice", "bob").to_vec(),
+            vec![("z", r#"Mul("x", "y")"#)],
+            "z",
+        ),
+        (
+            "aby3 mul by a public value",
+            "Dealer",
+            pair("alice", "public").to_vec(),
+            vec![("z", r#"Mul("x", "y")"#)],
+            "z",
+        ),
+        (
+            "aby3 square, reveal",
+            "Dealer",
+            vec![("x", "alice", v)],
+            vec![("a", r#"Square("x")"#), ("b", r#"Reveal("a")"#)],
+            "b",
+        ),
+        (
+            "aby3 matmul",
+            "Dealer",
+            vec![("x", "alice", m), ("y", "bob", mt)],
+            vec![("z", r#"MatMul("x", "y")"#)],
+            "z",
+        ),
+        (
+            "aby3 sigmoid",
+            "Dealer",
+            vec![("x", "alice", v)],
+            vec![("z", r#"Sigmoid("x")"#)],
+            "z",
+        ),
+        (
+            "aby3 avgpool2d",
+            "Local",
+            vec![("x", "alice", img)],
+            vec![("z", r#"AvgPool2d(input: "x", kernel: 2)"#)],
+            "z",
+        ),
+    ] {
+        cases.push((
+            name,
+            scenario("ABY3", truncation, 256, &inputs, &program, out),
+        ));
+    }
+    for (name, truncation, program) in [
+        ("aby3 mul, whole trace", "Dealer", r#"Mul("x", "y")"#),
+        (
+            "aby3 mul, Π_trunc1, whole trace",
+            "Local",
+            r#"Mul("x", "y")"#,
+        ),
+        ("aby3 sigmoid, whole trace", "Dealer", r#"Sigmoid("x")"#),
+    ] {
+        cases.push((
+            name,
+            scenario(
+                "ABY3",
+                truncation,
+                usize::MAX,
+                &pair("alice", "bob"),
+                &[("z", program)],
+                "z",
+            ),
+        ));
+    }
     for (name, text) in cases {
         let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let est = sim::memory::estimate(&plan);

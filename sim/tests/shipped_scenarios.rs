@@ -410,7 +410,10 @@ fn shipped_scenarios_opt_in_to_weak_dealer_truncation_and_say_why() {
         }
         for w in &plan.warnings {
             assert!(fp.weak_security, "{}: {w}", path.display());
-            let sigma = fp.statistical_security();
+            let sigma = plan
+                .protocol()
+                .statistical_security(&plan.settings())
+                .expect("a warning means a statistically hiding truncation");
             assert!(
                 w.contains(&format!("has {sigma} bits of statistical security")),
                 "{}: {w}",

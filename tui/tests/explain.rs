@@ -331,3 +331,56 @@ fn explain_texts_state_the_real_costs_and_say_when_a_mask_is_reused() {
     let w = &seen.iter().find(|(op, _)| op == "w").expect("w opens z").1;
     assert!(w.contains("Mask reuse here: x was masked"), "{w}");
 }
+
+/// ABY3 (issue 10 §2): every step of its shipped scenarios has ABY3's own text (not another
+/// protocol's text for a step of the same name), and the pane renders it.
+#[test]
+fn every_aby3_step_renders_its_own_explanation() {
+    for file in [
+        "aby3-replicated-sharing.ron",
+        "aby3-logistic-regression.ron",
+    ] {
+        let mut a = common::shipped(file, false);
+        let protocol = a.ctl.plan().scenario.protocol;
+        assert_eq!(protocol.get().name(), "ABY3");
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..400 {
+            common::keys(&mut a, "s");
+            let Some(step) = a.ctl.current_step() else {
+                continue;
+            };
+            let name = step.name.clone();
+            let e = explanation_in(&name, protocol)
+                .unwrap_or_else(|| panic!("{file}: no ABY3 text for `{name}`"));
+            let shown = explain_text(&a);
+            assert!(
+                shown.contains(e.title) || shown.contains(&e.title[..e.title.len().min(30)]),
+                "{file}: `{name}` shows\n{shown}"
+            );
+            seen.insert(name.rsplit(": ").next().unwrap().to_string());
+            if a.ctl.next_step().is_none() {
+                break;
+            }
+        }
+        assert!(seen.len() >= 5, "{file}: {seen:?}");
+    }
+}
+
+#[test]
+fn abys_masked_opening_states_its_own_statistical_security() {
+    let mut a = common::shipped("aby3-replicated-sharing.ron", false);
+    for _ in 0..100 {
+        common::keys(&mut a, "s");
+        if a.ctl.current_step().is_some_and(|s| s.name == "open z + r") {
+            break;
+        }
+    }
+    let shown = explain_text(&a);
+    assert!(
+        shown.contains(
+            "so σ = 61 − k = 18 bits (advantage up to 2^-18 per element), below the minimum of 40"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("σ = 20"), "{shown}");
+}

@@ -89,8 +89,8 @@ impl Aby3Party {
                     }
                 }
                 ctx.charge((2 * approx.terms.len() * acc.lo.len()) as u64);
-                ctx.record_share("Σ c_k·x^k (scale 2f, lo)", &acc.lo);
-                ctx.record_share("Σ c_k·x^k (scale 2f, hi)", &acc.hi);
+                ctx.record_share("Σ c_k·x^k (scale 2f)", &acc.lo);
+                ctx.record_share("Σ c_k·x^k (scale 2f)", &acc.hi);
                 Some(acc)
             }
             None => None,

@@ -3,6 +3,8 @@
 //! title.
 
 use super::steps;
+use crate::fixed::MIN_STATISTICAL_SECURITY;
+use crate::protocol::{Remark, StepFacts, ViewFacts, ViewSource};
 
 /// The text for `step` (a step name, with or without a `x^k: ` prefix), if ABY3 uses it.
 pub fn explain(step: &str) -> Option<&'static str> {
@@ -121,4 +123,131 @@ pub fn explain(step: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// The explain pane's facts of this run under a step: Π_trunc2's statistical security at its
+/// opening (σ = 61 − k, [`super::truncate::statistical_security`]).
+pub fn remarks(step: &StepFacts<'_>) -> Vec<Remark> {
+    let base = step.name.rsplit(": ").next().unwrap_or(step.name);
+    let mut out = Vec::new();
+    if base == steps::OPEN_MASKED {
+        let cfg = step.fixed;
+        let sigma = super::truncate::statistical_security(&cfg);
+        let verdict = if sigma < MIN_STATISTICAL_SECURITY {
+            format!(
+                ", below the minimum of {MIN_STATISTICAL_SECURITY}: accepted only because \
+                 fixed_point sets weak_security"
+            )
+        } else {
+            String::new()
+        };
+        out.push(Remark {
+            warn: sigma < MIN_STATISTICAL_SECURITY,
+            text: format!(
+                "Here: k = int_bits + 2·frac_bits = {}, so σ = 61 − k = {sigma} bits (advantage \
+                 up to 2^-{sigma} per element){verdict}.",
+                cfg.product_bits()
+            ),
+        });
+    }
+    if base == steps::RESHARE && !step.labels.is_empty() {
+        out.push(Remark {
+            warn: false,
+            text: "Each z_{i+1} received here carries α_{i+1} = F(k_{i+1}) − F(k_{i+2}); the \
+                   receiver lacks k_{i+2}, so the value is a one-time pad to it."
+                .into(),
+        });
+    }
+    out
+}
+
+fn safe(text: impl Into<String>) -> Option<Remark> {
+    Some(Remark {
+        warn: false,
+        text: text.into(),
+    })
+}
+
+/// The view pane's note on one item of a party's view under ABY3: why it looks random to the
+/// party (a fresh key, a component it lacks, a zero-sharing it cannot cancel), or that it was
+/// opened by the program's choice.
+pub fn view_note(item: &ViewFacts<'_>) -> Option<Remark> {
+    let base = item.step.rsplit(": ").next().unwrap_or(item.step);
+    match item.source {
+        ViewSource::Received {
+            message,
+            part,
+            from,
+        } => match base {
+            steps::KEY_SETUP => safe(format!(
+                "{from}'s PRF key, 32 uniform bytes drawn before any data: with its own key it \
+                 lets this server draw its half of every zero-sharing; the third key, which it \
+                 lacks, keeps the other servers' draws uniform to it."
+            )),
+            steps::SHARE_INPUT if message.starts_with("seed") && part == 0 => safe(
+                "A fresh 32-byte PRG seed from the owner, drawn independently of the input: it \
+                 expands to uniform components.",
+            ),
+            steps::SHARE_INPUT if message.starts_with("seed") => safe(
+                "x2 = x − x0 − x1, masked by the component this server lacks (x0 at server1, x1 \
+                 at server2): that component is uniform and unknown to it, so x2 is uniform \
+                 whatever x is.",
+            ),
+            steps::SHARE_INPUT => safe(
+                "A component of the owner's input. This server gets two of the three; the one \
+                 it lacks is uniform to it, so its pair is distributed the same whatever x is.",
+            ),
+            steps::RESHARE => safe(format!(
+                "{from}'s product share z_{{i+1}} + α_{{i+1}}: α_{{i+1}} = F(k_{{i+1}}) − \
+                 F(k_{{i+2}}) needs a key this server lacks, so it is a one-time pad on a value \
+                 computed from shares; the pair (z_i, z_{{i+1}}) is a fresh sharing."
+            )),
+            steps::PRODUCT_2OF2 => safe(
+                "server2's product share z'2 = z2 + α2: α2 = F(k2) − F(k0) and server1 lacks k0, \
+                 so z'2 is uniform to it; B = z'1 + z'2 is one half of a 2-out-of-2 sharing.",
+            ),
+            steps::TRUNC_RESHARE if message.starts_with("y0") => safe(
+                "server0's truncated half y0 = A >> d: A = z'0 carries α0 = F(k0) − F(k1) and \
+                 server2 lacks k1, so A and its shift are uniform to it (up to the top d bits).",
+            ),
+            steps::TRUNC_RESHARE => safe(
+                "server1's y1 = −((−B) >> d) − r: r = F(k2) comes from a key server0 lacks, so \
+                 y1 is a one-time pad to it.",
+            ),
+            steps::OPEN_MASKED => safe(
+                "A share of c = z + 2^k + r: c is opened to server0 and server2 anyway, and r's \
+                 component the receiver lacks (uniform on [0, 2^62)) hides z statistically \
+                 (σ = 61 − k bits).",
+            ),
+            steps::OPEN => safe(
+                "The one component this server lacked: with it the value is opened, as the \
+                 program asked (Reveal). Nothing beyond the value itself.",
+            ),
+            steps::REVEAL_TO => safe(format!(
+                "{from}'s component of the output: the receiver is meant to learn the sum; any \
+                 one or two components alone are uniform."
+            )),
+            _ => None,
+        },
+        ViewSource::Dealt => match base {
+            steps::KEY_SETUP => safe(
+                "A PRF key (this server's own, or the one its neighbour sent): uniform, drawn \
+                 before any data.",
+            ),
+            steps::SHARE_INPUT => safe("The owner's own input: it knows it already."),
+            _ => None,
+        },
+        ViewSource::Opened => match base {
+            steps::OPEN_MASKED => safe(
+                "c = z + 2^k + r, opened to server0 and server2: r (below 2^62, two components \
+                 from keys each lacks one of) hides z within statistical distance 2^−σ, \
+                 σ = 61 − k.",
+            ),
+            steps::OPEN => {
+                safe("Opened to the servers by the program's Reveal: public from here on.")
+            }
+            steps::REVEAL_TO => safe("The output, which this receiver is meant to learn."),
+            _ => None,
+        },
+    }
 }

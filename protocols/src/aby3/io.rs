@@ -141,8 +141,8 @@ impl Aby3Party {
                         )
                     }
                 };
-                ctx.record_share(&format!("{name} (lo)"), &r.lo);
-                ctx.record_share(&format!("{name} (hi)"), &r.hi);
+                ctx.record_share(name, &r.lo);
+                ctx.record_share(name, &r.hi);
                 Some(r)
             }
             None => None,

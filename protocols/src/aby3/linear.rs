@@ -91,8 +91,8 @@ impl Aby3Party {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(2 * s.lo.len() as u64);
-            ctx.record_share("result (lo)", &s.lo);
-            ctx.record_share("result (hi)", &s.hi);
+            ctx.record_share("result", &s.lo);
+            ctx.record_share("result", &s.hi);
         }
         Ok(result)
     }
@@ -118,8 +118,8 @@ impl Aby3Party {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(2 * s.lo.len() as u64);
-            ctx.record_share("result (lo)", &s.lo);
-            ctx.record_share("result (hi)", &s.hi);
+            ctx.record_share("result", &s.lo);
+            ctx.record_share("result", &s.hi);
         }
         Ok(result)
     }
@@ -181,8 +181,8 @@ impl Aby3Party {
                 };
                 if let Some(s) = &scaled {
                     ctx.charge(2 * s.lo.len() as u64);
-                    ctx.record_share("product (scale 2f, lo)", &s.lo);
-                    ctx.record_share("product (scale 2f, hi)", &s.hi);
+                    ctx.record_share("product (scale 2f)", &s.lo);
+                    ctx.record_share("product (scale 2f)", &s.hi);
                 }
                 let share = self.truncate(ctx, scaled.map(Input::Shared), false, out_shape)?;
                 Ok(private(share))
@@ -236,8 +236,8 @@ impl Aby3Party {
                 let summed = share.map(|s| s.map(pool));
                 if let Some(s) = &summed {
                     ctx.charge((2 * s.lo.len() * kernel * kernel) as u64);
-                    ctx.record_share("window sum · 1/k² (scale 2f, lo)", &s.lo);
-                    ctx.record_share("window sum · 1/k² (scale 2f, hi)", &s.hi);
+                    ctx.record_share("window sum · 1/k² (scale 2f)", &s.lo);
+                    ctx.record_share("window sum · 1/k² (scale 2f)", &s.hi);
                 }
                 let share = self.truncate(ctx, summed.map(Input::Shared), false, out_shape)?;
                 Ok(Value::Private {

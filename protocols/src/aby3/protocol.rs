@@ -6,9 +6,13 @@ use super::rep::next;
 use super::{explain, Aby3Party, Value};
 use crate::context::{Context, PartyId, RingKind};
 use crate::error::Result;
+use crate::fixed::{Hazard, MIN_STATISTICAL_SECURITY};
+use crate::pond::Truncation;
 use crate::pond::{Approximation, SIGMOID, TANH};
 use crate::program::Op;
-use crate::protocol::{CostModel, Held, Party, Protocol, Role, Seats, Security, Settings};
+use crate::protocol::{
+    CostModel, Held, Party, Protocol, Remark, Role, Seats, Security, Settings, StepFacts, ViewFacts,
+};
 use crate::tensor::Tensor;
 
 /// ABY3's seats, in [`Seats`] order.
@@ -157,6 +161,59 @@ impl Protocol for Aby3 {
     }
     fn explain(&self, step: &str) -> Option<&'static str> {
         explain::explain(step).or_else(|| super::nonlinear::explain(step))
+    }
+    fn remarks(&self, step: &StepFacts<'_>) -> Vec<Remark> {
+        explain::remarks(step)
+    }
+    fn view_note(&self, item: &ViewFacts<'_>) -> Option<Remark> {
+        explain::view_note(item)
+    }
+    fn approximation(&self, op: &Op) -> Option<&'static Approximation> {
+        approximation(op)
+    }
+    fn statistical_security(&self, settings: &Settings) -> Option<u32> {
+        (settings.truncation == Truncation::Dealer)
+            .then(|| super::truncate::statistical_security(&settings.fixed))
+    }
+    fn statistical_security_text(&self, settings: &Settings) -> String {
+        let cfg = &settings.fixed;
+        let sigma = super::truncate::statistical_security(cfg);
+        let verdict = if sigma < MIN_STATISTICAL_SECURITY {
+            "below"
+        } else {
+            "at least"
+        };
+        format!(
+            "ABY3's Π_trunc2 with int_bits {}, frac_bits {} has {sigma} bits of statistical \
+             security (an opened value leaks with advantage up to 2^-{sigma} per element), \
+             {verdict} the minimum of {MIN_STATISTICAL_SECURITY}",
+            cfg.int_bits, cfg.frac_bits
+        )
+    }
+    fn truncation_label(&self, _settings: &Settings) -> &'static str {
+        "Π_trunc2"
+    }
+    fn check_truncation(&self, settings: &Settings) -> std::result::Result<(), String> {
+        match settings.truncation {
+            Truncation::Dealer => super::truncate::check_trunc2(&settings.fixed),
+            Truncation::Local => Ok(()),
+        }
+    }
+    fn truncation_hazards(
+        &self,
+        settings: &Settings,
+        pre_truncation: f64,
+        elements: u64,
+    ) -> Vec<Hazard> {
+        super::truncate::hazards(
+            &settings.fixed,
+            settings.truncation,
+            pre_truncation,
+            elements,
+        )
+    }
+    fn share_name(&self, seat: usize, k: usize) -> Option<String> {
+        (seat < 3 && k < 2).then(|| format!("x{}", (seat + k) % 3))
     }
 }
 

@@ -332,8 +332,10 @@ pub fn reshare(
     )?;
     let from = seats[next(i)];
     let hi: Tensor<u64> = tensor::decode(&ctx.recv(from)?, z_i.shape(), from)?;
-    ctx.record_share(&format!("{label} (z{i}, z{})", next(i)), &z_i);
-    ctx.record_share(&format!("{label} z{} received", next(i)), &hi);
+    // The new pair (z_i, z_{i+1}) under one label, in layout order (the debugger reconstructs).
+    let reshared = format!("{label} (reshared)");
+    ctx.record_share(&reshared, &z_i);
+    ctx.record_share(&reshared, &hi);
     Ok(Rep { lo: z_i, hi })
 }
 

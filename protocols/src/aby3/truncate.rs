@@ -252,8 +252,8 @@ impl Aby3Party {
             }
         };
         ctx.charge(2 * out.lo.len() as u64);
-        ctx.record_share("truncated (lo)", &out.lo);
-        ctx.record_share("truncated (hi)", &out.hi);
+        ctx.record_share("truncated", &out.lo);
+        ctx.record_share("truncated", &out.hi);
         Ok(Some(out))
     }
 
@@ -288,10 +288,10 @@ impl Aby3Party {
             (r, r_shift)
         });
         if let Some((r, rs)) = &pair {
-            ctx.record_share("r (lo)", &r.lo);
-            ctx.record_share("r (hi)", &r.hi);
-            ctx.record_share("r/2^d (lo)", &rs.lo);
-            ctx.record_share("r/2^d (hi)", &rs.hi);
+            ctx.record_share("r", &r.lo);
+            ctx.record_share("r", &r.hi);
+            ctx.record_share("r/2^d", &rs.lo);
+            ctx.record_share("r/2^d", &rs.hi);
         }
 
         // Step 2: open c = z + 2^k + r to server0 and server2 (the holders of component 0).
@@ -365,8 +365,8 @@ impl Aby3Party {
             ));
         }
         ctx.charge(3 * out.lo.len() as u64);
-        ctx.record_share("truncated (lo)", &out.lo);
-        ctx.record_share("truncated (hi)", &out.hi);
+        ctx.record_share("truncated", &out.lo);
+        ctx.record_share("truncated", &out.hi);
         Ok(Some(out))
     }
 }

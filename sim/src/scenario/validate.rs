@@ -9,7 +9,6 @@ use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
 use protocols::program::{infer_shape, Op};
-use protocols::protocol::Truncation;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
@@ -1112,10 +1111,13 @@ fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u6
     ))
 }
 
-/// The statistical security of dealer truncation, checked last (it needs the whole program):
-/// when the scenario truncates with the dealer and σ = 63 − (int_bits + 2·frac_bits) is below
-/// [`MIN_STATISTICAL_SECURITY`], it is refused unless `fixed_point` sets `weak_security`, and
-/// then the returned warning states σ.
+/// The truncation's limits and statistical security, checked last (it needs the whole
+/// program), as the protocol states them: when the program truncates, the protocol must accept
+/// the settings ([`protocols::protocol::Protocol::check_truncation`]: ABY3's Π_trunc2 needs
+/// int + 2f ≤ 60), and when its truncation hides only statistically with σ below
+/// [`MIN_STATISTICAL_SECURITY`] ([`protocols::protocol::Protocol::statistical_security`]: Pond's
+/// dealer truncation σ = 63 − (int_bits + 2·frac_bits), ABY3's Π_trunc2 61 − …), the scenario is
+/// refused unless `fixed_point` sets `weak_security`, and then the returned warning states σ.
 fn dealer_security(
     source: &Source,
     scenario: &Scenario,
@@ -1123,11 +1125,12 @@ fn dealer_security(
     public: &HashMap<String, bool>,
 ) -> Result<Vec<String>, ScenarioError> {
     let fp = &scenario.fixed_point;
-    if scenario.truncation != Truncation::Dealer
-        || fp.statistical_security() >= MIN_STATISTICAL_SECURITY
-    {
-        return Ok(vec![]);
-    }
+    let protocol = scenario.protocol.get();
+    let settings = protocols::protocol::Settings {
+        fixed: scenario.fixed_point,
+        truncation: scenario.truncation,
+        input_sharing: scenario.input_sharing,
+    };
     let Some(first) = ops.iter().find_map(|o| match o {
         PlannedOp::Compute { name, op } if op_truncates(op, public, scenario.protocol) => {
             Some(name)
@@ -1136,12 +1139,6 @@ fn dealer_security(
     }) else {
         return Ok(vec![]);
     };
-    if fp.weak_security {
-        return Ok(vec![format!(
-            "{}; accepted because fixed_point sets weak_security (never use it for real data)",
-            fp.dealer_security_text()
-        )]);
-    }
     // Point at `fixed_point`, or, when it is left at tf-encrypted's preset, at `truncation`, or
     // at the scenario itself.
     let present = |field: &str| source.locate_path(&[F(field)]) != source.locate_path(&[]);
@@ -1152,7 +1149,42 @@ fn dealer_security(
     } else {
         &[]
     };
-    let k_max = 63 - MIN_STATISTICAL_SECURITY;
+    if let Err(why) = protocol.check_truncation(&settings) {
+        let (what, how) = why.split_once("; ").unwrap_or((why.as_str(), ""));
+        return Err(source.error_at_path(
+            at,
+            format!("{what} (`{first}` truncates)"),
+            if how.is_empty() {
+                format!(
+                    "change fixed_point or truncation so that {} can truncate",
+                    protocol.name()
+                )
+            } else {
+                how.to_string()
+            },
+        ));
+    }
+    let Some(sigma) = protocol.statistical_security(&settings) else {
+        return Ok(vec![]);
+    };
+    if sigma >= MIN_STATISTICAL_SECURITY {
+        return Ok(vec![]);
+    }
+    let text = protocol.statistical_security_text(&settings);
+    if fp.weak_security {
+        return Ok(vec![format!(
+            "{text}; accepted because fixed_point sets weak_security (never use it for real data)"
+        )]);
+    }
+    // σ + k is the protocol's constant (63 for Pond's dealer truncation, 61 for ABY3's
+    // Π_trunc2): the largest k with σ ≥ the minimum, and an example encoding with 8 fractional
+    // bits that meets it.
+    let k_max = (fp.product_bits() + sigma).saturating_sub(MIN_STATISTICAL_SECURITY);
+    let example = if k_max > 16 {
+        format!(" (e.g. frac_bits: 8, int_bits: {})", k_max - 16)
+    } else {
+        String::new()
+    };
     let set = if present("fixed_point") {
         "set `weak_security: true` in fixed_point".to_string()
     } else {
@@ -1163,11 +1195,11 @@ fn dealer_security(
     };
     Err(source.error_at_path(
         at,
-        fp.dealer_security_text(),
+        text,
         format!(
-            "`{first}` truncates with the dealer; lower int_bits and frac_bits so that \
-             int_bits + 2·frac_bits ≤ {k_max} (e.g. frac_bits: 8, int_bits: 7), or, for \
-             teaching, {set}"
+            "`{first}` truncates with {}; lower int_bits and frac_bits so that \
+             int_bits + 2·frac_bits ≤ {k_max}{example}, or, for teaching, {set}",
+            protocol.truncation_label(&settings)
         ),
     ))
 }

@@ -26,6 +26,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use sim::trace::{StepRecord, ValueRecord};
+use std::rc::Rc;
 
 /// Which value of the step the pane's keys act on, and where its matrix is scrolled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,34 +42,34 @@ pub struct Cursor {
 }
 
 /// The elements one column of a value's table reads.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Source<'a> {
     /// One recorded tensor.
     One(&'a [u64]),
-    /// The sum of two shares (mod 2^64): the reconstruction.
-    Sum(&'a [u64], &'a [u64]),
+    /// The value the protocol reconstructs from the shares ([`protocols::protocol::Protocol::reconstruct`]).
+    Rebuilt(Rc<[u64]>),
 }
 
 impl Source<'_> {
     fn get(&self, i: usize) -> Option<u64> {
         match self {
             Source::One(v) => v.get(i).copied(),
-            Source::Sum(a, b) => Some(a.get(i)?.wrapping_add(*b.get(i)?)),
+            Source::Rebuilt(v) => v.get(i).copied(),
         }
     }
     fn len(&self) -> usize {
         match self {
             Source::One(v) => v.len(),
-            Source::Sum(a, b) => a.len().min(b.len()),
+            Source::Rebuilt(v) => v.len(),
         }
     }
 }
 
 /// One column of a value's table (one matrix of a tensor).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Col<'a> {
-    /// Party `p`'s share.
-    Share(usize, &'a [u64]),
+    /// Party `p`'s `k`-th share recorded under the label.
+    Share(usize, usize, &'a [u64]),
     /// The value: opened, or reconstructed from the shares (`true`).
     Value(Source<'a>, bool),
     /// The plaintext shadow.
@@ -197,33 +198,21 @@ impl<'a> Model<'a> {
             let scale = format::scale_of(label);
             let mut cols: Vec<Col> = holders
                 .iter()
-                .map(|(p, v)| Col::Share(*p, &v.values[..]))
+                .enumerate()
+                .map(|(j, (p, v))| {
+                    let k = holders[..j].iter().filter(|h| h.0 == *p).count();
+                    Col::Share(*p, k, &v.values[..])
+                })
                 .collect();
-            // The reconstruction, where the protocol's layout is two seats of one additive share
-            // each (Pond, SecureNN): their sum.
-            let plan = app.ctl.plan();
-            let (_, layout) = plan.protocol().share_layout();
-            let single: Vec<usize> = plan
-                .seats
-                .iter()
-                .zip(layout)
-                .filter(|(_, &n)| n > 0)
-                .map(|(&p, &n)| if n == 1 { p } else { usize::MAX })
-                .collect();
-            let additive_pair = single.len() == 2 && !single.contains(&usize::MAX);
-            let find = |p: usize| {
-                let mine: Vec<_> = holders.iter().filter(|h| h.0 == p).collect();
-                (mine.len() == 1).then(|| &mine[0].1.values[..])
-            };
-            let pair = additive_pair
-                .then(|| (find(single[0]), find(single[1])))
-                .and_then(|(a, b)| Some((a?, b?)));
-            if let Some((a, b)) = pair {
-                let sum = Source::Sum(a, b);
-                cols.push(Col::Value(sum, true));
+            // The reconstruction, when every seat that holds shares recorded exactly as many
+            // under the label as the protocol's layout gives it (Pond's two additive shares,
+            // ABY3's three pairs, n one-share seats): the protocol rebuilds the value.
+            if let Some(rebuilt) = rebuild(app, &holders) {
+                let value = Source::Rebuilt(rebuilt);
+                cols.push(Col::Value(value.clone(), true));
                 if last_of_op && scale != Scale::Double && op.kind != "output" {
                     cols.push(Col::Plain(&op.plaintext));
-                    cols.push(Col::Error(sum, &op.plaintext));
+                    cols.push(Col::Error(value, &op.plaintext));
                 }
             }
             let tail = if scale == Scale::Double {
@@ -266,7 +255,7 @@ impl<'a> Model<'a> {
         let recorded = cols
             .iter()
             .filter_map(|c| match c {
-                Col::Share(_, x) => Some(x.len()),
+                Col::Share(_, _, x) => Some(x.len()),
                 Col::Value(s, _) => Some(s.len()),
                 _ => None,
             })
@@ -275,8 +264,8 @@ impl<'a> Model<'a> {
         let cells = cols
             .iter()
             .map(|c| {
-                let cell = match *c {
-                    Col::Share(_, x) => {
+                let cell = match c {
+                    Col::Share(_, _, x) => {
                         format::element_width(x.iter().copied(), v.kind, fmt, true, scale, &cfg)
                     }
                     Col::Value(s, _) => format::element_width(
@@ -320,7 +309,17 @@ impl<'a> Model<'a> {
 
     fn col_name(&self, c: &Col) -> String {
         match c {
-            Col::Share(p, _) => self.app.ctl.trace().parties[*p].clone(),
+            Col::Share(p, k, _) => {
+                let party = self.app.ctl.trace().parties[*p].clone();
+                let plan = self.app.ctl.plan();
+                match plan.seats.iter().position(|s| s == p) {
+                    Some(seat) => match plan.protocol().share_name(seat, *k) {
+                        Some(n) => format!("{party} {n}"),
+                        None => party,
+                    },
+                    None => party,
+                }
+            }
             Col::Value(_, true) => "reconstructed".into(),
             Col::Value(_, false) => "value".into(),
             Col::Plain(_) => "plaintext".into(),
@@ -330,7 +329,7 @@ impl<'a> Model<'a> {
 
     fn col_style(&self, c: &Col) -> Style {
         match c {
-            Col::Share(p, _) => self.app.theme.party(*p),
+            Col::Share(p, _, _) => self.app.theme.party(*p),
             _ => self.app.theme.dim(),
         }
     }
@@ -597,8 +596,8 @@ impl<'a> Model<'a> {
         let cfg = app.ctl.plan().scenario.fixed_point;
         let fmt = app.formats.get(v.kind);
         let el = |x: u64, share: bool| format::element(x, v.kind, fmt, share, v.scale, &cfg);
-        match *col {
-            Col::Share(_, x) => (
+        match col {
+            Col::Share(_, _, x) => (
                 x.get(i).map(|x| el(*x, true)).unwrap_or_default(),
                 Style::default(),
             ),
@@ -900,4 +899,35 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let m = Model::new(app, width);
     let total = m.total();
     m.lines(0, total)
+}
+
+/// The value the protocol reconstructs from the shares recorded under one label (`holders`:
+/// party and record, in the trace's order), if every share-holding seat recorded exactly its
+/// layout's number of shares, all of one length (the recorded prefix).
+fn rebuild(app: &App, holders: &[(usize, &ValueRecord)]) -> Option<Rc<[u64]>> {
+    let plan = app.ctl.plan();
+    let protocol = plan.protocol();
+    let (_, layout) = protocol.share_layout();
+    let len = holders.iter().map(|(_, v)| v.values.len()).min()?;
+    let parties = app.ctl.trace().parties.len();
+    let mut held = vec![protocols::protocol::Held::Nothing; parties];
+    for (&p, &n) in plan.seats.iter().zip(layout) {
+        if n == 0 {
+            continue;
+        }
+        let mine: Vec<_> = holders
+            .iter()
+            .filter(|h| h.0 == p)
+            .map(|h| {
+                protocols::tensor::Tensor::from_shape_vec(vec![len], h.1.values[..len].to_vec())
+            })
+            .collect::<Result<_, _>>()
+            .ok()?;
+        if mine.len() != n {
+            return None;
+        }
+        *held.get_mut(p)? = protocols::protocol::Held::Shares(mine);
+    }
+    let v = protocol.reconstruct(&plan.seats, &held)?;
+    (v.len() == len).then(|| v.iter().copied().collect())
 }
