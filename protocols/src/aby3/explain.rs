@@ -2,7 +2,7 @@
 //! reveals nothing, and (for truncation) how it can fail. The first sentence of each is its
 //! title.
 
-use super::steps;
+use super::{boolean, circuit, nonlinear, steps};
 use crate::fixed::MIN_STATISTICAL_SECURITY;
 use crate::protocol::{Remark, StepFacts, ViewFacts, ViewSource};
 
@@ -227,7 +227,7 @@ pub fn view_note(item: &ViewFacts<'_>) -> Option<Remark> {
                 "{from}'s component of the output: the receiver is meant to learn the sum; any \
                  one or two components alone are uniform."
             )),
-            _ => None,
+            _ => boolean_view_note(base, message, from, false),
         },
         ViewSource::Dealt => match base {
             steps::KEY_SETUP => safe(
@@ -235,7 +235,7 @@ pub fn view_note(item: &ViewFacts<'_>) -> Option<Remark> {
                  before any data.",
             ),
             steps::SHARE_INPUT => safe("The owner's own input: it knows it already."),
-            _ => None,
+            _ => boolean_view_note(base, item.label, "", true),
         },
         ViewSource::Opened => match base {
             steps::OPEN_MASKED => safe(
@@ -247,7 +247,73 @@ pub fn view_note(item: &ViewFacts<'_>) -> Option<Remark> {
                 safe("Opened to the servers by the program's Reveal: public from here on.")
             }
             steps::REVEAL_TO => safe("The output, which this receiver is meant to learn."),
+            b if b == boolean::B2A_OPEN => safe(
+                "x − r₁ − r₂, opened for B2A: r₁ and r₂ are uniform words from keys, and each \
+                 server lacks the key of at least one of them, so the opened value is uniform to \
+                 it whatever x is.",
+            ),
             _ => None,
         },
     }
+}
+
+/// Whether `base` is a step of the boolean circuits or the exact nonlinear ops.
+fn is_boolean_step(base: &str) -> bool {
+    base.starts_with(circuit::CARRY_LEVEL)
+        || base.starts_with(circuit::KS_LAYER)
+        || [
+            circuit::CARRY_GENERATE,
+            circuit::KS_GENERATE,
+            boolean::A2B_INPUT,
+            boolean::MSB_INPUT,
+            boolean::B2A_MASK,
+            boolean::B2A_OPEN,
+            boolean::BIT2A_INPUT,
+            boolean::BIT2A_PRODUCT,
+            nonlinear::DRELU,
+            nonlinear::RELU_PRODUCT,
+            nonlinear::GREATER_DIFF,
+            nonlinear::MAXPOOL_WINDOWS,
+            nonlinear::ARGMAX_CANDIDATES,
+            nonlinear::TREE_DIFF,
+            nonlinear::TREE_SELECT,
+            nonlinear::SIGMOID_PIVOTS,
+            nonlinear::SIGMOID_PIECES,
+        ]
+        .contains(&base)
+}
+
+/// The view note on an item of the boolean part (`boolean`, `circuit`, `nonlinear`): a received
+/// AND or product share (padded by a zero-sharing), a word masked by a PRF value from a key the
+/// receiver lacks, or what the server itself computed and sent.
+fn boolean_view_note(base: &str, label: &str, from: &str, dealt: bool) -> Option<Remark> {
+    if !is_boolean_step(base) {
+        return None;
+    }
+    if dealt {
+        return safe(
+            "What this server computed from its own shares and a PRF value, and sent on: \
+             nothing it did not know already.",
+        );
+    }
+    if label.starts_with('z') {
+        return safe(format!(
+            "{from}'s share z_{{i+1}} of an AND or a product (the carry chain's generate and \
+             propagate words, a bit times a value), padded with its zero-sharing α_{{i+1}} = \
+             F(k_{{i+1}}) ⊕ F(k_{{i+2}}) (− for arithmetic): k_{{i+2}} is a key this server \
+             lacks, so the word is a one-time pad to it, and the pair it now holds is a fresh \
+             sharing."
+        ));
+    }
+    if base == boolean::B2A_OPEN {
+        return safe(format!(
+            "{from}'s component of x − r₁ − r₂, opened for B2A: masked by r₁ + r₂, uniform \
+             words from keys this server does not both hold."
+        ));
+    }
+    safe(format!(
+        "{from}'s masked input to the circuit ({label}): the mask is a PRF word from a key \
+         this server lacks (server2 does not hold k₁), so it is a one-time pad on a value \
+         computed from shares."
+    ))
 }
