@@ -12,7 +12,10 @@
 //!   registry of protocols scenarios can name.
 //! - [`pond`]: tf-encrypted's Pond protocol.
 //! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
+//! - [`additive`]: three-server additive sharing with a dealer, the worked example of
+//!   `docs/new-protocol.md`.
 
+pub mod additive;
 pub mod context;
 pub mod cost;
 pub mod error;

@@ -216,11 +216,17 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn explain(&self, _step: &str) -> Option<&'static str> {
         None
     }
+    /// `Ok` if the protocol runs under `settings`, else why not and what to choose instead
+    /// (validation puts it in an error located at the setting). Default: every setting is
+    /// fine. Additive refuses `truncation: Local`, which is wrong half the time for three shares.
+    fn check_settings(&self, _settings: &Settings) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Every protocol a scenario can name, in the order `sharescope man` and `compare` list them.
 pub fn registry() -> &'static [&'static dyn Protocol] {
-    &[]
+    &[&crate::additive::Additive]
 }
 
 /// The protocol called `name` (ASCII case-insensitive), if registered.
