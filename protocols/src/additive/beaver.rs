@@ -144,7 +144,11 @@ impl AdditiveParty {
         let e_i = tensor::sub(&share(vx)?, &t.a)?;
         let f_i = tensor::sub(&share(vy)?, &t.b)?;
         let (msg, label, bytes) = if same {
-            (Message::tensor(&e_i), format!("e{i} = ⟨{x}⟩{i} − a{i}"), 8 * e_i.len())
+            (
+                Message::tensor(&e_i),
+                format!("e{i} = ⟨{x}⟩{i} − a{i}"),
+                8 * e_i.len(),
+            )
         } else {
             (
                 Message::tensor(&e_i).and(&f_i),

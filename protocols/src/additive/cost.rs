@@ -198,7 +198,15 @@ mod tests {
         assert_eq!(input(InputSharing::Seeded, 10).bytes, 144);
         assert_eq!(input(InputSharing::Dense, 10).bytes, 240);
         // Reveal of 10: 6 messages of 80 B.
-        assert_eq!(opening(10), Cost { bytes: 480, messages: 6, rounds: 1, ..Cost::ZERO });
+        assert_eq!(
+            opening(10),
+            Cost {
+                bytes: 480,
+                messages: 6,
+                rounds: 1,
+                ..Cost::ZERO
+            }
+        );
         // A 2×3 by 3×4 matmul: triple 64 + 8(6 + 12 + 8) offline, e and f opened (6 · 8 · 18),
         // then a pair 64 + 16 · 8 and z + r opened (6 · 8 · 8).
         let c = product_private(6, 12, 8);
@@ -216,6 +224,9 @@ mod tests {
         );
         // Servers at different depths: each sends at its depth + 1; the deepest (server1, at 4)
         // hears only shallower messages and stays, the others end at 5; the dealer stays.
-        assert_eq!(opening_flow().apply(&[1, 4, 2, 0]), (vec![5, 4, 5, 0], Some(5)));
+        assert_eq!(
+            opening_flow().apply(&[1, 4, 2, 0]),
+            (vec![5, 4, 5, 0], Some(5))
+        );
     }
 }

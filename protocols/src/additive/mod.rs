@@ -27,11 +27,9 @@ pub mod truncate;
 
 use crate::context::{Context, PartyId, RingKind};
 use crate::error::{ProtocolError, Result};
-use crate::program::{infer_shape, Op};
-use crate::protocol::{
-    CostModel, Flaw, Held, Party, Protocol, Role, Security, Seats, Settings,
-};
 use crate::pond::Truncation;
+use crate::program::{infer_shape, Op};
+use crate::protocol::{CostModel, Flaw, Held, Party, Protocol, Role, Seats, Security, Settings};
 use crate::tensor::{self, Tensor};
 use std::collections::HashMap;
 
@@ -466,7 +464,9 @@ mod tests {
             assert!(why.contains("Pond") || why.contains("SecureNN"), "{why}");
             assert!(why.starts_with("Additive has no"), "{why}");
         }
-        assert!(Additive.supports(&Op::MatMul("a".into(), "b".into())).is_ok());
+        assert!(Additive
+            .supports(&Op::MatMul("a".into(), "b".into()))
+            .is_ok());
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl AdditiveParty {
         let f = self.settings.fixed.frac_bits;
         let k = self.settings.fixed.product_bits();
         // r < 2^64 − 2^(k+1): room above the 2^(k+1) values z + 2^k takes.
-        let limit = 1u64.checked_shl(k + 1).map(u64::wrapping_neg).filter(|_| k + 1 < 64);
+        let limit = 1u64
+            .checked_shl(k + 1)
+            .map(u64::wrapping_neg)
+            .filter(|_| k + 1 < 64);
         let Some(limit) = limit else {
             return Err(ProtocolError::Unsupported(format!(
                 "dealer truncation needs int_bits + 2·frac_bits < 63 to leave room for its mask \
@@ -198,9 +201,7 @@ mod tests {
         let bad = (0..trials)
             .filter(|_| {
                 let mut shares: Vec<u64> = (0..n - 1).map(|_| rng.gen()).collect();
-                let rest = shares
-                    .iter()
-                    .fold(z as u64, |acc, &s| acc.wrapping_sub(s));
+                let rest = shares.iter().fold(z as u64, |acc, &s| acc.wrapping_sub(s));
                 shares.push(rest);
                 let t = local_truncate_sum(&shares, negative, f);
                 (t as i64).wrapping_sub(z >> f).unsigned_abs() > n as u64
