@@ -949,3 +949,42 @@ fn the_dealers_view_is_the_same_bit_for_bit_whatever_the_secrets() {
         assert_eq!(dealt, 5 + 4 + 2 + 4);
     }
 }
+
+#[test]
+fn a_party_without_its_seats_refuses_instead_of_sending_nowhere() {
+    let mut party = Additive.party(0, &SEATS[..2], &settings());
+    party.set_public("x", tensor::zeros(&[2]));
+    let mut rng = ChaCha20Rng::seed_from_u64(0);
+    struct Silent<'a>(&'a mut ChaCha20Rng);
+    impl Context for Silent<'_> {
+        fn me(&self) -> PartyId {
+            0
+        }
+        fn send(&mut self, _: PartyId, _: &str, _: Traffic, _: Message) -> Result<()> {
+            panic!("nothing is sent")
+        }
+        fn recv(&mut self, _: PartyId) -> Result<Vec<u8>> {
+            panic!("nothing is received")
+        }
+        fn rng(&mut self) -> &mut ChaCha20Rng {
+            self.0
+        }
+        fn step(&mut self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn record(&mut self, _: ValueClass, _: &str, _: RingKind, _: &Tensor<u64>) {}
+        fn charge(&mut self, _: u64) {}
+    }
+    let err = party
+        .run_op(&mut Silent(&mut rng), "o", &Op::Reveal(s("x")))
+        .unwrap_err();
+    assert!(err.to_string().contains("4 seats"), "{err}");
+    let err = party
+        .share_input(&mut Silent(&mut rng), "y", 4, &[1], None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("server0, server1, server2, dealer"),
+        "{err}"
+    );
+}

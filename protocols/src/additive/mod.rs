@@ -148,6 +148,19 @@ impl AdditiveParty {
         self.values.insert(name.to_string(), v);
     }
 
+    /// Refuses to run without a party in each of the four seats (the engine always fills them;
+    /// this turns a wrong call into an error instead of a send to nowhere).
+    fn check_seats(&self) -> Result<()> {
+        if self.seats.contains(&usize::MAX) {
+            return Err(ProtocolError::Missing(format!(
+                "Additive needs a party in each of its {} seats ({}), got fewer",
+                ROLES.len(),
+                ROLES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses local truncation before an op that would need it (see [`truncate`]).
     fn check_truncation(&self, name: &str) -> Result<()> {
         match self.settings.truncation {
@@ -180,10 +193,12 @@ impl Party for AdditiveParty {
         shape: &[usize],
         value: Option<&Tensor<u64>>,
     ) -> Result<()> {
+        self.check_seats()?;
         self.input(ctx, name, owner, shape, value)
     }
 
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        self.check_seats()?;
         Additive.supports(op).map_err(ProtocolError::Unsupported)?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
         let args: Vec<Value> = operands
@@ -236,6 +251,7 @@ impl Party for AdditiveParty {
         name: &str,
         receiver: PartyId,
     ) -> Result<Option<Tensor<u64>>> {
+        self.check_seats()?;
         self.output(ctx, name, receiver)
     }
 
