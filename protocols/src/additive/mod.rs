@@ -377,61 +377,65 @@ impl Protocol for Additive {
 pub fn explain(step: &str) -> Option<&'static str> {
     Some(match step {
         "share input" => {
-            "The owner splits x into three shares that add up to x mod 2^64: x₀ and x₁ are \
-             uniformly random (sent as 32-byte seeds, or in full with dense sharing) and \
-             x₂ = x − x₀ − x₁. Each server gets one share. Any two shares are uniform and \
-             independent of x, so no two servers learn anything."
+            "Input sharing: three random-looking numbers that add up to x. The owner draws x₀ \
+             and x₁ uniformly at random (sent as 32-byte seeds, or in full with dense sharing) \
+             and sends server2 x₂ = x − x₀ − x₁ mod 2^64. Each server gets one share. Any two \
+             shares are uniform and independent of x, so no two servers learn anything."
         }
         "open" => {
-            "Reveal: every server sends its share to the two others (n(n−1) = 6 messages) and \
-             adds the three. The value is public to the servers from now on: open only what the \
-             program means to reveal."
+            "Reveal: all three servers learn the value. Every server sends its share to the two \
+             others (n(n−1) = 6 messages) and adds the three. The value is public to the \
+             servers from now on: open only what the program means to reveal."
         }
         "output" => {
-            "Each server sends its share to the receiver, who adds the three. A server learns \
-             nothing new; only the receiver sees the value. A public value is sent by server0 \
-             alone."
+            "Output: the receiver adds the three shares. Each server sends its share to the \
+             receiver; a server learns nothing new, only the receiver sees the value. A public \
+             value is sent by server0 alone."
         }
         "local" => {
-            "Linear maps act on each share separately: (x + y)ᵢ = xᵢ + yᵢ, (−x)ᵢ = −xᵢ, and \
-             sums, transposes and reshapes of the shares are shares of the result. A public \
-             constant is added by server0 only, so it is counted once. No messages."
+            "A local op: no messages. Linear maps act on each share separately: \
+             (x + y)ᵢ = xᵢ + yᵢ, (−x)ᵢ = −xᵢ, and sums, transposes and reshapes of the shares \
+             are shares of the result. A public constant is added by server0 only, so it is \
+             counted once."
         }
         "local product" => {
-            "A product with a public operand needs no triple: each server multiplies its share \
-             by the public value (c·x = Σ c·xᵢ). Between two public values the product is \
-             computed in the clear. The result carries 2f fractional bits and is truncated next."
+            "A product with a public operand: no triple needed. Each server multiplies its \
+             share by the public value (c·x = Σ c·xᵢ); between two public values the product \
+             is computed in the clear. The result carries 2f fractional bits and is truncated \
+             next."
         }
         "deal triple" => {
-            "Offline, before any data: the dealer draws masks a, b, computes c = a∘b and deals \
-             additive shares of all three. server0 and server1 get 32-byte seeds that expand to \
-             their shares; server2 gets aᵢ, bᵢ, cᵢ that make the sums come out right. The dealer \
-             never sees x or y, and a single server's shares are uniform."
+            "Beaver triple: the dealer deals correlated randomness. Offline, before any data, \
+             the dealer draws masks a, b, computes c = a∘b and deals additive shares of all \
+             three: server0 and server1 get 32-byte seeds that expand to theirs, server2 gets \
+             a₂, b₂, c₂ that make the sums come out right. The dealer never sees x or y, and a \
+             single server's shares are uniform."
         }
         "open e, f" => {
-            "Each server sends eᵢ = xᵢ − aᵢ and fᵢ = yᵢ − bᵢ to each other server (6 messages); \
-             all learn e = x − a and f = y − b. Since a and b are uniform and used once, e and f \
-             are uniform whatever x and y are: one-time pads. (A square opens only e.)"
+            "Open e = x − a and f = y − b to every server. Each server sends eᵢ = xᵢ − aᵢ and \
+             fᵢ = yᵢ − bᵢ to each other server (6 messages). Since a and b are uniform and used \
+             once, e and f are uniform whatever x and y are: one-time pads. A square opens only \
+             e."
         }
         "combine" => {
-            "Beaver's identity x∘y = c + e∘b + a∘f + e∘f, split over the servers: \
-             zᵢ = cᵢ + e∘bᵢ + aᵢ∘f, and server0 alone adds the public e∘f. Local; the shares of \
-             z carry 2f fractional bits."
+            "Combine: shares of x∘y from the opened e and f. Beaver's identity \
+             x∘y = c + e∘b + a∘f + e∘f, split over the servers: zᵢ = cᵢ + e∘bᵢ + aᵢ∘f, and \
+             server0 alone adds the public e∘f. Local; the shares of z carry 2f fractional bits."
         }
         "deal pair" => {
-            "Offline: the dealer draws r uniform on [0, 2^64 − 2^(k+1)) (k = int + 2f) and deals \
-             shares of r and of r >> f, the truncation pair."
+            "Truncation pair: the dealer deals (r, r >> f). Offline, the dealer draws r uniform \
+             on [0, 2^64 − 2^(k+1)) (k = int + 2f) and deals shares of r and of r >> f."
         }
         "open z + r" => {
-            "Each server sends its share of c = z + 2^k + r to the two others. Since z + 2^k is \
-             in [0, 2^(k+1)) no wrap-around occurs, and r hides z up to statistical distance \
-             2^(k+1−64) per element (σ = 63 − k bits)."
+            "Open the masked product z + r. Each server sends its share of c = z + 2^k + r to \
+             the two others. Since z + 2^k is in [0, 2^(k+1)) no wrap-around occurs, and r hides \
+             z up to statistical distance 2^(k+1−64) per element (σ = 63 − k bits)."
         }
         "truncate" => {
-            "z >> f ≈ (c >> f) − 2^(k−f) − (r >> f): server0 takes the public part, every \
-             server subtracts its share of r >> f. Off by at most one ulp. Local truncation \
-             (each server shifting its own share) would be wrong about half the time with three \
-             shares; see additive/truncate.rs."
+            "Truncate: back to f fractional bits. z >> f ≈ (c >> f) − 2^(k−f) − (r >> f): \
+             server0 takes the public part, every server subtracts its share of r >> f; off by \
+             at most one ulp. Local truncation (each server shifting its own share) would be \
+             wrong about half the time with three shares; see additive/truncate.rs."
         }
         _ => return None,
     })
@@ -457,9 +461,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_step_has_an_explain_text() {
+    fn every_step_has_an_explain_text_whose_first_sentence_is_a_title() {
         for s in STEPS {
-            assert!(explain(s).is_some(), "{s}");
+            let text = explain(s).unwrap_or_else(|| panic!("{s}"));
+            let title = text.split(". ").next().unwrap();
+            assert!(
+                title.len() < 70 && title.len() < text.len() / 3,
+                "{s}: {title}"
+            );
         }
         assert!(explain("no such step").is_none());
     }
