@@ -267,6 +267,16 @@ impl FixedConfig {
     }
 }
 
+/// Decodes a public or reconstructed encoded tensor to reals.
+pub fn decode_tensor(cfg: &FixedConfig, t: &crate::tensor::Tensor<u64>) -> ndarray::ArrayD<f64> {
+    t.mapv(|v| cfg.decode(v))
+}
+
+/// Encodes reals into a ring tensor.
+pub fn encode_tensor(cfg: &FixedConfig, t: &ndarray::ArrayD<f64>) -> crate::tensor::Tensor<u64> {
+    t.mapv(|v| cfg.encode(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

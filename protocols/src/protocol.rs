@@ -17,9 +17,11 @@ use crate::context::{Context, PartyId, RingKind};
 use crate::cost::{Cost, Flow};
 use crate::error::Result;
 use crate::fixed::FixedConfig;
-use crate::pond::{InputSharing, Truncation};
 use crate::program::Op;
 use crate::tensor::Tensor;
+
+pub use crate::fixed::{decode_tensor, encode_tensor};
+pub use crate::pond::{Approximation, InputSharing, Truncation};
 
 /// One seat a protocol needs filled by a party (server0, the producer, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +140,113 @@ impl OpCost {
     }
 }
 
+/// The explain pane's text for one step kind (see [`Protocol::explanation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Explanation {
+    /// One-line summary.
+    pub title: &'static str,
+    /// What it computes.
+    pub computes: &'static str,
+    /// Why it reveals nothing (an insecure variant's text starts with `INSECURE` and says what
+    /// it gives away).
+    pub private: &'static str,
+    /// Its cost formula (n = elements of the value); empty if the protocol gives none.
+    pub cost: &'static str,
+}
+
+impl Explanation {
+    /// An explanation from one paragraph ([`Protocol::explain`]'s text): its first sentence is
+    /// the title, the rest what the step computes.
+    pub fn from_text(text: &'static str) -> Explanation {
+        let (title, rest) = match text.find(". ") {
+            Some(i) => (&text[..i], text[i + 2..].trim_start()),
+            None => (text.trim_end_matches('.'), ""),
+        };
+        Explanation {
+            title,
+            computes: if rest.is_empty() { text } else { rest },
+            private: "",
+            cost: "",
+        }
+    }
+}
+
+/// A remark on a step of a run or on an item of a party's view: a fact of this run, or (`warn`)
+/// what an insecure variant gives away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remark {
+    /// Whether it is a warning (drawn as one).
+    pub warn: bool,
+    /// The text.
+    pub text: String,
+}
+
+/// What the debugger knows of one step of a run, for [`Protocol::remarks`].
+#[derive(Debug, Clone, Copy)]
+pub struct StepFacts<'a> {
+    /// The step's full name (with any op prefix such as `x^3: `).
+    pub name: &'a str,
+    /// The op's operands, by value name.
+    pub operands: &'a [String],
+    /// The labels of the step's messages, in the trace's order.
+    pub labels: &'a [&'a str],
+    /// The scenario's fixed-point encoding.
+    pub fixed: FixedConfig,
+}
+
+/// How an item came into a party's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewSource<'a> {
+    /// Part `part` of a message labelled `message` from the party called `from`.
+    Received {
+        /// The message's label.
+        message: &'a str,
+        /// Which part of the message.
+        part: usize,
+        /// The sender's name.
+        from: &'a str,
+    },
+    /// The party dealt or drew it itself.
+    Dealt,
+    /// It was opened to the party.
+    Opened,
+}
+
+/// One item of a party's view, for [`Protocol::view_note`] and [`Protocol::view_grid`].
+#[derive(Debug, Clone, Copy)]
+pub struct ViewFacts<'a> {
+    /// The name of the step it belongs to.
+    pub step: &'a str,
+    /// How the party got it.
+    pub source: ViewSource<'a>,
+    /// The value's label.
+    pub label: &'a str,
+    /// The value's ring.
+    pub ring: RingKind,
+}
+
+/// How the view pane lays out a value a protocol knows more about (SecureNN's opened d).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ViewGrid {
+    /// The grid's corner label (what a column is: `bit`, `slot`), if not the default.
+    pub corner: Option<&'static str>,
+    /// Lines about the value's zeros (which the pane then marks), if they mean something.
+    pub zeros: Option<Vec<Remark>>,
+}
+
+/// An attack a simulator can run on one seat's recorded view (SecureNN's helper recovering
+/// PrivateCompare's inputs, `sim::attack`): who attacks, whose shares it targets, and the step
+/// whose explanation shows the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The attacking seat.
+    pub attacker: usize,
+    /// The seats holding the shares attacked.
+    pub servers: [usize; 2],
+    /// The name prefix of the step the explain pane shows the outcome at.
+    pub at_step: &'static str,
+}
+
 /// A protocol's cost formulas, walked over a plan in program order (the formulas may keep state:
 /// Pond's mask cache, SecureNN's key setup). Every figure must equal a run's accounting exactly;
 /// `sim/tests/estimate.rs` checks it on every shipped scenario.
@@ -222,11 +331,61 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn check_settings(&self, _settings: &Settings) -> std::result::Result<(), String> {
         Ok(())
     }
+
+    /// The name `compare --protocols` and its table use (lower case; `securenn-shortcut`).
+    fn short_name(&self) -> String {
+        self.name().to_ascii_lowercase()
+    }
+    /// What the protocol gives away, for the reports' warnings (`None` when it is secure).
+    fn insecurity(&self) -> Option<&'static str> {
+        match self.security() {
+            Security::Insecure(why) => Some(why),
+            Security::SemiHonest { .. } => None,
+        }
+    }
+    /// The explain pane's sections for a step (by its full name; prefixes such as `x^3: ` are the
+    /// protocol's to strip). The default makes them from [`Protocol::explain`].
+    fn explanation(&self, step: &str) -> Option<Explanation> {
+        let base = step.rsplit(": ").next().unwrap_or(step);
+        self.explain(base).map(Explanation::from_text)
+    }
+    /// Facts of this run the explain pane adds under a step's numbers (mask reuse, statistical
+    /// security here). Default: none.
+    fn remarks(&self, _step: &StepFacts<'_>) -> Vec<Remark> {
+        Vec::new()
+    }
+    /// The view pane's note on one item of a party's view: why it looks random to the party, or
+    /// what an insecure variant gives away. Default: none.
+    fn view_note(&self, _item: &ViewFacts<'_>) -> Option<Remark> {
+        None
+    }
+    /// How the view pane lays out an item's `values` (rows of `cols`). Default: as any value.
+    fn view_grid(&self, _item: &ViewFacts<'_>, _values: &[u64], _cols: usize) -> ViewGrid {
+        ViewGrid::default()
+    }
+    /// The polynomial the protocol computes `op` with, if it approximates it (the plaintext
+    /// shadow's range and overflow hazards use it). Default: every op is exact.
+    fn approximation(&self, _op: &Op) -> Option<&'static Approximation> {
+        None
+    }
+    /// An attack on a seat's view that the simulator runs for `leak` and shows for insecure
+    /// variants ([`Probe`]). Default: none.
+    fn probe(&self) -> Option<Probe> {
+        None
+    }
 }
 
 /// Every protocol a scenario can name, in the order `sharescope man` and `compare` list them.
+/// A protocol registers here, with one line (and one `pub mod` in `lib.rs`).
 pub fn registry() -> &'static [&'static dyn Protocol] {
-    &[&crate::additive::Additive]
+    &[
+        &crate::pond::Pond,
+        &crate::securenn::SECURENN,
+        &crate::securenn::SECURENN_SHORTCUT,
+        &crate::securenn::SECURENN_AS_PUBLISHED,
+        &crate::aby3::Aby3,
+        &crate::additive::Additive,
+    ]
 }
 
 /// The protocol called `name` (ASCII case-insensitive), if registered.

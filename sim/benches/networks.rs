@@ -128,7 +128,7 @@ fn micro(shape: &[usize], program: Vec<scenario::Stmt>) -> Plan {
     let mut sc = scenario::load_source(&src)
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario;
-    assert_eq!(sc.protocol, ProtocolKind::SecureNN);
+    assert_eq!(sc.protocol, ProtocolKind::named("SecureNN").unwrap());
     sc.inputs = vec![InputSpec {
         name: "x".into(),
         owner: "alice".into(),

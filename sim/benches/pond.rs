@@ -22,7 +22,7 @@ fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>
     let sc = Scenario {
         name: "bench".into(),
         description: String::new(),
-        protocol: ProtocolKind::Pond,
+        protocol: ProtocolKind::named("Pond").unwrap(),
         // tf-encrypted's 64-bit preset, whose dealer truncation needs the weak_security opt-in.
         fixed_point: protocols::fixed::FixedConfig {
             weak_security: true,

@@ -63,18 +63,35 @@ pub struct Comparison {
     pub rows: Vec<ProtocolRow>,
 }
 
-/// Parses a protocol name as the command line writes it: `pond`, `securenn`,
-/// `securenn-shortcut` (case-insensitive; `_` and `-` alike).
+/// `name` without case, `-` and `_`: how protocol names are matched.
+fn folded(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Parses a protocol name as the command line writes it: any registered protocol
+/// ([`protocols::protocol::registry`]) by its table name (`pond`, `securenn-shortcut`) or its
+/// scenario name (`SecureNNShortcut`), case-insensitive, `_` and `-` alike or left out.
 pub fn parse_protocol(name: &str) -> std::result::Result<ProtocolKind, String> {
-    match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-        "pond" => Ok(ProtocolKind::Pond),
-        "securenn" => Ok(ProtocolKind::SecureNN),
-        "securenn-shortcut" | "securennshortcut" => Ok(ProtocolKind::SecureNNShortcut),
-        "securenn-as-published" | "securennaspublished" => Ok(ProtocolKind::SecureNNAsPublished),
-        other => Err(format!(
-            "unknown protocol `{other}`; the protocols are pond, securenn, securenn-shortcut, securenn-as-published"
-        )),
-    }
+    let want = folded(name);
+    protocols::protocol::registry()
+        .iter()
+        .find(|p| folded(&p.short_name()) == want || folded(p.name()) == want)
+        .map(|&p| ProtocolKind(p))
+        .ok_or_else(|| {
+            let names: Vec<String> = protocols::protocol::registry()
+                .iter()
+                .map(|p| p.short_name())
+                .collect();
+            format!(
+                "unknown protocol `{}`; the protocols are {}",
+                name.trim().to_ascii_lowercase().replace('_', "-"),
+                names.join(", ")
+            )
+        })
 }
 
 /// Parses a comma-separated protocol list (`pond,securenn`); at least one, no repeats.
@@ -93,20 +110,29 @@ pub fn parse_protocols(list: &str) -> std::result::Result<Vec<ProtocolKind>, Str
     Ok(out)
 }
 
-/// The name the table prints for a protocol.
-pub fn protocol_name(p: ProtocolKind) -> &'static str {
-    match p {
-        ProtocolKind::Pond => "pond",
-        ProtocolKind::SecureNN => "securenn",
-        ProtocolKind::SecureNNShortcut => "securenn-shortcut",
-        ProtocolKind::SecureNNAsPublished => "securenn-as-published",
-    }
+/// The name the table prints for a protocol ([`protocols::protocol::Protocol::short_name`]).
+pub fn protocol_name(p: ProtocolKind) -> String {
+    p.short_name()
 }
 
-/// `plan` with the protocol, the timing model and a clean network of one profile.
-fn variant(plan: &Plan, protocol: ProtocolKind, link: LinkConfig) -> Plan {
+/// `plan` under `protocol`: the same plan if the protocol has the same seats, else the scenario
+/// validated again with the protocol's seats (an error says why it cannot run it).
+fn under(plan: &Plan, protocol: ProtocolKind) -> std::result::Result<Plan, String> {
+    let same_seats = protocol.roles() == plan.protocol().roles();
+    if same_seats {
+        let mut p = plan.clone();
+        p.scenario.protocol = protocol;
+        return Ok(p);
+    }
+    let mut scenario = plan.scenario.clone();
+    scenario.protocol = protocol;
+    crate::scenario::Plan::with_budget(&plan.source, scenario, plan.memory_budget)
+        .map_err(|e| e.message)
+}
+
+/// `plan` with the timing model and a clean network of one profile.
+fn variant(plan: &Plan, link: LinkConfig) -> Plan {
     let mut p = plan.clone();
-    p.scenario.protocol = protocol;
     p.scenario.timing = Timing::Model {
         ns_per_ring_op: NS_PER_RING_OP,
     };
@@ -173,14 +199,14 @@ pub fn compare_on(
     };
     let mut rows = Vec::new();
     for &protocol in protocols {
-        let exact_only = plan.ops.iter().find_map(|o| match o {
-            crate::scenario::PlannedOp::Compute {
-                op: Op::MaxPool2d { .. },
-                ..
-            } => Some("Pond has no exact max pool (MaxPool2d)"),
-            crate::scenario::PlannedOp::Compute {
-                op: Op::Argmax(_), ..
-            } => Some("Pond has no exact comparison (Argmax)"),
+        // An op the protocol cannot run: the row says which and why.
+        let unsupported = plan.ops.iter().find_map(|o| match o {
+            crate::scenario::PlannedOp::Compute { op, .. } => {
+                protocol.supports(op).err().map(|why| {
+                    let what = why.split('\n').next().unwrap_or_default().to_string();
+                    format!("{what} ({})", op_name(op))
+                })
+            }
             _ => None,
         });
         let skip = |why: String| ProtocolRow {
@@ -197,13 +223,20 @@ pub fn compare_on(
             critical_path_rounds: 0,
             dag_times_ns: vec![],
         };
-        if let (ProtocolKind::Pond, Some(why)) = (protocol, exact_only) {
-            rows.push(skip(why.into()));
+        if let Some(why) = unsupported {
+            rows.push(skip(why));
             continue;
         }
+        let base = match under(plan, protocol) {
+            Ok(p) => p,
+            Err(why) => {
+                rows.push(skip(why));
+                continue;
+            }
+        };
         // The plan's memory estimate is for its own protocol; another one (SecureNN's exact
         // comparisons) may need much more.
-        let first_plan = variant(plan, protocol, first.link);
+        let first_plan = variant(&base, first.link);
         let need = crate::memory::estimate(&first_plan).peak;
         if need > plan.memory_budget.bytes {
             rows.push(skip(format!(
@@ -215,11 +248,12 @@ pub fn compare_on(
             continue;
         }
         let name = protocol_name(protocol);
+        let name = name.as_str();
         let lan = crate::run(&first_plan).map_err(|e| annotate(e, name))?;
         let mut times_ns = vec![lan.totals.virtual_time_ns];
         let mut dag_times_ns = vec![lan.totals.dag_virtual_time_ns];
         for p in &profiles[1..] {
-            let r = crate::run(&variant(plan, protocol, p.link)).map_err(|e| annotate(e, name))?;
+            let r = crate::run(&variant(&base, p.link)).map_err(|e| annotate(e, name))?;
             times_ns.push(r.totals.virtual_time_ns);
             dag_times_ns.push(r.totals.dag_virtual_time_ns);
         }
@@ -376,5 +410,23 @@ impl Comparison {
             );
         }
         s
+    }
+}
+
+/// The op's variant name as scenarios write it (`MaxPool2d`, `Argmax`).
+fn op_name(op: &Op) -> String {
+    let kind = op.kind();
+    match kind {
+        "maxpool2d" => "MaxPool2d".into(),
+        "avgpool2d" => "AvgPool2d".into(),
+        "matmul" => "MatMul".into(),
+        "conv2d" => "Conv2d".into(),
+        "reduce_sum" => "ReduceSum".into(),
+        other => {
+            let mut c = other.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        }
     }
 }

@@ -12,10 +12,10 @@
 //! Replayed in program order (each op depending on the one before) it reproduces the run exactly.
 
 use crate::network::LinkModel;
-use crate::scenario::{Plan, PlannedOp, ProtocolKind};
+use crate::scenario::{Plan, PlannedOp};
 use crate::trace::Trace;
 use protocols::context::Traffic;
-use protocols::program::Op;
+use protocols::protocol::Operand;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
@@ -41,50 +41,53 @@ pub struct Schedule {
     pub virtual_time_ns: u64,
 }
 
-/// What op `k` waits for: the ops that make its operands, and the hidden state it reads — the
-/// op that first masked an operand it multiplies (Pond's mask reuse), and the first exact
-/// SecureNN op (which sets up the keys the later ones use). Indices into `plan.ops`, all < k.
+/// What op `k` waits for: the ops that make its operands, and the hidden protocol state it
+/// relies on — the first op that named the same state in its cost (`OpCost::state`: the op that
+/// first masked an operand it multiplies, Pond's mask reuse; the first exact SecureNN op, which
+/// sets up the keys the later ones use). Indices into `plan.ops`, all < k.
 pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
     let mut made: HashMap<&str, usize> = HashMap::new();
-    let mut masked: HashMap<&str, usize> = HashMap::new();
-    let mut keys: Option<usize> = None;
-    let private = |n: &str| !plan.public.get(n).copied().unwrap_or(false);
-    let exact = plan.scenario.protocol != ProtocolKind::Pond;
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut model = plan.protocol().cost_model(&plan.settings());
     let mut deps = Vec::with_capacity(plan.ops.len());
     for (k, op) in plan.ops.iter().enumerate() {
         let mut d: Vec<usize> = Vec::new();
-        match op {
+        let state = match op {
             PlannedOp::Input { name, .. } => {
                 made.insert(name, k);
+                model.input(name, &plan.shapes[name]).state
             }
-            PlannedOp::Output { name, .. } => d.extend(made.get(name.as_str())),
+            PlannedOp::Output { name, .. } => {
+                d.extend(made.get(name.as_str()));
+                let public = plan.public.get(name).copied().unwrap_or(false);
+                model.output(name, public, &plan.shapes[name]).state
+            }
             PlannedOp::Compute { name, op } => {
                 let operands = op.operands();
                 d.extend(operands.iter().filter_map(|n| made.get(n).copied()));
-                // The operands a Beaver product masks (both private), as PondParty does.
-                let masks: Vec<&str> = match op {
-                    Op::Mul(..) | Op::MatMul(..) | Op::Conv2d { .. }
-                        if operands.iter().all(|n| private(n)) =>
-                    {
-                        operands.clone()
-                    }
-                    Op::Square(a) | Op::Sigmoid(a) | Op::Tanh(a) if private(a) => vec![a],
-                    Op::Relu(a) if !exact && private(a) => vec![a],
-                    _ => vec![],
-                };
-                for n in masks {
-                    match masked.get(n) {
-                        Some(&first) => d.push(first),
-                        None => {
-                            masked.insert(n, k);
-                        }
-                    }
-                }
-                if exact && matches!(op, Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_)) {
-                    d.extend(keys);
-                    keys.get_or_insert(k);
-                }
+                let described: Vec<Operand> = operands
+                    .iter()
+                    .map(|o| Operand {
+                        name: o,
+                        shape: plan.shapes.get(*o).map_or(&[], Vec::as_slice),
+                        public: plan.public.get(*o).copied().unwrap_or(false),
+                    })
+                    .collect();
+                let shape = plan.shapes.get(name).map_or(&[][..], Vec::as_slice);
+                let state = model
+                    .op(name, op, &described, shape)
+                    .map(|c| c.state)
+                    .unwrap_or_default();
                 made.insert(name, k);
+                state
+            }
+        };
+        for s in state {
+            match first.get(&s) {
+                Some(&f) => d.push(f),
+                None => {
+                    first.insert(s, k);
+                }
             }
         }
         d.sort_unstable();

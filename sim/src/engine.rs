@@ -10,7 +10,7 @@ use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
 use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
-use protocols::pond::{decode_tensor, encode_tensor, PondParty, Value};
+use protocols::protocol::{decode_tensor, encode_tensor, Flaw, Held};
 use protocols::tensor::{self, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -101,15 +101,8 @@ pub struct Simulation {
     started: Instant,
 }
 
-fn held(v: Option<&Value>) -> Option<Tensor<u64>> {
-    match v? {
-        Value::Private { share, .. } => share.clone(),
-        Value::Public { value, .. } => value.clone(),
-    }
-}
-
 /// The faults party `me` injects at a step or into a message (the op-start Panic and Error, and
-/// the producer's planted ReuseMask, are applied by `party_main`).
+/// the dealer's planted ReuseMask, are applied by `party_main`).
 fn party_faults(plan: &Plan, me: usize) -> Vec<crate::party::PartyFault> {
     let labels: Vec<String> = plan.ops.iter().map(PlannedOp::label).collect();
     plan.scenario
@@ -165,9 +158,10 @@ fn party_main(
     plan: &Plan,
     inputs: Arc<InputValues>,
 ) -> std::result::Result<(), ProtocolError> {
-    let cfg = crate::estimate::pond_config(plan);
+    let settings = plan.settings();
+    let cfg = settings;
     ctx.mark = Instant::now();
-    let mut party = PondParty::new(ctx.me, plan.placement, cfg);
+    let mut party = plan.protocol().party(ctx.me, &plan.seats, &settings);
     // A party encodes only what it knows: public inputs and its own.
     let me = ctx.me;
     let mut encoded: HashMap<&str, Tensor<u64>> = plan
@@ -202,9 +196,10 @@ fn party_main(
                 }
             }
         }
-        // A planted flaw changes what the producer deals, so every party applies it (the servers
+        // A planted flaw changes what the dealer deals, so every party applies it (the servers
         // expand their mask shares to match).
-        party.plant_mask_reuse(
+        party.plant(
+            Flaw::ReuseMask,
             plan.scenario
                 .faults
                 .iter()
@@ -214,13 +209,16 @@ fn party_main(
             PlannedOp::Input { name, owner } => {
                 let mine = encoded.get(name.as_str()).filter(|_| ctx.me == *owner);
                 party.share_input(ctx, name, *owner, &plan.shapes[name], mine)?;
-                held(party.value(name))
+                party.held(name)
             }
             PlannedOp::Compute { name, op } => {
                 party.run_op(ctx, name, op)?;
-                held(party.value(name))
+                party.held(name)
             }
-            PlannedOp::Output { name, to } => party.reveal_to(ctx, name, *to)?,
+            PlannedOp::Output { name, to } => match party.reveal_to(ctx, name, *to)? {
+                Some(v) => Held::Public(v),
+                None => Held::Nothing,
+            },
         };
         ctx.end_op(out);
     }
@@ -668,7 +666,7 @@ impl Simulation {
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
             if let PlannedOp::Output { name, to } = op {
-                let t = match logs[*to].op_outputs.get(i).and_then(Option::as_ref) {
+                let t = match logs[*to].op_outputs.get(i).and_then(Held::first) {
                     Some(t) => t,
                     // A failed run reports the outputs revealed before the failure.
                     None if failure.is_some() => continue,
@@ -860,32 +858,31 @@ fn tally<'a>(messages: impl Iterator<Item = &'a crate::trace::MessageRecord>) ->
     t
 }
 
-/// The reconstructed (decoded) result of op `i`, if the logs hold it.
-fn reconstruct(plan: &Plan, i: usize, logs: &[PartyLog]) -> Option<ArrayD<f64>> {
+/// The reconstructed (decoded) result of op `i`, if the logs hold it: an output as its receiver
+/// got it, any other value as the protocol reconstructs it from what every party held.
+fn reconstruct(plan: &Plan, i: usize, logs: &mut [PartyLog]) -> Option<ArrayD<f64>> {
     let cfg = plan.scenario.fixed_point;
-    let out = |p: usize| logs.get(p).and_then(|l| l.op_outputs.get(i)?.as_ref());
-    let decoded = match &plan.ops[i] {
-        PlannedOp::Output { to, .. } => decode_tensor(&cfg, out(*to)?),
-        PlannedOp::Input { name, .. } | PlannedOp::Compute { name, .. } => {
-            let s0 = out(plan.placement.server0)?;
-            if plan.public[name] {
-                decode_tensor(&cfg, s0)
-            } else {
-                let s1 = out(plan.placement.server1)?;
-                if s0.shape() != s1.shape() {
-                    return None;
-                }
-                // ⟨x⟩₀ + ⟨x⟩₁, decoded in the same pass.
-                let mut d = ArrayD::<f64>::zeros(s0.raw_dim());
-                ndarray::Zip::from(&mut d)
-                    .and(s0)
-                    .and(s1)
-                    .for_each(|d, &a, &b| *d = cfg.decode(a.wrapping_add(b)));
-                d
-            }
+    if let PlannedOp::Output { to, .. } = &plan.ops[i] {
+        let held = logs.get(*to)?.op_outputs.get(i)?;
+        return held.first().map(|t| decode_tensor(&cfg, t));
+    }
+    // Moved out of the logs for the call and back after: no share is copied.
+    let mut held: Vec<Held> = logs
+        .iter_mut()
+        .map(|l| {
+            l.op_outputs
+                .get_mut(i)
+                .map(std::mem::take)
+                .unwrap_or_default()
+        })
+        .collect();
+    let value = plan.protocol().reconstruct(&plan.seats, &held);
+    for (l, h) in logs.iter_mut().zip(held.iter_mut()) {
+        if let Some(slot) = l.op_outputs.get_mut(i) {
+            *slot = std::mem::take(h);
         }
-    };
-    Some(decoded)
+    }
+    Some(decode_tensor(&cfg, &value?))
 }
 
 /// The largest absolute and relative error of `got` against `want` (same shape).

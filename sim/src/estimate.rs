@@ -1,53 +1,38 @@
 //! The cost of a plan before running it (`sharescope check`): every op's online and offline
-//! bytes, messages and rounds from the protocol's documented formulas
-//! ([`protocols::pond::cost`], [`protocols::securenn::cost`]), and the run's totals, without
-//! executing anything.
+//! bytes, messages and rounds from the protocol's documented formulas (its
+//! [`CostModel`](protocols::protocol::CostModel)), and the run's totals, without executing
+//! anything.
 //!
-//! The walk follows the plan in program order and keeps the protocol state that costs depend on:
-//! Pond's mask cache and whether SecureNN's keys are set up ([`MaskCache`]). The totals follow the
-//! simulator's round rule (`party.rs`, ARCHITECTURE.md invariant 3) over the whole run: a
-//! message's round is 1 + the highest round its sender had received, online and offline apart.
-//! The walk keeps every party's online depth:
+//! The walk follows the plan in program order with one fresh cost model, which keeps the
+//! protocol state that costs depend on (Pond's mask cache, whether SecureNN's keys are set up).
+//! The totals follow the simulator's round rule (`party.rs`, ARCHITECTURE.md invariant 3) over
+//! the whole run: a message's round is 1 + the highest round its sender had received, online
+//! and offline apart. The walk keeps every party's online depth:
 //!
-//! - an input's two messages leave its owner at the owner's depth + 1 (owners receive nothing
-//!   before their inputs, so every input is at round 1, in parallel);
-//! - a program op moves the depths of server0, server1 and the producer by its
+//! - an input leaves its owner at the owner's depth + 1 for the seats the model names
+//!   (`OpCost::from_outside`; owners receive nothing before their inputs, so every input is at
+//!   round 1, in parallel);
+//! - a program op moves the depths of the protocol's seats (`plan.seats`) by its
 //!   [`Flow`](protocols::cost::Flow): the pattern of who sends to whom, in the order each party
-//!   sends and receives. The servers need not end an op at one depth — in SecureNN P1 hears from the
-//!   helper and P0 does not — so the next op's rounds start from each server's own depth;
-//! - an output leaves the servers at their depth + 1 (server0 alone for a public value).
+//!   sends and receives. The seats need not end an op at one depth, so the next op's rounds
+//!   start from each seat's own depth;
+//! - an output reaches its receiver at the deepest of the seats that send to it
+//!   (`OpCost::to_outside`) + 1.
 //!
-//! The run's rounds are the largest of these. Offline, the producer receives nothing, so its
-//! messages have depth 1; the one other offline sender is server0, which sends SecureNN's P0–P1
-//! key at its offline depth + 1: 2 if an earlier op dealt it anything (every Pond op with
-//! offline traffic does), else 1.
+//! The run's rounds are the largest of these. Offline, dealers receive nothing, so their
+//! messages have depth 1; an op with an offline setup (`OpCost::offline_setup`: SecureNN's key
+//! setup, in which server0 sends too) adds one offline round after anything dealt before it.
 //!
 //! `sim/tests/estimate.rs` runs every shipped scenario and asserts the estimate equals the run's
 //! accounting exactly, per op and in total.
 
-use crate::scenario::{Plan, PlannedOp, ProtocolKind};
+use crate::scenario::{Plan, PlannedOp};
 use crate::units;
 use protocols::cost::Cost;
-use protocols::pond::cost::{self as pond, MaskCache, Operand};
-use protocols::pond::{Nonlinear, PondConfig};
+use protocols::protocol::Operand;
 use serde::Serialize;
 use serde_json::json;
 use std::fmt::Write;
-
-/// The Pond configuration a plan runs with (SecureNN is Pond with exact nonlinear layers).
-pub fn pond_config(plan: &Plan) -> PondConfig {
-    PondConfig {
-        fixed: plan.scenario.fixed_point,
-        truncation: plan.scenario.truncation,
-        input_sharing: plan.scenario.input_sharing,
-        nonlinear: match plan.scenario.protocol {
-            ProtocolKind::Pond => Nonlinear::Polynomial,
-            ProtocolKind::SecureNN => Nonlinear::SecureNN,
-            ProtocolKind::SecureNNShortcut => Nonlinear::SecureNNShortcut,
-            ProtocolKind::SecureNNAsPublished => Nonlinear::SecureNNAsPublished,
-        },
-    }
-}
 
 /// The estimate of one op of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +45,7 @@ pub struct OpEstimate {
     pub kind: String,
     /// The op's accounting, or why the formulas cannot cost it.
     pub cost: Result<Cost, String>,
-    /// Whether the op sets up SecureNN's keys (its cost includes them).
+    /// Whether the op has an offline setup of its own (SecureNN's keys; its cost includes it).
     pub key_setup: bool,
 }
 
@@ -221,20 +206,14 @@ impl Estimate {
     }
 }
 
-fn numel(shape: &[usize]) -> u64 {
-    shape.iter().product::<usize>() as u64
-}
-
 /// Estimates the cost of running `plan` (faults are not modelled: the estimate is that of the
 /// protocol as specified).
 pub fn estimate(plan: &Plan) -> Estimate {
-    let cfg = pond_config(plan);
-    let place = plan.placement;
-    let (s0, s1) = (place.server0, place.server1);
-    let mut cache = MaskCache::new();
-    // Online depth of every party; whether server0 has received an offline message.
+    let seats = &plan.seats;
+    let mut model = plan.protocol().cost_model(&plan.settings());
+    // Online depth of every party; whether anything was dealt offline before.
     let mut depth = vec![0u32; plan.parties.len()];
-    let mut server0_dealt = false;
+    let mut dealt = false;
     let mut totals = EstimatedTotals::default();
     let mut complete = true;
     let mut ops = Vec::with_capacity(plan.ops.len());
@@ -247,26 +226,28 @@ pub fn estimate(plan: &Plan) -> Estimate {
         let mut key_setup = false;
         let cost = match op {
             PlannedOp::Input { name, owner } => {
-                let cost = pond::input(cfg.input_sharing, numel(&plan.shapes[name]));
-                cache.bind(name);
+                let c = model.input(name, &plan.shapes[name]);
                 let r = depth[*owner] + 1;
-                for s in [s0, s1] {
+                for &k in &c.from_outside {
+                    let s = seats[k];
                     depth[s] = depth[s].max(r);
                 }
                 totals.rounds = totals.rounds.max(r);
-                Ok(cost)
+                Ok(c.cost)
             }
             PlannedOp::Output { name, to } => {
                 let public = plan.public[name];
-                let cost = pond::output(public, numel(&plan.shapes[name]));
-                let r = if public {
-                    depth[s0] + 1
-                } else {
-                    depth[s0].max(depth[s1]) + 1
-                };
+                let c = model.output(name, public, &plan.shapes[name]);
+                let r = c
+                    .to_outside
+                    .iter()
+                    .map(|&k| depth[seats[k]])
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
                 depth[*to] = depth[*to].max(r);
                 totals.rounds = totals.rounds.max(r);
-                Ok(cost)
+                Ok(c.cost)
             }
             PlannedOp::Compute { name, op } => {
                 let operands: Vec<Operand> = op
@@ -278,22 +259,21 @@ pub fn estimate(plan: &Plan) -> Estimate {
                         public: plan.public[o],
                     })
                     .collect();
-                match pond::op_cost(&cfg, &mut cache, name, op, &operands, &plan.shapes[name]) {
+                match model.op(name, op, &operands, &plan.shapes[name]) {
                     Ok(c) => {
-                        key_setup = c.key_setup;
-                        let seats = [s0, s1, place.producer];
-                        let (after, deepest) = c.flow.apply(&seats.map(|p| depth[p]));
-                        for (p, d) in seats.into_iter().zip(after) {
+                        key_setup = c.offline_setup;
+                        let before: Vec<u32> = seats.iter().map(|&p| depth[p]).collect();
+                        let (after, deepest) = c.flow.apply(&before);
+                        for (&p, d) in seats.iter().zip(after) {
                             depth[p] = d;
                         }
                         totals.rounds = totals.rounds.max(deepest.unwrap_or(0));
-                        if c.key_setup {
-                            totals.offline_rounds =
-                                totals.offline_rounds.max(1 + u32::from(server0_dealt));
+                        if c.offline_setup {
+                            totals.offline_rounds = totals.offline_rounds.max(1 + u32::from(dealt));
                         }
                         Ok(c.cost)
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(e),
                 }
             }
         };
@@ -310,7 +290,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 totals.offline_messages += c.offline_messages;
                 if c.offline_messages > 0 {
                     totals.offline_rounds = totals.offline_rounds.max(1);
-                    server0_dealt = true;
+                    dealt = true;
                 }
             }
             Err(_) => complete = false,

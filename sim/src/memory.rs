@@ -8,9 +8,9 @@
 //! every value it held, the trace grows), so the peak is what has accumulated by the last op
 //! plus the largest working set of any single op.
 
-use crate::scenario::{InputData, Plan, PlannedOp, ProtocolKind};
-use protocols::pond::Truncation;
+use crate::scenario::{InputData, Plan, PlannedOp};
 use protocols::program::Op;
+use protocols::protocol::Truncation;
 use protocols::tensor::numel;
 use std::collections::HashSet;
 
@@ -215,7 +215,11 @@ struct TraceCost {
 pub fn estimate(plan: &Plan) -> Estimate {
     let parties = plan.parties.len() as u64;
     let max_values = plan.scenario.trace.max_values as u64;
-    let securenn = plan.scenario.protocol != ProtocolKind::Pond;
+    // A protocol that computes ReLU without a polynomial runs comparisons (SecureNN's).
+    let comparing = plan
+        .protocol()
+        .approximation(&Op::Relu(String::new()))
+        .is_none();
     let trunc_elems: u64 = match plan.scenario.truncation {
         Truncation::Dealer => 14,
         Truncation::Local => 6,
@@ -224,7 +228,8 @@ pub fn estimate(plan: &Plan) -> Estimate {
     let public = |name: &str| plan.public.get(name).copied().unwrap_or(false);
     // Parties that hold a value: both servers for a private one, up to every party for a
     // public one.
-    let holders = |name: &str| if public(name) { parties } else { 2 };
+    let shares: u64 = plan.protocol().share_layout().1.iter().sum::<usize>() as u64;
+    let holders = |name: &str| if public(name) { parties } else { shares };
 
     let fixed = BASE + PER_PARTY * parties;
     let total = |heap: u64| fixed.saturating_add(heap.saturating_mul(RETENTION.0) / RETENTION.1);
@@ -355,7 +360,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                         },
                     ),
                     Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_)
-                        if securenn && !all_public =>
+                        if comparing && !all_public =>
                     {
                         let (comparisons, levels) = comparisons(op, &plan.shapes[operands[0]], n);
                         (

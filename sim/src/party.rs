@@ -9,6 +9,7 @@ use crate::trace::{MessageRecord, PartyStep, ValueRecord};
 use crossbeam_channel::{Receiver, Sender};
 use protocols::context::{Context, Message, PartyId, RingKind, Traffic, ValueClass};
 use protocols::error::{ProtocolError, Result};
+use protocols::protocol::Held;
 use protocols::tensor::Tensor;
 use rand_chacha::ChaCha20Rng;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -79,8 +80,9 @@ pub(crate) struct PartyLog {
     pub step_names: Vec<(usize, String)>,
     /// The call path of each step (parallel to `step_names`), as this party walked it.
     pub step_paths: Vec<Arc<CallPath>>,
-    /// The op's result as this party holds it (share, public value, or received output).
-    pub op_outputs: Vec<Option<Tensor<u64>>>,
+    /// The op's result as this party holds it (its shares, a public value, or a received
+    /// output as [`Held::Public`]).
+    pub op_outputs: Vec<Held>,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
     /// Everything the party did, in order (for the DAG schedule, `crate::dag`); set at finish.
@@ -523,10 +525,10 @@ impl SimContext {
     }
 
     /// Records the op's result as this party holds it.
-    pub fn end_op(&mut self, value: Option<Tensor<u64>>) {
+    pub fn end_op(&mut self, value: Held) {
         let mut log = self.shared.log(self.me);
         if log.op_outputs.len() <= self.op {
-            log.op_outputs.resize(self.op + 1, None);
+            log.op_outputs.resize(self.op + 1, Held::Nothing);
         }
         log.op_outputs[self.op] = value;
     }

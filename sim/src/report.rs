@@ -58,14 +58,18 @@ pub fn first_divergence(trace: &crate::trace::Trace) -> Option<(usize, usize, f6
 /// The helper's attack on an insecure SecureNN run: per op, how many DReLU inputs P2
 /// recovers from its own view, and the first few beside the true ones.
 fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
-    let found = crate::attack::recover(trace, 2, [0, 1]);
+    // Seats are the first parties (validation puts them there), so a seat is its party index.
+    let Some(probe) = trace.protocol.probe() else {
+        return;
+    };
+    let found = crate::attack::recover(trace, probe.attacker, probe.servers);
     if found.is_empty() {
         return;
     }
     let _ = writeln!(
         s,
         "\nwhat the helper ({}) recovers from its own view (attack on PrivateCompare)",
-        trace.parties[2]
+        trace.parties[probe.attacker]
     );
     for d in &found {
         let what = if d.shortcut { "a + θ of" } else { "input of" };

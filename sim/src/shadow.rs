@@ -1,10 +1,10 @@
 //! The plaintext shadow: the scenario's program run in f64, and the hazards its values reveal.
 
-use crate::scenario::{Plan, PlannedOp, ProtocolKind};
+use crate::scenario::{Plan, PlannedOp};
 use ndarray::ArrayD;
 use protocols::fixed::{FixedConfig, Hazard};
-use protocols::pond::{Truncation, RELU, SIGMOID, TANH};
-use protocols::program::{eval_f64, Op};
+use protocols::program::eval_f64;
+use protocols::protocol::Truncation;
 use std::collections::HashMap;
 
 /// Every value of the program computed in f64, from the inputs' values.
@@ -38,19 +38,14 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     };
     let result = &vals[name];
     out.extend(cfg.check_bound(result.iter().copied()));
-    // SecureNN's ReLU is exact: no polynomial, no truncation.
-    let exact_relu = matches!(inner, Op::Relu(_)) && plan.scenario.protocol != ProtocolKind::Pond;
+    // The polynomial the protocol approximates the op with, if any (SecureNN's ReLU is exact).
+    let approximation = plan.protocol().approximation(inner);
     let truncates = plan.truncates(inner);
     // The largest magnitude that goes into a truncation: the result, or for polynomials the
     // highest power of the input.
     let mut pre_truncation = max_abs(result);
-    if let (Op::Sigmoid(x) | Op::Tanh(x) | Op::Relu(x), false) = (inner, exact_relu) {
-        let approx = match inner {
-            Op::Sigmoid(_) => SIGMOID,
-            Op::Tanh(_) => TANH,
-            _ => RELU,
-        };
-        let xs = &vals[x];
+    if let (Some(approx), [x]) = (approximation, inner.operands().as_slice()) {
+        let xs = &vals[*x];
         out.extend(approx.check_range(xs.iter().copied()));
         let top = approx.terms.iter().map(|t| t.0).max().unwrap_or(1) as i32;
         let biggest_power = max_abs(xs).powi(top);

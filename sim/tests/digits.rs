@@ -229,12 +229,18 @@ fn inline_labels_work_and_scenarios_without_metrics_report_none() {
 fn compare_runs_each_protocol_and_predicts_lan_and_wan_time() {
     let plan = load("digits-mlp-securenn");
     let protocols = compare::parse_protocols("pond,securenn").expect("valid list");
-    assert_eq!(protocols, vec![ProtocolKind::Pond, ProtocolKind::SecureNN]);
+    assert_eq!(
+        protocols,
+        vec![
+            ProtocolKind::named("Pond").unwrap(),
+            ProtocolKind::named("SecureNN").unwrap()
+        ]
+    );
     let c: Comparison = compare::compare(&plan, &protocols).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.rows.len(), 2);
     let (pond, snn) = (&c.rows[0], &c.rows[1]);
-    assert_eq!(pond.protocol, ProtocolKind::Pond);
-    assert_eq!(snn.protocol, ProtocolKind::SecureNN);
+    assert_eq!(pond.protocol, ProtocolKind::named("Pond").unwrap());
+    assert_eq!(snn.protocol, ProtocolKind::named("SecureNN").unwrap());
     assert!(pond.skipped.is_none() && snn.skipped.is_none());
     // The same numbers as a plain run of each protocol (bytes and rounds do not depend on the
     // network or the timing model).
@@ -288,7 +294,14 @@ fn compare_runs_each_protocol_and_predicts_lan_and_wan_time() {
 #[test]
 fn compare_skips_pond_for_max_pool_and_rejects_bad_protocol_lists() {
     let plan = load("cnn-securenn");
-    let c = compare::compare(&plan, &[ProtocolKind::Pond, ProtocolKind::SecureNN]).unwrap();
+    let c = compare::compare(
+        &plan,
+        &[
+            ProtocolKind::named("Pond").unwrap(),
+            ProtocolKind::named("SecureNN").unwrap(),
+        ],
+    )
+    .unwrap();
     assert!(c.rows[0].skipped.as_deref().unwrap().contains("max pool"));
     assert!(c.rows[1].skipped.is_none());
     assert!(c.rows[1].bytes > 0);
@@ -300,7 +313,10 @@ fn compare_skips_pond_for_max_pool_and_rejects_bad_protocol_lists() {
     assert!(compare::parse_protocols("").is_err());
     assert_eq!(
         compare::parse_protocols(" SecureNN , securenn_shortcut").unwrap(),
-        vec![ProtocolKind::SecureNN, ProtocolKind::SecureNNShortcut]
+        vec![
+            ProtocolKind::named("SecureNN").unwrap(),
+            ProtocolKind::named("SecureNNShortcut").unwrap()
+        ]
     );
 }
 
@@ -347,12 +363,15 @@ fn a_private_argmax_reveals_only_the_digit_and_classifies_like_the_logits() {
     // Pond cannot run it; compare says so instead of failing.
     let c = compare::compare(
         &load("digits-mlp-securenn-label"),
-        &[ProtocolKind::Pond, ProtocolKind::SecureNN],
+        &[
+            ProtocolKind::named("Pond").unwrap(),
+            ProtocolKind::named("SecureNN").unwrap(),
+        ],
     )
     .expect("compare");
     assert_eq!(
         c.rows[0].skipped.as_deref(),
-        Some("Pond has no exact comparison (Argmax)")
+        Some("Pond has no exact comparison for argmax (Argmax)")
     );
     assert!(c.rows[1].skipped.is_none());
 }

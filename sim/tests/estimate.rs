@@ -120,7 +120,7 @@ fn the_estimate_equals_the_run_for_every_shipped_scenario() {
 fn an_op_the_formulas_cannot_cost_is_reported_never_zero() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/cnn-securenn.ron");
     let mut plan = fault_free(&path);
-    plan.scenario.protocol = sim::scenario::ProtocolKind::Pond;
+    plan.scenario.protocol = sim::scenario::ProtocolKind::named("Pond").unwrap();
     let est = estimate(&plan);
     let gaps: Vec<_> = est
         .uncosted()

@@ -73,7 +73,10 @@ fn the_securenn_shortcut_leaks_to_the_helper() {
 
 #[test]
 fn private_compare_as_published_leaks_only_through_the_helpers_search() {
-    let r = leak::assert_leak(&small_relu(ProtocolKind::SecureNNAsPublished), 20);
+    let r = leak::assert_leak(
+        &small_relu(ProtocolKind::named("SecureNNAsPublished").unwrap()),
+        20,
+    );
     let f = strongest(&r, "producer");
     assert!(f.p < 1e-6, "{}", r.text());
     // Every feature that leaks is the probe's: the messages themselves, element by element and
@@ -151,7 +154,7 @@ fn shipped_pond_and_securenn_scenarios_show_no_leak() {
 
 #[test]
 fn fixed_securenn_relu_and_maxpool_show_no_leak() {
-    let r = leak::assert_no_leak(&small_relu(ProtocolKind::SecureNN), 20);
+    let r = leak::assert_no_leak(&small_relu(ProtocolKind::named("SecureNN").unwrap()), 20);
     // The helper's search ran, and found nothing either way.
     assert!(party(&r, "producer").features > 0);
     let text = r#"Scenario(

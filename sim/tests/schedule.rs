@@ -177,7 +177,11 @@ fn a_chain_has_the_same_figures_either_way() {
 
 #[test]
 fn compare_shows_both_schedules() {
-    let c = sim::compare::compare(&variance(), &[sim::scenario::ProtocolKind::Pond]).unwrap();
+    let c = sim::compare::compare(
+        &variance(),
+        &[sim::scenario::ProtocolKind::named("Pond").unwrap()],
+    )
+    .unwrap();
     let row = &c.rows[0];
     assert_eq!((row.rounds, row.critical_path_rounds), (8, 5));
     // The default profiles: lan, then wan.

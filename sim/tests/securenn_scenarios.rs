@@ -77,7 +77,10 @@ fn securenn_maxpool_and_relu_in_a_cnn_cost_the_documented_amounts() {
 fn the_shortcut_gets_relu_of_minus_one_ulp_wrong_and_securenn_does_not() {
     let ulp = 2f64.powi(-16);
     let mut plan = load("securenn-shortcut");
-    assert_eq!(plan.scenario.protocol, ProtocolKind::SecureNNShortcut);
+    assert_eq!(
+        plan.scenario.protocol,
+        ProtocolKind::named("SecureNNShortcut").unwrap()
+    );
     let short = run(&plan);
     let out = &short.outputs[0];
     assert_eq!(out.plaintext[0], 0.0);
@@ -88,7 +91,7 @@ fn the_shortcut_gets_relu_of_minus_one_ulp_wrong_and_securenn_does_not() {
     let act = stats(&short, "act");
     assert_eq!((act.messages, act.bytes, act.rounds), (9, 216 * 8, 5));
 
-    plan.scenario.protocol = ProtocolKind::SecureNN;
+    plan.scenario.protocol = ProtocolKind::named("SecureNN").unwrap();
     let exact = run(&plan);
     assert_eq!(exact.outputs[0].values, exact.outputs[0].plaintext);
     let act = stats(&exact, "act");

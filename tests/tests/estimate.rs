@@ -41,7 +41,7 @@ fn values(n: usize) -> Vec<f64> {
 /// A random program of `len` statements on small 2-D and NCHW values, with some outputs.
 fn program(seed: u64, len: usize, protocol: ProtocolKind) -> Pond {
     let mut g = Gen(seed | 1);
-    let exact = protocol != ProtocolKind::Pond;
+    let exact = protocol != ProtocolKind::named("Pond").unwrap();
     let mut b = Pond::new(seed)
         .protocol(protocol)
         .truncation(if g.coin() {
@@ -223,7 +223,7 @@ proptest! {
 
     #[test]
     fn the_estimate_equals_the_run_on_random_pond_programs(seed in any::<u64>(), len in 1usize..10) {
-        check(seed, len, ProtocolKind::Pond)?;
+        check(seed, len, ProtocolKind::named("Pond").unwrap())?;
     }
 
     #[test]
@@ -233,9 +233,9 @@ proptest! {
         variant in 0usize..3,
     ) {
         let protocol = [
-            ProtocolKind::SecureNN,
-            ProtocolKind::SecureNNShortcut,
-            ProtocolKind::SecureNNAsPublished,
+            ProtocolKind::named("SecureNN").unwrap(),
+            ProtocolKind::named("SecureNNShortcut").unwrap(),
+            ProtocolKind::named("SecureNNAsPublished").unwrap(),
         ][variant];
         check(seed, len, protocol)?;
     }
@@ -247,7 +247,12 @@ proptest! {
 /// different depths, and that model said 13 rounds for a run of 12.
 #[test]
 fn the_servers_can_leave_a_securenn_op_at_different_depths() {
-    check(9_460_089_223_789_161_720, 7, ProtocolKind::SecureNN).unwrap();
+    check(
+        9_460_089_223_789_161_720,
+        7,
+        ProtocolKind::named("SecureNN").unwrap(),
+    )
+    .unwrap();
 }
 
 /// var = mean(x²) − mean(x)²: two independent branches from x. Run in program order they take

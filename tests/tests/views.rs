@@ -139,7 +139,7 @@ fn sigmoid_shows_no_leak() {
 }
 
 fn securenn() -> Pond {
-    Pond::new(7).protocol(ProtocolKind::SecureNN)
+    Pond::new(7).protocol(ProtocolKind::named("SecureNN").unwrap())
 }
 
 #[test]

@@ -103,7 +103,8 @@ pub enum Command {
     Compare {
         /// Scenario file (RON).
         scenario: PathBuf,
-        /// Comma-separated protocols: pond, securenn, securenn-shortcut.
+        /// Comma-separated protocols, any registered one: pond, securenn, securenn-shortcut,
+        /// securenn-as-published, … (an unknown name lists them all).
         #[arg(long, default_value = "pond,securenn")]
         protocols: String,
         /// Comma-separated network profiles to predict times on: lan, wan, securenn-lan,

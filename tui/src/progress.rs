@@ -119,7 +119,7 @@ pub fn compare(
             total,
             steps: 0,
         });
-        bar.label(sim::compare::protocol_name(*p));
+        bar.label(&sim::compare::protocol_name(*p));
         let c = match sim::compare::compare_on(plan, std::slice::from_ref(p), profiles) {
             Ok(c) => c,
             Err(e) => {

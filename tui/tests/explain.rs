@@ -150,9 +150,15 @@ fn private_compare_has_one_text_per_variant_on_both_of_its_steps() {
     use sim::scenario::ProtocolKind;
     let mut texts = Vec::new();
     for (name, protocol) in [
-        ("SecureNN", ProtocolKind::SecureNN),
-        ("SecureNNAsPublished", ProtocolKind::SecureNNAsPublished),
-        ("SecureNNShortcut", ProtocolKind::SecureNNShortcut),
+        ("SecureNN", ProtocolKind::named("SecureNN").unwrap()),
+        (
+            "SecureNNAsPublished",
+            ProtocolKind::named("SecureNNAsPublished").unwrap(),
+        ),
+        (
+            "SecureNNShortcut",
+            ProtocolKind::named("SecureNNShortcut").unwrap(),
+        ),
     ] {
         let c = run_under(name);
         assert_eq!(c.plan().scenario.protocol, protocol);
@@ -291,8 +297,11 @@ fn the_explain_pane_shows_what_the_helper_recovers_in_the_as_published_variant()
 fn explain_texts_state_the_real_costs_and_say_when_a_mask_is_reused() {
     let combine = explanation("combine").unwrap();
     assert!(combine.cost.contains("two products"), "{}", combine.cost);
-    let setup =
-        explanation_in("SecureNN key setup", sim::scenario::ProtocolKind::SecureNN).unwrap();
+    let setup = explanation_in(
+        "SecureNN key setup",
+        sim::scenario::ProtocolKind::named("SecureNN").unwrap(),
+    )
+    .unwrap();
     assert!(
         setup.cost.contains("3 messages") && setup.cost.contains("96 B"),
         "{}",

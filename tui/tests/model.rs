@@ -525,7 +525,7 @@ fn capital_v_opens_the_view_pane_and_left_right_cycle_the_party() {
 #[test]
 fn the_view_pane_scrolls_within_its_content_and_follows_the_cursor() {
     let mut a = shipped("securenn-shortcut.ron", true);
-    let helper = a.ctl.plan().placement.producer;
+    let helper = a.ctl.plan().seats[2];
     // Run to PrivateCompare 14–15 and look at the helper.
     keys(&mut a, "c");
     let pc = loop {

@@ -216,7 +216,7 @@ fn helper_after_private_compare(color: bool, w: u16, h: u16) -> App {
         .position(|s| s.name.starts_with("PrivateCompare 14–15"))
         .unwrap();
     keys(&mut a, &format!(":goto {}<Enter>V", k + 1));
-    while a.view_party != a.ctl.plan().placement.producer {
+    while a.view_party != a.ctl.plan().seats[2] {
         keys(&mut a, "l");
     }
     a

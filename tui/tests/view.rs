@@ -5,8 +5,7 @@
 use sim::control::Controller;
 use tui::app::App;
 use tui::format::ValueFormat;
-use tui::panes::explain_securenn::variant;
-use tui::panes::view_notes::note;
+use tui::panes::view::note;
 
 /// Every shipped scenario, run to the end, and the SecureNN ones also as published.
 fn runs() -> Vec<(String, Controller)> {
@@ -49,12 +48,12 @@ fn every_item_of_every_view_has_a_note_and_the_layout_matches_the_lines() {
     let mut missing = std::collections::BTreeSet::new();
     let mut items = 0;
     for (name, c) in runs() {
-        let v = variant(c.plan().scenario.protocol);
+        let v = c.plan().scenario.protocol;
         let t = c.trace();
         for p in 0..t.parties.len() {
             for it in sim::view::view(t, p, usize::MAX) {
                 items += 1;
-                if note(t, &it, v).is_none() {
+                if note(v, t, &it).is_none() {
                     missing.insert(format!(
                         "{} — {} ({name})",
                         it.label(),

@@ -134,7 +134,7 @@ impl CostModel for AdditiveCosts {
         use crate::protocol::Protocol;
         super::Additive
             .supports(op)
-            .map_err(|why| format!("`{name}`: {why}"))?;
+            .map_err(|why| format!("`{name}`: {}", why.replace('\n', ": ")))?;
         if operands.len() != op.operands().len() {
             return Err(format!(
                 "`{name}`: `{}` takes {} operand(s), got {}",
@@ -158,7 +158,10 @@ impl CostModel for AdditiveCosts {
             Op::Reveal(_) => OpCost::new(opening(nz), opening_flow()),
             Op::Mul(..) | Op::Square(_) | Op::MatMul(..) => {
                 if self.truncation == Truncation::Local {
-                    return Err(format!("`{name}`: {}", super::truncate::LOCAL_REFUSAL));
+                    return Err(format!(
+                        "`{name}`: {}",
+                        super::truncate::LOCAL_REFUSAL.replace('\n', ": ")
+                    ));
                 }
                 let x = operands[0];
                 let y = *operands.get(1).unwrap_or(&x);

@@ -167,7 +167,7 @@ impl AdditiveParty {
             Truncation::Dealer => Ok(()),
             Truncation::Local => Err(ProtocolError::Unsupported(format!(
                 "`{name}`: {}",
-                truncate::LOCAL_REFUSAL
+                truncate::LOCAL_REFUSAL.replace('\n', ": ")
             ))),
         }
     }
@@ -199,7 +199,9 @@ impl Party for AdditiveParty {
 
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
         self.check_seats()?;
-        Additive.supports(op).map_err(ProtocolError::Unsupported)?;
+        Additive
+            .supports(op)
+            .map_err(|why| ProtocolError::Unsupported(why.replace('\n', ": ")))?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
         let args: Vec<Value> = operands
             .iter()
@@ -270,26 +272,33 @@ impl Party for AdditiveParty {
     }
 }
 
-/// Why an op is not part of Additive, and which registered protocol has it.
+/// Why an op is not part of Additive, and which registered protocol has it: the first line is
+/// the error, the second the hint (validation shows them so).
 fn refusal(op: &Op) -> Option<&'static str> {
     Some(match op {
         Op::Conv2d { .. } => {
             "Additive has no conv2d (it would be Beaver with ∘ = conv, left out to keep the \
-             example small); Pond has it"
+             example small)\nuse `protocol: Pond` or `protocol: ABY3`, which have it"
         }
         Op::AvgPool2d { .. } => {
-            "Additive has no avgpool2d (a window sum and a public scaling); Pond has it"
+            "Additive has no avgpool2d (a window sum and a public scaling)\nuse `protocol: Pond`, \
+             which has it"
         }
         Op::MaxPool2d { .. } => {
-            "Additive has no comparison, so no maxpool2d; SecureNN has an exact one"
+            "Additive has no comparison, so no maxpool2d\nuse `protocol: SecureNN`, which has an \
+             exact one"
         }
         Op::Sigmoid(_) | Op::Tanh(_) => {
-            "Additive has no nonlinear activations; Pond has polynomial sigmoid and tanh"
+            "Additive has no nonlinear activations\nuse `protocol: Pond`, which has polynomial \
+             sigmoid and tanh"
         }
         Op::Relu(_) => {
-            "Additive has no comparison, so no relu; SecureNN has an exact one (Pond a polynomial)"
+            "Additive has no comparison, so no relu\nuse `protocol: SecureNN` for an exact one \
+             (Pond has a polynomial)"
         }
-        Op::Argmax(_) => "Additive has no comparison, so no argmax; SecureNN has one",
+        Op::Argmax(_) => {
+            "Additive has no comparison, so no argmax\nuse `protocol: SecureNN`, which has one"
+        }
         _ => return None,
     })
 }

@@ -37,11 +37,12 @@ use crate::ring::Ring;
 use crate::tensor::{self, Prg, Tensor};
 use rand::SeedableRng;
 
-/// Why Additive refuses `truncation: Local` (validation and the party say it).
+/// Why Additive refuses `truncation: Local` (validation and the party say it): the error, a
+/// newline, the hint.
 pub const LOCAL_REFUSAL: &str = "Additive truncates with the dealer only: local truncation of \
-     three additive shares is wrong for about half of all elements (the shares' integer sum \
-     wraps around 1 or 2 times; see protocols/src/additive/truncate.rs). Use `truncation: \
-     Dealer`, or Pond for local truncation with two servers";
+     three additive shares is wrong for about half of all elements (their integer sum wraps \
+     around 1 or 2 times; see protocols/src/additive/truncate.rs)\nuse `truncation: Dealer`, or \
+     `protocol: Pond` for local truncation with two servers";
 
 /// Local truncation of three shares with a sign per share (`true`: the share is read as the
 /// negative number xᵢ − 2^64 and shifted as −((−xᵢ) >> f), SecureML's server1 rule): the sum of

@@ -13,11 +13,14 @@ mod activation;
 mod beaver;
 pub mod cost;
 mod exact;
+pub(crate) mod explain;
 mod io;
 mod linear;
+pub mod protocol;
 mod truncate;
 
 pub use activation::{Approximation, RELU, SIGMOID, TANH};
+pub use protocol::Pond;
 
 use crate::context::{Context, PartyId};
 use crate::error::{ProtocolError, Result};
@@ -363,12 +366,4 @@ impl PondParty {
     }
 }
 
-/// Decodes a public or reconstructed encoded tensor to reals.
-pub fn decode_tensor(cfg: &FixedConfig, t: &Tensor<u64>) -> ndarray::ArrayD<f64> {
-    t.mapv(|v| cfg.decode(v))
-}
-
-/// Encodes reals into a ring tensor.
-pub fn encode_tensor(cfg: &FixedConfig, t: &ndarray::ArrayD<f64>) -> Tensor<u64> {
-    t.mapv(|v| cfg.encode(v))
-}
+pub use crate::fixed::{decode_tensor, encode_tensor};

@@ -50,11 +50,15 @@
 pub mod attack;
 mod compare;
 pub mod cost;
+pub(crate) mod explain;
 mod matmul;
+pub mod protocol;
 mod relu;
+pub(crate) mod view_notes;
 
 pub use compare::{compute_msb, private_compare, share_convert};
 pub use matmul::{matmul, select_share, Product};
+pub use protocol::{SecureNN, SECURENN, SECURENN_AS_PUBLISHED, SECURENN_SHORTCUT};
 pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 
 use crate::context::{Context, Message, PartyId, RingKind, Traffic};

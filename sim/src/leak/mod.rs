@@ -359,7 +359,7 @@ fn leak_plan(plan: &Plan) -> Plan {
 
 /// Ops whose result `party` legitimately learns: its outputs, and `Reveal`s at the servers.
 fn legitimate(plan: &Plan, party: usize) -> Vec<Excluded> {
-    let servers = [plan.placement.server0, plan.placement.server1];
+    let servers = plan.share_holders();
     plan.ops
         .iter()
         .enumerate()
@@ -529,8 +529,9 @@ pub fn check_observed(
         t.steps.iter().map(|s| s.name.clone()).collect()
     };
     let excluded: Vec<Vec<Excluded>> = (0..n).map(|p| legitimate(plan, p)).collect();
-    let helper = plan.placement.producer;
-    let probing = plan.scenario.protocol.is_securenn();
+    // The protocol's attack on a seat's view, if it has one (SecureNN's helper probe).
+    let probe_of = plan.protocol().probe();
+    let helper = probe_of.map_or(usize::MAX, |p| plan.seats[p.attacker]);
     type Views = Vec<(usize, Extracted, Option<Schema>)>;
     let run_one = |set: usize, k: usize, schema: bool| -> Result<(Views, Vec<String>)> {
         let mut p = base.clone();
@@ -555,10 +556,12 @@ pub fn check_observed(
             (_, e) => e,
         })?;
         let names = step_names(&r.trace);
-        let probe = (probing && sets[set].parties.contains(&helper)).then(|| {
-            let servers = [plan.placement.server0, plan.placement.server1];
-            crate::attack::recover(&r.trace, helper, servers)
-        });
+        let probe = probe_of
+            .filter(|_| sets[set].parties.contains(&helper))
+            .map(|pr| {
+                let servers = pr.servers.map(|k| plan.seats[k]);
+                crate::attack::recover(&r.trace, helper, servers)
+            });
         let step_name = |k: usize| names.get(k).cloned().unwrap_or_default();
         let out = sets[set]
             .parties

@@ -2,8 +2,8 @@
 //! silently ignored setting. Documented in `docs/scenario-format.md`.
 
 use protocols::fixed::FixedConfig;
-use protocols::pond::{InputSharing, Truncation};
 use protocols::program::Op;
+use protocols::protocol::{InputSharing, Protocol, Security, Truncation};
 use serde::{Deserialize, Serialize};
 
 /// A complete scenario: protocol, parties, network, data, program and outputs.
@@ -128,58 +128,141 @@ impl FaultKind {
     }
 }
 
-/// The protocol a scenario runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum ProtocolKind {
-    /// tf-encrypted's Pond: two servers and a crypto producer.
-    #[default]
-    Pond,
-    /// tf-encrypted's SecureNN: Pond's linear layers with SecureNN's exact ReLU and MaxPool, the
-    /// producer as SecureNN's helper (docs/securenn.md).
-    SecureNN,
-    /// **Insecure** tf-encrypted shortcut of SecureNN (no ShareConvert, no permutation in
-    /// PrivateCompare): shows what the helper learns and when DReLU is wrong. Teaching only.
-    SecureNNShortcut,
-    /// **Insecure** SecureNN with PrivateCompare exactly as published (Alg. 3 steps 6–7, no
-    /// re-randomisation): the helper recovers every DReLU/ReLU/MaxPool input from its own view
-    /// (docs/securenn.md, "The PrivateCompare flaw"). Teaching only.
-    SecureNNAsPublished,
-}
+/// The protocol a scenario runs: any protocol in [`protocols::protocol::registry`], written by
+/// its name as a bare identifier (`protocol: Pond`, `protocol: SecureNN`); the first registered
+/// one is the default. Compared by name; dereferences to the protocol.
+#[derive(Clone, Copy)]
+pub struct ProtocolKind(pub &'static dyn Protocol);
 
 impl ProtocolKind {
-    /// Whether the protocol is one of the labelled insecure teaching variants.
-    pub fn is_insecure(self) -> bool {
-        matches!(
-            self,
-            ProtocolKind::SecureNNShortcut | ProtocolKind::SecureNNAsPublished
-        )
+    /// The registered protocol called `name` (ASCII case-insensitive), if any.
+    pub fn named(name: &str) -> Option<ProtocolKind> {
+        protocols::protocol::by_name(name).map(ProtocolKind)
     }
 
-    /// Whether the protocol computes ReLU, MaxPool and Argmax exactly with SecureNN.
-    pub fn is_securenn(self) -> bool {
-        self != ProtocolKind::Pond
+    /// The protocol.
+    pub fn get(self) -> &'static dyn Protocol {
+        self.0
+    }
+
+    /// Its name, as scenarios write it.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Whether the protocol is a labelled insecure teaching variant.
+    pub fn is_insecure(self) -> bool {
+        self.insecurity().is_some()
     }
 
     /// What the protocol gives away, for the reports' warnings (`None` when secure).
     pub fn insecurity(self) -> Option<&'static str> {
-        match self {
-            ProtocolKind::SecureNNShortcut => Some(
-                "INSECURE variant securenn-shortcut (tf-encrypted's shortcut): no ShareConvert \
-                 (DReLU is wrong when the shares wrap) and no permutation or re-randomisation in \
-                 PrivateCompare (the helper learns every compared value)",
-            ),
-            ProtocolKind::SecureNNAsPublished => Some(
-                "INSECURE variant securenn-as-published: PrivateCompare as in the paper sends the \
-                 helper s·⟨c⟩₀ and s·⟨c⟩₁, whose ratio gives away every compared value \
-                 (docs/securenn.md, the PrivateCompare flaw)",
-            ),
-            _ => None,
+        match self.0.security() {
+            Security::Insecure(why) => Some(why),
+            Security::SemiHonest { .. } => None,
         }
     }
 }
 
-/// Names of the parties. Pond's three computing roles have fixed seats; input providers and
-/// output receivers are extra parties.
+impl std::ops::Deref for ProtocolKind {
+    type Target = dyn Protocol;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl Default for ProtocolKind {
+    fn default() -> Self {
+        ProtocolKind(protocols::protocol::registry()[0])
+    }
+}
+
+impl PartialEq for ProtocolKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name() == other.0.name()
+    }
+}
+
+impl Eq for ProtocolKind {}
+
+impl std::fmt::Debug for ProtocolKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+/// Every registered protocol's name, for serde's "the variants are …".
+fn protocol_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        protocols::protocol::registry()
+            .iter()
+            .map(|p| p.name())
+            .collect()
+    })
+}
+
+impl Serialize for ProtocolKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = protocol_names()
+            .iter()
+            .position(|n| *n == self.0.name())
+            .unwrap_or(0);
+        s.serialize_unit_variant("ProtocolKind", index as u32, self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ProtocolKind;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a protocol name ({})", protocol_names().join(", "))
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                a: A,
+            ) -> Result<Self::Value, A::Error> {
+                use serde::de::VariantAccess;
+                let (Ident(name), rest) = a.variant()?;
+                rest.unit_variant()?;
+                self.visit_str(&name)
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                protocol_names()
+                    .iter()
+                    .find(|n| **n == name)
+                    .and_then(|n| ProtocolKind::named(n))
+                    .ok_or_else(|| E::unknown_variant(name, protocol_names()))
+            }
+        }
+        d.deserialize_enum("ProtocolKind", protocol_names(), Visit)
+    }
+}
+
+/// A bare identifier (RON reads a variant name through `deserialize_identifier`).
+struct Ident(String);
+
+impl<'de> Deserialize<'de> for Ident {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Ident;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a protocol name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ident, E> {
+                Ok(Ident(v.to_string()))
+            }
+        }
+        d.deserialize_identifier(Visit)
+    }
+}
+
+/// Names of the parties. The protocol's seats (`Protocol::roles`) are named by the fields
+/// `server0`, `server1`, `producer` where a seat has that name, else by `seats`; input providers
+/// and output receivers are extra parties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roles {
@@ -198,6 +281,26 @@ pub struct Roles {
     /// Parties that receive outputs.
     #[serde(default)]
     pub output_receivers: Vec<String>,
+    /// The party in each of the protocol's other seats, by role name (`seats: {"server2":
+    /// "carol"}`); a seat not named here is taken by a party called like its role.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub seats: std::collections::BTreeMap<String, String>,
+}
+
+impl Roles {
+    /// The fields that name a seat themselves (`server0: "alice"`), beside `seats`.
+    pub const FIELDS: [&'static str; 3] = ["server0", "server1", "producer"];
+
+    /// The party in the seat of role `role`: the field of that name if there is one, else the
+    /// entry of `seats`, else a party called `role`.
+    pub fn seat<'a>(&'a self, role: &'a str) -> &'a str {
+        match role {
+            "server0" => &self.server0,
+            "server1" => &self.server1,
+            "producer" => &self.producer,
+            _ => self.seats.get(role).map_or(role, String::as_str),
+        }
+    }
 }
 
 fn default_s0() -> String {
@@ -218,6 +321,7 @@ impl Default for Roles {
             producer: default_cp(),
             input_providers: vec![],
             output_receivers: vec![],
+            seats: Default::default(),
         }
     }
 }

@@ -196,6 +196,17 @@ fn syntax_error(source: &Source, e: &ron::error::SpannedError) -> ScenarioError 
                 .as_deref()
                 .map(|o| format!(" of `{o}`"))
                 .unwrap_or_default();
+            if outer.as_deref() == Some("ProtocolKind") {
+                // The names come from `protocols::protocol::registry()`.
+                (
+                    format!("unknown protocol `{found}`"),
+                    format!(
+                        "{}the registered protocols are {}",
+                        did_you_mean(found, expected),
+                        quoted_list(expected)
+                    ),
+                )
+            } else {
             (
                 format!("unknown variant `{found}`{of}"),
                 format!(
@@ -204,6 +215,7 @@ fn syntax_error(source: &Source, e: &ron::error::SpannedError) -> ScenarioError 
                     quoted_list(expected)
                 ),
             )
+            }
         }
         E::MissingStructField { field, outer } => {
             let inside = outer

@@ -8,8 +8,8 @@ use crate::memory::{gib, MemoryBudget, Site};
 use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
-use protocols::pond::{Placement, Truncation};
 use protocols::program::{infer_shape, Op};
+use protocols::protocol::Truncation;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
@@ -179,8 +179,11 @@ pub struct Plan {
     pub source_name: String,
     /// Party names; the index is the [`PartyId`].
     pub parties: Vec<String>,
-    /// Pond seats.
-    pub placement: Placement,
+    /// The party in each of the protocol's seats: `seats[k]` sits in `protocol.roles()[k]`.
+    pub seats: Vec<PartyId>,
+    /// The scenario's source, so a variant of the plan under another protocol (`compare`) can be
+    /// validated again.
+    pub source: Source,
     /// Inputs with data.
     pub inputs: Vec<PlannedInput>,
     /// The op sequence: input sharing, program, outputs.
@@ -203,34 +206,46 @@ pub struct Plan {
     pub memory_budget: MemoryBudget,
 }
 
-/// Whether `op` truncates a fixed-point product when it runs under `protocol`: a product,
-/// average pool or polynomial activation with at least one private operand (`public` says which
-/// values are public). An all-public op is computed exactly, and SecureNN's ReLU is exact.
+/// Whether `op` truncates a fixed-point product when it runs under `protocol`: an op the
+/// protocol says truncates ([`protocols::protocol::Protocol::truncates`]) with at least one
+/// private operand (`public` says which values are public). An all-public op is computed exactly.
 fn op_truncates(op: &Op, public: &HashMap<String, bool>, protocol: ProtocolKind) -> bool {
     let all_public = op
         .operands()
         .iter()
         .all(|o| public.get(*o).copied().unwrap_or(false));
-    let exact_relu = matches!(op, Op::Relu(_)) && protocol != ProtocolKind::Pond;
-    !all_public
-        && !exact_relu
-        && matches!(
-            op,
-            Op::Mul(..)
-                | Op::Square(_)
-                | Op::MatMul(..)
-                | Op::Conv2d { .. }
-                | Op::AvgPool2d { .. }
-                | Op::Sigmoid(_)
-                | Op::Tanh(_)
-                | Op::Relu(_)
-        )
+    !all_public && protocol.truncates(op)
 }
 
 impl Plan {
     /// Whether program op `op` truncates a fixed-point product ([`op_truncates`]).
     pub fn truncates(&self, op: &Op) -> bool {
         op_truncates(op, &self.public, self.scenario.protocol)
+    }
+
+    /// The protocol the plan runs (the scenario's).
+    pub fn protocol(&self) -> &'static dyn protocols::protocol::Protocol {
+        self.scenario.protocol.get()
+    }
+
+    /// The scenario-wide settings the protocol receives.
+    pub fn settings(&self) -> protocols::protocol::Settings {
+        protocols::protocol::Settings {
+            fixed: self.scenario.fixed_point,
+            truncation: self.scenario.truncation,
+            input_sharing: self.scenario.input_sharing,
+        }
+    }
+
+    /// The parties that hold shares (seats whose layout holds at least one share).
+    pub fn share_holders(&self) -> Vec<PartyId> {
+        let (_, layout) = self.protocol().share_layout();
+        self.seats
+            .iter()
+            .zip(layout)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&p, _)| p)
+            .collect()
     }
 }
 
@@ -285,18 +300,12 @@ fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
 }
 
 /// Where party name `p` is declared in `roles`.
-fn role_path<'a>(r: &Roles, p: &str) -> Vec<PathSeg<'a>> {
-    let seat = if r.server0 == p {
-        Some("server0")
-    } else if r.server1 == p {
-        Some("server1")
-    } else if r.producer == p {
-        Some("producer")
-    } else {
-        None
-    };
-    if let Some(seat) = seat {
-        return vec![F("roles"), F(seat)];
+fn role_path<'a>(r: &'a Roles, p: &str) -> Vec<PathSeg<'a>> {
+    if let Some(field) = Roles::FIELDS.iter().find(|f| r.seat(f) == p) {
+        return vec![F("roles"), F(field)];
+    }
+    if let Some(role) = r.seats.iter().find(|(_, q)| *q == p).map(|(k, _)| k) {
+        return vec![F("roles"), F("seats"), F(role)];
     }
     if let Some(i) = r.input_providers.iter().position(|x| x == p) {
         return vec![F("roles"), F("input_providers"), I(i)];
@@ -336,23 +345,61 @@ impl Plan {
             ));
         }
 
-        // Parties: the three Pond seats, then input providers, then output receivers.
+        // Parties: the protocol's seats, then input providers, then output receivers.
         let r = &scenario.roles;
-        let seats = [
-            ("server0", &r.server0),
-            ("server1", &r.server1),
-            ("producer", &r.producer),
-        ];
-        for (i, (seat, p)) in seats.iter().enumerate() {
-            if let Some((other, _)) = seats[..i].iter().find(|(_, q)| q == p) {
+        let protocol = scenario.protocol;
+        let roles = protocol.roles();
+        for role in r.seats.keys() {
+            let at = vec![F("roles"), F("seats"), F(role.as_str())];
+            if Roles::FIELDS.contains(&role.as_str()) {
                 return Err(err(
-                    &[F("roles"), F(seat)],
-                    format!("party `{p}` holds two Pond seats ({other} and {seat})"),
-                    "server0, server1 and producer must be three different parties",
+                    &at,
+                    format!("seat `{role}` is named by its own field"),
+                    &format!("write `{role}: \"…\"` in `roles` instead"),
+                ));
+            }
+            if !roles.iter().any(|x| x.name == role) {
+                let names: Vec<&str> = roles.iter().map(|x| x.name).collect();
+                return Err(err(
+                    &at,
+                    format!("{} has no seat `{role}`", protocol.name()),
+                    &format!("its seats are {}", names.join(", ")),
                 ));
             }
         }
-        let mut parties = vec![r.server0.clone(), r.server1.clone(), r.producer.clone()];
+        let seats: Vec<(&str, &str)> = roles.iter().map(|x| (x.name, r.seat(x.name))).collect();
+        let seat_path = |role: &'static str| -> Vec<PathSeg<'static>> {
+            if Roles::FIELDS.contains(&role) {
+                vec![F("roles"), F(role)]
+            } else {
+                vec![F("roles"), F("seats"), F(role)]
+            }
+        };
+        for (i, (seat, p)) in seats.iter().enumerate() {
+            if let Some((other, _)) = seats[..i].iter().find(|(_, q)| q == p) {
+                let names: Vec<&str> = seats.iter().map(|(n, _)| *n).collect();
+                return Err(err(
+                    &seat_path(seat),
+                    format!(
+                        "party `{p}` holds two {} seats ({other} and {seat})",
+                        protocol.name()
+                    ),
+                    &format!(
+                        "{} must be {} different parties",
+                        and_list(&names),
+                        count_word(names.len())
+                    ),
+                ));
+            }
+        }
+        let mut parties: Vec<String> = seats.iter().map(|(_, p)| p.to_string()).collect();
+        let (_, layout) = protocol.share_layout();
+        let holders: Vec<&str> = seats
+            .iter()
+            .zip(layout)
+            .filter(|(_, &n)| n > 0)
+            .map(|((_, p), _)| *p)
+            .collect();
         for p in r.input_providers.iter().chain(&r.output_receivers) {
             if !parties.contains(p) {
                 if parties.len() == MAX_PARTIES {
@@ -385,12 +432,18 @@ impl Plan {
             ),
         ] {
             for (i, p) in list.iter().enumerate() {
-                if *p == r.server0 || *p == r.server1 {
+                if holders.contains(&p.as_str()) {
                     return Err(err(
                         &[F("roles"), F(field), I(i)],
-                        format!("`{p}` is a Pond server and cannot also be {what}"),
-                        "input providers and output receivers are separate players in Pond; \
-                         add a new party such as \"alice\"",
+                        format!(
+                            "`{p}` is a {} server and cannot also be {what}",
+                            protocol.name()
+                        ),
+                        &format!(
+                            "input providers and output receivers are separate players in {}; \
+                             add a new party such as \"alice\"",
+                            protocol.name()
+                        ),
                     ));
                 }
             }
@@ -593,19 +646,12 @@ impl Plan {
                     }
                 }
             }
-            // Ops that need SecureNN's exact comparisons.
-            let pond_lacks = match st.op {
-                Op::MaxPool2d { .. } => Some((
-                    "Pond has no exact max pool",
-                    "use AvgPool2d, or `protocol: SecureNN` (exact max pool)",
-                )),
-                Op::Argmax(_) => Some((
-                    "Pond has no exact comparison for argmax",
-                    "use `protocol: SecureNN`, or output the scores and take the argmax after",
-                )),
-                _ => None,
-            };
-            if let (Some((what, hint)), ProtocolKind::Pond) = (pond_lacks, scenario.protocol) {
+            // Ops the protocol cannot run.
+            if let Err(why) = scenario.protocol.supports(&st.op) {
+                let (what, hint) = why.split_once('\n').unwrap_or((
+                    why.as_str(),
+                    "`sharescope man` lists what each protocol supports",
+                ));
                 return Err(err(&op_at, format!("`{}`: {what}", st.name), hint));
             }
             let shape = infer_shape(&st.op, &arg_shapes).map_err(|m| {
@@ -905,16 +951,31 @@ impl Plan {
                 _ => {}
             }
             if f.kind == FaultKind::ReuseMask {
-                if f.party != r.producer {
+                // Planted in the dealer: the seat that holds no shares.
+                let dealer = seats
+                    .iter()
+                    .zip(layout)
+                    .find(|(_, &n)| n == 0)
+                    .map(|(s, _)| *s);
+                let Some((dealer_role, dealer)) = dealer else {
+                    return Err(err(
+                        &at("kind"),
+                        format!(
+                            "{} has no dealer to plant a ReuseMask fault in",
+                            protocol.name()
+                        ),
+                        "ReuseMask plants a flaw in a dealer's Beaver masks; remove the fault",
+                    ));
+                };
+                if f.party != dealer {
                     return Err(err(
                         &at("party"),
                         format!(
-                            "a ReuseMask fault is planted in the producer, not in `{}`",
+                            "a ReuseMask fault is planted in the {dealer_role}, not in `{}`",
                             f.party
                         ),
                         &format!(
-                            "the producer deals the Beaver masks: write party: \"{}\"",
-                            r.producer
+                            "the {dealer_role} deals the Beaver masks: write party: \"{dealer}\""
                         ),
                     ));
                 }
@@ -947,14 +1008,12 @@ impl Plan {
             }
         }
 
+        protocol_settings(source, &scenario)?;
         let warnings = dealer_security(source, &scenario, &ops, &public)?;
 
         let mut plan = Plan {
-            placement: Placement {
-                server0: 0,
-                server1: 1,
-                producer: 2,
-            },
+            seats: (0..roles.len()).collect(),
+            source: source.clone(),
             source_name: source.name.clone(),
             scenario,
             parties,
@@ -1051,6 +1110,37 @@ fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u6
              budget with --memory-limit SIZE (the whole run needs --memory-limit {fits}G); the \
              estimate is explained in docs/scenario-format.md, \"Memory\""
         ),
+    ))
+}
+
+/// The scenario-wide settings the protocol cannot run under ([`Protocol::check_settings`]:
+/// Additive refuses local truncation), located at `truncation` when the scenario sets it, else
+/// at `protocol`.
+///
+/// [`Protocol::check_settings`]: protocols::protocol::Protocol::check_settings
+fn protocol_settings(source: &Source, scenario: &Scenario) -> Result<(), ScenarioError> {
+    let settings = protocols::protocol::Settings {
+        fixed: scenario.fixed_point,
+        truncation: scenario.truncation,
+        input_sharing: scenario.input_sharing,
+    };
+    let Err(why) = scenario.protocol.check_settings(&settings) else {
+        return Ok(());
+    };
+    let present = |field: &str| source.locate_path(&[F(field)]) != source.locate_path(&[]);
+    let at: &[PathSeg] = if present("truncation") {
+        &[F("truncation")]
+    } else {
+        &[F("protocol")]
+    };
+    let (what, hint) = why.split_once('\n').unwrap_or((
+        why.as_str(),
+        "`sharescope man` lists what each protocol supports",
+    ));
+    Err(source.error_at_path(
+        at,
+        format!("protocol {}: {what}", scenario.protocol.name()),
+        hint,
     ))
 }
 
@@ -1276,4 +1366,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// `three` for 3 (up to ten), else the digits.
+fn count_word(n: usize) -> String {
+    const WORDS: [&str; 11] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    WORDS
+        .get(n)
+        .map_or_else(|| n.to_string(), |w| w.to_string())
 }

@@ -8,19 +8,19 @@ use std::collections::HashMap;
 /// The depth of every op: 0 for ops fed by no op, else 1 + the deepest op feeding it.
 pub fn depths(app: &App) -> Vec<usize> {
     let t = app.ctl.trace();
-    let mut producer: HashMap<String, usize> = HashMap::new();
+    let mut maker: HashMap<String, usize> = HashMap::new();
     let mut depth = vec![0usize; t.ops.len()];
     for (i, op) in t.ops.iter().enumerate() {
         let d = op
             .operands
             .iter()
-            .filter_map(|v| producer.get(v))
+            .filter_map(|v| maker.get(v))
             .map(|p| depth[*p] + 1)
             .max()
             .unwrap_or(0);
         depth[i] = d;
         if op.kind != "output" {
-            producer.insert(value_name(&op.name).to_string(), i);
+            maker.insert(value_name(&op.name).to_string(), i);
         }
     }
     depth

@@ -1,7 +1,6 @@
 //! One module per pane; each draws from the app state and nothing else.
 
 pub mod explain;
-pub mod explain_securenn;
 pub mod graph;
 pub mod heatmap;
 pub mod network;
@@ -11,7 +10,6 @@ pub mod tensor_grid;
 pub mod timeline;
 pub mod totals;
 pub mod view;
-pub mod view_notes;
 
 use crate::app::{App, Pane};
 use ratatui::layout::Rect;

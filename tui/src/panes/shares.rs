@@ -181,19 +181,44 @@ impl<'a> Model<'a> {
             }
         }
         for label in labels {
+            // Every share recorded under the label, a party's several shares (ABY3's pair)
+            // in the order it recorded them.
             let holders: Vec<(usize, &ValueRecord)> = step
                 .parties
                 .iter()
                 .enumerate()
-                .filter_map(|(p, ps)| ps.shares.iter().find(|v| v.label == label).map(|v| (p, v)))
+                .flat_map(|(p, ps)| {
+                    ps.shares
+                        .iter()
+                        .filter(move |v| v.label == label)
+                        .map(move |v| (p, v))
+                })
                 .collect();
             let scale = format::scale_of(label);
             let mut cols: Vec<Col> = holders
                 .iter()
                 .map(|(p, v)| Col::Share(*p, &v.values[..]))
                 .collect();
-            let find = |p: usize| holders.iter().find(|h| h.0 == p).map(|h| &h.1.values[..]);
-            if let (Some(a), Some(b)) = (find(0), find(1)) {
+            // The reconstruction, where the protocol's layout is two seats of one additive share
+            // each (Pond, SecureNN): their sum.
+            let plan = app.ctl.plan();
+            let (_, layout) = plan.protocol().share_layout();
+            let single: Vec<usize> = plan
+                .seats
+                .iter()
+                .zip(layout)
+                .filter(|(_, &n)| n > 0)
+                .map(|(&p, &n)| if n == 1 { p } else { usize::MAX })
+                .collect();
+            let additive_pair = single.len() == 2 && !single.contains(&usize::MAX);
+            let find = |p: usize| {
+                let mine: Vec<_> = holders.iter().filter(|h| h.0 == p).collect();
+                (mine.len() == 1).then(|| &mine[0].1.values[..])
+            };
+            let pair = additive_pair
+                .then(|| (find(single[0]), find(single[1])))
+                .and_then(|(a, b)| Some((a?, b?)));
+            if let Some((a, b)) = pair {
                 let sum = Source::Sum(a, b);
                 cols.push(Col::Value(sum, true));
                 if last_of_op && scale != Scale::Double && op.kind != "output" {

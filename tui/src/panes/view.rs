@@ -12,18 +12,18 @@
 //! A view can be long (every step of a run), so only the visible blocks are drawn; heights come
 //! from the same layout the drawing uses.
 
-use super::view_notes::{self, Note};
 use crate::app::{App, Pane};
 use crate::format::{self, fit, Formats, ValueFormat};
 use crate::layout;
 use crate::theme::Theme;
 use protocols::context::RingKind;
 use protocols::fixed::FixedConfig;
-use protocols::securenn::Variant;
+use protocols::protocol::{Remark as Note, ViewFacts, ViewGrid, ViewSource};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use sim::scenario::ProtocolKind;
 use sim::trace::Trace;
 use sim::view::{Source, ViewItem};
 
@@ -40,7 +40,7 @@ struct Ctx<'a> {
     width: usize,
     formats: Formats,
     cfg: FixedConfig,
-    variant: Variant,
+    protocol: ProtocolKind,
     max_values: usize,
     th: Theme,
 }
@@ -65,6 +65,8 @@ struct Item<'a> {
     note: Option<Note>,
     /// Lines about the zeros of an opened d.
     zeros: Vec<(bool, String)>,
+    /// Whether the value's zeros are marked (the protocol says they mean something).
+    mark_zeros: bool,
     body: Body,
 }
 
@@ -108,7 +110,7 @@ impl Ctx<'_> {
             width: width.max(10),
             formats: app.formats,
             cfg: plan.scenario.fixed_point,
-            variant: super::explain_securenn::variant(plan.scenario.protocol),
+            protocol: plan.scenario.protocol,
             max_values: plan.scenario.trace.max_values,
             th: app.theme,
         }
@@ -154,61 +156,32 @@ impl Ctx<'_> {
     }
 
     fn item<'a>(&self, item: ViewItem<'a>) -> Item<'a> {
-        let note = view_notes::note(self.t, &item, self.variant);
-        let zeros = if view_notes::is_opened_d(&item) {
-            self.zeros(&item)
-        } else {
-            Vec::new()
-        };
+        let facts = facts(self.t, &item);
+        let note = self.protocol.view_note(&facts);
+        let grid = self.grid(&item);
+        let mark_zeros = grid.zeros.is_some();
+        let zeros = grid
+            .zeros
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.warn, r.text))
+            .collect();
         let body = self.body(&item);
         Item {
             item,
             note,
             zeros,
+            mark_zeros,
             body,
         }
     }
 
-    /// The lines about the zeros of an opened d: where each recorded row has its zero.
-    fn zeros(&self, item: &ViewItem<'_>) -> Vec<(bool, String)> {
+    /// What the protocol says of an item's layout (SecureNN's opened d and compared pair).
+    fn grid(&self, item: &ViewItem<'_>) -> ViewGrid {
         let v = item.value;
         let cols = v.shape.last().copied().unwrap_or(1).max(1);
-        let shortcut = self.variant == Variant::Shortcut;
-        let mut out = Vec::new();
-        for (r, row) in v.values.chunks(cols).enumerate() {
-            for k in row
-                .iter()
-                .enumerate()
-                .filter(|(_, &x)| x == 0)
-                .map(|(k, _)| k)
-            {
-                out.push(if shortcut {
-                    (
-                        true,
-                        format!(
-                            "row {r}: zero at bit {k} → r equals x above bit {k}, so |2a| = \
-                             |r − x| ≤ 2^{}",
-                            k + 1
-                        ),
-                    )
-                } else {
-                    (
-                        false,
-                        format!(
-                            "row {r}: one zero, at slot {k}: β′ = 1 (π put it at a uniformly \
-                             random slot)"
-                        ),
-                    )
-                });
-            }
-        }
-        if out.is_empty() && !v.values.is_empty() {
-            out.push((
-                false,
-                "no zero in the recorded rows: β′ = 0 for them".into(),
-            ));
-        }
-        out
+        self.protocol
+            .view_grid(&facts(self.t, item), &v.values, cols)
     }
 
     fn body(&self, item: &ViewItem<'_>) -> Body {
@@ -237,12 +210,8 @@ impl Ctx<'_> {
         let rows = v.values.len().div_ceil(cols);
         let corner = if v.shape.len() <= 1 {
             "#"
-        } else if view_notes::is_opened_d(item) || view_notes::is_compare_half(item) {
-            if self.variant == Variant::Shortcut {
-                "bit"
-            } else {
-                "slot"
-            }
+        } else if let Some(corner) = self.grid(item).corner {
+            corner
         } else if v.kind == RingKind::Zp && cols == 64 {
             "bit"
         } else {
@@ -390,7 +359,7 @@ impl Ctx<'_> {
         let text_w = self.width.saturating_sub(INDENT);
         let pad = " ".repeat(INDENT);
         if let Some(n) = &it.note {
-            let style = if n.leak { th.bad() } else { th.good() };
+            let style = if n.warn { th.bad() } else { th.good() };
             wrap_with(&note_text(n), text_w, |l| {
                 out.push(Line::styled(format!("{pad}{l}"), style))
             });
@@ -446,7 +415,7 @@ impl Ctx<'_> {
                 }
             }
             Body::Grid(g) => {
-                let mark_zeros = view_notes::is_opened_d(&it.item);
+                let mark_zeros = it.mark_zeros;
                 let cw = g.cell_w;
                 for c0 in (0..g.cols).step_by(g.chunk) {
                     let c1 = (c0 + g.chunk).min(g.cols);
@@ -545,8 +514,32 @@ fn row_label(lead: &[usize], r: usize) -> String {
     format!("[{}]", parts.join(","))
 }
 
+/// The protocol's description of a view item.
+fn facts<'a>(t: &'a Trace, item: &ViewItem<'a>) -> ViewFacts<'a> {
+    ViewFacts {
+        step: t.steps.get(item.step).map_or("", |s| s.name.as_str()),
+        source: match item.source {
+            Source::Received { message, part } => ViewSource::Received {
+                message: &message.label,
+                part,
+                from: t.parties.get(message.from).map_or("?", String::as_str),
+            },
+            Source::Dealt => ViewSource::Dealt,
+            Source::Opened => ViewSource::Opened,
+        },
+        label: &item.value.label,
+        ring: item.value.kind,
+    }
+}
+
+/// The view pane's note on `item` of trace `t` under `protocol`: why it looks random to the
+/// party, or what an insecure variant gives away ([`protocols::protocol::Protocol::view_note`]).
+pub fn note(protocol: ProtocolKind, t: &Trace, item: &ViewItem<'_>) -> Option<Note> {
+    protocol.view_note(&facts(t, item))
+}
+
 fn note_text(n: &Note) -> String {
-    if n.leak {
+    if n.warn {
         format!("⚠ {}", n.text)
     } else {
         n.text.clone()

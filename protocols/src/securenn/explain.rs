@@ -3,22 +3,12 @@
 //! on the variant that ran (the secure default, PrivateCompare as published, tf-encrypted's
 //! shortcut): the insecure ones say what they give away.
 
-use super::explain::Explanation;
-use protocols::securenn::Variant;
-use sim::scenario::ProtocolKind;
-
-/// The SecureNN variant a scenario's protocol runs (Pond's exact layers run the secure one).
-pub fn variant(protocol: ProtocolKind) -> Variant {
-    match protocol {
-        ProtocolKind::SecureNNShortcut => Variant::Shortcut,
-        ProtocolKind::SecureNNAsPublished => Variant::AsPublished,
-        ProtocolKind::Pond | ProtocolKind::SecureNN => Variant::Secure,
-    }
-}
+use super::Variant;
+use crate::protocol::Explanation;
 
 /// The variant a step name says it belongs to, if it says (`(shortcut, …)`, `(as published, …)`).
 /// Only some steps carry it (PrivateCompare 1–13 does, its step 14–15 does not).
-pub fn variant_in_name(step_name: &str) -> Option<Variant> {
+pub(crate) fn variant_in_name(step_name: &str) -> Option<Variant> {
     if step_name.contains("shortcut") {
         Some(Variant::Shortcut)
     } else if step_name.contains("as published") {
@@ -30,7 +20,7 @@ pub fn variant_in_name(step_name: &str) -> Option<Variant> {
 
 /// The text for a SecureNN step, by the algorithm named at the start of `step_name`, for the
 /// variant the name carries or else `variant` (the scenario's).
-pub fn explanation(step_name: &str, variant: Variant) -> Option<Explanation> {
+pub(crate) fn explanation(step_name: &str, variant: Variant) -> Option<Explanation> {
     let e = |title, computes, private, cost| Explanation {
         title,
         computes,

@@ -1,50 +1,38 @@
 //! The view pane's note per item: why what a party holds looks random to it (a one-time pad, a
 //! seed, data-independent dealing) — or, in an insecure variant, what it gives away.
 
-use protocols::context::RingKind;
-use protocols::securenn::Variant;
-use sim::control::base_step_name;
-use sim::trace::Trace;
-use sim::view::{Source, ViewItem};
-
-/// A note on one view item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    /// Whether it says what an insecure variant gives away (drawn as a warning).
-    pub leak: bool,
-    /// The text.
-    pub text: String,
-}
+use super::Variant;
+use crate::context::RingKind;
+use crate::pond::explain::base_step_name;
+use crate::protocol::{Remark as Note, ViewFacts, ViewGrid, ViewSource as Source};
 
 fn safe(text: impl Into<String>) -> Option<Note> {
     Some(Note {
-        leak: false,
+        warn: false,
         text: text.into(),
     })
 }
 
 fn leak(text: impl Into<String>) -> Option<Note> {
     Some(Note {
-        leak: true,
+        warn: true,
         text: text.into(),
     })
 }
 
 /// Whether an item is the helper's opened d of PrivateCompare (whose zeros the pane marks).
-pub fn is_opened_d(item: &ViewItem<'_>) -> bool {
-    item.source == Source::Opened
-        && item.value.kind == RingKind::Zp
-        && item.value.label.starts_with("d = ")
+pub(crate) fn is_opened_d(item: &ViewFacts<'_>) -> bool {
+    item.source == Source::Opened && item.ring == RingKind::Zp && item.label.starts_with("d = ")
 }
 
 /// Whether an item is one half of the pair P0 or P1 sends the helper in PrivateCompare.
-pub fn is_compare_half(item: &ViewItem<'_>) -> bool {
-    matches!(item.source, Source::Received { message, .. } if message.label.starts_with("⟨d⟩"))
+pub(crate) fn is_compare_half(item: &ViewFacts<'_>) -> bool {
+    matches!(item.source, Source::Received { message, .. } if message.starts_with("⟨d⟩"))
 }
 
 /// What the note on `item` says, for a run of `variant`.
-pub fn note(t: &Trace, item: &ViewItem<'_>, variant: Variant) -> Option<Note> {
-    let step = &t.steps[item.step].name;
+pub(crate) fn note(item: &ViewFacts<'_>, variant: Variant) -> Option<Note> {
+    let step = item.step;
     let base = base_step_name(step);
     let algorithm = step.split([' ', ':']).next().unwrap_or("");
     // SecureNN's dealer is the helper P2; Pond's the crypto producer.
@@ -54,19 +42,12 @@ pub fn note(t: &Trace, item: &ViewItem<'_>, variant: Variant) -> Option<Note> {
         "producer"
     };
     match item.source {
-        Source::Received { message, part } => {
-            let from = &t.parties[message.from];
-            received(
-                message.label.as_str(),
-                part,
-                from,
-                base,
-                algorithm,
-                dealer,
-                variant,
-            )
-        }
-        Source::Dealt => dealt(&item.value.label, algorithm),
+        Source::Received {
+            message,
+            part,
+            from,
+        } => received(message, part, from, base, algorithm, dealer, variant),
+        Source::Dealt => dealt(item.label, algorithm),
         Source::Opened => opened(item, base, algorithm, dealer, variant),
     }
 }
@@ -147,20 +128,20 @@ fn received(
     }
     Some(match base {
         "share input" => Note {
-            leak: false,
+            warn: false,
             text: format!(
                 "The input minus server0's share, which server0 expands from the seed {from} sent \
                  it: a one-time pad, uniform on Z_2^64 whatever the input is."
             ),
         },
         "deal truncation pair" => Note {
-            leak: false,
+            warn: false,
             text: "Shares of the producer's r and r >> f, padded by the shares server0 expands \
                    from its seed: randomness that depends on no data."
                 .into(),
         },
         "open z + r" => Note {
-            leak: false,
+            warn: false,
             text: format!(
                 "{from}'s share of z + 2^k + r: with this server's own share it opens the product \
                  masked by the producer's r, drawn from a range 2^(64−k−1) times wider than z — \
@@ -168,21 +149,21 @@ fn received(
             ),
         },
         "open" => Note {
-            leak: false,
+            warn: false,
             text: format!(
                 "{from}'s share of a value the program opens to both servers: it is public from \
                  now on, on purpose."
             ),
         },
         "reveal to receiver" => Note {
-            leak: false,
+            warn: false,
             text: format!(
                 "{from}'s share of an output the program reveals to this party: alone uniform; \
                  with the other server's share it is the output, as intended."
             ),
         },
         _ if base.starts_with("open") => Note {
-            leak: false,
+            warn: false,
             text: format!(
                 "{from}'s share of a masked value (x − a): with this server's own share it opens \
                  x − a, one-time-padded by the {dealer}'s mask a, which neither server knows."
@@ -197,7 +178,7 @@ fn dealt(label: &str, algorithm: &str) -> Option<Note> {
         return safe("Drawn by this party at random: its own randomness, no data.");
     }
     Some(Note {
-        leak: false,
+        warn: false,
         text: match label {
             "bits of x" if algorithm == "ShareConvert" => {
                 "The bits of x = ã = a + r, which the helper opened: it knows them in the clear and \
@@ -232,13 +213,13 @@ fn dealt(label: &str, algorithm: &str) -> Option<Note> {
 }
 
 fn opened(
-    item: &ViewItem<'_>,
+    item: &ViewFacts<'_>,
     base: &str,
     algorithm: &str,
     dealer: &str,
     variant: Variant,
 ) -> Option<Note> {
-    let label = item.value.label.as_str();
+    let label = item.label;
     if is_opened_d(item) {
         return match variant {
             Variant::Secure => safe(
@@ -292,5 +273,65 @@ fn opened(
         }
         "open" => safe("Declared public by the program: both servers see it, on purpose."),
         _ => None,
+    }
+}
+
+/// How the view pane lays out PrivateCompare's pair and opened d: columns are bits (the
+/// shortcut keeps bit order) or slots (π shuffles them), and the zeros of d say where x and r
+/// first differ (the shortcut) or only β′.
+pub(crate) fn grid(
+    item: &ViewFacts<'_>,
+    values: &[u64],
+    cols: usize,
+    variant: Variant,
+) -> ViewGrid {
+    let shortcut = variant == Variant::Shortcut;
+    let opened_d = is_opened_d(item);
+    let corner =
+        (opened_d || is_compare_half(item)).then_some(if shortcut { "bit" } else { "slot" });
+    if !opened_d {
+        return ViewGrid {
+            corner,
+            zeros: None,
+        };
+    }
+    let cols = cols.max(1);
+    let mut out = Vec::new();
+    for (r, row) in values.chunks(cols).enumerate() {
+        for k in row
+            .iter()
+            .enumerate()
+            .filter(|(_, &x)| x == 0)
+            .map(|(k, _)| k)
+        {
+            out.push(if shortcut {
+                Note {
+                    warn: true,
+                    text: format!(
+                        "row {r}: zero at bit {k} → r equals x above bit {k}, so |2a| = \
+                         |r − x| ≤ 2^{}",
+                        k + 1
+                    ),
+                }
+            } else {
+                Note {
+                    warn: false,
+                    text: format!(
+                        "row {r}: one zero, at slot {k}: β′ = 1 (π put it at a uniformly \
+                         random slot)"
+                    ),
+                }
+            });
+        }
+    }
+    if out.is_empty() && !values.is_empty() {
+        out.push(Note {
+            warn: false,
+            text: "no zero in the recorded rows: β′ = 0 for them".into(),
+        });
+    }
+    ViewGrid {
+        corner,
+        zeros: Some(out),
     }
 }

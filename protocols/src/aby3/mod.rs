@@ -1,0 +1,301 @@
+//! **ABY3** (Mohassel & Rindal, CCS 2018) as tf-encrypted runs it (`tf_encrypted/protocol/aby3/`):
+//! three servers hold a 2-out-of-3 **replicated** sharing of every private value over Z_2^64 —
+//! x = x_0 + x_1 + x_2 and server i holds the pair (x_i, x_{i+1}) ([`rep::Rep`]). Any two servers
+//! can reconstruct; one server alone holds two of three additive components and the third is
+//! uniform to it. Correlated randomness (zero-sharings, random sharings, truncation pairs) comes
+//! from pairwise PRF keys set up once ([`rep::Keys`]), so there is no dealer. Semi-honest, at most
+//! one corrupt server (honest majority).
+//!
+//! - [`rep`]: the share pair, the keys, resharing and opening (the core the boolean part uses).
+//! - [`product`]: products with one round of resharing (mul, square, matmul, conv2d).
+//! - [`truncate`]: fixed-point truncation, ABY3's Π_trunc1 (§5.1.1) and Π_trunc2 (§5.1.2).
+//! - [`cost`]: every op's bytes, messages and rounds (the ABY3 rows of `docs/costs.md`) and the
+//!   [`crate::protocol::CostModel`].
+//! - [`Aby3`]: the protocol object behind [`crate::protocol::Protocol`]; [`Aby3Party`]: one
+//!   party's state behind [`crate::protocol::Party`].
+//!
+//! `docs/aby3.md` describes the protocol, the truncation choices, their hazards and every
+//! deviation from the paper.
+
+mod activation;
+pub mod cost;
+mod explain;
+mod io;
+mod linear;
+pub mod product;
+mod protocol;
+pub mod rep;
+pub mod truncate;
+
+pub use protocol::{approximation, reconstruct, supports, truncates, Aby3};
+
+use crate::context::{Context, PartyId};
+use crate::error::{ProtocolError, Result};
+use crate::fixed::FixedConfig;
+use crate::program::{infer_shape, Op};
+use crate::protocol::{Seats, Settings};
+use crate::tensor::Tensor;
+use product::Bilinear;
+use rep::{Keys, Rep};
+use std::collections::HashMap;
+
+/// The step names of ABY3 (the explain pane keys on them; see [`Aby3`]'s `explain`).
+pub mod steps {
+    /// Pairwise key setup, once per run.
+    pub const KEY_SETUP: &str = super::rep::KEY_SETUP;
+    /// Input sharing by an input provider.
+    pub const SHARE_INPUT: &str = "share input";
+    /// Opening to the three servers (`Op::Reveal`).
+    pub const OPEN: &str = "open";
+    /// Output to a receiver.
+    pub const REVEAL_TO: &str = "reveal to receiver";
+    /// A communication-free linear op.
+    pub const LOCAL: &str = "local";
+    /// A product with a public operand (local), before its truncation.
+    pub const LOCAL_PRODUCT: &str = "local product";
+    /// Average pooling's window sum (local), before its truncation.
+    pub const WINDOW_SUM: &str = "window sum";
+    /// Π_trunc1 fused with a product: the 3-out-of-3 product becomes 2-out-of-2.
+    pub const PRODUCT_2OF2: &str = "product to 2-of-2";
+    /// Π_trunc1: local truncation of the 2-out-of-2 sharing, then the 2-out-of-3 reshare.
+    pub const TRUNC_RESHARE: &str = "truncate + reshare";
+    /// Π_trunc2: the truncation pair (r, r/2^d) from the keys.
+    pub const TRUNC_PAIR: &str = "truncation pair";
+    /// Π_trunc2: opening z + r to server0 and server2.
+    pub const OPEN_MASKED: &str = "open z + r";
+    /// Π_trunc2: the truncated sharing from the opened value and r/2^d.
+    pub const TRUNCATE: &str = "truncate";
+    /// A product without truncation: local 3-out-of-3 share, rerandomised, reshared.
+    pub const RESHARE: &str = "reshare";
+    /// A polynomial on a public value.
+    pub const LOCAL_POLYNOMIAL: &str = "local polynomial";
+    /// The weighted sum of a polynomial's powers (local), before its truncation.
+    pub const WEIGHTED_SUM: &str = "weighted sum";
+}
+
+/// What one party holds of a program value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A secret-shared value: servers hold their pair, other parties only the shape.
+    Private {
+        /// This server's pair (x_i, x_{i+1}); `None` at a party that is not a server.
+        share: Option<Rep>,
+        /// The value's shape (public).
+        shape: Vec<usize>,
+    },
+    /// A public value (fixed-point encoded); `None` at parties it was not opened to.
+    Public {
+        /// The encoded value, if this party knows it.
+        value: Option<Tensor<u64>>,
+        /// The value's shape.
+        shape: Vec<usize>,
+    },
+}
+
+impl Value {
+    /// The value's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Value::Private { shape, .. } | Value::Public { shape, .. } => shape,
+        }
+    }
+    /// Whether the value is secret-shared.
+    pub fn is_private(&self) -> bool {
+        matches!(self, Value::Private { .. })
+    }
+}
+
+/// One party's ABY3 state: its seat (if it is a server), the program's values, and the pairwise
+/// keys (set up at the first op that needs randomness, in a step of its own).
+#[derive(Debug)]
+pub struct Aby3Party {
+    me: PartyId,
+    seats: Vec<PartyId>,
+    seat: Option<usize>,
+    settings: Settings,
+    values: HashMap<String, Value>,
+    keys: Option<Keys>,
+    prefix: String,
+}
+
+impl Aby3Party {
+    /// A fresh party `me`, with `seats[k]` sitting in `server{k}`.
+    pub fn new(me: PartyId, seats: &Seats, settings: &Settings) -> Self {
+        Aby3Party {
+            me,
+            seats: seats.to_vec(),
+            seat: rep::seat_of(seats, me),
+            settings: *settings,
+            values: HashMap::new(),
+            keys: None,
+            prefix: String::new(),
+        }
+    }
+
+    /// This party's id.
+    pub fn me(&self) -> PartyId {
+        self.me
+    }
+
+    /// This party's seat (0, 1 or 2) if it is a server.
+    pub fn seat(&self) -> Option<usize> {
+        self.seat
+    }
+
+    /// The three servers' party ids, in seat order.
+    pub fn seats(&self) -> &[PartyId] {
+        &self.seats
+    }
+
+    /// The scenario's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The fixed-point encoding.
+    pub fn fixed(&self) -> FixedConfig {
+        self.settings.fixed
+    }
+
+    /// What this party holds of `name`.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// What this party holds of `name`, or an error naming it.
+    pub fn get(&self, name: &str) -> Result<&Value> {
+        self.values
+            .get(name)
+            .ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
+    }
+
+    /// This party's pair of the private value `name` (`None` at a party that is not a server),
+    /// or an error if `name` is public.
+    pub fn rep_of(&self, name: &str) -> Result<Option<&Rep>> {
+        match self.get(name)? {
+            Value::Private { share, .. } => Ok(share.as_ref()),
+            Value::Public { .. } => Err(ProtocolError::Missing(format!(
+                "`{name}` is public, not shared"
+            ))),
+        }
+    }
+
+    /// Binds `name` to `v`.
+    pub fn set(&mut self, name: &str, v: Value) {
+        self.values.insert(name.to_string(), v);
+    }
+
+    /// Stores a public value known to every party.
+    pub fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+        let shape = value.shape().to_vec();
+        self.set(
+            name,
+            Value::Public {
+                value: Some(value),
+                shape,
+            },
+        );
+    }
+
+    /// Starts the step `name` (with the current prefix, e.g. `x^3: `, inside polynomials).
+    pub fn step(&self, ctx: &mut dyn Context, name: &str) -> Result<()> {
+        if self.prefix.is_empty() {
+            ctx.step(name)
+        } else {
+            ctx.step(&format!("{}: {name}", self.prefix))
+        }
+    }
+
+    /// The pairwise keys, set up first (step [`steps::KEY_SETUP`]: 3 offline messages, 96 B) if
+    /// this is the first op that needs them. Every party calls it at the same op, so all walk
+    /// the key-setup step together; a party that is not a server gets empty keys.
+    pub fn keys(&mut self, ctx: &mut dyn Context) -> Result<&mut Keys> {
+        if self.keys.is_none() {
+            self.keys = Some(Keys::setup(ctx, &self.seats)?);
+        }
+        Ok(self.keys.as_mut().expect("just set up"))
+    }
+
+    /// Whether the keys are set up.
+    pub fn keys_ready(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// Runs program op `op`, storing its result under `name`.
+    pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        let args: Vec<&Value> = op
+            .operands()
+            .iter()
+            .map(|n| self.get(n))
+            .collect::<Result<_>>()?;
+        let shapes: Vec<&[usize]> = args.iter().map(|v| v.shape()).collect();
+        let out_shape = infer_shape(op, &shapes).map_err(|detail| ProtocolError::Shape {
+            op: name.into(),
+            detail,
+        })?;
+        let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        let result = match op {
+            Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {
+                self.additive(ctx, op, &operands, &out_shape)?
+            }
+            Op::ReduceSum { axis, .. } => {
+                // A sum over the only axis of a 1-D tensor is 0-d; the shape rule calls it [1].
+                let s = out_shape.clone();
+                let axis = *axis;
+                self.unary_local(ctx, &operands[0], &out_shape, move |t| {
+                    let sum = crate::tensor::reduce_sum(t, axis);
+                    crate::tensor::reshape(&sum, &s).expect("a sum has the inferred size")
+                })?
+            }
+            Op::Transpose(_) => {
+                self.unary_local(ctx, &operands[0], &out_shape, crate::tensor::transpose)?
+            }
+            Op::Reshape { .. } | Op::Flatten(_) => {
+                let s = out_shape.clone();
+                self.unary_local(ctx, &operands[0], &out_shape, move |t| {
+                    crate::tensor::reshape(t, &s).expect("validated reshape")
+                })?
+            }
+            Op::Mul(a, b) => self.product_op(ctx, Bilinear::Elementwise, a, b, &out_shape)?,
+            Op::Square(a) => self.product_op(ctx, Bilinear::Elementwise, a, a, &out_shape)?,
+            Op::MatMul(a, b) => self.product_op(ctx, Bilinear::MatMul, a, b, &out_shape)?,
+            Op::Conv2d {
+                input,
+                filters,
+                stride,
+                padding,
+            } => self.product_op(
+                ctx,
+                Bilinear::Conv2d {
+                    stride: *stride,
+                    padding: *padding,
+                },
+                input,
+                filters,
+                &out_shape,
+            )?,
+            Op::AvgPool2d { kernel, stride, .. } => self.avgpool2d(
+                ctx,
+                &operands[0],
+                *kernel,
+                stride.unwrap_or(*kernel),
+                &out_shape,
+            )?,
+            Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::SIGMOID)?,
+            Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::TANH)?,
+            Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
+            // ---- Exact nonlinear ops: the boolean part (`aby3::boolean`, `aby3::nonlinear`)
+            // ---- computes them; the coordinator wires them here at merge, e.g.
+            // ---- `Op::Relu(_) => nonlinear::relu(self, ctx, &operands[0])?`. Until then
+            // ---- `Aby3::supports` refuses them, so validation never lets a run reach this arm.
+            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
+                return Err(ProtocolError::Unsupported(format!(
+                    "ABY3 does not run {} yet (exact comparison needs the boolean part)",
+                    op.kind()
+                )))
+            }
+        };
+        self.set(name, result);
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! ABY3 behind the protocol interface ([`crate::protocol`]): the [`Aby3`] protocol object and the
+//! [`Party`] impl of [`Aby3Party`].
+
+use super::cost::Aby3Costs;
+use super::rep::next;
+use super::{explain, Aby3Party, Value};
+use crate::context::{Context, PartyId, RingKind};
+use crate::error::Result;
+use crate::pond::{Approximation, SIGMOID, TANH};
+use crate::program::Op;
+use crate::protocol::{CostModel, Held, Party, Protocol, Role, Seats, Security, Settings};
+use crate::tensor::Tensor;
+
+/// ABY3's seats, in [`Seats`] order.
+pub(crate) const ROLES: &[Role] = &[
+    Role {
+        name: "server0",
+        about: "ABY3 server 0: holds the pair (x0, x1) of every private value",
+    },
+    Role {
+        name: "server1",
+        about: "ABY3 server 1: holds the pair (x1, x2) of every private value",
+    },
+    Role {
+        name: "server2",
+        about: "ABY3 server 2: holds the pair (x2, x0) of every private value",
+    },
+];
+
+/// Two shares of Z_2^64 at each server.
+pub(crate) const LAYOUT: &[usize] = &[2, 2, 2];
+
+/// **ABY3** (Mohassel & Rindal, CCS 2018), tf-encrypted's default protocol since its TF2 port:
+/// three servers with 2-out-of-3 replicated sharing over Z_2^64. Registered as `ABY3`.
+#[derive(Debug, Clone, Copy)]
+pub struct Aby3;
+
+/// The polynomial ABY3 computes `op` with, if any (sigmoid and tanh: Pond's approximations).
+pub fn approximation(op: &Op) -> Option<&'static Approximation> {
+    match op {
+        Op::Sigmoid(_) => Some(&SIGMOID),
+        Op::Tanh(_) => Some(&TANH),
+        _ => None,
+    }
+}
+
+/// x_0 + x_1 + x_2 from the servers' pairs, after checking they are consistent: server i's `hi`
+/// must equal server i+1's `lo` wherever both are held. Works from all three servers or from
+/// any two (two adjacent servers hold all three components); a public value is returned as
+/// server0 (or any server) holds it. `None` if too little is held or the pairs disagree.
+pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+    if seats.len() < 3 {
+        return None;
+    }
+    let at = |k: usize| held.get(seats[k]);
+    if let Some(v) = (0..3).find_map(|k| match at(k) {
+        Some(Held::Public(v)) => Some(v.clone()),
+        _ => None,
+    }) {
+        return Some(v);
+    }
+    let pairs: Vec<Option<(&Tensor<u64>, &Tensor<u64>)>> = (0..3)
+        .map(|k| match at(k) {
+            Some(Held::Shares(s)) if s.len() == 2 && s[0].shape() == s[1].shape() => {
+                Some((&s[0], &s[1]))
+            }
+            _ => None,
+        })
+        .collect();
+    let shape = pairs.iter().flatten().next()?.0.shape().to_vec();
+    if pairs
+        .iter()
+        .flatten()
+        .any(|p| p.0.shape() != shape.as_slice())
+    {
+        return None;
+    }
+    // Consistency: server i's hi = server i+1's lo.
+    for i in 0..3 {
+        if let (Some(a), Some(b)) = (pairs[i], pairs[next(i)]) {
+            if a.1 != b.0 {
+                return None;
+            }
+        }
+    }
+    // Component j: server j's lo or server j−1's hi.
+    let comp = |j: usize| -> Option<&Tensor<u64>> {
+        pairs[j]
+            .map(|p| p.0)
+            .or_else(|| pairs[(j + 2) % 3].map(|p| p.1))
+    };
+    let (c0, c1, c2) = (comp(0)?, comp(1)?, comp(2)?);
+    let mut sum = c0.clone();
+    ndarray::Zip::from(&mut sum)
+        .and(c1)
+        .and(c2)
+        .for_each(|s, &b, &c| *s = s.wrapping_add(b).wrapping_add(c));
+    Some(sum)
+}
+
+/// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
+/// what to use instead.
+pub fn supports(op: &Op) -> std::result::Result<(), String> {
+    match op {
+        Op::Relu(_) => Err(
+            "ABY3's exact ReLU (boolean circuits: A2B, MSB) is not wired in yet\n\
+             use `protocol: Pond` (polynomial ReLU) or `protocol: SecureNN` (exact ReLU)"
+                .into(),
+        ),
+        Op::MaxPool2d { .. } => Err(
+            "ABY3's exact max pool (boolean comparisons) is not wired in yet\n\
+             use AvgPool2d, or `protocol: SecureNN`"
+                .into(),
+        ),
+        Op::Argmax(_) => Err("ABY3's argmax (boolean comparisons) is not wired in yet\n\
+             output the scores and take the argmax after, or use `protocol: SecureNN`"
+            .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `op` with a private operand truncates a fixed-point product.
+pub fn truncates(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Mul(..)
+            | Op::Square(_)
+            | Op::MatMul(..)
+            | Op::Conv2d { .. }
+            | Op::AvgPool2d { .. }
+            | Op::Sigmoid(_)
+            | Op::Tanh(_)
+    )
+}
+
+impl Protocol for Aby3 {
+    fn name(&self) -> &'static str {
+        "ABY3"
+    }
+    fn about(&self) -> &'static str {
+        "ABY3 (Mohassel & Rindal, CCS 2018) as tf-encrypted runs it: three servers hold a \
+         2-out-of-3 replicated sharing over Z_2^64 (server i holds x_i and x_{i+1}); zero-sharings \
+         from pairwise PRF keys set up once, so no dealer; products with one round of resharing; \
+         truncation by Π_trunc1 (local, SecureML-style) or Π_trunc2 (with a (r, r/2^d) pair). \
+         Semi-honest, honest majority."
+    }
+    fn security(&self) -> Security {
+        Security::SemiHonest { corrupt: 1 }
+    }
+    fn roles(&self) -> &'static [Role] {
+        ROLES
+    }
+    fn share_layout(&self) -> (RingKind, &'static [usize]) {
+        (RingKind::Z64, LAYOUT)
+    }
+    fn supports(&self, op: &Op) -> std::result::Result<(), String> {
+        supports(op)
+    }
+    fn truncates(&self, op: &Op) -> bool {
+        truncates(op)
+    }
+    fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party> {
+        Box::new(Aby3Party::new(me, seats, settings))
+    }
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+        reconstruct(seats, held)
+    }
+    fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel> {
+        Box::new(Aby3Costs::new(settings))
+    }
+    fn explain(&self, step: &str) -> Option<&'static str> {
+        explain::explain(step)
+    }
+}
+
+impl Party for Aby3Party {
+    fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+        Aby3Party::set_public(self, name, value)
+    }
+    fn share_input(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        owner: PartyId,
+        shape: &[usize],
+        value: Option<&Tensor<u64>>,
+    ) -> Result<()> {
+        Aby3Party::share_input(self, ctx, name, owner, shape, value)
+    }
+    fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        Aby3Party::run_op(self, ctx, name, op)
+    }
+    fn reveal_to(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        receiver: PartyId,
+    ) -> Result<Option<Tensor<u64>>> {
+        Aby3Party::reveal_to(self, ctx, name, receiver)
+    }
+    fn held(&self, name: &str) -> Held {
+        match self.value(name) {
+            Some(Value::Private { share: Some(r), .. }) => {
+                Held::Shares(vec![r.lo.clone(), r.hi.clone()])
+            }
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone()),
+            _ => Held::Nothing,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The scenario's `protocol:` names any registered protocol (issue 10): the existing spellings
+//! stay valid, an unknown name is a located error listing the registry, and `roles: (seats: …)`
+//! names a protocol's other seats.
+
+use sim::scenario::{load_source, ProtocolKind, Source};
+use std::path::PathBuf;
+
+fn scenario(protocol: &str, roles: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "choice",
+    protocol: {protocol},
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
+    roles: ({roles}input_providers: ["alice"], output_receivers: ["carol"]),
+    seed: 1,
+    inputs: [(name: "x", owner: "alice", shape: [3], data: Values([1.5, -2.0, 0.25]))],
+    program: [(name: "r", op: Relu("x"))],
+    outputs: [(name: "r", to: "carol")],
+)"#
+    )
+}
+
+fn load(text: &str) -> Result<sim::scenario::Plan, sim::ScenarioError> {
+    load_source(&Source {
+        name: "choice.ron".into(),
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        text: text.into(),
+    })
+    .map_err(|e| match e {
+        sim::SimError::Scenario(e) => e,
+        other => panic!("expected a scenario error, got {other}"),
+    })
+}
+
+#[test]
+fn every_registered_name_is_a_valid_protocol() {
+    for p in protocols::protocol::registry() {
+        let plan = load(&scenario(p.name(), "")).unwrap_or_else(|e| panic!("{}: {e}", p.name()));
+        assert_eq!(
+            plan.scenario.protocol,
+            ProtocolKind::named(p.name()).unwrap()
+        );
+        assert_eq!(plan.protocol().name(), p.name());
+        assert_eq!(plan.seats.len(), p.roles().len());
+    }
+    // The spellings scenarios have always used.
+    for name in [
+        "Pond",
+        "SecureNN",
+        "SecureNNShortcut",
+        "SecureNNAsPublished",
+    ] {
+        assert!(load(&scenario(name, "")).is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_protocol_is_located_and_the_registry_is_listed() {
+    let e = load(&scenario("Spdz", "")).unwrap_err();
+    assert_eq!((e.line, e.col), (3, 15), "{e}");
+    assert_eq!(e.message, "unknown protocol `Spdz`");
+    for p in protocols::protocol::registry() {
+        assert!(e.hint.contains(p.name()), "{}: {}", p.name(), e.hint);
+    }
+}
+
+#[test]
+fn the_protocol_is_written_back_under_its_name() {
+    let plan = load(&scenario("SecureNNShortcut", "")).unwrap();
+    let json = serde_json::to_string(&plan.scenario.protocol).unwrap();
+    assert_eq!(json, "\"SecureNNShortcut\"");
+    let ron = ron::to_string(&plan.scenario).unwrap();
+    assert!(ron.contains("protocol:SecureNNShortcut"), "{ron}");
+}
+
+#[test]
+fn seats_names_a_seat_and_refuses_a_seat_the_protocol_lacks() {
+    // Pond's seats are server0, server1 and producer: all named by their own fields.
+    let e = load(&scenario("Pond", r#"seats: {"server2": "dave"}, "#)).unwrap_err();
+    assert_eq!(e.message, "Pond has no seat `server2`", "{e}");
+    assert!(e.hint.contains("server0, server1, producer"), "{}", e.hint);
+    let e = load(&scenario("Pond", r#"seats: {"producer": "dave"}, "#)).unwrap_err();
+    assert_eq!(
+        e.message, "seat `producer` is named by its own field",
+        "{e}"
+    );
+    // The fields still name Pond's seats.
+    let plan = load(&scenario("Pond", r#"producer: "dealer", "#)).unwrap();
+    assert_eq!(plan.parties[plan.seats[2]], "dealer");
+}
+
+#[test]
+fn compare_takes_names_from_the_registry() {
+    let e = sim::compare::parse_protocols("pond,spdz").unwrap_err();
+    for p in protocols::protocol::registry() {
+        assert!(e.contains(&p.short_name()), "{e}");
+    }
+    assert_eq!(
+        sim::compare::parse_protocols("Pond,SecureNNAsPublished,securenn-shortcut").unwrap(),
+        ["Pond", "SecureNNAsPublished", "SecureNNShortcut"]
+            .map(|n| ProtocolKind::named(n).unwrap())
+            .to_vec()
+    );
+}
