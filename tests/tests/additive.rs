@@ -6,7 +6,7 @@ use protocols::program::Op;
 use sharescope_tests::Pond as Builder;
 use sim::estimate::estimate;
 use sim::leak::{self, assert_leak, assert_no_leak};
-use sim::scenario::{Fault, FaultKind, ProtocolKind};
+use sim::scenario::ProtocolKind;
 
 const RUNS: usize = 20;
 
@@ -197,32 +197,32 @@ fn reveal_shows_no_leak_beyond_the_revealed_value() {
 
 #[test]
 fn a_planted_reused_mask_leaks_under_additive_too() {
-    let mut plan = additive(6)
-        .private("x", "alice", &[8], vals(8, 2.0))
-        .private("y", "bob", &[8], vals(8, -1.0))
-        .op("z", Op::Mul(s("x"), s("y")))
-        .output("z")
-        .plan()
-        .unwrap();
-    let clean = plan.clone();
-    plan.scenario.faults.push(Fault {
-        party: s("dealer"),
-        op: s("z"),
-        kind: FaultKind::ReuseMask,
-        step: None,
-        to: None,
-    });
-    let run = sim::run(&plan).unwrap();
-    assert!(
-        run.outputs[0].max_abs_error < 1e-3,
-        "the product stays right"
+    // Through validation: the ReuseMask fault goes to the seat that holds no shares, the dealer.
+    let text = SHIPPED.replace(
+        "    outputs: [",
+        "    faults: [(party: \"dealer\", op: \"z\", kind: ReuseMask)],\n    outputs: [",
     );
+    assert_ne!(text, SHIPPED);
+    let plan = load_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut clean = plan.clone();
+    clean.scenario.faults.clear();
+    let run = sim::run(&plan).unwrap();
+    for o in &run.outputs {
+        assert!(o.max_abs_error < 1e-2, "the product stays right: {o:?}");
+    }
     let r = assert_leak(&plan, RUNS);
     for server in ["server0", "server1", "server2"] {
         let p = r.parties.iter().find(|p| p.party == server).unwrap();
         assert!(p.leak, "{server} sees e − f = x − y:\n{}", r.text());
     }
+    for p in r.parties.iter().filter(|p| p.party == "dealer") {
+        assert!(!p.leak, "the dealer hears nothing:\n{}", r.text());
+    }
     assert!(!leak::check(&clean, &leak::Options::new(RUNS)).unwrap().leak);
+    // A fault on a server is refused, naming the dealer.
+    let wrong = text.replace("(party: \"dealer\"", "(party: \"server1\"");
+    let err = load_text(&wrong).unwrap_err().to_string();
+    assert!(err.contains("planted in the dealer"), "{err}");
 }
 
 fn load_text(text: &str) -> Result<sim::scenario::Plan, sim::SimError> {
@@ -245,7 +245,10 @@ fn local_truncation_and_unsupported_ops_are_located_errors_naming_the_protocol()
         .unwrap()
         + 1;
     assert!(err.contains(&format!("additive.ron:{line}:")), "{err}");
-    assert!(err.contains("protocol Additive: Additive truncates with the dealer only"), "{err}");
+    assert!(
+        err.contains("protocol Additive: Additive truncates with the dealer only"),
+        "{err}"
+    );
     assert!(err.contains("hint: use `truncation: Dealer`"), "{err}");
 
     let relu = SHIPPED.replace(
@@ -254,7 +257,10 @@ fn local_truncation_and_unsupported_ops_are_located_errors_naming_the_protocol()
     );
     assert_ne!(relu, SHIPPED);
     let err = load_text(&relu).unwrap_err().to_string();
-    assert!(err.contains("`shifted`: Additive has no comparison, so no relu"), "{err}");
+    assert!(
+        err.contains("`shifted`: Additive has no comparison, so no relu"),
+        "{err}"
+    );
     assert!(err.contains("hint: use `protocol: SecureNN`"), "{err}");
     // The shipped scenario itself is valid.
     load_text(SHIPPED).unwrap();
