@@ -16,6 +16,7 @@
 //! - `beaver.rs` — Beaver products (mul, square, matmul) with dealer triples.
 //! - `truncate.rs` — dealer truncation generalised to n servers, and why local truncation fails.
 //! - `cost.rs` — the formulas of docs/costs.md ("Additive") and the [`CostModel`] over them.
+//! - `view_notes.rs` — the view pane's note on each item of a party's view.
 //!
 //! Every party (servers, dealer, input providers, output receivers) runs every op and walks the
 //! same steps; a party with nothing to do in a step just moves on.
@@ -24,12 +25,15 @@ mod beaver;
 pub mod cost;
 mod sharing;
 pub mod truncate;
+mod view_notes;
 
 use crate::context::{Context, PartyId, RingKind};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Truncation;
 use crate::program::{infer_shape, Op};
-use crate::protocol::{CostModel, Flaw, Held, Party, Protocol, Role, Seats, Security, Settings};
+use crate::protocol::{
+    CostModel, Flaw, Held, Party, Protocol, Remark, Role, Seats, Security, Settings, ViewFacts,
+};
 use crate::tensor::{self, Tensor};
 use std::collections::HashMap;
 
@@ -372,6 +376,10 @@ impl Protocol for Additive {
 
     fn explain(&self, step: &str) -> Option<&'static str> {
         explain(step)
+    }
+
+    fn view_note(&self, item: &ViewFacts<'_>) -> Option<Remark> {
+        view_notes::view_note(item)
     }
 
     fn check_settings(&self, settings: &Settings) -> std::result::Result<(), String> {
