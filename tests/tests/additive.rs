@@ -265,3 +265,32 @@ fn local_truncation_and_unsupported_ops_are_located_errors_naming_the_protocol()
     // The shipped scenario itself is valid.
     load_text(SHIPPED).unwrap();
 }
+
+#[test]
+fn seats_place_other_parties_in_additives_seats() {
+    let text = SHIPPED.replace(
+        "        input_providers:",
+        "        seats: {\"dealer\": \"ttp\", \"server2\": \"dave\"},\n        input_providers:",
+    );
+    assert_ne!(text, SHIPPED);
+    let plan = load_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    let seated: Vec<&str> = plan
+        .seats
+        .iter()
+        .map(|&p| plan.parties[p].as_str())
+        .collect();
+    assert_eq!(seated, ["server0", "server1", "dave", "ttp"]);
+    let run = sim::run(&plan).unwrap();
+    assert!(
+        run.outputs.iter().all(|o| o.max_abs_error == 0.0),
+        "{:?}",
+        run.outputs
+    );
+    let err = load_text(&SHIPPED.replace(
+        "        input_providers:",
+        "        seats: {\"producer2\": \"x\"},\n        input_providers:",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("Additive has no seat `producer2`"), "{err}");
+}
