@@ -40,19 +40,22 @@ pub enum RingKind {
     Bit,
     /// Raw bytes of a PRG seed or key (one element per byte).
     Seed,
+    /// 64 bits packed in a u64 word: a share (or an opened word) of a boolean (XOR) sharing,
+    /// ABY3's bit-sliced values. Not a number: viewers show it in hex.
+    BitWords,
 }
 
 impl RingKind {
     /// Bytes one element takes on the wire.
     pub fn width(self) -> usize {
         match self {
-            RingKind::Z64 | RingKind::Odd | RingKind::Bit => 8,
+            RingKind::Z64 | RingKind::Odd | RingKind::Bit | RingKind::BitWords => 8,
             RingKind::Z128 => 16,
             RingKind::Zp | RingKind::Seed => 1,
         }
     }
 
-    /// Human-readable name (`Z_2^64`, `Z_(2^64-1)`, `Z_67`, `bits`, `seed`).
+    /// Human-readable name (`Z_2^64`, `Z_(2^64-1)`, `Z_67`, `bits`, `seed`, `bit words`).
     pub fn name(self) -> &'static str {
         match self {
             RingKind::Z64 => "Z_2^64",
@@ -61,6 +64,7 @@ impl RingKind {
             RingKind::Zp => "Z_67",
             RingKind::Bit => "bits",
             RingKind::Seed => "seed",
+            RingKind::BitWords => "bit words",
         }
     }
 
@@ -129,6 +133,18 @@ impl Message {
         tensor::encode_into(t, &mut self.payload);
         self.parts.push(Part {
             kind: R::KIND,
+            shape: t.shape().to_vec(),
+        });
+        self
+    }
+
+    /// Appends a tensor of u64 words tagged as ring `kind` (an 8-byte kind, e.g.
+    /// [`RingKind::BitWords`] for boolean share words, which travel like Z_2^64 elements).
+    pub fn and_words(mut self, kind: RingKind, t: &Tensor<u64>) -> Message {
+        debug_assert_eq!(kind.width(), 8, "u64 words need an 8-byte kind");
+        tensor::encode_into(t, &mut self.payload);
+        self.parts.push(Part {
+            kind,
             shape: t.shape().to_vec(),
         });
         self

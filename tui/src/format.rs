@@ -33,22 +33,25 @@ pub fn formats(kind: RingKind) -> &'static [ValueFormat] {
         RingKind::Zp => &[Unsigned, Signed],
         RingKind::Bit => &[Unsigned],
         RingKind::Seed => &[Hex],
+        // Boolean share words (ABY3): 64 independent bits, no number to read.
+        RingKind::BitWords => &[Hex],
     }
 }
 
 /// The rings, in the order [`Formats`] keeps them.
-const RINGS: [RingKind; 6] = [
+const RINGS: [RingKind; 7] = [
     RingKind::Z64,
     RingKind::Z128,
     RingKind::Odd,
     RingKind::Zp,
     RingKind::Bit,
     RingKind::Seed,
+    RingKind::BitWords,
 ];
 
 /// The chosen format of each ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Formats([ValueFormat; 6]);
+pub struct Formats([ValueFormat; 7]);
 
 impl Default for Formats {
     fn default() -> Self {
@@ -391,6 +394,11 @@ mod tests {
         assert_eq!(el(56, RingKind::Zp, ValueFormat::Signed, false), "-11");
         assert_eq!(el(1, RingKind::Bit, ValueFormat::Hex, false), "1");
         assert_eq!(el(0xab, RingKind::Seed, ValueFormat::Signed, false), "ab");
+        // ABY3's boolean share words read as 64 bits in hex, never as a number.
+        assert_eq!(
+            el(0xab, RingKind::BitWords, ValueFormat::Decoded, false),
+            "0x00000000000000ab"
+        );
         assert_eq!(
             el(u64::MAX - 1, RingKind::Odd, ValueFormat::Signed, false),
             "-1"
@@ -411,6 +419,7 @@ mod tests {
             ]
         );
         assert_eq!(f.cycle(RingKind::Bit), ValueFormat::Unsigned);
+        assert_eq!(f.cycle(RingKind::BitWords), ValueFormat::Hex);
         assert_eq!(f.get(RingKind::Z64), ValueFormat::Auto, "rings cycle alone");
     }
 

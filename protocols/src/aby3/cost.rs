@@ -180,7 +180,7 @@ pub fn op_cost(
         Op::Tanh(_) => (polynomial(&TANH, t, n), polynomial_flow(&TANH, t), true),
         Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
             return Err(format!(
-                "ABY3 has no cost for {} yet (the boolean part is not wired)",
+                "{} needs its operand's shape: `Aby3Costs::op` costs it",
                 op.kind()
             ))
         }
@@ -247,6 +247,29 @@ impl CostModel for Aby3Costs {
             .map(|n| operands.iter().any(|o| o.name == *n && !o.public))
             .collect();
         let n = out_shape.iter().product::<usize>() as u64;
+        let any_private = private.iter().any(|&p| p);
+        // The exact nonlinear ops (`boolean_cost`): their rounds come from their flows.
+        let exact = match op {
+            Op::Relu(_) if any_private => Some(crate::aby3::boolean_cost::relu(n)),
+            Op::MaxPool2d { kernel, .. } if any_private => Some(
+                crate::aby3::boolean_cost::maxpool2d((kernel * kernel) as u64, n),
+            ),
+            Op::Argmax(_) if any_private => {
+                let k = operands
+                    .first()
+                    .and_then(|o| o.shape.last())
+                    .copied()
+                    .unwrap_or(1) as u64;
+                Some(crate::aby3::boolean_cost::argmax(k, n))
+            }
+            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
+                return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL))
+            }
+            _ => None,
+        };
+        if let Some(price) = exact {
+            return Ok(self.with_keys(price.op_cost()));
+        }
         let (cost, flow, keys) = op_cost(self.settings.truncation, op, &private, n)?;
         let c = OpCost::new(cost, flow);
         Ok(if keys { self.with_keys(c) } else { c })

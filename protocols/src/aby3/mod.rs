@@ -27,6 +27,12 @@ mod protocol;
 pub mod rep;
 pub mod truncate;
 
+// Boolean circuits and the exact nonlinear ops (issue 10 §2, "Boolean circuits").
+pub mod boolean;
+pub mod boolean_cost;
+pub mod circuit;
+pub mod nonlinear;
+
 pub use protocol::{approximation, reconstruct, supports, truncates, Aby3};
 
 use crate::context::{Context, PartyId};
@@ -284,18 +290,121 @@ impl Aby3Party {
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::TANH)?,
             Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
-            // ---- Exact nonlinear ops: the boolean part (`aby3::boolean`, `aby3::nonlinear`)
-            // ---- computes them; the coordinator wires them here at merge, e.g.
-            // ---- `Op::Relu(_) => nonlinear::relu(self, ctx, &operands[0])?`. Until then
-            // ---- `Aby3::supports` refuses them, so validation never lets a run reach this arm.
+            // Exact nonlinear ops: the boolean part (`aby3::boolean`, `aby3::nonlinear`).
             Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
-                return Err(ProtocolError::Unsupported(format!(
-                    "ABY3 does not run {} yet (exact comparison needs the boolean part)",
-                    op.kind()
-                )))
+                self.exact(ctx, op, &operands[0], &out_shape)?
             }
         };
         self.set(name, result);
         Ok(())
+    }
+}
+
+impl Aby3Party {
+    /// ReLU, MaxPool2d or Argmax of `x` with ABY3's boolean circuits (`nonlinear`); of a public
+    /// `x`, computed locally in the clear (one local step, so every party walks the same steps).
+    /// Argmax indices come out of the circuit as integers; they are scaled by 2^f here (a local
+    /// multiplication by a public constant) so that, like every program value, they are fixed
+    /// point and reconstruct to the index itself.
+    fn exact(
+        &mut self,
+        ctx: &mut dyn Context,
+        op: &Op,
+        x: &str,
+        out_shape: &[usize],
+    ) -> Result<Value> {
+        let in_shape = self.get(x)?.shape().to_vec();
+        let one = 1u64 << self.fixed().frac_bits;
+        if let Value::Public { value, .. } = self.get(x)?.clone() {
+            self.step(ctx, &format!("{} of a public value (local)", op.kind()))?;
+            let value = value
+                .map(|v| exact_public(op, &v, out_shape, one))
+                .transpose()?;
+            return Ok(Value::Public {
+                value,
+                shape: out_shape.to_vec(),
+            });
+        }
+        let share = self.rep_of(x)?.cloned();
+        let seats = self.seats.clone();
+        let keys = self.keys(ctx)?;
+        let share = match op {
+            Op::Relu(_) => nonlinear::relu(ctx, &seats, keys, share.as_ref(), &in_shape)?,
+            Op::MaxPool2d { kernel, stride, .. } => nonlinear::maxpool2d(
+                ctx,
+                &seats,
+                keys,
+                share.as_ref(),
+                &in_shape,
+                *kernel,
+                stride.unwrap_or(*kernel),
+            )?,
+            _ => nonlinear::argmax(ctx, &seats, keys, share.as_ref(), &in_shape)?
+                .map(|r| r.map(|t| t.mapv(|e| e.wrapping_mul(one)))),
+        };
+        Ok(Value::Private {
+            share,
+            shape: out_shape.to_vec(),
+        })
+    }
+}
+
+/// ReLU, MaxPool2d or Argmax of a public encoded tensor (the plaintext meaning, on the ring's
+/// signed reading; argmax indices scaled by `one` = 2^f).
+fn exact_public(op: &Op, v: &Tensor<u64>, out_shape: &[usize], one: u64) -> Result<Tensor<u64>> {
+    let signed = |e: u64| e as i64;
+    let shape_err = |e: ndarray::ShapeError| ProtocolError::Shape {
+        op: op.kind().into(),
+        detail: e.to_string(),
+    };
+    match op {
+        Op::Relu(_) => Ok(v.mapv(|e| if signed(e) < 0 { 0 } else { e })),
+        Op::MaxPool2d { kernel, stride, .. } => {
+            let s = stride.unwrap_or(*kernel);
+            let (n, c, h, w) = match v.shape() {
+                [n, c, h, w] => (*n, *c, *h, *w),
+                _ => {
+                    return Err(ProtocolError::Shape {
+                        op: "maxpool2d".into(),
+                        detail: "expects [n, c, h, w]".into(),
+                    })
+                }
+            };
+            let (oh, ow) = ((h - kernel) / s + 1, (w - kernel) / s + 1);
+            let mut out = Vec::with_capacity(n * c * oh * ow);
+            for b in 0..n {
+                for ch in 0..c {
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let mut best = i64::MIN;
+                            for di in 0..*kernel {
+                                for dj in 0..*kernel {
+                                    best = best.max(signed(v[[b, ch, i * s + di, j * s + dj]]));
+                                }
+                            }
+                            out.push(best as u64);
+                        }
+                    }
+                }
+            }
+            Tensor::from_shape_vec(ndarray::IxDyn(out_shape), out).map_err(shape_err)
+        }
+        _ => {
+            let k = *v.shape().last().unwrap_or(&1);
+            let flat: Vec<u64> = v.iter().copied().collect();
+            let idx: Vec<u64> = flat
+                .chunks(k.max(1))
+                .map(|row| {
+                    let mut best = 0;
+                    for (i, e) in row.iter().enumerate() {
+                        if signed(*e) > signed(row[best]) {
+                            best = i;
+                        }
+                    }
+                    (best as u64).wrapping_mul(one)
+                })
+                .collect();
+            Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx).map_err(shape_err)
+        }
     }
 }

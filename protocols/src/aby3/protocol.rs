@@ -100,23 +100,10 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
 
 /// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
 /// what to use instead.
-pub fn supports(op: &Op) -> std::result::Result<(), String> {
-    match op {
-        Op::Relu(_) => Err(
-            "ABY3's exact ReLU (boolean circuits: A2B, MSB) is not wired in yet\n\
-             use `protocol: Pond` (polynomial ReLU) or `protocol: SecureNN` (exact ReLU)"
-                .into(),
-        ),
-        Op::MaxPool2d { .. } => Err(
-            "ABY3's exact max pool (boolean comparisons) is not wired in yet\n\
-             use AvgPool2d, or `protocol: SecureNN`"
-                .into(),
-        ),
-        Op::Argmax(_) => Err("ABY3's argmax (boolean comparisons) is not wired in yet\n\
-             output the scores and take the argmax after, or use `protocol: SecureNN`"
-            .into()),
-        _ => Ok(()),
-    }
+pub fn supports(_op: &Op) -> std::result::Result<(), String> {
+    // Every program op: linear ops locally, products with resharing, ReLU / MaxPool2d / Argmax
+    // with the boolean circuits (`nonlinear`).
+    Ok(())
 }
 
 /// Whether `op` with a private operand truncates a fixed-point product.
@@ -169,7 +156,7 @@ impl Protocol for Aby3 {
         Box::new(Aby3Costs::new(settings))
     }
     fn explain(&self, step: &str) -> Option<&'static str> {
-        explain::explain(step)
+        explain::explain(step).or_else(|| super::nonlinear::explain(step))
     }
 }
 

@@ -285,23 +285,24 @@ fn refusal(op: &Op) -> Option<&'static str> {
              example small)\nuse `protocol: Pond` or `protocol: ABY3`, which have it"
         }
         Op::AvgPool2d { .. } => {
-            "Additive has no avgpool2d (a window sum and a public scaling)\nuse `protocol: Pond`, \
-             which has it"
+            "Additive has no avgpool2d (a window sum and a public scaling)\nuse `protocol: Pond` or \
+             `protocol: ABY3`, which have it"
         }
         Op::MaxPool2d { .. } => {
-            "Additive has no comparison, so no maxpool2d\nuse `protocol: SecureNN`, which has an \
-             exact one"
+            "Additive has no comparison, so no maxpool2d\nuse `protocol: SecureNN` or \
+             `protocol: ABY3`, which have an exact one"
         }
         Op::Sigmoid(_) | Op::Tanh(_) => {
-            "Additive has no nonlinear activations\nuse `protocol: Pond`, which has polynomial \
-             sigmoid and tanh"
+            "Additive has no nonlinear activations\nuse `protocol: Pond` or \
+             `protocol: ABY3`, which have polynomial sigmoid and tanh"
         }
         Op::Relu(_) => {
-            "Additive has no comparison, so no relu\nuse `protocol: SecureNN` for an exact one \
-             (Pond has a polynomial)"
+            "Additive has no comparison, so no relu\nuse `protocol: SecureNN` or \
+             `protocol: ABY3` for an exact one (Pond has a polynomial)"
         }
         Op::Argmax(_) => {
-            "Additive has no comparison, so no argmax\nuse `protocol: SecureNN`, which has one"
+            "Additive has no comparison, so no argmax\nuse `protocol: SecureNN` or \
+             `protocol: ABY3`, which have one"
         }
         _ => return None,
     })

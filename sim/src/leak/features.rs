@@ -351,7 +351,7 @@ impl Sink {
         desc: &dyn Fn(Measure, Option<usize>) -> FeatureDesc,
     ) {
         let measures: &[Measure] = match kind {
-            RingKind::Z64 | RingKind::Z128 | RingKind::Odd => {
+            RingKind::Z64 | RingKind::Z128 | RingKind::Odd | RingKind::BitWords => {
                 &[Measure::Low4, Measure::Top4, Measure::Fold]
             }
             RingKind::Zp => &[Measure::Value, Measure::Zero],
@@ -401,7 +401,7 @@ fn combinations(kind: RingKind) -> &'static [Combine] {
     match kind {
         RingKind::Z64 | RingKind::Z128 | RingKind::Odd => &[Combine::Sum, Combine::Difference],
         RingKind::Zp => &[Combine::Difference, Combine::Ratio],
-        RingKind::Bit | RingKind::Seed => &[Combine::Xor],
+        RingKind::Bit | RingKind::Seed | RingKind::BitWords => &[Combine::Xor],
     }
 }
 
