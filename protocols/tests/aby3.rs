@@ -415,6 +415,48 @@ fn reference(op: &Op, args: &[Tensor<u64>], out_shape: &[usize]) -> Option<(Tens
         Op::Transpose(_) => (tensor::transpose(a), 0),
         Op::Reshape { .. } | Op::Flatten(_) => (tensor::reshape(a, out_shape).unwrap(), 0),
         Op::Reveal(_) => (a.clone(), 0),
+        // The exact nonlinear ops (boolean circuits): no error at all.
+        Op::Relu(_) => (a.mapv(|e| if (e as i64) < 0 { 0 } else { e }), 0),
+        Op::MaxPool2d { kernel, stride, .. } => {
+            let st = stride.unwrap_or(*kernel);
+            let mut out = tensor::zeros::<u64>(out_shape);
+            for b in 0..out_shape[0] {
+                for c in 0..out_shape[1] {
+                    for i in 0..out_shape[2] {
+                        for j in 0..out_shape[3] {
+                            let mut best = i64::MIN;
+                            for di in 0..*kernel {
+                                for dj in 0..*kernel {
+                                    best = best.max(a[[b, c, i * st + di, j * st + dj]] as i64);
+                                }
+                            }
+                            out[[b, c, i, j]] = best as u64;
+                        }
+                    }
+                }
+            }
+            (out, 0)
+        }
+        Op::Argmax(_) => {
+            let k = *a.shape().last().unwrap();
+            let flat: Vec<u64> = a.iter().copied().collect();
+            let idx: Vec<u64> = flat
+                .chunks(k)
+                .map(|row| {
+                    let mut best = 0;
+                    for (i, e) in row.iter().enumerate() {
+                        if (*e as i64) > (row[best] as i64) {
+                            best = i;
+                        }
+                    }
+                    (best as u64) << cfg.frac_bits
+                })
+                .collect();
+            (
+                Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx).unwrap(),
+                0,
+            )
+        }
         Op::AvgPool2d { kernel, stride, .. } => {
             let st = stride.unwrap_or(*kernel);
             let inv = cfg.encode(1.0 / (kernel * kernel) as f64);
@@ -562,6 +604,10 @@ fn random_script(rng: &mut ChaCha20Rng) -> Vec<Act> {
     );
     op(&mut s, "rev", Op::Reveal(o("mm")));
     op(&mut s, "rev_mul", Op::Mul(o("rev"), o("mm")));
+    op(&mut s, "relu", Op::Relu(o("mm")));
+    op(&mut s, "relu_pub", Op::Relu(o("rev")));
+    op(&mut s, "argmax", Op::Argmax(o("mm")));
+    op(&mut s, "argmax_pub", Op::Argmax(o("p")));
     s.push(Act::Output(o("mm")));
     s.push(Act::Output(o("rev")));
     // Convolution and pooling on NCHW.
@@ -598,6 +644,24 @@ fn random_script(rng: &mut ChaCha20Rng) -> Vec<Act> {
             input: o("img"),
             kernel: 2,
             stride: Some(1),
+        },
+    );
+    op(
+        &mut s,
+        "maxpool",
+        Op::MaxPool2d {
+            input: o("img"),
+            kernel: 2,
+            stride: Some(1),
+        },
+    );
+    op(
+        &mut s,
+        "maxpool_relu",
+        Op::MaxPool2d {
+            input: o("conv"),
+            kernel: 1,
+            stride: None,
         },
     );
     s
@@ -733,15 +797,15 @@ fn the_protocol_object_describes_itself() {
     assert_eq!(p.name(), "ABY3");
     assert_eq!(p.roles().len(), 3);
     assert_eq!(p.share_layout(), (RingKind::Z64, &[2usize, 2, 2][..]));
-    assert!(p.supports(&Op::Relu("x".into())).is_err());
+    assert!(p.supports(&Op::Relu("x".into())).is_ok());
     assert!(p
         .supports(&Op::MaxPool2d {
             input: "x".into(),
             kernel: 2,
             stride: None
         })
-        .is_err());
-    assert!(p.supports(&Op::Argmax("x".into())).is_err());
+        .is_ok());
+    assert!(p.supports(&Op::Argmax("x".into())).is_ok());
     assert!(p.supports(&Op::Sigmoid("x".into())).is_ok());
     assert!(p.truncates(&Op::MatMul("a".into(), "b".into())));
     assert!(!p.truncates(&Op::Add("a".into(), "b".into())));

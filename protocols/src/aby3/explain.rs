@@ -8,6 +8,14 @@ use super::steps;
 pub fn explain(step: &str) -> Option<&'static str> {
     let base = step.rsplit(": ").next().unwrap_or(step);
     Some(match base {
+        "relu of a public value (local)"
+        | "maxpool2d of a public value (local)"
+        | "argmax of a public value (local)" => {
+            "The operand is public (every party knows it), so the op is computed in the clear, \
+             locally, on the ring's signed reading of the encoded value: no message, nothing to \
+             hide. Only a private operand goes through the boolean circuits (A2B, the carry \
+             chain to the most significant bit, bit2A)."
+        }
         steps::KEY_SETUP => {
             "Pairwise PRF keys, once per run. Every server i draws a 32-byte key k_i and sends it \
              to server i−1, so server i holds k_i and k_{i+1} and each key is shared by exactly \
