@@ -13,8 +13,11 @@
 //! - [`pond`]: tf-encrypted's Pond protocol.
 //! - [`securenn`]: SecureNN's exact comparison, ReLU and MaxPool (three parties).
 //! - [`aby3`]: ABY3's replicated three-server protocol.
+//! - [`additive`]: three-server additive sharing with a dealer, the worked example of
+//!   `docs/new-protocol.md`.
 
 pub mod aby3;
+pub mod additive;
 pub mod context;
 pub mod cost;
 pub mod error;

@@ -325,6 +325,12 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn explain(&self, _step: &str) -> Option<&'static str> {
         None
     }
+    /// `Ok` if the protocol runs under `settings`, else why not and what to choose instead
+    /// (validation puts it in an error located at the setting). Default: every setting is
+    /// fine. Additive refuses `truncation: Local`, which is wrong half the time for three shares.
+    fn check_settings(&self, _settings: &Settings) -> std::result::Result<(), String> {
+        Ok(())
+    }
 
     /// The name `compare --protocols` and its table use (lower case; `securenn-shortcut`).
     fn short_name(&self) -> String {
@@ -435,6 +441,7 @@ pub fn registry() -> &'static [&'static dyn Protocol] {
         &crate::securenn::SECURENN_SHORTCUT,
         &crate::securenn::SECURENN_AS_PUBLISHED,
         &crate::aby3::Aby3,
+        &crate::additive::Additive,
     ]
 }
 

@@ -1007,6 +1007,7 @@ impl Plan {
             }
         }
 
+        protocol_settings(source, &scenario)?;
         let warnings = dealer_security(source, &scenario, &ops, &public)?;
 
         let mut plan = Plan {
@@ -1108,6 +1109,37 @@ fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u6
              budget with --memory-limit SIZE (the whole run needs --memory-limit {fits}G); the \
              estimate is explained in docs/scenario-format.md, \"Memory\""
         ),
+    ))
+}
+
+/// The scenario-wide settings the protocol cannot run under ([`Protocol::check_settings`]:
+/// Additive refuses local truncation), located at `truncation` when the scenario sets it, else
+/// at `protocol`.
+///
+/// [`Protocol::check_settings`]: protocols::protocol::Protocol::check_settings
+fn protocol_settings(source: &Source, scenario: &Scenario) -> Result<(), ScenarioError> {
+    let settings = protocols::protocol::Settings {
+        fixed: scenario.fixed_point,
+        truncation: scenario.truncation,
+        input_sharing: scenario.input_sharing,
+    };
+    let Err(why) = scenario.protocol.check_settings(&settings) else {
+        return Ok(());
+    };
+    let present = |field: &str| source.locate_path(&[F(field)]) != source.locate_path(&[]);
+    let at: &[PathSeg] = if present("truncation") {
+        &[F("truncation")]
+    } else {
+        &[F("protocol")]
+    };
+    let (what, hint) = why.split_once('\n').unwrap_or((
+        why.as_str(),
+        "`sharescope man` lists what each protocol supports",
+    ));
+    Err(source.error_at_path(
+        at,
+        format!("protocol {}: {what}", scenario.protocol.name()),
+        hint,
     ))
 }
 
