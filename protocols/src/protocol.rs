@@ -47,6 +47,19 @@ pub struct Settings {
     pub truncation: Truncation,
     /// How an input provider shares its input.
     pub input_sharing: InputSharing,
+    /// How `Sigmoid` is approximated (a protocol lists the methods it has in
+    /// [`Protocol::sigmoids`]; validation refuses the others).
+    pub sigmoid: SigmoidMethod,
+}
+
+/// How a protocol approximates the logistic sigmoid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SigmoidMethod {
+    /// Pond's polynomial (tf-encrypted's degree-9 fit; `pond::SIGMOID`), with its range.
+    #[default]
+    Polynomial,
+    /// tf-encrypted's piecewise-linear sigmoid over 5 pieces (needs comparisons: ABY3).
+    Piecewise,
 }
 
 /// The threat model a protocol is secure in.
@@ -367,6 +380,15 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     /// shadow's range and overflow hazards use it). Default: every op is exact.
     fn approximation(&self, _op: &Op) -> Option<&'static Approximation> {
         None
+    }
+    /// [`Protocol::approximation`] under `settings` (a protocol whose `sigmoid` setting
+    /// replaces the polynomial overrides this). Default: the settings do not matter.
+    fn approximation_under(&self, op: &Op, _settings: &Settings) -> Option<&'static Approximation> {
+        self.approximation(op)
+    }
+    /// The sigmoid methods the protocol runs ([`Settings::sigmoid`]). Default: the polynomial.
+    fn sigmoids(&self) -> &'static [SigmoidMethod] {
+        &[SigmoidMethod::Polynomial]
     }
     /// An attack on a seat's view that the simulator runs for `leak` and shows for insecure
     /// variants ([`Probe`]). Default: none.

@@ -366,6 +366,7 @@ fn settings(t: Truncation, s: InputSharing) -> Settings {
         fixed: FixedConfig::default(),
         truncation: t,
         input_sharing: s,
+        sigmoid: Default::default(),
     }
 }
 
@@ -1035,6 +1036,7 @@ fn trunc1_fails_at_the_rate_of_the_formula_and_trunc2_does_not() {
         },
         truncation: Truncation::Dealer,
         input_sharing: InputSharing::Seeded,
+        sigmoid: Default::default(),
     };
     let r = run(&wide, 77, &script);
     assert!(r
@@ -1214,4 +1216,53 @@ fn the_product_share_a_server_receives_is_masked_by_alpha_alone() {
     }
     let u = chi2_uniform(&hist);
     assert!(u < CHI2_LIMIT, "α_2 is not uniform: χ² {u}");
+}
+
+#[test]
+fn the_piecewise_sigmoid_is_the_pieces_up_to_one_ulp_and_costs_exactly_the_model() {
+    use protocols::protocol::SigmoidMethod;
+    let cfg = FixedConfig::default();
+    for seed in 0..8u64 {
+        let (t, s) = ALL[seed as usize % 4];
+        let st = Settings {
+            sigmoid: SigmoidMethod::Piecewise,
+            ..settings(t, s)
+        };
+        let mut rng = ChaCha20Rng::seed_from_u64(100 + seed);
+        let shape = [rng.gen_range(1..4), rng.gen_range(1..6)];
+        let x = reals(&shape, 8.0, &mut rng);
+        let px = reals(&shape, 8.0, &mut rng);
+        let script = vec![
+            Act::Input("x".into(), x.clone()),
+            Public("px", px.clone()),
+            Act::Op("s".into(), Op::Sigmoid("x".into())),
+            Act::Op("ps".into(), Op::Sigmoid("px".into())),
+            Act::Output("s".into()),
+        ];
+        let r = run(&st, seed, &script);
+        let what = format!("seed {seed}, {t:?}, {s:?}");
+        for (name, input) in [("s", &x), ("ps", &px)] {
+            let got = r.value(name);
+            for (g, e) in got.iter().zip(input.iter()) {
+                let want = ((aby3::nonlinear::sigmoid_piecewise_plain(&cfg, *e) as i64)
+                    >> cfg.frac_bits) as u64;
+                let diff = (g.wrapping_sub(want) as i64).unsigned_abs();
+                assert!(
+                    diff <= 1,
+                    "{what}: {name} off by {diff} ulps at {}",
+                    cfg.decode(*e)
+                );
+                // And the pieces are within 0.03 of the true sigmoid (tf-encrypted's fit).
+                let xf = cfg.decode(*e);
+                assert!(
+                    (cfg.decode(*g) - 1.0 / (1.0 + (-xf).exp())).abs() < 0.08,
+                    "{what}"
+                );
+            }
+        }
+        let want = predicted(&st, &script);
+        for (k, act) in script.iter().enumerate() {
+            assert_eq!(r.costs[k], want[k], "{what}: cost of {act:?}");
+        }
+    }
 }

@@ -38,7 +38,7 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
     let result = &vals[name];
     out.extend(cfg.check_bound(result.iter().copied()));
     // The polynomial the protocol approximates the op with, if any (SecureNN's ReLU is exact).
-    let approximation = plan.protocol().approximation(inner);
+    let approximation = plan.protocol().approximation_under(inner, &plan.settings());
     let truncates = plan.truncates(inner);
     // The largest magnitude that goes into a truncation: the result, or for polynomials the
     // highest power of the input.

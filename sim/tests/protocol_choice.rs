@@ -110,3 +110,27 @@ fn compare_takes_names_from_the_registry() {
             .to_vec()
     );
 }
+
+#[test]
+fn the_piecewise_sigmoid_is_abys_and_refused_elsewhere_with_a_located_error() {
+    let with = |protocol: &str| {
+        scenario(protocol, "")
+            .replace("    seed: 1,", "    sigmoid: Piecewise,\n    seed: 1,")
+            .replace("Square(\"x\")", "Sigmoid(\"x\")")
+    };
+    let plan = load(&with("ABY3")).expect("ABY3 runs the piecewise sigmoid");
+    let run = sim::run(&plan).expect("it runs");
+    let got = &run.outputs[0].values;
+    // tf-encrypted's pieces at 1.5, −2 and 0.25, to within the truncation's ulp.
+    for (g, x) in got.iter().zip([1.5f64, -2.0, 0.25]) {
+        let want = protocols::aby3::nonlinear::sigmoid_piecewise_f64(x);
+        assert!((g - want).abs() < 1e-4, "{g} vs {want} at {x}");
+    }
+    for protocol in ["Pond", "SecureNN"] {
+        let err = load(&with(protocol)).expect_err("refused").to_string();
+        assert!(
+            err.contains("choice.ron:") && err.contains("no Piecewise sigmoid"),
+            "{protocol}: {err}"
+        );
+    }
+}

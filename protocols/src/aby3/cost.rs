@@ -270,6 +270,17 @@ impl CostModel for Aby3Costs {
         if let Some(price) = exact {
             return Ok(self.with_keys(price.op_cost()));
         }
+        if matches!(op, Op::Sigmoid(_))
+            && any_private
+            && self.settings.sigmoid == crate::protocol::SigmoidMethod::Piecewise
+        {
+            let t = self.settings.truncation;
+            let price = crate::aby3::boolean_cost::sigmoid_piecewise(
+                n,
+                crate::aby3::boolean_cost::Price::from_cost(truncation(t, n), truncation_flow(t)),
+            );
+            return Ok(self.with_keys(price.op_cost()));
+        }
         let (cost, flow, keys) = op_cost(self.settings.truncation, op, &private, n)?;
         let c = OpCost::new(cost, flow);
         Ok(if keys { self.with_keys(c) } else { c })

@@ -287,6 +287,11 @@ impl Aby3Party {
                 stride.unwrap_or(*kernel),
                 &out_shape,
             )?,
+            Op::Sigmoid(_)
+                if self.settings.sigmoid == crate::protocol::SigmoidMethod::Piecewise =>
+            {
+                self.sigmoid_piecewise(ctx, &operands[0], &out_shape)?
+            }
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::TANH)?,
             Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
@@ -344,6 +349,45 @@ impl Aby3Party {
         };
         Ok(Value::Private {
             share,
+            shape: out_shape.to_vec(),
+        })
+    }
+}
+
+impl Aby3Party {
+    /// tf-encrypted's piecewise-linear sigmoid (`nonlinear::sigmoid_pieces`, at scale 2f) and its
+    /// truncation, inside the call `sigmoid`; of a public operand, the same pieces in the clear.
+    fn sigmoid_piecewise(
+        &mut self,
+        ctx: &mut dyn Context,
+        x: &str,
+        out_shape: &[usize],
+    ) -> Result<Value> {
+        let fixed = self.fixed();
+        if let Value::Public { value, .. } = self.get(x)?.clone() {
+            self.step(ctx, "piecewise sigmoid of a public value (local)")?;
+            // The same pieces as the circuit, at scale 2f, then the public shift.
+            let value = value.map(|v| {
+                let y2 = v.mapv(|e| nonlinear::sigmoid_piecewise_plain(&fixed, e));
+                truncate::truncate_public(&y2, fixed.frac_bits)
+            });
+            return Ok(Value::Public {
+                value,
+                shape: out_shape.to_vec(),
+            });
+        }
+        let share = self.rep_of(x)?.cloned();
+        let seats = self.seats.clone();
+        ctx.enter("sigmoid");
+        let keys = self.keys(ctx)?;
+        let y2 = nonlinear::sigmoid_pieces(ctx, &seats, keys, &fixed, share.as_ref(), out_shape);
+        let result = match y2 {
+            Ok(y2) => self.truncate(ctx, y2.map(truncate::Input::Shared), false, out_shape),
+            Err(e) => Err(e),
+        };
+        ctx.leave();
+        Ok(Value::Private {
+            share: result?,
             shape: out_shape.to_vec(),
         })
     }

@@ -11,7 +11,8 @@ use crate::pond::Truncation;
 use crate::pond::{Approximation, SIGMOID, TANH};
 use crate::program::Op;
 use crate::protocol::{
-    CostModel, Held, Party, Protocol, Remark, Role, Seats, Security, Settings, StepFacts, ViewFacts,
+    CostModel, Held, Party, Protocol, Remark, Role, Seats, Security, Settings, SigmoidMethod,
+    StepFacts, ViewFacts,
 };
 use crate::tensor::Tensor;
 
@@ -170,6 +171,16 @@ impl Protocol for Aby3 {
     }
     fn approximation(&self, op: &Op) -> Option<&'static Approximation> {
         approximation(op)
+    }
+    fn approximation_under(&self, op: &Op, settings: &Settings) -> Option<&'static Approximation> {
+        // The piecewise-linear sigmoid has no range: every input lands on one of its pieces.
+        match op {
+            Op::Sigmoid(_) if settings.sigmoid == SigmoidMethod::Piecewise => None,
+            _ => approximation(op),
+        }
+    }
+    fn sigmoids(&self) -> &'static [SigmoidMethod] {
+        &[SigmoidMethod::Polynomial, SigmoidMethod::Piecewise]
     }
     fn statistical_security(&self, settings: &Settings) -> Option<u32> {
         (settings.truncation == Truncation::Dealer)

@@ -27,6 +27,9 @@ pub struct Scenario {
     /// How inputs are shared.
     #[serde(default)]
     pub input_sharing: InputSharing,
+    /// How `Sigmoid` is approximated: `Polynomial` (default) or `Piecewise` (ABY3 only).
+    #[serde(default)]
+    pub sigmoid: protocols::protocol::SigmoidMethod,
     /// Party names.
     #[serde(default)]
     pub roles: Roles,

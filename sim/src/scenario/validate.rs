@@ -233,6 +233,7 @@ impl Plan {
             fixed: self.scenario.fixed_point,
             truncation: self.scenario.truncation,
             input_sharing: self.scenario.input_sharing,
+            sigmoid: self.scenario.sigmoid,
         }
     }
 
@@ -1122,7 +1123,28 @@ fn protocol_settings(source: &Source, scenario: &Scenario) -> Result<(), Scenari
         fixed: scenario.fixed_point,
         truncation: scenario.truncation,
         input_sharing: scenario.input_sharing,
+        sigmoid: scenario.sigmoid,
     };
+    if !scenario.protocol.sigmoids().contains(&scenario.sigmoid) {
+        let names: Vec<String> = scenario
+            .protocol
+            .sigmoids()
+            .iter()
+            .map(|m| format!("`{m:?}`"))
+            .collect();
+        return Err(source.error_at_path(
+            &[F("sigmoid")],
+            format!(
+                "protocol {} has no {:?} sigmoid",
+                scenario.protocol.name(),
+                scenario.sigmoid
+            ),
+            format!(
+                "use `sigmoid: {}` with it, or `protocol: ABY3` for the piecewise-linear sigmoid",
+                names.join(" or ")
+            ),
+        ));
+    }
     let Err(why) = scenario.protocol.check_settings(&settings) else {
         return Ok(());
     };
@@ -1162,6 +1184,7 @@ fn dealer_security(
         fixed: scenario.fixed_point,
         truncation: scenario.truncation,
         input_sharing: scenario.input_sharing,
+        sigmoid: scenario.sigmoid,
     };
     let Some(first) = ops.iter().find_map(|o| match o {
         PlannedOp::Compute { name, op } if op_truncates(op, public, scenario.protocol) => {
