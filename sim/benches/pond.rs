@@ -30,6 +30,7 @@ fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>
         },
         truncation: Default::default(),
         input_sharing: Default::default(),
+        sigmoid: Default::default(),
         roles: Roles {
             input_providers: vec!["alice".into()],
             output_receivers: vec!["bob".into()],
