@@ -93,6 +93,12 @@ impl Pond {
         self
     }
 
+    /// Sets how `Sigmoid` is approximated.
+    pub fn sigmoid(mut self, m: protocols::protocol::SigmoidMethod) -> Pond {
+        self.scenario.sigmoid = m;
+        self
+    }
+
     /// Sets the input sharing method.
     pub fn input_sharing(mut self, s: InputSharing) -> Pond {
         self.scenario.input_sharing = s;

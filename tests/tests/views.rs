@@ -274,3 +274,54 @@ fn aby3_polynomial_sigmoid_shows_no_leak() {
         "s",
     );
 }
+
+// ---- ABY3's boolean part: exact ReLU, MaxPool, argmax, piecewise sigmoid ----------------------
+
+#[test]
+fn aby3_relu_shows_no_leak() {
+    // Signs differ between the scenario's and the alternative secrets (vals spans ±).
+    check(
+        aby3(Pond::new(7))
+            .private("x", "alice", &[8], vals(8, 3.0))
+            .op("r", Op::Relu(s("x")))
+            .output("r"),
+        "r",
+    );
+}
+
+#[test]
+fn aby3_maxpool_and_argmax_show_no_leak() {
+    check(
+        aby3(Pond::new(8))
+            .private("img", "alice", &[1, 1, 4, 4], vals(16, 2.0))
+            .op(
+                "m",
+                Op::MaxPool2d {
+                    input: s("img"),
+                    kernel: 2,
+                    stride: None,
+                },
+            )
+            .output("m"),
+        "m",
+    );
+    check(
+        aby3(Pond::new(9))
+            .private("x", "alice", &[2, 4], vals(8, 2.0))
+            .op("a", Op::Argmax(s("x")))
+            .output("a"),
+        "a",
+    );
+}
+
+#[test]
+fn aby3_piecewise_sigmoid_shows_no_leak() {
+    check(
+        aby3(Pond::new(10))
+            .sigmoid(protocols::protocol::SigmoidMethod::Piecewise)
+            .private("x", "alice", &[8], vals(8, 5.0))
+            .op("y", Op::Sigmoid(s("x")))
+            .output("y"),
+        "y",
+    );
+}
