@@ -1143,18 +1143,29 @@ mod tests {
         let mut full = Controller::new(plan(&text));
         full.goto(at);
         assert_eq!(c.trace().steps[..at], full.trace().steps[..at]);
-        // A progress observer hears how far the run has got while a movement runs.
+        // A progress observer hears how far the run has got while a movement runs: what it
+        // hears after the interrupt only moves forward, from where the run paused. (How much is
+        // left after the interrupt depends on the machine's load, so whether it hears anything
+        // there is not asserted; the whole run below lasts most of a second of wall time, ten
+        // ticks, however loaded the machine — load only makes it longer.)
         let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let sink = std::rc::Rc::clone(&heard);
         c.set_progress_observer(Some(Box::new(move |n| sink.borrow_mut().push(n))));
         assert_eq!(c.resume(), Stop::End);
-        let heard = heard.borrow();
-        assert!(!heard.is_empty(), "no progress reported");
+        let heard = heard.borrow().clone();
         assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{heard:?}");
-        assert!(
-            heard[0] >= at && *heard.last().unwrap() <= c.completed(),
-            "{heard:?}"
-        );
+        if let (Some(first), Some(last)) = (heard.first(), heard.last()) {
+            assert!(*first >= at && *last <= c.completed(), "{heard:?}");
+        }
+        let whole = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = std::rc::Rc::clone(&whole);
+        let mut fresh = Controller::new(plan(&text));
+        fresh.set_progress_observer(Some(Box::new(move |n| sink.borrow_mut().push(n))));
+        assert_eq!(fresh.resume(), Stop::End);
+        let whole = whole.borrow();
+        assert!(!whole.is_empty(), "no progress reported");
+        assert!(whole.windows(2).all(|w| w[0] <= w[1]), "{whole:?}");
+        assert!(*whole.last().unwrap() <= fresh.completed(), "{whole:?}");
         // Parties that ran ahead of the interrupt (the dealer never waits) left no trace of it.
         full.last();
         assert_eq!(c.trace().steps, full.trace().steps);
