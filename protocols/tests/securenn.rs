@@ -7,7 +7,7 @@
 
 mod harness;
 
-use harness::{Costs, Envelope, Link, Meter};
+use harness::{Costs, Link, Meter};
 use proptest::prelude::*;
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::pond::Placement;
@@ -106,22 +106,10 @@ impl Context for TestCtx {
         self.link.me
     }
     fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
-        let (payload, parts) = msg.into_parts();
-        let round = self.meter.sent(traffic, payload.len() as u64);
-        self.link.send(
-            to,
-            Envelope {
-                payload,
-                parts,
-                traffic,
-                round,
-                abs_round: 0,
-            },
-        )
+        self.link.send_metered(&mut self.meter, to, traffic, msg)
     }
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
-        let env = self.link.recv(from)?;
-        self.meter.received(&env);
+        let env = self.link.recv_metered(&mut self.meter, from)?;
         self.view
             .received
             .push((from, env.payload.clone(), env.parts));

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use protocols::context::{Part, PartyId, Traffic};
+use protocols::context::{Message, Part, PartyId, Traffic};
 use protocols::{ProtocolError, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -56,6 +56,33 @@ impl Link {
                 Err(ProtocolError::Transport(format!("party {from} has gone")))
             }
         }
+    }
+
+    /// Sends `msg` to `to` as `traffic`, counted (and its round set) by `meter`.
+    pub fn send_metered(
+        &self,
+        meter: &mut Meter,
+        to: PartyId,
+        traffic: Traffic,
+        msg: Message,
+    ) -> Result<()> {
+        let (payload, parts) = msg.into_parts();
+        let round = meter.sent(traffic, payload.len() as u64);
+        let env = Envelope {
+            payload,
+            parts,
+            traffic,
+            round,
+            abs_round: 0,
+        };
+        self.send(to, env)
+    }
+
+    /// Receives from `from`, advancing `meter`'s depth.
+    pub fn recv_metered(&self, meter: &mut Meter, from: PartyId) -> Result<Envelope> {
+        let env = self.recv(from)?;
+        meter.received(&env);
+        Ok(env)
     }
 }
 
