@@ -6,6 +6,9 @@
 //! PROTOCOLS.md defines them (a message's round is 1 + the highest round its sender had received;
 //! online and offline traffic each have their own depth, restarted for each action).
 
+mod harness;
+
+use harness::{Costs, Link, Meter};
 use protocols::aby3::{self, cost, rep, Aby3};
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::fixed::FixedConfig;
@@ -13,12 +16,10 @@ use protocols::pond::{InputSharing, Truncation};
 use protocols::program::{infer_shape, Op};
 use protocols::protocol::{self as proto, Held, Operand, Protocol, Settings};
 use protocols::tensor::{self, Tensor};
-use protocols::{ProtocolError, Result};
+use protocols::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
 
 // ---------------------------------------------------------------- harness
 
@@ -29,115 +30,27 @@ const OWNER: PartyId = 1;
 const RECEIVER: PartyId = 4;
 const PARTIES: usize = 5;
 
-struct Envelope {
-    payload: Vec<u8>,
-    parts: Vec<Part>,
-    traffic: Traffic,
-    round: u32,
-}
-
-/// Costs of one action, summed over all senders (rounds: the maximum).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Costs {
-    online_msgs: u64,
-    online_bytes: u64,
-    online_rounds: u32,
-    offline_msgs: u64,
-    offline_bytes: u64,
-    offline_rounds: u32,
-}
-
-impl Costs {
-    fn merge(&mut self, o: &Costs) {
-        self.online_msgs += o.online_msgs;
-        self.online_bytes += o.online_bytes;
-        self.online_rounds = self.online_rounds.max(o.online_rounds);
-        self.offline_msgs += o.offline_msgs;
-        self.offline_bytes += o.offline_bytes;
-        self.offline_rounds = self.offline_rounds.max(o.offline_rounds);
-    }
-}
-
 /// One received message: sender, payload, layout.
 type Received = (PartyId, Vec<u8>, Vec<Part>);
 
 struct TestCtx {
-    me: PartyId,
-    tx: Vec<Option<Sender<Envelope>>>,
-    rx: Vec<Option<Receiver<Envelope>>>,
+    link: Link,
     rng: ChaCha20Rng,
-    depth: u32,
-    offline_depth: u32,
-    costs: Costs,
+    meter: Meter,
     steps: Vec<String>,
     received: Vec<Received>,
     opened: Vec<(String, Tensor<u64>)>,
 }
 
-impl TestCtx {
-    fn begin(&mut self) {
-        self.depth = 0;
-        self.offline_depth = 0;
-        self.costs = Costs::default();
-    }
-}
-
 impl Context for TestCtx {
     fn me(&self) -> PartyId {
-        self.me
+        self.link.me
     }
     fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
-        let (payload, parts) = msg.into_parts();
-        let bytes = payload.len() as u64;
-        let round = match traffic {
-            Traffic::Online => {
-                self.costs.online_msgs += 1;
-                self.costs.online_bytes += bytes;
-                let r = self.depth + 1;
-                self.costs.online_rounds = self.costs.online_rounds.max(r);
-                r
-            }
-            Traffic::Offline => {
-                self.costs.offline_msgs += 1;
-                self.costs.offline_bytes += bytes;
-                let r = self.offline_depth + 1;
-                self.costs.offline_rounds = self.costs.offline_rounds.max(r);
-                r
-            }
-        };
-        self.tx[to]
-            .as_ref()
-            .expect("link")
-            .send(Envelope {
-                payload,
-                parts,
-                traffic,
-                round,
-            })
-            .map_err(|_| ProtocolError::Transport(format!("party {to} has gone")))
+        self.link.send_metered(&mut self.meter, to, traffic, msg)
     }
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
-        // A generous bound only turns a protocol deadlock into a test failure instead of a hang.
-        let env = match self.rx[from]
-            .as_ref()
-            .expect("link")
-            .recv_timeout(Duration::from_secs(120))
-        {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(ProtocolError::Transport(format!(
-                    "party {} waits forever for {from} (deadlock)",
-                    self.me
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ProtocolError::Transport(format!("party {from} has gone")))
-            }
-        };
-        match env.traffic {
-            Traffic::Online => self.depth = self.depth.max(env.round),
-            Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
-        }
+        let env = self.link.recv_metered(&mut self.meter, from)?;
         self.received.push((from, env.payload.clone(), env.parts));
         Ok(env.payload)
     }
@@ -195,83 +108,40 @@ fn names(script: &[Act]) -> Vec<String> {
 
 /// Runs `script` under ABY3 with `settings` at every party.
 fn run(settings: &Settings, seed: u64, script: &[Act]) -> Run {
-    let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    let mut rx: Vec<Vec<Option<Receiver<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    for a in 0..PARTIES {
-        for b in 0..PARTIES {
-            if a != b {
-                let (s, r) = channel();
-                tx[a][b] = Some(s);
-                rx[b][a] = Some(r);
-            }
-        }
-    }
     let all = names(script);
-    let results: Vec<_> = std::thread::scope(|sc| {
-        let handles: Vec<_> = tx
-            .into_iter()
-            .zip(rx)
-            .enumerate()
-            .map(|(me, (tx, rx))| {
-                let all = &all;
-                sc.spawn(move || {
-                    let mut ctx = TestCtx {
-                        me,
-                        tx,
-                        rx,
-                        rng: ChaCha20Rng::seed_from_u64(
-                            seed.wrapping_mul(1000).wrapping_add(me as u64),
-                        ),
-                        depth: 0,
-                        offline_depth: 0,
-                        costs: Costs::default(),
-                        steps: vec![],
-                        received: vec![],
-                        opened: vec![],
-                    };
-                    let mut party = Aby3.party(me, &SEATS, settings);
-                    let mut costs = vec![];
-                    let mut received = vec![];
-                    let mut outputs = vec![];
-                    for act in script {
-                        ctx.begin();
-                        match act {
-                            Act::Input(name, v) => party
-                                .share_input(
-                                    &mut ctx,
-                                    name,
-                                    OWNER,
-                                    v.shape(),
-                                    (me == OWNER).then_some(v),
-                                )
-                                .expect("input"),
-                            Act::Public(name, v) => party.set_public(name, v.clone()),
-                            Act::Op(name, op) => party.run_op(&mut ctx, name, op).expect("op runs"),
-                            Act::Output(name) => {
-                                if let Some(v) =
-                                    party.reveal_to(&mut ctx, name, RECEIVER).expect("output")
-                                {
-                                    outputs.push(v);
-                                }
-                            }
-                        }
-                        costs.push(ctx.costs);
-                        received.push(std::mem::take(&mut ctx.received));
+    let results: Vec<_> = harness::spawn(PARTIES, seed, |link, rng| {
+        let me = link.me;
+        let mut ctx = TestCtx {
+            link,
+            rng,
+            meter: Meter::default(),
+            steps: vec![],
+            received: vec![],
+            opened: vec![],
+        };
+        let mut party = Aby3.party(me, &SEATS, settings);
+        let mut costs = vec![];
+        let mut received = vec![];
+        let mut outputs = vec![];
+        for act in script {
+            ctx.meter.begin();
+            match act {
+                Act::Input(name, v) => party
+                    .share_input(&mut ctx, name, OWNER, v.shape(), (me == OWNER).then_some(v))
+                    .expect("input"),
+                Act::Public(name, v) => party.set_public(name, v.clone()),
+                Act::Op(name, op) => party.run_op(&mut ctx, name, op).expect("op runs"),
+                Act::Output(name) => {
+                    if let Some(v) = party.reveal_to(&mut ctx, name, RECEIVER).expect("output") {
+                        outputs.push(v);
                     }
-                    let held: HashMap<String, Held> =
-                        all.iter().map(|n| (n.clone(), party.held(n))).collect();
-                    (costs, held, outputs, received, ctx.steps)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("party thread"))
-            .collect()
+                }
+            }
+            costs.push(ctx.meter.costs);
+            received.push(std::mem::take(&mut ctx.received));
+        }
+        let held: HashMap<String, Held> = all.iter().map(|n| (n.clone(), party.held(n))).collect();
+        (costs, held, outputs, received, ctx.steps)
     });
     let mut costs = vec![Costs::default(); script.len()];
     let mut out = Run {

@@ -6,17 +6,18 @@
 //! bytes and computes causal rounds as PROTOCOLS.md defines them (a message's round is 1 + the
 //! highest round its sender had received), restarted for the op after the key setup.
 
+mod harness;
+
+use harness::{Envelope, Link};
 use protocols::aby3::boolean_cost::{self as cost, Price};
 use protocols::aby3::rep::{self, next, Keys, Rep};
 use protocols::aby3::{boolean, circuit, nonlinear};
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::fixed::FixedConfig;
 use protocols::tensor::{self, Tensor};
-use protocols::{ProtocolError, Result};
+use protocols::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
 
 /// server0, server1, server2 sit at parties 2, 0, 3; party 1 is a bystander (no seat).
 const SEATS: [usize; 3] = [2, 0, 3];
@@ -25,13 +26,6 @@ const PARTIES: usize = 4;
 const TOP: u64 = 1 << 63;
 
 // ---------------------------------------------------------------- harness
-
-struct Envelope {
-    payload: Vec<u8>,
-    parts: Vec<Part>,
-    traffic: Traffic,
-    round: u32,
-}
 
 /// Online costs of one op, summed over all senders (rounds: the maximum).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +87,7 @@ impl View {
 }
 
 struct TestCtx {
-    me: PartyId,
-    tx: Vec<Option<Sender<Envelope>>>,
-    rx: Vec<Option<Receiver<Envelope>>>,
+    link: Link,
     rng: ChaCha20Rng,
     depth: u32,
     costs: Costs,
@@ -107,7 +99,7 @@ struct TestCtx {
 
 impl Context for TestCtx {
     fn me(&self) -> PartyId {
-        self.me
+        self.link.me
     }
     fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
         let (payload, parts) = msg.into_parts();
@@ -129,34 +121,19 @@ impl Context for TestCtx {
                 1
             }
         };
-        self.tx[to]
-            .as_ref()
-            .expect("link")
-            .send(Envelope {
+        self.link.send(
+            to,
+            Envelope {
                 payload,
                 parts,
                 traffic,
                 round,
-            })
-            .map_err(|_| ProtocolError::Transport(format!("party {to} has gone")))
+                abs_round: 0,
+            },
+        )
     }
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
-        let env = match self.rx[from]
-            .as_ref()
-            .expect("link")
-            .recv_timeout(Duration::from_secs(120))
-        {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(ProtocolError::Transport(format!(
-                    "party {} waits forever for {from} (deadlock)",
-                    self.me
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ProtocolError::Transport(format!("party {from} has gone")))
-            }
-        };
+        let env = self.link.recv(from)?;
         if env.traffic == Traffic::Online {
             self.depth = self.depth.max(env.round);
         }
@@ -205,59 +182,26 @@ struct Run<T> {
 
 /// Runs `f` at the three servers and a bystander after the key setup.
 fn run<T: Send>(seed: u64, f: impl Fn(&mut TestCtx, &mut Keys) -> Result<T> + Sync) -> Run<T> {
-    let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    let mut rx: Vec<Vec<Option<Receiver<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    for a in 0..PARTIES {
-        for b in 0..PARTIES {
-            if a != b {
-                let (s, r) = channel();
-                tx[a][b] = Some(s);
-                rx[b][a] = Some(r);
-            }
-        }
-    }
-    let results: Vec<_> = std::thread::scope(|sc| {
-        let handles: Vec<_> = tx
-            .into_iter()
-            .zip(rx)
-            .enumerate()
-            .map(|(me, (tx, rx))| {
-                let f = &f;
-                sc.spawn(move || {
-                    let mut ctx = TestCtx {
-                        me,
-                        tx,
-                        rx,
-                        rng: ChaCha20Rng::seed_from_u64(
-                            seed.wrapping_mul(1000).wrapping_add(me as u64),
-                        ),
-                        depth: 0,
-                        costs: Costs::default(),
-                        steps: vec![],
-                        paths: vec![],
-                        stack: vec![],
-                        view: View::default(),
-                    };
-                    let mut keys = Keys::setup(&mut ctx, &SEATS).expect("key setup");
-                    ctx.depth = 0;
-                    ctx.costs = Costs::default();
-                    ctx.steps.clear();
-                    ctx.paths.clear();
-                    ctx.view = View::default();
-                    let out = f(&mut ctx, &mut keys).expect("protocol runs");
-                    assert!(ctx.stack.is_empty(), "every sub-protocol left");
-                    (out, ctx.costs, ctx.steps, ctx.paths, ctx.view)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("party thread"))
-            .collect()
+    let results: Vec<_> = harness::spawn(PARTIES, seed, |link, rng| {
+        let mut ctx = TestCtx {
+            link,
+            rng,
+            depth: 0,
+            costs: Costs::default(),
+            steps: vec![],
+            paths: vec![],
+            stack: vec![],
+            view: View::default(),
+        };
+        let mut keys = Keys::setup(&mut ctx, &SEATS).expect("key setup");
+        ctx.depth = 0;
+        ctx.costs = Costs::default();
+        ctx.steps.clear();
+        ctx.paths.clear();
+        ctx.view = View::default();
+        let out = f(&mut ctx, &mut keys).expect("protocol runs");
+        assert!(ctx.stack.is_empty(), "every sub-protocol left");
+        (out, ctx.costs, ctx.steps, ctx.paths, ctx.view)
     });
     let mut costs = Costs::default();
     let (steps, paths) = (results[0].2.clone(), results[0].3.clone());

@@ -9,6 +9,9 @@
 //! received). Parties 0, 1, 2 are the servers, 3 the dealer, 4 the input provider, 5 the output
 //! receiver; every one of them runs the same program through `Additive.party(..)`.
 
+mod harness;
+
+use harness::{Envelope, Link};
 use protocols::additive::{cost, Additive};
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::cost::Cost;
@@ -21,8 +24,6 @@ use protocols::{ProtocolError, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
 
 const SEATS: [PartyId; 4] = [0, 1, 2, 3];
 const DEALER: PartyId = 3;
@@ -31,15 +32,6 @@ const RECEIVER: PartyId = 5;
 const PARTIES: usize = 6;
 
 // ---------------------------------------------------------------- harness
-
-struct Envelope {
-    payload: Vec<u8>,
-    parts: Vec<Part>,
-    traffic: Traffic,
-    /// Round relative to the sender's action start, and absolute (across the whole program).
-    round: u32,
-    abs_round: u32,
-}
 
 /// One action of a program, as every party runs it.
 #[derive(Clone, Debug)]
@@ -73,9 +65,7 @@ struct Record {
 }
 
 struct TestCtx {
-    me: PartyId,
-    tx: Vec<Option<Sender<Envelope>>>,
-    rx: Vec<Option<Receiver<Envelope>>>,
+    link: Link,
     rng: ChaCha20Rng,
     depth: u32,
     abs_depth: u32,
@@ -84,7 +74,7 @@ struct TestCtx {
 
 impl Context for TestCtx {
     fn me(&self) -> PartyId {
-        self.me
+        self.link.me
     }
     fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
         let (payload, parts) = msg.into_parts();
@@ -105,35 +95,19 @@ impl Context for TestCtx {
                 (0, 0)
             }
         };
-        self.tx[to]
-            .as_ref()
-            .expect("link")
-            .send(Envelope {
+        self.link.send(
+            to,
+            Envelope {
                 payload,
                 parts,
                 traffic,
                 round,
                 abs_round,
-            })
-            .map_err(|_| ProtocolError::Transport(format!("party {to} has gone")))
+            },
+        )
     }
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
-        let env = match self.rx[from]
-            .as_ref()
-            .expect("link")
-            .recv_timeout(Duration::from_secs(120))
-        {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(ProtocolError::Transport(format!(
-                    "party {} waits forever for {from} (deadlock)",
-                    self.me
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ProtocolError::Transport(format!("party {from} has gone")))
-            }
-        };
+        let env = self.link.recv(from)?;
         if env.traffic == Traffic::Online {
             self.depth = self.depth.max(env.round);
             self.abs_depth = self.abs_depth.max(env.abs_round);
@@ -170,83 +144,51 @@ struct Run {
 
 /// Runs `program` on all six parties with `settings`; `flaw` plants one at every party.
 fn run_with(program: &[Action], settings: &Settings, seed: u64, flaw: bool) -> Run {
-    let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    let mut rx: Vec<Vec<Option<Receiver<Envelope>>>> = (0..PARTIES)
-        .map(|_| (0..PARTIES).map(|_| None).collect())
-        .collect();
-    for a in 0..PARTIES {
-        for b in 0..PARTIES {
-            if a != b {
-                let (s, r) = channel();
-                tx[a][b] = Some(s);
-                rx[b][a] = Some(r);
-            }
+    let records: Vec<Vec<Record>> = harness::spawn(PARTIES, seed, |link, rng| {
+        let me = link.me;
+        let mut ctx = TestCtx {
+            link,
+            rng,
+            depth: 0,
+            abs_depth: 0,
+            rec: Record::default(),
+        };
+        let mut party = Additive.party(me, &SEATS, settings);
+        party.plant(Flaw::ReuseMask, flaw);
+        let mut out = Vec::new();
+        for action in program {
+            ctx.depth = 0;
+            ctx.rec = Record {
+                depth_before: ctx.abs_depth,
+                ..Record::default()
+            };
+            let name = match action {
+                Action::Input(name, v) => {
+                    let shape = v.shape().to_vec();
+                    let value = (me == OWNER).then_some(v);
+                    party
+                        .share_input(&mut ctx, name, OWNER, &shape, value)
+                        .expect("input");
+                    name
+                }
+                Action::Public(name, v) => {
+                    party.set_public(name, v.clone());
+                    name
+                }
+                Action::Op(name, op) => {
+                    party.run_op(&mut ctx, name, op).expect("op runs");
+                    name
+                }
+                Action::Output(name) => {
+                    ctx.rec.output = party.reveal_to(&mut ctx, name, RECEIVER).expect("output");
+                    name
+                }
+            };
+            ctx.rec.held = party.held(name);
+            ctx.rec.depth_after = ctx.abs_depth;
+            out.push(std::mem::take(&mut ctx.rec));
         }
-    }
-    let records: Vec<Vec<Record>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = tx
-            .into_iter()
-            .zip(rx)
-            .enumerate()
-            .map(|(me, (tx, rx))| {
-                sc.spawn(move || {
-                    let mut ctx = TestCtx {
-                        me,
-                        tx,
-                        rx,
-                        rng: ChaCha20Rng::seed_from_u64(
-                            seed.wrapping_mul(1000).wrapping_add(me as u64),
-                        ),
-                        depth: 0,
-                        abs_depth: 0,
-                        rec: Record::default(),
-                    };
-                    let mut party = Additive.party(me, &SEATS, settings);
-                    party.plant(Flaw::ReuseMask, flaw);
-                    let mut out = Vec::new();
-                    for action in program {
-                        ctx.depth = 0;
-                        ctx.rec = Record {
-                            depth_before: ctx.abs_depth,
-                            ..Record::default()
-                        };
-                        let name = match action {
-                            Action::Input(name, v) => {
-                                let shape = v.shape().to_vec();
-                                let value = (me == OWNER).then_some(v);
-                                party
-                                    .share_input(&mut ctx, name, OWNER, &shape, value)
-                                    .expect("input");
-                                name
-                            }
-                            Action::Public(name, v) => {
-                                party.set_public(name, v.clone());
-                                name
-                            }
-                            Action::Op(name, op) => {
-                                party.run_op(&mut ctx, name, op).expect("op runs");
-                                name
-                            }
-                            Action::Output(name) => {
-                                ctx.rec.output =
-                                    party.reveal_to(&mut ctx, name, RECEIVER).expect("output");
-                                name
-                            }
-                        };
-                        ctx.rec.held = party.held(name);
-                        ctx.rec.depth_after = ctx.abs_depth;
-                        out.push(std::mem::take(&mut ctx.rec));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("party thread"))
-            .collect()
+        out
     });
     for p in 1..PARTIES {
         for (k, r) in records[p].iter().enumerate() {

@@ -5,17 +5,18 @@
 //! them (a message's round is 1 + the highest round its sender had received; online and offline
 //! traffic each have their own depth, restarted for each op after the key setup).
 
+mod harness;
+
+use harness::{Costs, Link, Meter};
 use proptest::prelude::*;
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
 use protocols::pond::Placement;
 use protocols::ring::{OddRing, Ring, Zp};
 use protocols::securenn::{self, cost, Keys, Product, Variant};
 use protocols::tensor::{self, Tensor};
-use protocols::{ProtocolError, Result};
+use protocols::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
 
 const PLACE: Placement = Placement {
     server0: 0,
@@ -26,24 +27,6 @@ const L1: u64 = u64::MAX; // L − 1
 const P62: u64 = 1 << 62;
 
 // ---------------------------------------------------------------- harness
-
-struct Envelope {
-    payload: Vec<u8>,
-    parts: Vec<Part>,
-    traffic: Traffic,
-    round: u32,
-}
-
-/// Costs of one op, summed over all senders (rounds: the maximum).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Costs {
-    online_msgs: u64,
-    online_bytes: u64,
-    online_rounds: u32,
-    offline_msgs: u64,
-    offline_bytes: u64,
-    offline_rounds: u32,
-}
 
 impl Costs {
     fn online(msgs: u64, bytes: u64, rounds: u32) -> Self {
@@ -62,24 +45,12 @@ impl Costs {
             ..self
         }
     }
-    fn merge(&mut self, o: &Costs) {
-        self.online_msgs += o.online_msgs;
-        self.online_bytes += o.online_bytes;
-        self.online_rounds = self.online_rounds.max(o.online_rounds);
-        self.offline_msgs += o.offline_msgs;
-        self.offline_bytes += o.offline_bytes;
-        self.offline_rounds = self.offline_rounds.max(o.offline_rounds);
-    }
 }
 
 struct TestCtx {
-    me: PartyId,
-    tx: Vec<Option<Sender<Envelope>>>,
-    rx: Vec<Option<Receiver<Envelope>>>,
+    link: Link,
     rng: ChaCha20Rng,
-    depth: u32,
-    offline_depth: u32,
-    costs: Costs,
+    meter: Meter,
     steps: Vec<String>,
     /// (label, value) of everything recorded as opened at this party.
     opened: Vec<(String, Tensor<u64>)>,
@@ -123,9 +94,7 @@ impl View {
 
 impl TestCtx {
     fn begin_op(&mut self) {
-        self.depth = 0;
-        self.offline_depth = 0;
-        self.costs = Costs::default();
+        self.meter.begin();
         self.steps.clear();
         self.opened.clear();
         self.view = View::default();
@@ -134,60 +103,13 @@ impl TestCtx {
 
 impl Context for TestCtx {
     fn me(&self) -> PartyId {
-        self.me
+        self.link.me
     }
     fn send(&mut self, to: PartyId, _label: &str, traffic: Traffic, msg: Message) -> Result<()> {
-        let (payload, parts) = msg.into_parts();
-        let bytes = payload.len() as u64;
-        let round = match traffic {
-            Traffic::Online => {
-                self.costs.online_msgs += 1;
-                self.costs.online_bytes += bytes;
-                let r = self.depth + 1;
-                self.costs.online_rounds = self.costs.online_rounds.max(r);
-                r
-            }
-            Traffic::Offline => {
-                self.costs.offline_msgs += 1;
-                self.costs.offline_bytes += bytes;
-                let r = self.offline_depth + 1;
-                self.costs.offline_rounds = self.costs.offline_rounds.max(r);
-                r
-            }
-        };
-        self.tx[to]
-            .as_ref()
-            .expect("link")
-            .send(Envelope {
-                payload,
-                parts,
-                traffic,
-                round,
-            })
-            .map_err(|_| ProtocolError::Transport(format!("party {to} has gone")))
+        self.link.send_metered(&mut self.meter, to, traffic, msg)
     }
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
-        // A generous bound only turns a protocol deadlock into a test failure instead of a hang.
-        let env = match self.rx[from]
-            .as_ref()
-            .expect("link")
-            .recv_timeout(Duration::from_secs(120))
-        {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(ProtocolError::Transport(format!(
-                    "party {} waits forever for {from} (deadlock)",
-                    self.me
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ProtocolError::Transport(format!("party {from} has gone")))
-            }
-        };
-        match env.traffic {
-            Traffic::Online => self.depth = self.depth.max(env.round),
-            Traffic::Offline => self.offline_depth = self.offline_depth.max(env.round),
-        }
+        let env = self.link.recv_metered(&mut self.meter, from)?;
         self.view
             .received
             .push((from, env.payload.clone(), env.parts));
@@ -230,55 +152,20 @@ fn run_n<T: Send>(
     seed: u64,
     f: impl Fn(&mut TestCtx, &mut Keys) -> Result<T> + Sync,
 ) -> Run<T> {
-    let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..parties)
-        .map(|_| (0..parties).map(|_| None).collect())
-        .collect();
-    let mut rx: Vec<Vec<Option<Receiver<Envelope>>>> = (0..parties)
-        .map(|_| (0..parties).map(|_| None).collect())
-        .collect();
-    for a in 0..parties {
-        for b in 0..parties {
-            if a != b {
-                let (s, r) = channel();
-                tx[a][b] = Some(s);
-                rx[b][a] = Some(r);
-            }
-        }
-    }
-    let results: Vec<_> = std::thread::scope(|sc| {
-        let handles: Vec<_> = tx
-            .into_iter()
-            .zip(rx)
-            .enumerate()
-            .map(|(me, (tx, rx))| {
-                let f = &f;
-                sc.spawn(move || {
-                    let mut ctx = TestCtx {
-                        me,
-                        tx,
-                        rx,
-                        rng: ChaCha20Rng::seed_from_u64(
-                            seed.wrapping_mul(1000).wrapping_add(me as u64),
-                        ),
-                        depth: 0,
-                        offline_depth: 0,
-                        costs: Costs::default(),
-                        steps: vec![],
-                        opened: vec![],
-                        view: View::default(),
-                    };
-                    let mut keys = Keys::setup(&mut ctx, &PLACE).expect("key setup");
-                    let setup = ctx.costs;
-                    ctx.begin_op();
-                    let out = f(&mut ctx, &mut keys).expect("protocol runs");
-                    (out, ctx.costs, setup, ctx.steps, ctx.opened, ctx.view)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("party thread"))
-            .collect()
+    let results = harness::spawn(parties, seed, |link, rng| {
+        let mut ctx = TestCtx {
+            link,
+            rng,
+            meter: Meter::default(),
+            steps: vec![],
+            opened: vec![],
+            view: View::default(),
+        };
+        let mut keys = Keys::setup(&mut ctx, &PLACE).expect("key setup");
+        let setup = ctx.meter.costs;
+        ctx.begin_op();
+        let out = f(&mut ctx, &mut keys).expect("protocol runs");
+        (out, ctx.meter.costs, setup, ctx.steps, ctx.opened, ctx.view)
     });
     let mut costs = Costs::default();
     let mut setup = Costs::default();
@@ -818,9 +705,9 @@ fn bystanders_walk_the_steps_and_send_nothing() {
     let sa = share(&a, &mut rng);
     let run = run_n(4, 4, |ctx, keys| {
         let me = ctx.me();
-        let sent_before = ctx.costs;
+        let sent_before = ctx.meter.costs;
         let out = securenn::relu(ctx, &PLACE, keys, Variant::Secure, mine(&sa, me), &[3])?;
-        Ok((out, ctx.costs == sent_before || me != 3))
+        Ok((out, ctx.meter.costs == sent_before || me != 3))
     });
     assert!(run.out[3].0.is_none() && run.out[3].1);
     let outs: Vec<Option<Tensor<u64>>> = run.out.into_iter().map(|(o, _)| o).collect();
