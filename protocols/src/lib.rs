@@ -7,6 +7,7 @@
 //! - [`tensor`]: ring tensors, wire encoding, PRG expansion.
 //! - [`kernels`]: fast ring matmul / conv2d kernels.
 //! - [`fixed`]: fixed-point encoding and hazards.
+//! - [`clear`]: ReLU, MaxPool and argmax of public values, shared by the protocols.
 //! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
 //! - [`protocol`]: the protocol interface ([`protocol::Protocol`], [`protocol::Party`]) and the
 //!   registry of protocols scenarios can name.
@@ -18,6 +19,7 @@
 
 pub mod aby3;
 pub mod additive;
+pub mod clear;
 pub mod context;
 pub mod cost;
 pub mod error;

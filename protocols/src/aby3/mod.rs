@@ -322,9 +322,13 @@ impl Aby3Party {
         let one = 1u64 << self.fixed().frac_bits;
         if let Value::Public { value, .. } = self.get(x)?.clone() {
             self.step(ctx, &format!("{} of a public value (local)", op.kind()))?;
-            let value = value
-                .map(|v| exact_public(op, &v, out_shape, one))
-                .transpose()?;
+            let value = value.map(|v| match op {
+                Op::Relu(_) => crate::clear::relu(&v),
+                Op::MaxPool2d { kernel, stride, .. } => {
+                    crate::clear::maxpool2d(&v, *kernel, stride.unwrap_or(*kernel), out_shape)
+                }
+                _ => crate::clear::argmax(&v, out_shape, one),
+            });
             return Ok(Value::Public {
                 value,
                 shape: out_shape.to_vec(),
@@ -390,65 +394,5 @@ impl Aby3Party {
             share: result?,
             shape: out_shape.to_vec(),
         })
-    }
-}
-
-/// ReLU, MaxPool2d or Argmax of a public encoded tensor (the plaintext meaning, on the ring's
-/// signed reading; argmax indices scaled by `one` = 2^f).
-fn exact_public(op: &Op, v: &Tensor<u64>, out_shape: &[usize], one: u64) -> Result<Tensor<u64>> {
-    let signed = |e: u64| e as i64;
-    let shape_err = |e: ndarray::ShapeError| ProtocolError::Shape {
-        op: op.kind().into(),
-        detail: e.to_string(),
-    };
-    match op {
-        Op::Relu(_) => Ok(v.mapv(|e| if signed(e) < 0 { 0 } else { e })),
-        Op::MaxPool2d { kernel, stride, .. } => {
-            let s = stride.unwrap_or(*kernel);
-            let (n, c, h, w) = match v.shape() {
-                [n, c, h, w] => (*n, *c, *h, *w),
-                _ => {
-                    return Err(ProtocolError::Shape {
-                        op: "maxpool2d".into(),
-                        detail: "expects [n, c, h, w]".into(),
-                    })
-                }
-            };
-            let (oh, ow) = ((h - kernel) / s + 1, (w - kernel) / s + 1);
-            let mut out = Vec::with_capacity(n * c * oh * ow);
-            for b in 0..n {
-                for ch in 0..c {
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let mut best = i64::MIN;
-                            for di in 0..*kernel {
-                                for dj in 0..*kernel {
-                                    best = best.max(signed(v[[b, ch, i * s + di, j * s + dj]]));
-                                }
-                            }
-                            out.push(best as u64);
-                        }
-                    }
-                }
-            }
-            Tensor::from_shape_vec(ndarray::IxDyn(out_shape), out).map_err(shape_err)
-        }
-        _ => {
-            let k = *v.shape().last().unwrap_or(&1);
-            let flat: Vec<u64> = v.iter().copied().collect();
-            let idx: Vec<u64> = flat
-                .chunks(k.max(1))
-                .map(|row| {
-                    let mut best = 0;
-                    for (i, e) in row.iter().enumerate() {
-                        if signed(*e) > signed(row[best]) {
-                            best = i;
-                        }
-                    }
-                    (best as u64).wrapping_mul(one)
-                })
-                .collect();
-            Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx).map_err(shape_err)
-        }
     }
 }

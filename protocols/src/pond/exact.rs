@@ -6,9 +6,8 @@
 use super::{Nonlinear, PondParty, Value};
 use crate::context::Context;
 use crate::error::{ProtocolError, Result};
-use crate::program::first_max;
 use crate::securenn::{self, Keys, Variant};
-use crate::tensor::{self, Tensor};
+use crate::tensor;
 
 impl PondParty {
     fn securenn_variant(&self) -> Result<Variant> {
@@ -44,7 +43,7 @@ impl PondParty {
         match self.get(x)?.clone() {
             Value::Public { value, shape } => {
                 self.step(ctx, "relu of a public value (local)")?;
-                let value = value.map(|v| v.mapv(|e| (e as i64).max(0) as u64));
+                let value = value.map(|v| crate::clear::relu(&v));
                 Ok(Value::Public { value, shape })
             }
             Value::Private { share, shape } => {
@@ -70,18 +69,7 @@ impl PondParty {
         match self.get(x)?.clone() {
             Value::Public { value, .. } => {
                 self.step(ctx, "maxpool of a public value (local)")?;
-                let value = value.map(|v| {
-                    Tensor::from_shape_fn(ndarray::IxDyn(out_shape), |d| {
-                        let mut m = i64::MIN;
-                        for di in 0..kernel {
-                            for dj in 0..kernel {
-                                let e = v[[d[0], d[1], d[2] * stride + di, d[3] * stride + dj]];
-                                m = m.max(e as i64);
-                            }
-                        }
-                        m as u64
-                    })
-                });
+                let value = value.map(|v| crate::clear::maxpool2d(&v, kernel, stride, out_shape));
                 Ok(Value::Public {
                     value,
                     shape: out_shape.to_vec(),
@@ -123,21 +111,7 @@ impl PondParty {
         match self.get(x)?.clone() {
             Value::Public { value, .. } => {
                 self.step(ctx, "argmax of a public value (local)")?;
-                let value = value.map(|v| {
-                    let k = *v.shape().last().expect("validated: at least one axis");
-                    let idx: Vec<u64> = v
-                        .iter()
-                        .copied()
-                        .collect::<Vec<u64>>()
-                        .chunks(k)
-                        .map(|row| {
-                            let signed: Vec<i64> = row.iter().map(|e| *e as i64).collect();
-                            (first_max(&signed) as u64).wrapping_mul(one)
-                        })
-                        .collect();
-                    Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx)
-                        .expect("one index per row")
-                });
+                let value = value.map(|v| crate::clear::argmax(&v, out_shape, one));
                 Ok(Value::Public {
                     value,
                     shape: out_shape.to_vec(),

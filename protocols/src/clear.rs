@@ -1,0 +1,48 @@
+//! The exact nonlinear ops on a **public** encoded tensor, read as signed ring elements: what
+//! every protocol computes locally, in the clear, when the operand of ReLU, MaxPool2d or Argmax
+//! is public (Pond's SecureNN layers and ABY3 share these).
+
+use crate::program::first_max;
+use crate::tensor::Tensor;
+
+/// ReLU of an encoded tensor: negative elements (signed reading) become 0.
+pub fn relu(v: &Tensor<u64>) -> Tensor<u64> {
+    v.mapv(|e| (e as i64).max(0) as u64)
+}
+
+/// Max pooling of an encoded [n, c, h, w] tensor over `kernel`×`kernel` windows with `stride`,
+/// into `out_shape` (the program's shape rule has checked it).
+pub fn maxpool2d(
+    v: &Tensor<u64>,
+    kernel: usize,
+    stride: usize,
+    out_shape: &[usize],
+) -> Tensor<u64> {
+    Tensor::from_shape_fn(ndarray::IxDyn(out_shape), |d| {
+        let mut m = i64::MIN;
+        for di in 0..kernel {
+            for dj in 0..kernel {
+                let e = v[[d[0], d[1], d[2] * stride + di, d[3] * stride + dj]];
+                m = m.max(e as i64);
+            }
+        }
+        m as u64
+    })
+}
+
+/// The index of the first maximum along the last axis, times `one` (2^f, so the index is fixed
+/// point like every program value), in `out_shape`.
+pub fn argmax(v: &Tensor<u64>, out_shape: &[usize], one: u64) -> Tensor<u64> {
+    let k = *v.shape().last().expect("validated: at least one axis");
+    let idx: Vec<u64> = v
+        .iter()
+        .copied()
+        .collect::<Vec<u64>>()
+        .chunks(k)
+        .map(|row| {
+            let signed: Vec<i64> = row.iter().map(|e| *e as i64).collect();
+            (first_max(&signed) as u64).wrapping_mul(one)
+        })
+        .collect();
+    Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx).expect("one index per row")
+}
