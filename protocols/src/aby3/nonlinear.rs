@@ -7,7 +7,7 @@
 //! and returns the party's shares. Costs: `aby3::boolean_cost`.
 
 use super::boolean::{self, concat, flat, need, shaped, split};
-use super::rep::{self, Keys, Rep};
+use super::rep::{Keys, Rep};
 use crate::context::{within, Context, RingKind, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::fixed::FixedConfig;
@@ -34,9 +34,10 @@ pub const SIGMOID_PIVOTS: &str = "sigmoid pivots";
 /// Step: the sigmoid's pieces selected by the pivot bits, one product, summed.
 pub const SIGMOID_PIECES: &str = "sigmoid pieces";
 
-/// The ABY3 product of two arithmetic sharings of the same shape at server `i` (§3.2): local
-/// terms plus a zero-sharing, [`rep::reshare`]. One round, 3 messages of 8n bytes. Inside the
-/// caller's step; no truncation (callers multiply by integers: bits).
+/// The ABY3 product of two arithmetic sharings of the same shape at server `i` (§3.2):
+/// [`super::product::product`] (local terms plus a zero-sharing, then the reshare) for a server.
+/// One round, 3 messages of 8n bytes. Inside the caller's step; no truncation (callers multiply
+/// by integers: bits).
 fn product(
     ctx: &mut dyn Context,
     seats: &Seats,
@@ -46,11 +47,17 @@ fn product(
     y: &Rep,
     label: &str,
 ) -> Result<Rep> {
-    let z = rep::mul_local(x, y)?;
-    // Three products, two sums and the mask per element.
-    ctx.charge(6 * z.len() as u64);
-    let alpha = keys.zero(z.shape());
-    rep::reshare(ctx, seats, i, tensor::add(&z, &alpha)?, label)
+    debug_assert_eq!(keys.seat(), Some(i));
+    super::product::product(
+        ctx,
+        seats,
+        keys,
+        super::product::Bilinear::Elementwise,
+        Some(x),
+        Some(y),
+        label,
+    )?
+    .ok_or_else(|| crate::ProtocolError::Missing(format!("server {i} holds no PRF keys")))
 }
 
 /// **DReLU**: a boolean sharing of [x ≥ 0] (bit 0 of each word) for an arithmetic sharing of x
