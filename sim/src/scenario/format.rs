@@ -62,6 +62,18 @@ pub struct Scenario {
     pub metrics: Option<MetricsSpec>,
 }
 
+impl Scenario {
+    /// The scenario-wide settings its protocol receives ([`protocols::protocol::Settings`]).
+    pub fn settings(&self) -> protocols::protocol::Settings {
+        protocols::protocol::Settings {
+            fixed: self.fixed_point,
+            truncation: self.truncation,
+            input_sharing: self.input_sharing,
+            sigmoid: self.sigmoid,
+        }
+    }
+}
+
 /// Classification metrics: the argmax over the last axis of an output, compared with labels and
 /// with the plaintext shadow's argmax. Documented in `docs/scenario-format.md`, "metrics".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -229,12 +229,7 @@ impl Plan {
 
     /// The scenario-wide settings the protocol receives.
     pub fn settings(&self) -> protocols::protocol::Settings {
-        protocols::protocol::Settings {
-            fixed: self.scenario.fixed_point,
-            truncation: self.scenario.truncation,
-            input_sharing: self.scenario.input_sharing,
-            sigmoid: self.scenario.sigmoid,
-        }
+        self.scenario.settings()
     }
 
     /// The parties that hold shares (seats whose layout holds at least one share).
@@ -1119,12 +1114,7 @@ fn check_memory(source: &Source, plan: &Plan, budget: MemoryBudget) -> Result<u6
 ///
 /// [`Protocol::check_settings`]: protocols::protocol::Protocol::check_settings
 fn protocol_settings(source: &Source, scenario: &Scenario) -> Result<(), ScenarioError> {
-    let settings = protocols::protocol::Settings {
-        fixed: scenario.fixed_point,
-        truncation: scenario.truncation,
-        input_sharing: scenario.input_sharing,
-        sigmoid: scenario.sigmoid,
-    };
+    let settings = scenario.settings();
     if !scenario.protocol.sigmoids().contains(&scenario.sigmoid) {
         let names: Vec<String> = scenario
             .protocol
@@ -1180,12 +1170,7 @@ fn dealer_security(
 ) -> Result<Vec<String>, ScenarioError> {
     let fp = &scenario.fixed_point;
     let protocol = scenario.protocol.get();
-    let settings = protocols::protocol::Settings {
-        fixed: scenario.fixed_point,
-        truncation: scenario.truncation,
-        input_sharing: scenario.input_sharing,
-        sigmoid: scenario.sigmoid,
-    };
+    let settings = scenario.settings();
     let Some(first) = ops.iter().find_map(|o| match o {
         PlannedOp::Compute { name, op } if op_truncates(op, public, scenario.protocol) => {
             Some(name)
