@@ -77,8 +77,17 @@ impl Pond {
             int_bits,
             gap_bits,
             weak_security: true,
+            ring_bits: self.scenario.fixed_point.ring_bits,
         };
         self
+    }
+
+    /// An empty scenario over Z_2^128 with tf-encrypted's "high" fixed point
+    /// (`ring_bits: 128`, f = 32, int_bits 20; dealer truncation σ = 43 bits).
+    pub fn wide(seed: u64) -> Pond {
+        let mut p = Pond::new(seed);
+        p.scenario.fixed_point = FixedConfig::high();
+        p
     }
 
     /// Sets the protocol (Pond by default; SecureNN for exact ReLU, MaxPool and Argmax).

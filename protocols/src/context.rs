@@ -30,7 +30,8 @@ pub enum Traffic {
 pub enum RingKind {
     /// Z_2^64 (shares, masked values, fixed-point encodings).
     Z64,
-    /// Z_2^128 (recorded by its low 64 bits).
+    /// Z_2^128 (`ring_bits: 128`): 16 bytes per element on the wire; a record keeps each
+    /// element's low word in `values` and its high word beside it.
     Z128,
     /// The odd ring Z_(2^64 − 1).
     Odd,
@@ -68,7 +69,8 @@ impl RingKind {
         }
     }
 
-    /// Reads element `i` of `bytes` (little-endian; Z_2^128 by its low word).
+    /// Reads element `i` of `bytes` (little-endian; Z_2^128 by its low word, [`RingKind::high`]
+    /// gives the high one).
     pub fn element(self, bytes: &[u8], i: usize) -> u64 {
         let w = self.width();
         let e = &bytes[i * w..(i + 1) * w];
@@ -76,6 +78,17 @@ impl RingKind {
             1 => e[0] as u64,
             _ => u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
         }
+    }
+}
+
+impl RingKind {
+    /// The high word of element `i` of `bytes`, for a 16-byte ring (Z_2^128); 0 otherwise.
+    pub fn high(self, bytes: &[u8], i: usize) -> u64 {
+        if self.width() != 16 {
+            return 0;
+        }
+        let e = &bytes[i * 16 + 8..(i + 1) * 16];
+        u64::from_le_bytes(e.try_into().expect("8 bytes"))
     }
 }
 
@@ -194,6 +207,12 @@ pub trait Context {
     fn step(&mut self, name: &str) -> Result<()>;
     /// Records `value` (elements of ring `kind`, widened to u64) at the current step.
     fn record(&mut self, class: ValueClass, label: &str, kind: RingKind, value: &Tensor<u64>);
+    /// Records a Z_2^128 `value` ([`RingKind::Z128`]) at the current step. The default keeps
+    /// the low 64 bits of each element (what [`Context::record`] can hold); the simulator keeps
+    /// the high words too, so the trace shows 128-bit shares whole.
+    fn record_wide(&mut self, class: ValueClass, label: &str, value: &Tensor<u128>) {
+        self.record(class, label, RingKind::Z128, &value.mapv(|v| v as u64))
+    }
     /// Records this party's share (or local value) over Z_2^64 at the current step.
     fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
         self.record(ValueClass::Share, label, RingKind::Z64, share)

@@ -1,6 +1,7 @@
-//! Fixed-point encoding of reals into Z_2^64 and the bounds that keep it correct.
+//! Fixed-point encoding of reals into Z_2^ℓ (ℓ = `ring_bits`: 64, or 128 for tf-encrypted's
+//! int128 configurations) and the bounds that keep it correct.
 //!
-//! A real x is encoded as round(x · 2^f) mod 2^64 (two's complement for negatives). A product of
+//! A real x is encoded as round(x · 2^f) mod 2^ℓ (two's complement for negatives). A product of
 //! two encodings carries 2f fractional bits and must be truncated by f. Exceeding the bounds is a
 //! [`Hazard`], reported to the caller, never just printed.
 //!
@@ -8,7 +9,8 @@
 //! c = z + 2^k + r, r uniform on [0, 2^64 − 2^(k+1)) (`pond/truncate.rs`). c is within
 //! statistical distance 2^(k+1−64) of a value that does not depend on z, so the truncation has
 //! σ = 63 − k bits of statistical security ([`FixedConfig::statistical_security`]): 20 for
-//! tf-encrypted's 64-bit preset (16, 11). `gap_bits` is the lower bound σ is *required* to meet
+//! tf-encrypted's 64-bit preset (16, 11). Over Z_2^128 every 64 becomes 128: σ = 127 − k, 43 for
+//! the "high" preset (32, 20, [`FixedConfig::high`]). `gap_bits` is the lower bound σ is *required* to meet
 //! (int + 2f + gap + 1 ≤ 64 is σ ≥ gap), not σ itself; a scenario that truncates with the dealer
 //! also needs σ ≥ [`MIN_STATISTICAL_SECURITY`] unless it sets `weak_security`.
 
@@ -36,10 +38,19 @@ pub struct FixedConfig {
     /// tf-encrypted's 64-bit preset); the run's report then states the real σ.
     #[serde(default)]
     pub weak_security: bool,
+    /// ℓ, the ring Z_2^ℓ shares and encodings live in: 64 (the default) or 128 (tf-encrypted's
+    /// int128 configurations, e.g. [`FixedConfig::high`]). Every headroom rule below is taken
+    /// for this width; validation refuses any other value.
+    #[serde(default = "default_ring_bits")]
+    pub ring_bits: u32,
 }
 
 fn default_gap() -> u32 {
     20
+}
+
+fn default_ring_bits() -> u32 {
+    64
 }
 
 impl Default for FixedConfig {
@@ -52,6 +63,7 @@ impl Default for FixedConfig {
             int_bits: 11,
             gap_bits: 20,
             weak_security: false,
+            ring_bits: 64,
         }
     }
 }
@@ -114,6 +126,45 @@ impl std::fmt::Display for Hazard {
 }
 
 impl FixedConfig {
+    /// tf-encrypted's "high" preset for int128 rings: Z_2^128, 32 fractional and 20 integral
+    /// bits, 20 gap bits. Dealer truncation has σ = 127 − (20 + 64) = 43 bits.
+    pub fn high() -> Self {
+        FixedConfig {
+            frac_bits: 32,
+            int_bits: 20,
+            gap_bits: 20,
+            weak_security: false,
+            ring_bits: 128,
+        }
+    }
+
+    /// The ring width ℓ as validation reads it (anything but 128 is taken as 64 by the
+    /// arithmetic; [`FixedConfig::validate`] refuses it first).
+    fn ring(&self) -> u64 {
+        if self.ring_bits == 128 {
+            128
+        } else {
+            64
+        }
+    }
+
+    /// Encodes one real into Z_2^ℓ for the ring `R` (round(x · 2^f), two's complement;
+    /// saturating for inputs beyond the ring, which the bound checks report).
+    pub fn encode_in<R: crate::ring::Z2k>(&self, x: f64) -> R {
+        let v = (x * self.scale()).round();
+        let v = if v.is_finite() {
+            v.clamp(-1.7e38, 1.7e38) as i128
+        } else {
+            0
+        };
+        R::from_i128(v)
+    }
+
+    /// Decodes one element of ring `R` (read as signed) into a real.
+    pub fn decode_in<R: crate::ring::Z2k>(&self, v: R) -> f64 {
+        v.to_f64_signed() / self.scale()
+    }
+
     /// The scale 2^f as a float.
     pub fn scale(&self) -> f64 {
         (2f64).powi(self.frac_bits as i32)
@@ -162,38 +213,67 @@ impl FixedConfig {
     /// c = z + 2^k + r is within statistical distance 2^−σ of a value independent of z, per
     /// element. 0 when there is no room at all.
     pub fn statistical_security(&self) -> u32 {
-        63u32.saturating_sub(self.product_bits())
+        (self.ring() as u32 - 1).saturating_sub(self.product_bits())
     }
 
     /// Checks the configuration itself: the dealer-assisted truncation needs
     /// int + 2f + gap + 1 ≤ 64, i.e. σ ≥ gap_bits. The sums are taken in u64, so absurd values
     /// are refused, not overflowed.
+    ///
+    /// Every bound is for the ring width ℓ = `ring_bits` (64 or 128; anything else is refused):
+    /// 1 ≤ f ≤ ℓ/2 − 2, int + f < ℓ − 1, int + 2f < ℓ − 1, int + 2f + gap + 1 ≤ ℓ. At 128 bits
+    /// int + f must also stay below 63, so that every value at scale f (inputs, outputs, the
+    /// reconstructed results the reports decode) has an exact f64 reading of its signed value
+    /// whatever the width.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.ring_bits != 64 && self.ring_bits != 128 {
+            return Err(format!(
+                "ring_bits = {} is not a ring sharescope has: use 64 (Z_2^64, the default) or \
+                 128 (Z_2^128, tf-encrypted's int128 configurations)",
+                self.ring_bits
+            ));
+        }
+        let ring = self.ring();
         let (f, int, gap) = (
             u64::from(self.frac_bits),
             u64::from(self.int_bits),
             u64::from(self.gap_bits),
         );
-        if f == 0 || f > 30 {
-            return Err(format!("frac_bits = {f} must be between 1 and 30"));
+        let max_f = ring / 2 - 2;
+        if f == 0 || f > max_f {
+            return Err(format!("frac_bits = {f} must be between 1 and {max_f}"));
         }
-        if int + f >= 63 {
+        if int + f >= ring - 1 {
             return Err(format!(
-                "int_bits + frac_bits = {} leaves no room in a 64-bit ring (must be < 63)",
+                "int_bits + frac_bits = {} leaves no room in a {ring}-bit ring (must be < {})",
+                int + f,
+                ring - 1
+            ));
+        }
+        if ring > 64 && int + f >= 63 {
+            return Err(format!(
+                "int_bits + frac_bits = {} must stay below 63 so that values decode exactly \
+                 (the 128-bit ring is for the headroom of products, int_bits + 2·frac_bits)",
                 int + f
             ));
         }
         let k = int + 2 * f;
-        if k + 1 >= 64 {
+        if k + 1 >= ring {
             return Err(format!(
-                "int_bits + 2·frac_bits = {k} leaves no room for the truncation mask (must be < 63)"
+                "int_bits + 2·frac_bits = {k} leaves no room for the truncation mask (must be < {})",
+                ring - 1
             ));
         }
-        if k + gap + 1 > 64 {
+        if k + gap + 1 > ring {
             return Err(format!(
-                "int_bits + 2·frac_bits + gap_bits + 1 = {} exceeds 64: products would not leave the \
-                 truncation gap; lower int_bits, frac_bits or gap_bits",
-                k + gap + 1
+                "int_bits + 2·frac_bits + gap_bits + 1 = {} exceeds {ring}: products would not \
+                 leave the truncation gap; lower int_bits, frac_bits or gap_bits{}",
+                k + gap + 1,
+                if ring == 64 {
+                    ", or use ring_bits: 128"
+                } else {
+                    ""
+                }
             ));
         }
         Ok(())
@@ -265,6 +345,12 @@ impl FixedConfig {
     pub fn local_truncation_failure_probability(encoded_abs: f64) -> f64 {
         (encoded_abs.abs() / 2f64.powi(64)).min(1.0)
     }
+
+    /// [`FixedConfig::local_truncation_failure_probability`] in this configuration's ring:
+    /// |z|/2^ℓ (2^-64 times smaller over Z_2^128).
+    pub fn local_failure_probability(&self, encoded_abs: f64) -> f64 {
+        (encoded_abs.abs() / 2f64.powi(self.ring() as i32)).min(1.0)
+    }
 }
 
 /// Decodes a public or reconstructed encoded tensor to reals.
@@ -320,6 +406,7 @@ mod tests {
             int_bits: 3,
             gap_bits: 0,
             weak_security: false,
+            ring_bits: 64,
         };
         assert!(bad.validate().unwrap_err().contains("no room"));
     }
@@ -332,6 +419,7 @@ mod tests {
             int_bits: 10,
             gap_bits: 20,
             weak_security: false,
+            ring_bits: 64,
         };
         assert!(bad.validate().unwrap_err().contains("exceeds 64"));
     }

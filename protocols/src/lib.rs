@@ -7,6 +7,7 @@
 //! - [`tensor`]: ring tensors, wire encoding, PRG expansion.
 //! - [`kernels`]: fast ring matmul / conv2d kernels.
 //! - [`fixed`]: fixed-point encoding and hazards.
+//! - [`encoded`]: a tensor tagged with its ring (Z_2^64 or Z_2^128), the protocol interface's value.
 //! - [`clear`]: ReLU, MaxPool and argmax of public values, shared by the protocols.
 //! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
 //! - [`protocol`]: the protocol interface ([`protocol::Protocol`], [`protocol::Party`]) and the
@@ -22,6 +23,7 @@ pub mod additive;
 pub mod clear;
 pub mod context;
 pub mod cost;
+pub mod encoded;
 pub mod error;
 pub mod fixed;
 pub mod kernels;

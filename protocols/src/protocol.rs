@@ -15,10 +15,10 @@
 
 use crate::context::{Context, PartyId, RingKind};
 use crate::cost::{Cost, Flow};
+pub use crate::encoded::Encoded;
 use crate::error::Result;
 use crate::fixed::{FixedConfig, Hazard};
 use crate::program::Op;
-use crate::tensor::Tensor;
 
 pub use crate::fixed::{decode_tensor, encode_tensor};
 pub use crate::pond::{Approximation, InputSharing, Truncation};
@@ -82,15 +82,15 @@ pub enum Held {
     #[default]
     Nothing,
     /// The party's shares of a secret value, in the order of [`Protocol::share_layout`]
-    /// (Pond: one share; ABY3: (x_i, x_{i+1})).
-    Shares(Vec<Tensor<u64>>),
-    /// The value in the clear (fixed-point encoded).
-    Public(Tensor<u64>),
+    /// (Pond: one share; ABY3: (x_i, x_{i+1})), each in the run's ring.
+    Shares(Vec<Encoded>),
+    /// The value in the clear (fixed-point encoded in the run's ring).
+    Public(Encoded),
 }
 
 impl Held {
     /// The first tensor held (a share or the public value), if any.
-    pub fn first(&self) -> Option<&Tensor<u64>> {
+    pub fn first(&self) -> Option<&Encoded> {
         match self {
             Held::Nothing => None,
             Held::Shares(s) => s.first(),
@@ -281,8 +281,10 @@ pub trait CostModel {
 /// One party's state while a program runs under a protocol. Every party runs the same ops in the
 /// same order and walks the same [`Context::step`]s in each (ARCHITECTURE.md, invariant 1).
 pub trait Party: Send {
-    /// Stores a public value every party knows (a public input).
-    fn set_public(&mut self, name: &str, value: Tensor<u64>);
+    /// Stores a public value every party knows (a public input), encoded in the run's ring
+    /// ([`Encoded::encode`] with the scenario's `fixed_point`). A value of another ring is an
+    /// error.
+    fn set_public(&mut self, name: &str, value: Encoded) -> Result<()>;
     /// Shares `owner`'s input `name` of `shape`; `value` is the encoded data at the owner only.
     fn share_input(
         &mut self,
@@ -290,7 +292,7 @@ pub trait Party: Send {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Encoded>,
     ) -> Result<()>;
     /// Runs program op `op`, storing its result under `name`.
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()>;
@@ -300,7 +302,7 @@ pub trait Party: Send {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>>;
+    ) -> Result<Option<Encoded>>;
     /// What this party holds of `name`.
     fn held(&self, name: &str) -> Held;
     /// Switches a planted flaw on or off for the next op (tests only; default: ignored).
@@ -317,8 +319,9 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn security(&self) -> Security;
     /// The seats it needs filled, in order (a [`Seats`] slice is indexed by this).
     fn roles(&self) -> &'static [Role];
-    /// The ring of every share, and how many shares each seat holds
-    /// (`layout[k]` for `roles()[k]`; 0 for a dealer).
+    /// The ring of every share at 64 bits, and how many shares each seat holds
+    /// (`layout[k]` for `roles()[k]`; 0 for a dealer). With `ring_bits: 128` the shares are over
+    /// Z_2^128 ([`RingKind::Z128`]) and the layout is the same.
     fn share_layout(&self) -> (RingKind, &'static [usize]);
     /// `Ok` if the protocol runs `op`, else why not and what to use instead (validation puts it
     /// in a located error naming the protocol and the op).
@@ -330,7 +333,7 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party>;
     /// A value from what every party held of it (`held[p]` for party `p`), if enough of them
     /// did; the public value if it is public.
-    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>>;
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Encoded>;
     /// The protocol's cost formulas, fresh for a plan.
     fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel>;
     /// The explain pane's text for a step (by the step's name, without an op prefix), if the
@@ -339,10 +342,12 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
         None
     }
     /// `Ok` if the protocol runs under `settings`, else why not and what to choose instead
-    /// (validation puts it in an error located at the setting). Default: every setting is
-    /// fine. Additive refuses `truncation: Local`, which is wrong half the time for three shares.
-    fn check_settings(&self, _settings: &Settings) -> std::result::Result<(), String> {
-        Ok(())
+    /// (validation puts it in an error located at the setting). Default: every setting but
+    /// `ring_bits: 128` is fine ([`refuse_wide_ring`]: a protocol runs over Z_2^128 only once it
+    /// says so by overriding this; Pond does). Additive refuses `truncation: Local`, which is
+    /// wrong half the time for three shares.
+    fn check_settings(&self, settings: &Settings) -> std::result::Result<(), String> {
+        refuse_wide_ring(self.name(), settings)
     }
 
     /// The name `compare --protocols` and its table use (lower case; `securenn-shortcut`).
@@ -437,7 +442,7 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
             .collect();
         if settings.truncation == Truncation::Local {
             let encoded = pre_truncation * cfg.scale() * cfg.scale();
-            let p = FixedConfig::local_truncation_failure_probability(encoded);
+            let p = cfg.local_failure_probability(encoded);
             if p * elements as f64 >= 1e-4 {
                 out.push(Hazard::LocalTruncationFailure {
                     probability: p,
@@ -452,6 +457,19 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     fn share_name(&self, _seat: usize, _k: usize) -> Option<String> {
         None
     }
+}
+
+/// The refusal of `ring_bits: 128` by a protocol that runs over Z_2^64 only (`Ok` at 64
+/// bits): what validation puts in its error located at `fixed_point`.
+pub fn refuse_wide_ring(name: &str, settings: &Settings) -> std::result::Result<(), String> {
+    if settings.fixed.ring_bits == 64 {
+        return Ok(());
+    }
+    Err(format!(
+        "{name} runs over Z_2^64 only, not ring_bits: {}\n\
+         use ring_bits: 64, or `protocol: Pond` for Z_2^128",
+        settings.fixed.ring_bits
+    ))
 }
 
 /// Every protocol a scenario can name, in the order `sharescope man` and `compare` list them.

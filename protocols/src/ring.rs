@@ -177,6 +177,107 @@ impl Ring for u128 {
     }
 }
 
+/// A ring Z_2^k of machine words (Z_2^64 = [`u64`], Z_2^128 = [`u128`]): the rings fixed-point
+/// shares live in. Adds what fixed point and truncation need beyond [`Ring`] — the width, shifts,
+/// powers of two, order — and the ring's place in [`crate::encoded::Encoded`], the ring-tagged
+/// value at the protocol interface. Pond's (and Additive's, ABY3's arithmetic) kernels are
+/// written once over `R: Z2k` and instantiated for both widths (ARCHITECTURE.md, "Ring width").
+pub trait Z2k: Ring + Ord + std::hash::Hash {
+    /// k: the ring is Z_2^k.
+    const BITS: u32;
+    /// Logical right shift by `f` (< BITS).
+    fn shr(self, f: u32) -> Self;
+    /// Arithmetic right shift by `f` (< BITS): the element read as signed, floor-divided by 2^f.
+    fn sar(self, f: u32) -> Self;
+    /// 2^e, or `None` when e ≥ BITS.
+    fn pow2(e: u32) -> Option<Self>;
+    /// The element read as signed (two's complement), as a float.
+    fn to_f64_signed(self) -> f64;
+    /// Wraps a tensor of this ring into the ring-tagged [`crate::encoded::Encoded`].
+    fn wrap(t: crate::tensor::Tensor<Self>) -> crate::encoded::Encoded;
+    /// The tensor inside `e` if `e` is over this ring.
+    fn unwrap(e: &crate::encoded::Encoded) -> Option<&crate::tensor::Tensor<Self>>;
+    /// Records `value` (a share, an opened value or something dealt) at the current step of
+    /// `ctx`, in this ring ([`crate::context::Context::record`] for Z_2^64,
+    /// [`crate::context::Context::record_wide`] for Z_2^128).
+    fn record(
+        ctx: &mut dyn crate::context::Context,
+        class: crate::context::ValueClass,
+        label: &str,
+        value: &crate::tensor::Tensor<Self>,
+    );
+}
+
+impl Z2k for u64 {
+    const BITS: u32 = 64;
+    #[inline(always)]
+    fn shr(self, f: u32) -> Self {
+        self >> f
+    }
+    #[inline(always)]
+    fn sar(self, f: u32) -> Self {
+        ((self as i64) >> f) as u64
+    }
+    fn pow2(e: u32) -> Option<Self> {
+        1u64.checked_shl(e)
+    }
+    fn to_f64_signed(self) -> f64 {
+        self as i64 as f64
+    }
+    fn wrap(t: crate::tensor::Tensor<Self>) -> crate::encoded::Encoded {
+        crate::encoded::Encoded::Z64(t)
+    }
+    fn unwrap(e: &crate::encoded::Encoded) -> Option<&crate::tensor::Tensor<Self>> {
+        match e {
+            crate::encoded::Encoded::Z64(t) => Some(t),
+            crate::encoded::Encoded::Z128(_) => None,
+        }
+    }
+    fn record(
+        ctx: &mut dyn crate::context::Context,
+        class: crate::context::ValueClass,
+        label: &str,
+        value: &crate::tensor::Tensor<Self>,
+    ) {
+        ctx.record(class, label, crate::context::RingKind::Z64, value)
+    }
+}
+
+impl Z2k for u128 {
+    const BITS: u32 = 128;
+    #[inline(always)]
+    fn shr(self, f: u32) -> Self {
+        self >> f
+    }
+    #[inline(always)]
+    fn sar(self, f: u32) -> Self {
+        ((self as i128) >> f) as u128
+    }
+    fn pow2(e: u32) -> Option<Self> {
+        1u128.checked_shl(e)
+    }
+    fn to_f64_signed(self) -> f64 {
+        self as i128 as f64
+    }
+    fn wrap(t: crate::tensor::Tensor<Self>) -> crate::encoded::Encoded {
+        crate::encoded::Encoded::Z128(t)
+    }
+    fn unwrap(e: &crate::encoded::Encoded) -> Option<&crate::tensor::Tensor<Self>> {
+        match e {
+            crate::encoded::Encoded::Z128(t) => Some(t),
+            crate::encoded::Encoded::Z64(_) => None,
+        }
+    }
+    fn record(
+        ctx: &mut dyn crate::context::Context,
+        class: crate::context::ValueClass,
+        label: &str,
+        value: &crate::tensor::Tensor<Self>,
+    ) {
+        ctx.record_wide(class, label, value)
+    }
+}
+
 /// An element of the odd ring Z_{2^64 − 1} (SecureNN's ShareConvert target).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
 pub struct OddRing(pub u64);

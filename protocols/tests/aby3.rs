@@ -11,6 +11,7 @@ mod harness;
 use harness::{Costs, Link, Meter};
 use protocols::aby3::{self, cost, rep, Aby3};
 use protocols::context::{Context, Message, Part, PartyId, RingKind, Traffic, ValueClass};
+use protocols::encoded::Encoded;
 use protocols::fixed::FixedConfig;
 use protocols::pond::{InputSharing, Truncation};
 use protocols::program::{infer_shape, Op};
@@ -127,13 +128,19 @@ fn run(settings: &Settings, seed: u64, script: &[Act]) -> Run {
             ctx.meter.begin();
             match act {
                 Act::Input(name, v) => party
-                    .share_input(&mut ctx, name, OWNER, v.shape(), (me == OWNER).then_some(v))
+                    .share_input(
+                        &mut ctx,
+                        name,
+                        OWNER,
+                        v.shape(),
+                        (me == OWNER).then(|| v.clone().into()).as_ref(),
+                    )
                     .expect("input"),
-                Act::Public(name, v) => party.set_public(name, v.clone()),
+                Act::Public(name, v) => party.set_public(name, v.clone().into()).expect("public"),
                 Act::Op(name, op) => party.run_op(&mut ctx, name, op).expect("op runs"),
                 Act::Output(name) => {
                     if let Some(v) = party.reveal_to(&mut ctx, name, RECEIVER).expect("output") {
-                        outputs.push(v);
+                        outputs.push(v.as_z64().expect("over Z_2^64").clone());
                     }
                 }
             }
@@ -177,6 +184,7 @@ impl Run {
     fn value(&self, name: &str) -> Tensor<u64> {
         let held: Vec<Held> = (0..PARTIES).map(|p| self.held[p][name].clone()).collect();
         Aby3.reconstruct(&SEATS, &held)
+            .and_then(|v| v.as_z64().cloned())
             .unwrap_or_else(|| panic!("`{name}` reconstructs"))
     }
 }
@@ -631,7 +639,7 @@ fn key_setup_happens_once_at_the_first_op_that_needs_it() {
 
 #[test]
 fn reconstruct_checks_that_the_pairs_agree() {
-    let t = |v: u64| Tensor::from_shape_vec(vec![1], vec![v]).unwrap();
+    let t = |v: u64| Encoded::from(Tensor::from_shape_vec(vec![1], vec![v]).unwrap());
     let pair = |a, b| Held::Shares(vec![t(a), t(b)]);
     // Components 1, 2, 3: server i holds (x_i, x_{i+1}); seats [2, 0, 3].
     let mut held = vec![Held::Nothing; PARTIES];
@@ -780,7 +788,8 @@ fn what_each_server_receives_does_not_depend_on_the_secrets() {
                     for (r, h) in [(&ra, &mut ha[k]), (&rb, &mut hb[k])] {
                         if let Held::Shares(s) = &r.held[p][name] {
                             let e = h.entry((p, vi, 0, false)).or_insert([0; 16]);
-                            for (a, b) in s[0].iter().zip(s[1].iter()) {
+                            let (s0, s1) = (s[0].as_z64().unwrap(), s[1].as_z64().unwrap());
+                            for (a, b) in s0.iter().zip(s1.iter()) {
                                 pair_sum(e, *a, *b);
                             }
                         }
@@ -903,6 +912,7 @@ fn trunc1_fails_at_the_rate_of_the_formula_and_trunc2_does_not() {
             int_bits: 28,
             gap_bits: 0,
             weak_security: true,
+            ring_bits: 64,
         },
         truncation: Truncation::Dealer,
         input_sharing: InputSharing::Seeded,
@@ -941,6 +951,7 @@ fn truncation_hazards_and_limits() {
         int_bits: 12,
         gap_bits: 0,
         weak_security: true,
+        ring_bits: 64,
     };
     assert!(aby3::truncate::check_trunc2(&tight)
         .unwrap_err()
@@ -1050,7 +1061,10 @@ fn the_product_share_a_server_receives_is_masked_by_alpha_alone() {
         let r = run(&st, seed, &script);
         let s1 = SEATS[1];
         let pair = |name: &str| match &r.held[s1][name] {
-            Held::Shares(s) => (s[0].clone(), s[1].clone()),
+            Held::Shares(s) => (
+                s[0].as_z64().unwrap().clone(),
+                s[1].as_z64().unwrap().clone(),
+            ),
             _ => panic!("server1 holds shares"),
         };
         let ((x1, x2), (y1, y2)) = (pair("x"), pair("y"));

@@ -165,14 +165,14 @@ fn run_with(program: &[Action], settings: &Settings, seed: u64, flaw: bool) -> R
             let name = match action {
                 Action::Input(name, v) => {
                     let shape = v.shape().to_vec();
-                    let value = (me == OWNER).then_some(v);
+                    let value = (me == OWNER).then(|| v.clone().into());
                     party
-                        .share_input(&mut ctx, name, OWNER, &shape, value)
+                        .share_input(&mut ctx, name, OWNER, &shape, value.as_ref())
                         .expect("input");
                     name
                 }
                 Action::Public(name, v) => {
-                    party.set_public(name, v.clone());
+                    party.set_public(name, v.clone().into()).expect("public");
                     name
                 }
                 Action::Op(name, op) => {
@@ -180,7 +180,10 @@ fn run_with(program: &[Action], settings: &Settings, seed: u64, flaw: bool) -> R
                     name
                 }
                 Action::Output(name) => {
-                    ctx.rec.output = party.reveal_to(&mut ctx, name, RECEIVER).expect("output");
+                    ctx.rec.output = party
+                        .reveal_to(&mut ctx, name, RECEIVER)
+                        .expect("output")
+                        .map(|v| v.as_z64().expect("over Z_2^64").clone());
                     name
                 }
             };
@@ -215,6 +218,7 @@ impl Run {
         let held: Vec<Held> = self.records.iter().map(|r| r[k].held.clone()).collect();
         Additive
             .reconstruct(&SEATS, &held)
+            .and_then(|v| v.as_z64().cloned())
             .unwrap_or_else(|| panic!("action {k} reconstructs"))
     }
 }
@@ -534,7 +538,7 @@ fn reveal_opens_to_the_servers_only() {
     let program = vec![input("x", x.clone()), op("o", Op::Reveal(s("x")))];
     let r = run(&program, 7);
     for p in 0..3 {
-        assert_eq!(r.records[p][1].held, Held::Public(x.clone()));
+        assert_eq!(r.records[p][1].held, Held::Public(x.clone().into()));
     }
     for p in [DEALER, OWNER, RECEIVER] {
         assert_eq!(r.records[p][1].held, Held::Nothing);
@@ -647,7 +651,9 @@ fn unsupported_ops_are_refused_by_the_party_too() {
         fn record(&mut self, _: ValueClass, _: &str, _: RingKind, _: &Tensor<u64>) {}
         fn charge(&mut self, _: u64) {}
     }
-    ctx_party.set_public("x", tensor::zeros(&[2]));
+    ctx_party
+        .set_public("x", tensor::zeros::<u64>(&[2]).into())
+        .unwrap();
     let err = ctx_party
         .run_op(&mut Nowhere, "r", &Op::Relu(s("x")))
         .unwrap_err();
@@ -895,7 +901,9 @@ fn the_dealers_view_is_the_same_bit_for_bit_whatever_the_secrets() {
 #[test]
 fn a_party_without_its_seats_refuses_instead_of_sending_nowhere() {
     let mut party = Additive.party(0, &SEATS[..2], &settings());
-    party.set_public("x", tensor::zeros(&[2]));
+    party
+        .set_public("x", tensor::zeros::<u64>(&[2]).into())
+        .unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(0);
     struct Silent<'a>(&'a mut ChaCha20Rng);
     impl Context for Silent<'_> {

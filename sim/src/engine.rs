@@ -10,8 +10,8 @@ use crate::trace::{OpRecord, OpStats, PartyStep, StepRecord, Trace};
 use ndarray::ArrayD;
 use protocols::context::Traffic;
 use protocols::error::ProtocolError;
-use protocols::protocol::{decode_tensor, encode_tensor, Flaw, Held};
-use protocols::tensor::{self, Tensor};
+use protocols::protocol::{Encoded, Flaw, Held};
+use protocols::tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
@@ -164,18 +164,24 @@ fn party_main(
     let mut party = plan.protocol().party(ctx.me, &plan.seats, &settings);
     // A party encodes only what it knows: public inputs and its own.
     let me = ctx.me;
-    let mut encoded: HashMap<&str, Tensor<u64>> = plan
+    // In the ring the scenario's `fixed_point.ring_bits` names.
+    let mut encoded: HashMap<&str, Encoded> = plan
         .inputs
         .iter()
         .filter(|i| i.owner.is_none() || i.owner == Some(me))
-        .map(|i| (i.name.as_str(), encode_tensor(&cfg.fixed, &inputs[&i.name])))
+        .map(|i| {
+            (
+                i.name.as_str(),
+                Encoded::encode(&cfg.fixed, &inputs[&i.name]),
+            )
+        })
         .collect();
     drop(inputs);
     for inp in plan.inputs.iter().filter(|i| i.owner.is_none()) {
         let v = encoded
             .remove(inp.name.as_str())
             .expect("public inputs are encoded");
-        party.set_public(&inp.name, v);
+        party.set_public(&inp.name, v)?;
     }
     for (i, op) in plan.ops.iter().enumerate() {
         ctx.begin_op(i);
@@ -680,7 +686,7 @@ impl Simulation {
                         }))
                     }
                 };
-                let values = tensor::into_row_major(decode_tensor(&cfg, t));
+                let values = tensor::into_row_major(t.decode(&cfg));
                 let plaintext = tensor::into_row_major(self.shadow[name].clone());
                 let max_abs_error = values
                     .iter()
@@ -864,7 +870,7 @@ fn reconstruct(plan: &Plan, i: usize, logs: &mut [PartyLog]) -> Option<ArrayD<f6
     let cfg = plan.scenario.fixed_point;
     if let PlannedOp::Output { to, .. } = &plan.ops[i] {
         let held = logs.get(*to)?.op_outputs.get(i)?;
-        return held.first().map(|t| decode_tensor(&cfg, t));
+        return held.first().map(|t| t.decode(&cfg));
     }
     // Moved out of the logs for the call and back after: no share is copied.
     let mut held: Vec<Held> = logs
@@ -882,7 +888,7 @@ fn reconstruct(plan: &Plan, i: usize, logs: &mut [PartyLog]) -> Option<ArrayD<f6
             *slot = std::mem::take(h);
         }
     }
-    Some(decode_tensor(&cfg, &value?))
+    Some(value?.decode(&cfg))
 }
 
 /// The largest absolute and relative error of `got` against `want` (same shape).

@@ -805,6 +805,15 @@ impl Context for SimContext {
         }
     }
 
+    fn record_wide(&mut self, class: ValueClass, label: &str, value: &Tensor<u128>) {
+        let rec = ValueRecord::new_wide(label, value, self.max_values);
+        match class {
+            ValueClass::Share => self.current.shares.push(rec),
+            ValueClass::Opened => self.current.opened.push(rec),
+            ValueClass::Dealt => self.current.dealt.push(rec),
+        }
+    }
+
     fn enter(&mut self, name: &str) {
         let path = Arc::make_mut(&mut self.path);
         path.names.push(name.to_string());

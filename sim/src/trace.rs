@@ -45,8 +45,12 @@ pub struct ValueRecord {
     pub kind: RingKind,
     /// Shape.
     pub shape: Vec<usize>,
-    /// The first `min(len, max_values)` raw ring elements.
+    /// The first `min(len, max_values)` raw ring elements (for Z_2^128: their low words).
     pub values: Vec<u64>,
+    /// For Z_2^128 ([`RingKind::Z128`]): the high word of each element of `values` (element i
+    /// is `high[i] · 2^64 + values[i]`); empty for every other ring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub high: Vec<u64>,
     /// Whether `values` holds every element.
     pub complete: bool,
     /// A hash of all elements (FNV-style, one 64-bit word at a time), to compare large values
@@ -71,9 +75,35 @@ impl ValueRecord {
             kind,
             shape: t.shape().to_vec(),
             values: t.iter().take(max_values).copied().collect(),
+            high: Vec::new(),
             complete: t.len() <= max_values,
             hash,
         }
+    }
+
+    /// Records a Z_2^128 tensor `t` whole (low words in `values`, high words in `high`),
+    /// keeping at most `max_values` elements; the hash runs over both words of each element.
+    pub fn new_wide(label: &str, t: &protocols::tensor::Tensor<u128>, max_values: usize) -> Self {
+        let words = |v: &u128| [*v as u64, (*v >> 64) as u64];
+        ValueRecord {
+            label: label.to_string(),
+            kind: RingKind::Z128,
+            shape: t.shape().to_vec(),
+            values: t.iter().take(max_values).map(|&v| v as u64).collect(),
+            high: t
+                .iter()
+                .take(max_values)
+                .map(|&v| (v >> 64) as u64)
+                .collect(),
+            complete: t.len() <= max_values,
+            hash: fnv1a(t.iter().flat_map(words)),
+        }
+    }
+
+    /// Element `i` whole: `high[i] · 2^64 + values[i]` (just `values[i]` outside Z_2^128).
+    pub fn wide(&self, i: usize) -> u128 {
+        let hi = self.high.get(i).copied().unwrap_or(0) as u128;
+        (hi << 64) | self.values[i] as u128
     }
 }
 
@@ -97,6 +127,12 @@ impl ValueRecord {
                 let w = p.kind.width();
                 let hash = match w {
                     1 => fnv1a(bytes.iter().map(|&b| b as u64)),
+                    // Both words of every Z_2^128 element, as `new_wide` hashes them.
+                    16 => fnv1a(
+                        bytes
+                            .chunks_exact(8)
+                            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+                    ),
                     _ => fnv1a(
                         bytes
                             .chunks_exact(w)
@@ -110,6 +146,13 @@ impl ValueRecord {
                     values: (0..n.min(max_values))
                         .map(|i| p.kind.element(bytes, i))
                         .collect(),
+                    high: if w == 16 {
+                        (0..n.min(max_values))
+                            .map(|i| p.kind.high(bytes, i))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                     complete: n <= max_values,
                     hash,
                 }

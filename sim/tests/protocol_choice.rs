@@ -134,3 +134,47 @@ fn the_piecewise_sigmoid_is_abys_and_refused_elsewhere_with_a_located_error() {
         );
     }
 }
+
+/// `fixed_point.ring_bits`: 64 (the default) or 128; anything else is refused at the field, and
+/// a protocol that runs over Z_2^64 only refuses 128 at the field with what to do instead.
+#[test]
+fn ring_bits_is_64_or_128_and_protocols_without_z2_128_refuse_it_at_the_field() {
+    let with = |protocol: &str, fixed: &str| {
+        scenario(protocol, "").replace(
+            "fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),",
+            &format!("fixed_point: {fixed},"),
+        )
+    };
+    let high = "(\n        ring_bits: 128, frac_bits: 32, int_bits: 20)";
+    // Line 4 of the scenario holds `fixed_point`; `ring_bits` is on the line after.
+    let err = load(&with(
+        "Pond",
+        "(\n        ring_bits: 96, frac_bits: 16, int_bits: 11)",
+    ))
+    .expect_err("96 bits refused")
+    .to_string();
+    assert!(
+        err.contains("choice.ron:5:") && err.contains("ring_bits = 96 is not a ring"),
+        "{err}"
+    );
+    let plan = load(&with("Pond", high)).expect("Pond runs over Z_2^128");
+    let run = sim::run(&plan).expect("it runs");
+    for (g, x) in run.outputs[0].values.iter().zip([1.5f64, -2.0, 0.25]) {
+        assert!((g - x * x).abs() < 1e-9, "{g} vs {}", x * x);
+    }
+    for protocol in ["SecureNN", "ABY3", "Additive"] {
+        let err = load(&with(protocol, high))
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("choice.ron:5:")
+                && err.contains("runs over Z_2^64 only, not ring_bits: 128")
+                && err.contains("use ring_bits: 64"),
+            "{protocol}: {err}"
+        );
+    }
+    // The headroom rules are the 128-bit ring's: int + 2f + gap + 1 ≤ 128.
+    let tight = "(ring_bits: 128, frac_bits: 40, int_bits: 22, gap_bits: 30)";
+    let err = load(&with("Pond", tight)).expect_err("no gap").to_string();
+    assert!(err.contains("= 133 exceeds 128"), "{err}");
+}

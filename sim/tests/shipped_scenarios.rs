@@ -451,3 +451,54 @@ fn a_failed_run_stops_in_the_same_state_every_time() {
         assert_eq!(again.partial.unwrap().trace, trace);
     }
 }
+
+#[test]
+fn pond_int128_is_accurate_where_the_64_bit_preset_is_not() {
+    let wide = run("pond-int128");
+    assert_eq!(wide.trace.protocol.name(), "Pond");
+    let share = &wide.trace.steps[op(&wide, "energy").first_step].parties[0];
+    assert!(share
+        .dealt
+        .iter()
+        .chain(&share.shares)
+        .chain(&share.opened)
+        .all(|v| v.kind == protocols::context::RingKind::Z128));
+    for o in &wide.outputs {
+        assert!(o.max_abs_error < 1e-6, "{}: {}", o.name, o.max_abs_error);
+    }
+    assert!(wide.trace.ops.iter().all(|o| o.hazards.is_empty()));
+    assert!(
+        load("pond-int128").warnings.is_empty(),
+        "σ = 43 needs no opt-in"
+    );
+    // The same data under tf-encrypted's 64-bit preset: hazards and errors 10^4 times larger.
+    let text = std::fs::read_to_string(scenarios_dir().join("pond-int128.ron")).unwrap();
+    let narrow = text.replace(
+        "fixed_point: (ring_bits: 128, frac_bits: 32, int_bits: 20),",
+        "fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),",
+    );
+    assert_ne!(narrow, text);
+    let plan = scenario::load_source(&scenario::Source {
+        name: "pond-int128 at 64 bits".into(),
+        dir: scenarios_dir(),
+        text: narrow,
+    })
+    .unwrap();
+    let r = sim::run(&plan).unwrap();
+    for (o, w) in r.outputs.iter().zip(&wide.outputs) {
+        assert!(
+            o.max_abs_error > 1e3 * w.max_abs_error,
+            "{}: {} at 64 bits, {} at 128",
+            o.name,
+            o.max_abs_error,
+            w.max_abs_error
+        );
+    }
+    assert!(!op(&r, "energy").hazards.is_empty());
+    // Every element costs 16 bytes instead of 8; seeds stay 32.
+    let (b64, b128) = (
+        op(&r, "energy").stats.bytes,
+        op(&wide, "energy").stats.bytes,
+    );
+    assert_eq!(b128, 2 * b64);
+}

@@ -5,6 +5,7 @@ use super::cost::Aby3Costs;
 use super::rep::next;
 use super::{explain, Aby3Party, Value};
 use crate::context::{Context, PartyId, RingKind};
+use crate::encoded::{in_ring, Encoded};
 use crate::error::Result;
 use crate::fixed::{Hazard, MIN_STATISTICAL_SECURITY};
 use crate::pond::Truncation;
@@ -53,7 +54,7 @@ pub fn approximation(op: &Op) -> Option<&'static Approximation> {
 /// must equal server i+1's `lo` wherever both are held. Works from all three servers or from
 /// any two (two adjacent servers hold all three components); a public value is returned as
 /// server0 (or any server) holds it. `None` if too little is held or the pairs disagree.
-pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
     if seats.len() < 3 {
         return None;
     }
@@ -64,10 +65,11 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
     }) {
         return Some(v);
     }
+    // ABY3 computes over Z_2^64 (it refuses `ring_bits: 128`).
     let pairs: Vec<Option<(&Tensor<u64>, &Tensor<u64>)>> = (0..3)
         .map(|k| match at(k) {
             Some(Held::Shares(s)) if s.len() == 2 && s[0].shape() == s[1].shape() => {
-                Some((&s[0], &s[1]))
+                Some((s[0].as_z64()?, s[1].as_z64()?))
             }
             _ => None,
         })
@@ -100,7 +102,7 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
         .and(c1)
         .and(c2)
         .for_each(|s, &b, &c| *s = s.wrapping_add(b).wrapping_add(c));
-    Some(sum)
+    Some(sum.into())
 }
 
 /// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
@@ -154,7 +156,7 @@ impl Protocol for Aby3 {
     fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party> {
         Box::new(Aby3Party::new(me, seats, settings))
     }
-    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Encoded> {
         reconstruct(seats, held)
     }
     fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel> {
@@ -229,8 +231,10 @@ impl Protocol for Aby3 {
 }
 
 impl Party for Aby3Party {
-    fn set_public(&mut self, name: &str, value: Tensor<u64>) {
-        Aby3Party::set_public(self, name, value)
+    fn set_public(&mut self, name: &str, value: Encoded) -> Result<()> {
+        let v = in_ring::<u64>(name, &value)?.clone();
+        Aby3Party::set_public(self, name, v);
+        Ok(())
     }
     fn share_input(
         &mut self,
@@ -238,8 +242,9 @@ impl Party for Aby3Party {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Encoded>,
     ) -> Result<()> {
+        let value = value.map(|v| in_ring::<u64>(name, v)).transpose()?;
         Aby3Party::share_input(self, ctx, name, owner, shape, value)
     }
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
@@ -250,15 +255,15 @@ impl Party for Aby3Party {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>> {
-        Aby3Party::reveal_to(self, ctx, name, receiver)
+    ) -> Result<Option<Encoded>> {
+        Ok(Aby3Party::reveal_to(self, ctx, name, receiver)?.map(Encoded::Z64))
     }
     fn held(&self, name: &str) -> Held {
         match self.value(name) {
             Some(Value::Private { share: Some(r), .. }) => {
-                Held::Shares(vec![r.lo.clone(), r.hi.clone()])
+                Held::Shares(vec![r.lo.clone().into(), r.hi.clone().into()])
             }
-            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone()),
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone().into()),
             _ => Held::Nothing,
         }
     }

@@ -28,6 +28,7 @@ pub mod truncate;
 mod view_notes;
 
 use crate::context::{Context, PartyId, RingKind};
+use crate::encoded::{in_ring, Encoded};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Truncation;
 use crate::program::{infer_shape, Op};
@@ -178,7 +179,8 @@ impl AdditiveParty {
 }
 
 impl Party for AdditiveParty {
-    fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+    fn set_public(&mut self, name: &str, value: Encoded) -> Result<()> {
+        let value = in_ring::<u64>(name, &value)?.clone();
         let shape = value.shape().to_vec();
         self.set(
             name,
@@ -187,6 +189,7 @@ impl Party for AdditiveParty {
                 shape,
             },
         );
+        Ok(())
     }
 
     fn share_input(
@@ -195,9 +198,11 @@ impl Party for AdditiveParty {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Encoded>,
     ) -> Result<()> {
         self.check_seats()?;
+        // Additive computes over Z_2^64 (it refuses `ring_bits: 128`).
+        let value = value.map(|v| in_ring::<u64>(name, v)).transpose()?;
         self.input(ctx, name, owner, shape, value)
     }
 
@@ -256,15 +261,15 @@ impl Party for AdditiveParty {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Encoded>> {
         self.check_seats()?;
-        self.output(ctx, name, receiver)
+        Ok(self.output(ctx, name, receiver)?.map(Encoded::Z64))
     }
 
     fn held(&self, name: &str) -> Held {
         match self.values.get(name) {
-            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![s.clone()]),
-            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone()),
+            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![s.clone().into()]),
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone().into()),
             _ => Held::Nothing,
         }
     }
@@ -349,7 +354,7 @@ impl Protocol for Additive {
         Box::new(AdditiveParty::new(me, seats, settings))
     }
 
-    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Encoded> {
         if let Some(v) = held.iter().find_map(|h| match h {
             Held::Public(v) => Some(v),
             _ => None,
@@ -357,18 +362,14 @@ impl Protocol for Additive {
             return Some(v.clone());
         }
         // x = x₀ + x₁ + x₂: all three servers' shares are needed.
-        let mut sum: Option<Tensor<u64>> = None;
+        let mut shares = Vec::with_capacity(SERVERS);
         for &p in seats.get(..SERVERS)? {
             let Held::Shares(s) = held.get(p)? else {
                 return None;
             };
-            let share = s.first()?;
-            sum = Some(match sum {
-                None => share.clone(),
-                Some(acc) => tensor::add(&acc, share).ok()?,
-            });
+            shares.push(s.first()?);
         }
-        sum
+        crate::encoded::sum_shares(shares)
     }
 
     fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel> {
@@ -384,6 +385,7 @@ impl Protocol for Additive {
     }
 
     fn check_settings(&self, settings: &Settings) -> std::result::Result<(), String> {
+        crate::protocol::refuse_wide_ring(self.name(), settings)?;
         match settings.truncation {
             Truncation::Dealer => Ok(()),
             Truncation::Local => Err(truncate::LOCAL_REFUSAL.to_string()),
@@ -514,7 +516,7 @@ mod tests {
 
     #[test]
     fn reconstruction_needs_all_three_shares() {
-        let t = |v: u64| Tensor::from_elem(ndarray::IxDyn(&[2]), v);
+        let t = |v: u64| Encoded::from(Tensor::from_elem(ndarray::IxDyn(&[2]), v));
         let seats = [0, 1, 2, 3];
         let held = vec![
             Held::Shares(vec![t(5)]),

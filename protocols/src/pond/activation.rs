@@ -6,9 +6,10 @@
 //! 2f and truncated once.
 
 use super::{PondParty, Value};
-use crate::context::Context;
+use crate::context::{Context, ValueClass};
 use crate::error::Result;
 use crate::fixed::Hazard;
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 
 /// A polynomial approximation of an activation function.
@@ -84,7 +85,7 @@ impl Approximation {
     }
 }
 
-impl PondParty {
+impl<R: Z2k> PondParty<R> {
     /// Evaluates `approx` on `x`, naming intermediate powers `{out}.x^k`.
     pub(crate) fn polynomial(
         &mut self,
@@ -92,13 +93,13 @@ impl PondParty {
         out: &str,
         x: &str,
         approx: &Approximation,
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         let vx = self.get(x)?.clone();
         let shape = vx.shape().to_vec();
         if let Value::Public { value, .. } = vx {
             self.step(ctx, "local polynomial")?;
             let cfg = self.cfg.fixed;
-            let value = value.map(|v| v.mapv(|e| cfg.encode(approx.eval(cfg.decode(e)))));
+            let value = value.map(|v| v.mapv(|e| cfg.encode_in(approx.eval(cfg.decode_in(e)))));
             return Ok(Value::Public { value, shape });
         }
         let max_power = approx.terms.iter().map(|t| t.0).max().unwrap_or(0);
@@ -152,13 +153,14 @@ impl PondParty {
         let cfg = self.cfg.fixed;
         let acc = match self.server_index() {
             Some(i) => {
-                let mut acc: Tensor<u64> = tensor::zeros(&shape);
+                let mut acc: Tensor<R> = tensor::zeros(&shape);
+                let one = R::pow2(cfg.frac_bits).expect("frac_bits < ring bits");
                 for &(k, c) in approx.terms {
-                    let ck = cfg.encode(c);
+                    let ck: R = cfg.encode_in(c);
                     if k == 0 {
                         if i == 0 {
-                            let c0 = ck.wrapping_mul(1u64 << cfg.frac_bits);
-                            acc.mapv_inplace(|v| v.wrapping_add(c0));
+                            let c0 = ck.mul(one);
+                            acc.mapv_inplace(|v| v.add(c0));
                         }
                     } else {
                         let p = self
@@ -169,7 +171,7 @@ impl PondParty {
                     }
                 }
                 ctx.charge((approx.terms.len() * acc.len()) as u64);
-                ctx.record_share("Σ cₖ·x^k (scale 2f)", &acc);
+                R::record(ctx, ValueClass::Share, "Σ cₖ·x^k (scale 2f)", &acc);
                 Some(acc)
             }
             None => None,

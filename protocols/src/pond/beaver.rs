@@ -14,8 +14,9 @@
 //! value under a name (`PondParty::set`) drops that name's mask.
 
 use super::{Mask, PondParty, Value};
-use crate::context::{Context, Message, RingKind, Traffic};
+use crate::context::{Context, Message, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
+use crate::ring::{Ring, Z2k};
 use crate::tensor::{self, Tensor};
 use rand::SeedableRng;
 
@@ -32,7 +33,7 @@ pub(crate) enum Bilinear {
 
 impl Bilinear {
     /// x ∘ y over the ring.
-    pub(crate) fn apply(self, x: &Tensor<u64>, y: &Tensor<u64>) -> Result<Tensor<u64>> {
+    pub(crate) fn apply<R: Ring>(self, x: &Tensor<R>, y: &Tensor<R>) -> Result<Tensor<R>> {
         match self {
             Bilinear::Elementwise => tensor::mul(x, y),
             Bilinear::MatMul => tensor::matmul(x, y),
@@ -51,7 +52,7 @@ impl Bilinear {
     }
 }
 
-impl PondParty {
+impl<R: Z2k> PondParty<R> {
     /// The fixed-point product x ∘ y for every public/private combination, truncated back to f
     /// fractional bits.
     pub(crate) fn product(
@@ -61,7 +62,7 @@ impl PondParty {
         x: &str,
         y: &str,
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         let shape = out_shape.to_vec();
         if self.get(x)?.is_private() && self.get(y)?.is_private() {
             let z = self.beaver(ctx, map, x, y, out_shape)?;
@@ -89,7 +90,7 @@ impl PondParty {
                             map.apply(p, s)?
                         };
                         ctx.charge(map.work(vx.shape(), vy.shape(), out_shape));
-                        ctx.record_share("product (scale 2f)", &z);
+                        R::record(ctx, ValueClass::Share, "product (scale 2f)", &z);
                         Some(z)
                     }
                     _ => None,
@@ -110,7 +111,7 @@ impl PondParty {
         x: &str,
         y: &str,
         out_shape: &[usize],
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Tensor<R>>> {
         let mut fresh: Vec<String> = Vec::new();
         for n in [x, y] {
             if !self.masks.contains_key(n) && !fresh.iter().any(|f| f == n) {
@@ -128,8 +129,8 @@ impl PondParty {
         // Step 1 (offline): the producer deals masks for fresh operands and c = a ∘ b. The seeds
         // go first; ⟨c⟩₁ follows when c is computed.
         self.step(ctx, "deal triple")?;
-        let mut pending: Vec<(String, Tensor<u64>)> = Vec::new();
-        let mut c_share: Option<Tensor<u64>> = None;
+        let mut pending: Vec<(String, Tensor<R>)> = Vec::new();
+        let mut c_share: Option<Tensor<R>> = None;
         if self.is_producer() {
             let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
             ctx.send(
@@ -146,28 +147,28 @@ impl PondParty {
             )?;
             let (mut prg0, mut prg1) =
                 (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
-            let mut first: Option<Tensor<u64>> = None;
+            let mut first: Option<Tensor<R>> = None;
             for (k, (n, s)) in fresh.iter().zip(&shapes).enumerate() {
                 let a = match &first {
                     // The planted flaw: the second fresh operand gets the first one's mask.
                     Some(a) if k == 1 && reuse => a.clone(),
                     _ => {
-                        let a0: Tensor<u64> = tensor::random(s, &mut prg0);
-                        let a1: Tensor<u64> = tensor::random(s, &mut prg1);
+                        let a0: Tensor<R> = tensor::random(s, &mut prg0);
+                        let a1: Tensor<R> = tensor::random(s, &mut prg1);
                         tensor::add(&a0, &a1)?
                     }
                 };
                 first.get_or_insert_with(|| a.clone());
-                ctx.record_dealt(&format!("mask of {n}"), RingKind::Z64, &a);
+                R::record(ctx, ValueClass::Dealt, &format!("mask of {n}"), &a);
                 self.masks.insert(n.clone(), Mask::Producer { a });
             }
             let a = self.producer_mask(x)?;
             let b = self.producer_mask(y)?;
             let c = map.apply(&a, &b)?;
             ctx.charge(map.work(a.shape(), b.shape(), out_shape));
-            let c0: Tensor<u64> = tensor::random(out_shape, &mut prg0);
+            let c0: Tensor<R> = tensor::random(out_shape, &mut prg0);
             let c1 = tensor::sub(&c, &c0)?;
-            ctx.record_dealt("c = a∘b", RingKind::Z64, &c);
+            R::record(ctx, ValueClass::Dealt, "c = a∘b", &c);
             ctx.send(
                 s1,
                 "⟨c⟩₁ = a∘b − ⟨c⟩₀",
@@ -217,7 +218,7 @@ impl PondParty {
                     .join(", ");
                 ctx.send(peer, &label, Traffic::Online, msg)?;
                 let theirs = ctx.recv(peer)?;
-                let expected: usize = shapes.iter().map(|s| 8 * tensor::numel(s)).sum();
+                let expected: usize = shapes.iter().map(|s| R::BYTES * tensor::numel(s)).sum();
                 if theirs.len() != expected {
                     return Err(ProtocolError::Malformed {
                         from: peer,
@@ -227,11 +228,11 @@ impl PondParty {
                 }
                 let mut off = 0;
                 for ((n, a), (e_i, s)) in pending.drain(..).zip(mine.into_iter().zip(&shapes)) {
-                    let len = 8 * tensor::numel(s);
-                    let e_j: Tensor<u64> = tensor::decode(&theirs[off..off + len], s, peer)?;
+                    let len = R::BYTES * tensor::numel(s);
+                    let e_j: Tensor<R> = tensor::decode(&theirs[off..off + len], s, peer)?;
                     off += len;
                     let e = tensor::add(&e_i, &e_j)?;
-                    ctx.record_opened(&opened_label(&n, x, reuse), &e);
+                    R::record(ctx, ValueClass::Opened, &opened_label(&n, x, reuse), &e);
                     self.masks.insert(n, Mask::Server { a, e });
                 }
             }
@@ -259,13 +260,13 @@ impl PondParty {
             }
             tensor::add_assign(&mut z, &map.apply(a, f)?)?;
             ctx.charge(2 * map.work(e.shape(), f.shape(), out_shape));
-            ctx.record_share("product (scale 2f)", &z);
+            R::record(ctx, ValueClass::Share, "product (scale 2f)", &z);
             return Ok(Some(z));
         }
         Ok(None)
     }
 
-    fn producer_mask(&self, n: &str) -> Result<Tensor<u64>> {
+    fn producer_mask(&self, n: &str) -> Result<Tensor<R>> {
         match self.masks.get(n) {
             Some(Mask::Producer { a }) => Ok(a.clone()),
             _ => Err(ProtocolError::Missing(format!(
@@ -274,7 +275,7 @@ impl PondParty {
         }
     }
 
-    fn server_mask(&self, n: &str) -> Result<(&Tensor<u64>, &Tensor<u64>)> {
+    fn server_mask(&self, n: &str) -> Result<(&Tensor<R>, &Tensor<R>)> {
         match self.masks.get(n) {
             Some(Mask::Server { a, e }) => Ok((a, e)),
             _ => Err(ProtocolError::Missing(format!(

@@ -19,6 +19,18 @@ fn numel(shape: &[usize]) -> u64 {
     shape.iter().product::<usize>() as u64
 }
 
+/// The 8-byte words one ring element takes: 1 over Z_2^64, 2 over Z_2^128. Every row below is
+/// written for Z_2^64 (8 bytes per element, 32 per seed); over Z_2^128 it holds with n counted
+/// in words, n·(ℓ/64) — elements cost 16 bytes, seeds still 32, messages and rounds do not
+/// change. [`op_cost`], `Pond`'s input and output costs apply it.
+pub fn words(cfg: &PondConfig) -> u64 {
+    if cfg.fixed.ring_bits == 128 {
+        2
+    } else {
+        1
+    }
+}
+
 // ---- The rows of docs/costs.md ----------------------------------------------------------------
 
 /// Row 1, "input, seeded": owner → server0 a seed, owner → server1 x − PRG(seed).
@@ -306,7 +318,8 @@ pub fn op_cost(
         return Err(wrong_arity());
     }
     let t = cfg.truncation;
-    let n = numel(out_shape);
+    let w = words(cfg);
+    let n = numel(out_shape) * w;
     let any_private = operands.iter().any(|o| !o.public);
     let mut key_setup = false;
     let (cost, flow) = match op {
@@ -329,7 +342,7 @@ pub fn op_cost(
                 for (i, o) in [x, y].iter().enumerate() {
                     let repeat = i == 1 && o.name == x.name;
                     if !repeat && !cache.is_masked(o.name) {
-                        fresh += numel(o.shape);
+                        fresh += numel(o.shape) * w;
                     }
                 }
                 for o in [x, y] {
@@ -340,7 +353,7 @@ pub fn op_cost(
         }
         Op::AvgPool2d { .. } => (avgpool2d(n, t), truncation_flow(t)),
         Op::Relu(_) if cfg.nonlinear != Nonlinear::Polynomial => {
-            exact_nonlinear(cfg, cache, name, op, operands[0], n, &mut key_setup)?
+            exact_nonlinear(cfg, cache, name, op, operands[0], n / w, &mut key_setup)?
         }
         Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_) => {
             let approx = match op {
@@ -352,12 +365,12 @@ pub fn op_cost(
             let masked = cache.is_masked(x.name);
             cache.masked.insert(x.name.to_string());
             (
-                polynomial(approx, numel(x.shape), masked, t),
+                polynomial(approx, numel(x.shape) * w, masked, t),
                 polynomial_flow(approx, masked, t),
             )
         }
         Op::MaxPool2d { .. } | Op::Argmax(_) => {
-            exact_nonlinear(cfg, cache, name, op, operands[0], n, &mut key_setup)?
+            exact_nonlinear(cfg, cache, name, op, operands[0], n / w, &mut key_setup)?
         }
     };
     cache.bind(name);

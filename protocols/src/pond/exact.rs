@@ -6,10 +6,42 @@
 use super::{Nonlinear, PondParty, Value};
 use crate::context::Context;
 use crate::error::{ProtocolError, Result};
+use crate::program::Op;
 use crate::securenn::{self, Keys, Variant};
 use crate::tensor;
 
-impl PondParty {
+impl PondParty<u64> {
+    /// Runs an exact nonlinear op (ReLU, MaxPool2d, Argmax) by SecureNN and stores its result
+    /// under `name`.
+    pub(crate) fn run_exact(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        op: &Op,
+        operands: &[String],
+        out_shape: &[usize],
+    ) -> Result<()> {
+        let result = match op {
+            Op::Relu(_) => self.securenn_relu(ctx, &operands[0])?,
+            Op::MaxPool2d { kernel, stride, .. } => self.securenn_maxpool(
+                ctx,
+                &operands[0],
+                *kernel,
+                stride.unwrap_or(*kernel),
+                out_shape,
+            )?,
+            Op::Argmax(_) => self.securenn_argmax(ctx, &operands[0], out_shape)?,
+            _ => {
+                return Err(ProtocolError::Unsupported(format!(
+                    "`{}` is not an exact nonlinear op",
+                    op.kind()
+                )))
+            }
+        };
+        self.set(name, result);
+        Ok(())
+    }
+
     fn securenn_variant(&self) -> Result<Variant> {
         match self.cfg.nonlinear {
             Nonlinear::SecureNN => Ok(Variant::Secure),

@@ -1,15 +1,17 @@
 //! Input sharing by an input provider and output to a receiver.
 
 use super::{InputSharing, PondParty, Value};
-use crate::context::{Context, Message, PartyId, RingKind, Traffic};
+use crate::context::{Context, Message, PartyId, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 
-impl PondParty {
+impl<R: Z2k> PondParty<R> {
     /// **Input sharing** of `name` by `owner` (n elements).
     ///
     /// Seeded: the owner draws a seed s, sends s to server0 (32 B) and x − PRG(s) to server1
     /// (8n B). Dense: the owner sends a random ⟨x⟩₀ (8n B) and x − ⟨x⟩₀ (8n B). One round.
+    /// (Over Z_2^128 every 8n is 16n; the seed stays 32 B.)
     /// `value` is the encoded input, given only at the owner.
     pub fn share_input(
         &mut self,
@@ -17,7 +19,7 @@ impl PondParty {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Tensor<R>>,
     ) -> Result<()> {
         self.step(ctx, "share input")?;
         let (s0, s1) = (self.place.server0, self.place.server1);
@@ -25,12 +27,12 @@ impl PondParty {
             let x = value
                 .ok_or_else(|| ProtocolError::Missing(format!("owner has no data for `{name}`")))?;
             // The owner's input is part of its view.
-            ctx.record_dealt(&format!("input {name}"), RingKind::Z64, x);
+            R::record(ctx, ValueClass::Dealt, &format!("input {name}"), x);
             // Step 1: pick ⟨x⟩₀ (from a seed, or dense); Step 2: ⟨x⟩₁ = x − ⟨x⟩₀.
             let x1 = match self.cfg.input_sharing {
                 InputSharing::Seeded => {
                     let seed = tensor::fresh_seed(ctx.rng());
-                    let x0 = tensor::expand_seed::<u64>(&seed, shape);
+                    let x0 = tensor::expand_seed::<R>(&seed, shape);
                     ctx.send(
                         s0,
                         &format!("seed → ⟨{name}⟩₀"),
@@ -40,7 +42,7 @@ impl PondParty {
                     tensor::sub(x, &x0)?
                 }
                 InputSharing::Dense => {
-                    let x0 = tensor::random::<u64, _>(shape, ctx.rng());
+                    let x0 = tensor::random::<R, _>(shape, ctx.rng());
                     ctx.send(
                         s0,
                         &format!("⟨{name}⟩₀"),
@@ -72,7 +74,7 @@ impl PondParty {
             None => None,
         };
         if let Some(s) = &share {
-            ctx.record_share(name, s);
+            R::record(ctx, ValueClass::Share, name, s);
         }
         self.set(
             name,
@@ -92,7 +94,7 @@ impl PondParty {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Tensor<R>>> {
         self.step(ctx, "reveal to receiver")?;
         let v = self.get(name)?.clone();
         let shape = v.shape().to_vec();
@@ -108,10 +110,10 @@ impl PondParty {
                 }
                 if self.me == receiver {
                     let (s0, s1) = (self.place.server0, self.place.server1);
-                    let a: Tensor<u64> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
-                    let b: Tensor<u64> = tensor::decode(&ctx.recv(s1)?, &shape, s1)?;
+                    let a: Tensor<R> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
+                    let b: Tensor<R> = tensor::decode(&ctx.recv(s1)?, &shape, s1)?;
                     let opened = tensor::add(&a, &b)?;
-                    ctx.record_opened(name, &opened);
+                    R::record(ctx, ValueClass::Opened, name, &opened);
                     return Ok(Some(opened));
                 }
                 Ok(None)
@@ -129,8 +131,8 @@ impl PondParty {
                 }
                 if self.me == receiver {
                     let s0 = self.place.server0;
-                    let v: Tensor<u64> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
-                    ctx.record_opened(name, &v);
+                    let v: Tensor<R> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
+                    R::record(ctx, ValueClass::Opened, name, &v);
                     return Ok(Some(v));
                 }
                 Ok(None)

@@ -2,20 +2,21 @@
 //! opening of a value to both servers.
 
 use super::{PondParty, Value};
+use crate::context::ValueClass;
 use crate::context::{Context, Message, Traffic};
 use crate::error::Result;
 use crate::program::Op;
-use crate::ring::Ring;
+use crate::ring::{Ring, Z2k};
 use crate::tensor::{self, Tensor};
 use ndarray::IxDyn;
 
-fn broadcast_to(t: &Tensor<u64>, shape: &[usize]) -> Tensor<u64> {
+fn broadcast_to<R: Ring>(t: &Tensor<R>, shape: &[usize]) -> Tensor<R> {
     t.broadcast(IxDyn(shape))
         .expect("validated broadcast")
         .to_owned()
 }
 
-impl PondParty {
+impl<R: Z2k> PondParty<R> {
     /// Add, sub and neg for every public/private combination. Local: 0 bytes, 0 rounds.
     /// A public addend is added by server0 only, so the sum of shares moves by exactly it.
     pub(crate) fn additive(
@@ -24,13 +25,13 @@ impl PondParty {
         op: &Op,
         operands: &[String],
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         self.step(ctx, "local")?;
-        let args: Vec<Value> = operands
+        let args: Vec<Value<R>> = operands
             .iter()
             .map(|n| self.get(n).cloned())
             .collect::<Result<_>>()?;
-        let f = |a: &Tensor<u64>, b: &Tensor<u64>| -> Result<Tensor<u64>> {
+        let f = |a: &Tensor<R>, b: &Tensor<R>| -> Result<Tensor<R>> {
             match op {
                 Op::Add(..) => tensor::add(a, b),
                 _ => tensor::sub(a, b),
@@ -99,7 +100,7 @@ impl PondParty {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(s.len() as u64);
-            ctx.record_share("result", s);
+            R::record(ctx, ValueClass::Share, "result", s);
         }
         Ok(result)
     }
@@ -110,8 +111,8 @@ impl PondParty {
         ctx: &mut dyn Context,
         x: &str,
         out_shape: &[usize],
-        f: impl Fn(&Tensor<u64>) -> Tensor<u64>,
-    ) -> Result<Value> {
+        f: impl Fn(&Tensor<R>) -> Tensor<R>,
+    ) -> Result<Value<R>> {
         self.step(ctx, "local")?;
         let result = match self.get(x)? {
             Value::Private { share, .. } => Value::Private {
@@ -125,7 +126,7 @@ impl PondParty {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(s.len() as u64);
-            ctx.record_share("result", s);
+            R::record(ctx, ValueClass::Share, "result", s);
         }
         Ok(result)
     }
@@ -138,17 +139,17 @@ impl PondParty {
         kernel: usize,
         stride: usize,
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         self.step(ctx, "window sum")?;
-        let inv = self.cfg.fixed.encode(1.0 / (kernel * kernel) as f64);
-        let pool = |t: &Tensor<u64>| -> Tensor<u64> {
+        let inv: R = self.cfg.fixed.encode_in(1.0 / (kernel * kernel) as f64);
+        let pool = |t: &Tensor<R>| -> Tensor<R> {
             let s = t.shape();
-            let mut out = tensor::zeros::<u64>(out_shape);
+            let mut out = tensor::zeros::<R>(out_shape);
             for b in 0..s[0] {
                 for c in 0..s[1] {
                     for i in 0..out_shape[2] {
                         for j in 0..out_shape[3] {
-                            let mut acc = 0u64;
+                            let mut acc = R::zero();
                             for di in 0..kernel {
                                 for dj in 0..kernel {
                                     acc = acc.add(t[[b, c, i * stride + di, j * stride + dj]]);
@@ -173,7 +174,7 @@ impl PondParty {
                 let summed = share.map(|s| pool(&s));
                 if let Some(s) = &summed {
                     ctx.charge((s.len() * kernel * kernel) as u64);
-                    ctx.record_share("window sum · 1/k² (scale 2f)", s);
+                    R::record(ctx, ValueClass::Share, "window sum · 1/k² (scale 2f)", s);
                 }
                 let share = self.truncate(ctx, summed, out_shape)?;
                 Ok(Value::Private {
@@ -184,9 +185,9 @@ impl PondParty {
         }
     }
 
-    /// Opens a private value to both servers: each sends its share to the other (8n bytes each,
-    /// one round). The result is public to the servers.
-    pub(crate) fn reveal(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value> {
+    /// Opens a private value to both servers: each sends its share to the other (8n bytes each
+    /// over Z_2^64, 16n over Z_2^128; one round). The result is public to the servers.
+    pub(crate) fn reveal(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value<R>> {
         self.step(ctx, "open")?;
         let v = self.get(x)?.clone();
         let shape = v.shape().to_vec();
@@ -202,9 +203,9 @@ impl PondParty {
                             Traffic::Online,
                             Message::tensor(&s),
                         )?;
-                        let other: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, &shape, peer)?;
+                        let other: Tensor<R> = tensor::decode(&ctx.recv(peer)?, &shape, peer)?;
                         let opened = tensor::add(&s, &other)?;
-                        ctx.record_opened(x, &opened);
+                        R::record(ctx, ValueClass::Opened, x, &opened);
                         Some(opened)
                     }
                     _ => None,

@@ -1,6 +1,7 @@
 //! **Pond**: tf-encrypted's two-server protocol with a crypto producer (Dahl et al., 2018).
 //!
-//! server0 and server1 hold 2-of-2 additive shares over Z_2^64 of fixed-point values; the crypto
+//! server0 and server1 hold 2-of-2 additive shares over Z_2^64 (or Z_2^128 with
+//! `fixed_point.ring_bits: 128`) of fixed-point values; the crypto
 //! producer deals correlated randomness (Beaver triples, truncation pairs) and never sees data.
 //! Input providers share their inputs; output receivers get revealed results. Semi-honest, the
 //! producer does not collude.
@@ -8,6 +9,12 @@
 //! A [`PondParty`] is one party's state. Every party runs the same program through it, op by op;
 //! each op walks the same sequence of protocol steps on every party, so the simulator can pause
 //! all parties at the same step boundary.
+//!
+//! **One code path for both rings.** [`PondParty<R>`] and every kernel are generic over
+//! `R: `[`Z2k`] (Z_2^64 = `u64`, Z_2^128 = `u128`); [`Pond`]'s `party` instantiates the one the
+//! settings name. Only SecureNN's exact layers ([`Nonlinear`]) need Z_2^64 (they convert to
+//! Z_(2^64−1) and decompose 64-bit values): they run on `PondParty<u64>` alone, and the SecureNN
+//! protocols refuse `ring_bits: 128`.
 
 mod activation;
 mod beaver;
@@ -26,6 +33,7 @@ use crate::context::{Context, PartyId};
 use crate::error::{ProtocolError, Result};
 use crate::fixed::FixedConfig;
 use crate::program::{infer_shape, Op};
+use crate::ring::Z2k;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -93,26 +101,26 @@ pub enum Nonlinear {
     SecureNNAsPublished,
 }
 
-/// What one party holds of a program value.
+/// What one party holds of a program value (over the party's ring `R`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<R = u64> {
     /// A secret-shared value: servers hold their share, other parties only the shape.
     Private {
         /// This party's share, if it is a server.
-        share: Option<Tensor<u64>>,
+        share: Option<Tensor<R>>,
         /// The value's shape (public).
         shape: Vec<usize>,
     },
     /// A public value (fixed-point encoded); `value` is `None` at parties it was not opened to.
     Public {
         /// The encoded value, if this party knows it.
-        value: Option<Tensor<u64>>,
+        value: Option<Tensor<R>>,
         /// The value's shape.
         shape: Vec<usize>,
     },
 }
 
-impl Value {
+impl<R> Value<R> {
     /// The value's shape.
     pub fn shape(&self) -> &[usize] {
         match self {
@@ -127,25 +135,25 @@ impl Value {
 
 /// The masks a private value was opened with, kept so later products reuse them (mask reuse).
 #[derive(Debug, Clone)]
-pub(crate) enum Mask {
+pub(crate) enum Mask<R> {
     /// A server's share of the mask `a` and the opened `e = x − a`.
-    Server { a: Tensor<u64>, e: Tensor<u64> },
+    Server { a: Tensor<R>, e: Tensor<R> },
     /// The producer's full mask `a`.
-    Producer { a: Tensor<u64> },
+    Producer { a: Tensor<R> },
     /// At a party that holds no part of the mask (an input provider or output receiver): only
     /// the fact that the value was masked, so every party makes the same reuse decision and
     /// walks the same steps.
     Elsewhere,
 }
 
-/// One party's Pond state.
+/// One party's Pond state, over the ring `R` its shares live in (Z_2^64 by default).
 #[derive(Debug)]
-pub struct PondParty {
+pub struct PondParty<R: Z2k = u64> {
     me: PartyId,
     place: Placement,
     cfg: PondConfig,
-    values: HashMap<String, Value>,
-    masks: HashMap<String, Mask>,
+    values: HashMap<String, Value<R>>,
+    masks: HashMap<String, Mask<R>>,
     prefix: String,
     /// SecureNN's pairwise keys, set up at the first exact nonlinear op.
     securenn_keys: Option<crate::securenn::Keys>,
@@ -154,8 +162,9 @@ pub struct PondParty {
     planted_mask_reuse: bool,
 }
 
-impl PondParty {
-    /// A fresh party `me` under `place` with configuration `cfg`.
+impl<R: Z2k> PondParty<R> {
+    /// A fresh party `me` under `place` with configuration `cfg` (over `R`, whatever
+    /// `cfg.fixed.ring_bits` says: [`Pond`]'s `party` picks `R` from it).
     pub fn new(me: PartyId, place: Placement, cfg: PondConfig) -> Self {
         PondParty {
             me,
@@ -217,17 +226,17 @@ impl PondParty {
     }
 
     /// What this party holds of `name`.
-    pub fn value(&self, name: &str) -> Option<&Value> {
+    pub fn value(&self, name: &str) -> Option<&Value<R>> {
         self.values.get(name)
     }
 
-    pub(crate) fn get(&self, name: &str) -> Result<&Value> {
+    pub(crate) fn get(&self, name: &str) -> Result<&Value<R>> {
         self.values
             .get(name)
             .ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
     }
 
-    pub(crate) fn share_of(&self, name: &str) -> Result<Option<&Tensor<u64>>> {
+    pub(crate) fn share_of(&self, name: &str) -> Result<Option<&Tensor<R>>> {
         match self.get(name)? {
             Value::Private { share, .. } => Ok(share.as_ref()),
             Value::Public { .. } => Err(ProtocolError::Missing(format!(
@@ -239,13 +248,18 @@ impl PondParty {
     /// Binds `name` to `v`. A mask cached for an earlier value of `name` belongs to that value
     /// (its e = x_old − a is public), so rebinding drops it: the next product masks the new value
     /// afresh. Every party rebinds the same names in the same order, so reuse decisions agree.
-    pub(crate) fn set(&mut self, name: &str, v: Value) {
+    pub(crate) fn set(&mut self, name: &str, v: Value<R>) {
         self.masks.remove(name);
         self.values.insert(name.to_string(), v);
     }
 
     /// Stores a public value known to every party (a public input or constant).
     pub fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+        self.set_public_in(name, value.mapv(|v| R::from_i128(v as i64 as i128)))
+    }
+
+    /// Stores a public value known to every party, encoded in the party's ring.
+    pub fn set_public_in(&mut self, name: &str, value: Tensor<R>) {
         let shape = value.shape().to_vec();
         self.set(
             name,
@@ -258,7 +272,7 @@ impl PondParty {
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
-        let args: Vec<&Value> = op
+        let args: Vec<&Value<R>> = op
             .operands()
             .iter()
             .map(|n| self.get(n))
@@ -269,6 +283,17 @@ impl PondParty {
             detail,
         })?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        let exact = matches!(op, Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_));
+        if exact && self.cfg.nonlinear != Nonlinear::Polynomial {
+            // SecureNN's layers are Z_2^64 protocols: only `PondParty<u64>` runs them.
+            let me: &mut dyn std::any::Any = self;
+            let narrow = me.downcast_mut::<PondParty<u64>>().ok_or_else(|| {
+                ProtocolError::Unsupported(
+                    "SecureNN's exact layers run over Z_2^64 only; use ring_bits: 64".into(),
+                )
+            })?;
+            return narrow.run_exact(ctx, name, op, &operands, &out_shape);
+        }
         let result = match op {
             Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {
                 self.additive(ctx, op, &operands, &out_shape)?
@@ -333,27 +358,12 @@ impl PondParty {
             )?,
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &TANH)?,
-            Op::Relu(_) if self.cfg.nonlinear != Nonlinear::Polynomial => {
-                self.securenn_relu(ctx, &operands[0])?
-            }
             Op::Relu(_) => self.polynomial(ctx, name, &operands[0], &RELU)?,
             Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
-            Op::MaxPool2d { kernel, stride, .. } if self.cfg.nonlinear != Nonlinear::Polynomial => {
-                self.securenn_maxpool(
-                    ctx,
-                    &operands[0],
-                    *kernel,
-                    stride.unwrap_or(*kernel),
-                    &out_shape,
-                )?
-            }
             Op::MaxPool2d { .. } => {
                 return Err(ProtocolError::Unsupported(
                     "Pond has no exact max pool; use the securenn protocol or avgpool2d".into(),
                 ))
-            }
-            Op::Argmax(_) if self.cfg.nonlinear != Nonlinear::Polynomial => {
-                self.securenn_argmax(ctx, &operands[0], &out_shape)?
             }
             Op::Argmax(_) => {
                 return Err(ProtocolError::Unsupported(

@@ -7,14 +7,15 @@
 use super::cost::{self as pond_cost, MaskCache};
 use super::{Nonlinear, Placement, PondConfig, PondParty, Value, RELU, SIGMOID, TANH};
 use crate::context::{Context, PartyId, RingKind};
+use crate::encoded::{in_ring, sum_shares, Encoded};
 use crate::error::Result;
 use crate::program::Op;
 use crate::protocol::{
     Approximation, CostModel, Explanation, Flaw, Held, OpCost, Operand, Party, Protocol, Remark,
     Role, Seats, Security, Settings, StepFacts, ViewFacts, ViewGrid,
 };
+use crate::ring::Z2k;
 use crate::securenn::Variant;
-use crate::tensor::Tensor;
 
 /// Pond's seats (and SecureNN's: P0, P1 and the helper P2), in [`Seats`] order.
 pub(crate) const ROLES: &[Role] = &[
@@ -32,7 +33,8 @@ pub(crate) const ROLES: &[Role] = &[
     },
 ];
 
-/// One share of Z_2^64 at each server; the producer holds none.
+/// One share (of Z_2^64, or Z_2^128 with `ring_bits: 128`) at each server; the producer holds
+/// none.
 pub(crate) const LAYOUT: &[usize] = &[1, 1, 0];
 
 /// The Pond seats of a [`Seats`] slice (`seats[0]`, `[1]`, `[2]`).
@@ -54,8 +56,9 @@ pub(crate) fn config(settings: &Settings, nonlinear: Nonlinear) -> PondConfig {
     }
 }
 
-/// ⟨x⟩₀ + ⟨x⟩₁ from the two servers' shares, or the public value server0 holds.
-pub(crate) fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+/// ⟨x⟩₀ + ⟨x⟩₁ from the two servers' shares (in their ring), or the public value server0
+/// holds.
+pub(crate) fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
     match held.get(*seats.first()?)? {
         Held::Public(v) => Some(v.clone()),
         Held::Shares(s0) => {
@@ -64,14 +67,7 @@ pub(crate) fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
                 Held::Shares(s1) => s1.first()?,
                 _ => return None,
             };
-            if s0.shape() != s1.shape() {
-                return None;
-            }
-            let mut sum = s0.clone();
-            ndarray::Zip::from(&mut sum)
-                .and(s1)
-                .for_each(|a, &b| *a = a.wrapping_add(b));
-            Some(sum)
+            sum_shares([s0, s1])
         }
         Held::Nothing => None,
     }
@@ -150,7 +146,7 @@ impl Costs {
 impl CostModel for Costs {
     fn input(&mut self, name: &str, shape: &[usize]) -> OpCost {
         self.cache.bind(name);
-        let n = shape.iter().product::<usize>() as u64;
+        let n = shape.iter().product::<usize>() as u64 * pond_cost::words(&self.cfg);
         let mut c = OpCost::new(
             pond_cost::input(self.cfg.input_sharing, n),
             crate::cost::Flow::LOCAL,
@@ -199,7 +195,7 @@ impl CostModel for Costs {
     }
 
     fn output(&mut self, _name: &str, public: bool, shape: &[usize]) -> OpCost {
-        let n = shape.iter().product::<usize>() as u64;
+        let n = shape.iter().product::<usize>() as u64 * pond_cost::words(&self.cfg);
         let mut c = OpCost::new(pond_cost::output(public, n), crate::cost::Flow::LOCAL);
         c.to_outside = if public { vec![0] } else { vec![0, 1] };
         c
@@ -213,18 +209,19 @@ pub(crate) fn explanation(step: &str, variant: Variant) -> Option<Explanation> {
         .or_else(|| crate::securenn::explain::explanation(step, variant))
 }
 
-/// A fresh party of the family.
+/// A fresh party of the family, over the ring `settings.fixed.ring_bits` names: the one place
+/// the share type is picked.
 pub(crate) fn party(
     me: PartyId,
     seats: &Seats,
     settings: &Settings,
     nonlinear: Nonlinear,
 ) -> Box<dyn Party> {
-    Box::new(PondParty::new(
-        me,
-        placement(seats),
-        config(settings, nonlinear),
-    ))
+    let (place, cfg) = (placement(seats), config(settings, nonlinear));
+    match settings.fixed.ring_bits {
+        128 => Box::new(PondParty::<u128>::new(me, place, cfg)),
+        _ => Box::new(PondParty::<u64>::new(me, place, cfg)),
+    }
 }
 
 /// **Pond** (Dahl et al., 2018), tf-encrypted's default protocol before ABY3: two servers with
@@ -260,8 +257,12 @@ impl Protocol for Pond {
     fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party> {
         party(me, seats, settings, Nonlinear::Polynomial)
     }
-    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Encoded> {
         reconstruct(seats, held)
+    }
+    /// Pond runs over Z_2^64 and Z_2^128 alike: every setting is fine.
+    fn check_settings(&self, _settings: &Settings) -> std::result::Result<(), String> {
+        Ok(())
     }
     fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel> {
         Box::new(Costs::new(config(settings, Nonlinear::Polynomial)))
@@ -286,9 +287,11 @@ impl Protocol for Pond {
     }
 }
 
-impl Party for PondParty {
-    fn set_public(&mut self, name: &str, value: Tensor<u64>) {
-        PondParty::set_public(self, name, value)
+impl<R: Z2k> Party for PondParty<R> {
+    fn set_public(&mut self, name: &str, value: Encoded) -> Result<()> {
+        let v = in_ring::<R>(name, &value)?.clone();
+        PondParty::set_public_in(self, name, v);
+        Ok(())
     }
     fn share_input(
         &mut self,
@@ -296,8 +299,9 @@ impl Party for PondParty {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Encoded>,
     ) -> Result<()> {
+        let value = value.map(|v| in_ring::<R>(name, v)).transpose()?;
         PondParty::share_input(self, ctx, name, owner, shape, value)
     }
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
@@ -308,13 +312,13 @@ impl Party for PondParty {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>> {
-        PondParty::reveal_to(self, ctx, name, receiver)
+    ) -> Result<Option<Encoded>> {
+        Ok(PondParty::reveal_to(self, ctx, name, receiver)?.map(R::wrap))
     }
     fn held(&self, name: &str) -> Held {
         match self.value(name) {
-            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![s.clone()]),
-            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone()),
+            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![R::wrap(s.clone())]),
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(R::wrap(v.clone())),
             _ => Held::Nothing,
         }
     }
@@ -330,8 +334,10 @@ mod tests {
     use super::*;
     use crate::protocol::registry;
 
-    fn t(v: &[u64]) -> Tensor<u64> {
-        Tensor::from_shape_vec(ndarray::IxDyn(&[v.len()]), v.to_vec()).unwrap()
+    fn t(v: &[u64]) -> Encoded {
+        crate::tensor::Tensor::from_shape_vec(ndarray::IxDyn(&[v.len()]), v.to_vec())
+            .unwrap()
+            .into()
     }
 
     #[test]

@@ -13,40 +13,40 @@
 //!   element (the shares straddle the wrap-around; [`local_truncate_share`]).
 
 use super::{PondParty, Truncation};
-use crate::context::{Context, Message, RingKind, Traffic};
+use crate::context::{Context, Message, Traffic, ValueClass};
 use crate::error::Result;
-use crate::ring::Ring;
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 
 /// SecureML's local truncation of server `i`'s share `v` by `f` bits: server0 computes
 /// ⟨z⟩₀ >> f, server1 computes −((−⟨z⟩₁) >> f).
 ///
 /// With ⟨z⟩₀ uniform, the two results add up to ⌊z/2^f⌋ or ⌊z/2^f⌋ + 1 unless the shares
-/// straddle the wrap-around: for z ≥ 0 when ⟨z⟩₀ < z, for z < 0 when ⟨z⟩₀ ≥ 2^64 − |z|. So it
-/// fails with probability exactly |z|/2^64 per element
-/// ([`crate::fixed::FixedConfig::local_truncation_failure_probability`]).
-pub(crate) fn local_truncate_share(i: usize, v: u64, f: u32) -> u64 {
+/// straddle the wrap-around: for z ≥ 0 when ⟨z⟩₀ < z, for z < 0 when ⟨z⟩₀ ≥ 2^ℓ − |z|. So it
+/// fails with probability exactly |z|/2^ℓ per element over Z_2^ℓ
+/// ([`crate::fixed::FixedConfig::local_failure_probability`]).
+pub(crate) fn local_truncate_share<R: Z2k>(i: usize, v: R, f: u32) -> R {
     if i == 0 {
-        v >> f
+        v.shr(f)
     } else {
-        (v.wrapping_neg() >> f).wrapping_neg()
+        v.neg().shr(f).neg()
     }
 }
 
-impl PondParty {
+impl<R: Z2k> PondParty<R> {
     /// Truncates a public encoded product exactly (arithmetic shift).
-    pub(crate) fn truncate_public(&self, z: &Tensor<u64>) -> Tensor<u64> {
+    pub(crate) fn truncate_public(&self, z: &Tensor<R>) -> Tensor<R> {
         let f = self.cfg.fixed.frac_bits;
-        z.mapv(|v| ((v as i64) >> f) as u64)
+        z.mapv(|v| v.sar(f))
     }
 
     /// Truncates a shared product (scale 2f) to scale f with the scenario's method.
     pub(crate) fn truncate(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Tensor<u64>>,
+        z: Option<Tensor<R>>,
         shape: &[usize],
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Tensor<R>>> {
         match self.cfg.truncation {
             Truncation::Dealer => self.truncate_dealer(ctx, z, shape),
             Truncation::Local => self.truncate_local(ctx, z),
@@ -56,8 +56,8 @@ impl PondParty {
     fn truncate_local(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Tensor<u64>>,
-    ) -> Result<Option<Tensor<u64>>> {
+        z: Option<Tensor<R>>,
+    ) -> Result<Option<Tensor<R>>> {
         self.step(ctx, "truncate locally")?;
         let f = self.cfg.fixed.frac_bits;
         let out = match (self.server_index(), z) {
@@ -66,7 +66,7 @@ impl PondParty {
         };
         if let Some(s) = &out {
             ctx.charge(s.len() as u64);
-            ctx.record_share("truncated", s);
+            R::record(ctx, ValueClass::Share, "truncated", s);
         }
         Ok(out)
     }
@@ -74,42 +74,51 @@ impl PondParty {
     fn truncate_dealer(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Tensor<u64>>,
+        z: Option<Tensor<R>>,
         shape: &[usize],
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Tensor<R>>> {
         let f = self.cfg.fixed.frac_bits;
         let k = self.cfg.fixed.product_bits();
         let (s0, s1, cp) = (self.place.server0, self.place.server1, self.place.producer);
 
         // Offline: the producer deals (r, r >> f).
         self.step(ctx, "deal truncation pair")?;
-        let mut pair: Option<(Tensor<u64>, Tensor<u64>)> = None;
+        let mut pair: Option<(Tensor<R>, Tensor<R>)> = None;
+        // 2^k and 2^(k−f): validation keeps k + 1 < ℓ.
+        let (Some(two_k), Some(top)) = (R::pow2(k), R::pow2(k.saturating_sub(f))) else {
+            return Err(crate::error::ProtocolError::Unsupported(format!(
+                "dealer truncation needs int_bits + 2·frac_bits < {} to leave room for its \
+                 mask r, got {k}; lower int_bits or frac_bits",
+                R::BITS - 1
+            )));
+        };
         if self.is_producer() {
-            // r < 2^64 − 2^(k+1): there must be room above the 2^(k+1) values z + 2^k takes.
-            let Some(limit) = 1u64.checked_shl(k + 1).map(u64::wrapping_neg) else {
+            // r < 2^ℓ − 2^(k+1): there must be room above the 2^(k+1) values z + 2^k takes.
+            let Some(limit) = R::pow2(k + 1).map(R::neg) else {
                 return Err(crate::error::ProtocolError::Unsupported(format!(
-                    "dealer truncation needs int_bits + 2·frac_bits < 63 to leave room for its \
-                     mask r, got {k}; lower int_bits or frac_bits"
+                    "dealer truncation needs int_bits + 2·frac_bits < {} to leave room for its \
+                     mask r, got {k}; lower int_bits or frac_bits",
+                    R::BITS - 1
                 )));
             };
             let n = tensor::numel(shape);
             // Uniform on [0, limit): draw whole words, redraw the rare ones (probability
             // 2^(k+1−64)) that fall above.
             let rng = ctx.rng();
-            let mut r: Tensor<u64> = tensor::random(shape, rng);
+            let mut r: Tensor<R> = tensor::random(shape, rng);
             r.mapv_inplace(|mut v| {
                 while v >= limit {
-                    v = u64::random(rng);
+                    v = R::random(rng);
                 }
                 v
             });
-            let r_shift = r.mapv(|v| v >> f);
+            let r_shift = r.mapv(|v| v.shr(f));
             let seed = tensor::fresh_seed(ctx.rng());
             let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
-            let r0: Tensor<u64> = tensor::random(shape, &mut prg);
-            let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
-            ctx.record_dealt("r (truncation mask)", RingKind::Z64, &r);
-            ctx.record_dealt("r >> f", RingKind::Z64, &r_shift);
+            let r0: Tensor<R> = tensor::random(shape, &mut prg);
+            let rs0: Tensor<R> = tensor::random(shape, &mut prg);
+            R::record(ctx, ValueClass::Dealt, "r (truncation mask)", &r);
+            R::record(ctx, ValueClass::Dealt, "r >> f", &r_shift);
             let msg = Message::tensor(&tensor::sub(&r, &r0)?).and(&tensor::sub(&r_shift, &rs0)?);
             ctx.send(
                 s0,
@@ -124,14 +133,14 @@ impl PondParty {
             Some(0) => {
                 let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
                 let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
-                let r0: Tensor<u64> = tensor::random(shape, &mut prg);
-                let rs0: Tensor<u64> = tensor::random(shape, &mut prg);
+                let r0: Tensor<R> = tensor::random(shape, &mut prg);
+                let rs0: Tensor<R> = tensor::random(shape, &mut prg);
                 pair = Some((r0, rs0));
             }
             Some(_) => {
                 let msg = ctx.recv(cp)?;
                 let half = msg.len() / 2;
-                let n8 = 8 * tensor::numel(shape);
+                let n8 = R::BYTES * tensor::numel(shape);
                 if msg.len() != 2 * n8 {
                     return Err(crate::error::ProtocolError::Malformed {
                         from: cp,
@@ -149,10 +158,10 @@ impl PondParty {
 
         // Step 1 (online): open c = z + 2^k + r.
         self.step(ctx, "open z + r")?;
-        let mut opened: Option<Tensor<u64>> = None;
+        let mut opened: Option<Tensor<R>> = None;
         if let (Some(i), Some(z), Some((r, _))) = (self.server_index(), &z, &pair) {
-            let shift = if i == 0 { 1u64 << k } else { 0 };
-            let c_i = tensor::add(z, r)?.mapv(|v| v.wrapping_add(shift));
+            let shift = if i == 0 { two_k } else { R::zero() };
+            let c_i = tensor::add(z, r)?.mapv(|v| v.add(shift));
             let peer = self.peer(i);
             ctx.send(
                 peer,
@@ -160,9 +169,9 @@ impl PondParty {
                 Traffic::Online,
                 Message::tensor(&c_i),
             )?;
-            let c_j: Tensor<u64> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
+            let c_j: Tensor<R> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
             let c = tensor::add(&c_i, &c_j)?;
-            ctx.record_opened("z + 2^k + r (masked product)", &c);
+            R::record(ctx, ValueClass::Opened, "z + 2^k + r (masked product)", &c);
             opened = Some(c);
         }
 
@@ -170,13 +179,12 @@ impl PondParty {
         self.step(ctx, "truncate")?;
         if let (Some(i), Some(c), Some((_, rs))) = (self.server_index(), opened, pair) {
             let out = if i == 0 {
-                let top = 1u64 << (k - f);
-                tensor::sub(&c.mapv(|v| (v >> f).wrapping_sub(top)), &rs)?
+                tensor::sub(&c.mapv(|v| v.shr(f).sub(top)), &rs)?
             } else {
                 tensor::neg(&rs)
             };
             ctx.charge(2 * out.len() as u64);
-            ctx.record_share("truncated", &out);
+            R::record(ctx, ValueClass::Share, "truncated", &out);
             return Ok(Some(out));
         }
         Ok(None)

@@ -13,7 +13,6 @@ use crate::protocol::{
     Approximation, CostModel, Explanation, Held, Party, Probe, Protocol, Remark, Role, Seats,
     Security, Settings, StepFacts, ViewFacts, ViewGrid,
 };
-use crate::tensor::Tensor;
 
 /// One SecureNN variant as a protocol.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +114,7 @@ impl Protocol for SecureNN {
     fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party> {
         family::party(me, seats, settings, self.nonlinear())
     }
-    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Tensor<u64>> {
+    fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<crate::encoded::Encoded> {
         family::reconstruct(seats, held)
     }
     fn cost_model(&self, settings: &Settings) -> Box<dyn CostModel> {

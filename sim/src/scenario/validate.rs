@@ -330,13 +330,16 @@ impl Plan {
         if let Err(m) = scenario.fixed_point.validate() {
             let field = if m.starts_with("frac_bits") {
                 vec![F("fixed_point"), F("frac_bits")]
+            } else if m.starts_with("ring_bits") {
+                vec![F("fixed_point"), F("ring_bits")]
             } else {
                 vec![F("fixed_point")]
             };
             return Err(err(
                 &field,
                 m,
-                "tf-encrypted's 64-bit preset is frac_bits: 16, int_bits: 11, gap_bits: 20",
+                "tf-encrypted's 64-bit preset is frac_bits: 16, int_bits: 11, gap_bits: 20; \
+                 its 128-bit one ring_bits: 128, frac_bits: 32, int_bits: 20",
             ));
         }
 
@@ -1139,11 +1142,22 @@ fn protocol_settings(source: &Source, scenario: &Scenario) -> Result<(), Scenari
         return Ok(());
     };
     let present = |field: &str| source.locate_path(&[F(field)]) != source.locate_path(&[]);
-    let at: &[PathSeg] = if present("truncation") {
-        &[F("truncation")]
-    } else {
-        &[F("protocol")]
+    // A refusal the same settings at 64 bits do not get is the ring's: point at `ring_bits`.
+    let narrow = protocols::protocol::Settings {
+        fixed: protocols::fixed::FixedConfig {
+            ring_bits: 64,
+            ..settings.fixed
+        },
+        ..settings
     };
+    let at: &[PathSeg] =
+        if settings.fixed.ring_bits != 64 && scenario.protocol.check_settings(&narrow).is_ok() {
+            &[F("fixed_point"), F("ring_bits")]
+        } else if present("truncation") {
+            &[F("truncation")]
+        } else {
+            &[F("protocol")]
+        };
     let (what, hint) = why.split_once('\n').unwrap_or((
         why.as_str(),
         "`sharescope man` lists what each protocol supports",

@@ -163,7 +163,10 @@ impl<'a> Model<'a> {
         for (v, who) in &opened {
             let names: Vec<&str> = who.iter().map(|p| t.parties[*p].as_str()).collect();
             let mut cols = vec![Col::Value(Source::One(&v.values), false)];
-            if last_of_op && op.kind == "output" && v.kind == RingKind::Z64 {
+            // An output in Z_2^128 reads exactly from its low word too: validation keeps
+            // int + f < 63, so every value at scale f fits a signed 64-bit reading.
+            if last_of_op && op.kind == "output" && matches!(v.kind, RingKind::Z64 | RingKind::Z128)
+            {
                 cols.push(Col::Plain(&op.plaintext));
                 cols.push(Col::Error(Source::One(&v.values), &op.plaintext));
             }
@@ -903,7 +906,9 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 
 /// The value the protocol reconstructs from the shares recorded under one label (`holders`:
 /// party and record, in the trace's order), if every share-holding seat recorded exactly its
-/// layout's number of shares, all of one length (the recorded prefix).
+/// layout's number of shares, all of one length (the recorded prefix). Z_2^128 shares are
+/// rebuilt whole (low and high words) and the result given by its low words, as the pane shows
+/// Z_2^128 elements.
 fn rebuild(app: &App, holders: &[(usize, &ValueRecord)]) -> Option<Rc<[u64]>> {
     let plan = app.ctl.plan();
     let protocol = plan.protocol();
@@ -915,11 +920,18 @@ fn rebuild(app: &App, holders: &[(usize, &ValueRecord)]) -> Option<Rc<[u64]>> {
         if n == 0 {
             continue;
         }
-        let mine: Vec<_> = holders
+        let mine: Vec<protocols::protocol::Encoded> = holders
             .iter()
             .filter(|h| h.0 == p)
             .map(|h| {
-                protocols::tensor::Tensor::from_shape_vec(vec![len], h.1.values[..len].to_vec())
+                let v = h.1;
+                if v.kind == protocols::context::RingKind::Z128 {
+                    let wide: Vec<u128> = (0..len).map(|i| v.wide(i)).collect();
+                    protocols::tensor::Tensor::from_shape_vec(vec![len], wide).map(Into::into)
+                } else {
+                    protocols::tensor::Tensor::from_shape_vec(vec![len], v.values[..len].to_vec())
+                        .map(Into::into)
+                }
             })
             .collect::<Result<_, _>>()
             .ok()?;
@@ -929,5 +941,5 @@ fn rebuild(app: &App, holders: &[(usize, &ValueRecord)]) -> Option<Rc<[u64]>> {
         *held.get_mut(p)? = protocols::protocol::Held::Shares(mine);
     }
     let v = protocol.reconstruct(&plan.seats, &held)?;
-    (v.len() == len).then(|| v.iter().copied().collect())
+    (v.len() == len).then(|| v.to_u128_vec().into_iter().map(|x| x as u64).collect())
 }
