@@ -22,12 +22,6 @@ pub enum Encoded {
     Z128(Tensor<u128>),
 }
 
-impl Default for Encoded {
-    fn default() -> Self {
-        Encoded::Z64(Tensor::from_shape_vec(vec![0], vec![]).expect("empty"))
-    }
-}
-
 impl From<Tensor<u64>> for Encoded {
     fn from(t: Tensor<u64>) -> Self {
         Encoded::Z64(t)

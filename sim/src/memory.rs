@@ -232,7 +232,16 @@ pub fn estimate(plan: &Plan) -> Estimate {
     let holders = |name: &str| if public(name) { parties } else { shares };
 
     let fixed = BASE + PER_PARTY * parties;
-    let total = |heap: u64| fixed.saturating_add(heap.saturating_mul(RETENTION.0) / RETENTION.1);
+    // Over Z_2^128 (`ring_bits: 128`) ring elements take 16 bytes, not 8: doubling the whole
+    // heap bounds it (the f64 parts do not grow; the bound stays an upper one).
+    let wide: u64 = if plan.scenario.fixed_point.ring_bits == 128 {
+        2
+    } else {
+        1
+    };
+    let total = |heap: u64| {
+        fixed.saturating_add(heap.saturating_mul(wide).saturating_mul(RETENTION.0) / RETENTION.1)
+    };
     let mut acc = 0u64;
     let mut worst_working = 0u64;
     let mut running = Vec::new();

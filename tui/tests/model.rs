@@ -1021,3 +1021,38 @@ fn beaver_opens_e_and_f_with_the_explain_panes_letters() {
         .collect();
     assert!(explain.contains("e = x − a and f = y − b"), "{explain}");
 }
+
+#[test]
+fn a_128_bit_output_is_decoded_beside_its_plaintext() {
+    // pond-int128: shares over Z_2^128; the receiver's opened `energy` is decoded from its low
+    // word (exact: int + f < 63) and the pane sets the plaintext and the error beside it.
+    let mut a = shipped("pond-int128.ron", false);
+    shares_at(&mut a, "reveal to receiver", 0);
+    let step = a.ctl.current_step().unwrap().clone();
+    let alice = a
+        .ctl
+        .plan()
+        .parties
+        .iter()
+        .position(|p| p == "alice")
+        .unwrap();
+    let opened = &step.parties[alice].opened[0];
+    assert_eq!(opened.kind, protocols::context::RingKind::Z128);
+    assert_eq!(opened.high.len(), opened.values.len());
+    let all = shares_text(&a, 101);
+    let at = |h: &str| {
+        all.iter()
+            .position(|l| l.trim_end() == h)
+            .unwrap_or_else(|| panic!("{h:?} in {all:#?}"))
+    };
+    let (plain, error) = (at("  plaintext"), at("  error"));
+    assert!(plain < error, "{all:#?}");
+    // Every error of the 4×5 slice is below 10^-6: the low words decode to the plaintext.
+    let errors: Vec<f64> = all[error + 2..error + 6]
+        .iter()
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .map(|e| e.trim_end_matches('!').parse::<f64>().unwrap())
+        .collect();
+    assert!(errors.len() >= 20, "{all:#?}");
+    assert!(errors.iter().all(|e| e.abs() < 1e-6), "{errors:?}");
+}
