@@ -29,6 +29,13 @@ Reference outputs (reference/): the exporting framework's own outputs on the 100
   NAME_pred.npy   [100]      the framework's predicted class (scikit-learn's predict() for logreg
                              and mlp; onnxruntime's argmax for the cnn), int64
 The script checks that scikit-learn's and onnxruntime's predictions agree.
+
+  ops.onnx     not a classifier: every other operator the importer translates, with seeded random
+               weights, to check the translation against onnxruntime (reference/ops_out.npy, the
+               output on the 100 held-out images): Conv (no bias) -> BatchNormalization (folded,
+               no bias to shift) -> Sigmoid -> AveragePool -> Tanh -> Mul by a Constant -> Sub
+               -> BatchNormalization (not after a linear layer) -> GlobalAveragePool -> Identity
+               -> Reshape -> Transpose -> Transpose -> Flatten -> Gemm (alpha, beta, transB=0).
 """
 
 import os
@@ -181,6 +188,52 @@ def main():
     m = model(nodes, inits, [1, 8, 8], "cnn")
     logits, _ = logits_of(m, x_test.reshape(-1, 1, 8, 8))
     export("cnn", m, x_test.reshape(-1, 1, 8, 8), logits.argmax(axis=1), y_test)
+
+    export_ops(x_test)
+
+
+def export_ops(x_test):
+    rng = np.random.default_rng(SEED + 1)
+    c = 4
+    # Small values: Pond's degree-9 sigmoid polynomial overflows int_bits 11 beyond |x| ≈ 2.3.
+    bn = lambda p: [init(p + ".g", rng.uniform(0.3, 0.6, c)), init(p + ".b", rng.uniform(-0.5, 0.5, c)),
+                    init(p + ".m", rng.uniform(-0.2, 0.2, c)), init(p + ".v", rng.uniform(0.5, 2.0, c))]
+    inits = [init("conv.w", rng.normal(0, 0.2, (c, 1, 3, 3)))] + bn("bn1") + bn("bn2") + [
+        init("sub.b", rng.uniform(-0.3, 0.3, (c, 1, 1))),
+        numpy_helper.from_array(np.array([-1, c], dtype=np.int64), "shape"),
+        init("fc.w", rng.normal(0, 1.0, (c, 3))), init("fc.b", rng.normal(0, 0.1, 3)),
+    ]
+    mk = helper.make_node
+    nodes = [
+        mk("Conv", ["input", "conv.w"], ["conv"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        mk("BatchNormalization", ["conv", "bn1.g", "bn1.b", "bn1.m", "bn1.v"], ["bn1"], name="bn1"),
+        mk("Sigmoid", ["bn1"], ["sig"], name="sig"),
+        mk("AveragePool", ["sig"], ["avg"], name="avg", kernel_shape=[2, 2], strides=[2, 2]),
+        mk("Tanh", ["avg"], ["tanh"], name="tanh"),
+        mk("Constant", [], ["half"], name="half", value_float=0.5),
+        mk("Mul", ["tanh", "half"], ["mul"], name="mul"),
+        mk("Sub", ["mul", "sub.b"], ["sub"], name="sub"),
+        mk("BatchNormalization", ["sub", "bn2.g", "bn2.b", "bn2.m", "bn2.v"], ["bn2"], name="bn2"),
+        mk("GlobalAveragePool", ["bn2"], ["gap"], name="gap"),
+        mk("Identity", ["gap"], ["id"], name="id"),
+        mk("Reshape", ["id", "shape"], ["flat"], name="reshape"),
+        mk("Transpose", ["flat"], ["t1"], name="t1", perm=[1, 0]),
+        mk("Transpose", ["t1"], ["t2"], name="t2"),
+        mk("Flatten", ["t2"], ["f"], name="flatten"),
+        mk("Gemm", ["f", "fc.w", "fc.b"], ["scores"], name="fc", alpha=0.5, beta=2.0),
+    ]
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])
+    y = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])
+    m = helper.make_model(helper.make_graph(nodes, "ops", [x], [y], initializer=inits),
+                          opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sharescope export.py")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(HERE, "ops.onnx"))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": f32(x_test.reshape(-1, 1, 8, 8))})[0]
+    np.save(os.path.join(REF, "ops_out.npy"), f32(out))
+    print(f"ops: {os.path.getsize(os.path.join(HERE, 'ops.onnx'))} bytes, output range "
+          f"[{out.min():.3f}, {out.max():.3f}]")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 //! - `fold.rs`: BatchNormalization folded into the layer before it;
 //! - `write.rs`: the scenario's RON text and its weight files.
 
+pub mod bound;
 pub mod fold;
 pub mod graph;
 pub mod onnx;
@@ -46,6 +47,8 @@ pub struct Imported {
     pub notes: Vec<String>,
     /// The scenario, loaded and validated as `sharescope check` does.
     pub plan: Plan,
+    /// A worst-case bound on the outputs' fixed-point error (`bound.rs`), or why there is none.
+    pub bound: Result<f64, String>,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> SimError {
@@ -59,17 +62,55 @@ fn refusal(model: &Path, r: graph::Refusal) -> SimError {
     SimError::Import(format!("{}: {r}", model.display()))
 }
 
+/// What [`translate_bytes`] read about the model besides its translation.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// "producer version" or "unknown producer".
+    pub producer: String,
+    /// The default domain's opset.
+    pub opset: i64,
+    /// The graph's node count.
+    pub nodes: usize,
+}
+
+/// Decodes and translates a model's bytes (`model` names it in errors); writes nothing.
+pub fn translate_bytes(
+    bytes: &[u8],
+    model: &Path,
+    protocol: ProtocolKind,
+    batch: Option<usize>,
+) -> Result<(Provenance, translate::Translation), SimError> {
+    let m = onnx::decode_model(bytes).map_err(|e| {
+        SimError::Import(format!(
+            "{}: {e}\nhint: give an .onnx file (onnx.checker.check_model(path) checks one)",
+            model.display()
+        ))
+    })?;
+    let (opset, graph) = graph::checked_graph(&m).map_err(|r| refusal(model, r))?;
+    let want = translate::Want {
+        protocol: protocol.get(),
+        batch,
+    };
+    let t = translate::translate(graph, &want).map_err(|r| refusal(model, r))?;
+    let producer = if m.producer_name.is_empty() {
+        "unknown producer".to_string()
+    } else {
+        format!("{} {}", m.producer_name, m.producer_version)
+            .trim()
+            .to_string()
+    };
+    let p = Provenance {
+        producer,
+        opset,
+        nodes: graph.node.len(),
+    };
+    Ok((p, t))
+}
+
 /// Reads, translates and writes; the written scenario is loaded back (validated) before this
 /// returns. Nothing is written when the model is refused.
 pub fn import(opts: &Options) -> Result<Imported, SimError> {
     let bytes = read_model(&opts.model)?;
-    let model = onnx::decode_model(&bytes).map_err(|e| {
-        SimError::Import(format!(
-            "{}: {e}\nhint: give an .onnx file (onnx.checker.check_model(path) checks one)",
-            opts.model.display()
-        ))
-    })?;
-    let (opset, graph) = graph::checked_graph(&model).map_err(|r| refusal(&opts.model, r))?;
     if opts.batch == Some(0) {
         return Err(SimError::Usage("--batch must be at least 1".into()));
     }
@@ -81,12 +122,7 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
         }
         (None, None) => None,
     };
-    let want = translate::Want {
-        protocol: opts.protocol.get(),
-        batch,
-    };
-    let t = translate::translate(graph, &want).map_err(|r| refusal(&opts.model, r))?;
-
+    let (prov, t) = translate_bytes(&bytes, &opts.model, opts.protocol, batch)?;
     let dir = match opts.output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -106,17 +142,10 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
             })
             .transpose()
     };
-    let producer = if model.producer_name.is_empty() {
-        "unknown producer".to_string()
-    } else {
-        format!("{} {}", model.producer_name, model.producer_version)
-            .trim()
-            .to_string()
-    };
     let meta = write::Meta {
         name: name.clone(),
         model: &opts.model,
-        provenance: format!("{producer}, opset {opset}, {} nodes", graph.node.len()),
+        provenance: format!("{}, opset {}, {} nodes", prov.producer, prov.opset, prov.nodes),
         protocol: opts.protocol.name(),
         inputs: check_file(&opts.inputs)?,
         labels: check_file(&opts.labels)?,
@@ -135,7 +164,25 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
     }
     std::fs::write(&opts.output, text).map_err(|e| io(&opts.output, e))?;
     let plan = scenario::load(&opts.output)?;
+    let input_max = match &opts.inputs {
+        Some(p) => crate::npy::read_npy(p)
+            .map_err(SimError::Usage)?
+            .values
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs())),
+        None => 1.0,
+    };
+    let exact = ["SecureNN", "ABY3"]
+        .iter()
+        .any(|p| opts.protocol.name().starts_with(p));
+    let bound = bound::output_bound(
+        &t,
+        plan.scenario.fixed_point.frac_bits,
+        input_max,
+        exact,
+    );
     Ok(Imported {
+        bound,
         scenario: opts.output.clone(),
         files,
         notes: t.notes,

@@ -24,6 +24,13 @@ pub struct ModelProto {
     pub graph: Option<GraphProto>,
 }
 
+impl ModelProto {
+    /// The model's protobuf encoding (tests build models with it).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+}
+
 /// `OperatorSetIdProto`.
 #[derive(Clone, PartialEq, Message)]
 pub struct OperatorSetIdProto {
