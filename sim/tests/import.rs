@@ -89,38 +89,64 @@ fn agree_with_framework(model: &str) -> (f64, f64, f64) {
 fn logistic_regression_agrees_with_scikit_learn() {
     let (agree, err, bound) = agree_with_framework("logreg");
     assert!(agree >= 0.99, "agreement {agree}");
-    assert!(err <= bound + FLOAT32_ALLOWANCE, "error {err} above the bound {bound}");
+    assert!(
+        err <= bound + FLOAT32_ALLOWANCE,
+        "error {err} above the bound {bound}"
+    );
 }
 
 #[test]
 fn mlp_agrees_with_scikit_learn() {
     let (agree, err, bound) = agree_with_framework("mlp");
     assert!(agree >= 0.99, "agreement {agree}");
-    assert!(err <= bound + FLOAT32_ALLOWANCE, "error {err} above the bound {bound}");
+    assert!(
+        err <= bound + FLOAT32_ALLOWANCE,
+        "error {err} above the bound {bound}"
+    );
 }
 
 #[test]
 fn cnn_with_batch_norm_agrees_with_onnxruntime() {
     let (agree, err, bound) = agree_with_framework("cnn");
     assert!(agree >= 0.99, "agreement {agree}");
-    assert!(err <= bound + FLOAT32_ALLOWANCE, "error {err} above the bound {bound}");
+    assert!(
+        err <= bound + FLOAT32_ALLOWANCE,
+        "error {err} above the bound {bound}"
+    );
 }
 
 #[test]
 fn the_cnn_scenario_folds_batch_norm_and_drops_the_softmax() {
     let dir = temp("cnn-shape");
     let imp = import_digits("cnn", &dir);
-    let kinds: Vec<&str> = imp.plan.scenario.program.iter().map(|s| s.op.kind()).collect();
+    let kinds: Vec<&str> = imp
+        .plan
+        .scenario
+        .program
+        .iter()
+        .map(|s| s.op.kind())
+        .collect();
     assert_eq!(
         kinds,
-        ["conv2d", "add", "relu", "maxpool2d", "flatten", "matmul", "add"],
+        [
+            "conv2d",
+            "add",
+            "relu",
+            "maxpool2d",
+            "flatten",
+            "matmul",
+            "add"
+        ],
         "BatchNormalization folded (no mul), Softmax dropped"
     );
     let text = std::fs::read_to_string(dir.join("cnn.ron")).unwrap();
     assert!(text.contains("padding:1"), "{text}");
     assert!(text.contains("metrics: (prediction: \"logits\""), "{text}");
     assert!(dir.join("cnn-weights/conv_weight.npy").is_file());
-    assert!(imp.notes.iter().any(|n| n.contains("BatchNormalization") && n.contains("folded")));
+    assert!(imp
+        .notes
+        .iter()
+        .any(|n| n.contains("BatchNormalization") && n.contains("folded")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -139,17 +165,41 @@ fn every_other_operator_matches_onnxruntime() {
         labels: None,
     })
     .unwrap();
-    let kinds: Vec<&str> = imp.plan.scenario.program.iter().map(|s| s.op.kind()).collect();
-    for k in ["conv2d", "sigmoid", "avgpool2d", "tanh", "mul", "sub", "reshape", "transpose", "matmul"] {
+    let kinds: Vec<&str> = imp
+        .plan
+        .scenario
+        .program
+        .iter()
+        .map(|s| s.op.kind())
+        .collect();
+    for k in [
+        "conv2d",
+        "sigmoid",
+        "avgpool2d",
+        "tanh",
+        "mul",
+        "sub",
+        "reshape",
+        "transpose",
+        "matmul",
+    ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     let r = sim::run(&imp.plan).unwrap();
     let out = &r.outputs[0];
     let refs = sim::npy::read_npy(&models().join("reference/ops_out.npy")).unwrap();
-    let max = |a: &[f64]| a.iter().zip(&refs.values).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let max = |a: &[f64]| {
+        a.iter()
+            .zip(&refs.values)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    };
     let (shadow, private) = (max(&out.plaintext), max(&out.values));
     eprintln!("ops: shadow vs onnxruntime {shadow:.3e}, private vs onnxruntime {private:.3e}");
-    assert!(shadow < 1e-5, "the translation differs from onnxruntime by {shadow}");
+    assert!(
+        shadow < 1e-5,
+        "the translation differs from onnxruntime by {shadow}"
+    );
     assert!(private < 0.05, "private error {private}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -188,14 +238,30 @@ fn tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
 }
 
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: 7,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: 2,
+        i: v,
+        ..Default::default()
+    }
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<AttributeProto>,
+) -> NodeProto {
     NodeProto {
         op_type: op.into(),
         name: name.into(),
@@ -215,7 +281,10 @@ fn model(
 ) -> Vec<u8> {
     ModelProto {
         ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: opset }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
         graph: Some(GraphProto {
             node: nodes,
             name: "test".into(),
@@ -263,17 +332,34 @@ fn an_unsupported_operator_is_refused_with_its_name_type_and_position() {
         13,
     );
     let e = refused(&b, "securenn", Some(2));
-    assert!(e.contains("node 2 of 2 `the_erf` (Erf): operator Erf is not supported"), "{e}");
-    assert!(e.contains("Gemm"), "the hint lists the supported operators: {e}");
+    assert!(
+        e.contains("node 2 of 2 `the_erf` (Erf): operator Erf is not supported"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Gemm"),
+        "the hint lists the supported operators: {e}"
+    );
 }
 
 #[test]
 fn a_dynamic_batch_needs_batch_and_other_dynamic_dimensions_are_refused() {
-    let b = model(vec![node("Relu", "r", &["x"], &["y"], vec![])], vec![], image(), "y", 13);
+    let b = model(
+        vec![node("Relu", "r", &["x"], &["y"], vec![])],
+        vec![],
+        image(),
+        "y",
+        13,
+    );
     let e = refused(&b, "securenn", None);
-    assert!(e.contains("input `x`") && e.contains("batch dimension is dynamic"), "{e}");
+    assert!(
+        e.contains("input `x`") && e.contains("batch dimension is dynamic"),
+        "{e}"
+    );
     assert!(e.contains("fix the batch size with --batch"), "{e}");
-    assert!(import::translate_bytes(&b, Path::new("m.onnx"), protocol("securenn"), Some(3)).is_ok());
+    assert!(
+        import::translate_bytes(&b, Path::new("m.onnx"), protocol("securenn"), Some(3)).is_ok()
+    );
     let b = model(
         vec![node("Relu", "r", &["x"], &["y"], vec![])],
         vec![],
@@ -296,47 +382,101 @@ fn a_dynamic_batch_needs_batch_and_other_dynamic_dimensions_are_refused() {
 fn unsupported_opsets_data_types_and_external_weights_are_refused() {
     let relu = || vec![node("Relu", "r", &["x"], &["y"], vec![])];
     let e = refused(&model(relu(), vec![], image(), "y", 5), "securenn", Some(1));
-    assert!(e.contains("the model: opset 5") && e.contains("convert_version"), "{e}");
-    let e = refused(&model(relu(), vec![], value("x", 3, &[Some(1), Some(4)]), "y", 13), "securenn", None);
+    assert!(
+        e.contains("the model: opset 5") && e.contains("convert_version"),
+        "{e}"
+    );
+    let e = refused(
+        &model(relu(), vec![], value("x", 3, &[Some(1), Some(4)]), "y", 13),
+        "securenn",
+        None,
+    );
     assert!(e.contains("data type is INT8"), "{e}");
     let mut half = filters();
     half.data_type = 10;
     let conv = vec![node("Conv", "c", &["x", "w"], &["y"], vec![])];
-    let e = refused(&model(conv.clone(), vec![half], image(), "y", 13), "securenn", Some(1));
-    assert!(e.contains("initialiser `w`") && e.contains("FLOAT16"), "{e}");
+    let e = refused(
+        &model(conv.clone(), vec![half], image(), "y", 13),
+        "securenn",
+        Some(1),
+    );
+    assert!(
+        e.contains("initialiser `w`") && e.contains("FLOAT16"),
+        "{e}"
+    );
     let mut ext = filters();
     ext.data_location = 1;
-    let e = refused(&model(conv, vec![ext], image(), "y", 13), "securenn", Some(1));
+    let e = refused(
+        &model(conv, vec![ext], image(), "y", 13),
+        "securenn",
+        Some(1),
+    );
     assert!(e.contains("external file"), "{e}");
 }
 
 #[test]
 fn conv_and_pool_attributes_the_program_lacks_are_refused() {
     let conv = |attrs: Vec<AttributeProto>| {
-        model(vec![node("Conv", "conv1", &["x", "w"], &["y"], attrs)], vec![filters()], image(), "y", 13)
+        model(
+            vec![node("Conv", "conv1", &["x", "w"], &["y"], attrs)],
+            vec![filters()],
+            image(),
+            "y",
+            13,
+        )
     };
-    let e = refused(&conv(vec![ints("pads", &[0, 0, 1, 1])]), "securenn", Some(1));
-    assert!(e.contains("node 1 of 1 `conv1` (Conv): pads [0, 0, 1, 1] are not the same on every side"), "{e}");
-    assert!(refused(&conv(vec![ints("strides", &[1, 2])]), "securenn", Some(1)).contains("strides [1, 2]"));
-    assert!(refused(&conv(vec![ints("dilations", &[2, 2])]), "securenn", Some(1)).contains("dilations"));
+    let e = refused(
+        &conv(vec![ints("pads", &[0, 0, 1, 1])]),
+        "securenn",
+        Some(1),
+    );
+    assert!(
+        e.contains("node 1 of 1 `conv1` (Conv): pads [0, 0, 1, 1] are not the same on every side"),
+        "{e}"
+    );
+    assert!(
+        refused(&conv(vec![ints("strides", &[1, 2])]), "securenn", Some(1))
+            .contains("strides [1, 2]")
+    );
+    assert!(
+        refused(&conv(vec![ints("dilations", &[2, 2])]), "securenn", Some(1)).contains("dilations")
+    );
     assert!(refused(&conv(vec![int("group", 2)]), "securenn", Some(1)).contains("group 2"));
     let ok = conv(vec![ints("pads", &[1, 1, 1, 1]), ints("strides", &[2, 2])]);
-    let (_, t) = import::translate_bytes(&ok, Path::new("m.onnx"), protocol("securenn"), Some(1)).unwrap();
+    let (_, t) =
+        import::translate_bytes(&ok, Path::new("m.onnx"), protocol("securenn"), Some(1)).unwrap();
     assert_eq!(t.shapes["y"], vec![1, 2, 2, 2]);
 
     let pool = model(
-        vec![node("MaxPool", "mp", &["x"], &["y"], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])])],
+        vec![node(
+            "MaxPool",
+            "mp",
+            &["x"],
+            &["y"],
+            vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])],
+        )],
         vec![],
         image(),
         "y",
         13,
     );
     let e = refused(&pool, "pond", Some(1));
-    assert!(e.contains("`mp` (MaxPool)") && e.contains("Pond does not run"), "{e}");
+    assert!(
+        e.contains("`mp` (MaxPool)") && e.contains("Pond does not run"),
+        "{e}"
+    );
     assert!(e.contains("--protocol"), "{e}");
-    assert!(import::translate_bytes(&pool, Path::new("m.onnx"), protocol("securenn"), Some(1)).is_ok());
+    assert!(
+        import::translate_bytes(&pool, Path::new("m.onnx"), protocol("securenn"), Some(1)).is_ok()
+    );
     let rect = model(
-        vec![node("AveragePool", "ap", &["x"], &["y"], vec![ints("kernel_shape", &[2, 1])])],
+        vec![node(
+            "AveragePool",
+            "ap",
+            &["x"],
+            &["y"],
+            vec![ints("kernel_shape", &[2, 1])],
+        )],
         vec![],
         image(),
         "y",
@@ -358,9 +498,18 @@ fn softmax_inside_the_network_and_general_transposes_are_refused() {
         13,
     );
     let e = refused(&inner, "securenn", Some(1));
-    assert!(e.contains("node 1 of 2 `sm` (Softmax)") && e.contains("only a final Softmax"), "{e}");
+    assert!(
+        e.contains("node 1 of 2 `sm` (Softmax)") && e.contains("only a final Softmax"),
+        "{e}"
+    );
     let perm = model(
-        vec![node("Transpose", "nhwc", &["x"], &["y"], vec![ints("perm", &[0, 2, 3, 1])])],
+        vec![node(
+            "Transpose",
+            "nhwc",
+            &["x"],
+            &["y"],
+            vec![ints("perm", &[0, 2, 3, 1])],
+        )],
         vec![],
         image(),
         "y",
@@ -369,12 +518,23 @@ fn softmax_inside_the_network_and_general_transposes_are_refused() {
     assert!(refused(&perm, "securenn", Some(1)).contains("perm [0, 2, 3, 1]"));
     let fixed_batch = model(
         vec![
-            node("Constant", "k", &[], &["shape"], vec![AttributeProto {
-                name: "value".into(),
-                r#type: 4,
-                t: Some(TensorProto { dims: vec![2], data_type: 7, int64_data: vec![1, 16], ..Default::default() }),
-                ..Default::default()
-            }]),
+            node(
+                "Constant",
+                "k",
+                &[],
+                &["shape"],
+                vec![AttributeProto {
+                    name: "value".into(),
+                    r#type: 4,
+                    t: Some(TensorProto {
+                        dims: vec![2],
+                        data_type: 7,
+                        int64_data: vec![1, 16],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+            ),
             node("Reshape", "rs", &["x", "shape"], &["y"], vec![]),
         ],
         vec![],
@@ -384,7 +544,13 @@ fn softmax_inside_the_network_and_general_transposes_are_refused() {
     );
     let e = refused(&fixed_batch, "securenn", Some(4));
     assert!(e.contains("`rs` (Reshape)") && e.contains("--batch"), "{e}");
-    assert!(import::translate_bytes(&fixed_batch, Path::new("m.onnx"), protocol("securenn"), Some(1)).is_ok());
+    assert!(import::translate_bytes(
+        &fixed_batch,
+        Path::new("m.onnx"),
+        protocol("securenn"),
+        Some(1)
+    )
+    .is_ok());
 }
 
 #[test]
@@ -392,17 +558,25 @@ fn a_final_argmax_is_the_protocols_argmax_or_the_logits() {
     let b = model(
         vec![
             node("Flatten", "f", &["x"], &["flat"], vec![]),
-            node("ArgMax", "am", &["flat"], &["y"], vec![int("axis", 1), int("keepdims", 0)]),
+            node(
+                "ArgMax",
+                "am",
+                &["flat"],
+                &["y"],
+                vec![int("axis", 1), int("keepdims", 0)],
+            ),
         ],
         vec![],
         image(),
         "y",
         13,
     );
-    let (_, t) = import::translate_bytes(&b, Path::new("m.onnx"), protocol("securenn"), Some(2)).unwrap();
+    let (_, t) =
+        import::translate_bytes(&b, Path::new("m.onnx"), protocol("securenn"), Some(2)).unwrap();
     assert_eq!(t.program.last().unwrap().1.kind(), "argmax");
-    assert_eq!(t.scores.as_deref(), Some("flat"));
-    let (_, t) = import::translate_bytes(&b, Path::new("m.onnx"), protocol("pond"), Some(2)).unwrap();
+    assert_eq!(t.scores.as_deref(), Some("y"), "metrics read the classes");
+    let (_, t) =
+        import::translate_bytes(&b, Path::new("m.onnx"), protocol("pond"), Some(2)).unwrap();
     assert_eq!(t.program.last().unwrap().1.kind(), "flatten");
     assert_eq!(t.outputs, vec!["flat".to_string()]);
 }
@@ -436,13 +610,24 @@ fn truncated_and_garbage_files_are_errors_never_panics() {
         let g: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         try_bytes(&g);
     }
-    let e = import::translate_bytes(&[], Path::new("m.onnx"), protocol("securenn"), None).unwrap_err();
+    let e =
+        import::translate_bytes(&[], Path::new("m.onnx"), protocol("securenn"), None).unwrap_err();
     assert!(e.to_string().contains("the file is empty"), "{e}");
-    let e = import::translate_bytes(b"\xff\xff\xff", Path::new("m.onnx"), protocol("securenn"), None)
-        .unwrap_err();
+    let e = import::translate_bytes(
+        b"\xff\xff\xff",
+        Path::new("m.onnx"),
+        protocol("securenn"),
+        None,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("not an ONNX model"), "{e}");
     // A truncated model that still decodes is refused at a clear place, not accepted half-read.
-    let e = import::translate_bytes(&cnn[..cnn.len() / 2], Path::new("m.onnx"), protocol("securenn"), Some(2))
-        .unwrap_err();
+    let e = import::translate_bytes(
+        &cnn[..cnn.len() / 2],
+        Path::new("m.onnx"),
+        protocol("securenn"),
+        Some(2),
+    )
+    .unwrap_err();
     assert!(matches!(e, sim::SimError::Import(_)), "{e}");
 }

@@ -485,6 +485,12 @@ pub fn execute(cli: Cli) -> Outcome {
                     for n in &done.notes {
                         s.push_str(&format!("  {n}\n"));
                     }
+                    match &done.bound {
+                        Ok(b) => s.push_str(&format!(
+                            "fixed-point error bound on the outputs: ≤ {b:.3e} (worst case, docs/import.md)\n"
+                        )),
+                        Err(why) => s.push_str(&format!("no fixed-point error bound: {why}\n")),
+                    }
                     print_report(&s, false);
                     check(&done.scenario, &done.plan, None)
                 }

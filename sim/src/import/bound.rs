@@ -36,9 +36,18 @@ pub fn output_bound(
         weights.insert(w.name.as_str(), w);
     }
     for (name, op) in &t.program {
-        let get = |n: &str| ae.get(n).copied().ok_or_else(|| format!("`{n}` has no bound"));
+        let get = |n: &str| {
+            ae.get(n)
+                .copied()
+                .ok_or_else(|| format!("`{n}` has no bound"))
+        };
         let (a, e) = match op {
-            Op::MatMul(x, w) | Op::Conv2d { input: x, filters: w, .. } => {
+            Op::MatMul(x, w)
+            | Op::Conv2d {
+                input: x,
+                filters: w,
+                ..
+            } => {
                 let conv = matches!(op, Op::Conv2d { .. });
                 let Some(wt) = weights.get(w.as_str()) else {
                     return Err(format!("`{name}` multiplies two computed values"));

@@ -25,7 +25,9 @@ pub fn scale_shift(
     for c in 0..gamma.len() {
         let d = var[c] + eps;
         if d <= 0.0 || !d.is_finite() {
-            return Err(format!("channel {c} has variance + epsilon = {d}, not positive"));
+            return Err(format!(
+                "channel {c} has variance + epsilon = {d}, not positive"
+            ));
         }
         let sc = gamma[c] / d.sqrt();
         s.push(sc);
@@ -60,7 +62,11 @@ pub(super) fn batch_norm(
         ));
     }
     if attrs.int("spatial", 1) != 1 {
-        return Err(refuse(at, "spatial 0 is not supported", "export with opset ≥ 9"));
+        return Err(refuse(
+            at,
+            "spatial 0 is not supported",
+            "export with opset ≥ 9",
+        ));
     }
     let eps = attrs.float("epsilon", 1e-5) as f64;
     let Some(x) = private_input(tr, at, node)? else {
@@ -94,31 +100,40 @@ pub(super) fn batch_norm(
         }
         params.push(d.values);
     }
-    let (s, t) = scale_shift(&params[0], &params[1], &params[2], &params[3], eps)
-        .map_err(|e| refuse(at, e, "export the model again: its running variance is broken"))?;
+    let (s, t) = scale_shift(&params[0], &params[1], &params[2], &params[3], eps).map_err(|e| {
+        refuse(
+            at,
+            e,
+            "export the model again: its running variance is broken",
+        )
+    })?;
 
-    let linear = tr.linear.get(&x).copied().filter(|l| {
-        value_uses(tr, &x) == 1 && tr.weights[l.weight].data.shape[l.axis] == channels
-    });
+    let linear =
+        tr.linear.get(&x).copied().filter(|l| {
+            value_uses(tr, &x) == 1 && tr.weights[l.weight].data.shape[l.axis] == channels
+        });
     if let Some(mut l) = linear {
         // Folded: scale the layer's weight per output channel, shift (or add) its bias.
         let w = &mut tr.weights[l.weight];
         scale_axis(&mut w.data, l.axis, &s);
-        w.origin.push_str(&format!(" × BatchNormalization `{}` scale", node.name));
+        w.origin
+            .push_str(&format!(" × BatchNormalization `{}` scale", node.name));
         let result = match l.bias {
             Some(b) => {
                 let bias = &mut tr.weights[b];
                 for (c, v) in bias.data.values.iter_mut().enumerate() {
                     *v = *v * s[c] + t[c];
                 }
-                bias.origin.push_str(&format!(
-                    " folded with BatchNormalization `{}`",
-                    node.name
-                ));
+                bias.origin
+                    .push_str(&format!(" folded with BatchNormalization `{}`", node.name));
                 x.clone()
             }
             None => {
-                let shape = if l.conv { vec![channels, 1, 1] } else { vec![channels] };
+                let shape = if l.conv {
+                    vec![channels, 1, 1]
+                } else {
+                    vec![channels]
+                };
                 let idx = tr.add_weight(
                     &format!("{out}_shift"),
                     Dense { shape, values: t },
@@ -143,7 +158,10 @@ pub(super) fn batch_norm(
     shape.extend(std::iter::repeat_n(1, xs.len() - 2));
     let si = tr.add_weight(
         &format!("{out}_scale"),
-        Dense { shape: shape.clone(), values: s },
+        Dense {
+            shape: shape.clone(),
+            values: s,
+        },
         Owner::Model,
         format!("BatchNormalization `{}` scale", node.name),
     );
@@ -171,12 +189,22 @@ mod tests {
     fn folding_matches_normalising_after_the_layer() {
         // One dense layer [K=2, N=3] then BN over 3 channels, at one input row.
         let a = [0.5, -1.0];
-        let w = Dense { shape: vec![2, 3], values: vec![1.0, 2.0, -1.0, 0.5, 0.0, 3.0] };
+        let w = Dense {
+            shape: vec![2, 3],
+            values: vec![1.0, 2.0, -1.0, 0.5, 0.0, 3.0],
+        };
         let b = [0.1, -0.2, 0.3];
-        let (gamma, beta, mean, var) = ([2.0, 0.5, 1.0], [0.0, 1.0, -1.0], [0.2, -0.1, 0.0], [4.0, 1.0, 0.25]);
-        let eps = 1e-5;
+        let (gamma, beta, mean, var) = (
+            [2.0, 0.5, 1.0],
+            [0.0, 1.0, -1.0],
+            [0.2, -0.1, 0.0],
+            [4.0, 1.0, 0.25],
+        );
+        let eps: f64 = 1e-5;
         let layer = |w: &Dense, b: &[f64]| -> Vec<f64> {
-            (0..3).map(|n| a[0] * w.values[n] + a[1] * w.values[3 + n] + b[n]).collect()
+            (0..3)
+                .map(|n| a[0] * w.values[n] + a[1] * w.values[3 + n] + b[n])
+                .collect()
         };
         let direct: Vec<f64> = layer(&w, &b)
             .iter()
@@ -191,7 +219,10 @@ mod tests {
             assert!((x - y).abs() < 1e-12, "{x} vs {y}");
         }
         // Conv filters [O=2, C=1, 1, 2] scaled along axis 0.
-        let mut f = Dense { shape: vec![2, 1, 1, 2], values: vec![1.0, 1.0, 1.0, 1.0] };
+        let mut f = Dense {
+            shape: vec![2, 1, 1, 2],
+            values: vec![1.0, 1.0, 1.0, 1.0],
+        };
         scale_axis(&mut f, 0, &[2.0, 3.0]);
         assert_eq!(f.values, vec![2.0, 2.0, 3.0, 3.0]);
         assert!(scale_shift(&[1.0], &[0.0], &[0.0], &[-1.0], 0.0).is_err());

@@ -41,11 +41,7 @@ pub fn node_at(index: usize, count: usize, node: &NodeProto) -> String {
     } else {
         &node.name
     };
-    format!(
-        "node {} of {count} `{name}` ({})",
-        index + 1,
-        node.op_type
-    )
+    format!("node {} of {count} `{name}` ({})", index + 1, node.op_type)
 }
 
 /// The model's default-domain opset, checked, and its graph.

@@ -117,12 +117,19 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
     let batch = match (opts.batch, &opts.inputs) {
         (Some(b), _) => Some(b),
         (None, Some(p)) => {
-            let h = crate::npy::NpyFile::open(p).map_err(SimError::Usage)?.header;
+            let h = crate::npy::NpyFile::open(p)
+                .map_err(SimError::Usage)?
+                .header;
             h.shape.first().copied()
         }
         (None, None) => None,
     };
-    let (prov, t) = translate_bytes(&bytes, &opts.model, opts.protocol, batch)?;
+    let (prov, mut t) = translate_bytes(&bytes, &opts.model, opts.protocol, batch)?;
+    if opts.labels.is_some() && t.scores.is_none() {
+        t.notes.push(
+            "--labels given, but no output holds class scores (or classes): no metrics".into(),
+        );
+    }
     let dir = match opts.output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -145,7 +152,10 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
     let meta = write::Meta {
         name: name.clone(),
         model: &opts.model,
-        provenance: format!("{}, opset {}, {} nodes", prov.producer, prov.opset, prov.nodes),
+        provenance: format!(
+            "{}, opset {}, {} nodes",
+            prov.producer, prov.opset, prov.nodes
+        ),
         protocol: opts.protocol.name(),
         inputs: check_file(&opts.inputs)?,
         labels: check_file(&opts.labels)?,
@@ -175,12 +185,7 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
     let exact = ["SecureNN", "ABY3"]
         .iter()
         .any(|p| opts.protocol.name().starts_with(p));
-    let bound = bound::output_bound(
-        &t,
-        plan.scenario.fixed_point.frac_bits,
-        input_max,
-        exact,
-    );
+    let bound = bound::output_bound(&t, plan.scenario.fixed_point.frac_bits, input_max, exact);
     Ok(Imported {
         bound,
         scenario: opts.output.clone(),

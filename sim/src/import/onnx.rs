@@ -245,9 +245,11 @@ pub struct Dense {
 /// The tensor's shape and values, or why it cannot be read (a sentence).
 pub fn decode_tensor(t: &TensorProto) -> Result<Dense, String> {
     if t.data_location == 1 {
-        return Err("its data is stored in an external file; save the model with its weights \
+        return Err(
+            "its data is stored in an external file; save the model with its weights \
                     inside (onnx.save_model(model, path, save_as_external_data=False))"
-            .into());
+                .into(),
+        );
     }
     let mut shape = Vec::with_capacity(t.dims.len());
     let mut n: usize = 1;

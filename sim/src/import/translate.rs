@@ -54,7 +54,7 @@ pub struct Translation {
     pub program: Vec<(String, Op)>,
     /// The values the client receives.
     pub outputs: Vec<String>,
-    /// The output whose last axis holds the class scores (for `metrics`), if there is one.
+    /// The output `metrics` reads: one whose last axis holds class scores, or an `Argmax`.
     pub scores: Option<String>,
     /// What the import did that a reader should know (folds, dropped nodes).
     pub notes: Vec<String>,
@@ -110,7 +110,11 @@ pub fn sanitise(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let s = s.trim_matches('_');
-    let mut s = if s.is_empty() { "v".to_string() } else { s.to_string() };
+    let mut s = if s.is_empty() {
+        "v".to_string()
+    } else {
+        s.to_string()
+    };
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, 'v');
     }
@@ -118,7 +122,11 @@ pub fn sanitise(name: &str) -> String {
 }
 
 fn real(d: &Dense) -> Real {
-    let shape = if d.shape.is_empty() { vec![1] } else { d.shape.clone() };
+    let shape = if d.shape.is_empty() {
+        vec![1]
+    } else {
+        d.shape.clone()
+    };
     Real::from_shape_vec(ndarray::IxDyn(&shape), d.values.clone()).expect("decoded shape")
 }
 
@@ -151,8 +159,11 @@ impl<'g> Tr<'g> {
 
     /// Appends `name = op`, checking its shape and that the protocol runs it.
     pub(super) fn emit(&mut self, at: &str, base: &str, op: Op) -> Result<String, Refusal> {
-        let operand_shapes: Vec<Vec<usize>> =
-            op.operands().iter().map(|o| self.shapes[*o].clone()).collect();
+        let operand_shapes: Vec<Vec<usize>> = op
+            .operands()
+            .iter()
+            .map(|o| self.shapes[*o].clone())
+            .collect();
         let refs: Vec<&[usize]> = operand_shapes.iter().map(Vec::as_slice).collect();
         let shape = infer_shape(&op, &refs).map_err(|e| {
             refuse(
@@ -180,14 +191,27 @@ impl<'g> Tr<'g> {
     }
 
     /// A new weight (or public constant) named after `base`; its index.
-    pub(super) fn add_weight(&mut self, base: &str, data: Dense, owner: Owner, origin: String) -> usize {
+    pub(super) fn add_weight(
+        &mut self,
+        base: &str,
+        data: Dense,
+        owner: Owner,
+        origin: String,
+    ) -> usize {
         let name = self.fresh(base);
-        let shape = if data.shape.is_empty() { vec![1] } else { data.shape.clone() };
+        let shape = if data.shape.is_empty() {
+            vec![1]
+        } else {
+            data.shape.clone()
+        };
         self.shapes.insert(name.clone(), shape.clone());
         self.weights.push(Weight {
             name,
             owner,
-            data: Dense { shape, values: data.values },
+            data: Dense {
+                shape,
+                values: data.values,
+            },
             origin,
         });
         self.weights.len() - 1
@@ -276,7 +300,11 @@ fn ints_of(at: &str, d: &Dense, what: &str) -> Result<Vec<i64>, Refusal> {
             if v.fract() == 0.0 && v.abs() < 9.0e15 {
                 Ok(v as i64)
             } else {
-                Err(refuse(at, format!("{what} holds {v}, not an integer"), "export it as INT64"))
+                Err(refuse(
+                    at,
+                    format!("{what} holds {v}, not an integer"),
+                    "export it as INT64",
+                ))
             }
         })
         .collect()
@@ -299,7 +327,13 @@ pub fn translate(graph: &GraphProto, want: &Want) -> Result<Translation, Refusal
         outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
     };
     for (name, d) in &inits {
-        tr.set(name, Val::Const { d: d.clone(), public: false });
+        tr.set(
+            name,
+            Val::Const {
+                d: d.clone(),
+                public: false,
+            },
+        );
     }
     let input = client_input(graph, &inits, want)?;
     tr.used.insert(input.name.clone());
@@ -312,7 +346,11 @@ pub fn translate(graph: &GraphProto, want: &Want) -> Result<Translation, Refusal
         node_op(&mut tr, &at, node)?;
     }
     if graph.output.is_empty() {
-        return Err(refuse("the model", "the graph has no output", "export the model with its outputs"));
+        return Err(refuse(
+            "the model",
+            "the graph has no output",
+            "export the model with its outputs",
+        ));
     }
     let mut outputs = Vec::new();
     let mut scores = None;
@@ -337,13 +375,17 @@ pub fn translate(graph: &GraphProto, want: &Want) -> Result<Translation, Refusal
             }
         }
     }
-    // An ArgMax output: metrics need the scores it was taken of.
+    // An Argmax output holds the classes: `metrics` reads them as they are.
     if scores.is_none() {
-        if let Some(logits) = tr.notes.iter().find_map(|n| n.strip_prefix("argmax-of:")) {
-            scores = Some(logits.to_string());
-        }
+        scores = outputs
+            .iter()
+            .find(|o| {
+                tr.program
+                    .iter()
+                    .any(|(n, op)| n == *o && matches!(op, Op::Argmax(_)))
+            })
+            .cloned();
     }
-    tr.notes.retain(|n| !n.starts_with("argmax-of:"));
     Ok(Translation {
         input,
         weights: tr.weights,
@@ -381,7 +423,10 @@ fn client_input(
                 format!(
                     "the graph has {} inputs ({}); the importer makes one client input",
                     more.len(),
-                    more.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+                    more.iter()
+                        .map(|i| format!("`{}`", i.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "export a model with a single data input (make the others initialisers)",
             ))
@@ -408,7 +453,11 @@ fn client_input(
         })?
         .dim;
     if dims.is_empty() {
-        return Err(refuse(&at, "it is a scalar", "export an input with a batch axis"));
+        return Err(refuse(
+            &at,
+            "it is a scalar",
+            "export an input with a batch axis",
+        ));
     }
     let mut shape = Vec::new();
     for (axis, d) in dims.iter().enumerate() {
@@ -449,7 +498,10 @@ fn client_input(
     if protocols::tensor::checked_numel(&shape).is_none_or(|n| n > onnx::MAX_ELEMENTS) {
         return Err(refuse(
             &at,
-            format!("shape {shape:?} has more than {} elements", onnx::MAX_ELEMENTS),
+            format!(
+                "shape {shape:?} has more than {} elements",
+                onnx::MAX_ELEMENTS
+            ),
             "use a smaller --batch",
         ));
     }
@@ -479,7 +531,12 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
     }
     // Only the first output is translated; a used second output (Dropout's mask, MaxPool's
     // indices, BatchNormalization's training statistics) is refused.
-    if let Some(extra) = node.output.iter().skip(1).find(|o| !o.is_empty() && tr.uses(o) > 0) {
+    if let Some(extra) = node
+        .output
+        .iter()
+        .skip(1)
+        .find(|o| !o.is_empty() && tr.uses(o) > 0)
+    {
         return Err(refuse(
             at,
             format!("its extra output `{extra}` is used"),
@@ -571,6 +628,9 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
             }
             let perm: Vec<usize> = perm.iter().map(|&p| p as usize).collect();
             match x {
+                Val::Const { d, public } if d.shape.is_empty() => {
+                    tr.set(&out, Val::Const { d, public });
+                }
                 Val::Const { d, public } => {
                     let r = real(&d).permuted_axes(ndarray::IxDyn(&perm));
                     let r = r.as_standard_layout().to_owned();
@@ -641,7 +701,6 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
             if tr.protocol.supports(&op).is_ok() {
                 let r = tr.emit(at, &out, op)?;
                 tr.notes.push(format!("{at}: only the predicted class is revealed (shape [batch], not keepdims)"));
-                tr.notes.push(format!("argmax-of:{n}"));
                 tr.set(&out, Val::Private(r));
             } else {
                 tr.notes.push(format!(
@@ -667,9 +726,28 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
 
 /// The operators [`translate`] knows.
 pub const SUPPORTED: &[&str] = &[
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Relu", "Sigmoid", "Tanh", "Conv", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "BatchNormalization",
-    "Softmax (final)", "LogSoftmax (final)", "ArgMax (final)", "Identity", "Dropout", "Constant",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Sub",
+    "Mul",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Flatten",
+    "Reshape",
+    "Transpose",
+    "BatchNormalization",
+    "Softmax (final)",
+    "LogSoftmax (final)",
+    "ArgMax (final)",
+    "Identity",
+    "Dropout",
+    "Constant",
     "Shape",
 ];
 
@@ -681,17 +759,36 @@ fn shape_of(tr: &Tr, v: &Val) -> Vec<usize> {
 }
 
 fn constant_value(at: &str, node: &NodeProto) -> Result<Dense, Refusal> {
-    let a = node.attribute.first().ok_or_else(|| {
-        refuse(at, "it has no value", "export the model again")
-    })?;
+    let a = node
+        .attribute
+        .first()
+        .ok_or_else(|| refuse(at, "it has no value", "export the model again"))?;
     let bad = |e: String| refuse(at, e, "export the constant as a FLOAT or INT64 tensor");
     match a.name.as_str() {
-        "value" => onnx::decode_tensor(a.t.as_ref().ok_or_else(|| bad("its value is not a tensor".into()))?).map_err(bad),
-        "value_float" => Ok(Dense { shape: vec![], values: vec![a.f as f64] }),
-        "value_int" => Ok(Dense { shape: vec![], values: vec![a.i as f64] }),
-        "value_floats" => Ok(Dense { shape: vec![a.floats.len()], values: a.floats.iter().map(|&v| v as f64).collect() }),
-        "value_ints" => Ok(Dense { shape: vec![a.ints.len()], values: a.ints.iter().map(|&v| v as f64).collect() }),
-        other => Err(bad(format!("a constant given as `{other}` is not supported"))),
+        "value" => onnx::decode_tensor(
+            a.t.as_ref()
+                .ok_or_else(|| bad("its value is not a tensor".into()))?,
+        )
+        .map_err(bad),
+        "value_float" => Ok(Dense {
+            shape: vec![],
+            values: vec![a.f as f64],
+        }),
+        "value_int" => Ok(Dense {
+            shape: vec![],
+            values: vec![a.i as f64],
+        }),
+        "value_floats" => Ok(Dense {
+            shape: vec![a.floats.len()],
+            values: a.floats.iter().map(|&v| v as f64).collect(),
+        }),
+        "value_ints" => Ok(Dense {
+            shape: vec![a.ints.len()],
+            values: a.ints.iter().map(|&v| v as f64).collect(),
+        }),
+        other => Err(bad(format!(
+            "a constant given as `{other}` is not supported"
+        ))),
     }
 }
 
@@ -705,7 +802,13 @@ fn binary(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refu
     };
     if let (Val::Const { d: da, public: pa }, Val::Const { d: db, public: pb }) = (&a, &b) {
         let r = fold_const(at, &make(String::new(), String::new()), &[da, db])?;
-        tr.set(out, Val::Const { d: r, public: *pa && *pb });
+        tr.set(
+            out,
+            Val::Const {
+                d: r,
+                public: *pa && *pb,
+            },
+        );
         return Ok(());
     }
     // `MatMul` then `Add` of a bias vector is a dense layer: remember the bias for a
@@ -726,7 +829,15 @@ fn binary(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refu
     let x = tr.private(node, 0, a);
     let y = if let (Some(_), Val::Const { d, .. }) = (bias_of, &b) {
         let n = d.values.len();
-        let idx = tr.add_weight(&node.input[1], Dense { shape: vec![n], values: d.values.clone() }, Owner::Model, format!("`{}`", node.input[1]));
+        let idx = tr.add_weight(
+            &node.input[1],
+            Dense {
+                shape: vec![n],
+                values: d.values.clone(),
+            },
+            Owner::Model,
+            format!("`{}`", node.input[1]),
+        );
         tr.weights[idx].name.clone()
     } else {
         tr.private(node, 1, b)
@@ -750,10 +861,18 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
     let b = tr.input(at, node, 1)?;
     let c = tr.optional_input(at, node, 2)?;
     let Val::Private(mut x) = a else {
-        return Err(refuse(at, "its first operand is a constant", "export the layer with the data as Gemm's first input (x @ W^T)"));
+        return Err(refuse(
+            at,
+            "its first operand is a constant",
+            "export the layer with the data as Gemm's first input (x @ W^T)",
+        ));
     };
     if tr.shape(&x).len() != 2 {
-        return Err(refuse(at, format!("its input has shape {:?}, not 2-D", tr.shape(&x)), "flatten before the Gemm (Flatten axis 1)"));
+        return Err(refuse(
+            at,
+            format!("its input has shape {:?}, not 2-D", tr.shape(&x)),
+            "flatten before the Gemm (Flatten axis 1)",
+        ));
     }
     if attrs.int("transA", 0) != 0 {
         x = tr.emit(at, &format!("{out}_xt"), Op::Transpose(x))?;
@@ -761,7 +880,11 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
     let (w, linear) = match b {
         Val::Const { d, public } => {
             if d.shape.len() != 2 {
-                return Err(refuse(at, format!("its weight has shape {:?}, not 2-D", d.shape), "export a 2-D weight"));
+                return Err(refuse(
+                    at,
+                    format!("its weight has shape {:?}, not 2-D", d.shape),
+                    "export a 2-D weight",
+                ));
             }
             let mut r = real(&d);
             if attrs.int("transB", 0) != 0 {
@@ -771,8 +894,16 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
             let origin = format!(
                 "`{}`{}{}",
                 node.input[1],
-                if attrs.int("transB", 0) != 0 { " transposed" } else { "" },
-                if alpha != 1.0 { format!(" × alpha {alpha}") } else { String::new() }
+                if attrs.int("transB", 0) != 0 {
+                    " transposed"
+                } else {
+                    ""
+                },
+                if alpha != 1.0 {
+                    format!(" × alpha {alpha}")
+                } else {
+                    String::new()
+                }
             );
             let owner = if public { Owner::Public } else { Owner::Model };
             let idx = tr.add_weight(&node.input[1], dense(&r), owner, origin);
@@ -780,9 +911,17 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
         }
         Val::Private(n) => {
             if alpha != 1.0 {
-                return Err(refuse(at, "alpha ≠ 1 with a private second operand", "fold alpha into a weight before exporting"));
+                return Err(refuse(
+                    at,
+                    "alpha ≠ 1 with a private second operand",
+                    "fold alpha into a weight before exporting",
+                ));
             }
-            let n = if attrs.int("transB", 0) != 0 { tr.emit(at, &format!("{out}_wt"), Op::Transpose(n))? } else { n };
+            let n = if attrs.int("transB", 0) != 0 {
+                tr.emit(at, &format!("{out}_wt"), Op::Transpose(n))?
+            } else {
+                n
+            };
             (n, None)
         }
     };
@@ -807,7 +946,11 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
             }
             Val::Private(n) => {
                 if beta != 1.0 {
-                    return Err(refuse(at, "beta ≠ 1 with a private bias", "fold beta into the bias before exporting"));
+                    return Err(refuse(
+                        at,
+                        "beta ≠ 1 with a private bias",
+                        "fold beta into the bias before exporting",
+                    ));
                 }
                 n
             }
@@ -818,7 +961,15 @@ fn gemm(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
         rename_last(tr, out)
     };
     if let Some(weight) = linear {
-        tr.linear.insert(result.clone(), Linear { weight, axis: 1, bias, conv: false });
+        tr.linear.insert(
+            result.clone(),
+            Linear {
+                weight,
+                axis: 1,
+                bias,
+                conv: false,
+            },
+        );
     }
     tr.set(out, Val::Private(result));
     Ok(())
@@ -848,13 +999,24 @@ fn matmul(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refu
     }
     if let (Val::Const { d: da, public: pa }, Val::Const { d: db, public: pb }) = (&a, &b) {
         let r = fold_const(at, &Op::MatMul(String::new(), String::new()), &[da, db])?;
-        tr.set(out, Val::Const { d: r, public: *pa && *pb });
+        tr.set(
+            out,
+            Val::Const {
+                d: r,
+                public: *pa && *pb,
+            },
+        );
         return Ok(());
     }
     let weight = match &b {
         Val::Const { d, public } => {
             let owner = if *public { Owner::Public } else { Owner::Model };
-            Some(tr.add_weight(&node.input[1], d.clone(), owner, format!("`{}`", node.input[1])))
+            Some(tr.add_weight(
+                &node.input[1],
+                d.clone(),
+                owner,
+                format!("`{}`", node.input[1]),
+            ))
         }
         Val::Private(_) => None,
     };
@@ -865,18 +1027,35 @@ fn matmul(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refu
     };
     let r = tr.emit(at, out, Op::MatMul(x, w))?;
     if let Some(weight) = weight {
-        tr.linear.insert(r.clone(), Linear { weight, axis: 1, bias: None, conv: false });
+        tr.linear.insert(
+            r.clone(),
+            Linear {
+                weight,
+                axis: 1,
+                bias: None,
+                conv: false,
+            },
+        );
     }
     tr.set(out, Val::Private(r));
     Ok(())
 }
 
 /// Symmetric padding from ONNX `pads` / `auto_pad`, or a refusal.
-fn symmetric_pad(at: &str, attrs: &Attrs, hw: (usize, usize), k: (usize, usize), stride: usize) -> Result<usize, Refusal> {
+fn symmetric_pad(
+    at: &str,
+    attrs: &Attrs,
+    hw: (usize, usize),
+    k: (usize, usize),
+    stride: usize,
+) -> Result<usize, Refusal> {
     let auto = attrs.string("auto_pad", "NOTSET");
     match auto.as_str() {
         "NOTSET" | "" => {
-            let pads = attrs.ints("pads").map(<[i64]>::to_vec).unwrap_or(vec![0; 4]);
+            let pads = attrs
+                .ints("pads")
+                .map(<[i64]>::to_vec)
+                .unwrap_or(vec![0; 4]);
             if pads.len() != 4 || pads.iter().any(|&p| p != pads[0]) || pads[0] < 0 {
                 return Err(refuse(
                     at,
@@ -902,12 +1081,19 @@ fn symmetric_pad(at: &str, attrs: &Attrs, hw: (usize, usize), k: (usize, usize),
             }
             Ok(th / 2)
         }
-        other => Err(refuse(at, format!("auto_pad `{other}` is unknown"), "export with explicit pads")),
+        other => Err(refuse(
+            at,
+            format!("auto_pad `{other}` is unknown"),
+            "export with explicit pads",
+        )),
     }
 }
 
 fn square_stride(at: &str, attrs: &Attrs) -> Result<usize, Refusal> {
-    let strides = attrs.ints("strides").map(<[i64]>::to_vec).unwrap_or(vec![1, 1]);
+    let strides = attrs
+        .ints("strides")
+        .map(<[i64]>::to_vec)
+        .unwrap_or(vec![1, 1]);
     if strides.len() != 2 || strides[0] != strides[1] || strides[0] < 1 {
         return Err(refuse(
             at,
@@ -917,18 +1103,32 @@ fn square_stride(at: &str, attrs: &Attrs) -> Result<usize, Refusal> {
     }
     if let Some(d) = attrs.ints("dilations") {
         if d.iter().any(|&v| v != 1) {
-            return Err(refuse(at, format!("dilations {d:?} are not supported"), "export without dilation"));
+            return Err(refuse(
+                at,
+                format!("dilations {d:?} are not supported"),
+                "export without dilation",
+            ));
         }
     }
     Ok(strides[0] as usize)
 }
 
 fn conv(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Result<(), Refusal> {
-    attrs.only(&["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"])?;
+    attrs.only(&[
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "pads",
+        "strides",
+    ])?;
     if attrs.int("group", 1) != 1 {
         return Err(refuse(
             at,
-            format!("group {} (grouped or depthwise convolution) is not supported", attrs.int("group", 1)),
+            format!(
+                "group {} (grouped or depthwise convolution) is not supported",
+                attrs.int("group", 1)
+            ),
             "export with groups=1",
         ));
     }
@@ -936,7 +1136,11 @@ fn conv(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
     let w = tr.input(at, node, 1)?;
     let bias = tr.optional_input(at, node, 2)?;
     let Val::Private(xn) = x else {
-        return Err(refuse(at, "its input is a constant", "export a model whose convolution reads the data"));
+        return Err(refuse(
+            at,
+            "its input is a constant",
+            "export a model whose convolution reads the data",
+        ));
     };
     let xs = tr.shape(&xn).to_vec();
     let ws = shape_of(tr, &w);
@@ -949,7 +1153,14 @@ fn conv(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
     }
     if let Some(k) = attrs.ints("kernel_shape") {
         if k != [ws[2] as i64, ws[3] as i64] {
-            return Err(refuse(at, format!("kernel_shape {k:?} differs from the filters' {:?}", &ws[2..]), "export the model again"));
+            return Err(refuse(
+                at,
+                format!(
+                    "kernel_shape {k:?} differs from the filters' {:?}",
+                    &ws[2..]
+                ),
+                "export the model again",
+            ));
         }
     }
     let stride = square_stride(at, attrs)?;
@@ -962,28 +1173,60 @@ fn conv(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
         }
         Val::Private(n) => (n, None),
     };
-    let op = Op::Conv2d { input: xn, filters: wn, stride, padding };
+    let op = Op::Conv2d {
+        input: xn,
+        filters: wn,
+        stride,
+        padding,
+    };
     let c = tr.emit(at, &format!("{out}_conv"), op)?;
     let channels = ws[0];
     let mut bias_idx = None;
     let result = match bias {
         Some(Val::Const { d, public }) => {
             if d.values.len() != channels {
-                return Err(refuse(at, format!("its bias has {} values for {channels} filters", d.values.len()), "export the model again"));
+                return Err(refuse(
+                    at,
+                    format!(
+                        "its bias has {} values for {channels} filters",
+                        d.values.len()
+                    ),
+                    "export the model again",
+                ));
             }
             let owner = if public { Owner::Public } else { Owner::Model };
-            let idx = tr.add_weight(&node.input[2], Dense { shape: vec![channels, 1, 1], values: d.values }, owner, format!("`{}` as [C, 1, 1]", node.input[2]));
+            let idx = tr.add_weight(
+                &node.input[2],
+                Dense {
+                    shape: vec![channels, 1, 1],
+                    values: d.values,
+                },
+                owner,
+                format!("`{}` as [C, 1, 1]", node.input[2]),
+            );
             bias_idx = Some(idx);
             let bn = tr.weights[idx].name.clone();
             tr.emit(at, out, Op::Add(c, bn))?
         }
         Some(Val::Private(_)) => {
-            return Err(refuse(at, "its bias is computed from the input", "export the bias as an initialiser"));
+            return Err(refuse(
+                at,
+                "its bias is computed from the input",
+                "export the bias as an initialiser",
+            ));
         }
         None => rename_last(tr, out),
     };
     if let Some(weight) = weight {
-        tr.linear.insert(result.clone(), Linear { weight, axis: 0, bias: bias_idx, conv: true });
+        tr.linear.insert(
+            result.clone(),
+            Linear {
+                weight,
+                axis: 0,
+                bias: bias_idx,
+                conv: true,
+            },
+        );
     }
     tr.set(out, Val::Private(result));
     Ok(())
@@ -991,32 +1234,73 @@ fn conv(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
 
 fn pool(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Result<(), Refusal> {
     let max = node.op_type == "MaxPool";
-    attrs.only(&["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "storage_order", "strides"])?;
+    attrs.only(&[
+        "auto_pad",
+        "ceil_mode",
+        "count_include_pad",
+        "dilations",
+        "kernel_shape",
+        "pads",
+        "storage_order",
+        "strides",
+    ])?;
     let x = tr.input(at, node, 0)?;
     let Val::Private(xn) = x else {
-        return Err(refuse(at, "its input is a constant", "export a model whose pooling reads the data"));
+        return Err(refuse(
+            at,
+            "its input is a constant",
+            "export a model whose pooling reads the data",
+        ));
     };
     let xs = tr.shape(&xn).to_vec();
     if xs.len() != 4 {
-        return Err(refuse(at, format!("input {xs:?} is not NCHW"), "export 2-D pooling"));
+        return Err(refuse(
+            at,
+            format!("input {xs:?} is not NCHW"),
+            "export 2-D pooling",
+        ));
     }
-    let k = attrs.ints("kernel_shape").map(<[i64]>::to_vec).unwrap_or_default();
+    let k = attrs
+        .ints("kernel_shape")
+        .map(<[i64]>::to_vec)
+        .unwrap_or_default();
     if k.len() != 2 || k[0] != k[1] || k[0] < 1 {
-        return Err(refuse(at, format!("kernel_shape {k:?}: the program pools square windows"), "export a square pooling window"));
+        return Err(refuse(
+            at,
+            format!("kernel_shape {k:?}: the program pools square windows"),
+            "export a square pooling window",
+        ));
     }
     let kernel = k[0] as usize;
     let stride = square_stride(at, attrs)?;
     let pad = symmetric_pad(at, attrs, (xs[2], xs[3]), (kernel, kernel), stride)?;
     if pad != 0 {
-        return Err(refuse(at, format!("padding {pad}: the program's pooling has no padding"), "export the pooling without padding"));
+        return Err(refuse(
+            at,
+            format!("padding {pad}: the program's pooling has no padding"),
+            "export the pooling without padding",
+        ));
     }
-    if attrs.int("ceil_mode", 0) != 0 && (xs[2] < kernel || (xs[2] - kernel) % stride != 0 || (xs[3] - kernel) % stride != 0) {
-        return Err(refuse(at, "ceil_mode 1 with windows that do not tile the input", "export with ceil_mode=False"));
+    let tiles = |n: usize| n >= kernel && (n - kernel).is_multiple_of(stride);
+    if attrs.int("ceil_mode", 0) != 0 && !(tiles(xs[2]) && tiles(xs[3])) {
+        return Err(refuse(
+            at,
+            "ceil_mode 1 with windows that do not tile the input",
+            "export with ceil_mode=False",
+        ));
     }
     let op = if max {
-        Op::MaxPool2d { input: xn, kernel, stride: Some(stride) }
+        Op::MaxPool2d {
+            input: xn,
+            kernel,
+            stride: Some(stride),
+        }
     } else {
-        Op::AvgPool2d { input: xn, kernel, stride: Some(stride) }
+        Op::AvgPool2d {
+            input: xn,
+            kernel,
+            stride: Some(stride),
+        }
     };
     let r = tr.emit(at, out, op)?;
     tr.set(out, Val::Private(r));
@@ -1025,30 +1309,80 @@ fn pool(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
 
 fn global_avg(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refusal> {
     let Val::Private(xn) = tr.input(at, node, 0)? else {
-        return Err(refuse(at, "its input is a constant", "export a model whose pooling reads the data"));
+        return Err(refuse(
+            at,
+            "its input is a constant",
+            "export a model whose pooling reads the data",
+        ));
     };
     let xs = tr.shape(&xn).to_vec();
     if xs.len() != 4 {
-        return Err(refuse(at, format!("input {xs:?} is not NCHW"), "export 2-D pooling"));
+        return Err(refuse(
+            at,
+            format!("input {xs:?} is not NCHW"),
+            "export 2-D pooling",
+        ));
     }
     let r = if xs[2] == xs[3] {
-        tr.emit(at, out, Op::AvgPool2d { input: xn, kernel: xs[2], stride: Some(xs[2]) })?
+        tr.emit(
+            at,
+            out,
+            Op::AvgPool2d {
+                input: xn,
+                kernel: xs[2],
+                stride: Some(xs[2]),
+            },
+        )?
     } else {
         // Sum the rows and columns, scale by the public 1/(H·W), restore [N, C, 1, 1].
-        let s3 = tr.emit(at, &format!("{out}_sumw"), Op::ReduceSum { input: xn, axis: Some(3) })?;
-        let s2 = tr.emit(at, &format!("{out}_sumhw"), Op::ReduceSum { input: s3, axis: Some(2) })?;
-        let inv = Dense { shape: vec![1], values: vec![1.0 / (xs[2] * xs[3]) as f64] };
-        let idx = tr.add_weight(&format!("{out}_inv_hw"), inv, Owner::Public, format!("1/({}·{})", xs[2], xs[3]));
+        let s3 = tr.emit(
+            at,
+            &format!("{out}_sumw"),
+            Op::ReduceSum {
+                input: xn,
+                axis: Some(3),
+            },
+        )?;
+        let s2 = tr.emit(
+            at,
+            &format!("{out}_sumhw"),
+            Op::ReduceSum {
+                input: s3,
+                axis: Some(2),
+            },
+        )?;
+        let inv = Dense {
+            shape: vec![1],
+            values: vec![1.0 / (xs[2] * xs[3]) as f64],
+        };
+        let idx = tr.add_weight(
+            &format!("{out}_inv_hw"),
+            inv,
+            Owner::Public,
+            format!("1/({}·{})", xs[2], xs[3]),
+        );
         let inv = tr.weights[idx].name.clone();
         let m = tr.emit(at, &format!("{out}_mean"), Op::Mul(s2, inv))?;
-        tr.emit(at, out, Op::Reshape { input: m, shape: vec![xs[0], xs[1], 1, 1] })?
+        tr.emit(
+            at,
+            out,
+            Op::Reshape {
+                input: m,
+                shape: vec![xs[0], xs[1], 1, 1],
+            },
+        )?
     };
     tr.set(out, Val::Private(r));
     Ok(())
 }
 
 /// ONNX Reshape's target: 0 copies the input's dimension (unless allowzero), -1 is inferred.
-fn reshape_target(at: &str, shape: &[usize], spec: &[i64], allowzero: bool) -> Result<Vec<usize>, Refusal> {
+fn reshape_target(
+    at: &str,
+    shape: &[usize],
+    spec: &[i64],
+    allowzero: bool,
+) -> Result<Vec<usize>, Refusal> {
     let total: usize = shape.iter().product();
     let mut out = Vec::with_capacity(spec.len());
     let mut infer = None;
@@ -1060,20 +1394,40 @@ fn reshape_target(at: &str, shape: &[usize], spec: &[i64], allowzero: bool) -> R
             }
             0 if !allowzero => match shape.get(i) {
                 Some(&s) => out.push(s),
-                None => return Err(refuse(at, format!("target {spec:?} copies dimension {i}, which the input {shape:?} lacks"), "export the model again")),
+                None => {
+                    return Err(refuse(
+                        at,
+                        format!(
+                            "target {spec:?} copies dimension {i}, which the input {shape:?} lacks"
+                        ),
+                        "export the model again",
+                    ))
+                }
             },
             d if d >= 1 => out.push(d as usize),
-            _ => return Err(refuse(at, format!("target shape {spec:?} is not supported"), "export a target with sizes ≥ 1 and at most one -1")),
+            _ => {
+                return Err(refuse(
+                    at,
+                    format!("target shape {spec:?} is not supported"),
+                    "export a target with sizes ≥ 1 and at most one -1",
+                ))
+            }
         }
     }
-    let known: usize = out.iter().product();
+    let Some(known) = out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) else {
+        return Err(refuse(
+            at,
+            format!("target shape {spec:?} has more elements than fit in memory"),
+            "export the model again",
+        ));
+    };
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(refuse(at, format!("cannot reshape {shape:?} to {spec:?}"), "fix the batch size with --batch to the one the model was exported with, or export with -1 for the batch"));
         }
         out[i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
+    if out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(total) {
         return Err(refuse(
             at,
             format!("cannot reshape {shape:?} ({total} elements) to {out:?}: the target fixes a size (often the batch)"),
@@ -1083,7 +1437,15 @@ fn reshape_target(at: &str, shape: &[usize], spec: &[i64], allowzero: bool) -> R
     Ok(out)
 }
 
-fn reshape_to(tr: &mut Tr, at: &str, node: &NodeProto, x: Val, target: Vec<usize>, out: &str, flatten: bool) -> Result<(), Refusal> {
+fn reshape_to(
+    tr: &mut Tr,
+    at: &str,
+    node: &NodeProto,
+    x: Val,
+    target: Vec<usize>,
+    out: &str,
+    flatten: bool,
+) -> Result<(), Refusal> {
     let _ = node;
     match x {
         Val::Const { mut d, public } => {
@@ -1095,7 +1457,14 @@ fn reshape_to(tr: &mut Tr, at: &str, node: &NodeProto, x: Val, target: Vec<usize
                 tr.set(out, Val::Private(n));
                 return Ok(());
             }
-            let op = if flatten { Op::Flatten(n) } else { Op::Reshape { input: n, shape: target } };
+            let op = if flatten {
+                Op::Flatten(n)
+            } else {
+                Op::Reshape {
+                    input: n,
+                    shape: target,
+                }
+            };
             let r = tr.emit(at, out, op)?;
             tr.set(out, Val::Private(r));
         }
@@ -1104,15 +1473,29 @@ fn reshape_to(tr: &mut Tr, at: &str, node: &NodeProto, x: Val, target: Vec<usize
 }
 
 /// A constant value of the translation, for `fold.rs`.
-pub(super) fn const_input(tr: &Tr, at: &str, node: &NodeProto, i: usize, what: &str) -> Result<Dense, Refusal> {
+pub(super) fn const_input(
+    tr: &Tr,
+    at: &str,
+    node: &NodeProto,
+    i: usize,
+    what: &str,
+) -> Result<Dense, Refusal> {
     match tr.input(at, node, i)? {
         Val::Const { d, .. } => Ok(d),
-        Val::Private(_) => Err(refuse(at, format!("its {what} is computed from the input"), "export the statistics as initialisers (inference mode)")),
+        Val::Private(_) => Err(refuse(
+            at,
+            format!("its {what} is computed from the input"),
+            "export the statistics as initialisers (inference mode)",
+        )),
     }
 }
 
 /// The private first input of `node`, for `fold.rs`.
-pub(super) fn private_input(tr: &Tr, at: &str, node: &NodeProto) -> Result<Option<String>, Refusal> {
+pub(super) fn private_input(
+    tr: &Tr,
+    at: &str,
+    node: &NodeProto,
+) -> Result<Option<String>, Refusal> {
     Ok(match tr.input(at, node, 0)? {
         Val::Private(n) => Some(n),
         Val::Const { .. } => None,

@@ -161,17 +161,12 @@ pub fn scenario_text(t: &Translation, meta: &Meta) -> String {
     let _ = writeln!(s, "    ],");
     let _ = writeln!(s, "    outputs: [");
     for o in &t.outputs {
-        let _ = writeln!(s, "        (name: {}, to: {}),", ron_str(o), ron_str(CLIENT));
-    }
-    if let (Some(_), Some(scores)) = (&meta.labels, &t.scores) {
-        if !t.outputs.contains(scores) {
-            let _ = writeln!(
-                s,
-                "        // metrics need the class scores: the client receives them too\n        (name: {}, to: {}),",
-                ron_str(scores),
-                ron_str(CLIENT)
-            );
-        }
+        let _ = writeln!(
+            s,
+            "        (name: {}, to: {}),",
+            ron_str(o),
+            ron_str(CLIENT)
+        );
     }
     let _ = writeln!(s, "    ],");
     if let (Some(labels), Some(scores)) = (&meta.labels, &t.scores) {
