@@ -65,8 +65,8 @@ fn refusal(model: &Path, r: graph::Refusal) -> SimError {
 /// What [`translate_bytes`] read about the model besides its translation.
 #[derive(Debug, Clone)]
 pub struct Provenance {
-    /// "producer version" or "unknown producer".
-    pub producer: String,
+    /// "exporter version" or "unknown exporter".
+    pub exporter: String,
     /// The default domain's opset.
     pub opset: i64,
     /// The graph's node count.
@@ -92,15 +92,15 @@ pub fn translate_bytes(
         batch,
     };
     let t = translate::translate(graph, &want).map_err(|r| refusal(model, r))?;
-    let producer = if m.producer_name.is_empty() {
-        "unknown producer".to_string()
+    let exporter = if m.producer_name.is_empty() {
+        "unknown exporter".to_string()
     } else {
         format!("{} {}", m.producer_name, m.producer_version)
             .trim()
             .to_string()
     };
     let p = Provenance {
-        producer,
+        exporter,
         opset,
         nodes: graph.node.len(),
     };
@@ -154,7 +154,7 @@ pub fn import(opts: &Options) -> Result<Imported, SimError> {
         model: &opts.model,
         provenance: format!(
             "{}, opset {}, {} nodes",
-            prov.producer, prov.opset, prov.nodes
+            prov.exporter, prov.opset, prov.nodes
         ),
         protocol: opts.protocol.name(),
         inputs: check_file(&opts.inputs)?,
