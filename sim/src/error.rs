@@ -80,6 +80,9 @@ pub enum SimError {
     /// A command-line argument is wrong (e.g. `sharescope leak --party` names no party).
     #[error("{0}")]
     Usage(String),
+    /// `sharescope import` refused a model: where (node, op type, position), what, and a hint.
+    #[error("{0}")]
+    Import(String),
     /// An invariant of the simulator broke (a bug in sharescope).
     #[error("internal error: {0}")]
     Internal(String),

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod files;
+pub mod import;
 pub mod leak;
 pub mod memory;
 pub mod metrics;

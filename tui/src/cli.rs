@@ -119,6 +119,29 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
         memory_limit: Option<u64>,
     },
+    /// Turn an ONNX model into a scenario (docs/import.md): the client holds the input, the model
+    /// owner the weights (written as .npy files in NAME-weights/ beside the scenario); prints
+    /// what `check` prints for it.
+    Import {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// The scenario to write (.ron).
+        #[arg(short, long, value_name = "SCENARIO.ron")]
+        output: PathBuf,
+        /// The protocol the scenario runs, any registered one (pond, securenn, …).
+        #[arg(long, default_value = "securenn")]
+        protocol: String,
+        /// The batch size, for a model whose batch dimension is dynamic (default: the first
+        /// dimension of --inputs).
+        #[arg(long, value_name = "N")]
+        batch: Option<usize>,
+        /// The client's data (.npy, batch first); random stand-in data when omitted.
+        #[arg(long, value_name = "DATA.npy")]
+        inputs: Option<PathBuf>,
+        /// One class label per row (.npy): the scenario then reports accuracy and agreement.
+        #[arg(long, value_name = "LABELS.npy")]
+        labels: Option<PathBuf>,
+    },
     /// Print a completion script for SHELL to standard output, e.g.
     /// `sharescope completions bash > ~/.local/share/bash-completion/completions/sharescope`.
     Completions {
@@ -430,6 +453,50 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             json.as_deref(),
         ),
+        Some(Command::Import {
+            model,
+            output,
+            protocol,
+            batch,
+            inputs,
+            labels,
+        }) => {
+            let protocol = match sim::compare::parse_protocol(&protocol) {
+                Ok(p) => p,
+                Err(e) => return Outcome::UserError(e),
+            };
+            let opts = sim::import::Options {
+                model,
+                output,
+                protocol,
+                batch,
+                inputs,
+                labels,
+            };
+            match sim::import::import(&opts) {
+                Ok(done) => {
+                    let mut s = format!(
+                        "{}: imported {} → {} ({} files)\n",
+                        opts.model.display(),
+                        opts.output.display(),
+                        done.plan.scenario.name,
+                        done.files.len()
+                    );
+                    for n in &done.notes {
+                        s.push_str(&format!("  {n}\n"));
+                    }
+                    match &done.bound {
+                        Ok(b) => s.push_str(&format!(
+                            "fixed-point error bound on the outputs: ≤ {b:.3e} (worst case, docs/import.md)\n"
+                        )),
+                        Err(why) => s.push_str(&format!("no fixed-point error bound: {why}\n")),
+                    }
+                    print_report(&s, false);
+                    check(&done.scenario, &done.plan, None)
+                }
+                Err(e) => sim_error(e),
+            }
+        }
         Some(Command::Completions { shell }) => print_stdout(&crate::manual::completions(shell)),
         Some(Command::Man { subcommand }) => match crate::manual::man_page(subcommand.as_deref()) {
             Ok(page) => print_stdout(&page),

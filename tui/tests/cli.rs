@@ -668,3 +668,73 @@ fn the_timing_flag_overrides_the_scenario_and_keeps_its_model_rate() {
     apply_timing(&mut plan, Some(TimingMode::Model));
     assert_eq!(plan.scenario.timing, Timing::default());
 }
+
+/// issue 12: `sharescope import` writes a scenario that `check` accepts and `run` runs, and
+/// prints the cost estimate and the fixed-point bound; a model it refuses is exit 1 with the
+/// node and a hint.
+#[test]
+fn import_writes_a_runnable_scenario_and_prints_its_cost() {
+    let models = scenario("models");
+    let digits = scenario("data/digits");
+    let dir = temp_path("import");
+    let out = dir.join("logreg.ron");
+    let o = sharescope(&[
+        "import",
+        models.join("logreg.onnx").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--protocol",
+        "pond",
+        "--inputs",
+        digits.join("test_images.npy").to_str().unwrap(),
+        "--labels",
+        digits.join("test_labels.npy").to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
+    assert!(text.contains("final Softmax is dropped"), "{text}");
+    assert!(text.contains("cost estimate"), "{text}");
+    assert!(
+        text.contains("fixed-point error bound on the outputs: ≤ 1.0"),
+        "{text}"
+    );
+    assert!(dir.join("logreg-weights/W.npy").is_file());
+    let o = sharescope(&["run", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("accuracy 0.9700"), "{}", stdout(&o));
+
+    // The batch is dynamic and nothing fixes it: refused, nothing written.
+    let out2 = dir.join("none.ron");
+    let o = sharescope(&[
+        "import",
+        models.join("cnn.onnx").to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("input `input`") && err.contains("--batch"),
+        "{err}"
+    );
+    assert!(!out2.exists());
+    // MaxPool under Pond: the node, and the protocol to choose.
+    let o = sharescope(&[
+        "import",
+        models.join("cnn.onnx").to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--protocol",
+        "pond",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("node 4 of 7 `/pool/MaxPool` (MaxPool)"),
+        "{err}"
+    );
+    assert!(err.contains("--protocol"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
