@@ -113,6 +113,9 @@ pub fn supports(_op: &Op) -> std::result::Result<(), String> {
 
 /// Whether `op` with a private operand truncates a fixed-point product.
 pub fn truncates(op: &Op) -> bool {
+    if let Some(t) = crate::composite::truncates(op, &truncates) {
+        return t;
+    }
     matches!(
         op,
         Op::Mul(..)

@@ -10,7 +10,7 @@ use crate::securenn::{self, Keys, Variant};
 use crate::tensor;
 
 impl PondParty {
-    fn securenn_variant(&self) -> Result<Variant> {
+    pub(super) fn securenn_variant(&self) -> Result<Variant> {
         match self.cfg.nonlinear {
             Nonlinear::SecureNN => Ok(Variant::Secure),
             Nonlinear::SecureNNAsPublished => Ok(Variant::AsPublished),
@@ -22,7 +22,7 @@ impl PondParty {
     }
 
     /// Runs `f` with this party's SecureNN keys, setting them up on first use.
-    fn with_securenn_keys<T>(
+    pub(super) fn with_securenn_keys<T>(
         &mut self,
         ctx: &mut dyn Context,
         f: impl FnOnce(&mut dyn Context, &mut Keys) -> Result<T>,

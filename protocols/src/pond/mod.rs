@@ -11,6 +11,7 @@
 
 mod activation;
 mod beaver;
+mod compare;
 pub mod cost;
 mod exact;
 pub(crate) mod explain;
@@ -258,6 +259,15 @@ impl PondParty {
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        if crate::composite::handles(op) {
+            let shapes: Vec<Vec<usize>> = op
+                .operands()
+                .iter()
+                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
+                .collect::<Result<_>>()?;
+            let fixed = self.cfg.fixed;
+            return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
+        }
         let args: Vec<&Value> = op
             .operands()
             .iter()
@@ -359,6 +369,20 @@ impl PondParty {
                 return Err(ProtocolError::Unsupported(
                     "Pond has no exact comparison; argmax needs the securenn protocol".into(),
                 ))
+            }
+            Op::Slice { .. } | Op::Pad { .. } => {
+                self.unary_local(ctx, &operands[0], &out_shape, |t| {
+                    crate::local::apply(op, t)
+                })?
+            }
+            Op::Greater(..) if self.cfg.nonlinear != Nonlinear::Polynomial => {
+                self.securenn_greater(ctx, &operands[0], &operands[1], &out_shape)?
+            }
+            other => {
+                return Err(ProtocolError::Unsupported(format!(
+                    "Pond has no exact comparison; {} needs the securenn protocol",
+                    other.kind()
+                )))
             }
         };
         self.set(name, result);
