@@ -15,7 +15,8 @@
 //! - `Exp(x)` = (1 + x/2^8)^(2^8): one public product and 8 squarings (CrypTen's limit).
 //! - `Reciprocal(x)`, x > 0: Newton–Raphson y ← y·(2 − x·y), 10 iterations, from CrypTen's
 //!   initial guess y₀ = 3·e^(0.5 − x) + 0.003.
-//! - `InvSqrt(x)`, x > 0: Newton–Raphson y ← y·(3 − x·y²)/2, 3 iterations, from CrypTen's
+//! - `InvSqrt(x)`, x > 0: Newton–Raphson y ← y·(1.5 − (x/2)·y²), 8 iterations (CrypTen runs 3,
+//!   accurate only near 1), from CrypTen's
 //!   y₀ = 2.2·e^(−(x/2 + 0.2)) + 0.2 − x/1024; `Sqrt(x)` = x · InvSqrt(x).
 //! - `Softmax(x)` along the last axis: m = the row maximum (a tree of `Max` over halves of the
 //!   row), e = Exp(x − m), e · Reciprocal(Σ e); every e^(x − m) ≤ 1 and Σ e ∈ [1, k].
@@ -34,7 +35,7 @@ pub const EXP_SQUARINGS: u32 = 8;
 /// The Newton–Raphson iterations of [`Op::Reciprocal`].
 pub const RECIPROCAL_ITERATIONS: usize = 10;
 /// The Newton–Raphson iterations of [`Op::InvSqrt`].
-pub const INV_SQRT_ITERATIONS: usize = 3;
+pub const INV_SQRT_ITERATIONS: usize = 8;
 
 /// The range an approximated op is accurate on, checked by the plaintext shadow (a hazard when an
 /// input leaves it).
@@ -66,8 +67,8 @@ pub fn domain(op: &Op) -> Option<Domain> {
         Op::Softmax(_) => d("softmax (x − max x)", 0, -64.0, 0.0),
         Op::Reciprocal(_) => d("reciprocal", 0, 0.01, 500.0),
         Op::Div(..) => d("division (divisor)", 1, 0.01, 500.0),
-        Op::InvSqrt(_) => d("inverse square root", 0, 0.05, 200.0),
-        Op::Sqrt(_) => d("square root", 0, 0.05, 200.0),
+        Op::InvSqrt(_) => d("inverse square root", 0, 0.02, 180.0),
+        Op::Sqrt(_) => d("square root", 0, 0.02, 180.0),
         _ => None,
     }
 }
@@ -221,9 +222,9 @@ pub fn lower(name: &str, op: &Op, shapes: &[Vec<usize>]) -> Vec<(String, Op)> {
         }
         Op::InvSqrt(x) => {
             let half = l.constant(0.5);
-            let a = l.push(Op::Mul(s(x), half.clone()));
+            let xh = l.push(Op::Mul(s(x), half));
             let c = l.constant(0.2);
-            let a = l.push(Op::Add(a, c.clone()));
+            let a = l.push(Op::Add(xh.clone(), c.clone()));
             let a = l.push(Op::Neg(a));
             let e = l.push(Op::Exp(a));
             let k = l.constant(2.2);
@@ -232,12 +233,12 @@ pub fn lower(name: &str, op: &Op, shapes: &[Vec<usize>]) -> Vec<(String, Op)> {
             let k = l.constant(1.0 / 1024.0);
             let t = l.push(Op::Mul(s(x), k));
             let mut y = l.push(Op::Sub(y, t));
-            let three = l.constant(3.0);
+            // y ← y·(1.5 − (x/2)·y²), x/2 computed once above.
+            let c = l.constant(1.5);
             for _ in 0..INV_SQRT_ITERATIONS {
                 let sq = l.push(Op::Square(y.clone()));
-                let p = l.push(Op::Mul(s(x), sq));
-                let q = l.push(Op::Sub(three.clone(), p));
-                let q = l.push(Op::Mul(q, half.clone()));
+                let p = l.push(Op::Mul(xh.clone(), sq));
+                let q = l.push(Op::Sub(c.clone(), p));
                 y = l.push(Op::Mul(y, q));
             }
         }

@@ -359,3 +359,103 @@ fn approximations_stay_within_their_stated_accuracy() {
         }
     }
 }
+
+/// `n` points spread geometrically (`geometric`) or evenly over [lo, hi].
+fn grid(lo: f64, hi: f64, n: usize, geometric: bool) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / (n - 1) as f64;
+            if geometric {
+                lo * (hi / lo).powf(t)
+            } else {
+                lo + (hi - lo) * t
+            }
+        })
+        .collect()
+}
+
+/// Over a grid of each function's stated range (docs/scenario-format.md), the error stays
+/// within the stated bound, and the shadow flags an input outside it.
+#[test]
+fn the_stated_ranges_hold_over_a_grid_and_leaving_them_is_a_hazard() {
+    let n = 256;
+    let cases: [(&str, Op, f64, f64, bool, f64, f64); 5] = [
+        // name, op, lo, hi, geometric grid, max relative error (floor 1), max absolute error
+        (
+            "exp",
+            Op::Exp(s("x")),
+            -64.0,
+            4.0,
+            false,
+            0.032,
+            f64::INFINITY,
+        ),
+        (
+            "rec",
+            Op::Reciprocal(s("x")),
+            0.01,
+            500.0,
+            true,
+            1e-3,
+            f64::INFINITY,
+        ),
+        (
+            "isq",
+            Op::InvSqrt(s("x")),
+            0.02,
+            180.0,
+            true,
+            2e-3,
+            f64::INFINITY,
+        ),
+        (
+            "sqrt",
+            Op::Sqrt(s("x")),
+            0.02,
+            180.0,
+            true,
+            5e-3,
+            f64::INFINITY,
+        ),
+        (
+            "div",
+            Op::Div(s("one"), s("x")),
+            0.01,
+            500.0,
+            true,
+            1e-3,
+            f64::INFINITY,
+        ),
+    ];
+    for (name, o, lo, hi, geo, rel, abs) in cases {
+        let b = Pond::new(9)
+            .protocol(protocol("SecureNN"))
+            .private("x", "alice", &[1, n], grid(lo, hi, n, geo))
+            .public("one", &[1], vec![1.0])
+            .op(name, o.clone());
+        let run = b.run_ok();
+        let (a, r) = (error(&run, name), relative_error(&run, name, 1.0));
+        eprintln!("{name} on [{lo}, {hi}]: abs {a:.3e}, rel {r:.3e}");
+        assert!(r <= rel && a <= abs, "{name}: abs {a}, rel {r}");
+        let flagged = |run: &sim::RunResult| {
+            op(run, name)
+                .hazards
+                .iter()
+                .any(|h| matches!(h, protocols::fixed::Hazard::OutsideRange { .. }))
+        };
+        assert!(!flagged(&run), "{name}: no range hazard inside the range");
+        // Just outside the range: the shadow says so.
+        let outside = if lo > 0.0 { lo / 2.0 } else { hi + 1.0 };
+        let b = Pond::new(9)
+            .protocol(protocol("SecureNN"))
+            .private("x", "alice", &[2], vec![outside, (lo + hi) / 2.0])
+            .public("one", &[1], vec![1.0])
+            .op(name, o);
+        let run = b.run_ok();
+        assert!(
+            flagged(&run),
+            "{name}: {outside} is outside [{lo}, {hi}]: {:?}",
+            op(&run, name).hazards
+        );
+    }
+}
