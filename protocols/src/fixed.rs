@@ -267,7 +267,7 @@ impl FixedConfig {
         let bits_needed = if encoded < 1.0 {
             1
         } else {
-            encoded.log2().floor() as u32 + 2
+            (encoded.log2().floor() as u32).saturating_add(2)
         };
         let bits_available = self.product_bits() + 1;
         (bits_needed > bits_available).then_some(Hazard::TruncationHeadroom {

@@ -528,3 +528,25 @@ fn the_documented_one_element_costs_are_the_runs() {
         assert_eq!((st.messages, st.bytes, st.rounds), want, "{name}");
     }
 }
+
+/// A reciprocal of 0 and an Exp far out of range: the shadow's values are infinite, the run
+/// still ends (the result is garbage, as the hazards say) instead of a panic in the headroom
+/// check (it overflowed computing the bits an infinite product needs).
+#[test]
+fn a_division_by_zero_is_a_hazard_not_a_panic() {
+    let run = Pond::new(3)
+        .private("x", "alice", &[2], vec![0.0, 1.0])
+        .private("big", "alice", &[1], vec![1000.0])
+        .op("r", Op::Reciprocal(s("x")))
+        .op("e", Op::Exp(s("big")))
+        .output("r")
+        .run_ok();
+    for name in ["r", "e"] {
+        let h = &op(&run, name).hazards;
+        assert!(
+            h.iter()
+                .any(|h| matches!(h, protocols::fixed::Hazard::OutsideRange { .. })),
+            "{name}: {h:?}"
+        );
+    }
+}
