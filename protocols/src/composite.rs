@@ -480,6 +480,39 @@ fn cost_of(
     Ok(total)
 }
 
+/// The explain pane's text for the steps this module's ops add to the protocols' own (every
+/// protocol's `explain` falls back to it): binding a constant, comparing public values, and
+/// SecureNN's two local steps around the DReLU of `Greater`.
+pub fn explain(step: &str) -> Option<&'static str> {
+    Some(match step {
+        "constant (public, local)" => {
+            "A public constant. Every party binds the program's constant, encoded in fixed \
+             point, as a public value: nothing is sent and nothing is secret. A product with it \
+             is a public product (each share multiplied locally, then truncated as the protocol \
+             truncates); a sum adds it once (at one share). Cost: 0 B, 0 messages, 0 rounds."
+        }
+        "greater of public values (local)" => {
+            "[a > b] of two public values, computed in the clear by every party that knows them \
+             (signed fixed-point reading, 1 or 0 in fixed point). Nothing secret is involved, so \
+             nothing is sent. Cost: 0 B, 0 messages, 0 rounds."
+        }
+        "greater: d = y − x" => {
+            "Greater, step 1: each server subtracts its shares locally, d = b − a (a public \
+             operand enters as its value at server0 and 0 at server1, broadcast to the result's \
+             shape). [a > b] is then 1 − DReLU(d): the sign of d, which the DReLU that follows \
+             computes exactly on shares. Local: nothing is sent, so nothing is revealed. Cost: \
+             0 B."
+        }
+        "greater: [x > y] = 1 − DReLU(y − x)" => {
+            "Greater, last step: each server turns its share of DReLU(b − a) into a share of \
+             [a > b] = 1 − DReLU(b − a) (server0 takes 1 − its share, server1 the negation), \
+             then scales it by 2^f so the bit reads as a fixed-point 0 or 1 that Where, Max, \
+             Min, Abs and Sign multiply with. Local: nothing is sent. Cost: 0 B."
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,37 +554,4 @@ mod tests {
         assert_eq!(maxes, 3);
         assert_eq!(l.last().unwrap().0, "s");
     }
-}
-
-/// The explain pane's text for the steps this module's ops add to the protocols' own (every
-/// protocol's `explain` falls back to it): binding a constant, comparing public values, and
-/// SecureNN's two local steps around the DReLU of `Greater`.
-pub fn explain(step: &str) -> Option<&'static str> {
-    Some(match step {
-        "constant (public, local)" => {
-            "A public constant. Every party binds the program's constant, encoded in fixed \
-             point, as a public value: nothing is sent and nothing is secret. A product with it \
-             is a public product (each share multiplied locally, then truncated as the protocol \
-             truncates); a sum adds it once (at one share). Cost: 0 B, 0 messages, 0 rounds."
-        }
-        "greater of public values (local)" => {
-            "[a > b] of two public values, computed in the clear by every party that knows them \
-             (signed fixed-point reading, 1 or 0 in fixed point). Nothing secret is involved, so \
-             nothing is sent. Cost: 0 B, 0 messages, 0 rounds."
-        }
-        "greater: d = y − x" => {
-            "Greater, step 1: each server subtracts its shares locally, d = b − a (a public \
-             operand enters as its value at server0 and 0 at server1, broadcast to the result's \
-             shape). [a > b] is then 1 − DReLU(d): the sign of d, which the DReLU that follows \
-             computes exactly on shares. Local: nothing is sent, so nothing is revealed. Cost: \
-             0 B."
-        }
-        "greater: [x > y] = 1 − DReLU(y − x)" => {
-            "Greater, last step: each server turns its share of DReLU(b − a) into a share of \
-             [a > b] = 1 − DReLU(b − a) (server0 takes 1 − its share, server1 the negation), \
-             then scales it by 2^f so the bit reads as a fixed-point 0 or 1 that Where, Max, \
-             Min, Abs and Sign multiply with. Local: nothing is sent. Cost: 0 B."
-        }
-        _ => return None,
-    })
 }
