@@ -550,3 +550,22 @@ fn a_division_by_zero_is_a_hazard_not_a_panic() {
         );
     }
 }
+
+/// A constant outside the fixed point's integral bits is refused before the run, located.
+#[test]
+fn a_constant_too_large_for_the_fixed_point_is_refused_by_validation() {
+    let e = Pond::new(1)
+        .private("x", "alice", &[1], vec![1.0])
+        .op("big", Op::Const(5000.0))
+        .op("y", Op::Mul(s("x"), s("big")))
+        .plan()
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("`big`: constant 5000 does not fit"), "{e}");
+    let e = Pond::new(1)
+        .op("nan", Op::Const(f64::NAN))
+        .plan()
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("finite"), "{e}");
+}

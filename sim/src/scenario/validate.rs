@@ -665,6 +665,17 @@ impl Plan {
                     }
                 }
             }
+            // A constant must fit the fixed point (every party encodes it).
+            if let Op::Const(c) = st.op {
+                let bound = scenario.fixed_point.bound();
+                if c.is_finite() && c.abs() >= bound {
+                    return Err(err(
+                        &op_at,
+                        format!("`{}`: constant {c} does not fit the fixed point", st.name),
+                        &format!("|c| must stay below 2^int_bits = {bound}; raise `fixed_point.int_bits` or scale the constant"),
+                    ));
+                }
+            }
             // Ops the protocol cannot run.
             if let Err(why) = scenario.protocol.supports(&st.op) {
                 let (what, hint) = why.split_once('\n').unwrap_or((
