@@ -46,3 +46,29 @@ pub fn argmax(v: &Tensor<u64>, out_shape: &[usize], one: u64) -> Tensor<u64> {
         .collect();
     Tensor::from_shape_vec(ndarray::IxDyn(out_shape), idx).expect("one index per row")
 }
+
+/// [a > b] of two public encoded values (signed reading), broadcast to `out_shape`, as `one`
+/// (2^f: fixed-point 1) or 0: the local path of `Greater` when both operands are public.
+pub fn greater(
+    a: &Tensor<u64>,
+    b: &Tensor<u64>,
+    out_shape: &[usize],
+    one: u64,
+) -> crate::Result<Tensor<u64>> {
+    let shape = ndarray::IxDyn(out_shape);
+    let bad = || crate::ProtocolError::Shape {
+        op: "greater".into(),
+        detail: format!(
+            "{:?} and {:?} do not broadcast to {out_shape:?}",
+            a.shape(),
+            b.shape()
+        ),
+    };
+    let av = a.broadcast(shape.clone()).ok_or_else(bad)?;
+    let bv = b.broadcast(shape).ok_or_else(bad)?;
+    let mut out = av.to_owned();
+    ndarray::Zip::from(&mut out)
+        .and(&bv)
+        .for_each(|x, &y| *x = if (*x as i64) > (y as i64) { one } else { 0 });
+    Ok(out)
+}

@@ -101,6 +101,20 @@ pub enum Hazard {
         /// The accurate range is [-range, range].
         range: f64,
     },
+    /// A composite op's approximation (exp, reciprocal, inverse square root, …) got an input
+    /// outside the range it is accurate on, [lo, hi] (`crate::composite::domain`).
+    OutsideRange {
+        /// Which approximation.
+        function: String,
+        /// Smallest input seen.
+        min: f64,
+        /// Largest input seen.
+        max: f64,
+        /// The smallest accurate input.
+        lo: f64,
+        /// The largest accurate input.
+        hi: f64,
+    },
 }
 
 impl std::fmt::Display for Hazard {
@@ -120,6 +134,10 @@ impl std::fmt::Display for Hazard {
             Hazard::ApproximationRange { function, max_abs, range } => write!(
                 f,
                 "{function} approximation input |x| = {max_abs:.3} outside its accurate range ±{range}"
+            ),
+            Hazard::OutsideRange { function, min, max, lo, hi } => write!(
+                f,
+                "{function} approximation inputs span [{min:.4}, {max:.4}], outside its accurate range [{lo}, {hi}]"
             ),
         }
     }
@@ -329,7 +347,7 @@ impl FixedConfig {
         let bits_needed = if encoded < 1.0 {
             1
         } else {
-            encoded.log2().floor() as u32 + 2
+            (encoded.log2().floor() as u32).saturating_add(2)
         };
         let bits_available = self.product_bits() + 1;
         (bits_needed > bits_available).then_some(Hazard::TruncationHeadroom {

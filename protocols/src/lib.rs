@@ -21,12 +21,14 @@
 pub mod aby3;
 pub mod additive;
 pub mod clear;
+pub mod composite;
 pub mod context;
 pub mod cost;
 pub mod encoded;
 pub mod error;
 pub mod fixed;
 pub mod kernels;
+pub mod local;
 pub mod pond;
 pub mod program;
 pub mod protocol;

@@ -87,6 +87,79 @@ pub enum Op {
     /// Index of the first maximum along the last axis (SecureNN only): `[batch, classes]` gives
     /// `[batch]`, a vector gives `[1]`. A classifier can reveal just its predicted class.
     Argmax(String),
+    /// A public scalar constant, shape `[1]` (broadcasts against any shape): `c: Const(0.5)`.
+    /// Every party knows it; a product with it is a public product (local, then truncated as the
+    /// protocol truncates).
+    Const(f64),
+    /// Elements `start..end` of `axis` (local on every share).
+    Slice {
+        /// Input.
+        input: String,
+        /// The axis sliced.
+        axis: usize,
+        /// First index kept.
+        start: usize,
+        /// One past the last index kept.
+        end: usize,
+    },
+    /// Zeros added before and after `axis` (local on every share).
+    Pad {
+        /// Input.
+        input: String,
+        /// The axis padded.
+        axis: usize,
+        /// Zeros before.
+        #[serde(default)]
+        before: usize,
+        /// Zeros after.
+        #[serde(default)]
+        after: usize,
+    },
+    /// Concatenation along `axis` (every other axis equal); local: each input zero-padded to
+    /// its place, then added.
+    Concat {
+        /// The inputs, in order.
+        inputs: Vec<String>,
+        /// The axis joined.
+        #[serde(default)]
+        axis: usize,
+    },
+    /// Mean over one axis, or over all elements (result shape `[1]`): the sum times the public
+    /// constant 1/n.
+    Mean {
+        /// Input.
+        input: String,
+        /// Axis, or none for all.
+        #[serde(default)]
+        axis: Option<usize>,
+    },
+    /// [a > b] as 1 or 0 (broadcasting); needs an exact comparison (SecureNN, ABY3).
+    Greater(String, String),
+    /// [a < b] as 1 or 0 (broadcasting); needs an exact comparison (SecureNN, ABY3).
+    Less(String, String),
+    /// Elementwise maximum = Where(a > b, a, b).
+    Max(String, String),
+    /// Elementwise minimum = Where(a > b, b, a).
+    Min(String, String),
+    /// |x| = Where(x > 0, x, −x).
+    Abs(String),
+    /// sign(x) ∈ {−1, 0, 1} = [x > 0] − [x < 0].
+    Sign(String),
+    /// Where(c, a, b) = b + c·(a − b): `a` where c is 1, `b` where it is 0 (c as comparisons
+    /// give it; another c interpolates). One product.
+    Where(String, String, String),
+    /// 1/x for positive x by Newton–Raphson (docs/scenario-format.md states the range).
+    Reciprocal(String),
+    /// a / b = a · Reciprocal(b), for positive b.
+    Div(String, String),
+    /// e^x by the limit (1 + x/2^8)^(2^8) (CrypTen's).
+    Exp(String),
+    /// √x for positive x = x · InvSqrt(x).
+    Sqrt(String),
+    /// 1/√x for positive x by Newton–Raphson.
+    InvSqrt(String),
+    /// Softmax along the last axis, numerically stable: e^(x − max x) / Σ e^(x − max x).
+    Softmax(String),
 }
 
 fn one() -> usize {
@@ -115,13 +188,49 @@ impl Op {
             Op::Relu(..) => "relu",
             Op::Reveal(..) => "reveal",
             Op::Argmax(..) => "argmax",
+            Op::Const(..) => "const",
+            Op::Slice { .. } => "slice",
+            Op::Pad { .. } => "pad",
+            Op::Concat { .. } => "concat",
+            Op::Mean { .. } => "mean",
+            Op::Greater(..) => "greater",
+            Op::Less(..) => "less",
+            Op::Max(..) => "max",
+            Op::Min(..) => "min",
+            Op::Abs(..) => "abs",
+            Op::Sign(..) => "sign",
+            Op::Where(..) => "where",
+            Op::Reciprocal(..) => "reciprocal",
+            Op::Div(..) => "div",
+            Op::Exp(..) => "exp",
+            Op::Sqrt(..) => "sqrt",
+            Op::InvSqrt(..) => "inv_sqrt",
+            Op::Softmax(..) => "softmax",
         }
     }
 
     /// The names of the values this op reads, in order.
     pub fn operands(&self) -> Vec<&str> {
         match self {
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::MatMul(a, b)
+            | Op::Greater(a, b)
+            | Op::Less(a, b)
+            | Op::Max(a, b)
+            | Op::Min(a, b)
+            | Op::Div(a, b) => vec![a, b],
+            Op::Where(c, a, b) => vec![c, a, b],
+            Op::Const(_) => vec![],
+            Op::Concat { inputs, .. } => inputs.iter().map(String::as_str).collect(),
+            Op::Abs(a)
+            | Op::Sign(a)
+            | Op::Reciprocal(a)
+            | Op::Exp(a)
+            | Op::Sqrt(a)
+            | Op::InvSqrt(a)
+            | Op::Softmax(a) => vec![a],
             Op::Conv2d { input, filters, .. } => vec![input, filters],
             Op::Neg(a)
             | Op::Square(a)
@@ -135,6 +244,9 @@ impl Op {
             Op::AvgPool2d { input, .. }
             | Op::MaxPool2d { input, .. }
             | Op::ReduceSum { input, .. }
+            | Op::Mean { input, .. }
+            | Op::Slice { input, .. }
+            | Op::Pad { input, .. }
             | Op::Reshape { input, .. } => vec![input],
         }
     }
@@ -167,15 +279,111 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
     use crate::tensor::numel; // saturating; operand sizes are checked above
     let s = |i: usize| shapes[i];
     match op {
-        Op::Add(..) | Op::Sub(..) | Op::Mul(..) => broadcast_shape(s(0), s(1)).ok_or_else(|| {
+        Op::Add(..)
+        | Op::Sub(..)
+        | Op::Mul(..)
+        | Op::Greater(..)
+        | Op::Less(..)
+        | Op::Max(..)
+        | Op::Min(..)
+        | Op::Div(..) => broadcast_shape(s(0), s(1)).ok_or_else(|| {
             format!(
                 "shapes {:?} and {:?} do not broadcast (NumPy rules)",
                 s(0),
                 s(1)
             )
         }),
-        Op::Neg(_) | Op::Square(_) | Op::Sigmoid(_) | Op::Tanh(_) | Op::Relu(_) | Op::Reveal(_) => {
-            Ok(s(0).to_vec())
+        Op::Neg(_)
+        | Op::Square(_)
+        | Op::Sigmoid(_)
+        | Op::Tanh(_)
+        | Op::Relu(_)
+        | Op::Reveal(_)
+        | Op::Abs(_)
+        | Op::Sign(_)
+        | Op::Reciprocal(_)
+        | Op::Exp(_)
+        | Op::Sqrt(_)
+        | Op::InvSqrt(_) => Ok(s(0).to_vec()),
+        Op::Const(c) if c.is_finite() => Ok(vec![1]),
+        Op::Const(c) => Err(format!("a constant must be a finite number, got {c}")),
+        Op::Where(..) => broadcast_shape(s(0), s(1))
+            .and_then(|ab| broadcast_shape(&ab, s(2)))
+            .ok_or_else(|| {
+                format!(
+                    "shapes {:?}, {:?} and {:?} do not broadcast (NumPy rules)",
+                    s(0),
+                    s(1),
+                    s(2)
+                )
+            }),
+        Op::Softmax(_) => match s(0) {
+            [] | [.., 0] => Err(format!(
+                "softmax needs a last axis with at least one element, got {:?}",
+                s(0)
+            )),
+            x => Ok(x.to_vec()),
+        },
+        Op::Slice {
+            axis, start, end, ..
+        } => {
+            let x = s(0);
+            let Some(&dim) = x.get(*axis) else {
+                return Err(format!("axis {axis} out of range for shape {x:?}"));
+            };
+            if start >= end || *end > dim {
+                return Err(format!(
+                    "slice {start}..{end} of axis {axis} (length {dim}) must satisfy start < end ≤ {dim}"
+                ));
+            }
+            let mut out = x.to_vec();
+            out[*axis] = end - start;
+            Ok(out)
+        }
+        Op::Pad {
+            axis,
+            before,
+            after,
+            ..
+        } => {
+            let x = s(0);
+            let Some(&dim) = x.get(*axis) else {
+                return Err(format!("axis {axis} out of range for shape {x:?}"));
+            };
+            let len = dim
+                .checked_add(*before)
+                .and_then(|d| d.checked_add(*after))
+                .ok_or_else(|| {
+                    format!("padding of axis {axis}: more than {} elements", usize::MAX)
+                })?;
+            let mut out = x.to_vec();
+            out[*axis] = len;
+            Ok(out)
+        }
+        Op::Concat { axis, .. } => {
+            let Some(first) = shapes.first() else {
+                return Err("concat needs at least one input".into());
+            };
+            if *axis >= first.len() {
+                return Err(format!("axis {axis} out of range for shape {first:?}"));
+            }
+            let mut out = first.to_vec();
+            for x in &shapes[1..] {
+                let same_rest = x.len() == first.len()
+                    && x.iter()
+                        .zip(first.iter())
+                        .enumerate()
+                        .all(|(i, (a, b))| i == *axis || a == b);
+                if !same_rest {
+                    return Err(format!(
+                        "concat along axis {axis}: {x:?} does not match {first:?} on the other axes"
+                    ));
+                }
+                out[*axis] = out[*axis]
+                    .checked_add(x[*axis])
+                    .ok_or_else(|| format!("concat: more than {} elements", usize::MAX))?;
+            }
+            Ok(out)
         }
         Op::MatMul(..) => {
             let (a, b) = (s(0), s(1));
@@ -230,7 +438,15 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
                 })?;
             Ok(vec![x[0], x[1], oh, ow])
         }
-        Op::ReduceSum { axis, .. } => match axis {
+        Op::Mean { axis, .. }
+            if numel(s(0)) == 0 || axis.is_some_and(|a| s(0).get(a) == Some(&0)) =>
+        {
+            Err(format!(
+                "the mean of an empty tensor ({:?}) is undefined",
+                s(0)
+            ))
+        }
+        Op::ReduceSum { axis, .. } | Op::Mean { axis, .. } => match axis {
             None => Ok(vec![1]),
             Some(a) if *a < s(0).len() => {
                 let mut out = s(0).to_vec();
@@ -302,6 +518,24 @@ pub fn argmax_f64(a: &Real) -> Real {
 /// A plaintext tensor.
 pub type Real = ArrayD<f64>;
 
+/// Softmax along the last axis, computed stably (the maximum subtracted first).
+pub fn softmax_f64(a: &Real) -> Real {
+    let k = *a.shape().last().expect("validated: at least one axis");
+    let mut v: Vec<f64> = a.iter().copied().collect();
+    for row in v.chunks_mut(k) {
+        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut sum = 0.0;
+        for x in row.iter_mut() {
+            *x = (*x - m).exp();
+            sum += *x;
+        }
+        for x in row.iter_mut() {
+            *x /= sum;
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(a.shape()), v).expect("same shape")
+}
+
 fn zip_f64(a: &Real, b: &Real, f: impl Fn(f64, f64) -> f64) -> Real {
     let shape = broadcast_shape(a.shape(), b.shape()).expect("validated shapes");
     let av = a.broadcast(IxDyn(&shape)).expect("validated");
@@ -346,8 +580,77 @@ pub fn pool_f64(x: &Real, kernel: usize, stride: usize, max: bool) -> Real {
 /// The plaintext meaning of `op` on real operands (the shadow computation). Sigmoid, tanh and
 /// relu are the exact functions, not their approximations.
 pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
+    match op {
+        Op::Const(c) => return ArrayD::from_elem(IxDyn(&[1]), *c),
+        Op::Concat { axis, .. } => {
+            let views: Vec<_> = args.iter().map(|a| a.view()).collect();
+            return ndarray::concatenate(Axis(*axis), &views).expect("validated concat");
+        }
+        Op::Where(..) => {
+            let d = zip_f64(args[1], args[2], |a, b| a - b);
+            let cd = zip_f64(args[0], &d, |c, d| c * d);
+            return zip_f64(args[2], &cd, |b, cd| b + cd);
+        }
+        _ => {}
+    }
     let a = args[0];
     match op {
+        Op::Const(_) | Op::Concat { .. } | Op::Where(..) => unreachable!("returned above"),
+        Op::Greater(..) => zip_f64(a, args[1], |x, y| f64::from(u8::from(x > y))),
+        Op::Less(..) => zip_f64(a, args[1], |x, y| f64::from(u8::from(x < y))),
+        Op::Max(..) => zip_f64(a, args[1], f64::max),
+        Op::Min(..) => zip_f64(a, args[1], f64::min),
+        Op::Div(..) => zip_f64(a, args[1], |x, y| x / y),
+        Op::Abs(_) => a.mapv(f64::abs),
+        Op::Sign(_) => a.mapv(|x| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }),
+        Op::Reciprocal(_) => a.mapv(|x| 1.0 / x),
+        Op::Exp(_) => a.mapv(f64::exp),
+        Op::Sqrt(_) => a.mapv(f64::sqrt),
+        Op::InvSqrt(_) => a.mapv(|x| 1.0 / x.sqrt()),
+        Op::Softmax(_) => softmax_f64(a),
+        Op::Slice {
+            axis, start, end, ..
+        } => a
+            .slice_axis(Axis(*axis), ndarray::Slice::from(*start..*end))
+            .to_owned(),
+        Op::Pad {
+            axis,
+            before,
+            after,
+            ..
+        } => {
+            let mut shape = a.shape().to_vec();
+            shape[*axis] += before + after;
+            let mut out = ArrayD::zeros(IxDyn(&shape));
+            out.slice_axis_mut(
+                Axis(*axis),
+                ndarray::Slice::from(*before..*before + a.shape()[*axis]),
+            )
+            .assign(a);
+            out
+        }
+        Op::Mean { axis, .. } => {
+            let n = match axis {
+                Some(ax) => a.shape()[*ax],
+                None => a.len(),
+            };
+            let sum = eval_f64(
+                &Op::ReduceSum {
+                    input: String::new(),
+                    axis: *axis,
+                },
+                args,
+            );
+            sum.mapv(|s| s / n as f64)
+        }
         Op::Add(..) => zip_f64(a, args[1], |x, y| x + y),
         Op::Sub(..) => zip_f64(a, args[1], |x, y| x - y),
         Op::Mul(..) => zip_f64(a, args[1], |x, y| x * y),

@@ -405,6 +405,24 @@ pub fn estimate(plan: &Plan) -> Estimate {
                             steps: 1,
                         },
                     ),
+                    // A composite op (`protocols::composite`) on a private operand: every
+                    // sub-value of its lowering stays held under a temporary name, each costed
+                    // as a private product of the largest size in the op (its masks, its trace).
+                    _ if protocols::composite::handles(op) && !all_public => {
+                        let shapes: Vec<Vec<usize>> =
+                            operands.iter().map(|o| plan.shapes[*o].clone()).collect();
+                        let subs = protocols::composite::lower(name, op, &shapes).len() as u64;
+                        let m = n.max(n_in);
+                        (
+                            subs.saturating_mul(16 * m * holders(name) + 48 * m),
+                            32 * n_in + 176 * m,
+                            TraceCost {
+                                elements: subs.saturating_mul((6 + trunc_elems) * m),
+                                records: 40 * subs,
+                                steps: 8 * subs,
+                            },
+                        )
+                    }
                     // Local ops, and every op on public operands: each holder reads its
                     // operands and writes the result.
                     _ => (0, 8 * holders(name) * (n_in + 2 * n), local),

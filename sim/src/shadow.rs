@@ -56,6 +56,37 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
         }
         pre_truncation = pre_truncation.max(biggest_power);
     }
+    // A composite op's approximation (exp, reciprocal, …) and the range it is accurate on.
+    if let Some(d) = protocols::composite::domain(inner) {
+        if let Some(x) = inner.operands().get(d.operand) {
+            let xs = &vals[*x];
+            let checked: Vec<f64> = match inner {
+                // Softmax exponentiates x − max(x) of each row.
+                protocols::program::Op::Softmax(_) => {
+                    let k = xs.shape().last().copied().unwrap_or(1).max(1);
+                    let v: Vec<f64> = xs.iter().copied().collect();
+                    v.chunks(k)
+                        .flat_map(|row| {
+                            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                            row.iter().map(move |x| x - m)
+                        })
+                        .collect()
+                }
+                _ => xs.iter().copied().collect(),
+            };
+            let min = checked.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = checked.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if min < d.lo || max > d.hi {
+                out.push(Hazard::OutsideRange {
+                    function: d.function.to_string(),
+                    min,
+                    max,
+                    lo: d.lo,
+                    hi: d.hi,
+                });
+            }
+        }
+    }
     if truncates {
         // The protocol's truncation rules (Pond's dealer/local, ABY3's Π_trunc2/Π_trunc1).
         out.extend(plan.protocol().truncation_hazards(

@@ -777,3 +777,36 @@ fn an_unknown_network_profile_is_located_with_a_suggestion() {
     );
     assert!(pointed(&e).starts_with("(latency_us: 100"), "{e}");
 }
+
+#[test]
+fn the_op_hint_suggests_only_real_near_misses() {
+    // `Max` is an op now (it used to be refused with "did you mean `Mul`?").
+    let text = edit("Add(\"z\", \"z\")", "Max(\"z\", \"z\")");
+    let parsed = sim::scenario::parse(&source(&text));
+    assert!(parsed.is_ok(), "{:?}", parsed.err());
+    // A short name with two of three letters changed is another word, not a typo:
+    // `Log` is not `Neg`, `Cos` is not `Abs`.
+    for word in ["Log", "Cos"] {
+        let e = error_of(&edit("Add(\"z\", \"z\")", &format!("{word}(\"z\")")));
+        assert_eq!(e.message, format!("unknown variant `{word}` of `Op`"));
+        assert!(!e.hint.contains("did you mean"), "{word}: {}", e.hint);
+    }
+    // Other libraries' names for these ops, and a case slip, point at ours.
+    for (word, ours) in [
+        ("Sum", "ReduceSum"),
+        ("ReduceMean", "Mean"),
+        ("Maximum", "Max"),
+        ("Divide", "Div"),
+        ("Concatenate", "Concat"),
+        ("Rsqrt", "InvSqrt"),
+        ("SOFTMAX", "Softmax"),
+        ("Softmx", "Softmax"),
+    ] {
+        let e = error_of(&edit("Add(\"z\", \"z\")", &format!("{word}(\"z\")")));
+        assert!(
+            e.hint.starts_with(&format!("did you mean `{ours}`? ")),
+            "{word}: {}",
+            e.hint
+        );
+    }
+}

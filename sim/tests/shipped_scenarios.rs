@@ -502,3 +502,32 @@ fn pond_int128_is_accurate_where_the_64_bit_preset_is_not() {
     );
     assert_eq!(b128, 2 * b64);
 }
+
+#[test]
+fn softmax_and_division_shows_the_op_set_within_its_stated_accuracy() {
+    let r = run("softmax-and-division");
+    // Exact comparisons inside: the softmax's rows sum to 1, its error is the approximations'.
+    let probs = op(&r, "probs");
+    assert!(probs.hazards.is_empty(), "{:?}", probs.hazards);
+    for row in probs.reconstructed.chunks(5) {
+        let sum: f64 = row.iter().sum();
+        assert!((sum - 1.0).abs() < 5e-3, "a row sums to {sum}");
+    }
+    let err = |name: &str| {
+        let o = op(&r, name);
+        o.reconstructed
+            .iter()
+            .zip(&o.plaintext)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    assert!(err("probs") < 3e-3, "probs: {}", err("probs"));
+    assert!(err("abs") < 1e-3, "abs: {}", err("abs"));
+    assert!(err("unit") < 5e-3, "unit: {}", err("unit"));
+    assert!(err("inv_std") < 5e-3, "inv_std: {}", err("inv_std"));
+    // The softmax runs inside its call: its steps' paths start with it.
+    let steps = &r.trace.steps[probs.first_step..probs.end_step];
+    assert!(steps
+        .iter()
+        .all(|s| s.path.first().map(String::as_str) == Some("softmax")));
+}

@@ -325,3 +325,88 @@ fn aby3_piecewise_sigmoid_shows_no_leak() {
         "y",
     );
 }
+
+// ---- The op set (issue 13 §1) ----------------------------------------------------------------
+
+/// The local and product-only new ops under Pond: a constant, Mean, Concat, Slice and Where
+/// (a public product and a Beaver product with truncations).
+#[test]
+fn pond_constants_mean_concat_slice_and_where_show_no_leak() {
+    let b = two_inputs()
+        .op("c", Op::Const(0.25))
+        .op("cx", Op::Mul(s("x"), s("c")))
+        .op(
+            "m",
+            Op::Mean {
+                input: s("x"),
+                axis: Some(1),
+            },
+        )
+        .op(
+            "j",
+            Op::Concat {
+                inputs: vec![s("x"), s("y")],
+                axis: 0,
+            },
+        )
+        .op(
+            "sl",
+            Op::Slice {
+                input: s("j"),
+                axis: 0,
+                start: 1,
+                end: 3,
+            },
+        )
+        .op("w", Op::Where(s("x"), s("y"), s("cx")))
+        .output("sl")
+        .output("w");
+    for op in ["cx", "m", "w"] {
+        check(b.clone(), op);
+    }
+}
+
+/// SecureNN's Greater (DReLU of the difference) and Max built on it.
+#[test]
+fn securenn_greater_and_max_show_no_leak() {
+    let b = securenn()
+        .private("x", "alice", &[8], vals(8, 3.0))
+        .private("y", "bob", &[8], vals(8, -2.0))
+        .op("g", Op::Greater(s("x"), s("y")))
+        .op("mx", Op::Max(s("x"), s("y")))
+        .output("g")
+        .output("mx");
+    check(b.clone(), "g");
+    check(b, "mx");
+}
+
+/// ABY3's Greater (MSB of the difference, bit2A) and Abs built on it.
+#[test]
+fn aby3_greater_and_abs_show_no_leak() {
+    let b = aby3(Pond::new(5))
+        .private("x", "alice", &[6], vals(6, 3.0))
+        .private("y", "bob", &[6], vals(6, -2.0))
+        .op("g", Op::Greater(s("x"), s("y")))
+        .op("a", Op::Abs(s("x")))
+        .output("g")
+        .output("a");
+    check(b.clone(), "g");
+    check(b, "a");
+}
+
+/// The approximations: Exp and Reciprocal (products only) under Pond, Softmax under SecureNN.
+#[test]
+fn exp_reciprocal_and_softmax_show_no_leak() {
+    let b = Pond::new(4)
+        .private("x", "alice", &[4], vec![0.5, 1.0, 2.0, 3.0])
+        .op("e", Op::Exp(s("x")))
+        .op("r", Op::Reciprocal(s("x")))
+        .output("r");
+    check(b.clone(), "e");
+    check(b, "r");
+    let b = securenn()
+        .private("x", "alice", &[2, 3], vals(6, 2.0))
+        .op("sm", Op::Softmax(s("x")))
+        .output("sm");
+    check(b, "sm");
+}

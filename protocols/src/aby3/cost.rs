@@ -162,7 +162,9 @@ pub fn op_cost(
         | Op::ReduceSum { .. }
         | Op::Transpose(_)
         | Op::Reshape { .. }
-        | Op::Flatten(_) => local,
+        | Op::Flatten(_)
+        | Op::Slice { .. }
+        | Op::Pad { .. } => local,
         _ if !any => local,
         Op::Reveal(_) => (open(n), ring_flow(), false),
         Op::Square(_) => (product_truncated(t, n), product_truncated_flow(t), true),
@@ -178,10 +180,16 @@ pub fn op_cost(
             true,
         ),
         Op::Tanh(_) => (polynomial(&TANH, t, n), polynomial_flow(&TANH, t), true),
-        Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
+        Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => {
             return Err(format!(
                 "{} needs its operand's shape: `Aby3Costs::op` costs it",
                 op.kind()
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{} is a composite op: `crate::composite::cost` costs it",
+                other.kind()
             ))
         }
     };
@@ -241,6 +249,9 @@ impl CostModel for Aby3Costs {
         operands: &[Operand<'_>],
         out_shape: &[usize],
     ) -> std::result::Result<OpCost, String> {
+        if let Some(c) = crate::composite::cost(self, _name, op, operands, out_shape) {
+            return c;
+        }
         let private: Vec<bool> = op
             .operands()
             .iter()
@@ -262,7 +273,10 @@ impl CostModel for Aby3Costs {
                     .unwrap_or(1) as u64;
                 Some(crate::aby3::boolean_cost::argmax(k, n))
             }
-            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
+            Op::Greater(..) if any_private => Some(
+                crate::aby3::boolean_cost::drelu(n).then(crate::aby3::boolean_cost::b2a_bit(n)),
+            ),
+            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => {
                 return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL))
             }
             _ => None,

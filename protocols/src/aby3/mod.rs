@@ -18,6 +18,7 @@
 //! deviation from the paper.
 
 mod activation;
+mod compare;
 pub mod cost;
 mod explain;
 mod io;
@@ -229,6 +230,15 @@ impl Aby3Party {
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        if crate::composite::handles(op) {
+            let shapes: Vec<Vec<usize>> = op
+                .operands()
+                .iter()
+                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
+                .collect::<Result<_>>()?;
+            let fixed = self.fixed();
+            return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
+        }
         let args: Vec<&Value> = op
             .operands()
             .iter()
@@ -298,6 +308,18 @@ impl Aby3Party {
             // Exact nonlinear ops: the boolean part (`aby3::boolean`, `aby3::nonlinear`).
             Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
                 self.exact(ctx, op, &operands[0], &out_shape)?
+            }
+            Op::Slice { .. } | Op::Pad { .. } => {
+                self.unary_local(ctx, &operands[0], &out_shape, |t| {
+                    crate::local::apply(op, t)
+                })?
+            }
+            Op::Greater(..) => self.greater_op(ctx, &operands[0], &operands[1], &out_shape)?,
+            other => {
+                return Err(ProtocolError::Unsupported(format!(
+                    "{} is a composite op (`crate::composite` runs it)",
+                    other.kind()
+                )))
             }
         };
         self.set(name, result);

@@ -115,6 +115,9 @@ pub fn supports(_op: &Op) -> std::result::Result<(), String> {
 
 /// Whether `op` with a private operand truncates a fixed-point product.
 pub fn truncates(op: &Op) -> bool {
+    if let Some(t) = crate::composite::truncates(op, &truncates) {
+        return t;
+    }
     matches!(
         op,
         Op::Mul(..)
@@ -163,7 +166,9 @@ impl Protocol for Aby3 {
         Box::new(Aby3Costs::new(settings))
     }
     fn explain(&self, step: &str) -> Option<&'static str> {
-        explain::explain(step).or_else(|| super::nonlinear::explain(step))
+        explain::explain(step)
+            .or_else(|| super::nonlinear::explain(step))
+            .or_else(|| crate::composite::explain(step))
     }
     fn remarks(&self, step: &StepFacts<'_>) -> Vec<Remark> {
         explain::remarks(step)

@@ -135,6 +135,9 @@ impl CostModel for AdditiveCosts {
         super::Additive
             .supports(op)
             .map_err(|why| format!("`{name}`: {}", why.replace('\n', ": ")))?;
+        if let Some(c) = crate::composite::cost(self, name, op, operands, out_shape) {
+            return c;
+        }
         if operands.len() != op.operands().len() {
             return Err(format!(
                 "`{name}`: `{}` takes {} operand(s), got {}",
@@ -154,7 +157,9 @@ impl CostModel for AdditiveCosts {
             | Op::ReduceSum { .. }
             | Op::Transpose(_)
             | Op::Reshape { .. }
-            | Op::Flatten(_) => local(),
+            | Op::Flatten(_)
+            | Op::Slice { .. }
+            | Op::Pad { .. } => local(),
             Op::Reveal(_) => OpCost::new(opening(nz), opening_flow()),
             Op::Mul(..) | Op::Square(_) | Op::MatMul(..) => {
                 if self.truncation == Truncation::Local {

@@ -211,6 +211,15 @@ impl Party for AdditiveParty {
         Additive
             .supports(op)
             .map_err(|why| ProtocolError::Unsupported(why.replace('\n', ": ")))?;
+        if crate::composite::handles(op) {
+            let shapes: Vec<Vec<usize>> = op
+                .operands()
+                .iter()
+                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
+                .collect::<Result<_>>()?;
+            let fixed = self.settings.fixed;
+            return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
+        }
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
         let args: Vec<Value> = operands
             .iter()
@@ -238,6 +247,9 @@ impl Party for AdditiveParty {
                 })?
             }
             Op::Reveal(_) => self.open(ctx, &operands[0], &args[0])?,
+            Op::Slice { .. } | Op::Pad { .. } => {
+                self.reshaping(ctx, &args[0], &out_shape, |t| crate::local::apply(op, t))?
+            }
             Op::Mul(..) | Op::Square(_) | Op::MatMul(..) => {
                 if args.iter().any(Value::is_private) {
                     self.check_truncation(name)?;
@@ -309,6 +321,10 @@ fn refusal(op: &Op) -> Option<&'static str> {
             "Additive has no comparison, so no argmax\nuse `protocol: SecureNN` or \
              `protocol: ABY3`, which have one"
         }
+        Op::Greater(..) => {
+            "Additive has no comparison\nuse `protocol: SecureNN` or `protocol: ABY3`, which \
+             compare exactly"
+        }
         _ => return None,
     })
 }
@@ -340,6 +356,9 @@ impl Protocol for Additive {
     }
 
     fn supports(&self, op: &Op) -> std::result::Result<(), String> {
+        if let Some(r) = crate::composite::supports(op, &|p| self.supports(p)) {
+            return r;
+        }
         match refusal(op) {
             Some(why) => Err(why.to_string()),
             None => Ok(()),
@@ -347,6 +366,9 @@ impl Protocol for Additive {
     }
 
     fn truncates(&self, op: &Op) -> bool {
+        if let Some(t) = crate::composite::truncates(op, &|p| self.truncates(p)) {
+            return t;
+        }
         matches!(op, Op::Mul(..) | Op::Square(_) | Op::MatMul(..))
     }
 
@@ -377,7 +399,7 @@ impl Protocol for Additive {
     }
 
     fn explain(&self, step: &str) -> Option<&'static str> {
-        explain(step)
+        explain(step).or_else(|| crate::composite::explain(step))
     }
 
     fn view_note(&self, item: &ViewFacts<'_>) -> Option<Remark> {

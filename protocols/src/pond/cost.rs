@@ -329,7 +329,9 @@ pub fn op_cost(
         | Op::ReduceSum { .. }
         | Op::Transpose(_)
         | Op::Reshape { .. }
-        | Op::Flatten(_) => (local(), Flow::LOCAL),
+        | Op::Flatten(_)
+        | Op::Slice { .. }
+        | Op::Pad { .. } => (local(), Flow::LOCAL),
         _ if !any_private => (local(), Flow::LOCAL),
         Op::Reveal(_) => (reveal_private(n), Flow::exchange()),
         Op::Mul(..) | Op::Square(_) | Op::MatMul(..) | Op::Conv2d { .. } => {
@@ -369,8 +371,14 @@ pub fn op_cost(
                 polynomial_flow(approx, masked, t),
             )
         }
-        Op::MaxPool2d { .. } | Op::Argmax(_) => {
+        Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => {
             exact_nonlinear(cfg, cache, name, op, operands[0], n / w, &mut key_setup)?
+        }
+        other => {
+            return Err(ProtocolError::Unsupported(format!(
+                "`{name}`: {} is a composite op; `crate::composite::cost` costs it",
+                other.kind()
+            )))
         }
     };
     cache.bind(name);
@@ -412,6 +420,7 @@ fn exact_nonlinear(
             let k = k as u64;
             (snn::argmax(v, k, numel(rest)), snn::tree_flow(v, k))
         }
+        Op::Greater(..) => (snn::greater(v, n), snn::drelu_flow(v)),
         _ => (snn::relu(v, numel(x.shape)), snn::relu_flow(v)),
     };
     *key_setup = !cache.keys;

@@ -31,6 +31,7 @@ impl PondParty<u64> {
                 out_shape,
             )?,
             Op::Argmax(_) => self.securenn_argmax(ctx, &operands[0], out_shape)?,
+            Op::Greater(..) => self.securenn_greater(ctx, &operands[0], &operands[1], out_shape)?,
             _ => {
                 return Err(ProtocolError::Unsupported(format!(
                     "`{}` is not an exact nonlinear op",
@@ -42,7 +43,7 @@ impl PondParty<u64> {
         Ok(())
     }
 
-    fn securenn_variant(&self) -> Result<Variant> {
+    pub(super) fn securenn_variant(&self) -> Result<Variant> {
         match self.cfg.nonlinear {
             Nonlinear::SecureNN => Ok(Variant::Secure),
             Nonlinear::SecureNNAsPublished => Ok(Variant::AsPublished),
@@ -54,7 +55,7 @@ impl PondParty<u64> {
     }
 
     /// Runs `f` with this party's SecureNN keys, setting them up on first use.
-    fn with_securenn_keys<T>(
+    pub(super) fn with_securenn_keys<T>(
         &mut self,
         ctx: &mut dyn Context,
         f: impl FnOnce(&mut dyn Context, &mut Keys) -> Result<T>,

@@ -18,6 +18,7 @@
 
 mod activation;
 mod beaver;
+mod compare;
 pub mod cost;
 mod exact;
 pub(crate) mod explain;
@@ -272,6 +273,15 @@ impl<R: Z2k> PondParty<R> {
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        if crate::composite::handles(op) {
+            let shapes: Vec<Vec<usize>> = op
+                .operands()
+                .iter()
+                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
+                .collect::<Result<_>>()?;
+            let fixed = self.cfg.fixed;
+            return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
+        }
         let args: Vec<&Value<R>> = op
             .operands()
             .iter()
@@ -283,7 +293,10 @@ impl<R: Z2k> PondParty<R> {
             detail,
         })?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
-        let exact = matches!(op, Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_));
+        let exact = matches!(
+            op,
+            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..)
+        );
         if exact && self.cfg.nonlinear != Nonlinear::Polynomial {
             // SecureNN's layers are Z_2^64 protocols: only `PondParty<u64>` runs them.
             let me: &mut dyn std::any::Any = self;
@@ -369,6 +382,17 @@ impl<R: Z2k> PondParty<R> {
                 return Err(ProtocolError::Unsupported(
                     "Pond has no exact comparison; argmax needs the securenn protocol".into(),
                 ))
+            }
+            Op::Slice { .. } | Op::Pad { .. } => {
+                self.unary_local(ctx, &operands[0], &out_shape, |t| {
+                    crate::local::apply(op, t)
+                })?
+            }
+            other => {
+                return Err(ProtocolError::Unsupported(format!(
+                    "Pond has no exact comparison; {} needs the securenn protocol",
+                    other.kind()
+                )))
             }
         };
         self.set(name, result);

@@ -76,6 +76,9 @@ pub(crate) fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
 /// Whether the family runs `op`: Pond has no exact comparison (MaxPool2d, Argmax). The text
 /// before the first newline is what is missing, the rest what to use instead.
 pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(), String> {
+    if let Some(r) = crate::composite::supports(op, &|p| supports(nonlinear, p)) {
+        return r;
+    }
     if nonlinear != Nonlinear::Polynomial {
         return Ok(());
     }
@@ -86,6 +89,9 @@ pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(),
         Op::Argmax(_) => Err("Pond has no exact comparison for argmax\n\
              use `protocol: SecureNN`, or output the scores and take the argmax after"
             .into()),
+        Op::Greater(..) => Err("Pond has no exact comparison\n\
+             use `protocol: SecureNN` or `protocol: ABY3`, which compare exactly"
+            .into()),
         _ => Ok(()),
     }
 }
@@ -93,6 +99,9 @@ pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(),
 /// Whether `op` (with a private operand) truncates: products, average pooling and the
 /// polynomial activations; SecureNN's ReLU is exact.
 pub(crate) fn truncates(nonlinear: Nonlinear, op: &Op) -> bool {
+    if let Some(t) = crate::composite::truncates(op, &|p| truncates(nonlinear, p)) {
+        return t;
+    }
     let exact_relu = matches!(op, Op::Relu(_)) && nonlinear != Nonlinear::Polynomial;
     !exact_relu
         && matches!(
@@ -162,6 +171,9 @@ impl CostModel for Costs {
         operands: &[Operand<'_>],
         out_shape: &[usize],
     ) -> std::result::Result<OpCost, String> {
+        if let Some(c) = crate::composite::cost(self, name, op, operands, out_shape) {
+            return c;
+        }
         let private = |n: &str| operands.iter().any(|o| o.name == n && !o.public);
         let exact = self.cfg.nonlinear != Nonlinear::Polynomial;
         // The state the op relies on, as `crate::pond` keeps it (the DAG schedule's edges).
@@ -175,7 +187,12 @@ impl CostModel for Costs {
             Op::Relu(a) if !exact && private(a) => vec![mask_state(a)],
             _ => vec![],
         };
-        if exact && matches!(op, Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_)) {
+        if exact
+            && matches!(
+                op,
+                Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..)
+            )
+        {
             state.push(KEYS_STATE.into());
         }
         let ops: Vec<pond_cost::Operand> = operands
@@ -207,6 +224,7 @@ impl CostModel for Costs {
 pub(crate) fn explanation(step: &str, variant: Variant) -> Option<Explanation> {
     super::explain::explanation(super::explain::base_step_name(step))
         .or_else(|| crate::securenn::explain::explanation(step, variant))
+        .or_else(|| crate::composite::explain(step).map(Explanation::from_text))
 }
 
 /// A fresh party of the family, over the ring `settings.fixed.ring_bits` names: the one place

@@ -339,9 +339,63 @@ fn quoted_list(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// `"did you mean `x`? "` when one of `candidates` is close to `word`, else `""`.
+/// Other libraries' names (NumPy, ONNX, PyTorch) for variants the format spells differently;
+/// a hint offers ours when it is among the candidates.
+const ALIASES: &[(&str, &str)] = &[
+    ("Sum", "ReduceSum"),
+    ("ReduceMean", "Mean"),
+    ("Maximum", "Max"),
+    ("Minimum", "Min"),
+    ("Divide", "Div"),
+    ("Multiply", "Mul"),
+    ("Subtract", "Sub"),
+    ("Negative", "Neg"),
+    ("Concatenate", "Concat"),
+    ("Rsqrt", "InvSqrt"),
+    ("Select", "Where"),
+    ("GreaterThan", "Greater"),
+    ("LessThan", "Less"),
+    ("Dot", "MatMul"),
+    ("Gemm", "MatMul"),
+];
+
+/// Whether `a` is `b` with two neighbouring letters swapped (`sede`, `seed`).
+fn swapped_neighbours(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    matches!(diff.as_slice(), [i, j] if *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i])
+}
+
+/// `"did you mean `x`? "` when one of `candidates` is close to `word`, else `""`: the same name
+/// in other case, our name for another library's (`Sum` → `ReduceSum`), or a typo. A word of
+/// up to four letters must be one edit away (`Max` is not a typo of `Mul`, nor `Log` of `Neg`).
 fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    validate::closest(word, candidates.iter().copied())
+    let same_case = || {
+        candidates
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(word))
+            .copied()
+    };
+    let alias = || {
+        ALIASES
+            .iter()
+            .find(|(from, _)| from.eq_ignore_ascii_case(word))
+            .and_then(|(_, to)| candidates.iter().find(|c| *c == to).copied())
+    };
+    let typo = || {
+        validate::closest(word, candidates.iter().copied()).filter(|c| {
+            word.chars().count() > 4
+                || validate::edit_distance(word, c) <= 1
+                || swapped_neighbours(word, c)
+        })
+    };
+    same_case()
+        .filter(|c| *c != word)
+        .or_else(alias)
+        .or_else(typo)
         .map(|c| format!("did you mean `{c}`? "))
         .unwrap_or_default()
 }

@@ -280,6 +280,24 @@ const OP_KINDS: &[&str] = &[
     "relu",
     "reveal",
     "argmax",
+    "const",
+    "slice",
+    "pad",
+    "concat",
+    "mean",
+    "greater",
+    "less",
+    "max",
+    "min",
+    "abs",
+    "sign",
+    "where",
+    "reciprocal",
+    "div",
+    "exp",
+    "sqrt",
+    "inv_sqrt",
+    "softmax",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -287,9 +305,15 @@ const OP_KINDS: &[&str] = &[
 fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
     match op {
         Op::Conv2d { .. } => F(if j == 0 { "input" } else { "filters" }),
-        Op::AvgPool2d { .. } | Op::MaxPool2d { .. } | Op::ReduceSum { .. } | Op::Reshape { .. } => {
-            F("input")
-        }
+        Op::AvgPool2d { .. }
+        | Op::MaxPool2d { .. }
+        | Op::ReduceSum { .. }
+        | Op::Reshape { .. }
+        | Op::Mean { .. }
+        | Op::Slice { .. }
+        | Op::Pad { .. } => F("input"),
+        // The list as a whole (a path segment names one level).
+        Op::Concat { .. } => F("inputs"),
         _ => I(j),
     }
 }
@@ -642,6 +666,17 @@ impl Plan {
                             &hint,
                         ));
                     }
+                }
+            }
+            // A constant must fit the fixed point (every party encodes it).
+            if let Op::Const(c) = st.op {
+                let bound = scenario.fixed_point.bound();
+                if c.is_finite() && c.abs() >= bound {
+                    return Err(err(
+                        &op_at,
+                        format!("`{}`: constant {c} does not fit the fixed point", st.name),
+                        &format!("|c| must stay below 2^int_bits = {bound}; raise `fixed_point.int_bits` or scale the constant"),
+                    ));
                 }
             }
             // Ops the protocol cannot run.
@@ -1405,7 +1440,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Levenshtein distance, for "did you mean" hints.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
