@@ -131,6 +131,17 @@ pub enum Command {
         /// A subcommand (`run`, `check`, …) for its own page.
         subcommand: Option<String>,
     },
+    /// Time issue 11's workloads (W1–W4: product of 10^6, matmul 256, logistic regression,
+    /// MLP) and the MNIST Networks A–D at batch 128, each against a plaintext f64 computation of
+    /// the same program in the same run: wall, CPU time, peak memory (docs/performance.md).
+    /// Build with `--release`.
+    Bench {
+        /// Only the benchmarks whose name contains one of these (e.g. `w1`, `network-c`).
+        filter: Vec<String>,
+        /// Runs per benchmark; each figure is the fastest (a shared machine is noisy).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        repeat: usize,
+    },
 }
 
 /// `--timing`: how computation advances virtual clocks (docs/scenario-format.md, "timing").
@@ -430,6 +441,12 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             json.as_deref(),
         ),
+        Some(Command::Bench { filter, repeat }) => {
+            match crate::bench::run(&filter, repeat, &mut std::io::stdout().lock()) {
+                Ok(_) => Outcome::Ok,
+                Err(e) => Outcome::UserError(e),
+            }
+        }
         Some(Command::Completions { shell }) => print_stdout(&crate::manual::completions(shell)),
         Some(Command::Man { subcommand }) => match crate::manual::man_page(subcommand.as_deref()) {
             Ok(page) => print_stdout(&page),
