@@ -25,6 +25,7 @@ pub mod npy;
 mod party;
 pub mod profiles;
 pub mod progress;
+mod results;
 pub mod report;
 pub mod scenario;
 pub mod shadow;
