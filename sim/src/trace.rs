@@ -320,9 +320,12 @@ mod recording_tests {
         assert_eq!(ra, rb);
         assert_eq!(ra.values.len(), 16);
         // The length is part of it: a shorter tensor with the same prefix hashes differently.
-        let short = protocols::tensor::Tensor::<u64>::from_shape_vec(vec![16], (0..16).collect())
-            .unwrap();
-        assert_ne!(ValueRecord::new("x", RingKind::Z64, &short, 16).hash, ra.hash);
+        let short =
+            protocols::tensor::Tensor::<u64>::from_shape_vec(vec![16], (0..16).collect()).unwrap();
+        assert_ne!(
+            ValueRecord::new("x", RingKind::Z64, &short, 16).hash,
+            ra.hash
+        );
         // A payload records its parts the same way.
         let bytes = |t: &protocols::tensor::Tensor<u64>| -> Vec<u8> {
             t.iter().flat_map(|v| v.to_le_bytes()).collect()

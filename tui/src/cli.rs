@@ -145,6 +145,10 @@ pub enum Command {
         /// Runs per benchmark; each figure is the fastest (a shared machine is noisy).
         #[arg(long, value_name = "N", default_value_t = 3)]
         repeat: usize,
+        /// Internal: measure the one benchmark named so in this process and print the figures
+        /// (`bench` runs each measurement as such a child, so that peak memory is its own).
+        #[arg(long, value_name = "NAME", hide = true)]
+        child: Option<String>,
     },
 }
 
@@ -359,11 +363,9 @@ pub fn run_headless_values(
         }
     }
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&sim::report::json_report_with(
-            &result,
-            report_values,
-        ))
-            .expect("report serialises");
+        let text =
+            serde_json::to_string_pretty(&sim::report::json_report_with(&result, report_values))
+                .expect("report serialises");
         if let Err(e) = write_output(path, &text, "JSON report") {
             return Outcome::UserError(e);
         }
@@ -482,9 +484,18 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             json.as_deref(),
         ),
-        Some(Command::Bench { filter, repeat }) => {
-            match crate::bench::run(&filter, repeat, &mut std::io::stdout().lock()) {
-                Ok(_) => Outcome::Ok,
+        Some(Command::Bench {
+            filter,
+            repeat,
+            child,
+        }) => {
+            let out = &mut std::io::stdout().lock();
+            let done = match child {
+                Some(name) => crate::bench::child(&name, out),
+                None => crate::bench::run(&filter, repeat, out).map(|_| ()),
+            };
+            match done {
+                Ok(()) => Outcome::Ok,
                 Err(e) => Outcome::UserError(e),
             }
         }

@@ -101,7 +101,12 @@ fn run_json_bounds_output_values_unless_values_all() {
     let path = scenario("bench/w2-matmul.ron");
     let report = |extra: &[&str]| -> Value {
         let json_path = temp_path("bounded.json");
-        let mut args = vec!["run", path.to_str().unwrap(), "--json", json_path.to_str().unwrap()];
+        let mut args = vec![
+            "run",
+            path.to_str().unwrap(),
+            "--json",
+            json_path.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let o = sharescope(&args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -123,7 +128,11 @@ fn run_json_bounds_output_values_unless_values_all() {
     assert_eq!(c["values"][255], c_all["values"][255]);
     assert_eq!(c["max_abs_error"], c_all["max_abs_error"]);
     let o = sharescope(&["run", path.to_str().unwrap(), "--values", "some"]);
-    assert_eq!(o.status.code(), Some(1), "a wrong --values is the user's error");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a wrong --values is the user's error"
+    );
 }
 
 #[test]
