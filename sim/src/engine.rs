@@ -258,6 +258,7 @@ impl Simulation {
             }),
             changed: Default::default(),
             logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+            results: crate::results::OpResults::new(plan.clone(), n),
             faults_fired: plan.scenario.faults.iter().map(|_| false.into()).collect(),
             wakers: wake_tx,
         });
@@ -359,6 +360,7 @@ impl Simulation {
         }
         let shadow = Arc::new(shadow::shadow(&plan, &inputs));
         drop(inputs);
+        shared.results.set_shadow(shadow.clone());
         Ok(Simulation {
             plan,
             shared,
@@ -507,7 +509,7 @@ impl Simulation {
         let mut logs: Vec<PartyLog> = (0..self.plan.parties.len())
             .map(|p| self.shared.log(p).clone())
             .collect();
-        build_trace(&self.plan, &self.shadow, &mut logs)
+        build_trace(&self.plan, &self.shadow, &mut logs, &self.shared.results)
     }
 
     /// The steps from global index `from` on, as recorded so far, without rebuilding the whole
@@ -595,8 +597,9 @@ impl Simulation {
                 l.steps.truncate(gate);
                 l.step_names.truncate(gate);
                 l.step_paths.truncate(gate);
-                l.op_outputs.truncate(op);
+                l.ops_ended = l.ops_ended.min(op);
             }
+            self.shared.results.clear_from(op);
         }
         if failure.is_none() {
             if let Some(d) = step_disagreement(&logs, &self.plan.parties) {
@@ -607,9 +610,9 @@ impl Simulation {
                 }));
             }
         }
-        let mut trace = build_trace(&self.plan, &self.shadow, &mut logs);
+        let mut trace = build_trace(&self.plan, &self.shadow, &mut logs, &self.shared.results);
         // Ops every party ended; on a failure the trace keeps those and the op that failed.
-        let completed_ops = logs.iter().map(|l| l.op_outputs.len()).min().unwrap_or(0);
+        let completed_ops = logs.iter().map(|l| l.ops_ended).min().unwrap_or(0);
         if failure.is_some() {
             let keep = (completed_ops + 1).min(trace.ops.len());
             trace.ops.truncate(keep);
@@ -672,7 +675,8 @@ impl Simulation {
         let mut outputs = Vec::new();
         for (i, op) in self.plan.ops.iter().enumerate() {
             if let PlannedOp::Output { name, to } = op {
-                let t = match logs[*to].op_outputs.get(i).and_then(Held::first) {
+                let held = self.shared.results.take_output(i);
+                let t = match held.first() {
                     Some(t) => t,
                     // A failed run reports the outputs revealed before the failure.
                     None if failure.is_some() => continue,
@@ -864,46 +868,15 @@ fn tally<'a>(messages: impl Iterator<Item = &'a crate::trace::MessageRecord>) ->
     t
 }
 
-/// The reconstructed (decoded) result of op `i`, if the logs hold it: an output as its receiver
-/// got it, any other value as the protocol reconstructs it from what every party held.
-fn reconstruct(plan: &Plan, i: usize, logs: &mut [PartyLog]) -> Option<ArrayD<f64>> {
+/// The reconstructed (decoded) result of op `i` from what every party held of it (`held[p]`):
+/// an output as its receiver got it, any other value as the protocol reconstructs it.
+pub(crate) fn reconstruct_held(plan: &Plan, i: usize, held: &[Held]) -> Option<ArrayD<f64>> {
     let cfg = plan.scenario.fixed_point;
     if let PlannedOp::Output { to, .. } = &plan.ops[i] {
-        let held = logs.get(*to)?.op_outputs.get(i)?;
-        return held.first().map(|t| t.decode(&cfg));
+        return held.get(*to)?.first().map(|t| t.decode(&cfg));
     }
-    // Moved out of the logs for the call and back after: no share is copied.
-    let mut held: Vec<Held> = logs
-        .iter_mut()
-        .map(|l| {
-            l.op_outputs
-                .get_mut(i)
-                .map(std::mem::take)
-                .unwrap_or_default()
-        })
-        .collect();
-    let value = plan.protocol().reconstruct(&plan.seats, &held);
-    for (l, h) in logs.iter_mut().zip(held.iter_mut()) {
-        if let Some(slot) = l.op_outputs.get_mut(i) {
-            *slot = std::mem::take(h);
-        }
-    }
+    let value = plan.protocol().reconstruct(&plan.seats, held);
     Some(value?.decode(&cfg))
-}
-
-/// The largest absolute and relative error of `got` against `want` (same shape).
-fn max_errors(got: &ArrayD<f64>, want: &ArrayD<f64>) -> (f64, f64) {
-    let (mut abs, mut rel) = (0f64, 0f64);
-    let mut visit = |a: f64, b: f64| {
-        let e = (a - b).abs();
-        abs = abs.max(e);
-        rel = rel.max(e / b.abs().max(1e-9));
-    };
-    match (got.as_slice(), want.as_slice()) {
-        (Some(g), Some(w)) => g.iter().zip(w).for_each(|(a, b)| visit(*a, *b)),
-        _ => got.iter().zip(want).for_each(|(a, b)| visit(*a, *b)),
-    }
-    (abs, rel)
 }
 
 /// The first step on which the parties' logs disagree — its op, name or call path — described;
@@ -944,6 +917,7 @@ fn build_trace(
     plan: &Plan,
     shadow_vals: &HashMap<String, ArrayD<f64>>,
     logs: &mut [PartyLog],
+    results: &crate::results::OpResults,
 ) -> Trace {
     let max_values = plan.scenario.trace.max_values;
     let (names, paths) = logs
@@ -1018,9 +992,8 @@ fn build_trace(
                 | PlannedOp::Output { name, .. } => name,
             };
             let shadow_v = &shadow_vals[value_name];
-            let recon = reconstruct(plan, i, logs);
-            if let Some(r) = &recon {
-                let (abs, rel) = max_errors(r, shadow_v);
+            let summary = results.summary(i, shadow_vals);
+            if let Some((abs, rel)) = summary.errors {
                 stats.max_abs_error = Some(abs);
                 stats.max_rel_error = Some(rel);
             }
@@ -1033,9 +1006,7 @@ fn build_trace(
                 first_step: first,
                 end_step: end,
                 stats,
-                reconstructed: recon
-                    .map(|r| r.iter().take(max_values).copied().collect())
-                    .unwrap_or_default(),
+                reconstructed: summary.kept,
                 plaintext: shadow_v.iter().take(max_values).copied().collect(),
                 hazards: shadow::hazards(plan, op, shadow_vals),
             }
@@ -1085,6 +1056,54 @@ mod tests {
             .map(|p| sim.shared.log(p).clone())
             .collect();
         (logs, plan.parties.clone())
+    }
+
+    /// Issue 11: a finished run keeps, per op, at most `max_values` reconstructed elements
+    /// (plus each output whole at its receiver), not every op's full result on every party.
+    /// Before, every party's log held a full copy of every op's result until the run ended:
+    /// here 4 parties × 6 values of 20,000 elements.
+    #[test]
+    fn op_results_are_kept_bounded_by_max_values() {
+        let n = 20_000;
+        let text = format!(
+            r#"Scenario(
+    name: "bounded",
+    protocol: Pond,
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
+    truncation: Dealer,
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["alice"]),
+    seed: 9,
+    trace: (max_values: 8),
+    inputs: [
+        (name: "a", owner: "alice", shape: [{n}], data: Random(Normal(0.0, 1.0))),
+        (name: "b", owner: "bob", shape: [{n}], data: Random(Normal(0.0, 1.0))),
+    ],
+    program: [(name: "c", op: Mul("a", "b")), (name: "d", op: Add("c", "a"))],
+    outputs: [(name: "d", to: "alice")],
+)"#
+        );
+        let plan = load_source(&Source {
+            name: "test".into(),
+            dir: ".".into(),
+            text,
+        })
+        .unwrap();
+        let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
+        sim.join();
+        assert_eq!(sim.failure(), None);
+        let ops = plan.ops.len();
+        let bound = (ops * 8 + n) * 8;
+        let kept = sim.shared.results.held_bytes();
+        assert!(kept <= bound, "{kept} bytes kept, bound {bound}");
+        // The summaries are still exact: every op's error against the shadow is small, and
+        // the trace keeps 8 values of each.
+        let trace = sim.trace();
+        for op in &trace.ops {
+            assert_eq!(op.reconstructed.len(), 8, "{}", op.name);
+            assert!(op.stats.max_abs_error.unwrap() < 1e-3, "{}", op.name);
+        }
+        let r = sim.finish().unwrap();
+        assert_eq!(r.outputs[0].values.len(), n);
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod party;
 pub mod profiles;
 pub mod progress;
 pub mod report;
+mod results;
 pub mod scenario;
 pub mod shadow;
 pub mod trace;

@@ -80,9 +80,9 @@ pub(crate) struct PartyLog {
     pub step_names: Vec<(usize, String)>,
     /// The call path of each step (parallel to `step_names`), as this party walked it.
     pub step_paths: Vec<Arc<CallPath>>,
-    /// The op's result as this party holds it (its shares, a public value, or a received
-    /// output as [`Held::Public`]).
-    pub op_outputs: Vec<Held>,
+    /// How many ops (from the first) this party has ended; what it held of each op's result
+    /// went to [`Shared::results`].
+    pub ops_ended: usize,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
     /// Everything the party did, in order (for the DAG schedule, `crate::dag`); set at finish.
@@ -113,6 +113,8 @@ pub(crate) struct Shared {
     pub monitor: Mutex<MonitorState>,
     pub changed: Condvar,
     pub logs: Vec<Mutex<PartyLog>>,
+    /// Every op's result, collected as the parties end it (reconstructed once, summarised).
+    pub results: crate::results::OpResults,
     /// Per scenario fault: whether it has fired (message faults and faults at a step).
     pub faults_fired: Vec<AtomicBool>,
     /// One wake-up channel per party (capacity 1): a party blocked on a link or sleeping until
@@ -524,13 +526,13 @@ impl SimContext {
         Ok(())
     }
 
-    /// Records the op's result as this party holds it.
+    /// Hands the op's result as this party holds it to the run's per-op results.
     pub fn end_op(&mut self, value: Held) {
-        let mut log = self.shared.log(self.me);
-        if log.op_outputs.len() <= self.op {
-            log.op_outputs.resize(self.op + 1, Held::Nothing);
+        {
+            let mut log = self.shared.log(self.me);
+            log.ops_ended = log.ops_ended.max(self.op + 1);
         }
-        log.op_outputs[self.op] = value;
+        self.shared.results.report(self.op, self.me, value);
     }
 
     /// Closes the last step and marks the party finished.

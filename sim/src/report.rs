@@ -87,17 +87,46 @@ fn helper_attack(s: &mut String, trace: &crate::trace::Trace) {
     }
 }
 
-/// The JSON report (schema in docs/scenario-format.md, "Reports").
+/// How much of each output's values the JSON report writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportValues {
+    /// The first `n` values and plaintext values of each output (the default, with the
+    /// scenario's `trace.max_values`): the report's size is bounded whatever the outputs' size.
+    First(usize),
+    /// Every value (`sharescope run --values all`).
+    All,
+}
+
+impl Default for ReportValues {
+    /// The first 256 values, the default `trace.max_values`.
+    fn default() -> Self {
+        ReportValues::First(256)
+    }
+}
+
+/// The JSON report (schema in docs/scenario-format.md, "Reports"), each output's values bounded
+/// as [`ReportValues::default`] says.
 pub fn json_report(r: &RunResult) -> Value {
+    json_report_with(r, ReportValues::default())
+}
+
+/// The JSON report with `values` of each output's values.
+pub fn json_report_with(r: &RunResult, values: ReportValues) -> Value {
     let mut outputs = Map::new();
     for o in &r.outputs {
+        let n = match values {
+            ReportValues::First(n) => n.min(o.values.len()),
+            ReportValues::All => o.values.len(),
+        };
         outputs.insert(
             o.name.clone(),
             json!({
                 "receiver": o.receiver,
                 "shape": o.shape,
-                "values": o.values,
-                "plaintext": o.plaintext,
+                "count": o.values.len(),
+                "complete": n == o.values.len(),
+                "values": o.values[..n],
+                "plaintext": o.plaintext[..n.min(o.plaintext.len())],
                 "max_abs_error": o.max_abs_error,
             }),
         );

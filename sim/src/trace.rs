@@ -53,8 +53,10 @@ pub struct ValueRecord {
     pub high: Vec<u64>,
     /// Whether `values` holds every element.
     pub complete: bool,
-    /// A hash of all elements (FNV-style, one 64-bit word at a time), to compare large values
-    /// across runs.
+    /// A hash of the kept elements (`values`) and of the element count (FNV-style, one 64-bit
+    /// word at a time), to compare records across runs. Only what is kept is hashed, so that
+    /// recording costs O(`max_values`) whatever the tensor's size (issue 11): two values that
+    /// differ only beyond the kept prefix hash alike.
     pub hash: u64,
 }
 
@@ -66,37 +68,38 @@ impl ValueRecord {
         t: &protocols::tensor::Tensor<u64>,
         max_values: usize,
     ) -> Self {
-        let hash = match t.as_slice() {
-            Some(s) => fnv1a(s.iter().copied()),
-            None => fnv1a(t.iter().copied()),
+        let values: Vec<u64> = match t.as_slice() {
+            Some(s) => s[..s.len().min(max_values)].to_vec(),
+            None => t.iter().take(max_values).copied().collect(),
         };
         ValueRecord {
             label: label.to_string(),
             kind,
             shape: t.shape().to_vec(),
-            values: t.iter().take(max_values).copied().collect(),
+            hash: kept_hash(&values, t.len()),
+            values,
             high: Vec::new(),
             complete: t.len() <= max_values,
-            hash,
         }
     }
 
     /// Records a Z_2^128 tensor `t` whole (low words in `values`, high words in `high`),
     /// keeping at most `max_values` elements; the hash runs over both words of each element.
     pub fn new_wide(label: &str, t: &protocols::tensor::Tensor<u128>, max_values: usize) -> Self {
-        let words = |v: &u128| [*v as u64, (*v >> 64) as u64];
+        let values: Vec<u64> = t.iter().take(max_values).map(|&v| v as u64).collect();
+        let high: Vec<u64> = t
+            .iter()
+            .take(max_values)
+            .map(|&v| (v >> 64) as u64)
+            .collect();
         ValueRecord {
             label: label.to_string(),
             kind: RingKind::Z128,
             shape: t.shape().to_vec(),
-            values: t.iter().take(max_values).map(|&v| v as u64).collect(),
-            high: t
-                .iter()
-                .take(max_values)
-                .map(|&v| (v >> 64) as u64)
-                .collect(),
+            hash: kept_hash_wide(&values, &high, t.len()),
+            values,
+            high,
             complete: t.len() <= max_values,
-            hash: fnv1a(t.iter().flat_map(words)),
         }
     }
 
@@ -108,8 +111,8 @@ impl ValueRecord {
 }
 
 impl ValueRecord {
-    /// Decodes the parts of a message payload (each hashed whole, its first `max_values`
-    /// elements kept). A payload that does not match its parts yields one raw byte record.
+    /// Decodes the parts of a message payload (each part's first `max_values` elements kept and
+    /// hashed). A payload that does not match its parts yields one raw byte record.
     pub fn decode_payload(payload: &[u8], parts: &[Part], max_values: usize) -> Vec<ValueRecord> {
         let total: usize = parts.iter().map(Part::bytes).sum();
         let raw = [Part {
@@ -125,40 +128,49 @@ impl ValueRecord {
                 off += p.bytes();
                 let n = p.len();
                 let w = p.kind.width();
-                let hash = match w {
-                    1 => fnv1a(bytes.iter().map(|&b| b as u64)),
-                    // Both words of every Z_2^128 element, as `new_wide` hashes them.
-                    16 => fnv1a(
-                        bytes
-                            .chunks_exact(8)
-                            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
-                    ),
-                    _ => fnv1a(
-                        bytes
-                            .chunks_exact(w)
-                            .map(|c| u64::from_le_bytes(c[..8].try_into().expect("8 bytes"))),
-                    ),
+                let values: Vec<u64> = (0..n.min(max_values))
+                    .map(|i| p.kind.element(bytes, i))
+                    .collect();
+                // Both words of every kept Z_2^128 element, as `new_wide` hashes them.
+                let high: Vec<u64> = if w == 16 {
+                    (0..n.min(max_values))
+                        .map(|i| p.kind.high(bytes, i))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let hash = if w == 16 {
+                    kept_hash_wide(&values, &high, n)
+                } else {
+                    kept_hash(&values, n)
                 };
                 ValueRecord {
                     label: String::new(),
                     kind: p.kind,
                     shape: p.shape.clone(),
-                    values: (0..n.min(max_values))
-                        .map(|i| p.kind.element(bytes, i))
-                        .collect(),
-                    high: if w == 16 {
-                        (0..n.min(max_values))
-                            .map(|i| p.kind.high(bytes, i))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    },
-                    complete: n <= max_values,
                     hash,
+                    values,
+                    high,
+                    complete: n <= max_values,
                 }
             })
             .collect()
     }
+}
+
+/// The hash of a record: its kept elements, then the element count.
+fn kept_hash(values: &[u64], len: usize) -> u64 {
+    fnv1a(values.iter().copied().chain([len as u64]))
+}
+
+/// [`kept_hash`] of a Z_2^128 record: both words of each kept element (low, high), then the count.
+fn kept_hash_wide(low: &[u64], high: &[u64], len: usize) -> u64 {
+    fnv1a(
+        low.iter()
+            .zip(high)
+            .flat_map(|(&l, &h)| [l, h])
+            .chain([len as u64]),
+    )
 }
 
 /// FNV-1a over 64-bit words, in row-major order (a contiguous tensor is hashed from its slice,
@@ -343,4 +355,44 @@ pub struct Trace {
     pub ops: Vec<OpRecord>,
     /// Steps in execution order.
     pub steps: Vec<StepRecord>,
+}
+
+#[cfg(test)]
+mod recording_tests {
+    use super::*;
+    use protocols::context::{Part, RingKind};
+
+    /// Recording reads only the kept prefix (issue 11): a tensor that differs from another
+    /// only past `max_values` gives the same record, so the cost is O(max_values), not O(len).
+    #[test]
+    fn a_record_depends_only_on_the_kept_prefix_and_the_length() {
+        let n = 10_000;
+        let a = protocols::tensor::Tensor::<u64>::from_shape_vec(vec![n], (0..n as u64).collect())
+            .unwrap();
+        let mut b = a.clone();
+        b[[n - 1]] ^= 1;
+        let ra = ValueRecord::new("x", RingKind::Z64, &a, 16);
+        let rb = ValueRecord::new("x", RingKind::Z64, &b, 16);
+        assert_eq!(ra, rb);
+        assert_eq!(ra.values.len(), 16);
+        // The length is part of it: a shorter tensor with the same prefix hashes differently.
+        let short =
+            protocols::tensor::Tensor::<u64>::from_shape_vec(vec![16], (0..16).collect()).unwrap();
+        assert_ne!(
+            ValueRecord::new("x", RingKind::Z64, &short, 16).hash,
+            ra.hash
+        );
+        // A payload records its parts the same way.
+        let bytes = |t: &protocols::tensor::Tensor<u64>| -> Vec<u8> {
+            t.iter().flat_map(|v| v.to_le_bytes()).collect()
+        };
+        let parts = [Part {
+            kind: RingKind::Z64,
+            shape: vec![n],
+        }];
+        let pa = ValueRecord::decode_payload(&bytes(&a), &parts, 16);
+        let pb = ValueRecord::decode_payload(&bytes(&b), &parts, 16);
+        assert_eq!(pa, pb);
+        assert_eq!(pa[0].hash, ra.hash);
+    }
 }

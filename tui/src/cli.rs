@@ -45,6 +45,10 @@ pub enum Command {
         /// How computation advances virtual clocks, overriding the scenario's `timing`.
         #[arg(long, value_enum, value_name = "MODE")]
         timing: Option<TimingMode>,
+        /// How many of each output's values the JSON report writes: `summary` (the first
+        /// `trace.max_values`, 256 by default, with the count) or `all`.
+        #[arg(long, value_enum, value_name = "WHICH", default_value = "summary")]
+        values: ValuesMode,
     },
     /// Open the interactive debugger on a scenario.
     Debug {
@@ -154,6 +158,21 @@ pub enum Command {
         /// A subcommand (`run`, `check`, …) for its own page.
         subcommand: Option<String>,
     },
+    /// Time issue 11's workloads (W1–W4: product of 10^6, matmul 256, logistic regression,
+    /// MLP) and the MNIST Networks A–D at batch 128, each against a plaintext f64 computation of
+    /// the same program in the same run: wall, CPU time, peak memory (docs/performance.md).
+    /// Build with `--release`.
+    Bench {
+        /// Only the benchmarks whose name contains one of these (e.g. `w1`, `network-c`).
+        filter: Vec<String>,
+        /// Runs per benchmark; each figure is the fastest (a shared machine is noisy).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        repeat: usize,
+        /// Internal: measure the one benchmark named so in this process and print the figures
+        /// (`bench` runs each measurement as such a child, so that peak memory is its own).
+        #[arg(long, value_name = "NAME", hide = true)]
+        child: Option<String>,
+    },
 }
 
 /// `--timing`: how computation advances virtual clocks (docs/scenario-format.md, "timing").
@@ -164,6 +183,16 @@ pub enum TimingMode {
     Model,
     /// The measured wall time of each computation: virtual times vary from run to run.
     Measured,
+}
+
+/// `--values`: how many of each output's values the JSON report writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ValuesMode {
+    /// The first `trace.max_values` values of each output, with their count (a bounded report).
+    #[default]
+    Summary,
+    /// Every value of every output.
+    All,
 }
 
 /// `plan` under `--timing` when given (a `Model` scenario keeps its `ns_per_ring_op`).
@@ -302,12 +331,28 @@ pub fn debug(mut plan: Plan, seed: Option<u64>) -> Outcome {
 
 /// Like [`run_headless`], also writing a Chrome trace if asked.
 pub fn run_headless_with(
-    mut plan: Plan,
+    plan: Plan,
     json: Option<&Path>,
     seed: Option<u64>,
     chrome_trace: Option<&Path>,
     strict: Option<f64>,
 ) -> Outcome {
+    run_headless_values(plan, json, seed, chrome_trace, strict, ValuesMode::Summary)
+}
+
+/// [`run_headless_with`], the JSON report writing `values` of each output (`--values`).
+pub fn run_headless_values(
+    mut plan: Plan,
+    json: Option<&Path>,
+    seed: Option<u64>,
+    chrome_trace: Option<&Path>,
+    strict: Option<f64>,
+    values: ValuesMode,
+) -> Outcome {
+    let report_values = match values {
+        ValuesMode::Summary => sim::report::ReportValues::First(plan.scenario.trace.max_values),
+        ValuesMode::All => sim::report::ReportValues::All,
+    };
     if strict.is_some_and(|t| t.is_nan() || t < 0.0) {
         return Outcome::UserError("--strict takes a tolerance ≥ 0, e.g. --strict 1e-3".into());
     }
@@ -341,8 +386,9 @@ pub fn run_headless_with(
         }
     }
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&sim::report::json_report(&result))
-            .expect("report serialises");
+        let text =
+            serde_json::to_string_pretty(&sim::report::json_report_with(&result, report_values))
+                .expect("report serialises");
         if let Err(e) = write_output(path, &text, "JSON report") {
             return Outcome::UserError(e);
         }
@@ -372,10 +418,18 @@ pub fn execute(cli: Cli) -> Outcome {
             memory_limit,
             strict,
             timing,
+            values,
         }) => match load_plan_within(Some(&scenario), memory_limit) {
             Ok(mut plan) => {
                 apply_timing(&mut plan, timing);
-                run_headless_with(plan, json.as_deref(), seed, chrome_trace.as_deref(), strict)
+                run_headless_values(
+                    plan,
+                    json.as_deref(),
+                    seed,
+                    chrome_trace.as_deref(),
+                    strict,
+                    values,
+                )
             }
             Err(e) => sim_error(e),
         },
@@ -495,6 +549,21 @@ pub fn execute(cli: Cli) -> Outcome {
                     check(&done.scenario, &done.plan, None)
                 }
                 Err(e) => sim_error(e),
+            }
+        }
+        Some(Command::Bench {
+            filter,
+            repeat,
+            child,
+        }) => {
+            let out = &mut std::io::stdout().lock();
+            let done = match child {
+                Some(name) => crate::bench::child(&name, out),
+                None => crate::bench::run(&filter, repeat, out).map(|_| ()),
+            };
+            match done {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::UserError(e),
             }
         }
         Some(Command::Completions { shell }) => print_stdout(&crate::manual::completions(shell)),

@@ -5,6 +5,7 @@
 //! itself is driven through `sim::control::Controller`.
 
 pub mod app;
+pub mod bench;
 pub mod chrome;
 pub mod cli;
 pub mod command;

@@ -93,6 +93,48 @@ fn no_arguments_runs_the_builtin_scenario_headless_when_not_on_a_terminal() {
     assert!(stdout(&o).contains("scenario beaver-multiplication"));
 }
 
+/// Issue 11: the JSON report is bounded by default (the first `trace.max_values` values of each
+/// output, with the count) and complete with `--values all`. Before, it always wrote every
+/// value (56 MB for a product of 10^6).
+#[test]
+fn run_json_bounds_output_values_unless_values_all() {
+    let path = scenario("bench/w2-matmul.ron");
+    let report = |extra: &[&str]| -> Value {
+        let json_path = temp_path("bounded.json");
+        let mut args = vec![
+            "run",
+            path.to_str().unwrap(),
+            "--json",
+            json_path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = sharescope(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text = std::fs::read_to_string(&json_path).expect("the JSON report was written");
+        std::fs::remove_file(&json_path).ok();
+        serde_json::from_str(&text).expect("valid JSON")
+    };
+    let bounded = report(&[]);
+    let c = &bounded["outputs"]["C"];
+    assert_eq!(c["count"], 65536);
+    assert_eq!(c["complete"], false);
+    assert_eq!(c["values"].as_array().unwrap().len(), 256);
+    assert_eq!(c["plaintext"].as_array().unwrap().len(), 256);
+    let all = report(&["--values", "all"]);
+    let c_all = &all["outputs"]["C"];
+    assert_eq!(c_all["complete"], true);
+    assert_eq!(c_all["values"].as_array().unwrap().len(), 65536);
+    // The bounded values are the full report's first ones.
+    assert_eq!(c["values"][255], c_all["values"][255]);
+    assert_eq!(c["max_abs_error"], c_all["max_abs_error"]);
+    let o = sharescope(&["run", path.to_str().unwrap(), "--values", "some"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a wrong --values is the user's error"
+    );
+}
+
 #[test]
 fn run_json_writes_the_documented_report() {
     let path = scenario("beaver-multiplication.ron");
