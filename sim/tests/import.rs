@@ -486,22 +486,49 @@ fn conv_and_pool_attributes_the_program_lacks_are_refused() {
 }
 
 #[test]
-fn softmax_inside_the_network_and_general_transposes_are_refused() {
-    let inner = model(
-        vec![
-            node("Softmax", "sm", &["x"], &["s"], vec![]),
-            node("Relu", "r", &["s"], &["y"], vec![]),
-        ],
-        vec![],
-        image(),
-        "y",
-        13,
-    );
-    let e = refused(&inner, "securenn", Some(1));
+fn softmax_inside_the_network_is_the_softmax_op_and_general_transposes_are_refused() {
+    let inner = |op: &str, axis: Option<i64>| {
+        let attrs = axis.map(|a| vec![int("axis", a)]).unwrap_or_default();
+        model(
+            vec![
+                node(op, "sm", &["x"], &["s"], attrs),
+                node("Relu", "r", &["s"], &["y"], vec![]),
+            ],
+            vec![],
+            image(),
+            "y",
+            13,
+        )
+    };
+    // SecureNN runs the program's Softmax (issue 13's op set): translated, not refused.
+    let (_, done) = import::translate_bytes(
+        &inner("Softmax", None),
+        Path::new("m.onnx"),
+        protocol("securenn"),
+        Some(1),
+    )
+    .unwrap();
     assert!(
-        e.contains("node 1 of 2 `sm` (Softmax)") && e.contains("only a final Softmax"),
+        done.program
+            .iter()
+            .any(|(_, op)| matches!(op, protocols::program::Op::Softmax(_))),
+        "{:?}",
+        done.program
+    );
+    // Pond has no exact comparison for the row maximum: refused at the node, with the reason.
+    let e = refused(&inner("Softmax", None), "pond", Some(1));
+    assert!(
+        e.contains("node 1 of 2 `sm` (Softmax)") && e.contains("Pond"),
         "{e}"
     );
+    // Over another axis, or a LogSoftmax inside the network: refused, saying what to do.
+    for (op, axis) in [("Softmax", Some(1)), ("LogSoftmax", None)] {
+        let e = refused(&inner(op, axis), "securenn", Some(1));
+        assert!(
+            e.contains(&format!("node 1 of 2 `sm` ({op})")) && e.contains("over the last axis"),
+            "{e}"
+        );
+    }
     let perm = model(
         vec![node(
             "Transpose",

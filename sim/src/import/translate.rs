@@ -667,16 +667,25 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
             match x {
                 Val::Private(n) if tr.is_output(&out) && tr.uses(&out) == 1 && last => {
                     tr.notes.push(format!(
-                        "{at}: the final {} is dropped, the logits `{n}` are revealed instead (it is monotone: same argmax; the protocols have no exp or division)",
+                        "{at}: the final {} is dropped, the logits `{n}` are revealed instead (it is monotone: same argmax, and the private Softmax op costs a maximum tree, an exponential and a division per row)",
                         node.op_type
                     ));
                     tr.set(&out, Val::Private(n));
                 }
+                // Inside the network: the program's numerically stable Softmax op (issue 13),
+                // refused by `emit` with the protocol's reason where it has no exact comparison.
+                Val::Private(n) if node.op_type == "Softmax" && last => {
+                    let r = tr.emit(at, &out, Op::Softmax(n))?;
+                    tr.set(&out, Val::Private(r));
+                }
                 _ => {
                     return Err(refuse(
                         at,
-                        format!("a {} that is not the graph's output over the last axis: the protocols have no exponential or division", node.op_type),
-                        "export the model without it (output the logits); only a final Softmax is dropped at import",
+                        format!(
+                            "a {} that is not over the last axis, or a LogSoftmax that is not the graph's output: the program's Softmax runs over the last axis and there is no private logarithm",
+                            node.op_type
+                        ),
+                        "export the model with the softmax over the last axis, or without it (output the logits); a final Softmax or LogSoftmax is dropped at import",
                     ))
                 }
             }
@@ -742,7 +751,7 @@ pub const SUPPORTED: &[&str] = &[
     "Reshape",
     "Transpose",
     "BatchNormalization",
-    "Softmax (final)",
+    "Softmax",
     "LogSoftmax (final)",
     "ArgMax (final)",
     "Identity",
