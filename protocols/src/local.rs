@@ -16,6 +16,12 @@ pub fn handles(op: &Op) -> bool {
 /// `op` (a [`handles`] op, shapes validated by [`crate::program::infer_shape`]) applied to one
 /// share or public value `t`. Any other op returns `t` unchanged.
 pub fn apply<R: Ring>(op: &Op, t: &Tensor<R>) -> Tensor<R> {
+    apply_with(op, t, R::zero())
+}
+
+/// [`apply`] over any element type, padding with `zero`: the shares' rings and the plaintext
+/// shadow's f64 (`program::eval_f64`) move elements the same way.
+pub fn apply_with<T: Clone>(op: &Op, t: &ndarray::ArrayD<T>, zero: T) -> ndarray::ArrayD<T> {
     match op {
         Op::Slice {
             axis, start, end, ..
@@ -31,7 +37,7 @@ pub fn apply<R: Ring>(op: &Op, t: &Tensor<R>) -> Tensor<R> {
             let mut shape = t.shape().to_vec();
             let len = shape[*axis];
             shape[*axis] = len + before + after;
-            let mut out = Tensor::<R>::from_elem(IxDyn(&shape), R::zero());
+            let mut out = ndarray::ArrayD::from_elem(IxDyn(&shape), zero);
             out.slice_axis_mut(Axis(*axis), ndarray::Slice::from(*before..*before + len))
                 .assign(t);
             out

@@ -616,27 +616,7 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Sqrt(_) => a.mapv(f64::sqrt),
         Op::InvSqrt(_) => a.mapv(|x| 1.0 / x.sqrt()),
         Op::Softmax(_) => softmax_f64(a),
-        Op::Slice {
-            axis, start, end, ..
-        } => a
-            .slice_axis(Axis(*axis), ndarray::Slice::from(*start..*end))
-            .to_owned(),
-        Op::Pad {
-            axis,
-            before,
-            after,
-            ..
-        } => {
-            let mut shape = a.shape().to_vec();
-            shape[*axis] += before + after;
-            let mut out = ArrayD::zeros(IxDyn(&shape));
-            out.slice_axis_mut(
-                Axis(*axis),
-                ndarray::Slice::from(*before..*before + a.shape()[*axis]),
-            )
-            .assign(a);
-            out
-        }
+        Op::Slice { .. } | Op::Pad { .. } => crate::local::apply_with(op, a, 0.0),
         Op::Mean { axis, .. } => {
             let n = match axis {
                 Some(ax) => a.shape()[*ax],

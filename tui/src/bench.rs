@@ -163,17 +163,24 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+impl Measurement {
+    /// Workload `w` before its first repetition: every time infinite, so the minimum is taken.
+    fn unmeasured(w: &Workload) -> Self {
+        Measurement {
+            name: w.name.to_string(),
+            run_ms: f64::INFINITY,
+            process_ms: f64::INFINITY,
+            cpu_ms: f64::INFINITY,
+            peak_bytes: None,
+            plain_ms: f64::INFINITY,
+            target_ms: w.target_ms,
+        }
+    }
+}
+
 /// Measures workload `w`, `repeat` times, keeping the fastest (and smallest) figures.
 fn measure(w: &Workload, repeat: usize) -> Result<Measurement, String> {
-    let mut m = Measurement {
-        name: w.name.to_string(),
-        run_ms: f64::INFINITY,
-        process_ms: f64::INFINITY,
-        cpu_ms: f64::INFINITY,
-        peak_bytes: None,
-        plain_ms: f64::INFINITY,
-        target_ms: w.target_ms,
-    };
+    let mut m = Measurement::unmeasured(w);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for _ in 0..repeat.max(1) {
         // The plaintext: the same program in f64 on the same inputs (generated beforehand).
@@ -226,15 +233,7 @@ pub fn child(name: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
 /// keeps the fastest (and smallest) figures.
 fn measure_in_children(w: &Workload, repeat: usize) -> Result<Measurement, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let mut best = Measurement {
-        name: w.name.to_string(),
-        run_ms: f64::INFINITY,
-        process_ms: f64::INFINITY,
-        cpu_ms: f64::INFINITY,
-        peak_bytes: None,
-        plain_ms: f64::INFINITY,
-        target_ms: w.target_ms,
-    };
+    let mut best = Measurement::unmeasured(w);
     for _ in 0..repeat.max(1) {
         let o = std::process::Command::new(&exe)
             .args(["bench", "--child", w.name])

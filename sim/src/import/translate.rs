@@ -1253,22 +1253,7 @@ fn pool(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
         "storage_order",
         "strides",
     ])?;
-    let x = tr.input(at, node, 0)?;
-    let Val::Private(xn) = x else {
-        return Err(refuse(
-            at,
-            "its input is a constant",
-            "export a model whose pooling reads the data",
-        ));
-    };
-    let xs = tr.shape(&xn).to_vec();
-    if xs.len() != 4 {
-        return Err(refuse(
-            at,
-            format!("input {xs:?} is not NCHW"),
-            "export 2-D pooling",
-        ));
-    }
+    let (xn, xs) = pool_input(tr, at, node)?;
     let k = attrs
         .ints("kernel_shape")
         .map(<[i64]>::to_vec)
@@ -1316,7 +1301,8 @@ fn pool(tr: &mut Tr, at: &str, node: &NodeProto, attrs: &Attrs, out: &str) -> Re
     Ok(())
 }
 
-fn global_avg(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refusal> {
+/// A pooling node's input: a private NCHW value (its name and shape), else why not.
+fn pool_input(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(String, Vec<usize>), Refusal> {
     let Val::Private(xn) = tr.input(at, node, 0)? else {
         return Err(refuse(
             at,
@@ -1332,6 +1318,11 @@ fn global_avg(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), 
             "export 2-D pooling",
         ));
     }
+    Ok((xn, xs))
+}
+
+fn global_avg(tr: &mut Tr, at: &str, node: &NodeProto, out: &str) -> Result<(), Refusal> {
+    let (xn, xs) = pool_input(tr, at, node)?;
     let r = if xs[2] == xs[3] {
         tr.emit(
             at,
