@@ -1,5 +1,6 @@
 //! **ABY3** (Mohassel & Rindal, CCS 2018) as tf-encrypted runs it (`tf_encrypted/protocol/aby3/`):
-//! three servers hold a 2-out-of-3 **replicated** sharing of every private value over Z_2^64 —
+//! three servers hold a 2-out-of-3 **replicated** sharing of every private value over Z_2^64
+//! (or Z_2^128 for the arithmetic part with `ring_bits: 128`: [`Aby3Party`] is generic) —
 //! x = x_0 + x_1 + x_2 and server i holds the pair (x_i, x_{i+1}) ([`rep::Rep`]). Any two servers
 //! can reconstruct; one server alone holds two of three additive components and the third is
 //! uniform to it. Correlated randomness (zero-sharings, random sharings, truncation pairs) comes
@@ -44,6 +45,23 @@ mod wide_tests {
         assert!(supports_wide(&Op::Relu("x".into()), 128).is_err());
         assert!(supports_wide(&Op::Relu("x".into()), 64).is_ok());
         assert!(supports_wide(&Op::Sigmoid("x".into()), 128).is_ok());
+        let x = || "x".to_string();
+        // Composites built from products and linear ops run at 128 bits …
+        for op in [
+            Op::Exp(x()),
+            Op::Reciprocal(x()),
+            Op::Mean {
+                input: x(),
+                axis: Some(0),
+            },
+        ] {
+            assert!(supports_wide(&op, 128).is_ok(), "{}", op.kind());
+        }
+        // … those built on Greater do not, and say which primitive is missing.
+        for op in [Op::Max(x(), x()), Op::Abs(x()), Op::Softmax(x())] {
+            let why = supports_wide(&op, 128).expect_err(op.kind());
+            assert!(why.contains("boolean part"), "{why}");
+        }
     }
 }
 

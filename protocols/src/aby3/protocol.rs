@@ -34,11 +34,12 @@ pub(crate) const ROLES: &[Role] = &[
     },
 ];
 
-/// Two shares of Z_2^64 at each server.
+/// Two shares at each server (of Z_2^64, or Z_2^128 with `ring_bits: 128`).
 pub(crate) const LAYOUT: &[usize] = &[2, 2, 2];
 
 /// **ABY3** (Mohassel & Rindal, CCS 2018), tf-encrypted's default protocol since its TF2 port:
-/// three servers with 2-out-of-3 replicated sharing over Z_2^64. Registered as `ABY3`.
+/// three servers with 2-out-of-3 replicated sharing over Z_2^64 (the arithmetic part also over
+/// Z_2^128). Registered as `ABY3`.
 #[derive(Debug, Clone, Copy)]
 pub struct Aby3;
 

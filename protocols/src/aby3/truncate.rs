@@ -15,7 +15,7 @@
 //! components (y_0, y_1, y_2) = (A >> d, −((−B) >> d) − r, r); server0 sends y_0 to server2 and
 //! server1 sends y_1 to server0. 3 messages, 3n elements (the product's own communication), two
 //! rounds. Off by at most one ulp — unless A and B straddle the wrap-around, which happens with
-//! probability |z|/2^64 per element (A is uniform), and then the result is off by about 2^(64−d):
+//! probability |z|/2^ℓ per element (A is uniform), and then the result is off by about 2^(ℓ−d):
 //! a [`Hazard::LocalTruncationFailure`]. Stand-alone on a replicated sharing the 2-out-of-2 split
 //! is free (A = x_0, B = x_1 + x_2) and server2 already holds x_0: only y_1 travels (n elements,
 //! one round).
@@ -36,7 +36,8 @@
 //! r/2^d is taken componentwise (r_j >> d). Because r is bounded, c never wraps and the
 //! truncation needs no carry; the price is statistical rather than perfect hiding: the server
 //! that lacks r_j sees c within statistical distance 2^(k+1−62) of a value independent of z,
-//! σ = 61 − k bits ([`statistical_security`]; 18 for the 16/11 preset, 2 bits below Pond's dealer
+//! σ = 61 − k bits (over Z_2^ℓ the components are ℓ − 2 bits and σ = ℓ − 3 − k: 125 − k at
+//! `ring_bits: 128`) ([`statistical_security`]; 18 for the 16/11 preset, 2 bits below Pond's dealer
 //! truncation). Offline traffic: none (honestly 0 bytes: the keys are the only preprocessing).
 
 use super::product::{local_product, Bilinear};
