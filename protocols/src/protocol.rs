@@ -326,6 +326,13 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     /// `Ok` if the protocol runs `op`, else why not and what to use instead (validation puts it
     /// in a located error naming the protocol and the op).
     fn supports(&self, op: &Op) -> std::result::Result<(), String>;
+    /// [`Protocol::supports`] under the scenario's `settings` (validation asks this one): a
+    /// protocol whose op set depends on a setting — ABY3's boolean part at `ring_bits: 128` —
+    /// overrides it. The default is `supports`.
+    fn supports_under(&self, op: &Op, settings: &Settings) -> std::result::Result<(), String> {
+        let _ = settings;
+        self.supports(op)
+    }
     /// Whether `op`, with at least one private operand, truncates a fixed-point product (so
     /// validation checks the truncation's headroom and the shadow its hazards).
     fn truncates(&self, op: &Op) -> bool;

@@ -162,7 +162,34 @@ fn ring_bits_is_64_or_128_and_protocols_without_z2_128_refuse_it_at_the_field() 
     for (g, x) in run.outputs[0].values.iter().zip([1.5f64, -2.0, 0.25]) {
         assert!((g - x * x).abs() < 1e-9, "{g} vs {}", x * x);
     }
-    for protocol in ["SecureNN", "ABY3", "Additive"] {
+    // ABY3's arithmetic part runs over Z_2^128 too; its boolean part is refused at the op.
+    let plan = load(&with("ABY3", high)).expect("ABY3 runs its arithmetic over Z_2^128");
+    let run = sim::run(&plan).expect("it runs");
+    for (g, x) in run.outputs[0].values.iter().zip([1.5f64, -2.0, 0.25]) {
+        assert!((g - x * x).abs() < 1e-9, "{g} vs {}", x * x);
+    }
+    // ReLU needs ABY3's boolean part (64-bit words): refused at the op (line 10 of the
+    // scenario with `fixed_point` on two lines), saying what to do.
+    let relu = with("ABY3", high).replace("op: Square(\"x\")", "op: Relu(\"x\")");
+    let err = load(&relu).expect_err("ReLU refused at 128").to_string();
+    assert!(
+        err.contains("choice.ron:10:")
+            && err.contains("ABY3's relu needs its boolean part")
+            && err.contains("use ring_bits: 64"),
+        "{err}"
+    );
+    // So is the piecewise sigmoid, a setting: at `ring_bits`.
+    let piecewise = with("ABY3", high).replace("seed: 1,", "seed: 1, sigmoid: Piecewise,");
+    let err = load(&piecewise)
+        .expect_err("piecewise refused at 128")
+        .to_string();
+    assert!(
+        err.contains("choice.ron:5:")
+            && err.contains("piecewise sigmoid")
+            && err.contains("Polynomial"),
+        "{err}"
+    );
+    for protocol in ["SecureNN", "Additive"] {
         let err = load(&with(protocol, high))
             .expect_err("refused")
             .to_string();

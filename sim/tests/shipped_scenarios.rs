@@ -452,6 +452,32 @@ fn a_failed_run_stops_in_the_same_state_every_time() {
     }
 }
 
+/// ABY3's arithmetic part over Z_2^128: the pond-int128 data under three servers, 128-bit pairs
+/// in the trace, plaintext accuracy without hazards, σ = 125 − 84 = 41 (no opt-in), and every
+/// element 16 bytes (the squared 4×8 input under Π_trunc2: 4·16·32 = 2048 B).
+#[test]
+fn aby3_int128_runs_the_arithmetic_part_over_z2_128() {
+    let wide = run("aby3-int128");
+    assert_eq!(wide.trace.protocol.name(), "ABY3");
+    let energy = op(&wide, "energy");
+    let server = &wide.trace.steps[energy.first_step + 1].parties[0];
+    assert!(!server.shares.is_empty());
+    assert!(server
+        .shares
+        .iter()
+        .chain(&server.opened)
+        .all(|v| v.kind == protocols::context::RingKind::Z128));
+    for o in &wide.outputs {
+        assert!(o.max_abs_error < 1e-6, "{}: {}", o.name, o.max_abs_error);
+    }
+    assert!(wide.trace.ops.iter().all(|o| o.hazards.is_empty()));
+    assert!(
+        load("aby3-int128").warnings.is_empty(),
+        "σ = 41 needs no opt-in"
+    );
+    assert_eq!((energy.stats.bytes, energy.stats.offline_bytes), (2048, 96));
+}
+
 #[test]
 fn pond_int128_is_accurate_where_the_64_bit_preset_is_not() {
     let wide = run("pond-int128");

@@ -275,6 +275,26 @@ fn aby3_polynomial_sigmoid_shows_no_leak() {
     );
 }
 
+/// ABY3's arithmetic part over Z_2^128 (tf-encrypted's "high" preset): no party's view of an
+/// input sharing, a product with Π_trunc1 or Π_trunc2, a polynomial or an output depends on the
+/// others' secrets.
+#[test]
+fn aby3_128_bit_products_and_polynomial_show_no_leak() {
+    for t in [Truncation::Dealer, Truncation::Local] {
+        check(
+            aby3(Pond::wide(11))
+                .truncation(t)
+                .private("x", "alice", &[2, 3], vals(6, 700.0))
+                .private("y", "bob", &[2, 3], vals(6, -1.5))
+                .op("z", Op::Mul(s("x"), s("y")))
+                .op("t", Op::Tanh(s("y")))
+                .output("z")
+                .output("t"),
+            "z",
+        );
+    }
+}
+
 // ---- ABY3's boolean part: exact ReLU, MaxPool, argmax, piecewise sigmoid ----------------------
 
 #[test]

@@ -9,6 +9,7 @@ use super::{steps, Aby3Party, Value};
 use crate::context::Context;
 use crate::error::Result;
 use crate::pond::Approximation;
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ pub fn polynomial_products(approx: &Approximation) -> u32 {
         .count() as u32
 }
 
-impl Aby3Party {
+impl<R: Z2k> Aby3Party<R> {
     /// Evaluates `approx` on `x`; the power products' steps carry the prefix `x^k: `.
     pub(crate) fn polynomial(
         &mut self,
@@ -37,20 +38,21 @@ impl Aby3Party {
         _out: &str,
         x: &str,
         approx: &Approximation,
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         let vx = self.get(x)?.clone();
         let shape = vx.shape().to_vec();
         let cfg = self.fixed();
         let xs = match vx {
             Value::Public { value, .. } => {
                 self.step(ctx, steps::LOCAL_POLYNOMIAL)?;
-                let value = value.map(|v| v.mapv(|e| cfg.encode(approx.eval(cfg.decode(e)))));
+                let value =
+                    value.map(|v| v.mapv(|e| cfg.encode_in::<R>(approx.eval(cfg.decode_in(e)))));
                 return Ok(Value::Public { value, shape });
             }
             Value::Private { share, .. } => share,
         };
         self.keys(ctx)?;
-        let mut powers: HashMap<u32, Option<Rep>> = HashMap::new();
+        let mut powers: HashMap<u32, Option<Rep<R>>> = HashMap::new();
         powers.insert(1, xs);
         for k in 2..=degree(approx) {
             if !computes_power(approx, k) {
@@ -77,20 +79,19 @@ impl Aby3Party {
         self.step(ctx, steps::WEIGHTED_SUM)?;
         let acc = match self.seat {
             Some(i) => {
-                let zeros: Tensor<u64> = tensor::zeros(&shape);
+                let zeros: Tensor<R> = tensor::zeros(&shape);
                 let mut acc = Rep::new(zeros.clone(), zeros);
                 for &(k, c) in approx.terms {
-                    let ck = cfg.encode(c);
+                    let ck: R = cfg.encode_in(c);
                     if k == 0 {
-                        let c0 = ck.wrapping_mul(1u64 << cfg.frac_bits);
+                        let c0 = ck.mul(R::pow2(cfg.frac_bits).expect("f < the ring width"));
                         acc = acc.add_public(i, &Tensor::from_elem(shape.as_slice(), c0))?;
                     } else if let Some(Some(p)) = powers.get(&k) {
                         acc = acc.add(&p.map(|t| tensor::scale(t, ck)))?;
                     }
                 }
                 ctx.charge((2 * approx.terms.len() * acc.lo.len()) as u64);
-                ctx.record_share("Σ c_k·x^k (scale 2f)", &acc.lo);
-                ctx.record_share("Σ c_k·x^k (scale 2f)", &acc.hi);
+                acc.record(ctx, "Σ c_k·x^k (scale 2f)");
                 Some(acc)
             }
             None => None,

@@ -207,6 +207,17 @@ pub struct Aby3Costs {
     keys: bool,
 }
 
+/// Machine words (of 8 bytes) per ring element: 1 at Z_2^64, 2 at Z_2^128. Every arithmetic
+/// row is `ELEMENT · n` bytes plus seeds, so a row at Z_2^128 is the row at `words · n` elements
+/// (16 B each); seeds, keys, messages and rounds do not change.
+pub fn words(settings: &Settings) -> u64 {
+    if settings.fixed.ring_bits == 128 {
+        2
+    } else {
+        1
+    }
+}
+
 impl Aby3Costs {
     /// A fresh walk (no keys yet).
     pub fn new(settings: &Settings) -> Self {
@@ -236,7 +247,7 @@ impl Aby3Costs {
 
 impl CostModel for Aby3Costs {
     fn input(&mut self, _name: &str, shape: &[usize]) -> OpCost {
-        let n = shape.iter().product::<usize>() as u64;
+        let n = shape.iter().product::<usize>() as u64 * words(&self.settings);
         let mut c = OpCost::new(input(self.settings.input_sharing, n), Flow::LOCAL);
         c.from_outside = vec![0, 1, 2];
         c
@@ -295,13 +306,14 @@ impl CostModel for Aby3Costs {
             );
             return Ok(self.with_keys(price.op_cost()));
         }
-        let (cost, flow, keys) = op_cost(self.settings.truncation, op, &private, n)?;
+        let wide = n * words(&self.settings);
+        let (cost, flow, keys) = op_cost(self.settings.truncation, op, &private, wide)?;
         let c = OpCost::new(cost, flow);
         Ok(if keys { self.with_keys(c) } else { c })
     }
 
     fn output(&mut self, _name: &str, public: bool, shape: &[usize]) -> OpCost {
-        let n = shape.iter().product::<usize>() as u64;
+        let n = shape.iter().product::<usize>() as u64 * words(&self.settings);
         if public {
             let mut c = OpCost::new(output_public(n), Flow::LOCAL);
             c.to_outside = vec![0];

@@ -144,9 +144,10 @@ pub fn remarks(step: &StepFacts<'_>) -> Vec<Remark> {
         out.push(Remark {
             warn: sigma < MIN_STATISTICAL_SECURITY,
             text: format!(
-                "Here: k = int_bits + 2·frac_bits = {}, so σ = 61 − k = {sigma} bits (advantage \
+                "Here: k = int_bits + 2·frac_bits = {}, so σ = {} − k = {sigma} bits (advantage \
                  up to 2^-{sigma} per element){verdict}.",
-                cfg.product_bits()
+                cfg.product_bits(),
+                cfg.ring_bits - 3
             ),
         });
     }

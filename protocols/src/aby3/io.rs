@@ -2,9 +2,10 @@
 
 use super::rep::{self, Rep};
 use super::{steps, Aby3Party, Value};
-use crate::context::{Context, Message, PartyId, RingKind, Traffic};
+use crate::context::{Context, Message, PartyId, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::pond::InputSharing;
+use crate::ring::Z2k;
 use crate::tensor::{self, Prg, Tensor};
 use rand::{RngCore, SeedableRng};
 
@@ -18,13 +19,14 @@ fn derive_seeds(t: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     (s0, s1)
 }
 
-impl Aby3Party {
+impl<R: Z2k> Aby3Party<R> {
     /// **Input sharing** of `name` by `owner` (n elements), one round.
     ///
     /// The owner splits x = x_0 + x_1 + x_2 and gives server i the pair (x_i, x_{i+1}).
     /// - *Seeded* (the default): x_0 = PRG(s_0), x_1 = PRG(s_1) with (s_0, s_1) = PRG(t) for a
     ///   fresh seed t, and x_2 = x − x_0 − x_1. server0 gets t (32 B), server1 gets s_1 and x_2
-    ///   (32 + 8n B), server2 gets x_2 and s_0 (32 + 8n B): 3 messages, 16n + 96 B.
+    ///   (32 + 8n B), server2 gets x_2 and s_0 (32 + 8n B): 3 messages, 16n + 96 B (with
+    ///   16-byte elements at Z_2^128: 32n + 96 B).
     /// - *Dense*: x_0, x_1 uniform, and every server gets both of its components in full:
     ///   3 messages of 16n B, 48n B.
     ///
@@ -36,7 +38,7 @@ impl Aby3Party {
         name: &str,
         owner: PartyId,
         shape: &[usize],
-        value: Option<&Tensor<u64>>,
+        value: Option<&Tensor<R>>,
     ) -> Result<()> {
         self.step(ctx, steps::SHARE_INPUT)?;
         if rep::seat_of(&self.seats, owner).is_some() {
@@ -50,13 +52,13 @@ impl Aby3Party {
         if ctx.me() == owner {
             let x = value
                 .ok_or_else(|| ProtocolError::Missing(format!("owner has no data for `{name}`")))?;
-            ctx.record_dealt(&format!("input {name}"), RingKind::Z64, x);
+            R::record(ctx, ValueClass::Dealt, &format!("input {name}"), x);
             match sharing {
                 InputSharing::Seeded => {
                     let t = tensor::fresh_seed(ctx.rng());
                     let (s0, s1) = derive_seeds(&t);
-                    let x0 = tensor::expand_seed::<u64>(&s0, shape);
-                    let x1 = tensor::expand_seed::<u64>(&s1, shape);
+                    let x0 = tensor::expand_seed::<R>(&s0, shape);
+                    let x1 = tensor::expand_seed::<R>(&s1, shape);
                     let x2 = tensor::sub(&tensor::sub(x, &x0)?, &x1)?;
                     ctx.send(
                         seats[0],
@@ -78,8 +80,8 @@ impl Aby3Party {
                     )?;
                 }
                 InputSharing::Dense => {
-                    let x0 = tensor::random::<u64, _>(shape, ctx.rng());
-                    let x1 = tensor::random::<u64, _>(shape, ctx.rng());
+                    let x0 = tensor::random::<R, _>(shape, ctx.rng());
+                    let x1 = tensor::random::<R, _>(shape, ctx.rng());
                     let x2 = tensor::sub(&tensor::sub(x, &x0)?, &x1)?;
                     let c = [x0, x1, x2];
                     for i in 0..3 {
@@ -97,7 +99,7 @@ impl Aby3Party {
         let share = match self.seat {
             Some(i) => {
                 let msg = ctx.recv(owner)?;
-                let n8 = 8 * tensor::numel(shape);
+                let n8 = R::BYTES * tensor::numel(shape);
                 let r = match sharing {
                     InputSharing::Seeded => {
                         let expected = if i == 0 { 32 } else { 32 + n8 };
@@ -141,8 +143,7 @@ impl Aby3Party {
                         )
                     }
                 };
-                ctx.record_share(name, &r.lo);
-                ctx.record_share(name, &r.hi);
+                r.record(ctx, name);
                 Some(r)
             }
             None => None,
@@ -165,7 +166,7 @@ impl Aby3Party {
         ctx: &mut dyn Context,
         name: &str,
         receiver: PartyId,
-    ) -> Result<Option<Tensor<u64>>> {
+    ) -> Result<Option<Tensor<R>>> {
         self.step(ctx, steps::REVEAL_TO)?;
         if rep::seat_of(&self.seats, receiver).is_some() {
             return Err(ProtocolError::Unsupported(format!(
@@ -187,12 +188,12 @@ impl Aby3Party {
                     )?;
                 }
                 if me == receiver {
-                    let mut sum = tensor::zeros::<u64>(&shape);
+                    let mut sum = tensor::zeros::<R>(&shape);
                     for &s in &seats {
-                        let part: Tensor<u64> = tensor::decode(&ctx.recv(s)?, &shape, s)?;
+                        let part: Tensor<R> = tensor::decode(&ctx.recv(s)?, &shape, s)?;
                         sum = tensor::add(&sum, &part)?;
                     }
-                    ctx.record_opened(name, &sum);
+                    R::record(ctx, ValueClass::Opened, name, &sum);
                     return Ok(Some(sum));
                 }
                 Ok(None)
@@ -205,8 +206,8 @@ impl Aby3Party {
                     ctx.send(receiver, name, Traffic::Online, Message::tensor(v))?;
                 }
                 if me == receiver {
-                    let v: Tensor<u64> = tensor::decode(&ctx.recv(seats[0])?, &shape, seats[0])?;
-                    ctx.record_opened(name, &v);
+                    let v: Tensor<R> = tensor::decode(&ctx.recv(seats[0])?, &shape, seats[0])?;
+                    R::record(ctx, ValueClass::Opened, name, &v);
                     return Ok(Some(v));
                 }
                 Ok(None)

@@ -9,10 +9,10 @@ use super::{steps, Aby3Party, Value};
 use crate::context::Context;
 use crate::error::{ProtocolError, Result};
 use crate::program::Op;
-use crate::ring::Ring;
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 
-impl Aby3Party {
+impl<R: Z2k> Aby3Party<R> {
     /// Add, sub and neg. Local: 0 bytes, 0 rounds. Private ± private adds the pairs
     /// componentwise; a public addend goes into component x_0 only (server0's `lo`, server2's
     /// `hi`), so the sum of the components moves by exactly it and every pair stays consistent.
@@ -22,14 +22,14 @@ impl Aby3Party {
         op: &Op,
         operands: &[String],
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         self.step(ctx, steps::LOCAL)?;
-        let args: Vec<Value> = operands
+        let args: Vec<Value<R>> = operands
             .iter()
             .map(|n| self.get(n).cloned())
             .collect::<Result<_>>()?;
         let sub = matches!(op, Op::Sub(..));
-        let pf = |a: &Tensor<u64>, b: &Tensor<u64>| {
+        let pf = |a: &Tensor<R>, b: &Tensor<R>| {
             if sub {
                 tensor::sub(a, b)
             } else {
@@ -38,7 +38,7 @@ impl Aby3Party {
         };
         let out = out_shape.to_vec();
         let seat = self.seat;
-        let private = |share: Option<Rep>| Value::Private {
+        let private = |share: Option<Rep<R>>| Value::Private {
             share,
             shape: out.clone(),
         };
@@ -91,8 +91,7 @@ impl Aby3Party {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(2 * s.lo.len() as u64);
-            ctx.record_share("result", &s.lo);
-            ctx.record_share("result", &s.hi);
+            s.record(ctx, "result");
         }
         Ok(result)
     }
@@ -103,8 +102,8 @@ impl Aby3Party {
         ctx: &mut dyn Context,
         x: &str,
         out_shape: &[usize],
-        f: impl Fn(&Tensor<u64>) -> Tensor<u64>,
-    ) -> Result<Value> {
+        f: impl Fn(&Tensor<R>) -> Tensor<R>,
+    ) -> Result<Value<R>> {
         self.step(ctx, steps::LOCAL)?;
         let result = match self.get(x)? {
             Value::Private { share, .. } => Value::Private {
@@ -118,8 +117,7 @@ impl Aby3Party {
         };
         if let Value::Private { share: Some(s), .. } = &result {
             ctx.charge(2 * s.lo.len() as u64);
-            ctx.record_share("result", &s.lo);
-            ctx.record_share("result", &s.hi);
+            s.record(ctx, "result");
         }
         Ok(result)
     }
@@ -138,7 +136,7 @@ impl Aby3Party {
         a: &str,
         b: &str,
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         let (va, vb) = (self.get(a)?.clone(), self.get(b)?.clone());
         let d = self.fixed().frac_bits;
         let private = |share| Value::Private {
@@ -181,8 +179,7 @@ impl Aby3Party {
                 };
                 if let Some(s) = &scaled {
                     ctx.charge(2 * s.lo.len() as u64);
-                    ctx.record_share("product (scale 2f)", &s.lo);
-                    ctx.record_share("product (scale 2f)", &s.hi);
+                    s.record(ctx, "product (scale 2f)");
                 }
                 let share = self.truncate(ctx, scaled.map(Input::Shared), false, out_shape)?;
                 Ok(private(share))
@@ -199,17 +196,17 @@ impl Aby3Party {
         kernel: usize,
         stride: usize,
         out_shape: &[usize],
-    ) -> Result<Value> {
+    ) -> Result<Value<R>> {
         let cfg = self.fixed();
-        let inv = cfg.encode(1.0 / (kernel * kernel) as f64);
-        let pool = |t: &Tensor<u64>| -> Tensor<u64> {
+        let inv: R = cfg.encode_in(1.0 / (kernel * kernel) as f64);
+        let pool = |t: &Tensor<R>| -> Tensor<R> {
             let s = t.shape();
-            let mut out = tensor::zeros::<u64>(out_shape);
+            let mut out = tensor::zeros::<R>(out_shape);
             for b in 0..s[0] {
                 for c in 0..s[1] {
                     for i in 0..out_shape[2] {
                         for j in 0..out_shape[3] {
-                            let mut acc = 0u64;
+                            let mut acc = R::zero();
                             for di in 0..kernel {
                                 for dj in 0..kernel {
                                     acc = acc.add(t[[b, c, i * stride + di, j * stride + dj]]);
@@ -236,8 +233,7 @@ impl Aby3Party {
                 let summed = share.map(|s| s.map(pool));
                 if let Some(s) = &summed {
                     ctx.charge((2 * s.lo.len() * kernel * kernel) as u64);
-                    ctx.record_share("window sum · 1/k² (scale 2f)", &s.lo);
-                    ctx.record_share("window sum · 1/k² (scale 2f)", &s.hi);
+                    s.record(ctx, "window sum · 1/k² (scale 2f)");
                 }
                 let share = self.truncate(ctx, summed.map(Input::Shared), false, out_shape)?;
                 Ok(Value::Private {
@@ -250,7 +246,7 @@ impl Aby3Party {
 
     /// **Opening** a private value to the three servers ([`rep::open`]: server i sends x_{i+1}
     /// to server i − 1; 3 messages of 8n bytes, one round). The result is public to the servers.
-    pub(crate) fn reveal(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value> {
+    pub(crate) fn reveal(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value<R>> {
         self.step(ctx, steps::OPEN)?;
         let v = self.get(x)?.clone();
         let shape = v.shape().to_vec();

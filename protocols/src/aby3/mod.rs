@@ -1,5 +1,6 @@
 //! **ABY3** (Mohassel & Rindal, CCS 2018) as tf-encrypted runs it (`tf_encrypted/protocol/aby3/`):
-//! three servers hold a 2-out-of-3 **replicated** sharing of every private value over Z_2^64 —
+//! three servers hold a 2-out-of-3 **replicated** sharing of every private value over Z_2^64
+//! (or Z_2^128 for the arithmetic part with `ring_bits: 128`: [`Aby3Party`] is generic) —
 //! x = x_0 + x_1 + x_2 and server i holds the pair (x_i, x_{i+1}) ([`rep::Rep`]). Any two servers
 //! can reconstruct; one server alone holds two of three additive components and the third is
 //! uniform to it. Correlated randomness (zero-sharings, random sharings, truncation pairs) comes
@@ -36,11 +37,40 @@ pub mod nonlinear;
 
 pub use protocol::{approximation, reconstruct, supports, truncates, Aby3};
 
+#[cfg(test)]
+mod wide_tests {
+    use super::*;
+    #[test]
+    fn relu_is_refused_at_128_bits_and_polynomials_are_not() {
+        assert!(supports_wide(&Op::Relu("x".into()), 128).is_err());
+        assert!(supports_wide(&Op::Relu("x".into()), 64).is_ok());
+        assert!(supports_wide(&Op::Sigmoid("x".into()), 128).is_ok());
+        let x = || "x".to_string();
+        // Composites built from products and linear ops run at 128 bits …
+        for op in [
+            Op::Exp(x()),
+            Op::Reciprocal(x()),
+            Op::Mean {
+                input: x(),
+                axis: Some(0),
+            },
+        ] {
+            assert!(supports_wide(&op, 128).is_ok(), "{}", op.kind());
+        }
+        // … those built on Greater do not, and say which primitive is missing.
+        for op in [Op::Max(x(), x()), Op::Abs(x()), Op::Softmax(x())] {
+            let why = supports_wide(&op, 128).expect_err(op.kind());
+            assert!(why.contains("boolean part"), "{why}");
+        }
+    }
+}
+
 use crate::context::{Context, PartyId};
 use crate::error::{ProtocolError, Result};
 use crate::fixed::FixedConfig;
 use crate::program::{infer_shape, Op};
 use crate::protocol::{Seats, Settings};
+use crate::ring::{Ring, Z2k};
 use crate::tensor::Tensor;
 use product::Bilinear;
 use rep::{Keys, Rep};
@@ -82,24 +112,24 @@ pub mod steps {
 
 /// What one party holds of a program value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<R: Ring = u64> {
     /// A secret-shared value: servers hold their pair, other parties only the shape.
     Private {
         /// This server's pair (x_i, x_{i+1}); `None` at a party that is not a server.
-        share: Option<Rep>,
+        share: Option<Rep<R>>,
         /// The value's shape (public).
         shape: Vec<usize>,
     },
     /// A public value (fixed-point encoded); `None` at parties it was not opened to.
     Public {
         /// The encoded value, if this party knows it.
-        value: Option<Tensor<u64>>,
+        value: Option<Tensor<R>>,
         /// The value's shape.
         shape: Vec<usize>,
     },
 }
 
-impl Value {
+impl<R: Ring> Value<R> {
     /// The value's shape.
     pub fn shape(&self) -> &[usize] {
         match self {
@@ -114,18 +144,22 @@ impl Value {
 
 /// One party's ABY3 state: its seat (if it is a server), the program's values, and the pairwise
 /// keys (set up at the first op that needs randomness, in a step of its own).
+///
+/// Generic over the arithmetic ring: `Aby3Party<u64>` (Z_2^64, the default) runs every op;
+/// `Aby3Party<u128>` (`ring_bits: 128`) runs the arithmetic part with the same code and refuses
+/// the boolean part, whose circuits are over 64-bit words ([`supports_wide`]).
 #[derive(Debug)]
-pub struct Aby3Party {
+pub struct Aby3Party<R: Z2k = u64> {
     me: PartyId,
     seats: Vec<PartyId>,
     seat: Option<usize>,
     settings: Settings,
-    values: HashMap<String, Value>,
+    values: HashMap<String, Value<R>>,
     keys: Option<Keys>,
     prefix: String,
 }
 
-impl Aby3Party {
+impl<R: Z2k> Aby3Party<R> {
     /// A fresh party `me`, with `seats[k]` sitting in `server{k}`.
     pub fn new(me: PartyId, seats: &Seats, settings: &Settings) -> Self {
         Aby3Party {
@@ -165,12 +199,12 @@ impl Aby3Party {
     }
 
     /// What this party holds of `name`.
-    pub fn value(&self, name: &str) -> Option<&Value> {
+    pub fn value(&self, name: &str) -> Option<&Value<R>> {
         self.values.get(name)
     }
 
     /// What this party holds of `name`, or an error naming it.
-    pub fn get(&self, name: &str) -> Result<&Value> {
+    pub fn get(&self, name: &str) -> Result<&Value<R>> {
         self.values
             .get(name)
             .ok_or_else(|| ProtocolError::Missing(format!("no value named `{name}`")))
@@ -178,7 +212,7 @@ impl Aby3Party {
 
     /// This party's pair of the private value `name` (`None` at a party that is not a server),
     /// or an error if `name` is public.
-    pub fn rep_of(&self, name: &str) -> Result<Option<&Rep>> {
+    pub fn rep_of(&self, name: &str) -> Result<Option<&Rep<R>>> {
         match self.get(name)? {
             Value::Private { share, .. } => Ok(share.as_ref()),
             Value::Public { .. } => Err(ProtocolError::Missing(format!(
@@ -188,12 +222,12 @@ impl Aby3Party {
     }
 
     /// Binds `name` to `v`.
-    pub fn set(&mut self, name: &str, v: Value) {
+    pub fn set(&mut self, name: &str, v: Value<R>) {
         self.values.insert(name.to_string(), v);
     }
 
-    /// Stores a public value known to every party.
-    pub fn set_public(&mut self, name: &str, value: Tensor<u64>) {
+    /// Stores a public value known to every party (encoded in the party's ring).
+    pub fn set_public(&mut self, name: &str, value: Tensor<R>) {
         let shape = value.shape().to_vec();
         self.set(
             name,
@@ -239,7 +273,26 @@ impl Aby3Party {
             let fixed = self.fixed();
             return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
         }
-        let args: Vec<&Value> = op
+        if let Err(why) = supports_wide(op, R::BITS) {
+            return Err(ProtocolError::Unsupported(why.replace('\n', "; ")));
+        }
+        if matches!(
+            op,
+            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..)
+        ) || (matches!(op, Op::Sigmoid(_))
+            && self.settings.sigmoid == crate::protocol::SigmoidMethod::Piecewise)
+        {
+            // The boolean part's circuits are over 64-bit words: only `Aby3Party<u64>` runs them.
+            let me: &mut dyn std::any::Any = self;
+            let narrow = me.downcast_mut::<Aby3Party<u64>>().ok_or_else(|| {
+                ProtocolError::Unsupported(format!(
+                    "ABY3's boolean part ({}) runs over Z_2^64 only; use ring_bits: 64",
+                    op.kind()
+                ))
+            })?;
+            return narrow.run_boolean(ctx, name, op);
+        }
+        let args: Vec<&Value<R>> = op
             .operands()
             .iter()
             .map(|n| self.get(n))
@@ -297,24 +350,14 @@ impl Aby3Party {
                 stride.unwrap_or(*kernel),
                 &out_shape,
             )?,
-            Op::Sigmoid(_)
-                if self.settings.sigmoid == crate::protocol::SigmoidMethod::Piecewise =>
-            {
-                self.sigmoid_piecewise(ctx, &operands[0], &out_shape)?
-            }
             Op::Sigmoid(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::SIGMOID)?,
             Op::Tanh(_) => self.polynomial(ctx, name, &operands[0], &crate::pond::TANH)?,
             Op::Reveal(_) => self.reveal(ctx, &operands[0])?,
-            // Exact nonlinear ops: the boolean part (`aby3::boolean`, `aby3::nonlinear`).
-            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) => {
-                self.exact(ctx, op, &operands[0], &out_shape)?
-            }
             Op::Slice { .. } | Op::Pad { .. } => {
                 self.unary_local(ctx, &operands[0], &out_shape, |t| {
                     crate::local::apply(op, t)
                 })?
             }
-            Op::Greater(..) => self.greater_op(ctx, &operands[0], &operands[1], &out_shape)?,
             other => {
                 return Err(ProtocolError::Unsupported(format!(
                     "{} is a composite op (`crate::composite` runs it)",
@@ -327,7 +370,51 @@ impl Aby3Party {
     }
 }
 
-impl Aby3Party {
+/// Whether ABY3 over Z_2^`bits` runs `op`: every op at 64 bits; at 128 bits the arithmetic
+/// part only — ReLU, MaxPool2d, Argmax, Greater (and the composites built on it) need the
+/// boolean part's 64-bit circuits. The text before the first newline is what is missing, the
+/// rest what to use instead. (The piecewise sigmoid is a setting, refused by `check_settings`.)
+pub fn supports_wide(op: &Op, bits: u32) -> std::result::Result<(), String> {
+    if bits == 64 {
+        return Ok(());
+    }
+    if let Some(r) = crate::composite::supports(op, &|sub| supports_wide(sub, bits)) {
+        return r;
+    }
+    match op {
+        Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => Err(format!(
+            "ABY3's {} needs its boolean part, which runs over Z_2^64 only, not ring_bits: {bits}\n\
+             use ring_bits: 64, or a polynomial op (Sigmoid, Tanh) at 128 bits",
+            op.kind()
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Aby3Party<u64> {
+    /// The ops of the boolean part (Z_2^64 only): ReLU, MaxPool2d, Argmax, Greater, the
+    /// piecewise sigmoid.
+    fn run_boolean(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        let args: Vec<&Value> = op
+            .operands()
+            .iter()
+            .map(|n| self.get(n))
+            .collect::<Result<_>>()?;
+        let shapes: Vec<&[usize]> = args.iter().map(|v| v.shape()).collect();
+        let out_shape = infer_shape(op, &shapes).map_err(|detail| ProtocolError::Shape {
+            op: name.into(),
+            detail,
+        })?;
+        let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        let result = match op {
+            Op::Greater(..) => self.greater_op(ctx, &operands[0], &operands[1], &out_shape)?,
+            Op::Sigmoid(_) => self.sigmoid_piecewise(ctx, &operands[0], &out_shape)?,
+            _ => self.exact(ctx, op, &operands[0], &out_shape)?,
+        };
+        self.set(name, result);
+        Ok(())
+    }
+
     /// ReLU, MaxPool2d or Argmax of `x` with ABY3's boolean circuits (`nonlinear`); of a public
     /// `x`, computed locally in the clear (one local step, so every party walks the same steps).
     /// Argmax indices come out of the circuit as integers; they are scaled by 2^f here (a local
@@ -380,7 +467,7 @@ impl Aby3Party {
     }
 }
 
-impl Aby3Party {
+impl Aby3Party<u64> {
     /// tf-encrypted's piecewise-linear sigmoid (`nonlinear::sigmoid_pieces`, at scale 2f) and its
     /// truncation, inside the call `sigmoid`; of a public operand, the same pieces in the clear.
     fn sigmoid_piecewise(

@@ -10,6 +10,7 @@ use super::rep::{self, Keys, Rep};
 use crate::context::Context;
 use crate::error::Result;
 use crate::protocol::Seats;
+use crate::ring::{Ring, Z2k};
 use crate::tensor::{self, Tensor};
 
 /// Which bilinear map a product applies.
@@ -29,8 +30,8 @@ pub enum Bilinear {
 }
 
 impl Bilinear {
-    /// B(a, b) over Z_2^64.
-    pub fn apply(self, a: &Tensor<u64>, b: &Tensor<u64>) -> Result<Tensor<u64>> {
+    /// B(a, b) over the ring `R`.
+    pub fn apply<R: Ring>(self, a: &Tensor<R>, b: &Tensor<R>) -> Result<Tensor<R>> {
         match self {
             Bilinear::Elementwise => tensor::mul(a, b),
             Bilinear::MatMul => tensor::matmul(a, b),
@@ -51,7 +52,7 @@ impl Bilinear {
 
 /// The local 3-out-of-3 share z_i = B(x_i, y_i) + B(x_i, y_{i+1}) + B(x_{i+1}, y_i) (before
 /// rerandomisation). Σ_i z_i = B(x, y).
-pub fn local_product(kind: Bilinear, x: &Rep, y: &Rep) -> Result<Tensor<u64>> {
+pub fn local_product<R: Ring>(kind: Bilinear, x: &Rep<R>, y: &Rep<R>) -> Result<Tensor<R>> {
     let y_sum = tensor::add(&y.lo, &y.hi)?;
     let a = kind.apply(&x.lo, &y_sum)?;
     let b = kind.apply(&x.hi, &y.lo)?;
@@ -60,22 +61,22 @@ pub fn local_product(kind: Bilinear, x: &Rep, y: &Rep) -> Result<Tensor<u64>> {
 
 /// A product B(x, y) of two replicated sharings **without truncation** (integer products, or a
 /// fixed-point value times a 0/1 bit): the local z_i + α_i, then [`rep::reshare`]. One round,
-/// 3 messages of 8n bytes. Runs inside the caller's step; servers pass `Some` sharings and
+/// 3 messages of 8n bytes (16n at Z_2^128). Runs inside the caller's step; servers pass `Some` sharings and
 /// `seat`, other parties `None` and get `None`.
-pub fn product(
+pub fn product<R: Z2k>(
     ctx: &mut dyn Context,
     seats: &Seats,
     keys: &mut Keys,
     kind: Bilinear,
-    x: Option<&Rep>,
-    y: Option<&Rep>,
+    x: Option<&Rep<R>>,
+    y: Option<&Rep<R>>,
     label: &str,
-) -> Result<Option<Rep>> {
+) -> Result<Option<Rep<R>>> {
     let (Some(i), Some(x), Some(y)) = (keys.seat(), x, y) else {
         return Ok(None);
     };
     let z = local_product(kind, x, y)?;
     ctx.charge(2 * kind.work(x.shape(), y.shape(), z.shape()) + 2 * z.len() as u64);
-    let z = tensor::add(&z, &keys.zero(z.shape()))?;
+    let z = tensor::add(&z, &keys.zero_in::<R>(z.shape()))?;
     Ok(Some(rep::reshare(ctx, seats, i, z, label)?))
 }

@@ -15,6 +15,7 @@ use crate::protocol::{
     CostModel, Held, Party, Protocol, Remark, Role, Seats, Security, Settings, SigmoidMethod,
     StepFacts, ViewFacts,
 };
+use crate::ring::Z2k;
 use crate::tensor::Tensor;
 
 /// ABY3's seats, in [`Seats`] order.
@@ -33,11 +34,12 @@ pub(crate) const ROLES: &[Role] = &[
     },
 ];
 
-/// Two shares of Z_2^64 at each server.
+/// Two shares at each server (of Z_2^64, or Z_2^128 with `ring_bits: 128`).
 pub(crate) const LAYOUT: &[usize] = &[2, 2, 2];
 
 /// **ABY3** (Mohassel & Rindal, CCS 2018), tf-encrypted's default protocol since its TF2 port:
-/// three servers with 2-out-of-3 replicated sharing over Z_2^64. Registered as `ABY3`.
+/// three servers with 2-out-of-3 replicated sharing over Z_2^64 (the arithmetic part also over
+/// Z_2^128). Registered as `ABY3`.
 #[derive(Debug, Clone, Copy)]
 pub struct Aby3;
 
@@ -65,11 +67,24 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
     }) {
         return Some(v);
     }
-    // ABY3 computes over Z_2^64 (it refuses `ring_bits: 128`).
-    let pairs: Vec<Option<(&Tensor<u64>, &Tensor<u64>)>> = (0..3)
+    // The ring is the shares' own (Z_2^64, or Z_2^128 with `ring_bits: 128`).
+    let kind = (0..3).find_map(|k| match at(k) {
+        Some(Held::Shares(s)) => s.first().map(Encoded::kind),
+        _ => None,
+    })?;
+    match kind {
+        RingKind::Z128 => reconstruct_in::<u128>(seats, held).map(Encoded::Z128),
+        _ => reconstruct_in::<u64>(seats, held).map(Encoded::Z64),
+    }
+}
+
+/// [`reconstruct`] of shares over the ring `R`.
+fn reconstruct_in<R: Z2k>(seats: &Seats, held: &[Held]) -> Option<Tensor<R>> {
+    let at = |k: usize| held.get(seats[k]);
+    let pairs: Vec<Option<(&Tensor<R>, &Tensor<R>)>> = (0..3)
         .map(|k| match at(k) {
             Some(Held::Shares(s)) if s.len() == 2 && s[0].shape() == s[1].shape() => {
-                Some((s[0].as_z64()?, s[1].as_z64()?))
+                Some((s[0].as_ring::<R>()?, s[1].as_ring::<R>()?))
             }
             _ => None,
         })
@@ -91,7 +106,7 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
         }
     }
     // Component j: server j's lo or server j−1's hi.
-    let comp = |j: usize| -> Option<&Tensor<u64>> {
+    let comp = |j: usize| -> Option<&Tensor<R>> {
         pairs[j]
             .map(|p| p.0)
             .or_else(|| pairs[(j + 2) % 3].map(|p| p.1))
@@ -101,8 +116,8 @@ pub fn reconstruct(seats: &Seats, held: &[Held]) -> Option<Encoded> {
     ndarray::Zip::from(&mut sum)
         .and(c1)
         .and(c2)
-        .for_each(|s, &b, &c| *s = s.wrapping_add(b).wrapping_add(c));
-    Some(sum.into())
+        .for_each(|s, &b, &c| *s = s.add(b).add(c));
+    Some(sum)
 }
 
 /// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
@@ -156,8 +171,29 @@ impl Protocol for Aby3 {
     fn truncates(&self, op: &Op) -> bool {
         truncates(op)
     }
+    /// The one place the arithmetic ring is picked: `Aby3Party<u128>` at `ring_bits: 128`.
     fn party(&self, me: PartyId, seats: &Seats, settings: &Settings) -> Box<dyn Party> {
-        Box::new(Aby3Party::new(me, seats, settings))
+        match settings.fixed.ring_bits {
+            128 => Box::new(Aby3Party::<u128>::new(me, seats, settings)),
+            _ => Box::new(Aby3Party::<u64>::new(me, seats, settings)),
+        }
+    }
+    fn supports_under(&self, op: &Op, settings: &Settings) -> std::result::Result<(), String> {
+        supports(op)?;
+        super::supports_wide(op, settings.fixed.ring_bits)
+    }
+    /// ABY3's arithmetic part runs over Z_2^128 too; its boolean part (and so the piecewise
+    /// sigmoid) over Z_2^64 only.
+    fn check_settings(&self, settings: &Settings) -> std::result::Result<(), String> {
+        if settings.fixed.ring_bits != 64 && settings.sigmoid == SigmoidMethod::Piecewise {
+            return Err(format!(
+                "ABY3's piecewise sigmoid needs its boolean part, which runs over Z_2^64 only, \
+                 not ring_bits: {}\n\
+                 use `sigmoid: Polynomial` at 128 bits, or ring_bits: 64",
+                settings.fixed.ring_bits
+            ));
+        }
+        Ok(())
     }
     fn reconstruct(&self, seats: &Seats, held: &[Held]) -> Option<Encoded> {
         reconstruct(seats, held)
@@ -235,9 +271,9 @@ impl Protocol for Aby3 {
     }
 }
 
-impl Party for Aby3Party {
+impl<R: Z2k> Party for Aby3Party<R> {
     fn set_public(&mut self, name: &str, value: Encoded) -> Result<()> {
-        let v = in_ring::<u64>(name, &value)?.clone();
+        let v = in_ring::<R>(name, &value)?.clone();
         Aby3Party::set_public(self, name, v);
         Ok(())
     }
@@ -249,7 +285,7 @@ impl Party for Aby3Party {
         shape: &[usize],
         value: Option<&Encoded>,
     ) -> Result<()> {
-        let value = value.map(|v| in_ring::<u64>(name, v)).transpose()?;
+        let value = value.map(|v| in_ring::<R>(name, v)).transpose()?;
         Aby3Party::share_input(self, ctx, name, owner, shape, value)
     }
     fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
@@ -261,14 +297,14 @@ impl Party for Aby3Party {
         name: &str,
         receiver: PartyId,
     ) -> Result<Option<Encoded>> {
-        Ok(Aby3Party::reveal_to(self, ctx, name, receiver)?.map(Encoded::Z64))
+        Ok(Aby3Party::reveal_to(self, ctx, name, receiver)?.map(R::wrap))
     }
     fn held(&self, name: &str) -> Held {
         match self.value(name) {
             Some(Value::Private { share: Some(r), .. }) => {
-                Held::Shares(vec![r.lo.clone().into(), r.hi.clone().into()])
+                Held::Shares(vec![R::wrap(r.lo.clone()), R::wrap(r.hi.clone())])
             }
-            Some(Value::Public { value: Some(v), .. }) => Held::Public(v.clone().into()),
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(R::wrap(v.clone())),
             _ => Held::Nothing,
         }
     }

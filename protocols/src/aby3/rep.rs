@@ -14,6 +14,7 @@
 use crate::context::{Context, Message, RingKind, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::protocol::Seats;
+use crate::ring::{Ring, Z2k};
 use crate::tensor::{self, Prg, Tensor};
 use rand::SeedableRng;
 
@@ -34,17 +35,20 @@ pub fn prev(i: usize) -> usize {
 ///
 /// Arithmetic sharing: x = x_0 + x_1 + x_2 mod 2^64. Boolean sharing (bit-packed, 64 bits per
 /// u64 word): x = x_0 ⊕ x_1 ⊕ x_2. The struct carries both; which one is the caller's business.
+///
+/// Generic over the ring: `Rep<u64>` (the default) for Z_2^64 and the boolean words, `Rep<u128>`
+/// for the arithmetic part at `ring_bits: 128`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rep {
+pub struct Rep<R: Ring = u64> {
     /// x_i, the component this server shares with server i − 1.
-    pub lo: Tensor<u64>,
+    pub lo: Tensor<R>,
     /// x_{i+1}, the component this server shares with server i + 1.
-    pub hi: Tensor<u64>,
+    pub hi: Tensor<R>,
 }
 
-impl Rep {
+impl<R: Ring> Rep<R> {
     /// A pair from its two components.
-    pub fn new(lo: Tensor<u64>, hi: Tensor<u64>) -> Rep {
+    pub fn new(lo: Tensor<R>, hi: Tensor<R>) -> Rep<R> {
         Rep { lo, hi }
     }
 
@@ -54,7 +58,7 @@ impl Rep {
     }
 
     /// Applies `f` to both components (a local linear map: reshape, transpose, sum, scale …).
-    pub fn map(&self, f: impl Fn(&Tensor<u64>) -> Tensor<u64>) -> Rep {
+    pub fn map(&self, f: impl Fn(&Tensor<R>) -> Tensor<R>) -> Rep<R> {
         Rep {
             lo: f(&self.lo),
             hi: f(&self.hi),
@@ -62,7 +66,7 @@ impl Rep {
     }
 
     /// Applies a fallible `f` to both components.
-    pub fn try_map(&self, f: impl Fn(&Tensor<u64>) -> Result<Tensor<u64>>) -> Result<Rep> {
+    pub fn try_map(&self, f: impl Fn(&Tensor<R>) -> Result<Tensor<R>>) -> Result<Rep<R>> {
         Ok(Rep {
             lo: f(&self.lo)?,
             hi: f(&self.hi)?,
@@ -70,7 +74,7 @@ impl Rep {
     }
 
     /// Componentwise `a + b` (arithmetic), with broadcasting.
-    pub fn add(&self, other: &Rep) -> Result<Rep> {
+    pub fn add(&self, other: &Rep<R>) -> Result<Rep<R>> {
         Ok(Rep {
             lo: tensor::add(&self.lo, &other.lo)?,
             hi: tensor::add(&self.hi, &other.hi)?,
@@ -78,7 +82,7 @@ impl Rep {
     }
 
     /// Componentwise `a − b` (arithmetic), with broadcasting.
-    pub fn sub(&self, other: &Rep) -> Result<Rep> {
+    pub fn sub(&self, other: &Rep<R>) -> Result<Rep<R>> {
         Ok(Rep {
             lo: tensor::sub(&self.lo, &other.lo)?,
             hi: tensor::sub(&self.hi, &other.hi)?,
@@ -86,21 +90,13 @@ impl Rep {
     }
 
     /// Componentwise `−a` (arithmetic).
-    pub fn neg(&self) -> Rep {
+    pub fn neg(&self) -> Rep<R> {
         self.map(tensor::neg)
-    }
-
-    /// Componentwise `a ⊕ b` (boolean), with broadcasting.
-    pub fn xor(&self, other: &Rep) -> Result<Rep> {
-        Ok(Rep {
-            lo: xor_t(&self.lo, &other.lo)?,
-            hi: xor_t(&self.hi, &other.hi)?,
-        })
     }
 
     /// Adds a public value to the shared value (arithmetic) at server `i`: the public value is
     /// added to component x_0, which server 0 holds as `lo` and server 2 as `hi`.
-    pub fn add_public(&self, i: usize, c: &Tensor<u64>) -> Result<Rep> {
+    pub fn add_public(&self, i: usize, c: &Tensor<R>) -> Result<Rep<R>> {
         Ok(Rep {
             lo: if i == 0 {
                 tensor::add(&self.lo, c)?
@@ -112,6 +108,39 @@ impl Rep {
             } else {
                 broadcast_to(&self.hi, c)?
             },
+        })
+    }
+
+    /// The replicated sharing of a public value with x_0 = c, x_1 = x_2 = 0, at server `i`.
+    pub fn public(i: usize, c: &Tensor<R>) -> Rep<R> {
+        let z = tensor::zeros::<R>(c.shape());
+        Rep {
+            lo: if i == 0 { c.clone() } else { z.clone() },
+            hi: if i == 2 { c.clone() } else { z },
+        }
+    }
+}
+
+impl<R: Z2k> Rep<R> {
+    /// Records both components under one label, `lo` then `hi` (the layout's order), as this
+    /// party's share in the ring `R`.
+    pub fn record(&self, ctx: &mut dyn Context, label: &str) {
+        R::record(ctx, ValueClass::Share, label, &self.lo);
+        R::record(ctx, ValueClass::Share, label, &self.hi);
+    }
+}
+
+/// Records one tensor of the ring `R` as this party's share.
+pub fn record_share<R: Z2k>(ctx: &mut dyn Context, label: &str, t: &Tensor<R>) {
+    R::record(ctx, ValueClass::Share, label, t);
+}
+
+impl Rep {
+    /// Componentwise `a ⊕ b` (boolean), with broadcasting.
+    pub fn xor(&self, other: &Rep) -> Result<Rep> {
+        Ok(Rep {
+            lo: xor_t(&self.lo, &other.lo)?,
+            hi: xor_t(&self.hi, &other.hi)?,
         })
     }
 
@@ -131,21 +160,12 @@ impl Rep {
             },
         })
     }
-
-    /// The replicated sharing of a public value with x_0 = c, x_1 = x_2 = 0, at server `i`.
-    pub fn public(i: usize, c: &Tensor<u64>) -> Rep {
-        let z = tensor::zeros::<u64>(c.shape());
-        Rep {
-            lo: if i == 0 { c.clone() } else { z.clone() },
-            hi: if i == 2 { c.clone() } else { z },
-        }
-    }
 }
 
 /// The local part of a product (ABY3 §3.2, arithmetic): z_i = x_i·y_i + x_i·y_{i+1} +
 /// x_{i+1}·y_i, elementwise with broadcasting, **before** rerandomisation (add
 /// [`Keys::zero`] and [`reshare`]). Σ z_i = x·y: a 3-out-of-3 sharing.
-pub fn mul_local(x: &Rep, y: &Rep) -> Result<Tensor<u64>> {
+pub fn mul_local<R: Ring>(x: &Rep<R>, y: &Rep<R>) -> Result<Tensor<R>> {
     let mut z = tensor::mul(&x.lo, &y.lo)?;
     z = tensor::add(&z, &tensor::mul(&x.lo, &y.hi)?)?;
     tensor::add(&z, &tensor::mul(&x.hi, &y.lo)?)
@@ -170,12 +190,12 @@ pub fn and_local(x: &Rep, y: &Rep) -> Result<Tensor<u64>> {
 }
 
 /// `a` broadcast to the shape `a` and `c` broadcast to together (a copy when unchanged).
-fn broadcast_to(a: &Tensor<u64>, c: &Tensor<u64>) -> Result<Tensor<u64>> {
+fn broadcast_to<R: Ring>(a: &Tensor<R>, c: &Tensor<R>) -> Result<Tensor<R>> {
     if a.shape() == c.shape() {
         return Ok(a.clone());
     }
     // Adding a broadcast zero gives `a` at the joint shape.
-    tensor::add(a, &tensor::zeros::<u64>(c.shape()))
+    tensor::add(a, &tensor::zeros::<R>(c.shape()))
 }
 
 /// Elementwise XOR with broadcasting.
@@ -270,8 +290,8 @@ impl Keys {
         self.seat
     }
 
-    /// F(k_i) and F(k_{i+1}) for `shape`; zeros at a party without keys.
-    fn draw(&mut self, shape: &[usize]) -> (Tensor<u64>, Tensor<u64>) {
+    /// F(k_i) and F(k_{i+1}) for `shape`, in the ring `R`; zeros at a party without keys.
+    fn draw<R: Ring>(&mut self, shape: &[usize]) -> (Tensor<R>, Tensor<R>) {
         match (&mut self.own, &mut self.next) {
             (Some(a), Some(b)) => (tensor::random(shape, a), tensor::random(shape, b)),
             _ => (tensor::zeros(shape), tensor::zeros(shape)),
@@ -282,13 +302,18 @@ impl Keys {
     /// and α_i looks uniform to server i − 1 (which lacks k_{i+1}) and to server i + 1 (which
     /// lacks k_i). No communication. (At a party without keys: zeros, which it should not use.)
     pub fn zero(&mut self, shape: &[usize]) -> Tensor<u64> {
-        let (a, b) = self.draw(shape);
+        self.zero_in::<u64>(shape)
+    }
+
+    /// [`Keys::zero`] in the ring `R` (Z_2^128 draws two stream words per element).
+    pub fn zero_in<R: Ring>(&mut self, shape: &[usize]) -> Tensor<R> {
+        let (a, b) = self.draw::<R>(shape);
         tensor::sub(&a, &b).expect("same shape")
     }
 
     /// A boolean zero-sharing: α_i = F(k_i) ⊕ F(k_{i+1}), so α_0 ⊕ α_1 ⊕ α_2 = 0.
     pub fn zero_xor(&mut self, shape: &[usize]) -> Tensor<u64> {
-        let (a, b) = self.draw(shape);
+        let (a, b) = self.draw::<u64>(shape);
         xor_t(&a, &b).expect("same shape")
     }
 
@@ -296,7 +321,12 @@ impl Keys {
     /// (F(k_i), F(k_{i+1})); r = Σ r_i (arithmetic) or ⊕ r_i (boolean: the same bits). No
     /// communication. (At a party without keys, zeros.)
     pub fn random(&mut self, shape: &[usize]) -> Rep {
-        let (lo, hi) = self.draw(shape);
+        self.random_in::<u64>(shape)
+    }
+
+    /// [`Keys::random`] in the ring `R`.
+    pub fn random_in<R: Ring>(&mut self, shape: &[usize]) -> Rep<R> {
+        let (lo, hi) = self.draw::<R>(shape);
         Rep { lo, hi }
     }
 }
@@ -317,13 +347,13 @@ pub(crate) fn seed_tensor(seed: &[u8; 32]) -> Tensor<u64> {
 /// [`Keys::zero`] or [`Keys::zero_xor`]): the receiver sees z_{i+1}, which is uniform to it
 /// because of α_{i+1}, whose key k_{i+2} it does not hold. Runs inside the caller's step;
 /// records the received component as a share.
-pub fn reshare(
+pub fn reshare<R: Z2k>(
     ctx: &mut dyn Context,
     seats: &Seats,
     i: usize,
-    z_i: Tensor<u64>,
+    z_i: Tensor<R>,
     label: &str,
-) -> Result<Rep> {
+) -> Result<Rep<R>> {
     ctx.send(
         seats[prev(i)],
         &format!("z{i} of {label}"),
@@ -331,23 +361,23 @@ pub fn reshare(
         Message::tensor(&z_i),
     )?;
     let from = seats[next(i)];
-    let hi: Tensor<u64> = tensor::decode(&ctx.recv(from)?, z_i.shape(), from)?;
+    let hi: Tensor<R> = tensor::decode(&ctx.recv(from)?, z_i.shape(), from)?;
     // The new pair (z_i, z_{i+1}) under one label, in layout order (the debugger reconstructs).
     let reshared = format!("{label} (reshared)");
-    ctx.record_share(&reshared, &z_i);
-    ctx.record_share(&reshared, &hi);
+    R::record(ctx, ValueClass::Share, &reshared, &z_i);
+    R::record(ctx, ValueClass::Share, &reshared, &hi);
     Ok(Rep { lo: z_i, hi })
 }
 
 /// Sends the missing component: server i sends its `hi` = x_{i+1} to server i − 1, which lacks
 /// exactly that one, and receives x_{i+2} from server i + 1.
-fn exchange_missing(
+fn exchange_missing<R: Ring>(
     ctx: &mut dyn Context,
     seats: &Seats,
     i: usize,
-    x: &Rep,
+    x: &Rep<R>,
     label: &str,
-) -> Result<Tensor<u64>> {
+) -> Result<Tensor<R>> {
     ctx.send(
         seats[prev(i)],
         &format!("x{} of {label}", next(i)),
@@ -361,16 +391,16 @@ fn exchange_missing(
 /// **Opening** an arithmetic sharing to the three servers: server i sends x_{i+1} to server
 /// i − 1 and receives x_{i+2} from server i + 1, then x = x_i + x_{i+1} + x_{i+2}. One round,
 /// 3 messages of 8n bytes. Runs inside the caller's step; records the opened value.
-pub fn open(
+pub fn open<R: Z2k>(
     ctx: &mut dyn Context,
     seats: &Seats,
     i: usize,
-    x: &Rep,
+    x: &Rep<R>,
     label: &str,
-) -> Result<Tensor<u64>> {
+) -> Result<Tensor<R>> {
     let third = exchange_missing(ctx, seats, i, x, label)?;
     let v = tensor::add(&tensor::add(&x.lo, &x.hi)?, &third)?;
-    ctx.record_opened(label, &v);
+    R::record(ctx, ValueClass::Opened, label, &v);
     Ok(v)
 }
 

@@ -15,7 +15,7 @@
 //! components (y_0, y_1, y_2) = (A >> d, −((−B) >> d) − r, r); server0 sends y_0 to server2 and
 //! server1 sends y_1 to server0. 3 messages, 3n elements (the product's own communication), two
 //! rounds. Off by at most one ulp — unless A and B straddle the wrap-around, which happens with
-//! probability |z|/2^64 per element (A is uniform), and then the result is off by about 2^(64−d):
+//! probability |z|/2^ℓ per element (A is uniform), and then the result is off by about 2^(ℓ−d):
 //! a [`Hazard::LocalTruncationFailure`]. Stand-alone on a replicated sharing the 2-out-of-2 split
 //! is free (A = x_0, B = x_1 + x_2) and server2 already holds x_0: only y_1 travels (n elements,
 //! one round).
@@ -36,34 +36,45 @@
 //! r/2^d is taken componentwise (r_j >> d). Because r is bounded, c never wraps and the
 //! truncation needs no carry; the price is statistical rather than perfect hiding: the server
 //! that lacks r_j sees c within statistical distance 2^(k+1−62) of a value independent of z,
-//! σ = 61 − k bits ([`statistical_security`]; 18 for the 16/11 preset, 2 bits below Pond's dealer
+//! σ = 61 − k bits (over Z_2^ℓ the components are ℓ − 2 bits and σ = ℓ − 3 − k: 125 − k at
+//! `ring_bits: 128`) ([`statistical_security`]; 18 for the 16/11 preset, 2 bits below Pond's dealer
 //! truncation). Offline traffic: none (honestly 0 bytes: the keys are the only preprocessing).
 
 use super::product::{local_product, Bilinear};
+use super::rep::record_share;
 use super::rep::{next, Rep};
 use super::{steps, Aby3Party};
-use crate::context::{Context, Message, Traffic};
+use crate::context::{Context, Message, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::fixed::{FixedConfig, Hazard};
 use crate::pond::Truncation;
+use crate::ring::{Ring, Z2k};
 use crate::tensor::{self, Tensor};
 
-/// Bits of each nonzero component of Π_trunc2's mask r (r_j uniform on [0, 2^MASK_BITS)).
+/// Bits of each nonzero component of Π_trunc2's mask r at Z_2^64 (r_j uniform on
+/// [0, 2^MASK_BITS)); in general ℓ − 2 ([`mask_bits`]).
 pub const MASK_BITS: u32 = 62;
 
-/// Π_trunc2's statistical security: σ = MASK_BITS − 1 − k bits (k = int + 2f), or 0 if the
-/// encoding leaves no room for the mask.
-pub fn statistical_security(cfg: &FixedConfig) -> u32 {
-    (MASK_BITS - 1).saturating_sub(cfg.product_bits())
+/// Bits of Π_trunc2's mask components in Z_2^ℓ (ℓ = `ring_bits`): ℓ − 2 (62, or 126).
+pub fn mask_bits(cfg: &FixedConfig) -> u32 {
+    cfg.ring_bits - 2
 }
 
-/// `Ok` if Π_trunc2 can run with `cfg` (k = int + 2f ≤ 60, so c = z + 2^k + r < 2^64 and σ ≥ 1),
-/// else why not and what to change.
+/// Π_trunc2's statistical security: σ = ℓ − 3 − k bits (k = int + 2f; 61 − k at Z_2^64,
+/// 125 − k at Z_2^128), or 0 if the encoding leaves no room for the mask.
+pub fn statistical_security(cfg: &FixedConfig) -> u32 {
+    (mask_bits(cfg) - 1).saturating_sub(cfg.product_bits())
+}
+
+/// `Ok` if Π_trunc2 can run with `cfg` (k = int + 2f ≤ ℓ − 4, so c = z + 2^k + r < 2^ℓ and
+/// σ ≥ 1), else why not and what to change.
 pub fn check_trunc2(cfg: &FixedConfig) -> std::result::Result<(), String> {
     if statistical_security(cfg) == 0 {
         return Err(format!(
-            "ABY3's Π_trunc2 needs int_bits + 2·frac_bits ≤ 60 to leave room for its 62-bit \
+            "ABY3's Π_trunc2 needs int_bits + 2·frac_bits ≤ {} to leave room for its {}-bit \
              mask, got {}; lower int_bits or frac_bits, or use `truncation: Local` (Π_trunc1)",
+            cfg.ring_bits - 4,
+            mask_bits(cfg),
             cfg.product_bits()
         ));
     }
@@ -71,17 +82,18 @@ pub fn check_trunc2(cfg: &FixedConfig) -> std::result::Result<(), String> {
 }
 
 /// SecureML's local truncation of a 2-out-of-2 share `v` by `d` bits at holder `h` (0: A >> d;
-/// 1: −((−B) >> d)). Fails (a huge error) with probability |z|/2^64 when A is uniform.
-pub fn local_truncate_share(h: usize, v: u64, d: u32) -> u64 {
+/// 1: −((−B) >> d)). Fails (a huge error) with probability |z|/2^ℓ when A is uniform.
+pub fn local_truncate_share<R: Z2k>(h: usize, v: R, d: u32) -> R {
     if h == 0 {
-        v >> d
+        v.shr(d)
     } else {
-        (v.wrapping_neg() >> d).wrapping_neg()
+        v.neg().shr(d).neg()
     }
 }
 
-/// Π_trunc1's failure probability per element for a product of magnitude `encoded_abs` (at scale
-/// 2^(2f)): |z|/2^64, as SecureML's.
+/// Π_trunc1's failure probability per element at Z_2^64 for a product of magnitude
+/// `encoded_abs` (at scale 2^(2f)): |z|/2^64, as SecureML's (the ring-aware form is
+/// [`FixedConfig::local_failure_probability`], which [`hazards`] uses).
 pub fn trunc1_failure_probability(encoded_abs: f64) -> f64 {
     FixedConfig::local_truncation_failure_probability(encoded_abs)
 }
@@ -102,7 +114,7 @@ pub fn hazards(
         .into_iter()
         .collect();
     if method == Truncation::Local {
-        let p = trunc1_failure_probability(pre_truncation * cfg.scale() * cfg.scale());
+        let p = cfg.local_failure_probability(pre_truncation * cfg.scale() * cfg.scale());
         if p * elements as f64 >= 1e-4 {
             out.push(Hazard::LocalTruncationFailure {
                 probability: p,
@@ -114,37 +126,47 @@ pub fn hazards(
 }
 
 /// The arithmetic shift of a public encoded product by `d` bits.
-pub fn truncate_public(z: &Tensor<u64>, d: u32) -> Tensor<u64> {
-    z.mapv(|v| ((v as i64) >> d) as u64)
+pub fn truncate_public<R: Z2k>(z: &Tensor<R>, d: u32) -> Tensor<R> {
+    z.mapv(|v| v.sar(d))
 }
 
 /// What goes into a truncation at a server: a 3-out-of-3 share of a product (fused) or a
 /// replicated sharing (stand-alone).
 #[allow(clippy::large_enum_variant)] // built once per op, never stored
-pub(crate) enum Input {
+pub(crate) enum Input<R: Ring = u64> {
     /// The product B(x, y) of two replicated sharings: the truncation computes the 3-out-of-3
     /// share z_i = x_i·y_i + x_i·y_{i+1} + x_{i+1}·y_i inside its first communicating step.
     Product {
         /// Which bilinear map.
         kind: Bilinear,
         /// Left operand.
-        x: Rep,
+        x: Rep<R>,
         /// Right operand.
-        y: Rep,
+        y: Rep<R>,
     },
     /// A replicated sharing at scale 2d.
-    Shared(Rep),
+    Shared(Rep<R>),
 }
 
 /// The local 3-out-of-3 product share, charged and recorded.
-fn product_share(ctx: &mut dyn Context, kind: Bilinear, x: &Rep, y: &Rep) -> Result<Tensor<u64>> {
+fn product_share<R: Z2k>(
+    ctx: &mut dyn Context,
+    kind: Bilinear,
+    x: &Rep<R>,
+    y: &Rep<R>,
+) -> Result<Tensor<R>> {
     let z = local_product(kind, x, y)?;
     ctx.charge(2 * kind.work(x.shape(), y.shape(), z.shape()) + 2 * z.len() as u64);
-    ctx.record_share("z = x_i·y_i + x_i·y_{i+1} + x_{i+1}·y_i (3-of-3)", &z);
+    record_share(ctx, "z = x_i·y_i + x_i·y_{i+1} + x_{i+1}·y_i (3-of-3)", &z);
     Ok(z)
 }
 
-impl Aby3Party {
+/// 2^e in `R` (e < R::BITS: `check_trunc2` bounds k = int + 2f below the ring width).
+fn pow2<R: Z2k>(e: u32) -> R {
+    R::pow2(e).expect("check_trunc2 keeps k below the ring width")
+}
+
+impl<R: Z2k> Aby3Party<R> {
     /// Truncates `z` (fused or stand-alone, see [`Input`]) with the scenario's method. Every party
     /// calls it with the same kind of input (`fused`: whether servers pass [`Input::Product`]);
     /// non-servers pass `None`. The keys must be
@@ -152,10 +174,10 @@ impl Aby3Party {
     pub(crate) fn truncate(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Input>,
+        z: Option<Input<R>>,
         fused: bool,
         shape: &[usize],
-    ) -> Result<Option<Rep>> {
+    ) -> Result<Option<Rep<R>>> {
         match self.settings.truncation {
             Truncation::Local => self.trunc1(ctx, z, fused, shape),
             Truncation::Dealer => self.trunc2(ctx, z, shape),
@@ -166,24 +188,24 @@ impl Aby3Party {
     fn trunc1(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Input>,
+        z: Option<Input<R>>,
         fused: bool,
         shape: &[usize],
-    ) -> Result<Option<Rep>> {
+    ) -> Result<Option<Rep<R>>> {
         let d = self.fixed().frac_bits;
         let seats = self.seats.clone();
         let seat = self.seat;
         // Step 1 (fused only): the rerandomised 3-out-of-3 shares become 2-out-of-2: server2
         // sends z'_2 = z_2 + α_2 to server1.
         // `half`: server0's A (and, stand-alone, server2's copy of x_0), or server1's B.
-        let mut half_in: Option<Tensor<u64>> = None;
+        let mut half_in: Option<Tensor<R>> = None;
         if fused {
             self.step(ctx, steps::PRODUCT_2OF2)?;
             let keys = self.keys.as_mut().expect("keys set up by the op");
             if let (Some(i), Some(Input::Product { kind, x, y })) = (seat, &z) {
                 let zi = product_share(ctx, *kind, x, y)?;
-                let zi = tensor::add(&zi, &keys.zero(zi.shape()))?;
-                ctx.record_share("z' = z + α (3-of-3)", &zi);
+                let zi = tensor::add(&zi, &keys.zero_in::<R>(zi.shape()))?;
+                record_share(ctx, "z' = z + α (3-of-3)", &zi);
                 match i {
                     2 => ctx.send(
                         seats[1],
@@ -192,10 +214,9 @@ impl Aby3Party {
                         Message::tensor(&zi),
                     )?,
                     1 => {
-                        let z2: Tensor<u64> =
-                            tensor::decode(&ctx.recv(seats[2])?, shape, seats[2])?;
+                        let z2: Tensor<R> = tensor::decode(&ctx.recv(seats[2])?, shape, seats[2])?;
                         let b = tensor::add(&zi, &z2)?;
-                        ctx.record_share("B = z'1 + z'2 (2-of-2)", &b);
+                        record_share(ctx, "B = z'1 + z'2 (2-of-2)", &b);
                         half_in = Some(b);
                     }
                     _ => half_in = Some(zi),
@@ -211,9 +232,9 @@ impl Aby3Party {
         // Step 2: truncate locally, rebuild the 2-out-of-3 sharing (y_0, y_1, y_2 = r).
         self.step(ctx, steps::TRUNC_RESHARE)?;
         let keys = self.keys.as_mut().expect("keys set up by the op");
-        let r = keys.random(shape);
+        let r = keys.random_in::<R>(shape);
         let Some(i) = seat else { return Ok(None) };
-        let half = |h: Option<Tensor<u64>>| {
+        let half = |h: Option<Tensor<R>>| {
             h.ok_or_else(|| ProtocolError::Missing("truncation input missing at a server".into()))
         };
         let out = match i {
@@ -227,7 +248,7 @@ impl Aby3Party {
                         Message::tensor(&y0),
                     )?;
                 }
-                let y1: Tensor<u64> = tensor::decode(&ctx.recv(seats[1])?, shape, seats[1])?;
+                let y1: Tensor<R> = tensor::decode(&ctx.recv(seats[1])?, shape, seats[1])?;
                 Rep::new(y0, y1)
             }
             1 => {
@@ -252,8 +273,7 @@ impl Aby3Party {
             }
         };
         ctx.charge(2 * out.lo.len() as u64);
-        ctx.record_share("truncated", &out.lo);
-        ctx.record_share("truncated", &out.hi);
+        out.record(ctx, "truncated");
         Ok(Some(out))
     }
 
@@ -261,9 +281,9 @@ impl Aby3Party {
     fn trunc2(
         &mut self,
         ctx: &mut dyn Context,
-        z: Option<Input>,
+        z: Option<Input<R>>,
         shape: &[usize],
-    ) -> Result<Option<Rep>> {
+    ) -> Result<Option<Rep<R>>> {
         let cfg = self.fixed();
         check_trunc2(&cfg).map_err(ProtocolError::Unsupported)?;
         let (d, k) = (cfg.frac_bits, cfg.product_bits());
@@ -274,41 +294,40 @@ impl Aby3Party {
         // F(k_j) >> 2 for j = 1, 2 and 0 for j = 0; r/2^d componentwise.
         self.step(ctx, steps::TRUNC_PAIR)?;
         let keys = self.keys.as_mut().expect("keys set up by the op");
-        let raw = keys.random(shape);
+        let raw = keys.random_in::<R>(shape);
+        let drop = R::BITS - mask_bits(&cfg);
         let pair = seat.map(|i| {
-            let comp = |j: usize, t: &Tensor<u64>| {
+            let comp = |j: usize, t: &Tensor<R>| {
                 if j == 0 {
-                    tensor::zeros::<u64>(shape)
+                    tensor::zeros::<R>(shape)
                 } else {
-                    t.mapv(|v| v >> (64 - MASK_BITS))
+                    t.mapv(|v| v.shr(drop))
                 }
             };
             let r = Rep::new(comp(i, &raw.lo), comp(next(i), &raw.hi));
-            let r_shift = r.map(|t| t.mapv(|v| v >> d));
+            let r_shift = r.map(|t| t.mapv(|v| v.shr(d)));
             (r, r_shift)
         });
         if let Some((r, rs)) = &pair {
-            ctx.record_share("r", &r.lo);
-            ctx.record_share("r", &r.hi);
-            ctx.record_share("r/2^d", &rs.lo);
-            ctx.record_share("r/2^d", &rs.hi);
+            r.record(ctx, "r");
+            rs.record(ctx, "r/2^d");
         }
 
         // Step 2: open c = z + 2^k + r to server0 and server2 (the holders of component 0).
         self.step(ctx, steps::OPEN_MASKED)?;
-        let mut opened: Option<Tensor<u64>> = None;
+        let mut opened: Option<Tensor<R>> = None;
         if let (Some(i), Some(z), Some((r, _))) = (seat, z, &pair) {
             let label = "share of c = z + 2^k + r";
             // (what this server sends, to whom, what it already knows of c, from whom it hears)
-            let (send, to, known, from): (Tensor<u64>, &[usize], Tensor<u64>, &[usize]) = match z {
+            let (send, to, known, from): (Tensor<R>, &[usize], Tensor<R>, &[usize]) = match z {
                 Input::Product { kind, x, y } => {
                     let zi = product_share(ctx, kind, &x, &y)?;
                     // Fused: w_i = z_i + α_i + r_i (+ 2^k at server0) is a 3-out-of-3 share of c;
                     // server1 sends w_1 to both, server0 and server2 send theirs to each other.
                     let keys = self.keys.as_mut().expect("keys set up by the op");
-                    let top = if i == 0 { 1u64 << k } else { 0 };
-                    let w = tensor::add(&tensor::add(&zi, &keys.zero(shape))?, &r.lo)?
-                        .mapv(|v| v.wrapping_add(top));
+                    let top = if i == 0 { pow2::<R>(k) } else { R::zero() };
+                    let w = tensor::add(&tensor::add(&zi, &keys.zero_in::<R>(shape))?, &r.lo)?
+                        .mapv(|v| v.add(top));
                     let (to, from): (&[usize], &[usize]) = match i {
                         0 => (&[2], &[1, 2]),
                         1 => (&[0, 2], &[]),
@@ -320,7 +339,7 @@ impl Aby3Party {
                     // Stand-alone: x + r is replicated; server0 lacks component 2 and server2
                     // component 1, so each sends the other the component it lacks.
                     let m = x.add(r)?;
-                    let own = tensor::add(&m.lo, &m.hi)?.mapv(|v| v.wrapping_add(1u64 << k));
+                    let own = tensor::add(&m.lo, &m.hi)?.mapv(|v| v.add(pow2::<R>(k)));
                     match i {
                         0 => (m.hi, &[2][..], own, &[2][..]),
                         2 => (m.lo, &[0][..], own, &[0][..]),
@@ -334,10 +353,15 @@ impl Aby3Party {
             if !from.is_empty() {
                 let mut c = known;
                 for &j in from {
-                    let part: Tensor<u64> = tensor::decode(&ctx.recv(seats[j])?, shape, seats[j])?;
+                    let part: Tensor<R> = tensor::decode(&ctx.recv(seats[j])?, shape, seats[j])?;
                     c = tensor::add(&c, &part)?;
                 }
-                ctx.record_opened("c = z + 2^k + r (masked product)", &c);
+                R::record(
+                    ctx,
+                    ValueClass::Opened,
+                    "c = z + 2^k + r (masked product)",
+                    &c,
+                );
                 opened = Some(c);
             }
         }
@@ -348,8 +372,8 @@ impl Aby3Party {
             return Ok(None);
         };
         let public = opened.map(|c| {
-            let top = 1u64 << (k - d);
-            c.mapv(|v| (v >> d).wrapping_sub(top).wrapping_sub(1))
+            let top = pow2::<R>(k - d);
+            c.mapv(|v| v.shr(d).sub(top).sub(R::one()))
         });
         let mut out = rs.neg();
         if let Some(p) = &public {
@@ -365,8 +389,7 @@ impl Aby3Party {
             ));
         }
         ctx.charge(3 * out.lo.len() as u64);
-        ctx.record_share("truncated", &out.lo);
-        ctx.record_share("truncated", &out.hi);
+        out.record(ctx, "truncated");
         Ok(Some(out))
     }
 }

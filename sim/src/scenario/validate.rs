@@ -680,7 +680,10 @@ impl Plan {
                 }
             }
             // Ops the protocol cannot run.
-            if let Err(why) = scenario.protocol.supports(&st.op) {
+            if let Err(why) = scenario
+                .protocol
+                .supports_under(&st.op, &scenario.settings())
+            {
                 let (what, hint) = why.split_once('\n').unwrap_or((
                     why.as_str(),
                     "`sharescope man` lists what each protocol supports",
