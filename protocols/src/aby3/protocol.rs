@@ -272,4 +272,10 @@ impl Party for Aby3Party {
             _ => Held::Nothing,
         }
     }
+    fn forget(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+    fn live_values(&self) -> Option<usize> {
+        Some(self.values.len())
+    }
 }
