@@ -399,12 +399,32 @@ pub fn run(
         detail,
     })?;
     let subs = lower(name, op, shapes);
+    let dead = dead_temporaries(name, &subs);
     within(ctx, op.kind(), |ctx| {
-        for (n, sub) in &subs {
+        for ((n, sub), dead) in subs.iter().zip(&dead) {
             party.run_op(ctx, n, sub)?;
+            for t in dead {
+                party.forget(t);
+            }
         }
         Ok(())
     })
+}
+
+/// `dead[k]`: the temporaries (every sub-op's result but the op's own, `name`) no sub-op after
+/// `k` reads: each party drops them after sub-op `k` (issue 11, peak memory).
+fn dead_temporaries(name: &str, subs: &[(String, Op)]) -> Vec<Vec<String>> {
+    let mut dead = vec![Vec::new(); subs.len()];
+    let mut seen = std::collections::HashSet::new();
+    for (k, (n, sub)) in subs.iter().enumerate().rev() {
+        for t in sub.operands().into_iter().chain([n.as_str()]) {
+            let temporary = t != name && subs.iter().any(|(m, _)| m == t);
+            if temporary && seen.insert(t.to_string()) {
+                dead[k].push(t.to_string());
+            }
+        }
+    }
+    dead
 }
 
 /// The exact cost of a composite op under `model`: its sub-ops' costs as `model` states them,

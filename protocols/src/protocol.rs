@@ -305,6 +305,21 @@ pub trait Party: Send {
     ) -> Result<Option<Encoded>>;
     /// What this party holds of `name`.
     fn held(&self, name: &str) -> Held;
+    /// What this party holds of `name`, moved out of it: the caller reads `name` no more and
+    /// [`Party::forget`]s it next (the per-op results of a value no later op reads). Default:
+    /// a copy ([`Party::held`]).
+    fn take_held(&mut self, name: &str) -> Held {
+        self.held(name)
+    }
+    /// Drops `name` and any state kept only for it (Pond's cached mask): no later op reads it
+    /// before binding it again (the simulator's liveness, `sim::liveness`). Must change no
+    /// later share, message or step. Default: keeps it.
+    fn forget(&mut self, _name: &str) {}
+    /// How many named values this party holds right now, if it counts them (liveness tests).
+    /// Default: `None`.
+    fn live_values(&self) -> Option<usize> {
+        None
+    }
     /// Switches a planted flaw on or off for the next op (tests only; default: ignored).
     fn plant(&mut self, _flaw: Flaw, _on: bool) {}
 }

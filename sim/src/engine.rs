@@ -183,6 +183,11 @@ fn party_main(
             .expect("public inputs are encoded");
         party.set_public(&inp.name, v)?;
     }
+    // Every party drops each value after its last use (issue 11, peak memory).
+    let liveness = crate::liveness::Liveness::of(plan);
+    for n in &liveness.unread {
+        party.forget(n);
+    }
     for (i, op) in plan.ops.iter().enumerate() {
         ctx.begin_op(i);
         let label = op.label();
@@ -211,22 +216,36 @@ fn party_main(
                 .iter()
                 .any(|f| f.op == label && f.kind == FaultKind::ReuseMask),
         );
+        let dead = &liveness.after[i];
+        // A result no later op reads is moved to the per-op results, not copied.
+        let held = |party: &mut Box<dyn protocols::protocol::Party>, name: &String| {
+            if dead.contains(name) {
+                party.take_held(name)
+            } else {
+                party.held(name)
+            }
+        };
         let out = match op {
             PlannedOp::Input { name, owner } => {
-                let mine = encoded.get(name.as_str()).filter(|_| ctx.me == *owner);
-                party.share_input(ctx, name, *owner, &plan.shapes[name], mine)?;
-                party.held(name)
+                // The owner's encoded input is dropped once shared.
+                let mine = encoded.remove(name.as_str()).filter(|_| ctx.me == *owner);
+                party.share_input(ctx, name, *owner, &plan.shapes[name], mine.as_ref())?;
+                drop(mine);
+                held(&mut party, name)
             }
             PlannedOp::Compute { name, op } => {
                 party.run_op(ctx, name, op)?;
-                party.held(name)
+                held(&mut party, name)
             }
             PlannedOp::Output { name, to } => match party.reveal_to(ctx, name, *to)? {
                 Some(v) => Held::Public(v),
                 None => Held::Nothing,
             },
         };
-        ctx.end_op(out);
+        for n in dead {
+            party.forget(n);
+        }
+        ctx.end_op(out, party.live_values());
     }
     ctx.check_clock()
 }
@@ -1060,6 +1079,66 @@ mod tests {
 
     /// Issue 11: a finished run keeps, per op, at most `max_values` reconstructed elements
     /// (plus each output whole at its receiver), not every op's full result on every party.
+    /// Issue 11, peak memory: after every op, every party holds exactly the values the plan
+    /// still reads (`liveness::live_after`, by definition) — a product's operands, a revealed
+    /// value, a composite's temporaries and an unread public input are dropped — and the run's
+    /// results are the same. Before, every party kept every value until the run ended.
+    #[test]
+    fn every_party_holds_only_the_values_the_plan_still_reads() {
+        for protocol in ["Pond", "SecureNN", "ABY3", "Additive"] {
+            let text = format!(
+                r#"Scenario(
+    name: "live",
+    protocol: {protocol},
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
+    truncation: Dealer,
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["alice"]),
+    seed: 9,
+    inputs: [
+        (name: "a", owner: "alice", shape: [4], data: Random(Normal(0.0, 1.0))),
+        (name: "b", owner: "bob", shape: [4], data: Random(Normal(0.0, 1.0))),
+        (name: "w", owner: "public", shape: [4], data: Values([1.0, 2.0, 3.0, 4.0])),
+        (name: "unused", owner: "public", shape: [1], data: Values([5.0])),
+    ],
+    program: [
+        (name: "c", op: Mul("a", "b")),
+        (name: "d", op: Add("c", "w")),
+        (name: "e", op: Mean(input: "d", axis: None)),
+        (name: "f", op: Mul("c", "c")),
+        (name: "g", op: Sub("f", "a")),
+    ],
+    outputs: [(name: "e", to: "alice"), (name: "g", to: "alice")],
+)"#
+            );
+            let plan = load_source(&Source {
+                name: "test".into(),
+                dir: ".".into(),
+                text,
+            })
+            .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+            let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
+            sim.join();
+            assert_eq!(sim.failure(), None, "{protocol}");
+            let want: Vec<usize> = (0..plan.ops.len())
+                .map(|i| crate::liveness::live_after(&plan, i).len())
+                .collect();
+            // The last op leaves nothing to read.
+            assert_eq!(want.last(), Some(&0), "{protocol}");
+            for p in 0..plan.parties.len() {
+                let got = sim.shared.log(p).live_values.clone();
+                assert_eq!(got, want, "{protocol}, party {}", plan.parties[p]);
+            }
+            let trace = sim.trace();
+            for op in &trace.ops {
+                assert!(
+                    op.stats.max_abs_error.unwrap() < 1e-2,
+                    "{protocol} {}",
+                    op.name
+                );
+            }
+        }
+    }
+
     /// Before, every party's log held a full copy of every op's result until the run ended:
     /// here 4 parties × 6 values of 20,000 elements.
     #[test]

@@ -19,6 +19,7 @@ pub mod estimate;
 pub mod files;
 pub mod import;
 pub mod leak;
+pub mod liveness;
 pub mod memory;
 pub mod metrics;
 pub mod network;

@@ -83,6 +83,9 @@ pub(crate) struct PartyLog {
     /// How many ops (from the first) this party has ended; what it held of each op's result
     /// went to [`Shared::results`].
     pub ops_ended: usize,
+    /// How many values the party held after each op (if its protocol counts them; liveness
+    /// tests).
+    pub live_values: Vec<usize>,
     /// Final virtual clock, ns.
     pub final_clock_ns: u64,
     /// Everything the party did, in order (for the DAG schedule, `crate::dag`); set at finish.
@@ -527,10 +530,15 @@ impl SimContext {
     }
 
     /// Hands the op's result as this party holds it to the run's per-op results.
-    pub fn end_op(&mut self, value: Held) {
+    /// `live` is how many values the party holds after it (if its protocol counts them).
+    pub fn end_op(&mut self, value: Held, live: Option<usize>) {
         {
             let mut log = self.shared.log(self.me);
             log.ops_ended = log.ops_ended.max(self.op + 1);
+            if let Some(n) = live {
+                log.live_values.resize(self.op, 0);
+                log.live_values.push(n);
+            }
         }
         self.shared.results.report(self.op, self.me, value);
     }

@@ -308,4 +308,10 @@ impl<R: Z2k> Party for Aby3Party<R> {
             _ => Held::Nothing,
         }
     }
+    fn forget(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+    fn live_values(&self) -> Option<usize> {
+        Some(self.values.len())
+    }
 }

@@ -286,6 +286,14 @@ impl Party for AdditiveParty {
         }
     }
 
+    fn forget(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+
+    fn live_values(&self) -> Option<usize> {
+        Some(self.values.len())
+    }
+
     fn plant(&mut self, flaw: Flaw, on: bool) {
         match flaw {
             Flaw::ReuseMask => self.reuse_mask = on,

@@ -246,6 +246,18 @@ impl<R: Z2k> PondParty<R> {
         }
     }
 
+    /// Removes `name` and its cached mask (a dead value: no later op reads it before binding
+    /// it again, so no later product looks the mask up), returning the value.
+    pub(crate) fn take_value(&mut self, name: &str) -> Option<Value<R>> {
+        self.masks.remove(name);
+        self.values.remove(name)
+    }
+
+    /// How many named values this party holds (liveness tests).
+    pub fn live_values(&self) -> usize {
+        self.values.len()
+    }
+
     /// Binds `name` to `v`. A mask cached for an earlier value of `name` belongs to that value
     /// (its e = x_old − a is public), so rebinding drops it: the next product masks the new value
     /// afresh. Every party rebinds the same names in the same order, so reuse decisions agree.

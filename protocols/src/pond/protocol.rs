@@ -340,6 +340,19 @@ impl<R: Z2k> Party for PondParty<R> {
             _ => Held::Nothing,
         }
     }
+    fn take_held(&mut self, name: &str) -> Held {
+        match self.take_value(name) {
+            Some(Value::Private { share: Some(s), .. }) => Held::Shares(vec![R::wrap(s)]),
+            Some(Value::Public { value: Some(v), .. }) => Held::Public(R::wrap(v)),
+            _ => Held::Nothing,
+        }
+    }
+    fn forget(&mut self, name: &str) {
+        self.take_value(name);
+    }
+    fn live_values(&self) -> Option<usize> {
+        Some(self.live_values())
+    }
     fn plant(&mut self, flaw: Flaw, on: bool) {
         match flaw {
             Flaw::ReuseMask => self.plant_mask_reuse(on),
