@@ -4,9 +4,11 @@
 //!
 //! The estimate is an upper bound built from the shapes alone; the formula is documented in
 //! `docs/scenario-format.md`, "Memory", and `sim/tests/memory.rs` checks it against the heap a
-//! run really allocates, op kind by op kind. Nothing is freed during a run (every party keeps
-//! every value it held, the trace grows), so the peak is what has accumulated by the last op
-//! plus the largest working set of any single op.
+//! run really allocates, op kind by op kind. The estimate counts as if nothing were freed during
+//! a run (every party keeping every value it held, the trace growing): the peak it states is what
+//! would have accumulated by the last op plus the largest working set of any single op. Since
+//! parties drop each value after its last use (`crate::liveness`), the real peak is lower, often
+//! by much on long programs; the bound stays safe for refusing plans, only looser.
 
 use crate::scenario::{InputData, Plan, PlannedOp};
 use protocols::program::Op;
