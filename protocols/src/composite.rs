@@ -365,6 +365,15 @@ pub fn truncates(op: &Op, primitive: &dyn Fn(&Op) -> bool) -> Option<bool> {
     handles(op).then(|| primitives(op).iter().any(primitive))
 }
 
+/// The shapes of `op`'s operands, by `shape_of` (a party's lookup of its own values): what
+/// [`run`] takes, so each protocol's `run_op` hands a composite op over in one line.
+pub fn operand_shapes(
+    op: &Op,
+    shape_of: impl Fn(&str) -> Result<Vec<usize>>,
+) -> Result<Vec<Vec<usize>>> {
+    op.operands().into_iter().map(shape_of).collect()
+}
+
 /// Runs a composite op (or binds a `Const`) at one party: the sub-ops of [`lower`] through the
 /// party's own `run_op`, inside the sub-protocol named by the op's kind. `shapes` are the
 /// operands' shapes; `fixed` encodes constants.

@@ -212,11 +212,8 @@ impl Party for AdditiveParty {
             .supports(op)
             .map_err(|why| ProtocolError::Unsupported(why.replace('\n', ": ")))?;
         if crate::composite::handles(op) {
-            let shapes: Vec<Vec<usize>> = op
-                .operands()
-                .iter()
-                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
-                .collect::<Result<_>>()?;
+            let shapes =
+                crate::composite::operand_shapes(op, |n| self.get(n).map(|v| v.shape().to_vec()))?;
             let fixed = self.settings.fixed;
             return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
         }

@@ -286,11 +286,8 @@ impl<R: Z2k> PondParty<R> {
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
         if crate::composite::handles(op) {
-            let shapes: Vec<Vec<usize>> = op
-                .operands()
-                .iter()
-                .map(|n| self.get(n).map(|v| v.shape().to_vec()))
-                .collect::<Result<_>>()?;
+            let shapes =
+                crate::composite::operand_shapes(op, |n| self.get(n).map(|v| v.shape().to_vec()))?;
             let fixed = self.cfg.fixed;
             return crate::composite::run(self, ctx, name, op, &shapes, &fixed);
         }
