@@ -161,12 +161,27 @@ impl Shared {
     /// Records that a party failed in op `op`, in a step below `gate`: the others may still
     /// begin steps below `gate`, and the run fails (with this error) once every party has
     /// settled.
+    ///
+    /// A party that fails while another's failure is pending (a consequence of it, or a second
+    /// fault) settles the same way: it does not end the run at once, which would stop the others
+    /// wherever the threads' speeds had left them (a party still finishing an earlier op would
+    /// lose it, and the partial trace would change from run to run). The hold moves down to the
+    /// earlier of the two steps; the first failure stays the run's error.
     pub fn fail_party(&self, st: &mut MonitorState, e: SimError, gate: usize, op: usize) {
-        if st.failure.is_some() || st.pending.is_some() || st.cancelled {
+        if st.failure.is_some() || st.cancelled {
             return self.fail(st, e);
         }
-        st.pending = Some(e);
-        st.hold = Some((gate, op));
+        match st.hold {
+            Some((g, _)) if st.pending.is_some() => {
+                if gate < g {
+                    st.hold = Some((gate, op));
+                }
+            }
+            _ => {
+                st.pending = Some(e);
+                st.hold = Some((gate, op));
+            }
+        }
         let g = st.gate.min(gate);
         self.set_gate(st, g);
         self.settle_failure(st);
@@ -634,11 +649,15 @@ impl Context for SimContext {
         }
         // Counted before it is queued, so a deadlock check never misses a message in flight.
         self.shared.in_flight[self.me * self.shared.parties.len() + to].fetch_add(1, SeqCst);
-        self.senders[to]
-            .as_ref()
-            .expect("link exists")
-            .send(env)
-            .map_err(|_| ProtocolError::Transport(format!("{} has gone", self.shared.parties[to])))
+        let sent = self.senders[to].as_ref().expect("link exists").send(env);
+        if sent.is_err() && self.shared.lock().status[to] == PartyStatus::Failed {
+            // The receiver failed and its thread has ended: the message goes nowhere, as it would
+            // on a wire to a crashed peer. Not this party's failure (which would end the run
+            // before the others had gone as far as they can without the failed party).
+            self.shared.in_flight[self.me * self.shared.parties.len() + to].fetch_sub(1, SeqCst);
+            return Ok(());
+        }
+        sent.map_err(|_| ProtocolError::Transport(format!("{} has gone", self.shared.parties[to])))
     }
 
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>> {
@@ -842,5 +861,99 @@ impl Context for SimContext {
             let d = (ring_ops as f64 * ns_per_ring_op).round() as u64;
             self.computed(d);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The monitor of a three-party run, everyone running, no gate.
+    fn shared() -> Shared {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/fault-server-panics.ron");
+        let plan = Arc::new(crate::scenario::load(&path).expect("shipped scenario loads"));
+        let n = plan.parties.len();
+        Shared {
+            gate: usize::MAX.into(),
+            abort: false.into(),
+            in_flight: (0..n * n).map(|_| 0.into()).collect(),
+            parties: plan.parties.clone(),
+            op_labels: plan
+                .ops
+                .iter()
+                .map(crate::scenario::PlannedOp::label)
+                .collect(),
+            monitor: Mutex::new(MonitorState {
+                status: vec![PartyStatus::Running; n],
+                gate: usize::MAX,
+                failure: None,
+                cancelled: false,
+                current_op: vec![0; n],
+                pending: None,
+                hold: None,
+            }),
+            changed: Default::default(),
+            logs: (0..n).map(|_| Mutex::new(PartyLog::default())).collect(),
+            results: crate::results::OpResults::new(plan.clone(), n),
+            faults_fired: Vec::new(),
+            wakers: (0..n).map(|_| crossbeam_channel::bounded(1).0).collect(),
+        }
+    }
+
+    fn failed(party: &str) -> SimError {
+        SimError::PartyFailed {
+            party: party.into(),
+            op: "h".into(),
+            step: "s".into(),
+            message: "boom".into(),
+        }
+    }
+
+    /// The flake of `a_failed_run_stops_in_the_same_state_every_time` (1 run in ~300): server1
+    /// failed at the start of `h`; the producer, already in `h`, failed too (its message to
+    /// server1 could not be queued) and that second failure ended the run at once, while
+    /// server0 was still finishing `g` — so `g` sometimes did not count as completed. A second
+    /// failure now settles like the first: the run fails (with the first error) only once every
+    /// party has stopped.
+    #[test]
+    fn a_second_failure_waits_for_the_others_to_settle() {
+        let sh = shared();
+        let seat = |name: &str| sh.parties.iter().position(|p| p == name).expect("a party");
+        let mut st = sh.lock();
+        // server1 fails in op 3, whose first step is 10; the others are running.
+        st.status[seat("server1")] = PartyStatus::Failed;
+        sh.fail_party(&mut st, failed("server1"), 10, 3);
+        assert!(st.failure.is_none(), "the others are still running");
+        assert_eq!(st.gate, 10);
+        // The producer fails in step 10 (a consequence); server0 is still in op 2.
+        st.status[seat("producer")] = PartyStatus::Failed;
+        sh.fail_party(&mut st, failed("producer"), 11, 3);
+        assert!(st.failure.is_none(), "server0 has not settled yet");
+        assert!(!sh.abort.load(SeqCst));
+        assert_eq!(st.hold, Some((10, 3)));
+        // Everyone else settles: at the gate.
+        for p in 0..st.status.len() {
+            if st.status[p] == PartyStatus::Running {
+                st.status[p] = PartyStatus::AtGate(10);
+            }
+        }
+        assert!(sh.check_deadlock(&mut st));
+        let e = st.failure.as_ref().expect("the run has failed").to_string();
+        assert!(e.contains("server1"), "the first failure is the run's: {e}");
+    }
+
+    /// A second failure in an earlier step than the first lowers the hold: nobody goes past
+    /// what either failed party reached.
+    #[test]
+    fn an_earlier_second_failure_lowers_the_hold() {
+        let sh = shared();
+        let seat = |name: &str| sh.parties.iter().position(|p| p == name).expect("a party");
+        let mut st = sh.lock();
+        st.status[seat("server1")] = PartyStatus::Failed;
+        sh.fail_party(&mut st, failed("server1"), 10, 3);
+        st.status[seat("producer")] = PartyStatus::Failed;
+        sh.fail_party(&mut st, failed("producer"), 7, 2);
+        assert_eq!((st.hold, st.gate), (Some((7, 2)), 7));
     }
 }
