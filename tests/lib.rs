@@ -228,7 +228,9 @@ impl Lcg {
 }
 
 /// `check`'s estimate of `plan` equals the run's accounting exactly — online and offline
-/// bytes and messages and rounds per op, and the totals — and the run.
+/// bytes and messages and rounds per op, and the totals — and the run. (Not the critical path:
+/// ABY3's estimate of it is one round above the run's; `tests/tests/additive.rs` checks it for
+/// Additive.)
 pub fn assert_plan_costs_exact(plan: &Plan) -> RunResult {
     let est = sim::estimate::estimate(plan);
     let run = sim::run(plan).unwrap_or_else(|e| panic!("run failed: {e}"));

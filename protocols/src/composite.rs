@@ -651,7 +651,7 @@ pub fn explain(step: &str) -> Option<&'static str> {
              is a public product (each share multiplied locally, then truncated as the protocol \
              truncates); a sum adds it once (at one share). Cost: 0 B, 0 messages, 0 rounds."
         }
-        "greater of public values (local)" => {
+        crate::clear::GREATER_PUBLIC_STEP => {
             "[a > b] of two public values, computed in the clear by every party that knows them \
              (signed fixed-point reading, 1 or 0 in fixed point). Nothing secret is involved, so \
              nothing is sent. Cost: 0 B, 0 messages, 0 rounds."
