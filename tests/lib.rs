@@ -202,7 +202,7 @@ pub struct Lcg(pub u64);
 
 impl Lcg {
     /// The next 31 pseudo-random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_bits(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -211,18 +211,18 @@ impl Lcg {
     }
     /// A dimension in 1..=`max`.
     pub fn dim_up_to(&mut self, max: usize) -> usize {
-        1 + (self.next() % max as u64) as usize
+        1 + (self.next_bits() % max as u64) as usize
     }
     /// `n` values uniform in [lo, hi] on a grid of 10 000 steps.
     pub fn vals_in(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
         (0..n)
-            .map(|_| lo + (hi - lo) * (self.next() % 10001) as f64 / 10000.0)
+            .map(|_| lo + (hi - lo) * (self.next_bits() % 10001) as f64 / 10000.0)
             .collect()
     }
     /// `n` values uniform in [−scale, scale] on a grid of 2 000 steps.
     pub fn vals_scaled(&mut self, n: usize, scale: f64) -> Vec<f64> {
         (0..n)
-            .map(|_| scale * ((self.next() % 2001) as f64 / 1000.0 - 1.0))
+            .map(|_| scale * ((self.next_bits() % 2001) as f64 / 1000.0 - 1.0))
             .collect()
     }
 }
@@ -288,6 +288,28 @@ pub fn assert_plan_costs_exact(plan: &Plan) -> RunResult {
 /// [`assert_plan_costs_exact`] of the builder's plan (which must validate).
 pub fn assert_costs_exact(b: &Pond) -> RunResult {
     assert_plan_costs_exact(&b.plan().unwrap_or_else(|e| panic!("invalid: {e}")))
+}
+
+/// The example column of docs/costs.md ("Composite ops"): op `o`, bound to `name`, under
+/// SecureNN with dealer truncation after the keys are set up (a ReLU first), on private
+/// `x` of `shape` (0.7, 1.7, …) and `y` = [1.3]: its online (messages, bytes, rounds), the
+/// estimate having matched the run.
+pub fn one_element_stats(name: &str, o: Op, shape: &[usize]) -> (u64, u64, u32) {
+    let n = shape.iter().product();
+    let b = Pond::new(2)
+        .protocol(ProtocolKind::named("SecureNN").expect("registered"))
+        .private(
+            "x",
+            "alice",
+            shape,
+            (0..n).map(|i| 0.7 + i as f64).collect(),
+        )
+        .private("y", "bob", &[1], vec![1.3])
+        .op("warm", Op::Relu("x".into()))
+        .op(name, o);
+    let run = assert_costs_exact(&b);
+    let st = &op(&run, name).stats;
+    (st.messages, st.bytes, st.rounds)
 }
 
 /// The largest |reconstructed − plaintext| of op `name`.

@@ -10,7 +10,9 @@ use protocols::composite::LOG_DOMAIN;
 use protocols::fixed::Hazard;
 use protocols::pond::Truncation;
 use protocols::program::Op;
-use sharescope_tests::{assert_costs_exact, error, op, relative_error, Lcg, Pond};
+use sharescope_tests::{
+    assert_costs_exact, error, one_element_stats, op, relative_error, Lcg, Pond,
+};
 use sim::scenario::ProtocolKind;
 
 fn s(x: &str) -> String {
@@ -22,7 +24,7 @@ fn protocol(name: &str) -> ProtocolKind {
 }
 
 fn truncation(seed: u64, name: &str) -> Truncation {
-    if seed % 2 == 0 || name == "Additive" {
+    if seed.is_multiple_of(2) || name == "Additive" {
         Truncation::Dealer
     } else {
         Truncation::Local
@@ -105,7 +107,8 @@ fn log_holds_its_range_over_a_grid_and_leaving_it_is_a_hazard() {
 /// `Log` and `ReduceMax` under SecureNN with dealer truncation (online messages, bytes, rounds).
 #[test]
 fn the_documented_one_element_costs_of_log_and_reduce_max_are_the_runs() {
-    let rows: [(&str, Op, &[usize], (u64, u64, u32)); 3] = [
+    type Row<'a> = (&'a str, Op, &'a [usize], (u64, u64, u32));
+    let rows: [Row; 3] = [
         ("log", Op::Log(s("x")), &[1], (196, 1584, 98)),
         (
             "reduce_max",
@@ -127,20 +130,7 @@ fn the_documented_one_element_costs_of_log_and_reduce_max_are_the_runs() {
         ),
     ];
     for (name, o, shape, want) in rows {
-        let n = shape.iter().product();
-        let b = Pond::new(2)
-            .protocol(protocol("SecureNN"))
-            .private(
-                "x",
-                "alice",
-                shape,
-                (0..n).map(|i| 0.7 + i as f64).collect(),
-            )
-            .op("warm", Op::Relu(s("x")))
-            .op(name, o);
-        let run = assert_costs_exact(&b);
-        let st = &op(&run, name).stats;
-        assert_eq!((st.messages, st.bytes, st.rounds), want, "{name}");
+        assert_eq!(one_element_stats(name, o, shape), want, "{name}");
     }
 }
 
@@ -162,7 +152,7 @@ fn reduce_max_reconstructs_over_random_shapes_axes_and_seeds() {
             if n > 1 {
                 x[n - 1] = x[0];
             }
-            let axis = (g.next() % rank as u64) as usize;
+            let axis = (g.next_bits() % rank as u64) as usize;
             let b = Pond::new(seed)
                 .protocol(p)
                 .truncation(truncation(seed, name))

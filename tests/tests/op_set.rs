@@ -8,7 +8,9 @@
 
 use protocols::pond::Truncation;
 use protocols::program::Op;
-use sharescope_tests::{assert_costs_exact, error, op, relative_error, Lcg, Pond};
+use sharescope_tests::{
+    assert_costs_exact, error, one_element_stats, op, relative_error, Lcg, Pond,
+};
 use sim::scenario::ProtocolKind;
 
 fn s(x: &str) -> String {
@@ -417,15 +419,7 @@ fn the_documented_one_element_costs_are_the_runs() {
         ("abs", Op::Abs(s("x")), (17, 456, 10)),
     ];
     for (name, o, want) in rows {
-        let b = Pond::new(2)
-            .protocol(protocol("SecureNN"))
-            .private("x", "alice", &[1], vec![0.7])
-            .private("y", "bob", &[1], vec![1.3])
-            .op("warm", Op::Relu(s("x")))
-            .op(name, o);
-        let run = assert_costs_exact(&b);
-        let st = &op(&run, name).stats;
-        assert_eq!((st.messages, st.bytes, st.rounds), want, "{name}");
+        assert_eq!(one_element_stats(name, o, &[1]), want, "{name}");
     }
 }
 
@@ -507,17 +501,17 @@ fn inputs_below_zero_are_hazards_that_say_what_to_do_and_the_signed_division_wor
         ),
         ("ln", Op::Log(s("x")), "log", "[0.01, 250]", "undefined"),
     ];
-    for (name, o, function, range, what) in cases {
+    let hazards = |name: &str, o: &Op, x: Vec<f64>| -> Vec<String> {
         let run = Pond::new(3)
-            .private("x", "alice", &[3], vec![-2.0, 0.5, 4.0])
+            .private("x", "alice", &[x.len()], x)
             .public("one", &[1], vec![1.0])
             .op(name, o.clone())
             .run_ok();
-        let texts: Vec<String> = op(&run, name)
-            .hazards
-            .iter()
-            .map(|h| h.to_string())
-            .collect();
+        let h = &op(&run, name).hazards;
+        h.iter().map(|h| h.to_string()).collect()
+    };
+    for (name, o, function, range, what) in cases {
+        let texts = hazards(name, &o, vec![-2.0, 0.5, 4.0]);
         assert!(
             texts.iter().any(|t| t.starts_with(function)
                 && t.contains(range)
@@ -526,16 +520,7 @@ fn inputs_below_zero_are_hazards_that_say_what_to_do_and_the_signed_division_wor
             "`{name}`: {texts:?}"
         );
         // A small positive input is outside the range too, without the note about x ≤ 0.
-        let run = Pond::new(3)
-            .private("x", "alice", &[2], vec![0.001, 0.5])
-            .public("one", &[1], vec![1.0])
-            .op(name, o)
-            .run_ok();
-        let texts: Vec<String> = op(&run, name)
-            .hazards
-            .iter()
-            .map(|h| h.to_string())
-            .collect();
+        let texts = hazards(name, &o, vec![0.001, 0.5]);
         assert!(
             texts.iter().any(|t| t.contains(range) && !t.contains(what)),
             "`{name}`: {texts:?}"
