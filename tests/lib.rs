@@ -7,6 +7,9 @@
 //!   party's view of the scenario depends on the others' secrets (docs/leak.md).
 //! - [`bounds`] holds the fixed-point error bounds that property tests compare reconstructed
 //!   results with, each derived from how Pond computes the op.
+//! - [`Lcg`] varies shapes and values by seed; [`assert_costs_exact`] checks that `check`'s
+//!   estimate is the run's accounting exactly, per op and in total; [`error`] and
+//!   [`relative_error`] measure a reconstructed op against the plaintext shadow.
 
 use protocols::fixed::FixedConfig;
 use protocols::pond::{InputSharing, Truncation};
@@ -191,6 +194,145 @@ pub fn op<'a>(run: &'a RunResult, label: &str) -> &'a OpRecord {
 /// The largest |v| in `values` (0 for none).
 pub fn max_abs(values: &[f64]) -> f64 {
     values.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// A small deterministic generator, so shapes and values vary by seed.
+#[derive(Debug, Clone)]
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next 31 pseudo-random bits.
+    pub fn next_bits(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    /// A dimension in 1..=`max`.
+    pub fn dim_up_to(&mut self, max: usize) -> usize {
+        1 + (self.next_bits() % max as u64) as usize
+    }
+    /// `n` values uniform in [lo, hi] on a grid of 10 000 steps.
+    pub fn vals_in(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| lo + (hi - lo) * (self.next_bits() % 10001) as f64 / 10000.0)
+            .collect()
+    }
+    /// `n` values uniform in [−scale, scale] on a grid of 2 000 steps.
+    pub fn vals_scaled(&mut self, n: usize, scale: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| scale * ((self.next_bits() % 2001) as f64 / 1000.0 - 1.0))
+            .collect()
+    }
+}
+
+/// `check`'s estimate of `plan` equals the run's accounting exactly — online and offline
+/// bytes and messages and rounds per op, and the totals — and the run. (Not the critical path:
+/// ABY3's estimate of it is one round above the run's; `tests/tests/additive.rs` checks it for
+/// Additive.)
+pub fn assert_plan_costs_exact(plan: &Plan) -> RunResult {
+    let est = sim::estimate::estimate(plan);
+    let run = sim::run(plan).unwrap_or_else(|e| panic!("run failed: {e}"));
+    assert_eq!(est.ops.len(), run.trace.ops.len());
+    let protocol = plan.protocol().name();
+    for (e, r) in est.ops.iter().zip(&run.trace.ops) {
+        assert_eq!(e.name, r.name);
+        let c = e
+            .cost
+            .as_ref()
+            .unwrap_or_else(|w| panic!("`{}` not costed: {w}", e.name));
+        let st = &r.stats;
+        assert_eq!(
+            (
+                c.bytes,
+                c.offline_bytes,
+                c.messages,
+                c.offline_messages,
+                c.rounds
+            ),
+            (
+                st.bytes,
+                st.offline_bytes,
+                st.messages,
+                st.offline_messages,
+                st.rounds
+            ),
+            "op `{}` ({}) under {protocol}",
+            r.name,
+            r.kind,
+        );
+    }
+    let t = est.totals.expect("every op costed");
+    let rt = &run.totals;
+    assert_eq!(
+        (
+            t.bytes,
+            t.messages,
+            t.rounds,
+            t.offline_bytes,
+            t.offline_rounds
+        ),
+        (
+            rt.bytes,
+            rt.messages,
+            rt.rounds,
+            rt.offline_bytes,
+            rt.offline_rounds
+        ),
+        "totals under {protocol}",
+    );
+    run
+}
+
+/// [`assert_plan_costs_exact`] of the builder's plan (which must validate).
+pub fn assert_costs_exact(b: &Pond) -> RunResult {
+    assert_plan_costs_exact(&b.plan().unwrap_or_else(|e| panic!("invalid: {e}")))
+}
+
+/// The example column of docs/costs.md ("Composite ops"): op `o`, bound to `name`, under
+/// SecureNN with dealer truncation after the keys are set up (a ReLU first), on private
+/// `x` of `shape` (0.7, 1.7, …) and `y` = [1.3]: its online (messages, bytes, rounds), the
+/// estimate having matched the run.
+pub fn one_element_stats(name: &str, o: Op, shape: &[usize]) -> (u64, u64, u32) {
+    let n = shape.iter().product();
+    let b = Pond::new(2)
+        .protocol(ProtocolKind::named("SecureNN").expect("registered"))
+        .private(
+            "x",
+            "alice",
+            shape,
+            (0..n).map(|i| 0.7 + i as f64).collect(),
+        )
+        .private("y", "bob", &[1], vec![1.3])
+        .op("warm", Op::Relu("x".into()))
+        .op(name, o);
+    let run = assert_costs_exact(&b);
+    let st = &op(&run, name).stats;
+    (st.messages, st.bytes, st.rounds)
+}
+
+/// The largest |reconstructed − plaintext| of op `name`.
+pub fn error(run: &RunResult, name: &str) -> f64 {
+    let o = op(run, name);
+    assert_eq!(o.reconstructed.len(), o.plaintext.len(), "{name}");
+    let err: Vec<f64> = o
+        .reconstructed
+        .iter()
+        .zip(&o.plaintext)
+        .map(|(a, b)| a - b)
+        .collect();
+    max_abs(&err)
+}
+
+/// The largest relative error of op `name`: |r − p| / max(|p|, floor).
+pub fn relative_error(run: &RunResult, name: &str, floor: f64) -> f64 {
+    let o = op(run, name);
+    o.reconstructed
+        .iter()
+        .zip(&o.plaintext)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(floor))
+        .fold(0.0, f64::max)
 }
 
 /// Fixed-point error bounds, derived from how Pond computes each op.

@@ -72,3 +72,24 @@ pub fn greater(
         .for_each(|x, &y| *x = if (*x as i64) > (y as i64) { one } else { 0 });
     Ok(out)
 }
+
+/// The step of `Greater` on two public operands.
+pub const GREATER_PUBLIC_STEP: &str = "greater of public values (local)";
+
+/// **The public-operand fast path of `Greater`**, the same in every protocol that compares
+/// (Pond with SecureNN's layers, ABY3): walks [`GREATER_PUBLIC_STEP`] by `step` and computes
+/// [`greater`] at a party that knows both values; `None` at one that knows neither (it walks
+/// the step and holds nothing).
+pub fn greater_of_public(
+    step: impl FnOnce(&str) -> crate::Result<()>,
+    a: Option<&Tensor<u64>>,
+    b: Option<&Tensor<u64>>,
+    out_shape: &[usize],
+    one: u64,
+) -> crate::Result<Option<Tensor<u64>>> {
+    step(GREATER_PUBLIC_STEP)?;
+    match (a, b) {
+        (Some(x), Some(y)) => Ok(Some(greater(x, y, out_shape, one)?)),
+        _ => Ok(None),
+    }
+}

@@ -1,7 +1,7 @@
 //! Program ops written **once**, as compositions of primitive ops, for every protocol that runs
 //! the primitives (a protocol-independent lowering, as CrypTen writes its functions over its
 //! arithmetic): `Mean`, `Concat`, `Less`, `Max`, `Min`, `Abs`, `Sign`, `Where`, `Reciprocal`,
-//! `Div`, `Exp`, `Sqrt`, `InvSqrt`, `Softmax`; and the public scalar `Const`.
+//! `Div`, `Exp`, `Sqrt`, `InvSqrt`, `Softmax`, `Log`, `ReduceMax`; and the public scalar `Const`.
 //!
 //! A composite op runs as its [`lower`]ing: each sub-op goes through the protocol's own
 //! [`Party::run_op`] under a temporary name (`y~3`), inside the sub-protocol named by the op's
@@ -20,6 +20,16 @@
 //!   y₀ = 2.2·e^(−(x/2 + 0.2)) + 0.2 − x/1024; `Sqrt(x)` = x · InvSqrt(x).
 //! - `Softmax(x)` along the last axis: m = the row maximum (a tree of `Max` over halves of the
 //!   row), e = Exp(x − m), e · Reciprocal(Σ e); every e^(x − m) ≤ 1 and Σ e ∈ [1, k].
+//! - `Log(x)`, x > 0: CrypTen's y₀ = x/120 − 20·e^(−2x − 1) + 3, then 2 Householder iterations
+//!   of order 8, h = 1 − x·e^(−y), y ← y − Σ_{k=1..8} h^k/k; then y + y²/2^9, which undoes the
+//!   bias of `Exp`'s limit in the iterations' fixed point.
+//! - `ReduceMax(x)` over an axis (or everything): the tree of `Max` Softmax takes its row
+//!   maximum with (exact).
+//!
+//! Inputs ≤ 0 of `Reciprocal`, `Div`'s divisor, `InvSqrt`, `Sqrt` and `Log` are outside their
+//! methods (no sign handling: it would need `Greater`, refused by Pond and Additive); the
+//! shadow's hazard says so and, for a division, how to write the signed one
+//! (docs/scenario-format.md, "Inputs ≤ 0").
 
 use crate::context::{within, Context};
 use crate::cost::{Cost, Flow};
@@ -36,6 +46,13 @@ pub const EXP_SQUARINGS: u32 = 8;
 pub const RECIPROCAL_ITERATIONS: usize = 10;
 /// The Newton–Raphson iterations of [`Op::InvSqrt`].
 pub const INV_SQRT_ITERATIONS: usize = 8;
+/// The Householder iterations of [`Op::Log`] (CrypTen's `log_iterations`).
+pub const LOG_ITERATIONS: usize = 2;
+/// The range [`Op::Log`] is accurate on (docs/scenario-format.md states its measured error).
+pub const LOG_DOMAIN: (f64, f64) = (0.01, 250.0);
+/// The order of [`Op::Log`]'s Householder step: the terms h^k/k, k = 1..8 (CrypTen's
+/// `log_order`).
+pub const LOG_ORDER: usize = 8;
 
 /// The range an approximated op is accurate on, checked by the plaintext shadow (a hazard when an
 /// input leaves it).
@@ -49,26 +66,51 @@ pub struct Domain {
     pub lo: f64,
     /// The largest accurate input.
     pub hi: f64,
+    /// For a function of positive inputs (`lo > 0`): what an input ≤ 0 gets and what to write
+    /// instead, which the hazard adds when it sees one. Empty otherwise.
+    pub nonpositive: &'static str,
 }
+
+impl Domain {
+    /// The function as the hazard names it for inputs spanning [`min`, `max`]: its name, and
+    /// for an input ≤ 0 of a function of positive inputs, what that gets and what to do.
+    pub fn hazard_name(&self, min: f64) -> String {
+        if min <= 0.0 && self.lo > 0.0 && !self.nonpositive.is_empty() {
+            format!("{} ({})", self.function, self.nonpositive)
+        } else {
+            self.function.to_string()
+        }
+    }
+}
+
+/// What an input ≤ 0 of `Reciprocal` (and `Div`'s divisor) gets, and the signed division to
+/// write instead (CrypTen's sign · reciprocal(sign · x); docs/scenario-format.md).
+const SIGNED_RECIPROCAL: &str = "its method is for x > 0 and gives garbage for x ≤ 0; for a \
+     signed x write s = Sign(x), then Mul(s, Reciprocal(Mul(s, x))) (SecureNN, ABY3)";
+/// What an input ≤ 0 of the square roots and the logarithm gets.
+const UNDEFINED_BELOW_ZERO: &str =
+    "undefined for x < 0, and its method does not converge at 0: the result is garbage";
 
 /// The accurate range of `op`'s approximation, if it approximates (docs/scenario-format.md
 /// states each with its measured error). Softmax's inputs are checked as x − max(x) by the shadow.
 pub fn domain(op: &Op) -> Option<Domain> {
-    let d = |function, operand, lo, hi| {
+    let d = |function, operand, lo, hi, nonpositive| {
         Some(Domain {
             function,
             operand,
             lo,
             hi,
+            nonpositive,
         })
     };
     match op {
-        Op::Exp(_) => d("exp", 0, -64.0, 4.0),
-        Op::Softmax(_) => d("softmax (x − max x)", 0, -64.0, 0.0),
-        Op::Reciprocal(_) => d("reciprocal", 0, 0.01, 500.0),
-        Op::Div(..) => d("division (divisor)", 1, 0.01, 500.0),
-        Op::InvSqrt(_) => d("inverse square root", 0, 0.02, 180.0),
-        Op::Sqrt(_) => d("square root", 0, 0.02, 180.0),
+        Op::Exp(_) => d("exp", 0, -64.0, 4.0, ""),
+        Op::Softmax(_) => d("softmax (x − max x)", 0, -64.0, 0.0, ""),
+        Op::Reciprocal(_) => d("reciprocal", 0, 0.01, 500.0, SIGNED_RECIPROCAL),
+        Op::Div(..) => d("division (divisor)", 1, 0.01, 500.0, SIGNED_RECIPROCAL),
+        Op::InvSqrt(_) => d("inverse square root", 0, 0.02, 180.0, UNDEFINED_BELOW_ZERO),
+        Op::Sqrt(_) => d("square root", 0, 0.02, 180.0, UNDEFINED_BELOW_ZERO),
+        Op::Log(_) => d("log", 0, LOG_DOMAIN.0, LOG_DOMAIN.1, UNDEFINED_BELOW_ZERO),
         _ => None,
     }
 }
@@ -92,6 +134,8 @@ pub fn handles(op: &Op) -> bool {
             | Op::Sqrt(_)
             | Op::InvSqrt(_)
             | Op::Softmax(_)
+            | Op::Log(_)
+            | Op::ReduceMax { .. }
     )
 }
 
@@ -115,6 +159,38 @@ impl Lowering<'_> {
         let d = self.push(Op::Sub(a.into(), b.into()));
         let m = self.push(Op::Mul(c.into(), d));
         self.push(Op::Add(b.into(), m))
+    }
+    /// The maximum along `axis` (of length `len`) of `x`, keeping the axis (length 1): a tree
+    /// of `Max` over the halves of what is left (an odd element carried to the next level by a
+    /// `Concat`), ⌈log₂ len⌉ levels. `x` itself when `len` is 1.
+    fn max_tree(&mut self, x: &str, axis: usize, len: usize) -> String {
+        let mut cur = x.to_string();
+        let mut len = len;
+        while len > 1 {
+            let h = len / 2;
+            let half = |l: &mut Lowering, start, end| {
+                l.push(Op::Slice {
+                    input: cur.clone(),
+                    axis,
+                    start,
+                    end,
+                })
+            };
+            let left = half(self, 0, h);
+            let right = half(self, h, 2 * h);
+            let m = self.push(Op::Max(left, right));
+            cur = if len % 2 == 1 {
+                let rest = half(self, 2 * h, len);
+                self.push(Op::Concat {
+                    inputs: vec![m, rest],
+                    axis,
+                })
+            } else {
+                m
+            };
+            len = h + len % 2;
+        }
+        cur
     }
     fn finish(mut self) -> Vec<(String, Op)> {
         if let Some(last) = self.ops.last_mut() {
@@ -250,34 +326,8 @@ pub fn lower(name: &str, op: &Op, shapes: &[Vec<usize>]) -> Vec<(String, Op)> {
             let shape = &shapes[0];
             let axis = shape.len() - 1;
             let k = shape[axis];
-            // The row maximum: a tree of Max over the halves of what is left.
-            let mut cur = s(x);
-            let mut len = k;
-            while len > 1 {
-                let h = len / 2;
-                let half = |l: &mut Lowering, start, end| {
-                    l.push(Op::Slice {
-                        input: cur.clone(),
-                        axis,
-                        start,
-                        end,
-                    })
-                };
-                let left = half(&mut l, 0, h);
-                let right = half(&mut l, h, 2 * h);
-                let m = l.push(Op::Max(left, right));
-                cur = if len % 2 == 1 {
-                    let rest = half(&mut l, 2 * h, len);
-                    l.push(Op::Concat {
-                        inputs: vec![m, rest],
-                        axis,
-                    })
-                } else {
-                    m
-                };
-                len = h + len % 2;
-            }
-            let d = l.push(Op::Sub(s(x), cur));
+            let m = l.max_tree(x, axis, k);
+            let d = l.push(Op::Sub(s(x), m));
             let e = l.push(Op::Exp(d));
             let sum = l.push(Op::ReduceSum {
                 input: e.clone(),
@@ -292,6 +342,75 @@ pub fn lower(name: &str, op: &Op, shapes: &[Vec<usize>]) -> Vec<(String, Op)> {
             let r = l.push(Op::Reciprocal(sum));
             l.push(Op::Mul(e, r));
         }
+        Op::Log(x) => {
+            // CrypTen's initial guess y₀ = x/120 − 20·e^(−2x − 1) + 3 (2x as x + x: local).
+            let c = l.constant(1.0 / 120.0);
+            let t1 = l.push(Op::Mul(s(x), c));
+            let x2 = l.push(Op::Add(s(x), s(x)));
+            let one = l.constant(1.0);
+            let a = l.push(Op::Add(x2, one.clone()));
+            let a = l.push(Op::Neg(a));
+            let e = l.push(Op::Exp(a));
+            let c = l.constant(20.0);
+            let t2 = l.push(Op::Mul(e, c));
+            let y = l.push(Op::Sub(t1, t2));
+            let c = l.constant(3.0);
+            let mut y = l.push(Op::Add(y, c));
+            let coefficients: Vec<String> = (2..=LOG_ORDER)
+                .map(|k| l.constant(1.0 / k as f64))
+                .collect();
+            for _ in 0..LOG_ITERATIONS {
+                // h = 1 − x·e^(−y); y ← y − Σ_{k=1..8} h^k / k.
+                let ny = l.push(Op::Neg(y.clone()));
+                let e = l.push(Op::Exp(ny));
+                let p = l.push(Op::Mul(s(x), e));
+                let h = l.push(Op::Sub(one.clone(), p));
+                // h^k by squarings and one product each (depth 3 for order 8).
+                let mut powers = vec![h.clone()];
+                for k in 2..=LOG_ORDER {
+                    let power = if k % 2 == 0 {
+                        l.push(Op::Square(powers[k / 2 - 1].clone()))
+                    } else {
+                        l.push(Op::Mul(powers[k - 2].clone(), h.clone()))
+                    };
+                    powers.push(power);
+                }
+                let mut sum = h;
+                for (power, c) in powers[1..].iter().zip(&coefficients) {
+                    let t = l.push(Op::Mul(power.clone(), c.clone()));
+                    sum = l.push(Op::Add(sum, t));
+                }
+                y = l.push(Op::Sub(y, sum));
+            }
+            // The iterations solve x·Exp(−y) = 1 for Exp's limit, (1 + z/2^8)^(2^8) =
+            // e^(z − z²/2^9 + …): their y is ln x − (ln x)²/2^9 + …, so ln x ≈ y + y²/2^9.
+            let sq = l.push(Op::Square(y.clone()));
+            let c = l.constant(1.0 / f64::from(2u32 << EXP_SQUARINGS));
+            let t = l.push(Op::Mul(sq, c));
+            l.push(Op::Add(y, t));
+        }
+        Op::ReduceMax { input, axis } => {
+            let x = &shapes[0];
+            let out = infer_shape(op, &[x]).unwrap_or_else(|_| vec![1]);
+            // Over everything: the elements as one axis first.
+            let (flat, axis, len) = match axis {
+                Some(a) => (s(input), *a, x[*a]),
+                None => {
+                    let n = x.iter().product();
+                    let f = l.push(Op::Reshape {
+                        input: s(input),
+                        shape: vec![n],
+                    });
+                    (f, 0, n)
+                }
+            };
+            let m = l.max_tree(&flat, axis, len);
+            // The kept axis (length 1) dropped.
+            l.push(Op::Reshape {
+                input: m,
+                shape: out,
+            });
+        }
         _ => return Vec::new(),
     }
     l.finish()
@@ -303,14 +422,19 @@ fn primitives(op: &Op) -> Vec<Op> {
     // Placeholder operand shapes of a rank that fits the op's axis.
     let placeholders = |op: &Op| -> Vec<Vec<usize>> {
         let rank = match op {
-            Op::Mean { axis: Some(a), .. } | Op::Concat { axis: a, .. } => a.saturating_add(1),
+            Op::Mean { axis: Some(a), .. }
+            | Op::ReduceMax { axis: Some(a), .. }
+            | Op::Concat { axis: a, .. } => a.saturating_add(1),
             _ => 2,
         };
         let shape = vec![3usize; rank.min(8)];
         op.operands().iter().map(|_| shape.clone()).collect()
     };
     let mut out = Vec::new();
-    if matches!(op, Op::Mean { axis: Some(a), .. } | Op::Concat { axis: a, .. } if *a >= 8) {
+    if matches!(op, Op::Mean { axis: Some(a), .. }
+        | Op::ReduceMax { axis: Some(a), .. }
+        | Op::Concat { axis: a, .. } if *a >= 8)
+    {
         // An axis this large is refused by the shape rule; the primitives are those of axis 0.
         return primitives(&match op {
             Op::Mean { input, .. } => Op::Mean {
@@ -320,6 +444,10 @@ fn primitives(op: &Op) -> Vec<Op> {
             Op::Concat { inputs, .. } => Op::Concat {
                 inputs: inputs.clone(),
                 axis: 0,
+            },
+            Op::ReduceMax { input, .. } => Op::ReduceMax {
+                input: input.clone(),
+                axis: Some(0),
             },
             _ => unreachable!("matched above"),
         });
@@ -523,7 +651,7 @@ pub fn explain(step: &str) -> Option<&'static str> {
              is a public product (each share multiplied locally, then truncated as the protocol \
              truncates); a sum adds it once (at one share). Cost: 0 B, 0 messages, 0 rounds."
         }
-        "greater of public values (local)" => {
+        crate::clear::GREATER_PUBLIC_STEP => {
             "[a > b] of two public values, computed in the clear by every party that knows them \
              (signed fixed-point reading, 1 or 0 in fixed point). Nothing secret is involved, so \
              nothing is sent. Cost: 0 B, 0 messages, 0 rounds."

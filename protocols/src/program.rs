@@ -160,6 +160,18 @@ pub enum Op {
     InvSqrt(String),
     /// Softmax along the last axis, numerically stable: e^(x − max x) / Σ e^(x − max x).
     Softmax(String),
+    /// ln x for positive x by CrypTen's Householder iterations (docs/scenario-format.md states
+    /// the range).
+    Log(String),
+    /// Maximum over one axis, or over all elements (result shape `[1]`): a tree of `Max`
+    /// (log depth); needs an exact comparison (SecureNN, ABY3).
+    ReduceMax {
+        /// Input.
+        input: String,
+        /// Axis, or none for all.
+        #[serde(default)]
+        axis: Option<usize>,
+    },
 }
 
 fn one() -> usize {
@@ -206,6 +218,8 @@ impl Op {
             Op::Sqrt(..) => "sqrt",
             Op::InvSqrt(..) => "inv_sqrt",
             Op::Softmax(..) => "softmax",
+            Op::Log(..) => "log",
+            Op::ReduceMax { .. } => "reduce_max",
         }
     }
 
@@ -248,6 +262,8 @@ impl Op {
             | Op::Slice { input, .. }
             | Op::Pad { input, .. }
             | Op::Reshape { input, .. } => vec![input],
+            Op::Log(a) => vec![a],
+            Op::ReduceMax { input, .. } => vec![input],
         }
     }
 }
@@ -490,6 +506,22 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
             [_] => Ok(vec![1]),
             [rest @ .., _] => Ok(rest.to_vec()),
         },
+        Op::Log(_) => Ok(s(0).to_vec()),
+        Op::ReduceMax { axis, .. }
+            if numel(s(0)) == 0 || axis.is_some_and(|a| s(0).get(a) == Some(&0)) =>
+        {
+            Err(format!(
+                "the maximum of an empty tensor ({:?}) is undefined",
+                s(0)
+            ))
+        }
+        Op::ReduceMax { axis, .. } => infer_shape_unchecked(
+            &Op::ReduceSum {
+                input: String::new(),
+                axis: *axis,
+            },
+            shapes,
+        ),
     }
 }
 
@@ -693,6 +725,18 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Relu(_) => a.mapv(|x| x.max(0.0)),
         Op::Reveal(_) => a.clone(),
         Op::Argmax(_) => argmax_f64(a),
+        Op::Log(_) => a.mapv(f64::ln),
+        Op::ReduceMax { axis, .. } => match axis {
+            Some(ax) => {
+                let r = a.fold_axis(Axis(*ax), f64::NEG_INFINITY, |m, &x| m.max(x));
+                if r.ndim() == 0 {
+                    r.into_shape_with_order(IxDyn(&[1])).expect("scalar")
+                } else {
+                    r
+                }
+            }
+            None => ArrayD::from_elem(IxDyn(&[1]), a.fold(f64::NEG_INFINITY, |m, &x| m.max(x))),
+        },
     }
 }
 
@@ -736,5 +780,29 @@ mod tests {
         assert!(infer_shape(&Op::Neg("x".into()), &[&[huge, 2]]).is_err());
         let mm = Op::MatMul("a".into(), "b".into());
         assert!(infer_shape(&mm, &[&[huge, 1], &[1, 4]]).is_err());
+    }
+
+    #[test]
+    fn reduce_max_keeps_reduce_sums_shapes_and_refuses_an_empty_axis() {
+        let m = |axis| Op::ReduceMax {
+            input: "x".into(),
+            axis,
+        };
+        assert_eq!(infer_shape(&m(Some(1)), &[&[2, 3]]), Ok(vec![2]));
+        assert_eq!(infer_shape(&m(Some(0)), &[&[4]]), Ok(vec![1]));
+        assert_eq!(infer_shape(&m(None), &[&[2, 3]]), Ok(vec![1]));
+        assert!(infer_shape(&m(Some(2)), &[&[2, 3]])
+            .unwrap_err()
+            .contains("out of range"));
+        for (axis, shape) in [(Some(0), [0usize, 2]), (None, [3, 0])] {
+            let e = infer_shape(&m(axis), &[&shape]).unwrap_err();
+            assert!(e.contains("maximum of an empty tensor"), "{e}");
+        }
+        let x = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![1.0, -2.0, 5.0, 0.5, 7.0, -1.0])
+            .expect("2×3");
+        let v = |op: &Op| eval_f64(op, &[&x]).into_raw_vec_and_offset().0;
+        assert_eq!(v(&m(Some(0))), vec![1.0, 7.0, 5.0]);
+        assert_eq!(v(&m(Some(1))), vec![5.0, 7.0]);
+        assert_eq!(v(&m(None)), vec![7.0]);
     }
 }

@@ -78,7 +78,7 @@ pub fn hazards(plan: &Plan, op: &PlannedOp, vals: &HashMap<String, ArrayD<f64>>)
             let max = checked.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if min < d.lo || max > d.hi {
                 out.push(Hazard::OutsideRange {
-                    function: d.function.to_string(),
+                    function: d.hazard_name(min),
                     min,
                     max,
                     lo: d.lo,

@@ -780,13 +780,20 @@ fn an_unknown_network_profile_is_located_with_a_suggestion() {
 
 #[test]
 fn the_op_hint_suggests_only_real_near_misses() {
-    // `Max` is an op now (it used to be refused with "did you mean `Mul`?").
-    let text = edit("Add(\"z\", \"z\")", "Max(\"z\", \"z\")");
-    let parsed = sim::scenario::parse(&source(&text));
-    assert!(parsed.is_ok(), "{:?}", parsed.err());
+    // `Max` is an op now (it used to be refused with "did you mean `Mul`?"), and so are `Log`
+    // and `ReduceMax`.
+    for op in [
+        "Max(\"z\", \"z\")",
+        "Log(\"z\")",
+        "ReduceMax(input: \"z\", axis: Some(0))",
+    ] {
+        let text = edit("Add(\"z\", \"z\")", op);
+        let parsed = sim::scenario::parse(&source(&text));
+        assert!(parsed.is_ok(), "{op}: {:?}", parsed.err());
+    }
     // A short name with two of three letters changed is another word, not a typo:
-    // `Log` is not `Neg`, `Cos` is not `Abs`.
-    for word in ["Log", "Cos"] {
+    // `Erf` is not `Exp`, `Cos` is not `Abs`.
+    for word in ["Erf", "Cos"] {
         let e = error_of(&edit("Add(\"z\", \"z\")", &format!("{word}(\"z\")")));
         assert_eq!(e.message, format!("unknown variant `{word}` of `Op`"));
         assert!(!e.hint.contains("did you mean"), "{word}: {}", e.hint);
@@ -799,6 +806,9 @@ fn the_op_hint_suggests_only_real_near_misses() {
         ("Divide", "Div"),
         ("Concatenate", "Concat"),
         ("Rsqrt", "InvSqrt"),
+        ("Ln", "Log"),
+        ("Amax", "ReduceMax"),
+        ("LOG", "Log"),
         ("SOFTMAX", "Softmax"),
         ("Softmx", "Softmax"),
     ] {

@@ -242,33 +242,7 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
         .output("s")
         .plan()
         .unwrap();
-    let est = sim::estimate::estimate(&plan);
-    let run = sim::run(&plan).unwrap();
-    for (e, o) in est.ops.iter().zip(&run.trace.ops) {
-        let s = &o.stats;
-        let c = e.cost.clone().unwrap();
-        assert_eq!(
-            (
-                c.bytes,
-                c.offline_bytes,
-                c.messages,
-                c.offline_messages,
-                c.rounds
-            ),
-            (
-                s.bytes,
-                s.offline_bytes,
-                s.messages,
-                s.offline_messages,
-                s.rounds
-            ),
-            "{}",
-            e.name
-        );
-    }
-    let totals = est.totals.unwrap();
-    assert_eq!(totals.bytes, run.totals.bytes);
-    assert_eq!(totals.rounds, run.totals.rounds);
+    sharescope_tests::assert_plan_costs_exact(&plan);
 }
 
 /// The trace holds 128-bit pairs whole: every server records its two components over Z_2^128,

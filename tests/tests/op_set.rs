@@ -8,31 +8,10 @@
 
 use protocols::pond::Truncation;
 use protocols::program::Op;
-use sharescope_tests::{max_abs, op, Pond};
-use sim::estimate::estimate;
+use sharescope_tests::{
+    assert_costs_exact, error, one_element_stats, op, relative_error, Lcg, Pond,
+};
 use sim::scenario::ProtocolKind;
-
-/// A small deterministic generator, so shapes and values vary by seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn dim(&mut self) -> usize {
-        1 + (self.next() % 5) as usize
-    }
-    /// n values uniform in [lo, hi].
-    fn vals(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n)
-            .map(|_| lo + (hi - lo) * (self.next() % 10001) as f64 / 10000.0)
-            .collect()
-    }
-}
 
 fn s(x: &str) -> String {
     x.to_string()
@@ -42,93 +21,16 @@ fn protocol(name: &str) -> ProtocolKind {
     ProtocolKind::named(name).expect("registered")
 }
 
-/// The largest |reconstructed − plaintext| of op `name`.
-fn error(run: &sim::RunResult, name: &str) -> f64 {
-    let o = op(run, name);
-    assert_eq!(o.reconstructed.len(), o.plaintext.len(), "{name}");
-    let err: Vec<f64> = o
-        .reconstructed
-        .iter()
-        .zip(&o.plaintext)
-        .map(|(a, b)| a - b)
-        .collect();
-    max_abs(&err)
-}
-
-/// The largest relative error of op `name` (|r − p| / max(|p|, floor)).
-fn relative_error(run: &sim::RunResult, name: &str, floor: f64) -> f64 {
-    let o = op(run, name);
-    o.reconstructed
-        .iter()
-        .zip(&o.plaintext)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(floor))
-        .fold(0.0, f64::max)
-}
-
-/// The estimate equals the run, per op and in total.
-fn assert_costs_exact(b: &Pond) -> sim::RunResult {
-    let plan = b.plan().expect("valid");
-    let est = estimate(&plan);
-    let run = sim::run(&plan).expect("runs");
-    assert_eq!(est.ops.len(), run.trace.ops.len());
-    for (e, r) in est.ops.iter().zip(&run.trace.ops) {
-        assert_eq!(e.name, r.name);
-        let c = e.cost.as_ref().expect("costed");
-        let st = &r.stats;
-        assert_eq!(
-            (
-                c.bytes,
-                c.offline_bytes,
-                c.messages,
-                c.offline_messages,
-                c.rounds
-            ),
-            (
-                st.bytes,
-                st.offline_bytes,
-                st.messages,
-                st.offline_messages,
-                st.rounds
-            ),
-            "op `{}` ({}) under {}",
-            r.name,
-            r.kind,
-            plan.protocol().name()
-        );
-    }
-    let t = est.totals.expect("every op costed");
-    let rt = &run.totals;
-    assert_eq!(
-        (
-            t.bytes,
-            t.messages,
-            t.rounds,
-            t.offline_bytes,
-            t.offline_rounds
-        ),
-        (
-            rt.bytes,
-            rt.messages,
-            rt.rounds,
-            rt.offline_bytes,
-            rt.offline_rounds
-        ),
-        "totals under {}",
-        plan.protocol().name()
-    );
-    run
-}
-
 /// The local and linear ops (every protocol): constants, Mean, Concat, Slice, Pad.
 fn linear_program(seed: u64, p: ProtocolKind, t: Truncation) -> (Pond, Vec<(&'static str, f64)>) {
     let mut g = Lcg(seed * 31 + 7);
-    let (m, k, j) = (g.dim(), g.dim(), g.dim());
+    let (m, k, j) = (g.dim_up_to(5), g.dim_up_to(5), g.dim_up_to(5));
     let b = Pond::new(seed)
         .protocol(p)
         .truncation(t)
-        .private("x", "alice", &[m, k], g.vals(m * k, -3.0, 3.0))
-        .private("y", "bob", &[m, j], g.vals(m * j, -3.0, 3.0))
-        .public("p", &[m, k], g.vals(m * k, -2.0, 2.0))
+        .private("x", "alice", &[m, k], g.vals_in(m * k, -3.0, 3.0))
+        .private("y", "bob", &[m, j], g.vals_in(m * j, -3.0, 3.0))
+        .public("p", &[m, k], g.vals_in(m * k, -2.0, 2.0))
         .op("half", Op::Const(0.5))
         .op("xh", Op::Mul(s("x"), s("half")))
         .op("x1", Op::Add(s("x"), s("half")))
@@ -226,18 +128,18 @@ fn constants_mean_concat_slice_and_pad_reconstruct_under_every_protocol() {
 /// truncation.
 fn comparison_program(seed: u64, p: ProtocolKind, t: Truncation) -> Pond {
     let mut g = Lcg(seed * 17 + 3);
-    let (m, k) = (g.dim(), g.dim());
-    let mut x = g.vals(m * k, -4.0, 4.0);
+    let (m, k) = (g.dim_up_to(5), g.dim_up_to(5));
+    let mut x = g.vals_in(m * k, -4.0, 4.0);
     // Some exact zeros and ties, where Sign and Greater's strictness matter.
     x[0] = 0.0;
-    let mut y = g.vals(m * k, -4.0, 4.0);
+    let mut y = g.vals_in(m * k, -4.0, 4.0);
     y[m * k - 1] = x[m * k - 1];
     Pond::new(seed)
         .protocol(p)
         .truncation(t)
         .private("x", "alice", &[m, k], x)
         .private("y", "bob", &[m, k], y)
-        .public("p", &[1, k], g.vals(k, -4.0, 4.0))
+        .public("p", &[1, k], g.vals_in(k, -4.0, 4.0))
         .op("gt", Op::Greater(s("x"), s("y")))
         .op("lt", Op::Less(s("x"), s("p")))
         .op("gtp", Op::Greater(s("p"), s("p")))
@@ -306,15 +208,15 @@ fn pond_and_additive_refuse_comparisons_naming_a_protocol_that_has_them() {
 /// The approximated functions, each on inputs inside its stated range.
 fn function_program(seed: u64, p: ProtocolKind, t: Truncation, compare: bool) -> Pond {
     let mut g = Lcg(seed * 13 + 5);
-    let (m, k) = (g.dim(), 1 + g.dim());
+    let (m, k) = (g.dim_up_to(5), 1 + g.dim_up_to(5));
     let n = m * k;
     let mut b = Pond::new(seed)
         .protocol(p)
         .truncation(t)
-        .private("e_in", "alice", &[m, k], g.vals(n, -8.0, 2.0))
-        .private("r_in", "alice", &[m, k], g.vals(n, 0.05, 50.0))
-        .private("num", "bob", &[m, k], g.vals(n, -3.0, 3.0))
-        .private("q_in", "bob", &[m, k], g.vals(n, 0.1, 100.0))
+        .private("e_in", "alice", &[m, k], g.vals_in(n, -8.0, 2.0))
+        .private("r_in", "alice", &[m, k], g.vals_in(n, 0.05, 50.0))
+        .private("num", "bob", &[m, k], g.vals_in(n, -3.0, 3.0))
+        .private("q_in", "bob", &[m, k], g.vals_in(n, 0.1, 100.0))
         .op("exp", Op::Exp(s("e_in")))
         .op("rec", Op::Reciprocal(s("r_in")))
         .op("div", Op::Div(s("num"), s("r_in")))
@@ -322,7 +224,7 @@ fn function_program(seed: u64, p: ProtocolKind, t: Truncation, compare: bool) ->
         .op("sqrt", Op::Sqrt(s("q_in")));
     if compare {
         b = b
-            .private("logits", "bob", &[m, k], g.vals(n, -6.0, 6.0))
+            .private("logits", "bob", &[m, k], g.vals_in(n, -6.0, 6.0))
             .op("sm", Op::Softmax(s("logits")));
     }
     b.output("div")
@@ -517,15 +419,7 @@ fn the_documented_one_element_costs_are_the_runs() {
         ("abs", Op::Abs(s("x")), (17, 456, 10)),
     ];
     for (name, o, want) in rows {
-        let b = Pond::new(2)
-            .protocol(protocol("SecureNN"))
-            .private("x", "alice", &[1], vec![0.7])
-            .private("y", "bob", &[1], vec![1.3])
-            .op("warm", Op::Relu(s("x")))
-            .op(name, o);
-        let run = assert_costs_exact(&b);
-        let st = &op(&run, name).stats;
-        assert_eq!((st.messages, st.bytes, st.rounds), want, "{name}");
+        assert_eq!(one_element_stats(name, o, &[1]), want, "{name}");
     }
 }
 
@@ -568,4 +462,97 @@ fn a_constant_too_large_for_the_fixed_point_is_refused_by_validation() {
         .expect_err("refused")
         .to_string();
     assert!(e.contains("finite"), "{e}");
+}
+
+/// Inputs ≤ 0 (docs/scenario-format.md, "Inputs ≤ 0"): Reciprocal and Div's divisor are for
+/// x > 0, the square roots and Log undefined below 0. The hazard names the op and its range and
+/// says what an input ≤ 0 gets — for a division, how to write the signed one; that composition
+/// (Sign, then Reciprocal of the magnitude) gives 1/b for negative b under SecureNN and ABY3.
+#[test]
+fn inputs_below_zero_are_hazards_that_say_what_to_do_and_the_signed_division_works() {
+    let cases = [
+        (
+            "r",
+            Op::Reciprocal(s("x")),
+            "reciprocal",
+            "[0.01, 500]",
+            "Sign(x)",
+        ),
+        (
+            "d",
+            Op::Div(s("one"), s("x")),
+            "division",
+            "[0.01, 500]",
+            "Sign(x)",
+        ),
+        (
+            "q",
+            Op::InvSqrt(s("x")),
+            "inverse square root",
+            "[0.02, 180]",
+            "undefined",
+        ),
+        (
+            "sq",
+            Op::Sqrt(s("x")),
+            "square root",
+            "[0.02, 180]",
+            "undefined",
+        ),
+        ("ln", Op::Log(s("x")), "log", "[0.01, 250]", "undefined"),
+    ];
+    let hazards = |name: &str, o: &Op, x: Vec<f64>| -> Vec<String> {
+        let run = Pond::new(3)
+            .private("x", "alice", &[x.len()], x)
+            .public("one", &[1], vec![1.0])
+            .op(name, o.clone())
+            .run_ok();
+        let h = &op(&run, name).hazards;
+        h.iter().map(|h| h.to_string()).collect()
+    };
+    for (name, o, function, range, what) in cases {
+        let texts = hazards(name, &o, vec![-2.0, 0.5, 4.0]);
+        assert!(
+            texts.iter().any(|t| t.starts_with(function)
+                && t.contains(range)
+                && t.contains(what)
+                && t.contains("-2.0000")),
+            "`{name}`: {texts:?}"
+        );
+        // A small positive input is outside the range too, without the note about x ≤ 0.
+        let texts = hazards(name, &o, vec![0.001, 0.5]);
+        assert!(
+            texts.iter().any(|t| t.contains(range) && !t.contains(what)),
+            "`{name}`: {texts:?}"
+        );
+    }
+    for p in ["SecureNN", "ABY3"] {
+        let mut g = Lcg(5);
+        let n = 6;
+        let b: Vec<f64> = g
+            .vals_in(n, 0.05, 40.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| if i % 2 == 0 { -v } else { v })
+            .collect();
+        let run = Pond::new(4)
+            .protocol(protocol(p))
+            .private("a", "alice", &[n], g.vals_in(n, -3.0, 3.0))
+            .private("b", "bob", &[n], b)
+            .op("s", Op::Sign(s("b")))
+            .op("sb", Op::Mul(s("s"), s("b")))
+            .op("rb", Op::Reciprocal(s("sb")))
+            .op("inv", Op::Mul(s("s"), s("rb")))
+            .op("q", Op::Mul(s("a"), s("inv")))
+            .op("q_plain", Op::Div(s("a"), s("b")))
+            .run_ok();
+        assert!(op(&run, "inv").hazards.is_empty() && op(&run, "rb").hazards.is_empty());
+        let r = relative_error(&run, "inv", 1.0);
+        assert!(r <= 2e-3, "{p}: signed reciprocal off by {r}");
+        let e = error(&run, "q");
+        assert!(e <= 6e-3, "{p}: signed division off by {e}");
+        // The plain Div of a negative divisor is garbage, and flagged.
+        assert!(error(&run, "q_plain") > 0.1);
+        assert!(!op(&run, "q_plain").hazards.is_empty());
+    }
 }

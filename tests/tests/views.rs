@@ -430,3 +430,36 @@ fn exp_reciprocal_and_softmax_show_no_leak() {
         .output("sm");
     check(b, "sm");
 }
+
+/// Log (products only) under Pond; ReduceMax (a tree of Max) under SecureNN and ABY3. (Not Log
+/// under ABY3 here: the checker's extreme inputs, ±2^10, overflow Log's e^(−2x − 1) — far
+/// outside its range, a hazard — and the weak-security Π_trunc2 of this skeleton then shows
+/// the overflowed products' top bits, as it would for any op overflowing.)
+#[test]
+fn log_and_reduce_max_show_no_leak() {
+    let b = Pond::new(6)
+        .private("x", "alice", &[4], vec![0.5, 1.0, 20.0, 3.0])
+        .op("ln", Op::Log(s("x")))
+        .output("ln");
+    check(b, "ln");
+    let b = securenn()
+        .private("x", "alice", &[2, 3], vals(6, 2.0))
+        .op(
+            "mx",
+            Op::ReduceMax {
+                input: s("x"),
+                axis: Some(1),
+            },
+        )
+        .op(
+            "all",
+            Op::ReduceMax {
+                input: s("x"),
+                axis: None,
+            },
+        )
+        .output("mx");
+    check(b.clone(), "mx");
+    check(b.clone(), "all");
+    check(aby3(b), "mx");
+}

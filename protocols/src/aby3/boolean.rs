@@ -155,8 +155,18 @@ impl Gates for Shared<'_> {
     }
 }
 
-/// The value a server must hold, or a clear error.
-pub(crate) fn need<'r>(x: Option<&'r Rep>, what: &str) -> Result<&'r Rep> {
+/// **The servers do `f`, the others hold nothing**: `f(i)` at server `i` (`seat`, from its
+/// keys), `None` at a party that is not a server (it walks the same steps and holds nothing).
+/// The one shape of every step here and in [`super::nonlinear`].
+pub(crate) fn at_servers<T>(
+    seat: Option<usize>,
+    f: impl FnOnce(usize) -> Result<T>,
+) -> Result<Option<T>> {
+    seat.map(f).transpose()
+}
+
+/// The value a server must hold (a share, or anything made of shares), or a clear error.
+pub(crate) fn need<T>(x: Option<T>, what: &str) -> Result<T> {
     x.ok_or_else(|| ProtocolError::Missing(format!("a server holds no shares of {what}")))
 }
 
@@ -211,37 +221,31 @@ fn sum_halves(
     n: usize,
 ) -> Result<(Option<Rep>, Option<Rep>)> {
     let r = keys.random(&[n]);
-    let Some(i) = keys.seat() else {
-        return Ok((None, None));
-    };
-    let x = need(x, "x")?;
-    let zero = tensor::zeros::<u64>(&[n]);
-    Ok(match i {
-        0 => {
-            let a = tensor::add(&x.lo, &x.hi)?;
-            let c0 = rep::xor_t(&a, &r.hi)?;
-            ctx.record_dealt("(x₀ + x₁) ⊕ r₁ (to server2)", RingKind::BitWords, &c0);
-            ctx.send(
-                seats[2],
-                "(x₀ + x₁) ⊕ r₁",
-                Traffic::Online,
-                Message::default().and_words(RingKind::BitWords, &c0),
-            )?;
-            (Some(Rep::new(c0, r.hi)), Some(Rep::new(zero.clone(), zero)))
-        }
-        1 => (
-            Some(Rep::new(r.lo, zero.clone())),
-            Some(Rep::new(zero, x.hi.clone())),
-        ),
-        _ => {
-            let from = seats[0];
-            let c0: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
-            (
-                Some(Rep::new(zero.clone(), c0)),
-                Some(Rep::new(x.lo.clone(), zero)),
-            )
-        }
-    })
+    let halves = at_servers(keys.seat(), |i| {
+        let x = need(x, "x")?;
+        let zero = tensor::zeros::<u64>(&[n]);
+        Ok(match i {
+            0 => {
+                let a = tensor::add(&x.lo, &x.hi)?;
+                let c0 = rep::xor_t(&a, &r.hi)?;
+                ctx.record_dealt("(x₀ + x₁) ⊕ r₁ (to server2)", RingKind::BitWords, &c0);
+                ctx.send(
+                    seats[2],
+                    "(x₀ + x₁) ⊕ r₁",
+                    Traffic::Online,
+                    Message::default().and_words(RingKind::BitWords, &c0),
+                )?;
+                (Rep::new(c0, r.hi), Rep::new(zero.clone(), zero))
+            }
+            1 => (Rep::new(r.lo, zero.clone()), Rep::new(zero, x.hi.clone())),
+            _ => {
+                let from = seats[0];
+                let c0: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
+                (Rep::new(zero.clone(), c0), Rep::new(x.lo.clone(), zero))
+            }
+        })
+    })?;
+    Ok(halves.unzip())
 }
 
 /// **A2B, bit decomposition** (ABY3 §5.3): a boolean sharing of the words of an arithmetic
@@ -274,14 +278,12 @@ fn finish(
     shape: &[usize],
     label: &str,
 ) -> Result<Option<Rep>> {
-    match s {
-        Some(s) => {
-            let s = shaped(s, shape)?;
-            ctx.record(ValueClass::Share, label, RingKind::BitWords, &s.lo);
-            Ok(Some(s))
-        }
-        None => Ok(None),
-    }
+    s.map(|s| {
+        let s = shaped(s, shape)?;
+        ctx.record(ValueClass::Share, label, RingKind::BitWords, &s.lo);
+        Ok(s)
+    })
+    .transpose()
 }
 
 /// **Bit extraction of the MSB** (ABY3 §5.3; tf-encrypted's `_msb_private` /
@@ -343,28 +345,29 @@ fn b2a_steps(
     let x = x.map(flat);
     let seat = keys.seat();
     let zero = tensor::zeros::<u64>(&[n]);
-    let v = match seat {
-        None => None,
-        Some(0) => {
-            let from = seats[1];
-            let c1: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
-            Some(Rep::new(zero.clone(), c1))
-        }
-        Some(1) => {
-            // r.lo = r₁, r.hi = r₂; s.hi = s₂.
-            let v = tensor::neg(&tensor::add(&r.lo, &r.hi)?);
-            let c1 = rep::xor_t(&v, &s.hi)?;
-            ctx.record_dealt("(−r₁ − r₂) ⊕ s₂ (to server0)", RingKind::BitWords, &c1);
-            ctx.send(
-                seats[0],
-                "(−r₁ − r₂) ⊕ s₂",
-                Traffic::Online,
-                Message::default().and_words(RingKind::BitWords, &c1),
-            )?;
-            Some(Rep::new(c1, s.hi.clone()))
-        }
-        Some(_) => Some(Rep::new(s.lo.clone(), zero.clone())),
-    };
+    let v = at_servers(seat, |i| {
+        Ok(match i {
+            0 => {
+                let from = seats[1];
+                let c1: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
+                Rep::new(zero.clone(), c1)
+            }
+            1 => {
+                // r.lo = r₁, r.hi = r₂; s.hi = s₂.
+                let v = tensor::neg(&tensor::add(&r.lo, &r.hi)?);
+                let c1 = rep::xor_t(&v, &s.hi)?;
+                ctx.record_dealt("(−r₁ − r₂) ⊕ s₂ (to server0)", RingKind::BitWords, &c1);
+                ctx.send(
+                    seats[0],
+                    "(−r₁ − r₂) ⊕ s₂",
+                    Traffic::Online,
+                    Message::default().and_words(RingKind::BitWords, &c1),
+                )?;
+                Rep::new(c1, s.hi.clone())
+            }
+            _ => Rep::new(s.lo.clone(), zero.clone()),
+        })
+    })?;
     let mut g = Shared::new(ctx, seats, keys, "B2A");
     let y = circuit::kogge_stone(&mut g, &x, &v)?;
     ctx.step(B2A_OPEN)?;
@@ -433,38 +436,30 @@ pub fn b2a_bit(
         let b = b.map(flat);
         let zero = tensor::zeros::<u64>(&[n]);
         let bit = |t: &Tensor<u64>| t.mapv(|w| w & 1);
-        let (d, c) = match seat {
-            None => (None, None),
-            Some(0) => {
-                let b = need(b.as_ref(), "b")?;
-                let dv = bit(&rep::xor_t(&b.lo, &b.hi)?);
-                let e0 = tensor::sub(&dv, &r.hi)?;
-                ctx.record_dealt("(b₀ ⊕ b₁) − r₁ (to server2)", RingKind::Z64, &e0);
-                ctx.send(
-                    seats[2],
-                    "(b₀ ⊕ b₁) − r₁",
-                    Traffic::Online,
-                    Message::tensor(&e0),
-                )?;
-                (Some(Rep::new(e0, r.hi)), Some(Rep::new(zero.clone(), zero)))
-            }
-            Some(1) => {
-                let b = need(b.as_ref(), "b")?;
-                (
-                    Some(Rep::new(r.lo, zero.clone())),
-                    Some(Rep::new(zero, bit(&b.hi))),
-                )
-            }
-            Some(_) => {
-                let b = need(b.as_ref(), "b")?;
-                let from = seats[0];
-                let e0: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
-                (
-                    Some(Rep::new(zero.clone(), e0)),
-                    Some(Rep::new(bit(&b.lo), zero)),
-                )
-            }
-        };
+        let (d, c) = at_servers(seat, |i| {
+            let b = need(b.as_ref(), "b")?;
+            Ok(match i {
+                0 => {
+                    let dv = bit(&rep::xor_t(&b.lo, &b.hi)?);
+                    let e0 = tensor::sub(&dv, &r.hi)?;
+                    ctx.record_dealt("(b₀ ⊕ b₁) − r₁ (to server2)", RingKind::Z64, &e0);
+                    ctx.send(
+                        seats[2],
+                        "(b₀ ⊕ b₁) − r₁",
+                        Traffic::Online,
+                        Message::tensor(&e0),
+                    )?;
+                    (Rep::new(e0, r.hi), Rep::new(zero.clone(), zero))
+                }
+                1 => (Rep::new(r.lo, zero.clone()), Rep::new(zero, bit(&b.hi))),
+                _ => {
+                    let from = seats[0];
+                    let e0: Tensor<u64> = tensor::decode(&ctx.recv(from)?, &[n], from)?;
+                    (Rep::new(zero.clone(), e0), Rep::new(bit(&b.lo), zero))
+                }
+            })
+        })?
+        .unzip();
         ctx.step(BIT2A_PRODUCT)?;
         let alpha = keys.zero(&[n]);
         let (Some(i), Some(d), Some(c)) = (seat, d, c) else {

@@ -42,11 +42,9 @@ impl Aby3Party {
         if let (Value::Public { value: va, .. }, Value::Public { value: vb, .. }) =
             (self.get(a)?.clone(), self.get(b)?.clone())
         {
-            self.step(ctx, "greater of public values (local)")?;
-            let value = match (va, vb) {
-                (Some(x), Some(y)) => Some(crate::clear::greater(&x, &y, out_shape, one)?),
-                _ => None,
-            };
+            let step = |name: &str| self.step(ctx, name);
+            let value =
+                crate::clear::greater_of_public(step, va.as_ref(), vb.as_ref(), out_shape, one)?;
             return Ok(Value::Public {
                 value,
                 shape: out_shape.to_vec(),

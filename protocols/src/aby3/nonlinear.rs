@@ -6,7 +6,7 @@
 //! Every function is called by every party (non-servers with `None`: they walk the same steps)
 //! and returns the party's shares. Costs: `aby3::boolean_cost`.
 
-use super::boolean::{self, concat, flat, need, shaped, split};
+use super::boolean::{self, at_servers, concat, flat, need, shaped, split};
 use super::rep::{Keys, Rep};
 use crate::context::{within, Context, RingKind, ValueClass};
 use crate::error::{ProtocolError, Result};
@@ -73,17 +73,17 @@ pub fn drelu(
     within(ctx, "DReLU", |ctx| {
         let m = boolean::msb(ctx, seats, keys, x, shape)?;
         ctx.step(DRELU)?;
-        let (Some(i), Some(m)) = (keys.seat(), m) else {
-            return Ok(None);
-        };
-        let d = m.xor_public(i, &Tensor::from_elem(IxDyn(shape), 1u64))?;
-        ctx.record(
-            ValueClass::Share,
-            "DReLU(x) (bit)",
-            RingKind::BitWords,
-            &d.lo,
-        );
-        Ok(Some(d))
+        at_servers(keys.seat(), |i| {
+            let d = need(m.as_ref(), "MSB(x)")?
+                .xor_public(i, &Tensor::from_elem(IxDyn(shape), 1u64))?;
+            ctx.record(
+                ValueClass::Share,
+                "DReLU(x) (bit)",
+                RingKind::BitWords,
+                &d.lo,
+            );
+            Ok(d)
+        })
     })
 }
 
@@ -103,13 +103,12 @@ pub fn relu(
         let d = drelu(ctx, seats, keys, x, shape)?;
         let b = boolean::b2a_bit(ctx, seats, keys, d.as_ref(), shape)?;
         ctx.step(RELU_PRODUCT)?;
-        let (Some(i), Some(b)) = (keys.seat(), b) else {
-            return Ok(None);
-        };
-        let x = need(x, "x")?;
-        let y = product(ctx, seats, i, keys, x, &b, "ReLU(x)")?;
-        ctx.record_share("ReLU(x)", &y.lo);
-        Ok(Some(y))
+        at_servers(keys.seat(), |i| {
+            let (x, b) = (need(x, "x")?, need(b.as_ref(), "[x ≥ 0]")?);
+            let y = product(ctx, seats, i, keys, x, b, "ReLU(x)")?;
+            ctx.record_share("ReLU(x)", &y.lo);
+            Ok(y)
+        })
     })
 }
 
@@ -126,10 +125,7 @@ pub fn greater(
 ) -> Result<Option<Rep>> {
     within(ctx, "greater", |ctx| {
         ctx.step(GREATER_DIFF)?;
-        let d = match keys.seat() {
-            Some(_) => Some(need(y, "y")?.sub(need(x, "x")?)?),
-            None => None,
-        };
+        let d = at_servers(keys.seat(), |_| need(y, "y")?.sub(need(x, "x")?))?;
         boolean::msb(ctx, seats, keys, d.as_ref(), shape)
     })
 }
@@ -171,13 +167,10 @@ fn tournament(
     with_index: bool,
 ) -> Result<Option<(Rep, Rep)>> {
     let seat = keys.seat();
-    let mut state = match (seat, cands) {
-        (Some(i), Some(c)) => {
-            let idx = Tensor::from_shape_fn(IxDyn(&[k, m]), |d| d[0] as u64);
-            Some((c, Rep::public(i, &idx)))
-        }
-        _ => None,
-    };
+    let mut state = at_servers(seat, |i| {
+        let idx = Tensor::from_shape_fn(IxDyn(&[k, m]), |d| d[0] as u64);
+        Ok((need(cands, "the candidates")?, Rep::public(i, &idx)))
+    })?;
     let (mut count, mut level) = (k, 0);
     while count > 1 {
         level += 1;
@@ -188,32 +181,33 @@ fn tournament(
                 let pick = |r: &Rep, off| r.map(|t| rows(t, q, off, m));
                 (pick(v, 0), pick(v, 1), pick(ix, 0), pick(ix, 1))
             });
-            let d = match &pairs {
-                Some((lv, rv, _, _)) => Some(lv.sub(rv)?),
-                None => None,
-            };
+            let d = at_servers(seat, |_| {
+                let (lv, rv, _, _) = need(pairs.as_ref(), "a tree level")?;
+                lv.sub(rv)
+            })?;
             let ge = drelu(ctx, seats, keys, d.as_ref(), &[q * m])?;
             let b = boolean::b2a_bit(ctx, seats, keys, ge.as_ref(), &[q * m])?;
             ctx.step(TREE_SELECT)?;
-            let (Some(i), Some(b), Some((_, rv, li, ri)), Some(d)) = (seat, b, pairs, d) else {
-                return Ok(None);
-            };
-            let (bb, diff, base) = if with_index {
-                (
-                    concat(&[b.clone(), b]),
-                    concat(&[d, li.sub(&ri)?]),
-                    concat(&[rv, ri]),
-                )
-            } else {
-                (b, d, rv)
-            };
-            let won = base.add(&product(ctx, seats, i, keys, &bb, &diff, "winners")?)?;
-            let parts = if with_index {
-                split(&won, &[q * m, q * m])
-            } else {
-                vec![won.clone(), won]
-            };
-            Ok(Some((parts[0].clone(), parts[1].clone())))
+            at_servers(seat, |i| {
+                let (_, rv, li, ri) = need(pairs, "a tree level")?;
+                let (b, d) = (need(b, "[left ≥ right]")?, need(d, "d")?);
+                let (bb, diff, base) = if with_index {
+                    (
+                        concat(&[b.clone(), b]),
+                        concat(&[d, li.sub(&ri)?]),
+                        concat(&[rv, ri]),
+                    )
+                } else {
+                    (b, d, rv)
+                };
+                let won = base.add(&product(ctx, seats, i, keys, &bb, &diff, "winners")?)?;
+                let parts = if with_index {
+                    split(&won, &[q * m, q * m])
+                } else {
+                    vec![won.clone(), won]
+                };
+                Ok((parts[0].clone(), parts[1].clone()))
+            })
         })?;
         if let (Some((wv, wi)), Some((vals, idx))) = (lvl, state.take()) {
             let grow = |w: Rep, all: &Rep| -> Result<Rep> {
@@ -264,32 +258,27 @@ pub fn maxpool2d(
         let out_shape = [shape[0], shape[1], oh, ow];
         let (k, m) = (kernel * kernel, tensor::numel(&out_shape));
         ctx.step(MAXPOOL_WINDOWS)?;
-        let cands = match keys.seat() {
-            Some(_) => {
-                let x = need(x, "x")?;
-                Some(x.map(|t| {
-                    Tensor::from_shape_fn(IxDyn(&[k, m]), |d| {
-                        let (w, mut o) = (d[0], d[1]);
-                        let j = o % ow;
-                        o /= ow;
-                        let i = o % oh;
-                        o /= oh;
-                        let c = o % shape[1];
-                        let b = o / shape[1];
-                        t[[b, c, i * stride + w / kernel, j * stride + w % kernel]]
-                    })
-                }))
-            }
-            None => None,
-        };
-        match tournament(ctx, seats, keys, cands, k, m, false)? {
-            Some((v, _)) => {
-                let v = shaped(v, &out_shape)?;
-                ctx.record_share("MaxPool(x)", &v.lo);
-                Ok(Some(v))
-            }
-            None => Ok(None),
-        }
+        let cands = at_servers(keys.seat(), |_| {
+            Ok(need(x, "x")?.map(|t| {
+                Tensor::from_shape_fn(IxDyn(&[k, m]), |d| {
+                    let (w, mut o) = (d[0], d[1]);
+                    let j = o % ow;
+                    o /= ow;
+                    let i = o % oh;
+                    o /= oh;
+                    let c = o % shape[1];
+                    let b = o / shape[1];
+                    t[[b, c, i * stride + w / kernel, j * stride + w % kernel]]
+                })
+            }))
+        })?;
+        let won = tournament(ctx, seats, keys, cands, k, m, false)?;
+        won.map(|(v, _)| {
+            let v = shaped(v, &out_shape)?;
+            ctx.record_share("MaxPool(x)", &v.lo);
+            Ok(v)
+        })
+        .transpose()
     })
 }
 
@@ -315,20 +304,16 @@ pub fn argmax(
             rest.to_vec()
         };
         ctx.step(ARGMAX_CANDIDATES)?;
-        let cands = match keys.seat() {
-            Some(_) => Some(
-                need(x, "x")?.try_map(|t| Ok(tensor::transpose(&tensor::reshape(t, &[m, k])?)))?,
-            ),
-            None => None,
-        };
-        match tournament(ctx, seats, keys, cands, k, m, true)? {
-            Some((_, ix)) => {
-                let ix = shaped(ix, &out_shape)?;
-                ctx.record_share("argmax(x)", &ix.lo);
-                Ok(Some(ix))
-            }
-            None => Ok(None),
-        }
+        let cands = at_servers(keys.seat(), |_| {
+            need(x, "x")?.try_map(|t| Ok(tensor::transpose(&tensor::reshape(t, &[m, k])?)))
+        })?;
+        let won = tournament(ctx, seats, keys, cands, k, m, true)?;
+        won.map(|(_, ix)| {
+            let ix = shaped(ix, &out_shape)?;
+            ctx.record_share("argmax(x)", &ix.lo);
+            Ok(ix)
+        })
+        .transpose()
     })
 }
 
@@ -433,44 +418,39 @@ pub fn sigmoid_pieces(
     let (c, ab) = sigmoid_fixed(fixed);
     ctx.step(SIGMOID_PIVOTS)?;
     let seat = keys.seat();
-    let x = match seat {
-        Some(_) => Some(flat(need(x, "x")?)),
-        None => None,
-    };
-    let diffs = match (seat, &x) {
-        (Some(i), Some(x)) => {
-            let parts: Vec<Rep> = c
-                .iter()
-                .map(|&cj| x.neg().add_public(i, &Tensor::from_elem(IxDyn(&[n]), cj)))
-                .collect::<Result<_>>()?;
-            Some(concat(&parts))
-        }
-        _ => None,
-    };
+    let x = at_servers(seat, |_| Ok(flat(need(x, "x")?)))?;
+    let diffs = at_servers(seat, |i| {
+        let parts: Vec<Rep> = c
+            .iter()
+            .map(|&cj| {
+                need(x.as_ref(), "x")?
+                    .neg()
+                    .add_public(i, &Tensor::from_elem(IxDyn(&[n]), cj))
+            })
+            .collect::<Result<_>>()?;
+        Ok(concat(&parts))
+    })?;
     let le = drelu(ctx, seats, keys, diffs.as_ref(), &[4 * n])?;
     let l = boolean::b2a_bit(ctx, seats, keys, le.as_ref(), &[4 * n])?;
     ctx.step(SIGMOID_PIECES)?;
-    let y2 = match (seat, l, &x) {
-        (Some(i), Some(l), Some(x)) => {
-            let piece = |k: usize| -> Result<Rep> {
-                let (a, b) = ab[k];
-                x.map(|t| tensor::scale(t, b))
-                    .add_public(i, &Tensor::from_elem(IxDyn(&[n]), a))
-            };
-            let gaps: Vec<Rep> = (0..4)
-                .map(|j| piece(j)?.sub(&piece(j + 1)?))
-                .collect::<Result<_>>()?;
-            let p = product(ctx, seats, i, keys, &l, &concat(&gaps), "L·(F_j − F_j+1)")?;
-            let mut y = piece(4)?;
-            for part in split(&p, &[n; 4]) {
-                y = y.add(&part)?;
-            }
-            ctx.record_share("σ(x) before truncation (scale 2f)", &y.lo);
-            Some(shaped(y, shape)?)
+    at_servers(seat, |i| {
+        let (l, x) = (need(l.as_ref(), "L")?, need(x.as_ref(), "x")?);
+        let piece = |k: usize| -> Result<Rep> {
+            let (a, b) = ab[k];
+            x.map(|t| tensor::scale(t, b))
+                .add_public(i, &Tensor::from_elem(IxDyn(&[n]), a))
+        };
+        let gaps: Vec<Rep> = (0..4)
+            .map(|j| piece(j)?.sub(&piece(j + 1)?))
+            .collect::<Result<_>>()?;
+        let p = product(ctx, seats, i, keys, l, &concat(&gaps), "L·(F_j − F_j+1)")?;
+        let mut y = piece(4)?;
+        for part in split(&p, &[n; 4]) {
+            y = y.add(&part)?;
         }
-        _ => None,
-    };
-    Ok(y2)
+        ctx.record_share("σ(x) before truncation (scale 2f)", &y.lo);
+        shaped(y, shape)
+    })
 }
 
 /// The explain pane's text for the nonlinear steps (and, delegating, the boolean ones).

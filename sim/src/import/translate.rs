@@ -682,7 +682,7 @@ fn node_op(tr: &mut Tr, at: &str, node: &NodeProto) -> Result<(), Refusal> {
                     return Err(refuse(
                         at,
                         format!(
-                            "a {} that is not over the last axis, or a LogSoftmax that is not the graph's output: the program's Softmax runs over the last axis and there is no private logarithm",
+                            "a {} that is not over the last axis, or a LogSoftmax that is not the graph's output: the program's Softmax runs over the last axis, and a LogSoftmax inside the network is not translated (the program's Log is accurate on [0.01, 250], and log-probabilities go far below ln 0.01)",
                             node.op_type
                         ),
                         "export the model with the softmax over the last axis, or without it (output the logits); a final Softmax or LogSoftmax is dropped at import",

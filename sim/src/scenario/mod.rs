@@ -352,6 +352,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("Negative", "Neg"),
     ("Concatenate", "Concat"),
     ("Rsqrt", "InvSqrt"),
+    ("Ln", "Log"),
+    ("Amax", "ReduceMax"),
     ("Select", "Where"),
     ("GreaterThan", "Greater"),
     ("LessThan", "Less"),
@@ -371,7 +373,7 @@ fn swapped_neighbours(a: &str, b: &str) -> bool {
 
 /// `"did you mean `x`? "` when one of `candidates` is close to `word`, else `""`: the same name
 /// in other case, our name for another library's (`Sum` → `ReduceSum`), or a typo. A word of
-/// up to four letters must be one edit away (`Max` is not a typo of `Mul`, nor `Log` of `Neg`).
+/// up to four letters must be one edit away (`Max` is not a typo of `Mul`, nor `Erf` of `Exp`).
 fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     let same_case = || {
         candidates

@@ -298,6 +298,8 @@ const OP_KINDS: &[&str] = &[
     "sqrt",
     "inv_sqrt",
     "softmax",
+    "log",
+    "reduce_max",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -310,6 +312,7 @@ fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
         | Op::ReduceSum { .. }
         | Op::Reshape { .. }
         | Op::Mean { .. }
+        | Op::ReduceMax { .. }
         | Op::Slice { .. }
         | Op::Pad { .. } => F("input"),
         // The list as a whole (a path segment names one level).
