@@ -122,9 +122,12 @@ fn reconstruct_in<R: Z2k>(seats: &Seats, held: &[Held]) -> Option<Tensor<R>> {
 
 /// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
 /// what to use instead.
-pub fn supports(_op: &Op) -> std::result::Result<(), String> {
+pub fn supports(op: &Op) -> std::result::Result<(), String> {
     // Every program op: linear ops locally, products with resharing, ReLU / MaxPool2d / Argmax
-    // with the boolean circuits (`nonlinear`).
+    // with the boolean circuits (`nonlinear`); the gradient ops as `crate::gradient` says.
+    if crate::gradient::handles(op) {
+        return crate::gradient::supports_aby3(op);
+    }
     Ok(())
 }
 

@@ -79,6 +79,9 @@ pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(),
     if let Some(r) = crate::composite::supports(op, &|p| supports(nonlinear, p)) {
         return r;
     }
+    if crate::gradient::handles(op) {
+        return crate::gradient::supports_pond(nonlinear, op);
+    }
     if nonlinear != Nonlinear::Polynomial {
         return Ok(());
     }
