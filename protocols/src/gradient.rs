@@ -49,12 +49,17 @@ pub fn refusal(protocol: &str, op: &Op) -> String {
 
 /// Whether the Pond family (Pond, SecureNN and its variants: `nonlinear` says which) runs
 /// gradient op `op`.
+/// Conv2dGradInput, Conv2dGradFilters and AvgPool2dGrad everywhere (Beaver products and a local
+/// spread); MaxPool2dGrad with SecureNN's comparisons only (DMaxPool).
 pub fn supports_pond(nonlinear: crate::pond::Nonlinear, op: &Op) -> Result<(), String> {
-    let name = match nonlinear {
-        crate::pond::Nonlinear::Polynomial => "Pond",
-        _ => "SecureNN",
-    };
-    Err(refusal(name, op))
+    match (op, nonlinear) {
+        (Op::MaxPool2dGrad { .. }, crate::pond::Nonlinear::Polynomial) => Err(format!(
+            "Pond has no exact comparison, so no maxpool2d_grad (DMaxPool)\n\
+             use `protocol: SecureNN` (DMaxPool: the one-hot of each window's maximum), or \
+             AvgPool2d and AvgPool2dGrad"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether ABY3 runs gradient op `op`.
@@ -441,6 +446,43 @@ pub fn conv2d_grad_input<R: Ring>(dy: &Tensor<R>, w: &Tensor<R>, g: &ConvGeom) -
     let dcols = kernels::matmul(&w_t, &dy_mat, rows, g.o, ncols);
     let dx = col2im_with(&dcols, g, R::zero(), R::add);
     Tensor::from_shape_vec(IxDyn(&g.in_shape()), dx).expect("n·c·h·w")
+}
+
+/// A convolution's backward map as the bilinear map ∘ of a product: `Filters` takes (X, dY) to
+/// dW, `Input` takes (dY, W) to dX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvMap {
+    /// [`conv2d_grad_filters`].
+    Filters(ConvGeom),
+    /// [`conv2d_grad_input`].
+    Input(ConvGeom),
+}
+
+impl ConvMap {
+    /// The map of a Conv2dGradFilters or Conv2dGradInput op with these operand shapes (`None`
+    /// for any other op).
+    pub fn of(op: &Op, shapes: &[&[usize]]) -> Option<Result<ConvMap, String>> {
+        match op {
+            Op::Conv2dGradFilters { .. } => Some(geometry(op, shapes).map(ConvMap::Filters)),
+            Op::Conv2dGradInput { .. } => Some(geometry(op, shapes).map(ConvMap::Input)),
+            _ => None,
+        }
+    }
+
+    /// x ∘ y over a ring.
+    pub fn apply<R: Ring>(&self, x: &Tensor<R>, y: &Tensor<R>) -> Tensor<R> {
+        match self {
+            ConvMap::Filters(g) => conv2d_grad_filters(x, y, g),
+            ConvMap::Input(g) => conv2d_grad_input(x, y, g),
+        }
+    }
+
+    /// Ring multiplications of one x ∘ y.
+    pub fn work(&self) -> u64 {
+        match self {
+            ConvMap::Filters(g) | ConvMap::Input(g) => product_work(g),
+        }
+    }
 }
 
 /// Ring multiplications of one Conv2dGradFilters or Conv2dGradInput map (the matmul's), for the

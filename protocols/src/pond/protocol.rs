@@ -105,6 +105,10 @@ pub(crate) fn truncates(nonlinear: Nonlinear, op: &Op) -> bool {
     if let Some(t) = crate::composite::truncates(op, &|p| truncates(nonlinear, p)) {
         return t;
     }
+    if crate::gradient::handles(op) {
+        // The one-hot of DMaxPool is an integer: its product needs no truncation.
+        return !matches!(op, Op::MaxPool2dGrad { .. });
+    }
     let exact_relu = matches!(op, Op::Relu(_)) && nonlinear != Nonlinear::Polynomial;
     !exact_relu
         && matches!(
@@ -185,6 +189,18 @@ impl CostModel for Costs {
                 if op.operands().iter().all(|n| private(n)) =>
             {
                 op.operands().iter().map(|n| mask_state(n)).collect()
+            }
+            Op::Conv2dGradFilters { .. } | Op::Conv2dGradInput { .. }
+                if op.operands().iter().all(|n| private(n)) =>
+            {
+                op.operands().iter().map(|n| mask_state(n)).collect()
+            }
+            Op::MaxPool2dGrad { grad, input, .. } if private(input) => {
+                let mut s = vec![KEYS_STATE.to_string()];
+                if private(grad) {
+                    s.push(mask_state(grad));
+                }
+                s
             }
             Op::Square(a) | Op::Sigmoid(a) | Op::Tanh(a) if private(a) => vec![mask_state(a)],
             Op::Relu(a) if !exact && private(a) => vec![mask_state(a)],
