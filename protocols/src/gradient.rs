@@ -33,6 +33,24 @@ pub fn handles(op: &Op) -> bool {
     )
 }
 
+/// The step names the gradient ops add (Pond, SecureNN and ABY3 walk the same names).
+pub mod steps {
+    /// AvgPool2dGrad's local spread of each window's gradient times 1/k², before truncation.
+    pub const SPREAD: &str = "spread window gradients · 1/k²";
+    /// DMaxPool on a public input: the one-hot in the clear.
+    pub const PUBLIC_ONEHOT: &str = "one-hot of a public input's maxima (local)";
+    /// MaxPool2dGrad with a public operand: the one-hot times the gradient, locally.
+    pub const LOCAL_ROUTE_PRODUCT: &str = "one-hot · gradient (local)";
+    /// MaxPool2dGrad's last step: each window's row back to its positions.
+    pub const ROUTE: &str = "route gradients to the maxima (local)";
+    /// DMaxPool's gather of the window candidates.
+    pub const GATHER: &str = "DMaxPool: gather windows (local)";
+    /// DMaxPool's first level: the pairs' one-hot rows are α and 1 − α.
+    pub const LEVEL1_ONEHOT: &str = "DMaxPool level 1: one-hot rows (α, 1 − α) (local)";
+    /// The prefix of DMaxPool's level steps.
+    pub const LEVEL: &str = "DMaxPool tree level";
+}
+
 /// The refusal of a gradient op `op` by a protocol `protocol` that has no kernel for it: what is
 /// missing (before the newline) and which protocol to use (after it), as `Protocol::supports`
 /// words it.
@@ -63,8 +81,14 @@ pub fn supports_pond(nonlinear: crate::pond::Nonlinear, op: &Op) -> Result<(), S
 }
 
 /// Whether ABY3 runs gradient op `op`.
+/// Conv2dGradInput, Conv2dGradFilters (one fused product + truncation) and AvgPool2dGrad (a
+/// local spread, then truncation); MaxPool2dGrad is refused (ABY3's boolean maxpool tree carries
+/// no one-hot yet).
 pub fn supports_aby3(op: &Op) -> Result<(), String> {
-    Err(refusal("ABY3", op))
+    match op {
+        Op::MaxPool2dGrad { .. } => Err(refusal("ABY3", op)),
+        _ => Ok(()),
+    }
 }
 
 /// The geometry of one convolution (or pooling, with `o = c` and no filters): input

@@ -237,13 +237,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     #[test]
-    fn conv_and_pool_gradients_reconstruct_under_pond_and_securenn(
+    fn conv_and_pool_gradients_reconstruct_under_pond_securenn_and_aby3(
         seed in any::<u64>(),
         dealer in any::<bool>(),
         public_grad in any::<bool>(),
     ) {
         let t = if dealer { Truncation::Dealer } else { Truncation::Local };
         check("Pond", seed, t, false, public_grad);
+        check("ABY3", seed, t, false, public_grad);
         check("SecureNN", seed, t, true, public_grad);
         check("SecureNNShortcut", seed, t, true, public_grad);
     }
@@ -303,6 +304,7 @@ fn protocols_without_a_kernel_refuse_naming_one_that_has_it() {
         ("Additive", "gi", grad_ops[0].1.clone()),
         ("Additive", "gm", grad_ops[1].1.clone()),
         ("Pond", "gm", grad_ops[1].1.clone()),
+        ("ABY3", "gm", grad_ops[1].1.clone()),
     ] {
         let _ = grad_ops[0].0;
         let b = Pond::new(1)

@@ -145,6 +145,9 @@ pub fn truncates(op: &Op) -> bool {
             | Op::AvgPool2d { .. }
             | Op::Sigmoid(_)
             | Op::Tanh(_)
+            | Op::Conv2dGradFilters { .. }
+            | Op::Conv2dGradInput { .. }
+            | Op::AvgPool2dGrad { .. }
     )
 }
 

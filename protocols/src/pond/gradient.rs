@@ -92,7 +92,7 @@ impl<R: Z2k> PondParty<R> {
         grad: &str,
         g: &ConvGeom,
     ) -> Result<Value<R>> {
-        self.step(ctx, "spread window gradients · 1/k²")?;
+        self.step(ctx, gradient::steps::SPREAD)?;
         let inv: R = self.cfg.fixed.encode_in(1.0 / (g.kh * g.kw) as f64);
         let shape = g.in_shape();
         let spread = |t: &Tensor<R>| -> Tensor<R> {
@@ -147,7 +147,7 @@ impl PondParty<u64> {
         let wide: Vec<usize> = [k, g.n, g.c, g.oh, g.ow].to_vec();
         let onehot = match self.get(input)?.clone() {
             Value::Public { value, .. } => {
-                self.step(ctx, "one-hot of a public input's maxima (local)")?;
+                self.step(ctx, gradient::steps::PUBLIC_ONEHOT)?;
                 Value::Public {
                     value: value.map(|v| clear_onehot(&v, g)),
                     shape: wide.clone(),
@@ -183,7 +183,7 @@ impl PondParty<u64> {
                 shape: wide.clone(),
             }
         } else {
-            self.step(ctx, "one-hot · gradient (local)")?;
+            self.step(ctx, gradient::steps::LOCAL_ROUTE_PRODUCT)?;
             match (self.get(&tmp)?.clone(), self.get(grad)?.clone()) {
                 (Value::Public { value: e, .. }, Value::Public { value: d, .. }) => Value::Public {
                     value: match (e, d) {
@@ -211,7 +211,7 @@ impl PondParty<u64> {
             }
         };
         self.take_value(&tmp);
-        self.step(ctx, "route gradients to the maxima (local)")?;
+        self.step(ctx, gradient::steps::ROUTE)?;
         let back = |t: &Tensor<u64>| -> Tensor<u64> {
             let v: Vec<u64> = t.iter().copied().collect();
             let rows = gradient::transpose_mat(&v, k, m);

@@ -110,7 +110,7 @@ fn onehot_steps(
         })?;
     let (k, m) = (kernel * kernel, shape[0] * shape[1] * oh * ow);
     let me = role(ctx, place);
-    ctx.step("DMaxPool: gather windows (local)")?;
+    ctx.step(crate::gradient::steps::GATHER)?;
     // Candidate values [count, m] and the one-hot [k, m]; P0 holds 1 for "every position is
     // still in the running", P1 holds 0.
     let mut state = match me {
@@ -139,7 +139,8 @@ fn onehot_steps(
         let last = level == ls.len();
         ctx.enter(&format!("level {level}"));
         ctx.step(&format!(
-            "DMaxPool tree level {level}: {q} pair(s), d = left − right"
+            "{} {level}: {q} pair(s), d = left − right",
+            crate::gradient::steps::LEVEL
         ))?;
         let rows_of = |t: &Tensor<u64>, off: usize| -> Tensor<u64> {
             let v: Vec<u64> = (0..q)
@@ -156,7 +157,7 @@ fn onehot_steps(
         let width = widths[l];
         let mut selected = None;
         if level == 1 {
-            ctx.step("DMaxPool level 1: one-hot rows (α, 1 − α) (local)")?;
+            ctx.step(crate::gradient::steps::LEVEL1_ONEHOT)?;
         }
         if let (Role::Server(j), Some(a), Some((vals, onehot))) = (me, &alpha, &mut state) {
             if level == 1 {
