@@ -51,6 +51,68 @@ pub mod steps {
     pub const LEVEL: &str = "DMaxPool tree level";
 }
 
+/// The explain pane's text of a gradient op's own steps (the Beaver, truncation, DReLU and
+/// SelectShare steps inside them have their protocols' texts): first sentence the title.
+pub fn explain(step: &str) -> Option<&'static str> {
+    let step = step.trim();
+    if step.starts_with(steps::LEVEL) {
+        return Some(
+            "DMaxPool, one level of the comparison tree. The window candidates still in the \
+             running are paired (2i, 2i + 1); each server subtracts its shares, d = left − right, \
+             and DReLU(d) gives shares of α = [left ≥ right] (ties go left, so the first maximum \
+             wins). One SelectShare then keeps, per pair, the larger value (below the last level) \
+             and the one-hot rows α·E_left beside (1 − α)·E_right of the positions the pair \
+             covers: after ⌈log₂ k⌉ levels E is the one-hot of each window's first maximum. Only \
+             masked values and shared bits travel (DReLU's and SelectShare's own guarantees); \
+             the servers never learn which position won. Cost per level: DReLU of q·m pairs \
+             (408 B online, 80 B offline each) and SelectShare of its width (32 B online, 8 B \
+             offline per element); docs/costs.md gives the widths.",
+        );
+    }
+    Some(match step {
+        steps::SPREAD => {
+            "AvgPool2dGrad: spread each window's gradient. Each server adds every window's \
+             gradient share, times the public encoding of 1/k², to each of the window's k² input \
+             positions (overlapping windows add): the adjoint of average pooling, a public linear \
+             map applied to each share alike, so the shares stay a sharing of ∂L/∂x at scale 2f. \
+             Local: nothing is sent, nothing is revealed. The truncation that follows costs as \
+             for a public product (dealer: 16 B online per element). This step: 0 B."
+        }
+        steps::GATHER => {
+            "DMaxPool: gather the windows. Each server lays its shares of each kernel×kernel \
+             window out as k candidates (one row per window position, one column per output \
+             element), and the one-hot E starts as all ones (server0 holds the 1s): every \
+             position is still in the running. Local: a public rearrangement of each share, \
+             nothing sent or revealed. Cost: 0 B."
+        }
+        steps::LEVEL1_ONEHOT => {
+            "DMaxPool, level 1's one-hot rows. For the first level the rows of a pair are \
+             just α and 1 − α (server0 holds the 1): no product is needed, each server writes its \
+             share of the comparison bit into the one-hot. Local: nothing sent or revealed. Cost: \
+             0 B."
+        }
+        steps::PUBLIC_ONEHOT => {
+            "MaxPool2dGrad of a public input: the one-hot of each window's first maximum, \
+             computed in the clear by the parties that know the input (signed fixed-point \
+             reading). Nothing secret is involved, so nothing is sent. Cost: 0 B."
+        }
+        steps::LOCAL_ROUTE_PRODUCT => {
+            "MaxPool2dGrad with a public operand: the one-hot times the gradient broadcast over \
+             each window, locally on each share (a public 0/1 mask or a public gradient times a \
+             share is a share). The one-hot is an integer, so nothing is truncated. Nothing sent \
+             or revealed. Cost: 0 B."
+        }
+        steps::ROUTE => {
+            "MaxPool2dGrad: route the gradients back. Each server adds every window's row \
+             E·dY (shares at scale f: the one-hot is 0/1) to the input positions the window read \
+             (overlapping windows add): a public linear map applied to each share alike, so the \
+             result is a sharing of ∂L/∂x, the gradient at each window's first maximum and 0 \
+             elsewhere. Local: nothing sent or revealed. Cost: 0 B."
+        }
+        _ => return None,
+    })
+}
+
 /// The refusal of a gradient op `op` by a protocol `protocol` that has no kernel for it: what is
 /// missing (before the newline) and which protocol to use (after it), as `Protocol::supports`
 /// words it.
@@ -513,6 +575,31 @@ impl ConvMap {
 /// cost models' `work`.
 pub fn product_work(g: &ConvGeom) -> u64 {
     (g.o as u64) * (g.c * g.kh * g.kw) as u64 * (g.n * g.oh * g.ow) as u64
+}
+
+/// The elements of the largest intermediate one party computes for `op` (operand shapes in
+/// [`Op::operands`] order; 0 if they do not fit): the patch matrix and its transpose beside the
+/// gradient as a matrix and the result for the convolution gradients, the spread for
+/// AvgPool2dGrad, the k·m one-hot with its candidates and selections for MaxPool2dGrad. For
+/// `sim::memory`'s estimate.
+pub fn working_elements(op: &Op, shapes: &[&[usize]]) -> u64 {
+    let Ok(g) = geometry(op, shapes) else {
+        return 0;
+    };
+    let u = |v: usize| v as u64;
+    let cols = u(g.n) * u(g.oh) * u(g.ow);
+    let rows = u(g.c) * u(g.kh) * u(g.kw);
+    let input = u(g.n) * u(g.c) * u(g.h) * u(g.w);
+    match op {
+        Op::Conv2dGradFilters { .. } | Op::Conv2dGradInput { .. } => (2 * rows)
+            .saturating_mul(cols)
+            .saturating_add(u(g.o).saturating_mul(cols + rows))
+            .saturating_add(input),
+        Op::AvgPool2dGrad { .. } => input.saturating_add(cols * u(g.c)),
+        _ => (6 * u(g.kh) * u(g.kw))
+            .saturating_mul(cols * u(g.c))
+            .saturating_add(input),
+    }
 }
 
 fn flat(a: &Real) -> Vec<f64> {

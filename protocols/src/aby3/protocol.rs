@@ -211,6 +211,7 @@ impl Protocol for Aby3 {
         explain::explain(step)
             .or_else(|| super::nonlinear::explain(step))
             .or_else(|| crate::composite::explain(step))
+            .or_else(|| crate::gradient::explain(step))
     }
     fn remarks(&self, step: &StepFacts<'_>) -> Vec<Remark> {
         explain::remarks(step)

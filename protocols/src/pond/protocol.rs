@@ -244,6 +244,7 @@ pub(crate) fn explanation(step: &str, variant: Variant) -> Option<Explanation> {
     super::explain::explanation(super::explain::base_step_name(step))
         .or_else(|| crate::securenn::explain::explanation(step, variant))
         .or_else(|| crate::composite::explain(step).map(Explanation::from_text))
+        .or_else(|| crate::gradient::explain(step).map(Explanation::from_text))
 }
 
 /// A fresh party of the family, over the ring `settings.fixed.ring_bits` names: the one place
