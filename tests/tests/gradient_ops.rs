@@ -415,3 +415,54 @@ fn gradient_costs_are_the_documented_formulas() {
     // 1.13× the forward pool's 440 B per comparison (3 per window).
     assert_eq!(stats(&run, "p").0, 1320 * m);
 }
+
+/// Over Z_2^128 (f = 32) the conv and average-pool gradients run in Pond and ABY3 with 16-byte
+/// elements (docs/costs.md, "Ring width"), within a few 2^−32 ulps; SecureNN's DMaxPool is
+/// Z_2^64 only (SecureNN refuses ring_bits: 128 as a whole).
+#[test]
+fn conv_and_pool_gradients_run_over_z2_128() {
+    for name in ["Pond", "ABY3"] {
+        let mut g = Lcg(99);
+        let b = Pond::wide(4)
+            .protocol(ProtocolKind::named(name).unwrap())
+            .private("x", "alice", &[2, 2, 5, 4], g.grid(80))
+            .private("dy", "bob", &[2, 3, 3, 2], g.grid(36))
+            .private("w", "bob", &[3, 2, 3, 3], g.grid(54))
+            .op(
+                "dw",
+                Op::Conv2dGradFilters {
+                    input: s("x"),
+                    grad: s("dy"),
+                    kernel: 3,
+                    stride: 1,
+                    padding: 0,
+                },
+            )
+            .op(
+                "dx",
+                Op::Conv2dGradInput {
+                    grad: s("dy"),
+                    filters: s("w"),
+                    input_shape: vec![2, 2, 5, 4],
+                    stride: 1,
+                    padding: 0,
+                },
+            )
+            .op(
+                "da",
+                Op::AvgPool2dGrad {
+                    grad: s("dy"),
+                    input_shape: vec![2, 3, 4, 3],
+                    kernel: 2,
+                    stride: Some(1),
+                },
+            )
+            .output("dw");
+        let run = run_exact_costs(&b);
+        let ulp = bounds::ulp(32);
+        for (op_name, tol) in [("dw", 2.0 * ulp), ("dx", 2.0 * ulp), ("da", 6.0 * ulp)] {
+            let e = error(&run, op_name);
+            assert!(e <= tol, "{name} `{op_name}`: error {e}");
+        }
+    }
+}
