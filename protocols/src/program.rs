@@ -172,6 +172,65 @@ pub enum Op {
         #[serde(default)]
         axis: Option<usize>,
     },
+    /// dL/dX of `Conv2d { input, filters, stride, padding }` given dL/dY = `grad`: col2im(Wᵀ ·
+    /// dY) (`crate::gradient`). Result shape `input_shape`.
+    Conv2dGradInput {
+        /// dL/dY (N, out_c, OH, OW).
+        grad: String,
+        /// The forward op's filters (out_c, in_c, kh, kw).
+        filters: String,
+        /// The forward op's input shape (N, C, H, W).
+        input_shape: Vec<usize>,
+        /// The forward op's stride.
+        #[serde(default = "one")]
+        stride: usize,
+        /// The forward op's zero padding.
+        #[serde(default)]
+        padding: usize,
+    },
+    /// dL/dW of `Conv2d { input, filters, stride, padding }` given dL/dY = `grad`: dY · im2col(X)ᵀ
+    /// (`crate::gradient`). Result shape (out_c, in_c, kernel, kernel).
+    Conv2dGradFilters {
+        /// The forward op's input (N, C, H, W).
+        input: String,
+        /// dL/dY (N, out_c, OH, OW).
+        grad: String,
+        /// The forward op's (square) filter side.
+        kernel: usize,
+        /// The forward op's stride.
+        #[serde(default = "one")]
+        stride: usize,
+        /// The forward op's zero padding.
+        #[serde(default)]
+        padding: usize,
+    },
+    /// dL/dX of `AvgPool2d { kernel, stride }` given dL/dY = `grad`: each window's gradient
+    /// times 1/k² spread over its inputs (overlapping windows add). Result shape `input_shape`.
+    AvgPool2dGrad {
+        /// dL/dY (N, C, OH, OW).
+        grad: String,
+        /// The forward op's input shape (N, C, H, W).
+        input_shape: Vec<usize>,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
+    /// dL/dX of `MaxPool2d { input, kernel, stride }` given dL/dY = `grad`: each window's
+    /// gradient routed to the window's first maximum (SecureNN's DMaxPool). Result shape of
+    /// `input`.
+    MaxPool2dGrad {
+        /// dL/dY (N, C, OH, OW).
+        grad: String,
+        /// The forward op's input (N, C, H, W).
+        input: String,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
 }
 
 fn one() -> usize {
@@ -220,6 +279,10 @@ impl Op {
             Op::Softmax(..) => "softmax",
             Op::Log(..) => "log",
             Op::ReduceMax { .. } => "reduce_max",
+            Op::Conv2dGradInput { .. } => "conv2d_grad_input",
+            Op::Conv2dGradFilters { .. } => "conv2d_grad_filters",
+            Op::AvgPool2dGrad { .. } => "avgpool2d_grad",
+            Op::MaxPool2dGrad { .. } => "maxpool2d_grad",
         }
     }
 
@@ -264,6 +327,10 @@ impl Op {
             | Op::Reshape { input, .. } => vec![input],
             Op::Log(a) => vec![a],
             Op::ReduceMax { input, .. } => vec![input],
+            Op::Conv2dGradInput { grad, filters, .. } => vec![grad, filters],
+            Op::Conv2dGradFilters { input, grad, .. } => vec![input, grad],
+            Op::AvgPool2dGrad { grad, .. } => vec![grad],
+            Op::MaxPool2dGrad { grad, input, .. } => vec![grad, input],
         }
     }
 }
@@ -522,6 +589,10 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
             },
             shapes,
         ),
+        Op::Conv2dGradInput { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::AvgPool2dGrad { .. }
+        | Op::MaxPool2dGrad { .. } => crate::gradient::infer(op, shapes),
     }
 }
 
@@ -737,6 +808,10 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
             }
             None => ArrayD::from_elem(IxDyn(&[1]), a.fold(f64::NEG_INFINITY, |m, &x| m.max(x))),
         },
+        Op::Conv2dGradInput { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::AvgPool2dGrad { .. }
+        | Op::MaxPool2dGrad { .. } => crate::gradient::eval_f64(op, args),
     }
 }
 
