@@ -151,6 +151,32 @@ impl Message {
         self
     }
 
+    /// Appends a tensor of `shape` whose elements are computed straight into the payload, in
+    /// row-major order, a [`tensor::PIECE`] at a time: `fill(start, piece)` writes elements
+    /// `start..start + piece.len()`. The same message as [`Message::and`] of the tensor those
+    /// elements make, without building the tensor.
+    pub fn and_computed<R: Ring>(
+        mut self,
+        shape: &[usize],
+        mut fill: impl FnMut(usize, &mut [R]),
+    ) -> Message {
+        let n = tensor::numel(shape);
+        self.payload.reserve(n * R::BYTES);
+        let mut piece = [R::zero(); tensor::PIECE];
+        let mut start = 0;
+        while start < n {
+            let len = tensor::PIECE.min(n - start);
+            fill(start, &mut piece[..len]);
+            R::encode_slice(&piece[..len], &mut self.payload);
+            start += len;
+        }
+        self.parts.push(Part {
+            kind: R::KIND,
+            shape: shape.to_vec(),
+        });
+        self
+    }
+
     /// Appends a tensor of u64 words tagged as ring `kind` (an 8-byte kind, e.g.
     /// [`RingKind::BitWords`] for boolean share words, which travel like Z_2^64 elements).
     pub fn and_words(mut self, kind: RingKind, t: &Tensor<u64>) -> Message {
