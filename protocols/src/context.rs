@@ -127,7 +127,16 @@ pub struct Message {
 impl Message {
     /// A message holding one tensor.
     pub fn tensor<R: Ring>(t: &Tensor<R>) -> Message {
-        Message::default().and(t)
+        Message::with_capacity(t.len() * R::BYTES).and(t)
+    }
+
+    /// An empty message whose payload has room for `bytes` bytes, so that appending parts of
+    /// that many bytes in all never moves it (no reallocation and copy as it grows).
+    pub fn with_capacity(bytes: usize) -> Message {
+        Message {
+            payload: Vec::with_capacity(bytes),
+            parts: Vec::new(),
+        }
     }
 
     /// A message holding a 32-byte seed or key.

@@ -207,7 +207,8 @@ impl<R: Z2k> PondParty<R> {
         )?;
         if let Some(i) = self.server_index() {
             if !fresh.is_empty() {
-                let mut msg = Message::default();
+                let expected: usize = shapes.iter().map(|s| R::BYTES * tensor::numel(s)).sum();
+                let mut msg = Message::with_capacity(expected);
                 let mut mine = Vec::new();
                 for (n, a) in &pending {
                     let e_i = tensor::sub(self.share_of(n)?.expect("server holds share"), a)?;
@@ -222,7 +223,6 @@ impl<R: Z2k> PondParty<R> {
                     .join(", ");
                 ctx.send(peer, &label, Traffic::Online, msg)?;
                 let theirs = ctx.recv(peer)?;
-                let expected: usize = shapes.iter().map(|s| R::BYTES * tensor::numel(s)).sum();
                 if theirs.len() != expected {
                     return Err(ProtocolError::Malformed {
                         from: peer,

@@ -124,7 +124,9 @@ impl<R: Z2k> PondParty<R> {
             // expanded (⟨r⟩₀ first, then ⟨r >> f⟩₀, as server0 draws them).
             tensor::sub_random_assign(&mut r, &mut prg);
             tensor::sub_random_assign(&mut r_shift, &mut prg);
-            let msg = Message::tensor(&r).and(&r_shift);
+            let msg = Message::with_capacity(2 * n * R::BYTES)
+                .and(&r)
+                .and(&r_shift);
             ctx.send(
                 s0,
                 "seed → ⟨r⟩₀, ⟨r>>f⟩₀",
