@@ -69,40 +69,6 @@ pub fn matmul_acc<R: Ring>(a: &[R], b: &[R], c: &mut [R], m: usize, k: usize, n:
         "matmul: C has {} elements, expected {m}×{n}",
         c.len()
     );
-    let threads = matmul_threads(m, k, n);
-    if threads > 1 {
-        // Row bands of C, one per thread: each element is computed by exactly the code (and
-        // in exactly the order) one thread would use, so the result is the same bit for bit.
-        let band = m.div_ceil(threads);
-        std::thread::scope(|scope| {
-            for (a_band, c_band) in a.chunks(band * k).zip(c.chunks_mut(band * n)) {
-                let rows = c_band.len() / n;
-                scope.spawn(move || matmul_acc_serial(a_band, b, c_band, rows, k, n));
-            }
-        });
-        return;
-    }
-    matmul_acc_serial(a, b, c, m, k, n);
-}
-
-/// Ring multiplications from which [`matmul_acc`] splits a product across the machine's
-/// cores: 2^22 (about 2 ms of one core's work with the AVX2 kernel), so that starting a
-/// thread (tens of µs) is noise. Below it, one thread.
-pub const PARALLEL_MATMUL_WORK: usize = 1 << 22;
-
-/// How many threads [`matmul_acc`] uses for an `m × k · k × n` product: one below
-/// [`PARALLEL_MATMUL_WORK`] multiplications, else one per available core, at most `m`.
-fn matmul_threads(m: usize, k: usize, n: usize) -> usize {
-    if m < 2 || n == 0 || m.saturating_mul(k).saturating_mul(n) < PARALLEL_MATMUL_WORK {
-        return 1;
-    }
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-    cores.min(m)
-}
-
-/// [`matmul_acc`] on the calling thread.
-fn matmul_acc_serial<R: Ring>(a: &[R], b: &[R], c: &mut [R], m: usize, k: usize, n: usize) {
     if let (Some(a64), Some(b64)) = (as_u64(a), as_u64(b)) {
         let c64 = as_u64_mut(c).expect("R is u64 here");
         gemm_u64(a64, b64, c64, m, k, n);
@@ -688,32 +654,6 @@ mod tests {
                 assert!(fast.iter().all(|&v| v == R::zero()));
             }
         }
-    }
-
-    /// Above [`PARALLEL_MATMUL_WORK`] the product is split in row bands across threads (on a
-    /// machine with more than one core): the same elements as the one-thread kernel, and
-    /// `matmul_acc` adds to what C held.
-    #[test]
-    fn kernels_matmul_split_across_threads_matches_naive() {
-        let mut rng = ChaCha20Rng::seed_from_u64(21);
-        for (m, k, n) in [(161, 160, 170), (3, 1 << 11, 1 << 10)] {
-            assert!(m * k * n >= PARALLEL_MATMUL_WORK);
-            let a: Vec<u64> = random_vec(&mut rng, m * k);
-            let b: Vec<u64> = random_vec(&mut rng, k * n);
-            let c0: Vec<u64> = random_vec(&mut rng, m * n);
-            let mut c = c0.clone();
-            matmul_acc(&a, &b, &mut c, m, k, n);
-            let want: Vec<u64> = matmul_naive_ikj(&a, &b, m, k, n)
-                .iter()
-                .zip(&c0)
-                .map(|(p, c)| p.wrapping_add(*c))
-                .collect();
-            assert_eq!(c, want, "{m}×{k}×{n}");
-        }
-        let (m, k, n) = (64, 256, 256);
-        let a: Vec<u128> = random_vec(&mut rng, m * k);
-        let b: Vec<u128> = random_vec(&mut rng, k * n);
-        assert_eq!(matmul(&a, &b, m, k, n), matmul_naive_ikj(&a, &b, m, k, n));
     }
 
     #[test]
