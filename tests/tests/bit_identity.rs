@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 /// Every record holds every element of these small scenarios.
 const MAX_VALUES: usize = 1 << 16;
 
-/// The scenarios, each under every variant of the knobs the changed code paths depend on:
-/// (file under `scenarios/`, input shapes replaced (the bench workloads, shrunk), variant).
-fn cases() -> Vec<(String, Option<Vec<Vec<usize>>>, Variant)> {
+/// One case: a file under `scenarios/`, its input shapes replaced (the bench workloads,
+/// shrunk), and the variant.
+type Case = (String, Option<Vec<Vec<usize>>>, Variant);
+
+/// The scenarios, each under every variant of the knobs the changed code paths depend on.
+fn cases() -> Vec<Case> {
     let dir = scenarios_dir();
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("scenarios/ is readable")

@@ -140,8 +140,8 @@ impl<R: Z2k> PondParty<R> {
             // server0 keeps its seed's PRG and expands ⟨r⟩₀, then ⟨r >> f⟩₀, when it uses them.
             Some(0) => {
                 let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
-                pair = Some(Pair::Seeded(<tensor::Prg as rand::SeedableRng>::from_seed(
-                    seed,
+                pair = Some(Pair::Seeded(Box::new(
+                    <tensor::Prg as rand::SeedableRng>::from_seed(seed),
                 )));
             }
             // server1 keeps the message and decodes each half when it uses it.
@@ -173,7 +173,7 @@ impl<R: Z2k> PondParty<R> {
             // ⟨c⟩ᵢ = ⟨z⟩ᵢ + ⟨r⟩ᵢ (+ 2^k at server0).
             match pair {
                 Pair::Seeded(prg) => {
-                    tensor::zip_random_assign(&mut c, prg, |z, r| z.add(r).add(two_k))
+                    tensor::zip_random_assign(&mut c, prg.as_mut(), |z, r| z.add(r).add(two_k))
                 }
                 Pair::Sent(msg, _) => tensor::decode_add_assign(&mut c, &msg[..msg.len() / 2], cp)?,
             }
@@ -194,7 +194,9 @@ impl<R: Z2k> PondParty<R> {
         if let (Some(_), Some(mut out), Some(pair)) = (self.server_index(), opened, pair) {
             match pair {
                 Pair::Seeded(mut prg) => {
-                    tensor::zip_random_assign(&mut out, &mut prg, |c, rs| c.shr(f).sub(top).sub(rs))
+                    tensor::zip_random_assign(&mut out, prg.as_mut(), |c, rs| {
+                        c.shr(f).sub(top).sub(rs)
+                    })
                 }
                 Pair::Sent(msg, _) => {
                     tensor::decode_zip_assign(&mut out, &msg[msg.len() / 2..], cp, |_, rs| {
@@ -213,7 +215,7 @@ impl<R: Z2k> PondParty<R> {
 /// A server's part of the truncation pair (⟨r⟩ᵢ, ⟨r >> f⟩ᵢ), held until it is used.
 enum Pair<R> {
     /// server0: the PRG of its seed, positioned at ⟨r⟩₀ (then ⟨r >> f⟩₀ follows).
-    Seeded(tensor::Prg),
+    Seeded(Box<tensor::Prg>),
     /// server1: the producer's message, ⟨r⟩₁ then ⟨r >> f⟩₁ (checked to be 2n elements).
     Sent(Vec<u8>, std::marker::PhantomData<R>),
 }
