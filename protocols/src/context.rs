@@ -127,7 +127,16 @@ pub struct Message {
 impl Message {
     /// A message holding one tensor.
     pub fn tensor<R: Ring>(t: &Tensor<R>) -> Message {
-        Message::default().and(t)
+        Message::with_capacity(t.len() * R::BYTES).and(t)
+    }
+
+    /// An empty message whose payload has room for `bytes` bytes, so that appending parts of
+    /// that many bytes in all never moves it (no reallocation and copy as it grows).
+    pub fn with_capacity(bytes: usize) -> Message {
+        Message {
+            payload: Vec::with_capacity(bytes),
+            parts: Vec::new(),
+        }
     }
 
     /// A message holding a 32-byte seed or key.
@@ -147,6 +156,32 @@ impl Message {
         self.parts.push(Part {
             kind: R::KIND,
             shape: t.shape().to_vec(),
+        });
+        self
+    }
+
+    /// Appends a tensor of `shape` whose elements are computed straight into the payload, in
+    /// row-major order, a [`tensor::PIECE`] at a time: `fill(start, piece)` writes elements
+    /// `start..start + piece.len()`. The same message as [`Message::and`] of the tensor those
+    /// elements make, without building the tensor.
+    pub fn and_computed<R: Ring>(
+        mut self,
+        shape: &[usize],
+        mut fill: impl FnMut(usize, &mut [R]),
+    ) -> Message {
+        let n = tensor::numel(shape);
+        self.payload.reserve(n * R::BYTES);
+        let mut piece = [R::zero(); tensor::PIECE];
+        let mut start = 0;
+        while start < n {
+            let len = tensor::PIECE.min(n - start);
+            fill(start, &mut piece[..len]);
+            R::encode_slice(&piece[..len], &mut self.payload);
+            start += len;
+        }
+        self.parts.push(Part {
+            kind: R::KIND,
+            shape: shape.to_vec(),
         });
         self
     }

@@ -51,13 +51,30 @@ fn check_matmul_dims(a_len: usize, b_len: usize, m: usize, k: usize, n: usize) {
 pub fn matmul<R: Ring>(a: &[R], b: &[R], m: usize, k: usize, n: usize) -> Vec<R> {
     check_matmul_dims(a.len(), b.len(), m, k, n);
     let mut c = vec![R::zero(); m * n];
+    matmul_acc(a, b, &mut c, m, k, n);
+    c
+}
+
+/// `C += A · B` in place: adds the `m × n` product of `a` (`m × k`) and `b` (`k × n`) to `c`
+/// (all row-major), with [`matmul`]'s kernel and no buffer for the product. The result is
+/// exactly `c` plus [`matmul`]'s.
+///
+/// # Panics
+/// If `a.len() != m * k`, `b.len() != k * n` or `c.len() != m * n`.
+pub fn matmul_acc<R: Ring>(a: &[R], b: &[R], c: &mut [R], m: usize, k: usize, n: usize) {
+    check_matmul_dims(a.len(), b.len(), m, k, n);
+    assert_eq!(
+        c.len(),
+        m * n,
+        "matmul: C has {} elements, expected {m}×{n}",
+        c.len()
+    );
     if let (Some(a64), Some(b64)) = (as_u64(a), as_u64(b)) {
-        let c64 = as_u64_mut(&mut c).expect("R is u64 here");
+        let c64 = as_u64_mut(c).expect("R is u64 here");
         gemm_u64(a64, b64, c64, m, k, n);
     } else {
-        gemm_portable(a, b, &mut c, m, k, n);
+        gemm_portable(a, b, c, m, k, n);
     }
-    c
 }
 
 /// The textbook i-k-j triple loop for `C = A · B` (row-major, ring arithmetic): no blocking,

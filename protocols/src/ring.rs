@@ -41,6 +41,12 @@ pub trait Ring: Copy + Clone + Debug + PartialEq + Eq + Default + Send + Sync + 
     fn random_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G) -> Vec<Self> {
         (0..n).map(|_| Self::random(rng)).collect()
     }
+    /// Overwrites `out` with uniformly random elements: exactly the elements
+    /// [`Ring::random_vec`]`(out.len(), rng)` would return, without allocating where the ring
+    /// overrides it (Z_2^64, Z_2^128).
+    fn random_fill<G: RngCore + ?Sized>(out: &mut [Self], rng: &mut G) {
+        out.copy_from_slice(&Self::random_vec(out.len(), rng));
+    }
     /// Appends the little-endian encoding (exactly [`Ring::BYTES`] bytes).
     fn encode(self, out: &mut Vec<u8>);
     /// Reads one element from exactly [`Ring::BYTES`] bytes.
@@ -95,8 +101,13 @@ impl Ring for u64 {
     /// Element i is the i-th little-endian 8-byte word of the stream.
     fn random_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G) -> Vec<Self> {
         let mut words = vec![0u64; n];
-        rand::Fill::try_fill(&mut words[..], rng).expect("ChaCha never fails");
+        Self::random_fill(&mut words, rng);
         words
+    }
+    /// Element i is the i-th little-endian 8-byte word of the stream, so filling consecutive
+    /// pieces of a buffer one after the other gives the elements of one fill of the whole.
+    fn random_fill<G: RngCore + ?Sized>(out: &mut [Self], rng: &mut G) {
+        rand::Fill::try_fill(out, rng).expect("ChaCha never fails");
     }
     fn encode(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
@@ -107,10 +118,24 @@ impl Ring for u64 {
         u64::from_le_bytes(b)
     }
     fn encode_slice(xs: &[Self], out: &mut Vec<u8>) {
-        let start = out.len();
-        out.resize(start + xs.len() * 8, 0);
-        for (chunk, x) in out[start..].chunks_exact_mut(8).zip(xs) {
-            chunk.copy_from_slice(&x.to_le_bytes());
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: a u64 is 8 initialised bytes with no padding, and u8 needs no alignment,
+            // so the slice's memory read as bytes is valid for `size_of_val(xs)` bytes; on a
+            // little-endian target those bytes are each element's little-endian encoding. One
+            // bulk copy, no zeroing of the appended space first.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(xs.as_ptr().cast::<u8>(), std::mem::size_of_val(xs))
+            };
+            out.extend_from_slice(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            let start = out.len();
+            out.resize(start + xs.len() * 8, 0);
+            for (chunk, x) in out[start..].chunks_exact_mut(8).zip(xs) {
+                chunk.copy_from_slice(&x.to_le_bytes());
+            }
         }
     }
     fn to_u128(self) -> u128 {
@@ -154,6 +179,10 @@ impl Ring for u128 {
     fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
         ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128
     }
+    /// Element by element ([`Ring::random`]), as [`Ring::random_vec`] draws them.
+    fn random_fill<G: RngCore + ?Sized>(out: &mut [Self], rng: &mut G) {
+        out.iter_mut().for_each(|x| *x = Self::random(rng));
+    }
     fn encode(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
     }
@@ -163,10 +192,22 @@ impl Ring for u128 {
         u128::from_le_bytes(b)
     }
     fn encode_slice(xs: &[Self], out: &mut Vec<u8>) {
-        let start = out.len();
-        out.resize(start + xs.len() * 16, 0);
-        for (chunk, x) in out[start..].chunks_exact_mut(16).zip(xs) {
-            chunk.copy_from_slice(&x.to_le_bytes());
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: as for u64: a u128 is 16 initialised bytes with no padding, laid out
+            // little-endian on this target.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(xs.as_ptr().cast::<u8>(), std::mem::size_of_val(xs))
+            };
+            out.extend_from_slice(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            let start = out.len();
+            out.resize(start + xs.len() * 16, 0);
+            for (chunk, x) in out[start..].chunks_exact_mut(16).zip(xs) {
+                chunk.copy_from_slice(&x.to_le_bytes());
+            }
         }
     }
     fn to_u128(self) -> u128 {
@@ -182,6 +223,10 @@ impl Ring for u128 {
 /// powers of two, order — and the ring's place in [`crate::encoded::Encoded`], the ring-tagged
 /// value at the protocol interface. Pond's (and Additive's, ABY3's arithmetic) kernels are
 /// written once over `R: Z2k` and instantiated for both widths (ARCHITECTURE.md, "Ring width").
+///
+/// Their [`Ring::random_fill`] draws consecutive pieces of a buffer exactly as one fill of the
+/// whole (Z_2^64 reads whole 8-byte words of the stream, Z_2^128 two words per element), which
+/// the streamed PRG expansions ([`crate::tensor::zip_random_assign`]) rely on.
 pub trait Z2k: Ring + Ord + std::hash::Hash {
     /// k: the ring is Z_2^k.
     const BITS: u32;

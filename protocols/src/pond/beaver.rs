@@ -151,33 +151,37 @@ impl<R: Z2k> PondParty<R> {
             )?;
             let (mut prg0, mut prg1) =
                 (tensor::Prg::from_seed(seed0), tensor::Prg::from_seed(seed1));
-            let mut first: Option<Tensor<R>> = None;
             for (k, (n, s)) in fresh.iter().zip(&shapes).enumerate() {
-                let a = match &first {
+                let a = if k == 1 && reuse {
                     // The planted flaw: the second fresh operand gets the first one's mask.
-                    Some(a) if k == 1 && reuse => a.clone(),
-                    _ => {
-                        let a0: Tensor<R> = tensor::random(s, &mut prg0);
-                        let a1: Tensor<R> = tensor::random(s, &mut prg1);
-                        tensor::add(&a0, &a1)?
-                    }
+                    self.producer_mask(&fresh[0])?.clone()
+                } else {
+                    // a = ⟨a⟩₀ + ⟨a⟩₁, the second share added in place as it is expanded.
+                    let mut a: Tensor<R> = tensor::random(s, &mut prg0);
+                    tensor::add_random_assign(&mut a, &mut prg1);
+                    a
                 };
-                first.get_or_insert_with(|| a.clone());
                 R::record(ctx, ValueClass::Dealt, &format!("mask of {n}"), &a);
                 self.masks.insert(n.clone(), Mask::Producer { a });
             }
             let a = self.producer_mask(x)?;
             let b = self.producer_mask(y)?;
-            let c = map.apply(&a, &b)?;
+            let mut c = map.apply(a, b)?;
             ctx.charge(map.work(a.shape(), b.shape(), out_shape));
-            let c0: Tensor<R> = tensor::random(out_shape, &mut prg0);
-            let c1 = tensor::sub(&c, &c0)?;
+            if c.shape() != out_shape {
+                return Err(ProtocolError::Shape {
+                    op: "beaver".into(),
+                    detail: format!("a∘b is {:?}, expected {out_shape:?}", c.shape()),
+                });
+            }
             R::record(ctx, ValueClass::Dealt, "c = a∘b", &c);
+            // ⟨c⟩₁ = c − ⟨c⟩₀ in place: c is not needed once recorded.
+            tensor::sub_random_assign(&mut c, &mut prg0);
             ctx.send(
                 s1,
                 "⟨c⟩₁ = a∘b − ⟨c⟩₀",
                 Traffic::Offline,
-                Message::tensor(&c1),
+                Message::tensor(&c),
             )?;
         }
         if let Some(i) = self.server_index() {
@@ -207,7 +211,8 @@ impl<R: Z2k> PondParty<R> {
         )?;
         if let Some(i) = self.server_index() {
             if !fresh.is_empty() {
-                let mut msg = Message::default();
+                let expected: usize = shapes.iter().map(|s| R::BYTES * tensor::numel(s)).sum();
+                let mut msg = Message::with_capacity(expected);
                 let mut mine = Vec::new();
                 for (n, a) in &pending {
                     let e_i = tensor::sub(self.share_of(n)?.expect("server holds share"), a)?;
@@ -222,7 +227,6 @@ impl<R: Z2k> PondParty<R> {
                     .join(", ");
                 ctx.send(peer, &label, Traffic::Online, msg)?;
                 let theirs = ctx.recv(peer)?;
-                let expected: usize = shapes.iter().map(|s| R::BYTES * tensor::numel(s)).sum();
                 if theirs.len() != expected {
                     return Err(ProtocolError::Malformed {
                         from: peer,
@@ -231,11 +235,11 @@ impl<R: Z2k> PondParty<R> {
                     });
                 }
                 let mut off = 0;
-                for ((n, a), (e_i, s)) in pending.drain(..).zip(mine.into_iter().zip(&shapes)) {
+                for ((n, a), (mut e, s)) in pending.drain(..).zip(mine.into_iter().zip(&shapes)) {
                     let len = R::BYTES * tensor::numel(s);
-                    let e_j: Tensor<R> = tensor::decode(&theirs[off..off + len], s, peer)?;
+                    // e = ⟨e⟩ᵢ + ⟨e⟩ⱼ, the peer's part added in place as it is decoded.
+                    tensor::decode_add_assign(&mut e, &theirs[off..off + len], peer)?;
                     off += len;
-                    let e = tensor::add(&e_i, &e_j)?;
                     R::record(ctx, ValueClass::Opened, &opened_label(&n, x, reuse), &e);
                     self.masks.insert(n, Mask::Server { a, e });
                 }
@@ -257,12 +261,7 @@ impl<R: Z2k> PondParty<R> {
             };
             let (a, e) = self.server_mask(x)?;
             let (b, f) = self.server_mask(y)?;
-            if i == 0 {
-                tensor::add_assign(&mut z, &map.apply(e, &tensor::add(b, f)?)?)?;
-            } else {
-                tensor::add_assign(&mut z, &map.apply(e, b)?)?;
-            }
-            tensor::add_assign(&mut z, &map.apply(a, f)?)?;
+            combine(map, i, &mut z, (a, e), (b, f))?;
             ctx.charge(2 * map.work(e.shape(), f.shape(), out_shape));
             R::record(ctx, ValueClass::Share, "product (scale 2f)", &z);
             return Ok(Some(z));
@@ -270,9 +269,9 @@ impl<R: Z2k> PondParty<R> {
         Ok(None)
     }
 
-    fn producer_mask(&self, n: &str) -> Result<Tensor<R>> {
+    fn producer_mask(&self, n: &str) -> Result<&Tensor<R>> {
         match self.masks.get(n) {
-            Some(Mask::Producer { a }) => Ok(a.clone()),
+            Some(Mask::Producer { a }) => Ok(a),
             _ => Err(ProtocolError::Missing(format!(
                 "producer has no mask for `{n}`"
             ))),
@@ -287,6 +286,58 @@ impl<R: Z2k> PondParty<R> {
             ))),
         }
     }
+}
+
+/// Server `i`'s combine step, in place on `z` (its share ⟨c⟩ᵢ on entry):
+/// z += e∘(⟨b⟩₀ + f) + ⟨a⟩₀∘f for server0, z += e∘⟨b⟩₁ + ⟨a⟩₁∘f for server1 — the same ring
+/// elements whatever order the terms are added in. An elementwise product of operands of z's
+/// shape is one pass with no temporary; a matmul accumulates into z with no product buffer.
+fn combine<R: Ring>(
+    map: Bilinear,
+    i: usize,
+    z: &mut Tensor<R>,
+    (a, e): (&Tensor<R>, &Tensor<R>),
+    (b, f): (&Tensor<R>, &Tensor<R>),
+) -> Result<()> {
+    let same = [a, e, b, f].iter().all(|t| t.shape() == z.shape());
+    match map {
+        Bilinear::Elementwise if same => {
+            if let (Some(zs), Some(a), Some(e), Some(b), Some(f)) = (
+                z.as_slice_mut(),
+                a.as_slice(),
+                e.as_slice(),
+                b.as_slice(),
+                f.as_slice(),
+            ) {
+                let terms = zs.iter_mut().zip(a.iter().zip(e)).zip(b.iter().zip(f));
+                if i == 0 {
+                    for ((z, (&a, &e)), (&b, &f)) in terms {
+                        *z = z.add(e.mul(b.add(f))).add(a.mul(f));
+                    }
+                } else {
+                    for ((z, (&a, &e)), (&b, &f)) in terms {
+                        *z = z.add(e.mul(b)).add(a.mul(f));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        Bilinear::MatMul => {
+            if i == 0 {
+                tensor::matmul_acc(e, &tensor::add(b, f)?, z)?;
+            } else {
+                tensor::matmul_acc(e, b, z)?;
+            }
+            return tensor::matmul_acc(a, f, z);
+        }
+        _ => {}
+    }
+    if i == 0 {
+        tensor::add_assign(z, &map.apply(e, &tensor::add(b, f)?)?)?;
+    } else {
+        tensor::add_assign(z, &map.apply(e, b)?)?;
+    }
+    tensor::add_assign(z, &map.apply(a, f)?)
 }
 
 /// The label of an opened masked operand, in the explain pane's letters: the left operand `x`

@@ -32,14 +32,24 @@ impl<R: Z2k> PondParty<R> {
             let x1 = match self.cfg.input_sharing {
                 InputSharing::Seeded => {
                     let seed = tensor::fresh_seed(ctx.rng());
-                    let x0 = tensor::expand_seed::<R>(&seed, shape);
                     ctx.send(
                         s0,
                         &format!("seed → ⟨{name}⟩₀"),
                         Traffic::Online,
                         Message::seed(&seed),
                     )?;
-                    tensor::sub(x, &x0)?
+                    // x − PRG(seed), straight into the message as the PRG is expanded (no
+                    // tensor for ⟨x⟩₀ or ⟨x⟩₁).
+                    let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
+                    match (x.as_slice(), x.shape() == shape) {
+                        (Some(xs), true) => Message::default().and_computed(shape, |at, piece| {
+                            R::random_fill(piece, &mut prg);
+                            for (p, &v) in piece.iter_mut().zip(&xs[at..]) {
+                                *p = v.sub(*p);
+                            }
+                        }),
+                        _ => Message::tensor(&tensor::sub(x, &tensor::random(shape, &mut prg))?),
+                    }
                 }
                 InputSharing::Dense => {
                     let x0 = tensor::random::<R, _>(shape, ctx.rng());
@@ -49,14 +59,14 @@ impl<R: Z2k> PondParty<R> {
                         Traffic::Online,
                         Message::tensor(&x0),
                     )?;
-                    tensor::sub(x, &x0)?
+                    Message::tensor(&tensor::sub(x, &x0)?)
                 }
             };
             ctx.send(
                 s1,
                 &format!("⟨{name}⟩₁ = {name} − ⟨{name}⟩₀"),
                 Traffic::Online,
-                Message::tensor(&x1),
+                x1,
             )?;
             ctx.charge(2 * x.len() as u64);
         }
@@ -96,11 +106,11 @@ impl<R: Z2k> PondParty<R> {
         receiver: PartyId,
     ) -> Result<Option<Tensor<R>>> {
         self.step(ctx, "reveal to receiver")?;
-        let v = self.get(name)?.clone();
+        let v = self.get(name)?;
         let shape = v.shape().to_vec();
         match v {
             Value::Private { share, .. } => {
-                if let (Some(i), Some(s)) = (self.server_index(), &share) {
+                if let (Some(i), Some(s)) = (self.server_index(), share) {
                     ctx.send(
                         receiver,
                         &format!("⟨{name}⟩{i}"),
@@ -110,9 +120,8 @@ impl<R: Z2k> PondParty<R> {
                 }
                 if self.me == receiver {
                     let (s0, s1) = (self.place.server0, self.place.server1);
-                    let a: Tensor<R> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
-                    let b: Tensor<R> = tensor::decode(&ctx.recv(s1)?, &shape, s1)?;
-                    let opened = tensor::add(&a, &b)?;
+                    let mut opened: Tensor<R> = tensor::decode(&ctx.recv(s0)?, &shape, s0)?;
+                    tensor::decode_add_assign(&mut opened, &ctx.recv(s1)?, s1)?;
                     R::record(ctx, ValueClass::Opened, name, &opened);
                     return Ok(Some(opened));
                 }
@@ -123,7 +132,11 @@ impl<R: Z2k> PondParty<R> {
                 let receiver_is_server =
                     receiver == self.place.server0 || receiver == self.place.server1;
                 if receiver_is_server {
-                    return Ok(if self.me == receiver { value } else { None });
+                    return Ok(if self.me == receiver {
+                        value.clone()
+                    } else {
+                        None
+                    });
                 }
                 if self.me == self.place.server0 {
                     let v = value.as_ref().expect("server0 knows public values");

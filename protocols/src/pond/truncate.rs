@@ -61,7 +61,10 @@ impl<R: Z2k> PondParty<R> {
         self.step(ctx, "truncate locally")?;
         let f = self.cfg.fixed.frac_bits;
         let out = match (self.server_index(), z) {
-            (Some(i), Some(z)) => Some(z.mapv(|v| local_truncate_share(i, v, f))),
+            (Some(i), Some(mut z)) => {
+                z.mapv_inplace(|v| local_truncate_share(i, v, f));
+                Some(z)
+            }
             _ => None,
         };
         if let Some(s) = &out {
@@ -83,7 +86,7 @@ impl<R: Z2k> PondParty<R> {
 
         // Offline: the producer deals (r, r >> f).
         self.step(ctx, "deal truncation pair")?;
-        let mut pair: Option<(Tensor<R>, Tensor<R>)> = None;
+        let mut pair: Option<Pair<R>> = None;
         // 2^k and 2^(k−f): validation keeps k + 1 < ℓ.
         let (Some(two_k), Some(top)) = (R::pow2(k), R::pow2(k.saturating_sub(f))) else {
             return Err(crate::error::ProtocolError::Unsupported(format!(
@@ -112,14 +115,18 @@ impl<R: Z2k> PondParty<R> {
                 }
                 v
             });
-            let r_shift = r.mapv(|v| v.shr(f));
+            let mut r_shift = r.mapv(|v| v.shr(f));
             let seed = tensor::fresh_seed(ctx.rng());
             let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
-            let r0: Tensor<R> = tensor::random(shape, &mut prg);
-            let rs0: Tensor<R> = tensor::random(shape, &mut prg);
             R::record(ctx, ValueClass::Dealt, "r (truncation mask)", &r);
             R::record(ctx, ValueClass::Dealt, "r >> f", &r_shift);
-            let msg = Message::tensor(&tensor::sub(&r, &r0)?).and(&tensor::sub(&r_shift, &rs0)?);
+            // server1's shares r − ⟨r⟩₀ and (r >> f) − ⟨r >> f⟩₀, in place as server0's are
+            // expanded (⟨r⟩₀ first, then ⟨r >> f⟩₀, as server0 draws them).
+            tensor::sub_random_assign(&mut r, &mut prg);
+            tensor::sub_random_assign(&mut r_shift, &mut prg);
+            let msg = Message::with_capacity(2 * n * R::BYTES)
+                .and(&r)
+                .and(&r_shift);
             ctx.send(
                 s0,
                 "seed → ⟨r⟩₀, ⟨r>>f⟩₀",
@@ -130,16 +137,16 @@ impl<R: Z2k> PondParty<R> {
             ctx.charge(3 * n as u64);
         }
         match self.server_index() {
+            // server0 keeps its seed's PRG and expands ⟨r⟩₀, then ⟨r >> f⟩₀, when it uses them.
             Some(0) => {
                 let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
-                let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
-                let r0: Tensor<R> = tensor::random(shape, &mut prg);
-                let rs0: Tensor<R> = tensor::random(shape, &mut prg);
-                pair = Some((r0, rs0));
+                pair = Some(Pair::Seeded(Box::new(
+                    <tensor::Prg as rand::SeedableRng>::from_seed(seed),
+                )));
             }
+            // server1 keeps the message and decodes each half when it uses it.
             Some(_) => {
                 let msg = ctx.recv(cp)?;
-                let half = msg.len() / 2;
                 let n8 = R::BYTES * tensor::numel(shape);
                 if msg.len() != 2 * n8 {
                     return Err(crate::error::ProtocolError::Malformed {
@@ -148,47 +155,69 @@ impl<R: Z2k> PondParty<R> {
                         got: msg.len(),
                     });
                 }
-                pair = Some((
-                    tensor::decode(&msg[..half], shape, cp)?,
-                    tensor::decode(&msg[half..], shape, cp)?,
-                ));
+                pair = Some(Pair::Sent(msg, std::marker::PhantomData));
             }
             None => {}
         }
 
-        // Step 1 (online): open c = z + 2^k + r.
+        // Step 1 (online): open c = z + 2^k + r, computed in place in z.
         self.step(ctx, "open z + r")?;
         let mut opened: Option<Tensor<R>> = None;
-        if let (Some(i), Some(z), Some((r, _))) = (self.server_index(), &z, &pair) {
-            let shift = if i == 0 { two_k } else { R::zero() };
-            let c_i = tensor::add(z, r)?.mapv(|v| v.add(shift));
+        if let (Some(i), Some(mut c), Some(pair)) = (self.server_index(), z, pair.as_mut()) {
+            if c.shape() != shape {
+                return Err(crate::error::ProtocolError::Shape {
+                    op: "truncate".into(),
+                    detail: format!("product is {:?}, expected {shape:?}", c.shape()),
+                });
+            }
+            // ⟨c⟩ᵢ = ⟨z⟩ᵢ + ⟨r⟩ᵢ (+ 2^k at server0).
+            match pair {
+                Pair::Seeded(prg) => {
+                    tensor::zip_random_assign(&mut c, prg.as_mut(), |z, r| z.add(r).add(two_k))
+                }
+                Pair::Sent(msg, _) => tensor::decode_add_assign(&mut c, &msg[..msg.len() / 2], cp)?,
+            }
             let peer = self.peer(i);
             ctx.send(
                 peer,
                 &format!("⟨z + r⟩{i}"),
                 Traffic::Online,
-                Message::tensor(&c_i),
+                Message::tensor(&c),
             )?;
-            let c_j: Tensor<R> = tensor::decode(&ctx.recv(peer)?, shape, peer)?;
-            let c = tensor::add(&c_i, &c_j)?;
+            tensor::decode_add_assign(&mut c, &ctx.recv(peer)?, peer)?;
             R::record(ctx, ValueClass::Opened, "z + 2^k + r (masked product)", &c);
             opened = Some(c);
         }
 
-        // Step 2: ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r >> f⟩ᵢ.
+        // Step 2: ⟨z'⟩ᵢ = [i=0]·((c >> f) − 2^(k−f)) − ⟨r >> f⟩ᵢ, in place in c's buffer.
         self.step(ctx, "truncate")?;
-        if let (Some(i), Some(c), Some((_, rs))) = (self.server_index(), opened, pair) {
-            let out = if i == 0 {
-                tensor::sub(&c.mapv(|v| v.shr(f).sub(top)), &rs)?
-            } else {
-                tensor::neg(&rs)
-            };
+        if let (Some(_), Some(mut out), Some(pair)) = (self.server_index(), opened, pair) {
+            match pair {
+                Pair::Seeded(mut prg) => {
+                    tensor::zip_random_assign(&mut out, prg.as_mut(), |c, rs| {
+                        c.shr(f).sub(top).sub(rs)
+                    })
+                }
+                Pair::Sent(msg, _) => {
+                    tensor::decode_zip_assign(&mut out, &msg[msg.len() / 2..], cp, |_, rs| {
+                        rs.neg()
+                    })?
+                }
+            }
             ctx.charge(2 * out.len() as u64);
             R::record(ctx, ValueClass::Share, "truncated", &out);
             return Ok(Some(out));
         }
         Ok(None)
     }
+}
+
+/// A server's part of the truncation pair (⟨r⟩ᵢ, ⟨r >> f⟩ᵢ), held until it is used.
+enum Pair<R> {
+    /// server0: the PRG of its seed, positioned at ⟨r⟩₀ (then ⟨r >> f⟩₀ follows).
+    Seeded(Box<tensor::Prg>),
+    /// server1: the producer's message, ⟨r⟩₁ then ⟨r >> f⟩₁ (checked to be 2n elements).
+    Sent(Vec<u8>, std::marker::PhantomData<R>),
 }
 
 #[cfg(test)]
