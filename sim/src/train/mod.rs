@@ -418,6 +418,21 @@ fn rename_stmt(s: &Stmt, rename: &dyn Fn(&str) -> String) -> Stmt {
     }
 }
 
+/// `plan` (a training scenario's) under another seed: the data order, the initial weights and
+/// every iteration's randomness follow the seed, so the section is resolved again.
+pub fn reseeded(plan: &Plan, seed: u64) -> Result<Plan, crate::error::SimError> {
+    let Some(it) = &plan.training else {
+        let mut p = plan.clone();
+        p.scenario.seed = seed;
+        return Ok(p);
+    };
+    let tp = &it.training;
+    let mut scenario = crate::scenario::parse(&tp.source)?;
+    scenario.seed = seed;
+    scenario.protocol = plan.scenario.protocol;
+    Ok(self::plan(&tp.source, scenario, tp.budget)?)
+}
+
 /// Validates `scenario`'s training section and gives iteration 0's plan.
 pub fn plan(
     source: &Source,

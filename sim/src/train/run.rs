@@ -154,7 +154,7 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
         let plan_k = if k == 0 {
             plan.clone()
         } else {
-            tp.iteration_plan(k, &weights, std::mem::take(&mut carried))?
+            inherit(tp.iteration_plan(k, &weights, std::mem::take(&mut carried))?, plan)
         };
         let (r, out) = run_iteration(&plan_k)?;
         let missing = tp.carried_names().find(|c| !out.held.contains_key(*c));
@@ -198,7 +198,7 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
     let mut reveal = None;
     let mut revealed_test_errors = None;
     if let Some(final_plan) = tp.final_plan(&weights, carried)? {
-        let r = crate::engine::run(&final_plan)?;
+        let r = crate::engine::run(&inherit(final_plan, plan))?;
         if let Some(o) = r.outputs.iter().find(|o| o.name == "final/errors") {
             let n = tp.test_set().map_or(0, |t| t.0.shape()[0]);
             revealed_test_errors = Some((o.values[0].round().max(0.0) as usize, n));
@@ -221,6 +221,37 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
         revealed_test_errors,
         warnings,
     })
+}
+
+/// Iteration plan `p` with the timing and network of iteration 0's `plan` (which `--timing`
+/// and `compare` may have changed).
+fn inherit(mut p: Plan, plan: &Plan) -> Plan {
+    p.scenario.timing = plan.scenario.timing;
+    p.scenario.network = plan.scenario.network.clone();
+    p.links = plan.links.clone();
+    p
+}
+
+/// Iteration `k`'s plan of the training run `plan` starts (iteration 0's plan), with the shares
+/// the iterations before it hand on (they run first, headless): what `sharescope debug
+/// --iteration K` opens.
+pub fn plan_at(plan: &Plan, k: usize) -> Result<Plan> {
+    let Some(it) = &plan.training else {
+        return Err(SimError::Usage("the scenario has no training section".into()));
+    };
+    let tp = it.training.clone();
+    let n = tp.iterations();
+    if k >= n {
+        return Err(SimError::Usage(format!(
+            "iteration {k} does not exist: the run has {n} (0..{n})"
+        )));
+    }
+    let mut current = plan.clone();
+    for i in 0..k {
+        let (_, out) = run_iteration(&current)?;
+        current = inherit(tp.iteration_plan(i + 1, &out.shadow, out.held)?, plan);
+    }
+    Ok(current)
 }
 
 fn fresh_epoch(epoch: usize) -> EpochStats {
