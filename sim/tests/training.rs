@@ -103,11 +103,20 @@ fn every_op_of_an_iteration_reconstructs_to_the_plaintext_value() {
     }
     // The weights are carried as shares: iteration 3 has no input op for them.
     assert!(!labels.contains(&"input w1"), "{labels:?}");
+    // After three iterations the private weights are still close to the f64 ones (a DReLU bit
+    // flipped at an h within rounding of 0 moves a gradient element by ~lr/B · a · dy).
+    for w in ["it3/w1", "it3/b1", "it3/w2", "it3/b2", "it3/w3", "it3/b3"] {
+        let op = r.trace.ops.iter().find(|o| o.name == w).unwrap();
+        let e = op.stats.max_abs_error.unwrap();
+        assert!(e < 0.02, "{w}: {e}");
+    }
+    // Iteration 0 starts from the same weights as the f64 model: every value is within
+    // fixed-point rounding of it.
+    let r = sim::run(&plan_at(&plan, 0).unwrap()).unwrap();
     for op in &r.trace.ops {
         let e = op.stats.max_abs_error.unwrap_or(0.0);
-        // A DReLU bit of an h within rounding of 0 may differ from the f64 model's (whose
-        // weights drifted by ~1e-4 from the private ones after three iterations): 0 or 1 apart,
-        // at an element where the ReLU's value is ~0 either way.
+        // A DReLU bit of an h within rounding of 0 may differ from the f64 model's: 0 or 1
+        // apart, at an element where the ReLU's value is ~0 either way.
         if op.name.ends_with(".mask") {
             assert!(e <= 1.0, "{}: {e}", op.name);
             continue;
