@@ -733,6 +733,9 @@ fn check(scenario: &Path, plan: &Plan, json: Option<&Path>) -> Outcome {
     }
     let estimate = sim::estimate::estimate(plan);
     let _ = write!(s, "\n{}", estimate.table());
+    if let Some(t) = sim::train::estimate_run(plan, &estimate) {
+        let _ = write!(s, "\n{}", t.text());
+    }
     let held = plan
         .links
         .iter()

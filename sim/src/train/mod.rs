@@ -374,8 +374,89 @@ pub(crate) fn bind_carried(
     Ok(())
 }
 
-/// Iteration `k`'s seed under the scenario's `seed` (every party's randomness in it).
+/// A training run's cost from one iteration's estimate (`sharescope check`): iteration 0 shares
+/// the initial weights, every later iteration carries them (the same ops without the weights'
+/// input ops), so the run's bytes and messages are exact; its rounds are each iteration's
+/// causal depth summed.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RunEstimate {
+    /// Epochs.
+    pub epochs: usize,
+    /// Iterations per epoch.
+    pub batches_per_epoch: usize,
+    /// Iteration 0.
+    pub first: crate::estimate::EstimatedTotals,
+    /// Every later iteration.
+    pub steady: crate::estimate::EstimatedTotals,
+}
+
+impl RunEstimate {
+    /// Iterations in the run.
+    pub fn iterations(&self) -> u64 {
+        (self.epochs * self.batches_per_epoch) as u64
+    }
+
+    /// Online and offline bytes of the whole run.
+    pub fn total_bytes(&self) -> (u64, u64) {
+        let later = self.iterations().saturating_sub(1);
+        (
+            self.first.bytes + later * self.steady.bytes,
+            self.first.offline_bytes + later * self.steady.offline_bytes,
+        )
+    }
+
+    /// The lines `sharescope check` prints.
+    pub fn text(&self) -> String {
+        use crate::units::bytes;
+        let (on, off) = self.total_bytes();
+        format!(
+            "training: {} epoch(s) × {} iterations; the table is iteration 0, which also shares the \
+             initial weights\n  every later iteration (weights carried as shares): {} online + {} \
+             offline, {} messages, {} rounds\n  per epoch: {} online + {} offline; whole run: {} \
+             online + {} offline\n",
+            self.epochs,
+            self.batches_per_epoch,
+            bytes(self.steady.bytes),
+            bytes(self.steady.offline_bytes),
+            self.steady.messages,
+            self.steady.rounds,
+            bytes(self.first.bytes + (self.batches_per_epoch as u64 - 1) * self.steady.bytes),
+            bytes(
+                self.first.offline_bytes
+                    + (self.batches_per_epoch as u64 - 1) * self.steady.offline_bytes
+            ),
+            bytes(on),
+            bytes(off),
+        )
+    }
+}
+
+/// [`RunEstimate`] of a training scenario's iteration-0 `plan` from its estimate (`None` for
+/// another plan, or one whose ops could not all be costed).
+pub fn estimate_run(plan: &Plan, est: &crate::estimate::Estimate) -> Option<RunEstimate> {
+    let it = plan.training.as_ref()?;
+    let first = est.totals?;
+    let mut steady_plan = plan.clone();
+    let carried: HashSet<&str> = it.training.carried_names().collect();
+    steady_plan.ops.retain(|op| match op {
+        PlannedOp::Input { name, .. } => !carried.contains(name.as_str()),
+        _ => true,
+    });
+    let steady = crate::estimate::estimate(&steady_plan).totals?;
+    Some(RunEstimate {
+        epochs: it.training.spec.epochs,
+        batches_per_epoch: it.training.batches_per_epoch,
+        first,
+        steady,
+    })
+}
+
+/// Iteration `k`'s seed under the scenario's `seed` (every party's randomness in it): the
+/// scenario's own for iteration 0, a SplitMix64 mix of it and k for the others.
 pub fn iteration_seed(seed: u64, k: usize) -> u64 {
+    if k == 0 {
+        return seed;
+    }
     let mut z = seed ^ (k as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
