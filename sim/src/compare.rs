@@ -284,9 +284,10 @@ pub fn compare_on(
         seed: plan.scenario.seed,
         profiles: profiles.to_vec(),
         rows,
-        training: plan.training.as_ref().map(|t| {
-            (t.training.batches_per_epoch, t.training.spec.epochs)
-        }),
+        training: plan
+            .training
+            .as_ref()
+            .map(|t| (t.training.batches_per_epoch, t.training.spec.epochs)),
     })
 }
 

@@ -579,9 +579,7 @@ impl Simulation {
     /// the plaintext shadow's value. Empty for a plan that is not a training iteration, or a run
     /// that failed ([`Simulation::finish`] then says why).
     #[allow(clippy::type_complexity)]
-    pub fn take_carried(
-        &mut self,
-    ) -> (HashMap<String, Vec<Held>>, HashMap<String, ArrayD<f64>>) {
+    pub fn take_carried(&mut self) -> (HashMap<String, Vec<Held>>, HashMap<String, ArrayD<f64>>) {
         let mut held = HashMap::new();
         let mut shadow = HashMap::new();
         let Some(it) = self.plan.training.clone() else {

@@ -93,12 +93,21 @@ fn private_mlp_matches_the_plaintext_model() {
 fn every_op_of_an_iteration_reconstructs_to_the_plaintext_value() {
     let plan = variant(
         "train-digits-mlp.ron",
-        &[("epochs: 2", "epochs: 1"), ("batch_size: 32", "batch_size: 8")],
+        &[
+            ("epochs: 2", "epochs: 1"),
+            ("batch_size: 32", "batch_size: 8"),
+        ],
     );
     let it3 = plan_at(&plan, 3).unwrap();
     let r = sim::run(&it3).unwrap();
     let labels: Vec<&str> = r.trace.ops.iter().map(|o| o.name.as_str()).collect();
-    for want in ["it3/a1.mask", "it3/d.w1", "it3/d.b2", "it3/w1", "it3/d.logits"] {
+    for want in [
+        "it3/a1.mask",
+        "it3/d.w1",
+        "it3/d.b2",
+        "it3/w1",
+        "it3/d.logits",
+    ] {
         assert!(labels.contains(&want), "{want} not in {labels:?}");
     }
     // The weights are carried as shares: iteration 3 has no input op for them.
@@ -130,7 +139,10 @@ fn every_op_of_an_iteration_reconstructs_to_the_plaintext_value() {
 /// (sharing the initial weights) and a later one (carrying them).
 #[test]
 fn an_iterations_cost_equals_its_estimate() {
-    let plan = variant("train-digits-mlp.ron", &[("batch_size: 32", "batch_size: 8")]);
+    let plan = variant(
+        "train-digits-mlp.ron",
+        &[("batch_size: 32", "batch_size: 8")],
+    );
     for k in [0, 2] {
         let p = plan_at(&plan, k).unwrap();
         let est = sim::estimate::estimate(&p);
@@ -240,18 +252,68 @@ fn bad_training_sections_are_refused_where_they_are_wrong() {
     })
     .unwrap();
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("owner: \"bob\"", "owner: \"carol\"", "`carol` is not an input provider", "owner: \"carol\""),
+        (
+            "owner: \"bob\"",
+            "owner: \"carol\"",
+            "`carol` is not an input provider",
+            "owner: \"carol\"",
+        ),
         ("epochs: 1", "epochs: 1, epoch: 2", "epoch", "epoch: 2"),
-        ("epochs: 1", "epochs: 0", "epochs must be at least 1", "epochs: 0"),
-        ("batch_size: 4", "batch_size: 40", "larger than the training data", "batch_size: 40"),
-        ("MatMul(\"x\", \"w\")", "MatMul(\"x\", \"v\")", "reads `v`", "\"v\""),
+        (
+            "epochs: 1",
+            "epochs: 0",
+            "epochs must be at least 1",
+            "epochs: 0",
+        ),
+        (
+            "batch_size: 4",
+            "batch_size: 40",
+            "larger than the training data",
+            "batch_size: 40",
+        ),
+        (
+            "MatMul(\"x\", \"w\")",
+            "MatMul(\"x\", \"v\")",
+            "reads `v`",
+            "\"v\"",
+        ),
         ("shape: [3, 2]", "shape: [4, 2]", "`z`", "MatMul"),
-        ("learning_rate: 0.25", "learning_rate: -1.0", "learning rate", "learning_rate: -1.0"),
-        ("prediction: \"h\"", "prediction: \"q\"", "computes no `q`", "prediction: \"q\""),
-        ("epochs: 1,", "epochs: 1, trace_iterations: Some([7]),", "iteration 7 does not exist", "7]"),
-        ("protocol: SecureNN", "protocol: Pond", "Pond cannot train this", "Relu(\"z\")"),
-        ("(name: \"h\", op: Relu(\"z\"))", "(name: \"h\", op: Exp(\"z\"))", "cannot differentiate `exp`", "Exp(\"z\")"),
-        ("epochs: 1,", "epochs: 1, reveal: [Model(to: \"alice\")],", "`alice` is not an output receiver", "(to: \"alice\")"),
+        (
+            "learning_rate: 0.25",
+            "learning_rate: -1.0",
+            "learning rate",
+            "learning_rate: -1.0",
+        ),
+        (
+            "prediction: \"h\"",
+            "prediction: \"q\"",
+            "computes no `q`",
+            "prediction: \"q\"",
+        ),
+        (
+            "epochs: 1,",
+            "epochs: 1, trace_iterations: Some([7]),",
+            "iteration 7 does not exist",
+            "7]",
+        ),
+        (
+            "protocol: SecureNN",
+            "protocol: Pond",
+            "Pond cannot train this",
+            "Relu(\"z\")",
+        ),
+        (
+            "(name: \"h\", op: Relu(\"z\"))",
+            "(name: \"h\", op: Exp(\"z\"))",
+            "cannot differentiate `exp`",
+            "Exp(\"z\")",
+        ),
+        (
+            "epochs: 1,",
+            "epochs: 1, reveal: [Model(to: \"alice\")],",
+            "`alice` is not an output receiver",
+            "(to: \"alice\")",
+        ),
     ];
     for (from, to, message, at) in cases {
         assert!(BASE.contains(from), "{from}");
@@ -264,7 +326,10 @@ fn bad_training_sections_are_refused_where_they_are_wrong() {
             .position(|l| l.contains(at))
             .unwrap_or_else(|| panic!("no line with {at}"))
             + 1;
-        assert!(e.starts_with(&format!("t.ron:{line}:")), "{to}: expected line {line}: {e}");
+        assert!(
+            e.starts_with(&format!("t.ron:{line}:")),
+            "{to}: expected line {line}: {e}"
+        );
     }
 }
 
@@ -287,7 +352,10 @@ fn horizontal_split_momentum_and_pond_train() {
             (owner: "bob", data: Random(Uniform(0.0, 1.0)), shape: [12, 2]),
         ],"#,
         )
-        .replace("Sgd(learning_rate: 0.25)", "Sgd(learning_rate: 0.5, momentum: 0.5)")
+        .replace(
+            "Sgd(learning_rate: 0.25)",
+            "Sgd(learning_rate: 0.5, momentum: 0.5)",
+        )
         .replace("epochs: 1", "epochs: 3");
     let plan = load_source(&Source {
         name: "t.ron".into(),
@@ -296,7 +364,10 @@ fn horizontal_split_momentum_and_pond_train() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let labels: Vec<String> = plan.ops.iter().map(|o| o.label()).collect();
-    assert!(labels.contains(&"input it0/x.alice".to_string()), "{labels:?}");
+    assert!(
+        labels.contains(&"input it0/x.alice".to_string()),
+        "{labels:?}"
+    );
     assert!(labels.contains(&"it0/v.w".to_string()), "{labels:?}");
     let r = train(&plan).unwrap();
     // 12 / 2 = 6 batches per epoch (each takes 2 of alice's rows and 2 of bob's).

@@ -419,7 +419,11 @@ fn run_training(
     if let Some(s) = seed {
         match sim::train::reseeded(&plan, s) {
             Ok(p) => {
-                let (timing, network, links) = (plan.scenario.timing, plan.scenario.network.clone(), plan.links.clone());
+                let (timing, network, links) = (
+                    plan.scenario.timing,
+                    plan.scenario.network.clone(),
+                    plan.links.clone(),
+                );
                 plan = p;
                 plan.scenario.timing = timing;
                 plan.scenario.network = network;

@@ -16,9 +16,7 @@ pub mod run;
 use crate::error::ScenarioError;
 use crate::memory::MemoryBudget;
 use crate::scenario::PathSeg::{self, Field as F, Item as I};
-use crate::scenario::{
-    Data, InputSpec, OutputSpec, Plan, PlannedOp, Scenario, Source, Stmt,
-};
+use crate::scenario::{Data, InputSpec, OutputSpec, Plan, PlannedOp, Scenario, Source, Stmt};
 use autodiff::{Gen, Origin};
 use format::*;
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -179,8 +177,12 @@ impl TrainingPlan {
             } else {
                 format!("{TARGET}.{}", self.spec.labels[j].owner)
             };
-            s.inputs
-                .push(take_rows(rename(&name), &self.spec.labels[j].owner, l, &rows[j]));
+            s.inputs.push(take_rows(
+                rename(&name),
+                &self.spec.labels[j].owner,
+                l,
+                &rows[j],
+            ));
         }
         s.program = self
             .program
@@ -230,10 +232,11 @@ impl TrainingPlan {
         carried_in: HashMap<String, Vec<Held>>,
         carry_out: HashMap<String, String>,
     ) -> Result<Plan, ScenarioError> {
-        let mut plan = Plan::with_budget(&self.source, scenario, self.budget).map_err(|mut e| {
-            e.message = format!("in the generated training iteration {index}: {}", e.message);
-            e
-        })?;
+        let mut plan =
+            Plan::with_budget(&self.source, scenario, self.budget).map_err(|mut e| {
+                e.message = format!("in the generated training iteration {index}: {}", e.message);
+                e
+            })?;
         if !carried_in.is_empty() {
             plan.ops.retain(|op| match op {
                 PlannedOp::Input { name, .. } => !carried_in.contains_key(name),
@@ -582,7 +585,10 @@ fn load_data(
         ));
     }
     if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-        return Err(err(format!("the data contains {bad}"), "data must be finite"));
+        return Err(err(
+            format!("the data contains {bad}"),
+            "data must be finite",
+        ));
     }
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), values).expect("checked size"))
 }
@@ -652,7 +658,10 @@ fn resolve(
     mut scenario: Scenario,
     budget: MemoryBudget,
 ) -> Result<TrainingPlan, ScenarioError> {
-    let spec = scenario.training.take().expect("called with a training section");
+    let spec = scenario
+        .training
+        .take()
+        .expect("called with a training section");
     let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
     let t = |f: &'static str| vec![F("training"), F(f)];
     // What the generator writes itself.
@@ -697,7 +706,11 @@ fn resolve(
         ));
     }
     if spec.epochs == 0 {
-        return Err(err(&t("epochs"), "epochs must be at least 1".into(), "e.g. epochs: 2"));
+        return Err(err(
+            &t("epochs"),
+            "epochs must be at least 1".into(),
+            "e.g. epochs: 2",
+        ));
     }
     if spec.batch_size == 0 {
         return Err(err(
@@ -891,7 +904,7 @@ fn resolve(
         Split::Rows => spec.features.len(),
         Split::Columns => 1,
     };
-    if spec.batch_size % providers_in_batch != 0 {
+    if !spec.batch_size.is_multiple_of(providers_in_batch) {
         return Err(err(
             &t("batch_size"),
             format!(
@@ -991,9 +1004,7 @@ fn resolve(
     if pred_shape[0] != spec.batch_size || pred_shape.len() != 2 {
         return Err(err(
             &t("prediction"),
-            format!(
-                "the prediction has shape {pred_shape:?}, not [batch_size, outputs]"
-            ),
+            format!("the prediction has shape {pred_shape:?}, not [batch_size, outputs]"),
             "the prediction holds one row per example",
         ));
     }
@@ -1081,14 +1092,23 @@ fn resolve(
     match spec.loss {
         Loss::SoftmaxCrossEntropy => {
             program.push((stmt("prob", Op::Softmax(pred.clone())), Origin::Loss));
-            program.push((stmt(&seed_grad, Op::Sub("prob".into(), TARGET.into())), Origin::Loss));
+            program.push((
+                stmt(&seed_grad, Op::Sub("prob".into(), TARGET.into())),
+                Origin::Loss,
+            ));
         }
         Loss::Logistic => {
             program.push((stmt("prob", Op::Sigmoid(pred.clone())), Origin::Loss));
-            program.push((stmt(&seed_grad, Op::Sub("prob".into(), TARGET.into())), Origin::Loss));
+            program.push((
+                stmt(&seed_grad, Op::Sub("prob".into(), TARGET.into())),
+                Origin::Loss,
+            ));
         }
         Loss::Mse => {
-            program.push((stmt(&seed_grad, Op::Sub(pred.clone(), TARGET.into())), Origin::Loss));
+            program.push((
+                stmt(&seed_grad, Op::Sub(pred.clone(), TARGET.into())),
+                Origin::Loss,
+            ));
         }
     }
     shapes.insert("prob".into(), pred_shape.clone());
@@ -1103,7 +1123,13 @@ fn resolve(
         &mut shapes,
         "one",
     )
-    .map_err(|(i, m)| err(&[F("program"), I(i), F("op")], m, "see docs/training.md, \"Backward pass\""))?;
+    .map_err(|(i, m)| {
+        err(
+            &[F("program"), I(i), F("op")],
+            m,
+            "see docs/training.md, \"Backward pass\"",
+        )
+    })?;
     program.extend(back.stmts);
     // The update.
     let mut carried = Vec::new();
@@ -1129,14 +1155,23 @@ fn resolve(
             let v = format!("v.{p}");
             init.insert(v.clone(), ArrayD::zeros(IxDyn(&params[i].1)));
             program.push((stmt(&format!("mv.{p}"), Op::Mul(v.clone(), "mu".into())), u));
-            program.push((stmt(&format!("@{v}"), Op::Add(format!("mv.{p}"), dp.clone())), u));
+            program.push((
+                stmt(&format!("@{v}"), Op::Add(format!("mv.{p}"), dp.clone())),
+                u,
+            ));
             carried.push((v.clone(), format!("@{v}")));
             format!("@{v}")
         } else {
             dp.clone()
         };
-        program.push((stmt(&format!("step.{p}"), Op::Mul(direction, "lr".into())), u));
-        program.push((stmt(&format!("@{p}"), Op::Sub(p.clone(), format!("step.{p}"))), u));
+        program.push((
+            stmt(&format!("step.{p}"), Op::Mul(direction, "lr".into())),
+            u,
+        ));
+        program.push((
+            stmt(&format!("@{p}"), Op::Sub(p.clone(), format!("step.{p}"))),
+            u,
+        ));
         carried.push((p.clone(), format!("@{p}")));
     }
     // Parameters first among the carried values (momentum states after).
@@ -1155,13 +1190,22 @@ fn resolve(
                     vec![F("program"), I(*i), F("op")],
                     format!("its gradient needs `{}`", st.op.kind()),
                 ),
-                Origin::Loss => (t("loss"), format!("the loss's gradient needs `{}`", st.op.kind())),
-                Origin::Update => (t("optimizer"), format!("the update needs `{}`", st.op.kind())),
+                Origin::Loss => (
+                    t("loss"),
+                    format!("the loss's gradient needs `{}`", st.op.kind()),
+                ),
+                Origin::Update => (
+                    t("optimizer"),
+                    format!("the update needs `{}`", st.op.kind()),
+                ),
                 Origin::Data => (t("features"), format!("the batch needs `{}`", st.op.kind())),
             };
             return Err(err(
                 &path,
-                format!("{} cannot train this: {what}: {first}", scenario.protocol.name()),
+                format!(
+                    "{} cannot train this: {what}: {first}",
+                    scenario.protocol.name()
+                ),
                 "SecureNN and ABY3 have exact comparisons (ReLU, softmax); with Pond use \
                  Sigmoid/Tanh activations and the Mse or Logistic loss",
             ));
@@ -1200,7 +1244,9 @@ fn resolve(
         let raw = load_data(
             source,
             &ts.labels,
-            Some(&lshape).filter(|_| !matches!(ts.labels, Data::Npy(_))).map(|s| &s[..]),
+            Some(&lshape)
+                .filter(|_| !matches!(ts.labels, Data::Npy(_)))
+                .map(|s| &s[..]),
             scenario.seed ^ 0x7e58,
             &[F("training"), F("test"), F("labels"), I(0)],
         )?;
@@ -1241,10 +1287,7 @@ fn resolve(
                     "add training.test and training.classes",
                 ));
             }
-            for op in [
-                Op::Argmax("p".into()),
-                Op::Greater("a".into(), "b".into()),
-            ] {
+            for op in [Op::Argmax("p".into()), Op::Greater("a".into(), "b".into())] {
                 if let Err(why) = scenario.protocol.supports_under(&op, &settings) {
                     return Err(err(
                         &[F("training"), F("reveal"), I(i)],
@@ -1264,7 +1307,10 @@ fn resolve(
         if let Some(j) = list.iter().position(|&k| k >= n) {
             return Err(err(
                 &[F("training"), F("trace_iterations"), I(j)],
-                format!("iteration {} does not exist: the run has {n} (0..{n})", list[j]),
+                format!(
+                    "iteration {} does not exist: the run has {n} (0..{n})",
+                    list[j]
+                ),
                 "name iterations below epochs × batches per epoch",
             ));
         }

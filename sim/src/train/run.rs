@@ -9,7 +9,7 @@ use crate::engine::{RunResult, Simulation, Totals};
 use crate::error::{Result, SimError};
 use crate::scenario::{Plan, PlannedOp};
 use crate::trace::Trace;
-use ndarray::{ArrayD, Axis};
+use ndarray::ArrayD;
 use protocols::protocol::Held;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,13 +135,14 @@ pub fn run_iteration(plan: &Plan) -> Result<(RunResult, Carried)> {
 /// [`train`], calling `observe` after every iteration.
 pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResult> {
     let Some(it) = &plan.training else {
-        return Err(SimError::Usage("the scenario has no training section".into()));
+        return Err(SimError::Usage(
+            "the scenario has no training section".into(),
+        ));
     };
     let tp: Arc<TrainingPlan> = it.training.clone();
     let iterations = tp.iterations();
     let mut weights = tp.init.clone();
-    let mut private = tp.init.clone();
-    let initial = (evaluate(&tp, &private), evaluate(&tp, &weights));
+    let initial = (evaluate(&tp, &tp.init), evaluate(&tp, &weights));
     let mut carried: HashMap<String, Vec<Held>> = HashMap::new();
     let mut per_epoch = Vec::new();
     let mut epoch = fresh_epoch(1);
@@ -154,7 +155,10 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
         let plan_k = if k == 0 {
             plan.clone()
         } else {
-            inherit(tp.iteration_plan(k, &weights, std::mem::take(&mut carried))?, plan)
+            inherit(
+                tp.iteration_plan(k, &weights, std::mem::take(&mut carried))?,
+                plan,
+            )
         };
         let (r, out) = run_iteration(&plan_k)?;
         let missing = tp.carried_names().find(|c| !out.held.contains_key(*c));
@@ -186,7 +190,7 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
             traces.push((k, r.trace));
         }
         if (k + 1) % tp.batches_per_epoch == 0 {
-            private = reconstruct(&plan_k, &carried)?;
+            let private = reconstruct(&plan_k, &carried)?;
             epoch.private = evaluate(&tp, &private);
             epoch.plaintext = evaluate(&tp, &weights);
             let next = epoch.epoch + 1;
@@ -194,7 +198,6 @@ pub fn train_observed(plan: &Plan, observe: Observer<'_>) -> Result<TrainingResu
         }
         observe(k + 1, iterations);
     }
-    let _ = private;
     let mut reveal = None;
     let mut revealed_test_errors = None;
     if let Some(final_plan) = tp.final_plan(&weights, carried)? {
@@ -237,7 +240,9 @@ fn inherit(mut p: Plan, plan: &Plan) -> Plan {
 /// --iteration K` opens.
 pub fn plan_at(plan: &Plan, k: usize) -> Result<Plan> {
     let Some(it) = &plan.training else {
-        return Err(SimError::Usage("the scenario has no training section".into()));
+        return Err(SimError::Usage(
+            "the scenario has no training section".into(),
+        ));
     };
     let tp = it.training.clone();
     let n = tp.iterations();
@@ -320,7 +325,12 @@ pub fn loss(kind: super::Loss, p: &ArrayD<f64>, t: &ArrayD<f64>) -> f64 {
     let n = p.shape()[0].max(1) as f64;
     let rows = |a: &ArrayD<f64>| {
         let cols = a.len() / a.shape()[0].max(1);
-        a.iter().copied().collect::<Vec<f64>>().chunks(cols.max(1)).map(<[f64]>::to_vec).collect::<Vec<_>>()
+        a.iter()
+            .copied()
+            .collect::<Vec<f64>>()
+            .chunks(cols.max(1))
+            .map(<[f64]>::to_vec)
+            .collect::<Vec<_>>()
     };
     let (pr, tr) = (rows(p), rows(t));
     let sum: f64 = pr
@@ -347,12 +357,7 @@ pub fn loss(kind: super::Loss, p: &ArrayD<f64>, t: &ArrayD<f64>) -> f64 {
 }
 
 /// Classification accuracy: argmax with class labels, else the sign for one logistic output.
-fn accuracy(
-    tp: &TrainingPlan,
-    p: &ArrayD<f64>,
-    t: &ArrayD<f64>,
-    classes: &[usize],
-) -> Option<f64> {
+fn accuracy(tp: &TrainingPlan, p: &ArrayD<f64>, t: &ArrayD<f64>, classes: &[usize]) -> Option<f64> {
     let n = p.shape()[0];
     if n == 0 {
         return None;
@@ -372,7 +377,6 @@ fn accuracy(
             .count();
         return Some(right as f64 / n as f64);
     }
-    let _ = Axis(0);
     None
 }
 
