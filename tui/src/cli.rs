@@ -537,6 +537,10 @@ pub fn execute(cli: Cli) -> Outcome {
                             }
                         }
                         apply_timing(&mut plan, timing);
+                        // Without --iteration, the first iteration a preset `Op("itK/…")`
+                        // breakpoint names.
+                        let iteration =
+                            iteration.or_else(|| sim::train::first_breakpoint_iteration(&plan));
                         if let Some(k) = iteration.filter(|&k| k > 0) {
                             match sim::train::run::plan_at(&plan, k) {
                                 Ok(p) => plan = p,

@@ -454,6 +454,23 @@ pub fn estimate_run(plan: &Plan, est: &crate::estimate::Estimate) -> Option<RunE
     })
 }
 
+/// The lowest iteration a preset breakpoint of the scenario names by an op label `it<K>/…`
+/// (`breakpoints: [Op("it5/d.w1")]`), so `sharescope debug` opens that iteration.
+pub fn first_breakpoint_iteration(plan: &Plan) -> Option<usize> {
+    plan.training.as_ref()?;
+    plan.scenario
+        .breakpoints
+        .iter()
+        .filter_map(|b| match b {
+            crate::scenario::BreakpointSpec::Op(label) => label
+                .strip_prefix("it")?
+                .split_once('/')
+                .and_then(|(k, _)| k.parse::<usize>().ok()),
+            _ => None,
+        })
+        .min()
+}
+
 /// Iteration `k`'s seed under the scenario's `seed` (every party's randomness in it): the
 /// scenario's own for iteration 0, a SplitMix64 mix of it and k for the others.
 pub fn iteration_seed(seed: u64, k: usize) -> u64 {
