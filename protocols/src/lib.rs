@@ -27,6 +27,7 @@ pub mod cost;
 pub mod encoded;
 pub mod error;
 pub mod fixed;
+pub mod gradient;
 pub mod kernels;
 pub mod local;
 pub mod pond;

@@ -160,6 +160,65 @@ pub enum Op {
     InvSqrt(String),
     /// Softmax along the last axis, numerically stable: e^(x − max x) / Σ e^(x − max x).
     Softmax(String),
+    /// dL/dX of `Conv2d { input, filters, stride, padding }` given dL/dY = `grad`: col2im(Wᵀ ·
+    /// dY) (`crate::gradient`). Result shape `input_shape`.
+    Conv2dGradInput {
+        /// dL/dY (N, out_c, OH, OW).
+        grad: String,
+        /// The forward op's filters (out_c, in_c, kh, kw).
+        filters: String,
+        /// The forward op's input shape (N, C, H, W).
+        input_shape: Vec<usize>,
+        /// The forward op's stride.
+        #[serde(default = "one")]
+        stride: usize,
+        /// The forward op's zero padding.
+        #[serde(default)]
+        padding: usize,
+    },
+    /// dL/dW of `Conv2d { input, filters, stride, padding }` given dL/dY = `grad`: dY · im2col(X)ᵀ
+    /// (`crate::gradient`). Result shape (out_c, in_c, kernel, kernel).
+    Conv2dGradFilters {
+        /// The forward op's input (N, C, H, W).
+        input: String,
+        /// dL/dY (N, out_c, OH, OW).
+        grad: String,
+        /// The forward op's (square) filter side.
+        kernel: usize,
+        /// The forward op's stride.
+        #[serde(default = "one")]
+        stride: usize,
+        /// The forward op's zero padding.
+        #[serde(default)]
+        padding: usize,
+    },
+    /// dL/dX of `AvgPool2d { kernel, stride }` given dL/dY = `grad`: each window's gradient
+    /// times 1/k² spread over its inputs (overlapping windows add). Result shape `input_shape`.
+    AvgPool2dGrad {
+        /// dL/dY (N, C, OH, OW).
+        grad: String,
+        /// The forward op's input shape (N, C, H, W).
+        input_shape: Vec<usize>,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
+    /// dL/dX of `MaxPool2d { input, kernel, stride }` given dL/dY = `grad`: each window's
+    /// gradient routed to the window's first maximum (SecureNN's DMaxPool). Result shape of
+    /// `input`.
+    MaxPool2dGrad {
+        /// dL/dY (N, C, OH, OW).
+        grad: String,
+        /// The forward op's input (N, C, H, W).
+        input: String,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
 }
 
 fn one() -> usize {
@@ -206,6 +265,10 @@ impl Op {
             Op::Sqrt(..) => "sqrt",
             Op::InvSqrt(..) => "inv_sqrt",
             Op::Softmax(..) => "softmax",
+            Op::Conv2dGradInput { .. } => "conv2d_grad_input",
+            Op::Conv2dGradFilters { .. } => "conv2d_grad_filters",
+            Op::AvgPool2dGrad { .. } => "avgpool2d_grad",
+            Op::MaxPool2dGrad { .. } => "maxpool2d_grad",
         }
     }
 
@@ -248,6 +311,10 @@ impl Op {
             | Op::Slice { input, .. }
             | Op::Pad { input, .. }
             | Op::Reshape { input, .. } => vec![input],
+            Op::Conv2dGradInput { grad, filters, .. } => vec![grad, filters],
+            Op::Conv2dGradFilters { input, grad, .. } => vec![input, grad],
+            Op::AvgPool2dGrad { grad, .. } => vec![grad],
+            Op::MaxPool2dGrad { grad, input, .. } => vec![grad, input],
         }
     }
 }
@@ -490,6 +557,10 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
             [_] => Ok(vec![1]),
             [rest @ .., _] => Ok(rest.to_vec()),
         },
+        Op::Conv2dGradInput { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::AvgPool2dGrad { .. }
+        | Op::MaxPool2dGrad { .. } => crate::gradient::infer(op, shapes),
     }
 }
 
@@ -693,6 +764,10 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Relu(_) => a.mapv(|x| x.max(0.0)),
         Op::Reveal(_) => a.clone(),
         Op::Argmax(_) => argmax_f64(a),
+        Op::Conv2dGradInput { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::AvgPool2dGrad { .. }
+        | Op::MaxPool2dGrad { .. } => crate::gradient::eval_f64(op, args),
     }
 }
 

@@ -454,6 +454,10 @@ fn op_name(op: &Op) -> String {
         "matmul" => "MatMul".into(),
         "conv2d" => "Conv2d".into(),
         "reduce_sum" => "ReduceSum".into(),
+        "conv2d_grad_input" => "Conv2dGradInput".into(),
+        "conv2d_grad_filters" => "Conv2dGradFilters".into(),
+        "avgpool2d_grad" => "AvgPool2dGrad".into(),
+        "maxpool2d_grad" => "MaxPool2dGrad".into(),
         other => {
             let mut c = other.chars();
             c.next()

@@ -425,6 +425,40 @@ pub fn estimate(plan: &Plan) -> Estimate {
                             },
                         )
                     }
+                    // A gradient op (`protocols::gradient`) on a private operand: a product
+                    // (masks, triple, openings) over its largest intermediate — the patch
+                    // matrix, or DMaxPool's k·m one-hot — computed on three parties at once,
+                    // plus DMaxPool's comparison tree as MaxPool's.
+                    _ if protocols::gradient::handles(op) && !all_public => {
+                        let shapes: Vec<&[usize]> = operands
+                            .iter()
+                            .map(|o| plan.shapes[*o].as_slice())
+                            .collect();
+                        let work = protocols::gradient::working_elements(op, &shapes);
+                        let m = n.max(n_in).max(work);
+                        let (cmp, levels) = match op {
+                            Op::MaxPool2dGrad { kernel, .. } => {
+                                let k = (*kernel as u64).saturating_mul(*kernel as u64);
+                                let m_out = n_of(operands[0]);
+                                (
+                                    k.saturating_sub(1).saturating_mul(m_out),
+                                    (64 - k.saturating_sub(1).leading_zeros()) as u64,
+                                )
+                            }
+                            _ => (0, 0),
+                        };
+                        (
+                            40u64.saturating_mul(m),
+                            (32 * n_in + 176 * m)
+                                .saturating_add(24u64.saturating_mul(work).saturating_mul(3))
+                                .saturating_add(1536u64.saturating_mul(cmp)),
+                            TraceCost {
+                                elements: (6 + trunc_elems) * m + 900 * cmp,
+                                records: 60 + 110 * levels,
+                                steps: 12 + 26 * levels,
+                            },
+                        )
+                    }
                     // Local ops, and every op on public operands: each holder reads its
                     // operands and writes the result.
                     _ => (0, 8 * holders(name) * (n_in + 2 * n), local),

@@ -557,3 +557,36 @@ fn softmax_and_division_shows_the_op_set_within_its_stated_accuracy() {
         .iter()
         .all(|s| s.path.first().map(String::as_str) == Some("softmax")));
 }
+
+#[test]
+fn backprop_cnn_layer_runs_the_gradient_ops_close_to_the_shadow() {
+    let r = run("backprop-cnn-layer");
+    let err = |name: &str| {
+        let o = op(&r, name);
+        assert_eq!(o.reconstructed.len(), o.plaintext.len(), "{name}");
+        o.reconstructed
+            .iter()
+            .zip(&o.plaintext)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    // DMaxPool routes dpool exactly (0/1 one-hot, no truncation): its error is dpool's.
+    assert!(err("dconv") <= err("dpool"), "dconv {}", err("dconv"));
+    for (name, tol) in [
+        ("dconv", 1e-4),
+        ("avg_dconv", 1e-4),
+        ("dfilters", 5e-4),
+        ("dimages", 1e-4),
+        ("filters_next", 1e-4),
+    ] {
+        assert!(err(name) < tol, "{name}: {}", err(name));
+        assert!(op(&r, name).hazards.is_empty(), "{name}");
+    }
+    // The gradient at the maxima only: at most one nonzero per 2×2 window of each channel.
+    let dconv = &op(&r, "dconv").plaintext;
+    let nonzero = dconv.iter().filter(|v| **v != 0.0).count();
+    assert!(nonzero <= dconv.len() / 4, "{nonzero} of {}", dconv.len());
+    // The conv gradients reuse the forward conv's masks of images and filters: dimages opens
+    // nothing fresh (dconv was masked by dfilters), so it only truncates (2·8·128 B).
+    assert_eq!(op(&r, "dimages").stats.bytes, 2 * 8 * 128);
+}

@@ -168,12 +168,22 @@ pub fn op_cost(
         _ if !any => local,
         Op::Reveal(_) => (open(n), ring_flow(), false),
         Op::Square(_) => (product_truncated(t, n), product_truncated_flow(t), true),
-        Op::Mul(..) | Op::MatMul(..) | Op::Conv2d { .. } if all => {
+        Op::Mul(..)
+        | Op::MatMul(..)
+        | Op::Conv2d { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::Conv2dGradInput { .. }
+            if all =>
+        {
             (product_truncated(t, n), product_truncated_flow(t), true)
         }
-        Op::Mul(..) | Op::MatMul(..) | Op::Conv2d { .. } | Op::AvgPool2d { .. } => {
-            (truncation(t, n), truncation_flow(t), true)
-        }
+        Op::Mul(..)
+        | Op::MatMul(..)
+        | Op::Conv2d { .. }
+        | Op::AvgPool2d { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::Conv2dGradInput { .. }
+        | Op::AvgPool2dGrad { .. } => (truncation(t, n), truncation_flow(t), true),
         Op::Sigmoid(_) => (
             polynomial(&SIGMOID, t, n),
             polynomial_flow(&SIGMOID, t),

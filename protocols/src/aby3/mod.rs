@@ -22,6 +22,7 @@ mod activation;
 mod compare;
 pub mod cost;
 mod explain;
+mod gradient;
 mod io;
 mod linear;
 pub mod product;
@@ -92,6 +93,8 @@ pub mod steps {
     pub const LOCAL_PRODUCT: &str = "local product";
     /// Average pooling's window sum (local), before its truncation.
     pub const WINDOW_SUM: &str = "window sum";
+    /// AvgPool2dGrad's spread of each window's gradient · 1/k² (local), before its truncation.
+    pub const GRADIENT_SPREAD: &str = crate::gradient::steps::SPREAD;
     /// Π_trunc1 fused with a product: the 3-out-of-3 product becomes 2-out-of-2.
     pub const PRODUCT_2OF2: &str = "product to 2-of-2";
     /// Π_trunc1: local truncation of the 2-out-of-2 sharing, then the 2-out-of-3 reshare.
@@ -300,6 +303,11 @@ impl<R: Z2k> Aby3Party<R> {
             detail,
         })?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        if crate::gradient::handles(op) {
+            let result = self.gradient_op(ctx, name, op, &operands, &out_shape)?;
+            self.set(name, result);
+            return Ok(());
+        }
         let result = match op {
             Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {
                 self.additive(ctx, op, &operands, &out_shape)?

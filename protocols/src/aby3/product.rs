@@ -27,6 +27,8 @@ pub enum Bilinear {
         /// Zero padding.
         padding: usize,
     },
+    /// A convolution's backward map (`crate::gradient`): dW from (X, dY), or dX from (dY, W).
+    Gradient(crate::gradient::ConvMap),
 }
 
 impl Bilinear {
@@ -36,6 +38,7 @@ impl Bilinear {
             Bilinear::Elementwise => tensor::mul(a, b),
             Bilinear::MatMul => tensor::matmul(a, b),
             Bilinear::Conv2d { stride, padding } => tensor::conv2d(a, b, stride, padding),
+            Bilinear::Gradient(m) => Ok(m.apply(a, b)),
         }
     }
 
@@ -46,6 +49,7 @@ impl Bilinear {
             Bilinear::Elementwise => n(out),
             Bilinear::MatMul => n(out) * a.get(1).copied().unwrap_or(1) as u64,
             Bilinear::Conv2d { .. } => n(out) * b.iter().skip(1).product::<usize>() as u64,
+            Bilinear::Gradient(m) => m.work(),
         }
     }
 }

@@ -122,9 +122,12 @@ fn reconstruct_in<R: Z2k>(seats: &Seats, held: &[Held]) -> Option<Tensor<R>> {
 
 /// Whether ABY3 runs `op` now. The text before the first newline is what is missing, the rest
 /// what to use instead.
-pub fn supports(_op: &Op) -> std::result::Result<(), String> {
+pub fn supports(op: &Op) -> std::result::Result<(), String> {
     // Every program op: linear ops locally, products with resharing, ReLU / MaxPool2d / Argmax
-    // with the boolean circuits (`nonlinear`).
+    // with the boolean circuits (`nonlinear`); the gradient ops as `crate::gradient` says.
+    if crate::gradient::handles(op) {
+        return crate::gradient::supports_aby3(op);
+    }
     Ok(())
 }
 
@@ -142,6 +145,9 @@ pub fn truncates(op: &Op) -> bool {
             | Op::AvgPool2d { .. }
             | Op::Sigmoid(_)
             | Op::Tanh(_)
+            | Op::Conv2dGradFilters { .. }
+            | Op::Conv2dGradInput { .. }
+            | Op::AvgPool2dGrad { .. }
     )
 }
 
@@ -205,6 +211,7 @@ impl Protocol for Aby3 {
         explain::explain(step)
             .or_else(|| super::nonlinear::explain(step))
             .or_else(|| crate::composite::explain(step))
+            .or_else(|| crate::gradient::explain(step))
     }
     fn remarks(&self, step: &StepFacts<'_>) -> Vec<Remark> {
         explain::remarks(step)

@@ -386,6 +386,9 @@ impl Protocol for Additive {
         if let Some(r) = crate::composite::supports(op, &|p| self.supports(p)) {
             return r;
         }
+        if crate::gradient::handles(op) {
+            return Err(crate::gradient::refusal("Additive", op));
+        }
         match refusal(op) {
             Some(why) => Err(why.to_string()),
             None => Ok(()),

@@ -29,6 +29,8 @@ pub(crate) enum Bilinear {
     MatMul,
     /// NCHW convolution.
     Conv2d { stride: usize, padding: usize },
+    /// A convolution's backward map (`crate::gradient`): dW from (X, dY), or dX from (dY, W).
+    Gradient(crate::gradient::ConvMap),
 }
 
 impl Bilinear {
@@ -38,6 +40,7 @@ impl Bilinear {
             Bilinear::Elementwise => tensor::mul(x, y),
             Bilinear::MatMul => tensor::matmul(x, y),
             Bilinear::Conv2d { stride, padding } => tensor::conv2d(x, y, stride, padding),
+            Bilinear::Gradient(m) => Ok(m.apply(x, y)),
         }
     }
 
@@ -48,6 +51,7 @@ impl Bilinear {
             Bilinear::Elementwise => n,
             Bilinear::MatMul => n * x[1],
             Bilinear::Conv2d { .. } => n * y[1] * y[2] * y[3],
+            Bilinear::Gradient(m) => return m.work(),
         }) as u64
     }
 }

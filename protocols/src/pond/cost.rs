@@ -334,7 +334,12 @@ pub fn op_cost(
         | Op::Pad { .. } => (local(), Flow::LOCAL),
         _ if !any_private => (local(), Flow::LOCAL),
         Op::Reveal(_) => (reveal_private(n), Flow::exchange()),
-        Op::Mul(..) | Op::Square(_) | Op::MatMul(..) | Op::Conv2d { .. } => {
+        Op::Mul(..)
+        | Op::Square(_)
+        | Op::MatMul(..)
+        | Op::Conv2d { .. }
+        | Op::Conv2dGradFilters { .. }
+        | Op::Conv2dGradInput { .. } => {
             let (x, y) = (operands[0], *operands.get(1).unwrap_or(&operands[0]));
             if x.public || y.public {
                 (product_public(n, t), truncation_flow(t))
@@ -353,7 +358,32 @@ pub fn op_cost(
                 (product_private(fresh, n, t), product_private_flow(fresh, t))
             }
         }
-        Op::AvgPool2d { .. } => (avgpool2d(n, t), truncation_flow(t)),
+        Op::AvgPool2d { .. } | Op::AvgPool2dGrad { .. } => (avgpool2d(n, t), truncation_flow(t)),
+        Op::MaxPool2dGrad { kernel, .. } => {
+            let v = variant(cfg.nonlinear).map_err(|_| {
+                ProtocolError::Unsupported(format!(
+                    "`{name}`: {}",
+                    crate::gradient::refusal("Pond", op)
+                ))
+            })?;
+            let (dy, x) = (operands[0], operands[1]);
+            let (k, m) = (*kernel * *kernel, numel(dy.shape) as usize);
+            let fresh_dy = !dy.public && !cache.is_masked(dy.name);
+            let c = super::gradient::dmaxpool_cost(v, k, m, !x.public, !dy.public, fresh_dy, w);
+            if !x.public {
+                key_setup = !cache.keys;
+                cache.keys = true;
+            }
+            if !x.public && !dy.public {
+                cache.masked.insert(dy.name.to_string());
+            }
+            let cost = if key_setup {
+                securenn::cost::key_setup().then(c.0)
+            } else {
+                c.0
+            };
+            (cost, c.1)
+        }
         Op::Relu(_) if cfg.nonlinear != Nonlinear::Polynomial => {
             exact_nonlinear(cfg, cache, name, op, operands[0], n / w, &mut key_setup)?
         }

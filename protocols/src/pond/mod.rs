@@ -22,6 +22,7 @@ mod compare;
 pub mod cost;
 mod exact;
 pub(crate) mod explain;
+mod gradient;
 mod io;
 mod linear;
 pub mod protocol;
@@ -302,6 +303,9 @@ impl<R: Z2k> PondParty<R> {
             detail,
         })?;
         let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
+        if crate::gradient::handles(op) {
+            return self.run_gradient(ctx, name, op, &operands, &out_shape);
+        }
         let exact = matches!(
             op,
             Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..)

@@ -79,6 +79,9 @@ pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(),
     if let Some(r) = crate::composite::supports(op, &|p| supports(nonlinear, p)) {
         return r;
     }
+    if crate::gradient::handles(op) {
+        return crate::gradient::supports_pond(nonlinear, op);
+    }
     if nonlinear != Nonlinear::Polynomial {
         return Ok(());
     }
@@ -101,6 +104,10 @@ pub(crate) fn supports(nonlinear: Nonlinear, op: &Op) -> std::result::Result<(),
 pub(crate) fn truncates(nonlinear: Nonlinear, op: &Op) -> bool {
     if let Some(t) = crate::composite::truncates(op, &|p| truncates(nonlinear, p)) {
         return t;
+    }
+    if crate::gradient::handles(op) {
+        // The one-hot of DMaxPool is an integer: its product needs no truncation.
+        return !matches!(op, Op::MaxPool2dGrad { .. });
     }
     let exact_relu = matches!(op, Op::Relu(_)) && nonlinear != Nonlinear::Polynomial;
     !exact_relu
@@ -183,6 +190,18 @@ impl CostModel for Costs {
             {
                 op.operands().iter().map(|n| mask_state(n)).collect()
             }
+            Op::Conv2dGradFilters { .. } | Op::Conv2dGradInput { .. }
+                if op.operands().iter().all(|n| private(n)) =>
+            {
+                op.operands().iter().map(|n| mask_state(n)).collect()
+            }
+            Op::MaxPool2dGrad { grad, input, .. } if private(input) => {
+                let mut s = vec![KEYS_STATE.to_string()];
+                if private(grad) {
+                    s.push(mask_state(grad));
+                }
+                s
+            }
             Op::Square(a) | Op::Sigmoid(a) | Op::Tanh(a) if private(a) => vec![mask_state(a)],
             Op::Relu(a) if !exact && private(a) => vec![mask_state(a)],
             _ => vec![],
@@ -225,6 +244,7 @@ pub(crate) fn explanation(step: &str, variant: Variant) -> Option<Explanation> {
     super::explain::explanation(super::explain::base_step_name(step))
         .or_else(|| crate::securenn::explain::explanation(step, variant))
         .or_else(|| crate::composite::explain(step).map(Explanation::from_text))
+        .or_else(|| crate::gradient::explain(step).map(Explanation::from_text))
 }
 
 /// A fresh party of the family, over the ring `settings.fixed.ring_bits` names: the one place

@@ -50,6 +50,7 @@
 pub mod attack;
 mod compare;
 pub mod cost;
+pub mod dmaxpool;
 pub(crate) mod explain;
 mod matmul;
 pub mod protocol;

@@ -301,6 +301,10 @@ const OP_KINDS: &[&str] = &[
     "sqrt",
     "inv_sqrt",
     "softmax",
+    "conv2d_grad_input",
+    "conv2d_grad_filters",
+    "avgpool2d_grad",
+    "maxpool2d_grad",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -308,6 +312,10 @@ const OP_KINDS: &[&str] = &[
 fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
     match op {
         Op::Conv2d { .. } => F(if j == 0 { "input" } else { "filters" }),
+        Op::Conv2dGradInput { .. } => F(if j == 0 { "grad" } else { "filters" }),
+        Op::Conv2dGradFilters { .. } => F(if j == 0 { "input" } else { "grad" }),
+        Op::AvgPool2dGrad { .. } => F("grad"),
+        Op::MaxPool2dGrad { .. } => F(if j == 0 { "grad" } else { "input" }),
         Op::AvgPool2d { .. }
         | Op::MaxPool2d { .. }
         | Op::ReduceSum { .. }
