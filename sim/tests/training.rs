@@ -87,6 +87,36 @@ fn private_mlp_matches_the_plaintext_model() {
     assert!(r.per_epoch[0].max_weight_error < 0.05);
 }
 
+/// Issue 13 §3: a CNN (Conv 8×3×3 + bias → MaxPool 2 → ReLU → dense) trained privately for one
+/// epoch with SecureNN — the backward pass through DMaxPool (MaxPool2dGrad) and the conv's
+/// filter gradient (Conv2dGradFilters) — is within 2 points of the f64 CNN.
+#[test]
+fn private_cnn_trains_one_epoch_like_the_plaintext_cnn() {
+    let plan = load(&scenario("train-digits-cnn.ron")).unwrap();
+    let labels: Vec<String> = plan.ops.iter().map(|o| o.label()).collect();
+    for want in [
+        "it0/d.fbias",
+        "it0/d.filters",
+        "it0/v.filters",
+        "it0/filters",
+    ] {
+        assert!(labels.iter().any(|l| l == want), "{want} not in {labels:?}");
+    }
+    let kinds: Vec<&str> = plan.ops.iter().map(|o| o.kind()).collect();
+    assert!(kinds.contains(&"maxpool2d_grad") && kinds.contains(&"conv2d_grad_filters"));
+    // The conv's input is the data: no gradient is computed for it.
+    assert!(!kinds.contains(&"conv2d_grad_input"), "{kinds:?}");
+    let r = train(&plan).unwrap();
+    assert_eq!(r.per_epoch.len(), 1);
+    let (private, plain) = last_test_accuracy(&r);
+    assert!(
+        (private - plain).abs() <= 0.02,
+        "private {private} plaintext {plain}"
+    );
+    assert!(private > 0.6, "private accuracy {private}");
+    assert_eq!(r.per_epoch[0].hazards, 0);
+}
+
 /// Every op of a training iteration reconstructs to its plaintext value (the forward pass, the
 /// gradients, the update); the labels say the iteration.
 #[test]

@@ -789,13 +789,21 @@ fn run_trains_a_training_scenario_and_check_prices_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(scenario("train-digits-logreg.ron"))
         .unwrap()
-        .replace("data/digits/", &format!("{}/data/digits/", scenario("").display()))
+        .replace(
+            "data/digits/",
+            &format!("{}/data/digits/", scenario("").display()),
+        )
         .replace("batch_size: 32", "batch_size: 256")
         .replace("epochs: 2", "epochs: 1");
     let path = dir.join("t.ron");
     std::fs::write(&path, text).unwrap();
     let json = dir.join("t.json");
-    let o = sharescope(&["run", path.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("1 epoch(s) × 5 batches of 256"), "{out}");
@@ -805,7 +813,12 @@ fn run_trains_a_training_scenario_and_check_prices_it() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["per_epoch"].as_array().unwrap().len(), 1);
-    assert!(v["per_epoch"][0]["private"]["test_accuracy"].as_f64().unwrap() > 0.5);
+    assert!(
+        v["per_epoch"][0]["private"]["test_accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.5
+    );
     let o = sharescope(&["check", path.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

@@ -267,12 +267,88 @@ pub fn backward(
                         contributions.push((x.clone(), c));
                     }
                 }
+                Op::Conv2d {
+                    input,
+                    filters,
+                    stride,
+                    padding,
+                } => {
+                    if wants(input) {
+                        let input_shape = b.shapes[input].clone();
+                        let n = b.fresh(&format!("d.{input}"));
+                        let c = b.push(
+                            n,
+                            Op::Conv2dGradInput {
+                                grad: g.clone(),
+                                filters: filters.clone(),
+                                input_shape,
+                                stride: *stride,
+                                padding: *padding,
+                            },
+                        )?;
+                        contributions.push((input.clone(), c));
+                    }
+                    if wants(filters) {
+                        let kernel = b.shapes[filters].get(2).copied().unwrap_or(1);
+                        let n = b.fresh(&format!("d.{filters}"));
+                        let c = b.push(
+                            n,
+                            Op::Conv2dGradFilters {
+                                input: input.clone(),
+                                grad: g.clone(),
+                                kernel,
+                                stride: *stride,
+                                padding: *padding,
+                            },
+                        )?;
+                        contributions.push((filters.clone(), c));
+                    }
+                }
+                Op::AvgPool2d {
+                    input,
+                    kernel,
+                    stride,
+                } => {
+                    if wants(input) {
+                        let input_shape = b.shapes[input].clone();
+                        let n = b.fresh(&format!("d.{input}"));
+                        let c = b.push(
+                            n,
+                            Op::AvgPool2dGrad {
+                                grad: g.clone(),
+                                input_shape,
+                                kernel: *kernel,
+                                stride: *stride,
+                            },
+                        )?;
+                        contributions.push((input.clone(), c));
+                    }
+                }
+                Op::MaxPool2d {
+                    input,
+                    kernel,
+                    stride,
+                } => {
+                    if wants(input) {
+                        let n = b.fresh(&format!("d.{input}"));
+                        let c = b.push(
+                            n,
+                            Op::MaxPool2dGrad {
+                                grad: g.clone(),
+                                input: input.clone(),
+                                kernel: *kernel,
+                                stride: *stride,
+                            },
+                        )?;
+                        contributions.push((input.clone(), c));
+                    }
+                }
                 op if is_constant(op) => {}
                 op => {
                     return Err(format!(
                         "training cannot differentiate `{}` yet: the backward pass knows MatMul, \
-                         Add, Sub, Neg, Mul, Square, Relu, Sigmoid, Tanh, Transpose, Reshape and \
-                         Flatten",
+                         Conv2d, AvgPool2d, MaxPool2d, Add, Sub, Neg, Mul, Square, Relu, Sigmoid, \
+                         Tanh, Transpose, Reshape and Flatten",
                         op.kind()
                     ))
                 }

@@ -572,15 +572,21 @@ fn load_data(
                     "paths are relative to the scenario file; write the array with numpy.save",
                 )
             })?;
-            if let Some(s) = shape {
-                if s != a.shape.as_slice() {
+            match shape {
+                // A reshape with the same element count is fine ([N, 64] as [N, 1, 8, 8]).
+                Some(s) if s.iter().product::<usize>() != a.values.len() => {
                     return Err(err(
-                        format!("{p} holds shape {:?}, the scenario says {s:?}", a.shape),
-                        "make `shape` match the file, or leave it out",
+                        format!(
+                            "{p} holds shape {:?} ({} values), the scenario says {s:?}",
+                            a.shape,
+                            a.values.len()
+                        ),
+                        "make `shape` hold as many elements as the file, or leave it out",
                     ));
                 }
+                Some(s) => (s.to_vec(), a.values),
+                None => (a.shape, a.values),
             }
-            (a.shape, a.values)
         }
         Data::Values(v) => (values_shape(v.len())?, v.clone()),
         Data::Random(d) => {
@@ -1009,6 +1015,36 @@ fn resolve(
                 format!("`{}` is defined twice", s.name),
                 "every value has one definition",
             ));
+        }
+    }
+    // The f64 evaluation runs the program on the whole training and test sets: it must not
+    // depend on the batch size.
+    let mut rows_checked = vec![features.iter().map(|f| f.shape()[0]).sum::<usize>()];
+    if spec.split == Split::Columns {
+        rows_checked = vec![features[0].shape()[0]];
+    }
+    for rows in rows_checked {
+        let mut s2: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut xs = x_shape.clone();
+        xs[0] = rows;
+        s2.insert(&spec.input, xs);
+        for (p, s) in &params {
+            s2.insert(p, s.clone());
+        }
+        for (i, s) in scenario.program.iter().enumerate() {
+            let refs: Vec<&[usize]> = s.op.operands().iter().map(|o| s2[*o].as_slice()).collect();
+            let shape = infer_shape(&s.op, &refs).map_err(|m| {
+                err(
+                    &[F("program"), I(i), F("op")],
+                    format!(
+                        "`{}` depends on the batch size: on all {rows} training examples {m}",
+                        s.name
+                    ),
+                    "the report evaluates the model on the whole data set; give the data its \
+                     shape in `features` (e.g. shape: [1437, 1, 8, 8]) instead of reshaping the batch",
+                )
+            })?;
+            s2.insert(&s.name, shape);
         }
     }
     let Some(pred_shape) = shapes.get(&spec.prediction).cloned() else {

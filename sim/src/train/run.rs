@@ -270,15 +270,21 @@ fn fresh_epoch(epoch: usize) -> EpochStats {
     }
 }
 
-/// The largest error against the shadow of an iteration's updated weights.
+/// The largest error against the shadow of an iteration's updated weights (not the momentum
+/// states).
 fn weight_errors(plan: &Plan, r: &RunResult) -> f64 {
     let Some(it) = &plan.training else {
         return 0.0;
     };
+    let params = &it.training.params;
     r.trace
         .ops
         .iter()
-        .filter(|o| it.carry_out.contains_key(&o.name))
+        .filter(|o| {
+            it.carry_out
+                .get(&o.name)
+                .is_some_and(|c| params.iter().any(|(p, _)| p == c))
+        })
         .filter_map(|o| o.stats.max_abs_error)
         .fold(0.0, f64::max)
 }
