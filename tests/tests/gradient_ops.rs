@@ -320,3 +320,110 @@ fn protocols_without_a_kernel_refuse_naming_one_that_has_it() {
         );
     }
 }
+
+/// The formulas of docs/costs.md ("Gradient ops") on fixed shapes, against the run.
+#[test]
+fn gradient_costs_are_the_documented_formulas() {
+    let stats = |run: &sim::RunResult, name: &str| {
+        let st = &op(run, name).stats;
+        (
+            st.bytes,
+            st.offline_bytes,
+            st.messages,
+            st.offline_messages,
+            st.rounds,
+        )
+    };
+    // Pond, dealer truncation: x [1,2,5,5], w [3,2,3,3] → y, dy [1,3,3,3].
+    let (nx, nw, ny) = (50u64, 54u64, 27u64);
+    let b = Pond::new(5)
+        .private("x", "alice", &[1, 2, 5, 5], vec![0.25; 50])
+        .private("w", "bob", &[3, 2, 3, 3], vec![-0.5; 54])
+        .private("dy", "bob", &[1, 3, 3, 3], vec![0.75; 27])
+        .op(
+            "y",
+            Op::Conv2d {
+                input: s("x"),
+                filters: s("w"),
+                stride: 1,
+                padding: 0,
+            },
+        )
+        .op(
+            "dw",
+            Op::Conv2dGradFilters {
+                input: s("x"),
+                grad: s("dy"),
+                kernel: 3,
+                stride: 1,
+                padding: 0,
+            },
+        )
+        .op(
+            "dx",
+            Op::Conv2dGradInput {
+                grad: s("dy"),
+                filters: s("w"),
+                input_shape: vec![1, 2, 5, 5],
+                stride: 1,
+                padding: 0,
+            },
+        )
+        .op(
+            "da",
+            Op::AvgPool2dGrad {
+                grad: s("dy"),
+                input_shape: vec![1, 3, 6, 6],
+                kernel: 2,
+                stride: Some(2),
+            },
+        )
+        .output("dw");
+    let run = run_exact_costs(&b);
+    // dW: x masked by the forward conv, dy fresh: beaver(27, 54) then T(54).
+    assert_eq!(
+        stats(&run, "dw"),
+        (16 * ny + 16 * nw, 64 + 8 * nw + 32 + 16 * nw, 4, 5, 2)
+    );
+    // dX: both masks cached, only T(50).
+    assert_eq!(
+        stats(&run, "dx"),
+        (16 * nx, 64 + 8 * nx + 32 + 16 * nx, 2, 5, 1)
+    );
+    // AvgPool2dGrad: T(input elements) = T(108).
+    assert_eq!(stats(&run, "da"), (16 * 108, 32 + 16 * 108, 2, 2, 1));
+
+    // SecureNN DMaxPool, 2×2 windows, after a forward MaxPool2d (keys set up): m = 2·3·3.
+    let m = 18u64;
+    let b = Pond::new(6)
+        .protocol(ProtocolKind::named("SecureNN").unwrap())
+        .private(
+            "x",
+            "alice",
+            &[1, 2, 6, 6],
+            (0..72).map(|i| (i % 7) as f64).collect(),
+        )
+        .private("dy", "bob", &[1, 2, 3, 3], vec![0.5; 18])
+        .op(
+            "p",
+            Op::MaxPool2d {
+                input: s("x"),
+                kernel: 2,
+                stride: None,
+            },
+        )
+        .op(
+            "dm",
+            Op::MaxPool2dGrad {
+                grad: s("dy"),
+                input: s("x"),
+                kernel: 2,
+                stride: None,
+            },
+        )
+        .output("dm");
+    let run = run_exact_costs(&b);
+    assert_eq!(stats(&run, "dm"), (1496 * m, 320 * m + 64, 32, 9, 19));
+    // 1.13× the forward pool's 440 B per comparison (3 per window).
+    assert_eq!(stats(&run, "p").0, 1320 * m);
+}
