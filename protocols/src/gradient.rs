@@ -133,11 +133,12 @@ pub fn refusal(protocol: &str, op: &Op) -> String {
 /// spread); MaxPool2dGrad with SecureNN's comparisons only (DMaxPool).
 pub fn supports_pond(nonlinear: crate::pond::Nonlinear, op: &Op) -> Result<(), String> {
     match (op, nonlinear) {
-        (Op::MaxPool2dGrad { .. }, crate::pond::Nonlinear::Polynomial) => Err(format!(
+        (Op::MaxPool2dGrad { .. }, crate::pond::Nonlinear::Polynomial) => Err(
             "Pond has no exact comparison, so no maxpool2d_grad (DMaxPool)\n\
              use `protocol: SecureNN` (DMaxPool: the one-hot of each window's maximum), or \
              AvgPool2d and AvgPool2dGrad"
-        )),
+                .to_string(),
+        ),
         _ => Ok(()),
     }
 }

@@ -186,11 +186,11 @@ fn onehot_steps(
                         for r in start..start + size {
                             let row = onehot.index_axis(Axis(0), r);
                             if side == 0 {
-                                xs.extend(std::iter::repeat(0).take(m));
+                                xs.extend(std::iter::repeat_n(0, m));
                                 ys.extend(row.iter().copied());
                             } else {
                                 xs.extend(row.iter().copied());
-                                ys.extend(std::iter::repeat(0).take(m));
+                                ys.extend(std::iter::repeat_n(0, m));
                             }
                             al.extend(ai.iter().copied());
                         }
