@@ -813,12 +813,12 @@ fn run_trains_a_training_scenario_and_check_prices_it() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["per_epoch"].as_array().unwrap().len(), 1);
-    assert!(
-        v["per_epoch"][0]["private"]["test_accuracy"]
-            .as_f64()
-            .unwrap()
-            > 0.5
-    );
+    // Five large-batch steps already beat the random initialisation.
+    let after = v["per_epoch"][0]["private"]["test_accuracy"]
+        .as_f64()
+        .unwrap();
+    let before = v["initial"]["private"]["test_accuracy"].as_f64().unwrap();
+    assert!(after > before, "{before} → {after}");
     let o = sharescope(&["check", path.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
