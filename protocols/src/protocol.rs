@@ -322,6 +322,15 @@ pub trait Party: Send {
     }
     /// Switches a planted flaw on or off for the next op (tests only; default: ignored).
     fn plant(&mut self, _flaw: Flaw, _on: bool) {}
+    /// Binds `name` (of `shape`) to what this party held of a value in an earlier run of the same
+    /// seats ([`Party::take_held`] there): a training run carries its private weights from one
+    /// iteration to the next as shares this way (`sim::train`), never opening them. Default: an
+    /// error (the protocol cannot carry values).
+    fn set_held(&mut self, name: &str, _shape: &[usize], _held: Held) -> Result<()> {
+        Err(crate::error::ProtocolError::Unsupported(format!(
+            "carrying `{name}` between runs"
+        )))
+    }
 }
 
 /// A secret-sharing protocol: its seats, share layout, ops, reconstruction, costs and texts.

@@ -48,6 +48,7 @@ fn scenario(inputs: Vec<InputSpec>, program: Vec<Stmt>, outputs: Vec<OutputSpec>
         trace: TraceConfig { max_values: 16 },
         faults: vec![],
         metrics: None,
+        training: None,
     };
     let src = Source {
         name: "bench".into(),

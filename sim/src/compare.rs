@@ -61,6 +61,9 @@ pub struct Comparison {
     pub profiles: Vec<Profile>,
     /// One row per protocol, in the order asked.
     pub rows: Vec<ProtocolRow>,
+    /// A training scenario (docs/training.md): the rows are one iteration (the first, which
+    /// also shares the initial weights); `(iterations per epoch, epochs)` scale them.
+    pub training: Option<(usize, usize)>,
 }
 
 /// `name` without case, `-` and `_`: how protocol names are matched.
@@ -281,6 +284,10 @@ pub fn compare_on(
         seed: plan.scenario.seed,
         profiles: profiles.to_vec(),
         rows,
+        training: plan
+            .training
+            .as_ref()
+            .map(|t| (t.training.batches_per_epoch, t.training.spec.epochs)),
     })
 }
 
@@ -394,6 +401,31 @@ impl Comparison {
                 let _ = write!(line, " {:>12}", units::duration(*t));
             }
             let _ = writeln!(s, "{line}");
+        }
+        if let Some((per_epoch, epochs)) = self.training {
+            let _ = writeln!(
+                s,
+                "\ntraining: the rows above are one iteration (the first, which also shares the \
+                 initial weights); an epoch is {per_epoch} iterations, the run {epochs} epoch(s)"
+            );
+            let mut head = format!("{:<23} {:>10} {:>10}", "per epoch", "online", "offline");
+            for p in &self.profiles {
+                let _ = write!(head, " {:>12}", p.name);
+            }
+            let _ = writeln!(s, "{head}");
+            let n = per_epoch as u64;
+            for r in self.rows.iter().filter(|r| r.skipped.is_none()) {
+                let mut line = format!(
+                    "{:<23} {:>10} {:>10}",
+                    protocol_name(r.protocol),
+                    units::bytes(r.bytes * n),
+                    units::bytes(r.offline_bytes * n)
+                );
+                for t in &r.times_ns {
+                    let _ = write!(line, " {:>12}", units::duration(*t * n));
+                }
+                let _ = writeln!(s, "{line}");
+            }
         }
         for r in self.rows.iter().filter(|r| r.protocol.is_insecure()) {
             if let Some(why) = r.protocol.insecurity() {

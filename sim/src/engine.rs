@@ -183,6 +183,7 @@ fn party_main(
             .expect("public inputs are encoded");
         party.set_public(&inp.name, v)?;
     }
+    crate::train::bind_carried(&mut *party, plan, ctx.me)?;
     // Every party drops each value after its last use (issue 11, peak memory).
     let liveness = crate::liveness::Liveness::of(plan);
     for n in &liveness.unread {
@@ -571,6 +572,37 @@ impl Simulation {
                 }
             })
             .collect()
+    }
+
+    /// A training iteration (`crate::train`): runs to the end, joins every party, and moves out
+    /// the values the plan hands on — carried name → every party's shares, and carried name →
+    /// the plaintext shadow's value. Empty for a plan that is not a training iteration, or a run
+    /// that failed ([`Simulation::finish`] then says why).
+    #[allow(clippy::type_complexity)]
+    pub fn take_carried(&mut self) -> (HashMap<String, Vec<Held>>, HashMap<String, ArrayD<f64>>) {
+        let mut held = HashMap::new();
+        let mut shadow = HashMap::new();
+        let Some(it) = self.plan.training.clone() else {
+            return (held, shadow);
+        };
+        self.set_gate(usize::MAX);
+        for h in std::mem::take(&mut self.handles) {
+            let _ = h.join();
+        }
+        for (i, op) in self.plan.ops.iter().enumerate() {
+            if let PlannedOp::Compute { name, .. } = op {
+                if let Some(carried) = it.carry_out.get(name) {
+                    let shares = self.shared.results.take_carried(i);
+                    if !shares.is_empty() {
+                        held.insert(carried.clone(), shares);
+                    }
+                    if let Some(v) = self.shadow.get(name) {
+                        shadow.insert(carried.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (held, shadow)
     }
 
     /// Runs to the end, joins every party and returns the result, or the first failure.

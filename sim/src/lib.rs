@@ -32,6 +32,7 @@ mod results;
 pub mod scenario;
 pub mod shadow;
 pub mod trace;
+pub mod train;
 pub mod units;
 pub mod view;
 

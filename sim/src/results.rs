@@ -37,6 +37,9 @@ struct Slot {
     done: Option<Summary>,
     /// An output's value as its receiver holds it (kept whole: it is the run's result).
     output: Held,
+    /// A training iteration's carried value: every party's shares, kept whole for the next
+    /// iteration (`crate::train`).
+    carried: Vec<Held>,
 }
 
 /// The per-op results of a run, shared by the party threads.
@@ -141,6 +144,11 @@ impl OpResults {
         if let PlannedOp::Output { to, .. } = &self.plan.ops[op] {
             s.output = held.get_mut(*to).map(std::mem::take).unwrap_or_default();
         }
+        if let Some(it) = &self.plan.training {
+            if crate::train::run::carries(it, &self.plan.ops[op]) {
+                s.carried = std::mem::take(&mut held);
+            }
+        }
         drop(held);
         match (value, self.shadow.get()) {
             (Some(v), Some(shadow)) => s.done = Some(self.summarise(op, &v, shadow)),
@@ -182,6 +190,14 @@ impl OpResults {
             Held::Nothing => s.held.get_mut(to).map(std::mem::take).unwrap_or_default(),
             h => h,
         }
+    }
+
+    /// A training iteration's carried value of op `i`: every party's shares, moved out (empty
+    /// if the op carries nothing or not every party ended it).
+    pub fn take_carried(&self, i: usize) -> Vec<Held> {
+        self.slot(i)
+            .map(|mut s| std::mem::take(&mut s.carried))
+            .unwrap_or_default()
     }
 
     /// Forgets ops `from..` (a failed run's partial trace keeps the ops before the failure).

@@ -64,6 +64,10 @@ pub enum Command {
         /// half of this machine's physical memory).
         #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
         memory_limit: Option<u64>,
+        /// A training scenario: open the debugger at this iteration (the ones before it run
+        /// headless first, carrying the weights as shares); default 0, the first.
+        #[arg(long, value_name = "K")]
+        iteration: Option<usize>,
     },
     /// Test whether a party's view depends on the other parties' secrets: re-run the scenario
     /// with fresh seeds under its own inputs and under an alternative, and compare each party's
@@ -356,6 +360,9 @@ pub fn run_headless_values(
     if strict.is_some_and(|t| t.is_nan() || t < 0.0) {
         return Outcome::UserError("--strict takes a tolerance ≥ 0, e.g. --strict 1e-3".into());
     }
+    if plan.training.is_some() {
+        return run_training(plan, json, seed, chrome_trace, strict);
+    }
     if let Some(s) = seed {
         plan.scenario.seed = s;
     }
@@ -399,6 +406,79 @@ pub fn run_headless_values(
     }
 }
 
+/// `sharescope run` on a training scenario: every iteration, then the training report
+/// (docs/training.md); `--chrome-trace` writes the first kept iteration's trace; `--strict`
+/// fails on a hazard or a weight drifting more than TOL from the plaintext model's.
+fn run_training(
+    mut plan: Plan,
+    json: Option<&Path>,
+    seed: Option<u64>,
+    chrome_trace: Option<&Path>,
+    strict: Option<f64>,
+) -> Outcome {
+    if let Some(s) = seed {
+        match sim::train::reseeded(&plan, s) {
+            Ok(p) => {
+                let (timing, network, links) = (
+                    plan.scenario.timing,
+                    plan.scenario.network.clone(),
+                    plan.links.clone(),
+                );
+                plan = p;
+                plan.scenario.timing = timing;
+                plan.scenario.network = network;
+                plan.links = links;
+            }
+            Err(e) => return sim_error(e),
+        }
+    }
+    let on_stdout = [json, chrome_trace]
+        .iter()
+        .flatten()
+        .filter(|p| is_stdout(p))
+        .count();
+    if on_stdout > 1 {
+        return Outcome::UserError(
+            "only one of --json and --chrome-trace can be `-` (standard output)".into(),
+        );
+    }
+    let result = match crate::progress::train(&plan) {
+        Ok(r) => r,
+        Err(e) => return sim_error(e),
+    };
+    print_report(&sim::train::report::text_report(&result), on_stdout == 1);
+    if let (Some(path), Some((_, trace))) = (chrome_trace, result.traces.first()) {
+        if let Err(e) = write_chrome_trace(trace, path) {
+            return Outcome::UserError(e);
+        }
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&sim::train::report::json_report(&result))
+            .expect("report serialises");
+        if let Err(e) = write_output(path, &text, "JSON report") {
+            return Outcome::UserError(e);
+        }
+    }
+    let Some(tol) = strict else {
+        return Outcome::Ok;
+    };
+    let hazards: usize = result.per_epoch.iter().map(|e| e.hazards).sum();
+    let drift = result
+        .per_epoch
+        .iter()
+        .map(|e| e.max_weight_error)
+        .fold(0.0, f64::max);
+    if hazards > 0 {
+        Outcome::Strict(format!("{hazards} hazard(s) fired during training"))
+    } else if drift > tol {
+        Outcome::Strict(format!(
+            "a private weight drifted {drift:.3e} from the plaintext model's, more than {tol:e}"
+        ))
+    } else {
+        Outcome::Ok
+    }
+}
+
 /// Executes a parsed command line.
 pub fn execute(cli: Cli) -> Outcome {
     match cli.command {
@@ -438,6 +518,7 @@ pub fn execute(cli: Cli) -> Outcome {
             seed,
             timing,
             memory_limit,
+            iteration,
         }) => {
             // The scenario first: a missing or broken file is the error to report, terminal
             // or not.
@@ -447,6 +528,32 @@ pub fn execute(cli: Cli) -> Outcome {
                         .into(),
                 ),
                 Ok(mut plan) => {
+                    if plan.training.is_some() {
+                        // The seed shapes every iteration (data order, initial weights).
+                        if let Some(s) = seed {
+                            match sim::train::reseeded(&plan, s) {
+                                Ok(p) => plan = p,
+                                Err(e) => return sim_error(e),
+                            }
+                        }
+                        apply_timing(&mut plan, timing);
+                        // Without --iteration, the first iteration a preset `Op("itK/…")`
+                        // breakpoint names.
+                        let iteration =
+                            iteration.or_else(|| sim::train::first_breakpoint_iteration(&plan));
+                        if let Some(k) = iteration.filter(|&k| k > 0) {
+                            match sim::train::run::plan_at(&plan, k) {
+                                Ok(p) => plan = p,
+                                Err(e) => return sim_error(e),
+                            }
+                        }
+                        return debug(plan, None);
+                    }
+                    if iteration.is_some() {
+                        return Outcome::UserError(
+                            "--iteration applies to training scenarios (docs/training.md)".into(),
+                        );
+                    }
                     apply_timing(&mut plan, timing);
                     debug(plan, seed)
                 }
@@ -634,6 +741,9 @@ fn check(scenario: &Path, plan: &Plan, json: Option<&Path>) -> Outcome {
     }
     let estimate = sim::estimate::estimate(plan);
     let _ = write!(s, "\n{}", estimate.table());
+    if let Some(t) = sim::train::estimate_run(plan, &estimate) {
+        let _ = write!(s, "\n{}", t.text());
+    }
     let held = plan
         .links
         .iter()

@@ -86,6 +86,23 @@ pub fn run(plan: &sim::scenario::Plan) -> std::result::Result<sim::RunResult, Bo
     result
 }
 
+/// [`sim::train::run::train`] with a bar over its iterations when standard error is a terminal.
+pub fn train(plan: &sim::scenario::Plan) -> sim::Result<sim::train::run::TrainingResult> {
+    let bar = Bar::stderr("sharescope run", "iterations");
+    if !bar.is_shown() {
+        return sim::train::run::train(plan);
+    }
+    let r = sim::train::run::train_observed(plan, &mut |done, total| {
+        bar.update(sim::progress::Advance {
+            done: done as u64,
+            total: total as u64,
+            steps: 0,
+        })
+    });
+    bar.finish();
+    r
+}
+
 /// [`sim::leak::check`] with a bar over its runs when standard error is a terminal.
 pub fn leak(
     plan: &sim::scenario::Plan,

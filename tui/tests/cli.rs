@@ -780,3 +780,48 @@ fn import_writes_a_runnable_scenario_and_prints_its_cost() {
     assert!(err.contains("--protocol"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13: `run` on a training scenario trains it and prints the per-epoch report; `check`
+/// prices an iteration and the whole run; `--json` writes the per-epoch numbers.
+#[test]
+fn run_trains_a_training_scenario_and_check_prices_it() {
+    let dir = temp_path("train");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(scenario("train-digits-logreg.ron"))
+        .unwrap()
+        .replace(
+            "data/digits/",
+            &format!("{}/data/digits/", scenario("").display()),
+        )
+        .replace("batch_size: 32", "batch_size: 256")
+        .replace("epochs: 2", "epochs: 1");
+    let path = dir.join("t.ron");
+    std::fs::write(&path, text).unwrap();
+    let json = dir.join("t.json");
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("1 epoch(s) × 5 batches of 256"), "{out}");
+    assert!(out.contains("private: loss"), "{out}");
+    assert!(out.contains("steady (weights carried as shares)"), "{out}");
+    assert!(out.contains("test accuracy to its receiver only"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["per_epoch"].as_array().unwrap().len(), 1);
+    // Five large-batch steps already beat the random initialisation.
+    let after = v["per_epoch"][0]["private"]["test_accuracy"]
+        .as_f64()
+        .unwrap();
+    let before = v["initial"]["private"]["test_accuracy"].as_f64().unwrap();
+    assert!(after > before, "{before} → {after}");
+    let o = sharescope(&["check", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("it0/d.w"), "{out}");
+    assert!(out.contains("training: 1 epoch(s) × 5 iterations"), "{out}");
+}

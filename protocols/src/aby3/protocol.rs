@@ -318,6 +318,31 @@ impl<R: Z2k> Party for Aby3Party<R> {
     fn forget(&mut self, name: &str) {
         self.values.remove(name);
     }
+    fn set_held(&mut self, name: &str, shape: &[usize], held: Held) -> Result<()> {
+        let shape = shape.to_vec();
+        let v = match held {
+            Held::Nothing => Value::Private { share: None, shape },
+            Held::Shares(s) if s.len() == 2 => Value::Private {
+                share: Some(super::rep::Rep {
+                    lo: in_ring::<R>(name, &s[0])?.clone(),
+                    hi: in_ring::<R>(name, &s[1])?.clone(),
+                }),
+                shape,
+            },
+            Held::Shares(s) => {
+                return Err(crate::error::ProtocolError::Missing(format!(
+                    "`{name}`: an ABY3 server holds two shares, not {}",
+                    s.len()
+                )))
+            }
+            Held::Public(v) => Value::Public {
+                value: Some(in_ring::<R>(name, &v)?.clone()),
+                shape,
+            },
+        };
+        self.values.insert(name.to_string(), v);
+        Ok(())
+    }
     fn live_values(&self) -> Option<usize> {
         Some(self.values.len())
     }

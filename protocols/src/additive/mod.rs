@@ -287,6 +287,28 @@ impl Party for AdditiveParty {
         self.values.remove(name);
     }
 
+    fn set_held(&mut self, name: &str, shape: &[usize], held: Held) -> Result<()> {
+        let shape = shape.to_vec();
+        let v = match held {
+            Held::Nothing => Value::Private { share: None, shape },
+            Held::Shares(s) => {
+                let share = s.first().ok_or_else(|| {
+                    crate::error::ProtocolError::Missing(format!("no share of `{name}`"))
+                })?;
+                Value::Private {
+                    share: Some(in_ring::<u64>(name, share)?.clone()),
+                    shape,
+                }
+            }
+            Held::Public(v) => Value::Public {
+                value: Some(in_ring::<u64>(name, &v)?.clone()),
+                shape,
+            },
+        };
+        self.set(name, v);
+        Ok(())
+    }
+
     fn live_values(&self) -> Option<usize> {
         Some(self.values.len())
     }

@@ -370,6 +370,27 @@ impl<R: Z2k> Party for PondParty<R> {
     fn forget(&mut self, name: &str) {
         self.take_value(name);
     }
+    fn set_held(&mut self, name: &str, shape: &[usize], held: Held) -> Result<()> {
+        let shape = shape.to_vec();
+        let v = match held {
+            Held::Nothing => Value::Private { share: None, shape },
+            Held::Shares(s) => {
+                let share = s.first().ok_or_else(|| {
+                    crate::error::ProtocolError::Missing(format!("no share of `{name}`"))
+                })?;
+                Value::Private {
+                    share: Some(in_ring::<R>(name, share)?.clone()),
+                    shape,
+                }
+            }
+            Held::Public(v) => Value::Public {
+                value: Some(in_ring::<R>(name, &v)?.clone()),
+                shape,
+            },
+        };
+        self.set(name, v);
+        Ok(())
+    }
     fn live_values(&self) -> Option<usize> {
         Some(self.live_values())
     }

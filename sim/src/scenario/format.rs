@@ -60,6 +60,9 @@ pub struct Scenario {
     /// Classification metrics computed after the run (accuracy, agreement with plaintext).
     #[serde(default)]
     pub metrics: Option<MetricsSpec>,
+    /// Private training (docs/training.md): the program is the forward model, trained by SGD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<crate::train::format::TrainingSpec>,
 }
 
 impl Scenario {

@@ -6,6 +6,7 @@ mod validate;
 
 pub use format::*;
 pub use validate::closest;
+pub(crate) use validate::{distribution_is_valid, random_seed, random_values};
 pub use validate::{InputData, Plan, PlannedInput, PlannedMetrics, PlannedOp};
 
 use crate::error::{ScenarioError, SimError};

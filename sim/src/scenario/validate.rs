@@ -84,13 +84,13 @@ impl PlannedInput {
 }
 
 /// The seed of input `idx`'s random stream under scenario seed `seed`.
-fn random_seed(seed: u64, idx: usize) -> u64 {
+pub(crate) fn random_seed(seed: u64, idx: usize) -> u64 {
     seed ^ 0x5eed_da7a ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// `n` values of `d` from a ChaCha20 stream seeded with `seed` (uniform: lo + (hi − lo)·u;
 /// normal: Box–Muller).
-fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+pub(crate) fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     match d {
         Distribution::Uniform(lo, hi) => (0..n)
@@ -109,7 +109,7 @@ fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
 
 /// Whether every draw of `d` is finite: uniform needs finite low < high with a finite width;
 /// a normal draw is at most √(−2 ln 2^−53) < 8.6 standard deviations from the mean.
-fn distribution_is_valid(d: Distribution) -> bool {
+pub(crate) fn distribution_is_valid(d: Distribution) -> bool {
     match d {
         Distribution::Uniform(lo, hi) => lo < hi && (hi - lo).is_finite(),
         Distribution::Normal(m, s) => s >= 0.0 && (m.abs() + 8.6 * s).is_finite(),
@@ -198,6 +198,9 @@ pub struct Plan {
     /// What the run's report must say although the scenario is valid: dealer truncation below
     /// [`MIN_STATISTICAL_SECURITY`] accepted because `fixed_point` sets `weak_security`.
     pub warnings: Vec<String>,
+    /// A training run's iteration this plan is (`None` for every other plan): the shares it
+    /// starts from and the values it hands on ([`crate::train::Iteration`]).
+    pub training: Option<std::sync::Arc<crate::train::Iteration>>,
     /// The estimated peak memory of a run, bytes ([`crate::memory::estimate`]).
     pub memory: u64,
     /// The budget the estimate was checked against (and that `compare` checks its protocol
@@ -362,6 +365,9 @@ impl Plan {
     ) -> Result<Plan, ScenarioError> {
         let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
 
+        if scenario.training.is_some() {
+            return crate::train::plan(source, scenario, budget);
+        }
         if let Err(m) = scenario.fixed_point.validate() {
             let field = if m.starts_with("frac_bits") {
                 vec![F("fixed_point"), F("frac_bits")]
@@ -1073,6 +1079,7 @@ impl Plan {
             warnings,
             memory: 0,
             memory_budget: budget,
+            training: None,
         };
         plan.memory = check_memory(source, &plan, budget)?;
         Ok(plan)
