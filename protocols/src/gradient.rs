@@ -607,6 +607,32 @@ fn flat(a: &Real) -> Vec<f64> {
     a.iter().copied().collect()
 }
 
+/// Every tap of the forward convolution, in the definition's loop order: `f(y, x, k)` for the
+/// flat indices of the output element (N, O, OH, OW), the input element it reads (N, C, H, W) and
+/// the filter weight (O, C, KH, KW); taps that fall in the zero padding are skipped.
+fn for_each_tap(g: &ConvGeom, mut f: impl FnMut(usize, usize, usize)) {
+    for b in 0..g.n {
+        for o in 0..g.o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let y = ((b * g.o + o) * g.oh + oy) * g.ow + ox;
+                    for ci in 0..g.c {
+                        for ki in 0..g.kh {
+                            for kj in 0..g.kw {
+                                if let Some((iy, ix)) = g.source(oy, ox, ki, kj) {
+                                    let x = ((b * g.c + ci) * g.h + iy) * g.w + ix;
+                                    let k = ((o * g.c + ci) * g.kh + ki) * g.kw + kj;
+                                    f(y, x, k);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The plaintext meaning of `op` (one of [`handles`]'s ops) on real operands — the shadow.
 /// Computed by direct loops over the definitions (not through im2col), so the protocols'
 /// matrix formulation is checked against an independent one.
@@ -617,49 +643,13 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         Op::Conv2dGradInput { .. } => {
             let (dy, w) = (flat(args[0]), flat(args[1]));
             let mut dx = vec![0.0; g.n * g.c * g.h * g.w];
-            for b in 0..g.n {
-                for o in 0..g.o {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            let v = dy[((b * g.o + o) * g.oh + oy) * g.ow + ox];
-                            for ci in 0..g.c {
-                                for ki in 0..g.kh {
-                                    for kj in 0..g.kw {
-                                        if let Some((iy, ix)) = g.source(oy, ox, ki, kj) {
-                                            dx[((b * g.c + ci) * g.h + iy) * g.w + ix] +=
-                                                v * w[((o * g.c + ci) * g.kh + ki) * g.kw + kj];
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            for_each_tap(&g, |y, x, k| dx[x] += dy[y] * w[k]);
             dx
         }
         Op::Conv2dGradFilters { .. } => {
             let (x, dy) = (flat(args[0]), flat(args[1]));
             let mut dw = vec![0.0; g.o * g.c * g.kh * g.kw];
-            for b in 0..g.n {
-                for o in 0..g.o {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            let v = dy[((b * g.o + o) * g.oh + oy) * g.ow + ox];
-                            for ci in 0..g.c {
-                                for ki in 0..g.kh {
-                                    for kj in 0..g.kw {
-                                        if let Some((iy, ix)) = g.source(oy, ox, ki, kj) {
-                                            dw[((o * g.c + ci) * g.kh + ki) * g.kw + kj] +=
-                                                v * x[((b * g.c + ci) * g.h + iy) * g.w + ix];
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            for_each_tap(&g, |y, i, k| dw[k] += dy[y] * x[i]);
             dw
         }
         Op::AvgPool2dGrad { .. } => {
