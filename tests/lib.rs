@@ -228,9 +228,8 @@ impl Lcg {
 }
 
 /// `check`'s estimate of `plan` equals the run's accounting exactly — online and offline
-/// bytes and messages and rounds per op, and the totals — and the run. (Not the critical path:
-/// ABY3's estimate of it is one round above the run's; `tests/tests/additive.rs` checks it for
-/// Additive.)
+/// bytes and messages and rounds per op, and the totals, including the critical-path rounds
+/// (the DAG schedule's causal depth) — and the run.
 pub fn assert_plan_costs_exact(plan: &Plan) -> RunResult {
     let est = sim::estimate::estimate(plan);
     let run = sim::run(plan).unwrap_or_else(|e| panic!("run failed: {e}"));
@@ -281,6 +280,11 @@ pub fn assert_plan_costs_exact(plan: &Plan) -> RunResult {
             rt.offline_rounds
         ),
         "totals under {protocol}",
+    );
+    assert_eq!(
+        est.critical_path_rounds,
+        Some(rt.critical_path_rounds),
+        "critical-path rounds under {protocol}",
     );
     run
 }

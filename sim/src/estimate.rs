@@ -23,6 +23,10 @@
 //! messages have depth 1; an op with an offline setup (`OpCost::offline_setup`: SecureNN's key
 //! setup, in which server0 sends too) adds one offline round after anything dealt before it.
 //!
+//! The critical path (`Estimate::critical_path_rounds`) is the same walk with each op starting
+//! from the parties' depths after the ops it depends on (`crate::dag::dependencies`) instead of
+//! after every earlier op: a causal depth like the run's DAG schedule, not a sum of op rounds.
+//!
 //! `sim/tests/estimate.rs` runs every shipped scenario and asserts the estimate equals the run's
 //! accounting exactly, per op and in total.
 
@@ -73,10 +77,14 @@ pub struct Estimate {
     pub ops: Vec<OpEstimate>,
     /// The totals; `None` when some op could not be costed (see its `cost`).
     pub totals: Option<EstimatedTotals>,
-    /// The longest path of op rounds over the program's DAG (`crate::dag::dependencies`: data,
-    /// plus the op that first masked a reused operand and SecureNN's key setup): the rounds a runtime that overlaps independent ops (tf-encrypted's graph) would
-    /// need, against the strictly sequential `totals.rounds`. `None` when some op could not be
-    /// costed.
+    /// The causal depth over the program's DAG (`crate::dag::dependencies`: data, plus the op
+    /// that first masked a reused operand and the op that set up the keys): every op moves the
+    /// parties' depths by its flow, starting from the depths the ops it depends on left. The
+    /// rounds a runtime that overlaps independent ops (tf-encrypted's graph) would need, against
+    /// the strictly sequential `totals.rounds`; the run's `critical_path_rounds` exactly. Not a
+    /// sum of op rounds: consecutive ops overlap when a seat that waits last in one sends first
+    /// in the next (two chained ABY3 Π_trunc1 products: 3 rounds, not 2 + 2). `None` when some
+    /// op could not be costed.
     pub critical_path_rounds: Option<u32>,
 }
 
@@ -219,34 +227,50 @@ pub fn estimate(plan: &Plan) -> Estimate {
     let mut ops = Vec::with_capacity(plan.ops.len());
     // Critical path: the round at which each op is done when ops overlap as far as the
     // program's DAG allows (the one definition the run's DAG schedule uses, `crate::dag`).
+    // Each op moves the parties' depths as in program order, but from the depths the ops it
+    // depends on left (`after[k]`, every party), not those of every earlier op.
     let deps = crate::dag::dependencies(plan);
-    let mut done = vec![0u32; plan.ops.len()];
+    let mut after: Vec<Vec<u32>> = Vec::with_capacity(plan.ops.len());
     let mut critical = 0u32;
     for (index, op) in plan.ops.iter().enumerate() {
         let mut key_setup = false;
+        let mut start = vec![0u32; plan.parties.len()];
+        for &d in &deps[index] {
+            for (s, &a) in start.iter_mut().zip(&after[d]) {
+                *s = (*s).max(a);
+            }
+        }
         let cost = match op {
             PlannedOp::Input { name, owner } => {
                 let c = model.input(name, &plan.shapes[name]);
-                let r = depth[*owner] + 1;
-                for &k in &c.from_outside {
-                    let s = seats[k];
-                    depth[s] = depth[s].max(r);
-                }
-                totals.rounds = totals.rounds.max(r);
+                let share = |depth: &mut [u32]| {
+                    let r = depth[*owner] + 1;
+                    for &k in &c.from_outside {
+                        let s = seats[k];
+                        depth[s] = depth[s].max(r);
+                    }
+                    r
+                };
+                totals.rounds = totals.rounds.max(share(&mut depth));
+                critical = critical.max(share(&mut start));
                 Ok(c.cost)
             }
             PlannedOp::Output { name, to } => {
                 let public = plan.public[name];
                 let c = model.output(name, public, &plan.shapes[name]);
-                let r = c
-                    .to_outside
-                    .iter()
-                    .map(|&k| depth[seats[k]])
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
-                depth[*to] = depth[*to].max(r);
-                totals.rounds = totals.rounds.max(r);
+                let reveal = |depth: &mut [u32]| {
+                    let r = c
+                        .to_outside
+                        .iter()
+                        .map(|&k| depth[seats[k]])
+                        .max()
+                        .unwrap_or(0)
+                        + 1;
+                    depth[*to] = depth[*to].max(r);
+                    r
+                };
+                totals.rounds = totals.rounds.max(reveal(&mut depth));
+                critical = critical.max(reveal(&mut start));
                 Ok(c.cost)
             }
             PlannedOp::Compute { name, op } => {
@@ -262,12 +286,16 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 match model.op(name, op, &operands, &plan.shapes[name]) {
                     Ok(c) => {
                         key_setup = c.offline_setup;
-                        let before: Vec<u32> = seats.iter().map(|&p| depth[p]).collect();
-                        let (after, deepest) = c.flow.apply(&before);
-                        for (&p, d) in seats.iter().zip(after) {
-                            depth[p] = d;
-                        }
-                        totals.rounds = totals.rounds.max(deepest.unwrap_or(0));
+                        let flow = |depth: &mut [u32]| {
+                            let before: Vec<u32> = seats.iter().map(|&p| depth[p]).collect();
+                            let (moved, deepest) = c.flow.apply(&before);
+                            for (&p, d) in seats.iter().zip(moved) {
+                                depth[p] = d;
+                            }
+                            deepest.unwrap_or(0)
+                        };
+                        totals.rounds = totals.rounds.max(flow(&mut depth));
+                        critical = critical.max(flow(&mut start));
                         if c.offline_setup {
                             totals.offline_rounds = totals.offline_rounds.max(1 + u32::from(dealt));
                         }
@@ -277,11 +305,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 }
             }
         };
-        if let Ok(c) = &cost {
-            let start = deps[index].iter().map(|&d| done[d]).max().unwrap_or(0);
-            done[index] = start + c.rounds;
-            critical = critical.max(done[index]);
-        }
+        after.push(start);
         match &cost {
             Ok(c) => {
                 totals.bytes += c.bytes;

@@ -80,6 +80,12 @@ fn differences(est: &Estimate, run: &RunResult) -> Vec<String> {
         Some(t) => diffs.push(format!("totals: estimated {t:?}, run {totals:?}")),
         None => diffs.push("no estimated totals".into()),
     }
+    if est.critical_path_rounds != Some(run.totals.critical_path_rounds) {
+        diffs.push(format!(
+            "critical path: estimated {:?} rounds, run {}",
+            est.critical_path_rounds, run.totals.critical_path_rounds
+        ));
+    }
     diffs
 }
 

@@ -287,3 +287,29 @@ fn two_independent_branches_have_a_shorter_critical_path_than_the_sequential_run
     // input 1 + x² 2 + mean 1 + mean 1 + (mean)² 2 + output 1, one after another.
     assert_eq!(est.sum_of_op_rounds(), 8);
 }
+
+/// Two chained ABY3 products with Π_trunc1 (2 rounds each): the second starts with server2 →
+/// server1, and server2 waited only on the first's first round, so the two overlap by one
+/// round. Both in program order and on the critical path (a chain) that is input 1 + 3 +
+/// output 1 = 5 rounds, not the 1 + 2 + 2 + 1 = 6 a sum of op rounds along the path gives
+/// (what `check` printed before, one above the run; with Π_trunc2 nothing overlaps: 4).
+#[test]
+fn chained_aby3_products_overlap_on_the_critical_path_as_in_the_run() {
+    let s = |n: &str| n.to_string();
+    for (t, rounds) in [(Truncation::Local, 5), (Truncation::Dealer, 4)] {
+        let plan = Pond::new(1)
+            .protocol(ProtocolKind::named("ABY3").expect("registered"))
+            .truncation(t)
+            .private("x", "alice", &[2], vec![1.0, 2.0])
+            .private("y", "bob", &[2], vec![0.5, 1.5])
+            .op("z", Op::Mul(s("x"), s("y")))
+            .op("w", Op::Mul(s("z"), s("y")))
+            .output("w")
+            .plan()
+            .unwrap();
+        let run = sharescope_tests::assert_plan_costs_exact(&plan);
+        assert_eq!(run.totals.rounds, rounds, "{t:?}");
+        assert_eq!(run.totals.critical_path_rounds, rounds, "{t:?}");
+        assert_eq!(estimate(&plan).critical_path_rounds, Some(rounds), "{t:?}");
+    }
+}
