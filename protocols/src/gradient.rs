@@ -350,11 +350,11 @@ pub fn infer(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
     })
 }
 
-/// im2col over any element type (see [`kernels::im2col`], the ring version, for the layout):
-/// `(c·kh·kw) × (n·oh·ow)`, zero in the padding.
-pub fn im2col_with<T: Copy>(x: &[T], g: &ConvGeom, zero: T) -> Vec<T> {
+/// Every entry of the im2col matrix that reads the input (padding skipped), in im2col's loop
+/// order: `f(at, entry)` for the flat NCHW input index and the flat index of the entry in the
+/// `(c·kh·kw) × (n·oh·ow)` matrix. im2col and its adjoint col2im walk the same entries.
+fn for_each_entry(g: &ConvGeom, mut f: impl FnMut(usize, usize)) {
     let cols = g.n * g.oh * g.ow;
-    let mut out = vec![zero; g.c * g.kh * g.kw * cols];
     for ci in 0..g.c {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
@@ -364,7 +364,7 @@ pub fn im2col_with<T: Copy>(x: &[T], g: &ConvGeom, zero: T) -> Vec<T> {
                         for ox in 0..g.ow {
                             if let Some((iy, ix)) = g.source(oy, ox, ki, kj) {
                                 let col = (b * g.oh + oy) * g.ow + ox;
-                                out[row * cols + col] = x[((b * g.c + ci) * g.h + iy) * g.w + ix];
+                                f(((b * g.c + ci) * g.h + iy) * g.w + ix, row * cols + col);
                             }
                         }
                     }
@@ -372,6 +372,13 @@ pub fn im2col_with<T: Copy>(x: &[T], g: &ConvGeom, zero: T) -> Vec<T> {
             }
         }
     }
+}
+
+/// im2col over any element type (see [`kernels::im2col`], the ring version, for the layout):
+/// `(c·kh·kw) × (n·oh·ow)`, zero in the padding.
+pub fn im2col_with<T: Copy>(x: &[T], g: &ConvGeom, zero: T) -> Vec<T> {
+    let mut out = vec![zero; g.c * g.kh * g.kw * g.n * g.oh * g.ow];
+    for_each_entry(g, |at, entry| out[entry] = x[at]);
     out
 }
 
@@ -379,26 +386,8 @@ pub fn im2col_with<T: Copy>(x: &[T], g: &ConvGeom, zero: T) -> Vec<T> {
 /// every entry added to the input element it was read from (overlapping windows add, padding
 /// entries are dropped). A public linear map: applied to each share alike it gives a sharing.
 pub fn col2im_with<T: Copy>(cols: &[T], g: &ConvGeom, zero: T, add: impl Fn(T, T) -> T) -> Vec<T> {
-    let ncols = g.n * g.oh * g.ow;
     let mut out = vec![zero; g.n * g.c * g.h * g.w];
-    for ci in 0..g.c {
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = (ci * g.kh + ki) * g.kw + kj;
-                for b in 0..g.n {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            if let Some((iy, ix)) = g.source(oy, ox, ki, kj) {
-                                let col = (b * g.oh + oy) * g.ow + ox;
-                                let at = ((b * g.c + ci) * g.h + iy) * g.w + ix;
-                                out[at] = add(out[at], cols[row * ncols + col]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_entry(g, |at, entry| out[at] = add(out[at], cols[entry]));
     out
 }
 
