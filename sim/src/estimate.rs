@@ -106,21 +106,19 @@ impl Estimate {
             s,
             "cost estimate (the formulas of docs/costs.md and docs/securenn.md; nothing is run)"
         );
+        let kw = units::column_width(11, self.ops.iter().map(|o| o.kind.as_str()));
         let _ = writeln!(
             s,
-            "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}",
+            "{:<24} {:<kw$} {:>12} {:>12} {:>7} {:>8} {:>6}",
             "op", "kind", "online B", "offline B", "msgs on", "msgs off", "rounds"
         );
         for op in &self.ops {
-            let mut name = op.name.clone();
-            if name.chars().count() > 24 {
-                name = name.chars().take(23).collect::<String>() + "…";
-            }
+            let name = units::fit(&op.name, 24);
             match &op.cost {
                 Ok(c) => {
                     let _ = writeln!(
                         s,
-                        "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}{}",
+                        "{:<24} {:<kw$} {:>12} {:>12} {:>7} {:>8} {:>6}{}",
                         name,
                         op.kind,
                         c.bytes,
@@ -136,7 +134,7 @@ impl Estimate {
                     );
                 }
                 Err(why) => {
-                    let _ = writeln!(s, "{name:<24} {:<11} NOT COSTED: {why}", op.kind);
+                    let _ = writeln!(s, "{name:<24} {:<kw$} NOT COSTED: {why}", op.kind);
                 }
             }
         }
@@ -144,7 +142,7 @@ impl Estimate {
             Some(t) => {
                 let _ = writeln!(
                     s,
-                    "{:<24} {:<11} {:>12} {:>12} {:>7} {:>8} {:>6}",
+                    "{:<24} {:<kw$} {:>12} {:>12} {:>7} {:>8} {:>6}",
                     "total", "", t.bytes, t.offline_bytes, t.messages, t.offline_messages, t.rounds
                 );
                 let _ = writeln!(

@@ -310,9 +310,10 @@ pub fn text_report(r: &RunResult) -> String {
         helper_attack(&mut s, &r.trace);
     }
     injected_faults(&mut s, &r.trace);
+    let kw = units::column_width(11, r.trace.ops.iter().map(|o| o.kind.as_str()));
     let _ = writeln!(
         s,
-        "\n{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
+        "\n{:<24} {:<kw$} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
         "op", "kind", "online", "offline", "msgs", "rounds", "virt. time", "max |err|"
     );
     for op in &r.trace.ops {
@@ -321,13 +322,10 @@ pub fn text_report(r: &RunResult) -> String {
             .max_abs_error
             .map(|e| format!("{e:.2e}"))
             .unwrap_or_else(|| "-".into());
-        let mut name = op.name.clone();
-        if name.chars().count() > 24 {
-            name = name.chars().take(23).collect::<String>() + "…";
-        }
+        let name = units::fit(&op.name, 24);
         let _ = writeln!(
             s,
-            "{:<24} {:<11} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
+            "{:<24} {:<kw$} {:>10} {:>10} {:>5} {:>6} {:>11} {:>10}",
             name,
             op.kind,
             units::bytes(op.stats.bytes),

@@ -57,6 +57,28 @@ pub fn bandwidth(bps: u64) -> String {
     }
 }
 
+/// The width of a text column: its longest entry (in characters), and at least `min`, so a
+/// long entry (an op kind such as `conv2d_grad_filters`) widens its column instead of pushing
+/// the rest of its row out of line.
+pub fn column_width<'a>(min: usize, entries: impl IntoIterator<Item = &'a str>) -> usize {
+    entries
+        .into_iter()
+        .map(|e| e.chars().count())
+        .fold(min, usize::max)
+}
+
+/// `text` cut to at most `width` characters, its last one `…` when it was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        text.chars()
+            .take(width.saturating_sub(1))
+            .collect::<String>()
+            + "…"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +97,13 @@ mod tests {
         assert_eq!(bandwidth(10_000_000_000), "10 Gbit/s");
         assert_eq!(bandwidth(100_000_000), "100 Mbit/s");
         assert_eq!(bandwidth(0), "unlimited");
+    }
+
+    #[test]
+    fn a_column_is_as_wide_as_its_longest_entry() {
+        assert_eq!(column_width(11, ["mul", "input"]), 11);
+        assert_eq!(column_width(11, ["mul", "conv2d_grad_filters"]), 19);
+        assert_eq!(fit("short", 8), "short");
+        assert_eq!(fit("a_rather_long_name", 8), "a_rathe…");
     }
 }

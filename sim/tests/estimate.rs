@@ -145,3 +145,49 @@ fn an_op_the_formulas_cannot_cost_is_reported_never_zero() {
     assert!(table.contains("total: not estimated"), "{table}");
     assert!(est.json()["totals"].is_null());
 }
+
+/// The character index just past the end of `label` in `header` (right-aligned columns end there).
+fn column_end(header: &str, label: &str) -> usize {
+    let at = header.find(label).expect("the header names the column");
+    header[..at].chars().count() + label.chars().count()
+}
+
+/// Every row of a table whose header starts with `op ` ends its `label` column where the header
+/// does: a long op kind (`conv2d_grad_filters`, 19 characters) widens the kind column instead of
+/// pushing the numbers out of line (as it did before, by eight characters).
+fn assert_aligned(table: &str, label: &str) {
+    let lines: Vec<&str> = table.lines().collect();
+    let h = lines
+        .iter()
+        .position(|l| l.starts_with("op "))
+        .expect("a table header");
+    let end = column_end(lines[h], label);
+    let mut rows = 0;
+    for line in &lines[h + 1..] {
+        if line.starts_with("total:") || line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with(' ') || line.contains("NOT COSTED") {
+            continue; // a hazard line under its op
+        }
+        let chars: Vec<char> = line.chars().collect();
+        assert!(
+            chars.len() > end && chars[end - 1] != ' ' && (chars[end] == ' ' || end == chars.len()),
+            "column `{label}` out of line in\n{line}\n(header: {})",
+            lines[h]
+        );
+        rows += 1;
+    }
+    assert!(rows > 20, "only {rows} rows checked");
+}
+
+#[test]
+fn the_check_and_run_tables_stay_aligned_with_long_op_kinds() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/backprop-cnn-layer.ron");
+    let plan = fault_free(&path);
+    let est = estimate(&plan);
+    assert!(est.ops.iter().any(|o| o.kind == "conv2d_grad_filters"));
+    assert_aligned(&est.table(), "online B");
+    let run = sim::run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_aligned(&sim::report::text_report(&run), "online");
+}

@@ -719,13 +719,19 @@ fn check(scenario: &Path, plan: &Plan, json: Option<&Path>) -> Outcome {
     for w in &plan.warnings {
         let _ = writeln!(s, "⚠ warning: {w}");
     }
-    // Values in program order (inputs, then statements), with what makes them.
-    for op in &plan.ops {
-        let (scenario::PlannedOp::Input { name, .. } | scenario::PlannedOp::Compute { name, .. }) =
-            op
-        else {
-            continue;
-        };
+    // Values in program order (inputs, then statements), with what makes them; the columns as
+    // wide as their longest entry (names up to 32 characters).
+    let valued = || {
+        plan.ops.iter().filter_map(|op| match op {
+            scenario::PlannedOp::Input { name, .. } | scenario::PlannedOp::Compute { name, .. } => {
+                Some((name, op))
+            }
+            scenario::PlannedOp::Output { .. } => None,
+        })
+    };
+    let nw = sim::units::column_width(20, valued().map(|(n, _)| n.as_str())).min(32);
+    let kw = sim::units::column_width(11, valued().map(|(_, op)| op.kind()));
+    for (name, op) in valued() {
         let vis = if plan.public[name] {
             "public"
         } else {
@@ -734,7 +740,8 @@ fn check(scenario: &Path, plan: &Plan, json: Option<&Path>) -> Outcome {
         let shape = &plan.shapes[name];
         let _ = writeln!(
             s,
-            "  {name:<20} {:<11} {:<18} {vis}",
+            "  {:<nw$} {:<kw$} {:<18} {vis}",
+            sim::units::fit(name, nw),
             op.kind(),
             format!("{shape:?}")
         );
