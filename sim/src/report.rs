@@ -271,6 +271,28 @@ pub fn partial_text_report(f: &crate::engine::FailedRun) -> Option<String> {
     Some(s)
 }
 
+/// The JSON report of a failed run (`sharescope run --json` after a fault or a deadlock): the
+/// report of what was recorded up to the failure ([`json_report_with`] of the partial run) with a
+/// `failure` object — the error as text, and `completed_ops`, how many ops (from the first) every
+/// party completed; `ops[completed_ops]` is the op that failed, as far as it got. A report
+/// without a `failure` key is that of a completed run. `None` when nothing was recorded.
+pub fn partial_json_report(f: &crate::engine::FailedRun, values: ReportValues) -> Option<Value> {
+    let r = f.partial.as_ref()?;
+    let mut report = json_report_with(r, values);
+    let done = f.completed_ops.min(r.trace.ops.len());
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert(
+            "failure".into(),
+            json!({
+                "error": f.error.to_string(),
+                "completed_ops": done,
+                "failed_op": r.trace.ops.get(done).map(|o| o.name.clone()),
+            }),
+        );
+    }
+    Some(report)
+}
+
 /// The human-readable report `sharescope run` prints.
 pub fn text_report(r: &RunResult) -> String {
     let mut s = String::new();

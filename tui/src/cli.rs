@@ -383,6 +383,20 @@ pub fn run_headless_values(
             if let Some(text) = sim::report::partial_text_report(&failed) {
                 print_report(&text, on_stdout == 1);
             }
+            // The JSON report and the Chrome trace of what was recorded, marked as failed.
+            if let (Some(path), Some(partial)) = (chrome_trace, &failed.partial) {
+                if let Err(e) = write_chrome_trace(&partial.trace, path) {
+                    return Outcome::UserError(e);
+                }
+            }
+            if let Some(path) = json {
+                if let Some(report) = sim::report::partial_json_report(&failed, report_values) {
+                    let text = serde_json::to_string_pretty(&report).expect("report serialises");
+                    if let Err(e) = write_output(path, &text, "JSON report") {
+                        return Outcome::UserError(e);
+                    }
+                }
+            }
             return sim_error(failed.error);
         }
     };

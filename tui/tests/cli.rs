@@ -628,10 +628,12 @@ fn a_failed_run_prints_the_partial_report_then_the_error_with_the_same_exit_code
     assert_eq!(rows[2][2], "160 B", "{out}");
     assert!(out.contains("op `z` did not complete"), "{out}");
     assert!(stderr(&o).starts_with("error: deadlock in op `z`: "));
-    // With the JSON on stdout, the partial report goes to stderr before the error.
+    // With the JSON on stdout, the partial report goes to stderr before the error, and stdout
+    // holds the partial JSON report, marked as failed.
     let o = sharescope(&["run", path.to_str().unwrap(), "--json", "-"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).expect("the partial JSON report");
+    assert_eq!(r["failure"]["failed_op"], "z", "{r}");
     let err = stderr(&o);
     let (report, error) = (err.find("PARTIAL REPORT"), err.find("error: deadlock"));
     assert!(report.is_some() && report < error, "{err}");
@@ -824,4 +826,50 @@ fn run_trains_a_training_scenario_and_check_prices_it() {
     let out = stdout(&o);
     assert!(out.contains("it0/d.w"), "{out}");
     assert!(out.contains("training: 1 epoch(s) × 5 iterations"), "{out}");
+}
+
+#[test]
+fn a_failed_run_still_writes_its_json_report_and_chrome_trace_marked_as_failed() {
+    // Before, `--json` and `--chrome-trace` wrote nothing when the run failed.
+    let path = scenario("fault-server-panics.ron");
+    let (json, chrome) = (
+        temp_path("failed-report.json"),
+        temp_path("failed-trace.json"),
+    );
+    let o = sharescope(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--chrome-trace",
+        chrome.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("report written"))
+        .expect("one JSON document");
+    assert_eq!(r["failure"]["completed_ops"], 3, "{r}");
+    assert_eq!(r["failure"]["failed_op"], "h", "{r}");
+    let error = r["failure"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("party `server1` failed in op `h`"),
+        "{error}"
+    );
+    let names: Vec<&str> = r["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["input x", "input y", "g", "h"]);
+    assert_eq!(r["ops"][2]["bytes"], 192);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&chrome).expect("trace written"))
+        .expect("a trace-event document");
+    assert!(t.to_string().contains("\"g\""), "the trace has op g");
+    // A completed run's report has no `failure` key.
+    let ok = scenario("beaver-multiplication.ron");
+    let o = sharescope(&["run", ok.to_str().unwrap(), "--json", "-"]);
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(r.get("failure").is_none());
+    let _ = std::fs::remove_file(json);
+    let _ = std::fs::remove_file(chrome);
 }
