@@ -11,6 +11,7 @@
 //!   estimate is the run's accounting exactly, per op and in total; [`error`] and
 //!   [`relative_error`] measure a reconstructed op against the plaintext shadow.
 
+use protocols::cost::Cost;
 use protocols::fixed::FixedConfig;
 use protocols::pond::{InputSharing, Truncation};
 use protocols::program::Op;
@@ -189,6 +190,32 @@ pub fn op<'a>(run: &'a RunResult, label: &str) -> &'a OpRecord {
         .iter()
         .find(|o| o.name == label)
         .unwrap_or_else(|| panic!("no op `{label}` in the trace"))
+}
+
+/// The accounted cost of the op labelled `label`, as a [`Cost`] (to compare with a formula).
+pub fn cost_of(run: &RunResult, label: &str) -> Cost {
+    let s = &op(run, label).stats;
+    Cost {
+        bytes: s.bytes,
+        offline_bytes: s.offline_bytes,
+        messages: s.messages,
+        offline_messages: s.offline_messages,
+        rounds: s.rounds,
+    }
+}
+
+/// Asserts that op `label` cost exactly `expected`.
+#[track_caller]
+pub fn assert_cost(run: &RunResult, label: &str, expected: Cost) {
+    assert_eq!(cost_of(run, label), expected, "op `{label}`");
+}
+
+/// A fixed pattern of `numel(shape)` values in [−scale, scale] (thirteen levels), for tests
+/// whose subject is cost rather than value.
+pub fn pattern(shape: &[usize], scale: f64) -> Vec<f64> {
+    (0..shape.iter().product::<usize>())
+        .map(|i| scale * (((i * 7919) % 13) as f64 - 6.0) / 6.0)
+        .collect()
 }
 
 /// The largest |v| in `values` (0 for none).

@@ -10,9 +10,8 @@ use protocols::aby3::cost::{
 use protocols::cost::Cost;
 use protocols::pond::{InputSharing, Truncation, SIGMOID};
 use protocols::program::Op;
-use sharescope_tests::{op, Pond};
+use sharescope_tests::{assert_cost, cost_of, pattern, Pond};
 use sim::scenario::ProtocolKind;
-use sim::RunResult;
 
 fn aby3(seed: u64) -> Pond {
     Pond::new(seed).protocol(ProtocolKind::named("ABY3").expect("ABY3 is registered"))
@@ -20,28 +19,6 @@ fn aby3(seed: u64) -> Pond {
 
 fn numel(shape: &[usize]) -> u64 {
     shape.iter().product::<usize>() as u64
-}
-
-fn vals(shape: &[usize], scale: f64) -> Vec<f64> {
-    (0..numel(shape))
-        .map(|i| scale * (((i * 7919) % 13) as f64 - 6.0) / 6.0)
-        .collect()
-}
-
-fn cost_of(run: &RunResult, label: &str) -> Cost {
-    let s = &op(run, label).stats;
-    Cost {
-        bytes: s.bytes,
-        offline_bytes: s.offline_bytes,
-        messages: s.messages,
-        offline_messages: s.offline_messages,
-        rounds: s.rounds,
-    }
-}
-
-#[track_caller]
-fn assert_cost(run: &RunResult, label: &str, expected: Cost) {
-    assert_eq!(cost_of(run, label), expected, "op `{label}`");
 }
 
 const TRUNCATIONS: [Truncation; 2] = [Truncation::Dealer, Truncation::Local];
@@ -56,7 +33,7 @@ fn input_sharing_costs_seeds_and_one_or_two_components() {
         ] {
             let run = aby3(n)
                 .input_sharing(sharing)
-                .private("x", "alice", &shape, vals(&shape, 1.0))
+                .private("x", "alice", &shape, pattern(&shape, 1.0))
                 .run_ok();
             assert_cost(&run, "input x", formula(n));
         }
@@ -68,7 +45,7 @@ fn reveal_and_outputs_cost_one_component_per_server() {
     for shape in [vec![1], vec![6], vec![2, 5]] {
         let n = numel(&shape);
         let run = aby3(3)
-            .private("x", "alice", &shape, vals(&shape, 1.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
             .op("r", Op::Reveal("x".into()))
             .output("x")
             .output("r")
@@ -98,8 +75,8 @@ fn products_cost_their_fused_truncation_and_the_first_sets_up_the_keys() {
             let n = numel(&out);
             let run = aby3(5)
                 .truncation(t)
-                .private("x", "alice", &a, vals(&a, 1.0))
-                .private("y", "bob", &b, vals(&b, 0.5))
+                .private("x", "alice", &a, pattern(&a, 1.0))
+                .private("y", "bob", &b, pattern(&b, 0.5))
                 .op("z", mk("x", "y"))
                 .op("w", mk("x", "y"))
                 .op("s", Op::Square("x".into()))
@@ -117,8 +94,8 @@ fn a_product_with_a_public_operand_is_local_then_a_stand_alone_truncation() {
         let shape = vec![3, 2];
         let run = aby3(7)
             .truncation(t)
-            .private("x", "alice", &shape, vals(&shape, 1.0))
-            .public("p", &shape, vals(&shape, 2.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
+            .public("p", &shape, pattern(&shape, 2.0))
             .op("z", Op::Mul("x".into(), "p".into()))
             .op("w", Op::Mul("x".into(), "p".into()))
             .run_ok();
@@ -134,7 +111,7 @@ fn the_polynomial_sigmoid_costs_its_products_and_one_truncation() {
             let n = numel(&shape);
             let run = aby3(9)
                 .truncation(t)
-                .private("x", "alice", &shape, vals(&shape, 1.0))
+                .private("x", "alice", &shape, pattern(&shape, 1.0))
                 .op("k", Op::Square("x".into()))
                 .op("s", Op::Sigmoid("x".into()))
                 .run_ok();
@@ -159,9 +136,9 @@ fn the_polynomial_sigmoid_costs_its_products_and_one_truncation() {
 fn local_ops_cost_nothing() {
     let shape = vec![2, 3];
     let run = aby3(2)
-        .private("x", "alice", &shape, vals(&shape, 1.0))
-        .private("y", "bob", &shape, vals(&shape, 1.0))
-        .public("p", &shape, vals(&shape, 1.0))
+        .private("x", "alice", &shape, pattern(&shape, 1.0))
+        .private("y", "bob", &shape, pattern(&shape, 1.0))
+        .public("p", &shape, pattern(&shape, 1.0))
         .op("a", Op::Add("x".into(), "y".into()))
         .op("b", Op::Sub("a".into(), "p".into()))
         .op("c", Op::Neg("b".into()))

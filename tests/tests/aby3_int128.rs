@@ -4,80 +4,24 @@
 //! elements (keys and seeds unchanged), messages and rounds unchanged, and `check`'s estimate is
 //! the run's accounting exactly. Before, ABY3 refused `ring_bits: 128` outright.
 
+mod wide;
+
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
 use protocols::aby3::cost::{
     input_dense, input_seeded, key_setup, open, output_private, polynomial, product_truncated,
     truncation,
 };
 use protocols::context::RingKind;
-use protocols::cost::Cost;
 use protocols::pond::{InputSharing, Truncation, SIGMOID, TANH};
 use protocols::program::Op;
-use sharescope_tests::{bounds, op, Pond};
+use sharescope_tests::{bounds, cost_of, op, pattern, Pond};
 use sim::scenario::ProtocolKind;
-use sim::RunResult;
-
-const F: u32 = 32;
-
-fn u() -> f64 {
-    bounds::ulp(F)
-}
-
-fn s(n: &str) -> String {
-    n.to_string()
-}
+use wide::*;
 
 fn aby3(seed: u64, t: Truncation) -> Pond {
     Pond::wide(seed)
         .protocol(ProtocolKind::named("ABY3").expect("ABY3 is registered"))
         .truncation(t)
-}
-
-fn truncation_s() -> impl Strategy<Value = Truncation> {
-    prop_oneof![Just(Truncation::Dealer), Just(Truncation::Local)]
-}
-
-fn vals(n: usize, b: f64) -> impl Strategy<Value = Vec<f64>> {
-    proptest::collection::vec(-b..b, n)
-}
-
-fn shape(dims: usize, side: usize) -> impl Strategy<Value = Vec<usize>> {
-    proptest::collection::vec(1..=side, 1..=dims)
-}
-
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), TestCaseError> {
-    prop_assert_eq!(got.len(), want.len(), "{}: element count", what);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let t = tol + bounds::SHADOW_SLACK;
-        prop_assert!(
-            (g - w).abs() <= t,
-            "{}[{}]: reconstructed {} but plaintext {}",
-            what,
-            i,
-            g,
-            w
-        );
-    }
-    Ok(())
-}
-
-fn check(run: &RunResult, label: &str, tol: f64) -> Result<(), TestCaseError> {
-    let o = op(run, label);
-    close(label, &o.reconstructed, &o.plaintext, tol)
-}
-
-fn run(p: &Pond) -> Result<RunResult, TestCaseError> {
-    p.run()
-        .map_err(|e| TestCaseError::fail(format!("run failed: {e}")))
-}
-
-fn operand(p: Pond, name: &str, private: bool, owner: &str, shape: &[usize], v: &[f64]) -> Pond {
-    if private {
-        p.private(name, owner, shape, v.to_vec())
-    } else {
-        p.public(name, shape, v.to_vec())
-    }
 }
 
 proptest! {
@@ -89,32 +33,15 @@ proptest! {
         sh in shape(3, 4), seed in any::<u64>(), px in any::<bool>(), py in any::<bool>(),
         dense in any::<bool>(), v in vals(64, 1000.0), w in vals(64, 1000.0),
     ) {
-        let n: usize = sh.iter().product();
         let sharing = if dense { InputSharing::Dense } else { InputSharing::Seeded };
-        let p = aby3(seed, Truncation::Dealer).input_sharing(sharing);
-        let p = operand(p, "x", px, "alice", &sh, &v[..n]);
-        let p = operand(p, "y", py, "bob", &sh, &w[..n])
-            .op("a", Op::Add(s("x"), s("y")))
-            .op("b", Op::Sub(s("x"), s("y")))
-            .op("c", Op::Neg(s("b")))
-            .op("r", Op::ReduceSum { input: s("a"), axis: Some(0) })
-            .op("t", Op::Transpose(s("c")))
-            .op("l", Op::Flatten(s("t")))
-            .op("o", Op::Reveal(s("a")))
-            .output("b")
-            .output("l");
-        let r = run(&p)?;
-        for l in ["a", "b", "c", "t", "l", "o", "output b", "output l"] {
-            check(&r, l, 2.0 * u())?;
-        }
-        check(&r, "r", sh[0] as f64 * 2.0 * u())?;
+        linear_ops_are_exact(aby3(seed, Truncation::Dealer), &sh, px, py, sharing, &v, &w)?;
     }
 
     /// Products of values up to 2^19 (products up to 2^38, far past the 64-bit preset's bound),
     /// public and private operands, Π_trunc1 and Π_trunc2.
     #[test]
     fn mul_square_matmul_conv2d_reconstruct(
-        sh in shape(2, 4), seed in any::<u64>(), t in truncation_s(), px in any::<bool>(),
+        sh in shape(2, 4), seed in any::<u64>(), t in truncations(), px in any::<bool>(),
         py in any::<bool>(), v in vals(16, 1000.0), w in vals(16, 500.0),
         m in 1..4usize, k in 1..5usize,
     ) {
@@ -139,7 +66,7 @@ proptest! {
     /// Average pooling and the polynomial sigmoid and tanh.
     #[test]
     fn avgpool_and_polynomials_reconstruct(
-        seed in any::<u64>(), t in truncation_s(), v in vals(32, 1.9), big in vals(16, 1000.0),
+        seed in any::<u64>(), t in truncations(), v in vals(32, 1.9), big in vals(16, 1000.0),
     ) {
         let p = aby3(seed, t)
             .private("img", "alice", &[1, 2, 4, 4], big.iter().chain(&big).copied().collect())
@@ -156,23 +83,6 @@ proptest! {
     }
 }
 
-fn cost_of(run: &RunResult, label: &str) -> Cost {
-    let s = &op(run, label).stats;
-    Cost {
-        bytes: s.bytes,
-        offline_bytes: s.offline_bytes,
-        messages: s.messages,
-        offline_messages: s.offline_messages,
-        rounds: s.rounds,
-    }
-}
-
-fn values(n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| ((i * 7919) % 13) as f64 / 6.0 - 1.0)
-        .collect()
-}
-
 /// The ABY3 rows of docs/costs.md at 128 bits: n counted in 8-byte words (2n), the keys' 96 B
 /// offline and the seeds' 32 B unchanged, messages and rounds as at 64 bits.
 #[test]
@@ -183,9 +93,9 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
             for sharing in [InputSharing::Seeded, InputSharing::Dense] {
                 let r = aby3(n, t)
                     .input_sharing(sharing)
-                    .private("x", "alice", &sh, values(n as usize))
-                    .private("y", "bob", &sh, values(n as usize))
-                    .public("p", &sh, values(n as usize))
+                    .private("x", "alice", &sh, pattern(&sh, 1.0))
+                    .private("y", "bob", &sh, pattern(&sh, 1.0))
+                    .public("p", &sh, pattern(&sh, 1.0))
                     .op("z", Op::Mul(s("x"), s("y")))
                     .op("z2", Op::Mul(s("x"), s("y")))
                     .op("q", Op::Mul(s("p"), s("x")))
@@ -216,8 +126,8 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
     // Explicit numbers: a Π_trunc2 product of 3 elements is 4·16·3 = 192 B in 4 messages; the
     // seeded input of 3 elements 96 + 2·16·3 = 192 B.
     let r = aby3(1, Truncation::Dealer)
-        .private("x", "alice", &[3], values(3))
-        .private("y", "bob", &[3], values(3))
+        .private("x", "alice", &[3], pattern(&[3], 1.0))
+        .private("y", "bob", &[3], pattern(&[3], 1.0))
         .op("z", Op::Mul(s("x"), s("y")))
         .run_ok();
     let z = cost_of(&r, "z");
@@ -228,8 +138,8 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
     assert_eq!(cost_of(&r, "input x").bytes, 96 + 96);
     // `check`'s estimate is the run's accounting exactly.
     let plan = aby3(1, Truncation::Local)
-        .private("x", "alice", &[2, 3], values(6))
-        .private("w", "bob", &[3, 2], values(6))
+        .private("x", "alice", &[2, 3], pattern(&[6], 1.0))
+        .private("w", "bob", &[3, 2], pattern(&[6], 1.0))
         .op("h", Op::MatMul(s("x"), s("w")))
         .op("s", Op::Sigmoid(s("h")))
         .op(
@@ -276,7 +186,7 @@ fn the_trace_shows_128_bit_pairs() {
 #[test]
 fn the_boolean_part_is_refused_at_128_bits() {
     let err = aby3(1, Truncation::Dealer)
-        .private("x", "alice", &[2], values(2))
+        .private("x", "alice", &[2], pattern(&[2], 1.0))
         .op("r", Op::Relu(s("x")))
         .run()
         .expect_err("refused")

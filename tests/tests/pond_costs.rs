@@ -15,7 +15,7 @@ use protocols::pond::cost::{
 };
 use protocols::pond::{InputSharing, Truncation, RELU, SIGMOID, TANH};
 use protocols::program::Op;
-use sharescope_tests::{op, Pond};
+use sharescope_tests::{assert_cost, cost_of, pattern, Pond};
 use sim::RunResult;
 
 fn numel(shape: &[usize]) -> u64 {
@@ -23,28 +23,6 @@ fn numel(shape: &[usize]) -> u64 {
 }
 
 // ---- Checking -----------------------------------------------------------------------------
-
-fn cost_of(run: &RunResult, label: &str) -> Cost {
-    let s = &op(run, label).stats;
-    Cost {
-        bytes: s.bytes,
-        offline_bytes: s.offline_bytes,
-        messages: s.messages,
-        offline_messages: s.offline_messages,
-        rounds: s.rounds,
-    }
-}
-
-#[track_caller]
-fn assert_cost(run: &RunResult, label: &str, expected: Cost) {
-    assert_eq!(cost_of(run, label), expected, "op `{label}`");
-}
-
-fn values(shape: &[usize], scale: f64) -> Vec<f64> {
-    (0..numel(shape))
-        .map(|i| scale * (((i * 7919) % 13) as f64 - 6.0) / 6.0)
-        .collect()
-}
 
 const TRUNCATIONS: [Truncation; 2] = [Truncation::Dealer, Truncation::Local];
 
@@ -60,8 +38,8 @@ fn input_sharing_costs_a_seed_plus_one_share_or_two_dense_shares() {
         ] {
             let run = Pond::new(n)
                 .input_sharing(sharing)
-                .private("x", "alice", &shape, values(&shape, 1.0))
-                .private("y", "bob", &shape, values(&shape, 2.0))
+                .private("x", "alice", &shape, pattern(&shape, 1.0))
+                .private("y", "bob", &shape, pattern(&shape, 2.0))
                 .run_ok();
             assert_cost(&run, "input x", formula(n));
             assert_cost(&run, "input y", formula(n));
@@ -74,8 +52,8 @@ fn reveal_to_the_servers_costs_one_share_each_way_and_nothing_for_public_values(
     for shape in [vec![1], vec![6], vec![2, 5]] {
         let n = numel(&shape);
         let run = Pond::new(3)
-            .private("x", "alice", &shape, values(&shape, 1.0))
-            .public("p", &shape, values(&shape, 3.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
+            .public("p", &shape, pattern(&shape, 3.0))
             .op("r", Op::Reveal("x".into()))
             .op("q", Op::Reveal("p".into()))
             .run_ok();
@@ -89,8 +67,8 @@ fn output_costs_two_shares_for_private_values_and_one_copy_for_public_ones() {
     for shape in [vec![1], vec![7], vec![3, 3]] {
         let n = numel(&shape);
         let run = Pond::new(4)
-            .private("x", "alice", &shape, values(&shape, 1.0))
-            .public("p", &shape, values(&shape, 3.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
+            .public("p", &shape, pattern(&shape, 3.0))
             .op("r", Op::Reveal("x".into()))
             .output("x")
             .output("p")
@@ -109,10 +87,10 @@ fn output_costs_two_shares_for_private_values_and_one_copy_for_public_ones() {
 fn linear_and_shape_ops_are_free_for_every_public_private_combination() {
     let s = |n: &str| n.to_string();
     let run = Pond::new(5)
-        .private("x", "alice", &[2, 3], values(&[2, 3], 1.0))
-        .private("y", "bob", &[3], values(&[3], 1.0))
-        .public("p", &[2, 3], values(&[2, 3], 2.0))
-        .public("q", &[1, 3], values(&[1, 3], 2.0))
+        .private("x", "alice", &[2, 3], pattern(&[2, 3], 1.0))
+        .private("y", "bob", &[3], pattern(&[3], 1.0))
+        .public("p", &[2, 3], pattern(&[2, 3], 2.0))
+        .public("q", &[1, 3], pattern(&[1, 3], 2.0))
         .op("a1", Op::Add(s("x"), s("y")))
         .op("a2", Op::Add(s("x"), s("p")))
         .op("a3", Op::Add(s("q"), s("x")))
@@ -176,8 +154,8 @@ fn private_mul_and_square_cost_a_triple_two_openings_and_a_truncation() {
             let (nx, ny, n) = (numel(sx), numel(sy), numel(&out));
             let run = Pond::new(6)
                 .truncation(t)
-                .private("x", "alice", sx, values(sx, 1.0))
-                .private("y", "bob", sy, values(sy, 1.0))
+                .private("x", "alice", sx, pattern(sx, 1.0))
+                .private("y", "bob", sy, pattern(sy, 1.0))
                 .op("z", Op::Mul(s("x"), s("y")))
                 .op("sq", Op::Square(s("y")))
                 .run_ok();
@@ -186,7 +164,7 @@ fn private_mul_and_square_cost_a_triple_two_openings_and_a_truncation() {
             assert_cost(&run, "sq", product_private(0, ny, t));
             let fresh = Pond::new(6)
                 .truncation(t)
-                .private("x", "alice", sx, values(sx, 1.0))
+                .private("x", "alice", sx, pattern(sx, 1.0))
                 .op("sq", Op::Square(s("x")))
                 .op("xx", Op::Mul(s("x"), s("x")))
                 .run_ok();
@@ -203,9 +181,9 @@ fn mask_reuse_opens_only_the_operands_without_a_cached_mask() {
         for (m, k, p) in [(1, 1, 1), (2, 3, 4), (3, 5, 2)] {
             let run = Pond::new(7)
                 .truncation(t)
-                .private("x", "alice", &[m, k], values(&[m, k], 1.0))
-                .private("w", "bob", &[k, p], values(&[k, p], 1.0))
-                .private("v", "bob", &[k, p], values(&[k, p], 0.5))
+                .private("x", "alice", &[m, k], pattern(&[m, k], 1.0))
+                .private("w", "bob", &[k, p], pattern(&[k, p], 1.0))
+                .private("v", "bob", &[k, p], pattern(&[k, p], 0.5))
                 .op("h", Op::MatMul(s("x"), s("w")))
                 .op("g", Op::MatMul(s("x"), s("v")))
                 .op("h2", Op::MatMul(s("x"), s("w")))
@@ -225,8 +203,8 @@ fn private_matmul_opens_both_operands_and_truncates_the_output() {
         for (m, k, p) in [(1, 1, 1), (1, 5, 1), (2, 3, 4), (4, 4, 4), (5, 2, 3)] {
             let run = Pond::new(8)
                 .truncation(t)
-                .private("x", "alice", &[m, k], values(&[m, k], 1.0))
-                .private("w", "bob", &[k, p], values(&[k, p], 1.0))
+                .private("x", "alice", &[m, k], pattern(&[m, k], 1.0))
+                .private("w", "bob", &[k, p], pattern(&[k, p], 1.0))
                 .op("z", Op::MatMul(s("x"), s("w")))
                 .run_ok();
             let fresh = (m * k + k * p) as u64;
@@ -261,9 +239,9 @@ fn private_conv2d_opens_input_and_filters_and_truncates_the_output() {
             };
             let run = Pond::new(9)
                 .truncation(t)
-                .private("x", "alice", &xs, values(&xs, 1.0))
-                .private("w", "bob", &ws, values(&ws, 0.5))
-                .public("pw", &ws, values(&ws, 0.25))
+                .private("x", "alice", &xs, pattern(&xs, 1.0))
+                .private("w", "bob", &ws, pattern(&ws, 0.5))
+                .public("pw", &ws, pattern(&ws, 0.25))
                 .op("z", conv("x", "w"))
                 .op("zp", conv("x", "pw"))
                 .run_ok();
@@ -284,9 +262,9 @@ fn public_by_private_products_cost_only_their_truncation_and_public_by_public_no
         for (m, k, p) in [(1, 1, 1), (2, 3, 4), (3, 2, 5)] {
             let run = Pond::new(10)
                 .truncation(t)
-                .private("x", "alice", &[m, k], values(&[m, k], 1.0))
-                .public("a", &[m, k], values(&[m, k], 2.0))
-                .public("w", &[k, p], values(&[k, p], 0.5))
+                .private("x", "alice", &[m, k], pattern(&[m, k], 1.0))
+                .public("a", &[m, k], pattern(&[m, k], 2.0))
+                .public("w", &[k, p], pattern(&[k, p], 0.5))
                 .public("c", &[1], vec![0.75])
                 .op("xa", Op::Mul(s("x"), s("a")))
                 .op("cx", Op::Mul(s("c"), s("x")))
@@ -312,7 +290,7 @@ fn truncation_dealer_costs_a_seed_and_two_dense_shares_offline_and_one_round_onl
         let n = numel(&shape);
         let run = Pond::new(11)
             .truncation(Truncation::Dealer)
-            .private("x", "alice", &shape, values(&shape, 1.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
             .public("c", &[1], vec![1.5])
             .op("z", Op::Mul(s("x"), s("c")))
             .run_ok();
@@ -353,8 +331,8 @@ fn avgpool2d_costs_one_truncation_of_the_output() {
             };
             let run = Pond::new(12)
                 .truncation(t)
-                .private("x", "alice", &shape, values(&shape, 1.0))
-                .public("p", &shape, values(&shape, 1.0))
+                .private("x", "alice", &shape, pattern(&shape, 1.0))
+                .public("p", &shape, pattern(&shape, 1.0))
                 .op("z", pool("x"))
                 .op("zp", pool("p"))
                 .run_ok();
@@ -394,8 +372,8 @@ fn polynomial_activations_count_their_beaver_products_and_truncations() {
             let s = |n: &str| n.to_string();
             let run = Pond::new(13)
                 .truncation(t)
-                .private("x", "alice", &shape, values(&shape, 1.5))
-                .private("y", "bob", &shape, values(&shape, 1.5))
+                .private("x", "alice", &shape, pattern(&shape, 1.5))
+                .private("y", "bob", &shape, pattern(&shape, 1.5))
                 .op("sig", Op::Sigmoid(s("x")))
                 .op("tanh", Op::Tanh(s("y")))
                 .op("relu", Op::Relu(s("sig")))
@@ -415,8 +393,8 @@ fn a_polynomial_on_an_already_masked_input_skips_the_first_opening() {
         let n = numel(&shape);
         let run = Pond::new(14)
             .truncation(t)
-            .private("x", "alice", &shape, values(&shape, 1.0))
-            .private("y", "bob", &shape, values(&shape, 1.0))
+            .private("x", "alice", &shape, pattern(&shape, 1.0))
+            .private("y", "bob", &shape, pattern(&shape, 1.0))
             .op("xy", Op::Mul(s("x"), s("y")))
             .op("sig", Op::Sigmoid(s("x")))
             .op("relu", Op::Relu(s("y")))
@@ -454,8 +432,8 @@ fn small_program(t: Truncation, sharing: InputSharing) -> (RunResult, Vec<(&'sta
     let run = Pond::new(16)
         .truncation(t)
         .input_sharing(sharing)
-        .private("x", "alice", &[m, k], values(&[m, k], 1.0))
-        .private("w", "bob", &[k, p], values(&[k, p], 0.5))
+        .private("x", "alice", &[m, k], pattern(&[m, k], 1.0))
+        .private("w", "bob", &[k, p], pattern(&[k, p], 0.5))
         .public("b", &[p], vec![0.25, -0.5])
         .op("h", Op::MatMul(s("x"), s("w")))
         .op("hb", Op::Add(s("h"), s("b")))

@@ -6,28 +6,18 @@
 //! These fail on a Pond whose party state is Z_2^64 only: the scenario is refused, or the
 //! shares are 8 bytes, or the products of two values near 2^20 at 2f = 64 fractional bits wrap.
 
+mod wide;
+
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
 use protocols::context::RingKind;
-use protocols::cost::Cost;
 use protocols::pond::cost::{
     avgpool2d, input_dense, input_seeded, output_private, polynomial, product_private,
     product_public, reveal_private,
 };
 use protocols::pond::{InputSharing, Truncation, RELU, SIGMOID, TANH};
 use protocols::program::Op;
-use sharescope_tests::{bounds, op, Pond};
-use sim::RunResult;
-
-const F: u32 = 32;
-
-fn u() -> f64 {
-    bounds::ulp(F)
-}
-
-fn s(n: &str) -> String {
-    n.to_string()
-}
+use sharescope_tests::{bounds, cost_of, op, pattern, Pond};
+use wide::*;
 
 fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -40,56 +30,8 @@ fn cfg() -> ProptestConfig {
     }
 }
 
-fn truncation() -> impl Strategy<Value = Truncation> {
-    prop_oneof![Just(Truncation::Dealer), Just(Truncation::Local)]
-}
-
 fn sharing() -> impl Strategy<Value = InputSharing> {
     prop_oneof![Just(InputSharing::Seeded), Just(InputSharing::Dense)]
-}
-
-fn vals(n: usize, b: f64) -> impl Strategy<Value = Vec<f64>> {
-    proptest::collection::vec(-b..b, n)
-}
-
-fn shape(dims: usize, side: usize) -> impl Strategy<Value = Vec<usize>> {
-    proptest::collection::vec(1..=side, 1..=dims)
-}
-
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), TestCaseError> {
-    prop_assert_eq!(got.len(), want.len(), "{}: element count", what);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let t = tol + bounds::SHADOW_SLACK;
-        prop_assert!(
-            (g - w).abs() <= t,
-            "{}[{}]: reconstructed {} but plaintext {} (|err| {:e} > {:e})",
-            what,
-            i,
-            g,
-            w,
-            (g - w).abs(),
-            t
-        );
-    }
-    Ok(())
-}
-
-fn check(run: &RunResult, label: &str, tol: f64) -> Result<(), TestCaseError> {
-    let o = op(run, label);
-    close(label, &o.reconstructed, &o.plaintext, tol)
-}
-
-fn run(p: &Pond) -> Result<RunResult, TestCaseError> {
-    p.run()
-        .map_err(|e| TestCaseError::fail(format!("run failed: {e}")))
-}
-
-fn operand(p: Pond, name: &str, private: bool, owner: &str, shape: &[usize], v: &[f64]) -> Pond {
-    if private {
-        p.private(name, owner, shape, v.to_vec())
-    } else {
-        p.public(name, shape, v.to_vec())
-    }
 }
 
 proptest! {
@@ -102,30 +44,14 @@ proptest! {
         sh in shape(3, 4), seed in any::<u64>(), px in any::<bool>(), py in any::<bool>(),
         sharing in sharing(), v in vals(64, 1000.0), w in vals(64, 1000.0),
     ) {
-        let n = numel(&sh);
-        let p = operand(Pond::wide(seed).input_sharing(sharing), "x", px, "alice", &sh, &v[..n]);
-        let p = operand(p, "y", py, "bob", &sh, &w[..n])
-            .op("a", Op::Add(s("x"), s("y")))
-            .op("b", Op::Sub(s("x"), s("y")))
-            .op("c", Op::Neg(s("b")))
-            .op("r", Op::ReduceSum { input: s("a"), axis: Some(0) })
-            .op("t", Op::Transpose(s("c")))
-            .op("l", Op::Flatten(s("t")))
-            .op("o", Op::Reveal(s("a")))
-            .output("b")
-            .output("l");
-        let r = run(&p)?;
-        for l in ["a", "b", "c", "t", "l", "o", "output b", "output l"] {
-            check(&r, l, 2.0 * u())?;
-        }
-        check(&r, "r", sh[0] as f64 * 2.0 * u())?;
+        linear_ops_are_exact(Pond::wide(seed), &sh, px, py, sharing, &v, &w)?;
     }
 
     /// Elementwise products and squares of values up to 2^19 (products up to 2^38: far past
     /// 64-bit Pond's 2^11 bound), public and private operands, both truncations.
     #[test]
     fn mul_and_square_reconstruct(
-        sh in shape(2, 4), seed in any::<u64>(), t in truncation(), px in any::<bool>(),
+        sh in shape(2, 4), seed in any::<u64>(), t in truncations(), px in any::<bool>(),
         py in any::<bool>(), v in vals(16, 1000.0), w in vals(16, 500.0),
     ) {
         let n = numel(&sh);
@@ -147,7 +73,7 @@ proptest! {
     #[test]
     fn matmul_and_conv2d_reconstruct(
         m in 1..4usize, k in 1..5usize, nn in 1..4usize, seed in any::<u64>(),
-        t in truncation(), pw in any::<bool>(), v in vals(64, 30.0), w in vals(64, 30.0),
+        t in truncations(), pw in any::<bool>(), v in vals(64, 30.0), w in vals(64, 30.0),
     ) {
         let p = Pond::wide(seed).truncation(t)
             .private("x", "alice", &[m, k], v[..m * k].to_vec());
@@ -166,7 +92,7 @@ proptest! {
     /// Average pooling and the polynomial activations on their ranges.
     #[test]
     fn avgpool_and_polynomials_reconstruct(
-        seed in any::<u64>(), t in truncation(), v in vals(32, 1.9), big in vals(16, 1000.0),
+        seed in any::<u64>(), t in truncations(), v in vals(32, 1.9), big in vals(16, 1000.0),
     ) {
         let p = Pond::wide(seed).truncation(t)
             .private("img", "alice", &[1, 2, 4, 4], big.iter().chain(&big).copied().collect())
@@ -185,23 +111,6 @@ proptest! {
     }
 }
 
-fn cost_of(run: &RunResult, label: &str) -> Cost {
-    let s = &op(run, label).stats;
-    Cost {
-        bytes: s.bytes,
-        offline_bytes: s.offline_bytes,
-        messages: s.messages,
-        offline_messages: s.offline_messages,
-        rounds: s.rounds,
-    }
-}
-
-fn values(n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| ((i * 7919) % 13) as f64 / 6.0 - 1.0)
-        .collect()
-}
-
 /// The rows of docs/costs.md at 128 bits: each formula with n counted in 8-byte words (2n),
 /// seeds 32 bytes, messages and rounds as at 64 bits.
 #[test]
@@ -213,9 +122,9 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
                 let r = Pond::wide(n)
                     .truncation(t)
                     .input_sharing(sharing)
-                    .private("x", "alice", &sh, values(n as usize))
-                    .private("y", "bob", &sh, values(n as usize))
-                    .public("p", &sh, values(n as usize))
+                    .private("x", "alice", &sh, pattern(&sh, 1.0))
+                    .private("y", "bob", &sh, pattern(&sh, 1.0))
+                    .public("p", &sh, pattern(&sh, 1.0))
                     .op("z", Op::Mul(s("x"), s("y")))
                     .op("z2", Op::Mul(s("x"), s("y")))
                     .op("q", Op::Mul(s("p"), s("x")))
@@ -241,7 +150,7 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
     // Explicit numbers: a dealer truncation of 3 elements is 2·16·3 = 96 B online and
     // 32 + 96 = 128 B offline; the seeded input of 3 elements 32 + 48 B.
     let r = Pond::wide(1)
-        .private("x", "alice", &[1, 1, 2, 6], values(12))
+        .private("x", "alice", &[1, 1, 2, 6], pattern(&[12], 1.0))
         .op(
             "a",
             Op::AvgPool2d {
@@ -259,8 +168,8 @@ fn bytes_messages_and_rounds_are_the_64_bit_rows_with_16_byte_elements() {
     assert_eq!(cost_of(&r, "input x").bytes, 32 + 12 * 16);
     // `check`'s estimate is the run's accounting exactly.
     let plan = Pond::wide(1)
-        .private("x", "alice", &[2, 3], values(6))
-        .private("w", "bob", &[3, 2], values(6))
+        .private("x", "alice", &[2, 3], pattern(&[6], 1.0))
+        .private("w", "bob", &[3, 2], pattern(&[6], 1.0))
         .op("h", Op::MatMul(s("x"), s("w")))
         .op("s", Op::Sigmoid(s("h")))
         .output("s")
