@@ -435,3 +435,76 @@ fn vertical_split_trains_under_aby3() {
     assert!(e.max_weight_error < 0.02, "{}", e.max_weight_error);
     assert_eq!(e.hazards, 0);
 }
+
+/// The debugger goes on from one training iteration into the next: stepping past the end of
+/// iteration K opens K+1 before its first step, continuing runs on to a breakpoint of a later
+/// iteration (`Op("it2/…")`, a divergence), and iteration K reached so equals iteration K
+/// opened directly (`--iteration K`): the same steps, messages and values.
+#[test]
+fn the_debugger_continues_from_one_iteration_into_the_next() {
+    use sim::control::{Breakpoint, Controller, RunState, Stop};
+    let plan = small(1);
+    let n = plan.training.as_ref().unwrap().training.iterations();
+    assert!(n >= 3, "{n} iterations");
+    let mut c = Controller::new(plan.clone());
+    assert_eq!(c.iteration().unwrap().index, 0);
+    assert_eq!(
+        c.iteration().unwrap().to_string(),
+        format!("iteration 0 of {n} (epoch 1 of 1, batch 1 of {n})")
+    );
+    assert_eq!(c.last(), Stop::End);
+    assert_eq!(c.state(), &RunState::Finished);
+    // One step past the end opens iteration 1, before its first step.
+    assert_eq!(c.step(1), Stop::Done);
+    assert_eq!(c.iteration().unwrap().index, 1);
+    assert_eq!(c.position(), 0);
+    assert!(c.trace().ops.iter().all(|o| !o.name.contains("it0/")));
+    // Continue stops at iteration 2's gradient of w, a label iteration 1 does not have.
+    let grad = c
+        .trace()
+        .ops
+        .iter()
+        .find(|o| o.name.starts_with("it1/d.w"))
+        .map(|o| o.name.replace("it1/", "it2/"))
+        .unwrap();
+    c.add_breakpoint(Breakpoint::Op(grad.clone()));
+    assert!(matches!(c.resume(), Stop::Breakpoint(_)), "{grad}");
+    assert_eq!(c.iteration().unwrap().index, 2);
+    let at = c.position();
+    let op = c.next_step().unwrap().op;
+    assert_eq!(c.trace().ops[op].name, grad);
+    // The same iteration opened directly: the same history up to the cursor.
+    let mut direct = Controller::new(plan_at(&plan, 2).unwrap());
+    assert_eq!(direct.goto(at), Stop::Done);
+    assert_eq!(c.trace().steps[..at], direct.trace().steps[..at]);
+    assert_eq!(c.last(), Stop::End);
+    assert_eq!(direct.last(), Stop::End);
+    assert_eq!(c.trace(), direct.trace());
+    // A preset `Op("it2/…")` is an op breakpoint from iteration 0 on.
+    assert_eq!(
+        Breakpoint::from_spec(&sim::scenario::BreakpointSpec::Op(grad.clone()), &plan),
+        Breakpoint::Op(grad)
+    );
+    // Jumping: to a later iteration (headless in between), back to an earlier one.
+    c.open_iteration(n - 1).unwrap();
+    assert_eq!(c.iteration().unwrap().index, n - 1);
+    c.open_iteration(1).unwrap();
+    assert_eq!(c.iteration().unwrap().index, 1);
+    assert_eq!(c.position(), 0);
+    assert!(c.open_iteration(n).unwrap_err().contains("does not exist"));
+    // A divergence breakpoint fires in a later iteration when continuing: the shadow's
+    // error of the first op past the tolerance (0 here: any fixed-point error).
+    c.open_iteration(n - 1).unwrap();
+    assert_eq!(c.last(), Stop::End);
+    // The last iteration ends the run: a step past it stays at its end.
+    assert_eq!(c.step(1), Stop::End);
+    assert_eq!(c.iteration().unwrap().index, n - 1);
+    c.open_iteration(0).unwrap();
+    c.add_breakpoint(Breakpoint::Divergence(0.0));
+    c.remove_breakpoint(0);
+    assert_eq!(c.last(), Stop::End);
+    // From the end of iteration 0, continue goes into iteration 1 and stops at its first
+    // op whose value strays from the shadow's.
+    assert!(matches!(c.resume(), Stop::Breakpoint(_)));
+    assert_eq!(c.iteration().unwrap().index, 1);
+}

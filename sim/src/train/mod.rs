@@ -471,6 +471,41 @@ pub fn first_breakpoint_iteration(plan: &Plan) -> Option<usize> {
         .min()
 }
 
+/// The iteration an op label of a training run names and the label without its iteration
+/// prefix: `it5/d.w1` → (5, `d.w1`), `input it5/x` → (5, `input x`); `None` for another label.
+pub fn label_iteration(label: &str) -> Option<(usize, String)> {
+    let (kind, rest) = match label.split_once(' ') {
+        Some((kind, rest)) if !kind.contains('/') => (Some(kind), rest),
+        _ => (None, label),
+    };
+    let (k, name) = rest.strip_prefix("it")?.split_once('/')?;
+    let k = k.parse::<usize>().ok()?;
+    let name = match kind {
+        Some(kind) => format!("{kind} {name}"),
+        None => name.to_string(),
+    };
+    Some((k, name))
+}
+
+/// Whether `label` names an op of some iteration of the training run iteration plan `plan`
+/// belongs to: `it<K>/…` with K an iteration of the run, and the same op in `plan`'s own
+/// iteration (every iteration runs the same program; only iteration 0 also inputs the initial
+/// weights, whose labels carry no prefix). False for a plan that is not a training iteration.
+pub fn names_iteration_op(plan: &Plan, label: &str) -> bool {
+    let Some(it) = &plan.training else {
+        return false;
+    };
+    let Some((k, name)) = label_iteration(label) else {
+        return false;
+    };
+    if k >= it.training.iterations() {
+        return false;
+    }
+    plan.ops.iter().any(|o| {
+        label_iteration(&o.label()).is_some_and(|(j, n)| j == it.index && n == name)
+    })
+}
+
 /// Iteration `k`'s seed under the scenario's `seed` (every party's randomness in it): the
 /// scenario's own for iteration 0, a SplitMix64 mix of it and k for the others.
 pub fn iteration_seed(seed: u64, k: usize) -> u64 {
