@@ -39,7 +39,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("seed N / goto N", "restart with seed N / go to step N"),
     (
         "iteration K",
-        "training: open iteration K (`it K`; also the key I)",
+        "training: open iteration K (s, c past an end: the next)",
     ),
     ("export chrome FILE / export json FILE", "write the trace"),
 ];

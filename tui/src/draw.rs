@@ -21,11 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("c", "continue to a breakpoint or the end (Esc stops it)"),
     ("p / N", "step back through the recorded history"),
     ("P", "reverse-continue to the previous breakpoint"),
-    ("g / G", "go to the first / last step (of this iteration)"),
-    (
-        "I",
-        "training: go to iteration K (s or c past the end opens the next)",
-    ),
+    ("g / G  I", "first / last step / training: open iteration K"),
     ("r / R", "restart with the same seed / a new seed"),
     ("b", "toggle a breakpoint on the selected op or step"),
     ("B", "breakpoint list (Enter edits, d deletes, : adds)"),
