@@ -391,7 +391,7 @@ pub fn backward(
                                     Some(a) => sx[*a],
                                     None => sx.iter().product(),
                                 };
-                                let c = b.fresh(&format!("d.{x}.1/n"));
+                                let c = b.fresh(&format!("d.{x}.inv_n"));
                                 let c = b.push(c, Op::Const(1.0 / n as f64))?;
                                 let m = b.fresh(&format!("d.{x}.mean"));
                                 b.push(m, Op::Mul(g.clone(), c))?

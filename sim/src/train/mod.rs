@@ -69,7 +69,7 @@ pub struct TrainingPlan {
     test: Option<(ArrayD<f64>, ArrayD<f64>, Vec<usize>)>,
     /// The held-out set as its providers input it for `TestAccuracy`: each features part with
     /// its owner, and each labels part (class indices) with its owner.
-    test_inputs: (Vec<(String, ArrayD<f64>)>, Vec<(String, ArrayD<f64>)>),
+    test_inputs: (Parts, Parts),
     /// Batches per epoch.
     pub batches_per_epoch: usize,
     /// Examples each provider contributes to a batch.
@@ -81,6 +81,12 @@ pub struct TrainingPlan {
     /// The step factor learning_rate / batch_size.
     pub step: f64,
 }
+
+/// A held-out set: features, targets and class indices.
+type HeldOut = (ArrayD<f64>, ArrayD<f64>, Vec<usize>);
+
+/// A data set's parts, each with the provider who inputs it.
+type Parts = Vec<(String, ArrayD<f64>)>;
 
 /// Names the generator uses for the batch's targets and constants.
 const TARGET: &str = "target";
@@ -684,7 +690,6 @@ fn class_column(classes: &[usize]) -> ArrayD<f64> {
 
 /// A held-out set split between providers (`training.test_parts`): the joined features,
 /// targets and classes (for the f64 evaluation), and each part as its provider inputs it.
-#[allow(clippy::type_complexity)]
 fn test_parts(
     source: &Source,
     spec: &TrainingSpec,
@@ -692,13 +697,7 @@ fn test_parts(
     x_shape: &[usize],
     is_provider: &dyn Fn(&str) -> bool,
     seed: u64,
-) -> Result<
-    (
-        (ArrayD<f64>, ArrayD<f64>, Vec<usize>),
-        (Vec<(String, ArrayD<f64>)>, Vec<(String, ArrayD<f64>)>),
-    ),
-    ScenarioError,
-> {
+) -> Result<(HeldOut, (Parts, Parts)), ScenarioError> {
     let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
     let at = |f: &'static str| vec![F("training"), F("test_parts"), F(f)];
     if tp.features.is_empty() {
@@ -708,7 +707,7 @@ fn test_parts(
             "one part per provider: features: [(owner: \"alice\", data: Npy(\"test_x.npy\"))]",
         ));
     }
-    let mut xs: Vec<(String, ArrayD<f64>)> = Vec::new();
+    let mut xs: Parts = Vec::new();
     for (j, d) in tp.features.iter().enumerate() {
         let path = [F("training"), F("test_parts"), F("features"), I(j)];
         let mut owner_at = path.to_vec();
@@ -792,7 +791,7 @@ fn test_parts(
             "Rows: one label part per feature part, same owner and rows; Columns: one label part",
         ));
     }
-    let mut ls: Vec<(String, ArrayD<f64>)> = Vec::new();
+    let mut ls: Parts = Vec::new();
     let mut targets = Vec::new();
     let mut classes = Vec::new();
     for (j, d) in tp.labels.iter().enumerate() {
