@@ -55,7 +55,10 @@ impl Breakpoint {
     pub fn from_spec(spec: &BreakpointSpec, plan: &Plan) -> Breakpoint {
         match spec {
             BreakpointSpec::Op(n) => {
-                if plan.ops.iter().any(|o| o.label() == *n) {
+                // In a training run, `it5/d.w1` names an op of a later (or earlier) iteration.
+                if plan.ops.iter().any(|o| o.label() == *n)
+                    || crate::train::names_iteration_op(plan, n)
+                {
                     Breakpoint::Op(n.clone())
                 } else {
                     Breakpoint::Step(n.clone())
@@ -103,6 +106,33 @@ pub enum RunState {
     Finished,
     /// A party failed (or the run deadlocked); the message says who, where and why.
     Failed(String),
+}
+
+/// Where a training iteration's plan sits in its run (docs/training.md, "Debugging").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IterationAt {
+    /// The iteration, from 0 as in the op labels (`it5/…`).
+    pub index: usize,
+    /// Iterations in the run.
+    pub iterations: usize,
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Epochs in the run.
+    pub epochs: usize,
+    /// The batch within the epoch, from 1.
+    pub batch: usize,
+    /// Batches per epoch.
+    pub batches: usize,
+}
+
+impl fmt::Display for IterationAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "iteration {} of {} (epoch {} of {}, batch {} of {})",
+            self.index, self.iterations, self.epoch, self.epochs, self.batch, self.batches
+        )
+    }
 }
 
 /// Why a movement stopped.
@@ -244,6 +274,9 @@ pub struct Controller {
     progress: Ticker,
     /// The label of the op the run failed in, when it failed in one.
     failed_op: Option<String>,
+    /// A finished training iteration's hand-on (every party's shares of the updated weights
+    /// and the shadow's), from which the next iteration opens.
+    carried: Option<crate::train::run::Carried>,
 }
 
 impl Controller {
@@ -282,6 +315,7 @@ impl Controller {
                 last: Instant::now(),
             },
             failed_op: None,
+            carried: None,
         };
         c.launch();
         c
@@ -290,6 +324,7 @@ impl Controller {
     fn launch(&mut self) {
         self.sim = None; // cancels and joins the previous run, if any
         self.finished = None;
+        self.carried = None;
         let sim = match Simulation::start(&self.plan, 0) {
             Ok(sim) => sim,
             Err(e) => {
@@ -496,7 +531,13 @@ impl Controller {
 
     /// Every party has finished: join them and keep the final trace and outputs.
     fn conclude(&mut self) {
-        let Some(sim) = self.sim.take() else { return };
+        let Some(mut sim) = self.sim.take() else {
+            return;
+        };
+        if self.plan.training.is_some() {
+            let (held, shadow) = sim.take_carried();
+            self.carried = Some(crate::train::run::Carried { held, shadow });
+        }
         match sim.finish() {
             Ok(result) => {
                 self.trace = result.trace;
@@ -507,6 +548,7 @@ impl Controller {
                 self.state = RunState::Finished;
             }
             Err(e) => {
+                self.carried = None;
                 self.completed = self.trace.steps.len();
                 self.failed_op = e.op().map(str::to_string);
                 self.state = RunState::Failed(e.to_string());
@@ -606,10 +648,22 @@ impl Controller {
 
     /// Step into: `n` protocol steps forward (stops early at the end, on failure or on an
     /// interrupt).
+    ///
+    /// In a training run, a step past the end of an iteration opens the next one, before its
+    /// first step (that counts as one step).
     pub fn step(&mut self, n: usize) -> Stop {
+        self.step_within(n, true)
+    }
+
+    /// [`Controller::step`]; `cross` says whether a step past the end of a training iteration
+    /// opens the next.
+    fn step_within(&mut self, n: usize, cross: bool) -> Stop {
         for _ in 0..n {
             if !self.forward() {
-                self.take_interrupted();
+                let interrupted = self.take_interrupted();
+                if cross && !interrupted && self.open_next_iteration() {
+                    continue;
+                }
                 self.refresh_ops();
                 return self.blocked();
             }
@@ -651,7 +705,20 @@ impl Controller {
                 batch = (batch * 2).min(1024);
             }
             if !self.forward_batch(batch) {
-                self.take_interrupted();
+                let interrupted = self.take_interrupted();
+                if !interrupted && self.open_next_iteration() {
+                    // On into the next training iteration, checked from its start.
+                    batch = 16;
+                    if let Some(b) = self.hit_at(self.pos) {
+                        self.refresh_ops();
+                        return Stop::Breakpoint(b);
+                    }
+                    if until(self) {
+                        self.refresh_ops();
+                        return Stop::Done;
+                    }
+                    continue;
+                }
                 self.refresh_ops();
                 return self.blocked();
             }
@@ -720,16 +787,22 @@ impl Controller {
         })
     }
 
-    /// Continue: run to the next breakpoint, the end, or a failure.
+    /// Continue: run to the next breakpoint, the end, or a failure. In a training run it goes
+    /// on through the later iterations (each opened as [`Controller::step`] opens it), to the
+    /// end of the last.
     pub fn resume(&mut self) -> Stop {
         if self.breakpoints.is_empty() && self.pos == self.completed {
-            self.run_to_end();
-            self.pos = self.completed;
-            if self.take_interrupted() {
-                self.refresh_ops();
-                return Stop::Interrupted;
+            loop {
+                self.run_to_end();
+                self.pos = self.completed;
+                if self.take_interrupted() {
+                    self.refresh_ops();
+                    return Stop::Interrupted;
+                }
+                if !self.open_next_iteration() {
+                    return self.blocked();
+                }
             }
-            return self.blocked();
         }
         self.run_until(|_| false)
     }
@@ -755,7 +828,7 @@ impl Controller {
             return Stop::Done;
         }
         self.pos = self.completed;
-        let stop = self.step(target - self.pos);
+        let stop = self.step_within(target - self.pos, false);
         if self.pos == target {
             Stop::Done
         } else {
@@ -795,6 +868,78 @@ impl Controller {
         self.plan = plan;
         self.launch();
         self.goto(target)
+    }
+
+    /// Where the plan sits in its training run (`None` for a plan that is not a training
+    /// iteration).
+    pub fn iteration(&self) -> Option<IterationAt> {
+        let it = self.plan.training.as_ref()?;
+        let tp = &it.training;
+        let batches = tp.batches_per_epoch.max(1);
+        Some(IterationAt {
+            index: it.index,
+            iterations: tp.iterations(),
+            epoch: it.index / batches + 1,
+            epochs: tp.spec.epochs,
+            batch: it.index % batches + 1,
+            batches,
+        })
+    }
+
+    /// At the end of a finished training iteration that is not the last, opens the next one
+    /// before its first step, from the shares and shadow weights this one handed on (so it is
+    /// the iteration `sharescope debug --iteration K+1` opens). Whether it did.
+    fn open_next_iteration(&mut self) -> bool {
+        if self.state != RunState::Finished || self.pos < self.completed {
+            return false;
+        }
+        let Some(carried) = self.carried.take() else {
+            return false;
+        };
+        match crate::train::run::next_plan(&self.plan, carried) {
+            Ok(Some(plan)) => {
+                self.plan = plan;
+                self.launch();
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.state = RunState::Failed(format!("opening the next iteration: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Opens training iteration `k` before its first step: the next one from this one's
+    /// hand-on when this one has finished, a later one by running the iterations between
+    /// headless, an earlier one (or this one again) from iteration 0. Breakpoints stay.
+    pub fn open_iteration(&mut self, k: usize) -> Result<(), String> {
+        let Some(at) = self.iteration() else {
+            return Err("this is not a training scenario (docs/training.md)".into());
+        };
+        if k >= at.iterations {
+            return Err(format!(
+                "iteration {k} does not exist: the run has {} (0..{})",
+                at.iterations,
+                at.iterations - 1
+            ));
+        }
+        let plan = if k > at.index {
+            let from = match (self.state == RunState::Finished, self.carried.take()) {
+                (true, Some(c)) => crate::train::run::next_plan(&self.plan, c)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no next iteration")?,
+                _ => self.plan.clone(),
+            };
+            let done = from.training.as_ref().map_or(0, |i| i.index);
+            crate::train::run::advance(&from, k - done).map_err(|e| e.to_string())?
+        } else {
+            let first = crate::train::run::first_plan(&self.plan).map_err(|e| e.to_string())?;
+            crate::train::run::advance(&first, k).map_err(|e| e.to_string())?
+        };
+        self.plan = plan;
+        self.launch();
+        Ok(())
     }
 
     /// The breakpoint that stops at cursor position `p`, if any (its description).

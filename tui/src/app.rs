@@ -179,6 +179,10 @@ pub struct App {
     pub size: Rect,
     /// The `:` line's cursor, history and completion note (its text is in [`Mode::Command`]).
     pub line: crate::line_edit::LineState,
+    /// The training iteration the panes last showed (`None` outside training): when a movement
+    /// or `:iteration` opens another, the outline's expansions and the panes' scrolls reset
+    /// and the message line says which iteration is open.
+    pub iteration_shown: Option<usize>,
 }
 
 impl App {
@@ -208,7 +212,9 @@ impl App {
             pending_what: "",
             size: Rect::new(0, 0, 80, 24),
             line: Default::default(),
+            iteration_shown: None,
         };
+        app.iteration_shown = app.ctl.iteration().map(|i| i.index);
         app.message = app.start_message();
         app.follow_cursor();
         app
@@ -227,12 +233,36 @@ impl App {
     /// Moves the outline selection to the cursor, and the view pane to the cursor's step (when
     /// the cursor or the viewed party changed since it last did).
     pub fn follow_cursor(&mut self) {
+        self.follow_iteration();
         self.selected = match self.ctl.current_step() {
             Some(s) => Row::Step(s.index),
             None => Row::Op(self.ctl.next_step().map(|s| s.op).unwrap_or(0)),
         };
         if self.detail == Pane::View {
             self.anchor_view();
+        }
+    }
+
+    /// After a movement or command that opened another training iteration: a fresh outline
+    /// and panes (op and step numbers are the new iteration's), and the message line names it.
+    fn follow_iteration(&mut self) {
+        let at = self.ctl.iteration();
+        let index = at.map(|i| i.index);
+        if index == self.iteration_shown {
+            return;
+        }
+        self.iteration_shown = index;
+        self.expanded.clear();
+        self.expanded_scopes.clear();
+        self.shares = Default::default();
+        self.scroll = [0; 8];
+        self.view_anchored = None;
+        if let Some(at) = at {
+            self.message = if self.message.is_empty() {
+                format!("opened {at}")
+            } else {
+                format!("opened {at} · {}", self.message)
+            };
         }
     }
 
@@ -335,7 +365,18 @@ impl App {
     }
 
     fn report(&mut self, what: &str, stop: Stop) {
-        let m = stop_message(what, stop, self.ctl.position());
+        let mut m = stop_message(what, stop.clone(), self.ctl.position());
+        if let (Stop::End, Some(at)) = (&stop, self.ctl.iteration()) {
+            m = if at.index + 1 < at.iterations {
+                format!(
+                    "end of iteration {} · s or c opens iteration {}",
+                    at.index,
+                    at.index + 1
+                )
+            } else {
+                format!("end of the run (iteration {}, the last)", at.index)
+            };
+        }
         self.set_message(m);
         self.follow_cursor();
     }
@@ -518,6 +559,13 @@ impl App {
             KeyCode::Char('?') => self.mode = Mode::Help,
             KeyCode::Char(':') => self.mode = Mode::Command(String::new()),
             KeyCode::Char('B') => self.mode = Mode::Breakpoints(0),
+            KeyCode::Char('I') => {
+                if self.ctl.iteration().is_some() {
+                    self.mode = Mode::Command("iteration ".into());
+                } else {
+                    self.set_message("I goes to a training iteration: this is not a training run");
+                }
+            }
             KeyCode::Char('V') => self.focus_pane(Pane::View),
             KeyCode::Char('b') => self.toggle_breakpoint_at_selection(),
             KeyCode::Char('v') => {

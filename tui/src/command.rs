@@ -10,6 +10,7 @@
 //!   securenn-lan, securenn-wan), re-run; `lan` and `wan` are short for `profile lan|wan`
 //! - `seed N` — restart with seed N
 //! - `goto N` — go to step N
+//! - `iteration K` — a training run: open iteration K before its first step (docs/training.md)
 //! - `export chrome FILE` | `export json FILE`
 //! - `quit`
 
@@ -36,6 +37,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("lan / wan", "short for profile lan / profile wan"),
     ("seed N / goto N", "restart with seed N / go to step N"),
+    (
+        "iteration K",
+        "training: open iteration K (s, c past an end: the next)",
+    ),
     ("export chrome FILE / export json FILE", "write the trace"),
 ];
 
@@ -88,8 +93,21 @@ pub fn parse_breakpoint(app: &App, args: &[&str]) -> Result<Breakpoint, String> 
     match args.first().copied() {
         Some("op") => {
             let n = need("op")?;
-            if app.ctl.trace().ops.iter().any(|o| o.name == n) {
+            if app.ctl.trace().ops.iter().any(|o| o.name == n)
+                || sim::train::names_iteration_op(app.ctl.plan(), &n)
+            {
                 Ok(Breakpoint::Op(n))
+            } else if let Some(at) = app
+                .ctl
+                .iteration()
+                .filter(|_| sim::train::label_iteration(&n).is_some())
+            {
+                Err(format!(
+                    "no op named `{n}`: the run's iterations are 0..{} and each runs this \
+                     iteration's ops (it{}/…)",
+                    at.iterations - 1,
+                    at.index
+                ))
             } else {
                 Err(format!("no op named `{n}`"))
             }
@@ -279,6 +297,11 @@ pub fn run(app: &mut App, text: &str) -> Result<String, String> {
             let s: u64 = number(args.first().copied(), "seed")?;
             app.ctl.restart(Some(s));
             Ok(format!("restarted with seed {s}"))
+        }
+        "iteration" | "it" => {
+            let k: usize = number(args.first().copied(), "iteration number")?;
+            app.ctl.open_iteration(k)?;
+            Ok("paused before the first step".into())
         }
         "goto" | "g" => {
             let n: usize = number(args.first().copied(), "step number")?;

@@ -21,7 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("c", "continue to a breakpoint or the end (Esc stops it)"),
     ("p / N", "step back through the recorded history"),
     ("P", "reverse-continue to the previous breakpoint"),
-    ("g / G", "go to the first / last step"),
+    ("g / G  I", "first / last step / training: open iteration K"),
     ("r / R", "restart with the same seed / a new seed"),
     ("b", "toggle a breakpoint on the selected op or step"),
     ("B", "breakpoint list (Enter edits, d deletes, : adds)"),
@@ -133,13 +133,22 @@ pub fn key_hints(app: &App) -> String {
     match &app.mode {
         Mode::Command(_) if !app.line.note.is_empty() => app.line.note.clone(),
         Mode::Command(_) => "Enter run · Esc cancel · Tab complete · ↑↓ history · commands: \
-                             break edit tol link wan seed goto export"
+                             break edit tol link wan seed goto iteration export"
             .into(),
         Mode::Help => "Esc / ? close help".into(),
         Mode::Breakpoints(_) => "↑↓ select · Enter edit · d delete · : add · Esc close".into(),
         Mode::Normal => {
             let forward = match app.ctl.state() {
                 RunState::Paused => true,
+                // The end of a training iteration: the next one opens.
+                RunState::Finished
+                    if app
+                        .ctl
+                        .iteration()
+                        .is_some_and(|i| i.index + 1 < i.iterations) =>
+                {
+                    true
+                }
                 _ => app.ctl.position() < app.ctl.completed(),
             };
             let mut keys = Vec::new();
@@ -185,20 +194,35 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::raw(" "));
     }
     let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    // A training run: which iteration, epoch and batch (docs/training.md, "Debugging").
+    let (long_it, short_it) = match c.iteration() {
+        Some(i) => (
+            format!("{i} · "),
+            format!("it {}/{} · ", i.index, i.iterations),
+        ),
+        None => (String::new(), String::new()),
+    };
     let tail = [
         format!(
-            "· seed {} · step {}/{} · {op} · ",
+            "· {long_it}seed {} · step {}/{} · {op} · ",
             t.seed,
             c.position(),
             total
         ),
+        format!(
+            "· {short_it}seed {} · step {}/{} · {op} · ",
+            t.seed,
+            c.position(),
+            total
+        ),
+        format!("· {short_it}step {}/{} · ", c.position(), total),
         format!("· step {}/{} · ", c.position(), total),
     ];
     let room = (area.width as usize).saturating_sub(width(&spans) + state.chars().count());
     let tail = tail
         .iter()
         .find(|s| s.chars().count() <= room)
-        .unwrap_or(&tail[1]);
+        .unwrap_or(&tail[3]);
     spans.push(Span::raw(tail.clone()));
     spans.push(Span::styled(state, st_style));
     f.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -1056,3 +1056,61 @@ fn a_128_bit_output_is_decoded_beside_its_plaintext() {
     assert!(errors.len() >= 20, "{all:#?}");
     assert!(errors.iter().all(|e| e.abs() < 1e-6), "{errors:?}");
 }
+
+/// Training (docs/training.md, "Debugging"): `s` past the end of an iteration opens the next,
+/// `c` runs on into later iterations to an `Op("itK/…")` breakpoint, `I` / `:iteration K`
+/// jump, and the outline starts afresh in each iteration.
+#[test]
+fn the_debugger_steps_and_continues_from_one_training_iteration_into_the_next() {
+    let mut a = common::small_training();
+    assert_eq!(a.ctl.iteration().unwrap().index, 0);
+    keys(&mut a, "G");
+    assert_eq!(a.message, "end of iteration 0 · s or c opens iteration 1");
+    keys(&mut a, "<Space>");
+    keys(&mut a, "s");
+    let at = a.ctl.iteration().unwrap();
+    assert_eq!(at.index, 1);
+    assert_eq!(a.ctl.position(), 0);
+    assert!(
+        a.message
+            .starts_with("opened iteration 1 of 5 (epoch 1 of 1, batch 2 of 5)"),
+        "{}",
+        a.message
+    );
+    assert!(a.expanded.is_empty());
+    // A later iteration's op: accepted (it exists there), and continue reaches it.
+    keys(&mut a, ":break op it3/d.w<Enter>");
+    assert_eq!(a.message, "breakpoint set: op it3/d.w");
+    keys(&mut a, ":break op it9/d.w<Enter>");
+    assert!(a.message.contains("iterations are 0..4"), "{}", a.message);
+    keys(&mut a, "c");
+    assert_eq!(a.ctl.iteration().unwrap().index, 3);
+    assert!(
+        a.message.contains("breakpoint: op it3/d.w"),
+        "{}",
+        a.message
+    );
+    let op = a.ctl.next_step().unwrap().op;
+    assert_eq!(a.ctl.trace().ops[op].name, "it3/d.w");
+    // I opens the command line for `iteration`.
+    keys(&mut a, "I");
+    assert_eq!(a.mode, Mode::Command("iteration ".into()));
+    keys(&mut a, "1<Enter>");
+    assert_eq!(a.ctl.iteration().unwrap().index, 1);
+    assert!(
+        a.message.starts_with("opened iteration 1 of 5"),
+        "{}",
+        a.message
+    );
+    keys(&mut a, ":it 5<Enter>");
+    assert!(a.message.contains("does not exist"), "{}", a.message);
+    assert_eq!(a.ctl.iteration().unwrap().index, 1);
+    // The last iteration ends the run.
+    keys(&mut a, ":clear<Enter>:it 4<Enter>Gs");
+    assert_eq!(a.message, "end of the run (iteration 4, the last)");
+    // Outside training, I says what it is for.
+    let mut b = app();
+    keys(&mut b, "I");
+    assert_eq!(b.mode, Mode::Normal);
+    assert!(b.message.contains("not a training run"), "{}", b.message);
+}

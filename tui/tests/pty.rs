@@ -466,3 +466,29 @@ fn the_command_line_edits_completes_and_recalls_in_a_real_terminal() {
     assert!(pty.cooked());
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
+
+/// Training in a real terminal: the header names the iteration, epoch and batch; `s` past the
+/// end of an iteration opens the next; `c` stops at a breakpoint of a later iteration; `I`
+/// jumps back.
+#[test]
+fn the_debugger_walks_through_training_iterations_in_a_real_terminal() {
+    let file = scenario_file_with("train", &common::small_training_text());
+    let mut pty = Pty::spawn(&["debug", file.to_str().unwrap()], 40, 160);
+    pty.expect("iteration 0 of 5 (epoch 1 of 1, batch 1 of 5)");
+    pty.send("G");
+    pty.expect("end of iteration 0 · s or c opens iteration 1");
+    pty.send("s");
+    pty.expect("opened iteration 1 of 5");
+    pty.expect("iteration 1 of 5 (epoch 1 of 1, batch 2 of 5) · seed");
+    pty.send(":break op it3/d.w\r");
+    pty.expect("breakpoint set: op it3/d.w");
+    pty.send("c");
+    pty.expect("breakpoint: op it3/d.w");
+    pty.expect("iteration 3 of 5 (epoch 1 of 1, batch 4 of 5) · seed");
+    pty.send("I0\r");
+    pty.expect("opened iteration 0 of 5");
+    pty.send("q");
+    assert!(pty.wait_exit().success());
+    assert!(pty.cooked());
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}

@@ -108,6 +108,44 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// `g`, the gradient of a sum of `x` (of shape `shape`) over `axis` (or every element),
+    /// spread back over `x`'s shape: reshaped to keep the summed axis as 1, then broadcast by
+    /// adding it to `x − x` (zeros of `x`'s shape; both local in every protocol).
+    fn spread(
+        &mut self,
+        g: String,
+        x: &str,
+        shape: &[usize],
+        axis: Option<usize>,
+    ) -> Result<String, String> {
+        let kept: Vec<usize> = match axis {
+            Some(a) => {
+                let mut k = shape.to_vec();
+                k[a] = 1;
+                k
+            }
+            None => vec![1; shape.len()],
+        };
+        let g = if self.shapes[&g] == kept {
+            g
+        } else {
+            let n = self.fresh(&format!("d.{x}.kept"));
+            self.push(
+                n,
+                Op::Reshape {
+                    input: g,
+                    shape: kept,
+                },
+            )?
+        };
+        let n = self.fresh(&format!("d.{x}.zeros"));
+        let zeros = self.push(n, Op::Sub(x.to_string(), x.to_string()))?;
+        let n = self.fresh(&format!("d.{x}"));
+        self.push(n, Op::Add(zeros, g))
+    }
+}
+
 /// Whether an op passes no gradient (its result is piecewise constant: a comparison's bit).
 fn is_constant(op: &Op) -> bool {
     matches!(
@@ -343,12 +381,74 @@ pub fn backward(
                         contributions.push((input.clone(), c));
                     }
                 }
+                Op::ReduceSum { input: x, axis } | Op::Mean { input: x, axis } => {
+                    if wants(x) {
+                        let sx = b.shapes[x].clone();
+                        let g = match &s.op {
+                            Op::Mean { .. } => {
+                                // ∂/∂x of the mean: g/n spread over the n elements averaged.
+                                let n = match axis {
+                                    Some(a) => sx[*a],
+                                    None => sx.iter().product(),
+                                };
+                                let c = b.fresh(&format!("d.{x}.inv_n"));
+                                let c = b.push(c, Op::Const(1.0 / n as f64))?;
+                                let m = b.fresh(&format!("d.{x}.mean"));
+                                b.push(m, Op::Mul(g.clone(), c))?
+                            }
+                            _ => g.clone(),
+                        };
+                        let c = b.spread(g, x, &sx, *axis)?;
+                        contributions.push((x.clone(), c));
+                    }
+                }
+                Op::Exp(x) => {
+                    if wants(x) {
+                        // (e^x)' = e^x, the forward result.
+                        let n = b.fresh(&format!("d.{x}"));
+                        let c = b.push(n, Op::Mul(g.clone(), s.name.clone()))?;
+                        contributions.push((x.clone(), c));
+                    }
+                }
+                Op::Softmax(x) => {
+                    if wants(x) {
+                        // y = softmax(x) along the last axis: ∂x = y ∘ (g − Σ_last(g ∘ y)).
+                        let y = s.name.clone();
+                        let sx = b.shapes[x].clone();
+                        let last = sx.len() - 1;
+                        let n = b.fresh(&format!("d.{x}.gy"));
+                        let gy = b.push(n, Op::Mul(g.clone(), y.clone()))?;
+                        let n = b.fresh(&format!("d.{x}.sum"));
+                        let r = b.push(
+                            n,
+                            Op::ReduceSum {
+                                input: gy,
+                                axis: Some(last),
+                            },
+                        )?;
+                        let mut kept = sx.clone();
+                        kept[last] = 1;
+                        let n = b.fresh(&format!("d.{x}.sum"));
+                        let r = b.push(
+                            n,
+                            Op::Reshape {
+                                input: r,
+                                shape: kept,
+                            },
+                        )?;
+                        let n = b.fresh(&format!("d.{x}.centred"));
+                        let t = b.push(n, Op::Sub(g.clone(), r))?;
+                        let n = b.fresh(&format!("d.{x}"));
+                        let c = b.push(n, Op::Mul(y, t))?;
+                        contributions.push((x.clone(), c));
+                    }
+                }
                 op if is_constant(op) => {}
                 op => {
                     return Err(format!(
                         "training cannot differentiate `{}` yet: the backward pass knows MatMul, \
                          Conv2d, AvgPool2d, MaxPool2d, Add, Sub, Neg, Mul, Square, Relu, Sigmoid, \
-                         Tanh, Transpose, Reshape and Flatten",
+                         Tanh, Exp, Softmax, Mean, ReduceSum, Transpose, Reshape and Flatten",
                         op.kind()
                     ))
                 }

@@ -42,6 +42,10 @@ pub struct TrainingSpec {
     /// Held-out data the report measures accuracy on (and `TestAccuracy` reveals).
     #[serde(default)]
     pub test: Option<TestSet>,
+    /// Held-out data split between several providers as the training data is (`split`),
+    /// instead of `test`: what `TestAccuracy` computes on, each part input by its provider.
+    #[serde(default)]
+    pub test_parts: Option<TestParts>,
     /// What the run reveals at the end (nothing by default: the model stays shared).
     #[serde(default)]
     pub reveal: Vec<Reveal>,
@@ -143,6 +147,18 @@ pub struct TestSet {
     /// The features' shape, for `Values` and `Random`.
     #[serde(default)]
     pub shape: Option<Vec<usize>>,
+}
+
+/// Held-out data split between providers (docs/training.md, "The section").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestParts {
+    /// The features, one part per provider: split by `Rows`, each holds some examples (all
+    /// columns); by `Columns`, some columns of every example.
+    pub features: Vec<Dataset>,
+    /// The labels: `Rows`, one part per features part (same owner and rows); `Columns`, one part
+    /// (any provider).
+    pub labels: Vec<Dataset>,
 }
 
 /// What a training run reveals once it is done.

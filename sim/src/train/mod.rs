@@ -67,6 +67,9 @@ pub struct TrainingPlan {
     label_classes: Vec<Vec<usize>>,
     /// Held-out features and their targets / classes.
     test: Option<(ArrayD<f64>, ArrayD<f64>, Vec<usize>)>,
+    /// The held-out set as its providers input it for `TestAccuracy`: each features part with
+    /// its owner, and each labels part (class indices) with its owner.
+    test_inputs: (Parts, Parts),
     /// Batches per epoch.
     pub batches_per_epoch: usize,
     /// Examples each provider contributes to a batch.
@@ -78,6 +81,12 @@ pub struct TrainingPlan {
     /// The step factor learning_rate / batch_size.
     pub step: f64,
 }
+
+/// A held-out set: features, targets and class indices.
+type HeldOut = (ArrayD<f64>, ArrayD<f64>, Vec<usize>);
+
+/// A data set's parts, each with the provider who inputs it.
+type Parts = Vec<(String, ArrayD<f64>)>;
 
 /// Names the generator uses for the batch's targets and constants.
 const TARGET: &str = "target";
@@ -278,18 +287,36 @@ impl TrainingPlan {
                     }
                 }
                 Reveal::TestAccuracy { to } => {
-                    let (x, _, classes) = self.test.as_ref().expect("validated: a test set");
-                    let owner = &self.spec.test.as_ref().expect("validated").owner;
-                    let all: Vec<usize> = (0..x.shape()[0]).collect();
-                    s.inputs
-                        .push(take_rows(rename(&self.spec.input), owner, x, &all));
-                    let labels = ArrayD::from_shape_vec(
-                        IxDyn(&[classes.len()]),
-                        classes.iter().map(|&c| c as f64).collect(),
-                    )
-                    .expect("one label per row");
-                    s.inputs
-                        .push(take_rows(rename("labels"), owner, &labels, &all));
+                    // Each provider inputs its part; several parts are joined like a batch.
+                    let axis = match self.spec.split {
+                        Split::Rows => 0,
+                        Split::Columns => 1,
+                    };
+                    let (xs, ls) = &self.test_inputs;
+                    for (base, parts, axis) in
+                        [(&self.spec.input, xs, axis), (&"labels".to_string(), ls, 0)]
+                    {
+                        let names: Vec<String> = parts
+                            .iter()
+                            .map(|(owner, _)| match parts.len() {
+                                1 => rename(base),
+                                _ => rename(&format!("{base}.{owner}")),
+                            })
+                            .collect();
+                        for ((owner, a), name) in parts.iter().zip(&names) {
+                            let all: Vec<usize> = (0..a.shape()[0]).collect();
+                            s.inputs.push(take_rows(name.clone(), owner, a, &all));
+                        }
+                        if parts.len() > 1 {
+                            s.program.push(stmt(
+                                &rename(base),
+                                Op::Concat {
+                                    inputs: names,
+                                    axis,
+                                },
+                            ));
+                        }
+                    }
                     for st in &self.forward {
                         s.program.push(rename_stmt(st, &rename));
                     }
@@ -471,6 +498,41 @@ pub fn first_breakpoint_iteration(plan: &Plan) -> Option<usize> {
         .min()
 }
 
+/// The iteration an op label of a training run names and the label without its iteration
+/// prefix: `it5/d.w1` → (5, `d.w1`), `input it5/x` → (5, `input x`); `None` for another label.
+pub fn label_iteration(label: &str) -> Option<(usize, String)> {
+    let (kind, rest) = match label.split_once(' ') {
+        Some((kind, rest)) if !kind.contains('/') => (Some(kind), rest),
+        _ => (None, label),
+    };
+    let (k, name) = rest.strip_prefix("it")?.split_once('/')?;
+    let k = k.parse::<usize>().ok()?;
+    let name = match kind {
+        Some(kind) => format!("{kind} {name}"),
+        None => name.to_string(),
+    };
+    Some((k, name))
+}
+
+/// Whether `label` names an op of some iteration of the training run iteration plan `plan`
+/// belongs to: `it<K>/…` with K an iteration of the run, and the same op in `plan`'s own
+/// iteration (every iteration runs the same program; only iteration 0 also inputs the initial
+/// weights, whose labels carry no prefix). False for a plan that is not a training iteration.
+pub fn names_iteration_op(plan: &Plan, label: &str) -> bool {
+    let Some(it) = &plan.training else {
+        return false;
+    };
+    let Some((k, name)) = label_iteration(label) else {
+        return false;
+    };
+    if k >= it.training.iterations() {
+        return false;
+    }
+    plan.ops
+        .iter()
+        .any(|o| label_iteration(&o.label()).is_some_and(|(j, n)| j == it.index && n == name))
+}
+
 /// Iteration `k`'s seed under the scenario's `seed` (every party's randomness in it): the
 /// scenario's own for iteration 0, a SplitMix64 mix of it and k for the others.
 pub fn iteration_seed(seed: u64, k: usize) -> u64 {
@@ -617,6 +679,182 @@ fn load_data(
 }
 
 /// Class indices `labels` (one per row) one-hot to `classes` columns.
+/// Class indices as one value per example (what `TestAccuracy`'s label input holds).
+fn class_column(classes: &[usize]) -> ArrayD<f64> {
+    ArrayD::from_shape_vec(
+        IxDyn(&[classes.len()]),
+        classes.iter().map(|&c| c as f64).collect(),
+    )
+    .expect("one label per row")
+}
+
+/// A held-out set split between providers (`training.test_parts`): the joined features,
+/// targets and classes (for the f64 evaluation), and each part as its provider inputs it.
+fn test_parts(
+    source: &Source,
+    spec: &TrainingSpec,
+    tp: &TestParts,
+    x_shape: &[usize],
+    is_provider: &dyn Fn(&str) -> bool,
+    seed: u64,
+) -> Result<(HeldOut, (Parts, Parts)), ScenarioError> {
+    let err = |path: &[PathSeg], msg: String, hint: &str| source.error_at_path(path, msg, hint);
+    let at = |f: &'static str| vec![F("training"), F("test_parts"), F(f)];
+    if tp.features.is_empty() {
+        return Err(err(
+            &at("features"),
+            "no test features".into(),
+            "one part per provider: features: [(owner: \"alice\", data: Npy(\"test_x.npy\"))]",
+        ));
+    }
+    let mut xs: Parts = Vec::new();
+    for (j, d) in tp.features.iter().enumerate() {
+        let path = [F("training"), F("test_parts"), F("features"), I(j)];
+        let mut owner_at = path.to_vec();
+        owner_at.push(F("owner"));
+        if !is_provider(&d.owner) {
+            return Err(err(
+                &owner_at,
+                format!("`{}` is not an input provider", d.owner),
+                "add it to roles.input_providers",
+            ));
+        }
+        if xs.iter().any(|(o, _)| *o == d.owner) {
+            return Err(err(
+                &owner_at,
+                format!("`{}` holds two parts of the test set", d.owner),
+                "one part per provider",
+            ));
+        }
+        let mut data_at = path.to_vec();
+        data_at.extend([F("data"), I(0)]);
+        let a = load_data(
+            source,
+            &d.data,
+            d.shape.as_deref(),
+            crate::scenario::random_seed(seed ^ 0x7e57, j),
+            &data_at,
+        )?;
+        let fits = match spec.split {
+            Split::Rows => a.ndim() == x_shape.len() && a.shape()[1..] == x_shape[1..],
+            Split::Columns => {
+                a.ndim() == x_shape.len()
+                    && a.shape()[2..] == x_shape[2..]
+                    && xs.first().is_none_or(|(_, f)| f.shape()[0] == a.shape()[0])
+            }
+        };
+        if !fits {
+            return Err(err(
+                &path,
+                format!(
+                    "test features of shape {:?} do not fit the batch's rows {:?} split by {:?}",
+                    a.shape(),
+                    &x_shape[1..],
+                    spec.split
+                ),
+                "Rows: every part has the training features' columns; Columns: the same \
+                 examples in every part, the parts' columns adding up to the training features'",
+            ));
+        }
+        xs.push((d.owner.clone(), a));
+    }
+    let axis = match spec.split {
+        Split::Rows => 0,
+        Split::Columns => 1,
+    };
+    let views: Vec<_> = xs.iter().map(|(_, a)| a.view()).collect();
+    let x = ndarray::concatenate(Axis(axis), &views).expect("checked shapes");
+    if x.shape()[1..] != x_shape[1..] {
+        return Err(err(
+            &at("features"),
+            format!(
+                "the test parts join to rows of {:?}, the batch's are {:?}",
+                &x.shape()[1..],
+                &x_shape[1..]
+            ),
+            "split by Columns, the parts' columns add up to the training features'",
+        ));
+    }
+    let want = match spec.split {
+        Split::Rows => xs.len(),
+        Split::Columns => 1,
+    };
+    if tp.labels.len() != want {
+        return Err(err(
+            &at("labels"),
+            format!(
+                "{} label part(s) for {} test feature part(s) split by {:?}",
+                tp.labels.len(),
+                xs.len(),
+                spec.split
+            ),
+            "Rows: one label part per feature part, same owner and rows; Columns: one label part",
+        ));
+    }
+    let mut ls: Parts = Vec::new();
+    let mut targets = Vec::new();
+    let mut classes = Vec::new();
+    for (j, d) in tp.labels.iter().enumerate() {
+        let path = [F("training"), F("test_parts"), F("labels"), I(j)];
+        let mut owner_at = path.to_vec();
+        owner_at.push(F("owner"));
+        if !is_provider(&d.owner) {
+            return Err(err(
+                &owner_at,
+                format!("`{}` is not an input provider", d.owner),
+                "add it to roles.input_providers",
+            ));
+        }
+        if spec.split == Split::Rows && d.owner != xs[j].0 {
+            return Err(err(
+                &owner_at,
+                format!(
+                    "test label part {j} is `{}`'s, its features `{}`'s",
+                    d.owner, xs[j].0
+                ),
+                "split by Rows, each provider holds its examples' labels",
+            ));
+        }
+        let rows = match spec.split {
+            Split::Rows => xs[j].1.shape()[0],
+            Split::Columns => x.shape()[0],
+        };
+        let lshape = [rows];
+        let shape = match (&d.shape, &d.data) {
+            (Some(s), _) => Some(s.as_slice()),
+            (None, Data::Npy(_)) => None,
+            (None, _) => Some(&lshape[..]),
+        };
+        let mut data_at = path.to_vec();
+        data_at.extend([F("data"), I(0)]);
+        let raw = load_data(
+            source,
+            &d.data,
+            shape,
+            crate::scenario::random_seed(seed ^ 0x7e58, j),
+            &data_at,
+        )?;
+        if raw.shape()[0] != rows {
+            return Err(err(
+                &path,
+                format!("{} test labels for {rows} test examples", raw.shape()[0]),
+                "one label per example",
+            ));
+        }
+        let e = |m: String| err(&path, m, "labels are class indices with `classes`");
+        let (t, c) = match spec.classes {
+            Some(k) => one_hot(&raw, k, &e)?,
+            None => (raw, Vec::new()),
+        };
+        ls.push((d.owner.clone(), class_column(&c)));
+        targets.push(t);
+        classes.extend(c);
+    }
+    let views: Vec<_> = targets.iter().map(|a| a.view()).collect();
+    let t = ndarray::concatenate(Axis(0), &views).expect("one target row per example");
+    Ok(((x, t, classes), (xs, ls)))
+}
+
 fn one_hot(
     labels: &ArrayD<f64>,
     classes: usize,
@@ -1266,6 +1504,19 @@ fn resolve(
     }
     // Test set and reveal.
     let mut test = None;
+    let mut test_inputs = (Vec::new(), Vec::new());
+    if let (Some(_), Some(_)) = (&spec.test, &spec.test_parts) {
+        return Err(err(
+            &t("test_parts"),
+            "both `test` and `test_parts`".into(),
+            "give the held-out set once: `test` (one provider) or `test_parts` (several)",
+        ));
+    }
+    if let Some(tp) = &spec.test_parts {
+        let parts = test_parts(source, &spec, tp, &x_shape, &is_provider, scenario.seed)?;
+        test = Some(parts.0);
+        test_inputs = parts.1;
+    }
     if let Some(ts) = &spec.test {
         if !is_provider(&ts.owner) {
             return Err(err(
@@ -1321,6 +1572,10 @@ fn resolve(
             Some(c) => one_hot(&raw, c, &e)?,
             None => (raw, Vec::new()),
         };
+        test_inputs = (
+            vec![(ts.owner.clone(), x.clone())],
+            vec![(ts.owner.clone(), class_column(&classes))],
+        );
         test = Some((x, targets, classes));
     }
     for (i, r) in spec.reveal.iter().enumerate() {
@@ -1337,7 +1592,7 @@ fn resolve(
                 return Err(err(
                     &[F("training"), F("reveal"), I(i)],
                     "TestAccuracy needs a `test` set and class labels (`classes`)".into(),
-                    "add training.test and training.classes",
+                    "add training.test (or training.test_parts) and training.classes",
                 ));
             }
             for op in [Op::Argmax("p".into()), Op::Greater("a".into(), "b".into())] {
@@ -1385,6 +1640,7 @@ fn resolve(
         labels,
         label_classes,
         test,
+        test_inputs,
         batches_per_epoch,
         per_provider,
         program,

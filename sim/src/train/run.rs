@@ -251,12 +251,60 @@ pub fn plan_at(plan: &Plan, k: usize) -> Result<Plan> {
             "iteration {k} does not exist: the run has {n} (0..{n})"
         )));
     }
+    advance(plan, k)
+}
+
+/// The iteration plan `k` iterations after `plan`'s own (an iteration plan of a training run),
+/// running the ones between headless from `plan` on: `plan_at(plan0, k)` is
+/// `advance(plan0, k)`. The timing, network and links are `plan`'s.
+pub fn advance(plan: &Plan, k: usize) -> Result<Plan> {
+    let Some(it) = &plan.training else {
+        return Err(SimError::Usage(
+            "the scenario has no training section".into(),
+        ));
+    };
+    let tp = it.training.clone();
+    let n = tp.iterations();
+    let target = it.index + k;
+    if target >= n {
+        return Err(SimError::Usage(format!(
+            "iteration {target} does not exist: the run has {n} (0..{n})"
+        )));
+    }
     let mut current = plan.clone();
-    for i in 0..k {
+    for i in it.index..target {
         let (_, out) = run_iteration(&current)?;
         current = inherit(tp.iteration_plan(i + 1, &out.shadow, out.held)?, plan);
     }
     Ok(current)
+}
+
+/// The plan of the iteration after iteration plan `plan`'s, from what `plan`'s run handed on
+/// (`carried`): what the debugger opens when the cursor steps past the end of an iteration.
+/// `None` after the last iteration (or for a plan that is not a training iteration).
+pub fn next_plan(plan: &Plan, carried: Carried) -> Result<Option<Plan>> {
+    let Some(it) = &plan.training else {
+        return Ok(None);
+    };
+    let tp = it.training.clone();
+    if it.index + 1 >= tp.iterations() {
+        return Ok(None);
+    }
+    let next = tp.iteration_plan(it.index + 1, &carried.shadow, carried.held)?;
+    Ok(Some(inherit(next, plan)))
+}
+
+/// Iteration 0's plan of the training run iteration plan `plan` belongs to (its timing,
+/// network and links `plan`'s): where the debugger starts to reopen an earlier iteration.
+pub fn first_plan(plan: &Plan) -> Result<Plan> {
+    let Some(it) = &plan.training else {
+        return Err(SimError::Usage(
+            "the scenario has no training section".into(),
+        ));
+    };
+    let tp = it.training.clone();
+    let first = tp.iteration_plan(0, &tp.init, HashMap::new())?;
+    Ok(inherit(first, plan))
 }
 
 fn fresh_epoch(epoch: usize) -> EpochStats {

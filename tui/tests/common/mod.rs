@@ -94,3 +94,22 @@ pub fn keys(app: &mut App, seq: &str) {
         app.handle_key(KeyEvent::new(KeyCode::Char(c), mods));
     }
 }
+
+/// `scenarios/train-digits-logreg.ron` made small (one epoch of five batches of 256), with its
+/// data files named by absolute paths (so the text works from any directory).
+pub fn small_training_text() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let text = std::fs::read_to_string(dir.join("train-digits-logreg.ron")).unwrap();
+    let data = format!("Npy(\"{}/data/", dir.display());
+    text.replace("epochs: 2", "epochs: 1")
+        .replace("batch_size: 32", "batch_size: 256")
+        .replace("Npy(\"data/", &data)
+}
+
+/// A debugger on [`small_training_text`].
+pub fn small_training() -> App {
+    App::new(
+        Controller::new(plan(&small_training_text())),
+        Theme { color: false },
+    )
+}
