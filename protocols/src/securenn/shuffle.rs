@@ -1,0 +1,219 @@
+//! The permutation π of PrivateCompare, applied to many rows at once: the same swaps, from the
+//! same words of the stream, as `rand`'s `SliceRandom::shuffle` row by row (so a trace stays
+//! bit-identical), without its per-draw overhead.
+//!
+//! `shuffle` (rand 0.8) is Durstenfeld's Fisher–Yates: for i = len − 1 down to 1 it swaps slot i
+//! with slot `gen_range(0..i + 1)`, and `gen_range` over u32 draws one word v at a time and
+//! accepts it when the low half of v·(i + 1) is at most `zone(i + 1)` (Lemire's widening
+//! multiply with rand's conservative zone), returning the high half. Here the words are read in
+//! bulk with `fill_bytes` — which yields the very words `next_u32` would, in the same order —
+//! but never more than are certainly needed: every swap still to do consumes at least one word,
+//! so a refill asks for at most as many words as swaps remain, and the stream ends exactly where
+//! the row-by-row shuffle would leave it.
+
+use rand::RngCore;
+
+/// Words read from the stream per refill (at most; fewer near the end).
+const CHUNK: usize = 4096;
+
+/// rand's acceptance zone for `gen_range(0..range)` over u32 (`range` ≥ 2).
+const fn zone(range: u32) -> u32 {
+    (range << range.leading_zeros()).wrapping_sub(1)
+}
+
+/// Words of the stream, read ahead in bulk but never past the last word the shuffle will use.
+struct Words<'a, G: ?Sized> {
+    rng: &'a mut G,
+    buf: Vec<u32>,
+    pos: usize,
+    /// Draws still to be made (each consumes at least one word) beyond those already buffered.
+    unbuffered: usize,
+}
+
+impl<G: RngCore + ?Sized> Words<'_, G> {
+    /// Makes at least `want` words available (fewer only if fewer draws remain), keeping the
+    /// unread ones in order.
+    fn reserve(&mut self, want: usize) {
+        let have = self.buf.len() - self.pos;
+        if have >= want || self.unbuffered == 0 {
+            return;
+        }
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let take = CHUNK.max(want).min(self.unbuffered);
+        let start = self.buf.len();
+        self.buf.resize(start + take, 0);
+        // `fill` on [u32] reads the same words, in the same order, as `next_u32` would.
+        rand::Rng::fill(self.rng, &mut self.buf[start..]);
+        self.unbuffered -= take;
+    }
+
+    /// The next word.
+    fn next(&mut self) -> u32 {
+        self.reserve(1);
+        let v = self.buf[self.pos];
+        self.pos += 1;
+        v
+    }
+
+    /// One draw of `gen_range(0..range)` (a rejected word counts as a draw still to make, so the
+    /// read-ahead stays within the words the shuffle will use).
+    fn below(&mut self, range: u32, z: u32) -> usize {
+        loop {
+            let m = self.next() as u64 * range as u64;
+            if m as u32 <= z {
+                return (m >> 32) as usize;
+            }
+            self.unbuffered += 1;
+        }
+    }
+}
+
+/// Shuffles each of the `data.len() / W` rows of `data` in place, in row order, exactly as
+/// `row.shuffle(rng)` from rand 0.8 would (same permutations, same stream consumption).
+/// A trailing part shorter than a row is left alone. 2 ≤ W ≤ 256.
+pub(crate) fn shuffle_rows<const W: usize, T: Copy, G: RngCore + ?Sized>(
+    data: &mut [T],
+    rng: &mut G,
+) {
+    if W < 2 {
+        return;
+    }
+    assert!(W <= 256, "rows of at most 256");
+    let rows = data.len() / W;
+    // Swap t of a row (t = 0..W − 1) is slot i = W − 1 − t with range i + 1.
+    let swaps = W - 1;
+    let ranges: [u32; W] = std::array::from_fn(|t| (W - t) as u32);
+    let zones: [u32; W] = std::array::from_fn(|t| zone(ranges[t].max(2)));
+    let (ranges, zones) = (&ranges[..swaps], &zones[..swaps]);
+    let mut words = Words {
+        rng,
+        buf: Vec::with_capacity(CHUNK),
+        pos: 0,
+        unbuffered: rows * swaps,
+    };
+    let mut picks = [0u8; W];
+    let picks = &mut picks[..swaps];
+    for row in data.chunks_exact_mut(W) {
+        let row: &mut [T; W] = row.try_into().expect("chunks of W");
+        words.reserve(swaps);
+        let ws = &words.buf[words.pos..];
+        // Fast path: all W − 1 words accepted (a rejection has probability < W/2^32 per word).
+        let mut all = true;
+        if ws.len() >= swaps {
+            for (((pk, &w), &r), &z) in picks.iter_mut().zip(&ws[..swaps]).zip(ranges).zip(zones) {
+                let m = w as u64 * r as u64;
+                all &= m as u32 <= z;
+                *pk = (m >> 32) as u8;
+            }
+        } else {
+            all = false;
+        }
+        if all {
+            words.pos += swaps;
+        } else {
+            for (pk, (&r, &z)) in picks.iter_mut().zip(ranges.iter().zip(zones)) {
+                *pk = words.below(r, z) as u8;
+            }
+        }
+        for (t, &pk) in picks.iter().enumerate() {
+            // pk < range = W − t ≤ W; the mask only lets the compiler drop the bounds check
+            // when W is a power of two.
+            let i = W - 1 - t;
+            row.swap(i, pk as usize % W);
+        }
+    }
+    debug_assert_eq!(words.pos, words.buf.len(), "every word read was used");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shuffle_rows;
+    use rand::seq::SliceRandom;
+    use rand::{RngCore, SeedableRng};
+
+    /// [`shuffle_rows`] for the widths the tests use.
+    fn shuffle_dyn<G: RngCore>(data: &mut [u32], width: usize, rng: &mut G) {
+        match width {
+            1 => shuffle_rows::<1, _, _>(data, rng),
+            2 => shuffle_rows::<2, _, _>(data, rng),
+            5 => shuffle_rows::<5, _, _>(data, rng),
+            7 => shuffle_rows::<7, _, _>(data, rng),
+            64 => shuffle_rows::<64, _, _>(data, rng),
+            _ => unreachable!("width {width}"),
+        }
+    }
+
+    /// Row-by-row `SliceRandom::shuffle`, the reference.
+    fn reference<G: RngCore>(data: &mut [u32], width: usize, rng: &mut G) {
+        for row in data.chunks_exact_mut(width) {
+            row.shuffle(rng);
+        }
+    }
+
+    /// A stream whose words are often u32::MAX (rejected by every zone but a power of two's):
+    /// exercises the rejection path, which a ChaCha stream hits about once in 10⁸ draws.
+    struct Sticky(crate::tensor::Prg);
+    impl RngCore for Sticky {
+        fn next_u32(&mut self) -> u32 {
+            let v = self.0.next_u32();
+            if v % 3 == 0 {
+                u32::MAX
+            } else {
+                v
+            }
+        }
+        fn next_u64(&mut self) -> u64 {
+            let lo = self.next_u32() as u64;
+            lo | (self.next_u32() as u64) << 32
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(4) {
+                let w = self.next_u32().to_le_bytes();
+                chunk.copy_from_slice(&w[..chunk.len()]);
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rows_are_shuffled_as_slice_shuffle_does_and_the_stream_ends_in_the_same_place() {
+        for (rows, width) in [
+            (0, 64),
+            (1, 64),
+            (3, 64),
+            (200, 64),
+            (70, 5),
+            (9, 2),
+            (4, 1),
+        ] {
+            for seed in 0..4u64 {
+                let data: Vec<u32> = (0..(rows * width) as u32).collect();
+                let (mut got, mut want) = (data.clone(), data);
+                let mut a = crate::tensor::Prg::seed_from_u64(seed);
+                let mut b = crate::tensor::Prg::seed_from_u64(seed);
+                shuffle_dyn(&mut got, width, &mut a);
+                reference(&mut want, width, &mut b);
+                assert_eq!(got, want, "rows {rows}, width {width}, seed {seed}");
+                assert_eq!(a.next_u64(), b.next_u64(), "stream position");
+            }
+        }
+    }
+
+    #[test]
+    fn rejected_words_are_skipped_as_slice_shuffle_skips_them() {
+        for (rows, width) in [(1, 64), (50, 64), (1100, 64), (30, 7)] {
+            let data: Vec<u32> = (0..(rows * width) as u32).collect();
+            let (mut got, mut want) = (data.clone(), data);
+            let mut a = Sticky(crate::tensor::Prg::seed_from_u64(5));
+            let mut b = Sticky(crate::tensor::Prg::seed_from_u64(5));
+            shuffle_dyn(&mut got, width, &mut a);
+            reference(&mut want, width, &mut b);
+            assert_eq!(got, want, "rows {rows}, width {width}");
+            assert_eq!(a.next_u32(), b.next_u32(), "stream position");
+        }
+    }
+}
