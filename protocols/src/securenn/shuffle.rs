@@ -48,23 +48,25 @@ impl<G: RngCore + ?Sized> Words<'_, G> {
         self.unbuffered -= take;
     }
 
-    /// The next word.
-    fn next(&mut self) -> u32 {
-        self.reserve(1);
-        let v = self.buf[self.pos];
-        self.pos += 1;
-        v
-    }
-
-    /// One draw of `gen_range(0..range)` (a rejected word counts as a draw still to make, so the
-    /// read-ahead stays within the words the shuffle will use).
-    fn below(&mut self, range: u32, z: u32) -> usize {
-        loop {
-            let m = self.next() as u64 * range as u64;
-            if m as u32 <= z {
-                return (m >> 32) as usize;
+    /// The W − 1 picks of one row's shuffle, `picks[t]` for slot W − 1 − t. Branch-free (a
+    /// word is rejected with probability up to ½, which a branch would mispredict): every word
+    /// writes its candidate pick at the current swap t, and t only moves on when it is accepted.
+    fn row_picks<const W: usize>(&mut self, picks: &mut [u8; W]) {
+        let swaps = W - 1;
+        let mut t = 0;
+        while t < swaps {
+            if self.pos == self.buf.len() {
+                self.reserve(swaps - t);
             }
-            self.unbuffered += 1;
+            let w = self.buf[self.pos];
+            self.pos += 1;
+            let range = (W - t) as u32;
+            let m = w as u64 * range as u64;
+            picks[t] = (m >> 32) as u8;
+            let accepted = (m as u32 <= zone(range)) as usize;
+            // A rejected word leaves its draw to be made: one more word certainly to come.
+            self.unbuffered += 1 - accepted;
+            t += accepted;
         }
     }
 }
@@ -83,9 +85,6 @@ pub(crate) fn shuffle_rows<const W: usize, T: Copy, G: RngCore + ?Sized>(
     let rows = data.len() / W;
     // Swap t of a row (t = 0..W − 1) is slot i = W − 1 − t with range i + 1.
     let swaps = W - 1;
-    let ranges: [u32; W] = std::array::from_fn(|t| (W - t) as u32);
-    let zones: [u32; W] = std::array::from_fn(|t| zone(ranges[t].max(2)));
-    let (ranges, zones) = (&ranges[..swaps], &zones[..swaps]);
     let mut words = Words {
         rng,
         buf: Vec::with_capacity(CHUNK),
@@ -93,34 +92,12 @@ pub(crate) fn shuffle_rows<const W: usize, T: Copy, G: RngCore + ?Sized>(
         unbuffered: rows * swaps,
     };
     let mut picks = [0u8; W];
-    let picks = &mut picks[..swaps];
     for row in data.chunks_exact_mut(W) {
         let row: &mut [T; W] = row.try_into().expect("chunks of W");
-        words.reserve(swaps);
-        let ws = &words.buf[words.pos..];
-        // Fast path: all W − 1 words accepted (a rejection has probability < W/2^32 per word).
-        let mut all = true;
-        if ws.len() >= swaps {
-            for (((pk, &w), &r), &z) in picks.iter_mut().zip(&ws[..swaps]).zip(ranges).zip(zones) {
-                let m = w as u64 * r as u64;
-                all &= m as u32 <= z;
-                *pk = (m >> 32) as u8;
-            }
-        } else {
-            all = false;
-        }
-        if all {
-            words.pos += swaps;
-        } else {
-            for (pk, (&r, &z)) in picks.iter_mut().zip(ranges.iter().zip(zones)) {
-                *pk = words.below(r, z) as u8;
-            }
-        }
-        for (t, &pk) in picks.iter().enumerate() {
-            // pk < range = W − t ≤ W; the mask only lets the compiler drop the bounds check
-            // when W is a power of two.
-            let i = W - 1 - t;
-            row.swap(i, pk as usize % W);
+        words.row_picks(&mut picks);
+        for (t, &pk) in picks[..swaps].iter().enumerate() {
+            // pk < W − t ≤ W; `% W` only lets the compiler drop the bounds check.
+            row.swap(W - 1 - t, pk as usize % W);
         }
     }
     debug_assert_eq!(words.pos, words.buf.len(), "every word read was used");
@@ -152,7 +129,7 @@ mod tests {
     }
 
     /// A stream whose words are often u32::MAX (rejected by every zone but a power of two's):
-    /// exercises the rejection path, which a ChaCha stream hits about once in 10⁸ draws.
+    /// more rejections than a ChaCha stream gives (up to half the words for some ranges).
     struct Sticky(crate::tensor::Prg);
     impl RngCore for Sticky {
         fn next_u32(&mut self) -> u32 {
