@@ -8,7 +8,7 @@ use super::{
 use crate::context::{within, Context, Message, RingKind, Traffic, ValueClass};
 use crate::error::Result;
 use crate::pond::Placement;
-use crate::ring::{OddRing, Ring, Zp, SECURENN_P};
+use crate::ring::{skip_zp_vec, OddRing, Ring, Zp, SECURENN_P};
 use crate::tensor::{self, Tensor};
 
 /// P0's share of a value the helper deals: drawn from the P2–P0 key, identically at P2 and at P0,
@@ -74,14 +74,6 @@ fn private_compare_steps(
     match me {
         Role::Server(j) => {
             let (xb, r, beta) = (need(x_bits, "x bits")?, need(r, "r")?, need(beta, "β")?);
-            let common = keys.common()?;
-            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
-            let u: Vec<Zp> = random_zp_vec(n * ELL, common, false);
-            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
-            let v: Vec<Zp> = match variant {
-                Variant::Secure => random_zp_vec(n * ELL, common, false),
-                _ => Vec::new(),
-            };
             let (xbv, rv, bv) = (
                 xb.as_standard_layout(),
                 r.as_standard_layout(),
@@ -92,6 +84,25 @@ fn private_compare_steps(
                 rv.as_slice().expect("standard layout"),
                 bv.as_slice().expect("standard layout"),
             );
+            let common = keys.common()?;
+            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
+            // u serves only the case r = 2^ℓ − 1, β = 1 (probability 2^−65 per element): without
+            // one, the stream is advanced past u as if it had been drawn, and u is not built.
+            let special = rs
+                .iter()
+                .zip(bs)
+                .any(|(&re, &be)| be == 1 && re == u64::MAX);
+            let u: Vec<Zp> = if special {
+                random_zp_vec(n * ELL, common, false)
+            } else {
+                skip_zp_vec(n * ELL, common, false);
+                Vec::new()
+            };
+            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
+            let v: Vec<Zp> = match variant {
+                Variant::Secure => random_zp_vec(n * ELL, common, false),
+                _ => Vec::new(),
+            };
             // Steps 1–13 without π, all elements; then π row by row (the only draws after s, u,
             // v, so the stream is read in the same order as element by element).
             let mut d = vec![Zp(0); n * ELL];
@@ -103,7 +114,7 @@ fn private_compare_steps(
                     bs[e],
                     &xbs[range.clone()],
                     &s[range.clone()],
-                    &u[range],
+                    u.get(range).unwrap_or(&[]),
                     de,
                 );
             }
