@@ -134,7 +134,7 @@ mod tests {
     impl RngCore for Sticky {
         fn next_u32(&mut self) -> u32 {
             let v = self.0.next_u32();
-            if v % 3 == 0 {
+            if v.is_multiple_of(3) {
                 u32::MAX
             } else {
                 v
