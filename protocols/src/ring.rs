@@ -462,29 +462,30 @@ impl Ring for Zp {
     }
 }
 
+// Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
+// below 198 = 3 · 66 map to 1 + b mod 66.
+const REJECT: u8 = u8::MAX;
+const fn zp_table(nonzero: bool) -> [u8; 256] {
+    let mut t = [REJECT; 256];
+    let mut b = 0;
+    while b < 256 {
+        if nonzero && b < 198 {
+            t[b] = (b % 66) as u8 + 1;
+        } else if !nonzero && b < 201 {
+            t[b] = (b % 67) as u8;
+        }
+        b += 1;
+    }
+    t
+}
+const ZP_ANY: [u8; 256] = zp_table(false);
+const ZP_NONZERO: [u8; 256] = zp_table(true);
+
 /// `n` uniformly random elements of Z_p (of Z_p \ {0} when `nonzero`), drawn from whole bytes
 /// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one
 /// ChaCha block serves dozens of elements.
 pub(crate) fn random_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero: bool) -> Vec<Zp> {
-    // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
-    // below 198 = 3 · 66 map to 1 + b mod 66.
-    const REJECT: u8 = u8::MAX;
-    const fn table(nonzero: bool) -> [u8; 256] {
-        let mut t = [REJECT; 256];
-        let mut b = 0;
-        while b < 256 {
-            if nonzero && b < 198 {
-                t[b] = (b % 66) as u8 + 1;
-            } else if !nonzero && b < 201 {
-                t[b] = (b % 67) as u8;
-            }
-            b += 1;
-        }
-        t
-    }
-    const ANY: [u8; 256] = table(false);
-    const NONZERO: [u8; 256] = table(true);
-    let map = if nonzero { &NONZERO } else { &ANY };
+    let map = if nonzero { &ZP_NONZERO } else { &ZP_ANY };
     // Branch-free compaction: every byte's image is written at `len`, which only advances past
     // accepted ones. The slack of one buffer keeps the writes in bounds; the accepted elements
     // past n, and the rest of the last buffer, are dropped.
@@ -503,11 +504,36 @@ pub(crate) fn random_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero:
     out.into_iter().map(Zp).collect()
 }
 
+/// Advances `rng` exactly as [`random_zp_vec`]`(n, rng, nonzero)` would, without building the
+/// elements: the same 256-byte buffers are read until n bytes were accepted (counting only).
+pub(crate) fn skip_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero: bool) {
+    let limit = if nonzero { 198 } else { 201 };
+    let mut len = 0;
+    let mut buf = [0u8; 256];
+    while len < n {
+        rng.fill_bytes(&mut buf);
+        len += buf.iter().filter(|&&b| b < limit).count();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    #[test]
+    fn skipping_zp_elements_reads_the_stream_as_drawing_them_does() {
+        for n in [0, 1, 200, 201, 256, 257, 4096, 65_536] {
+            for nonzero in [false, true] {
+                let mut a = crate::tensor::Prg::seed_from_u64(n as u64 + 7);
+                let mut b = a.clone();
+                let _ = random_zp_vec(n, &mut a, nonzero);
+                skip_zp_vec(n, &mut b, nonzero);
+                assert_eq!(a.next_u64(), b.next_u64(), "n = {n}, nonzero = {nonzero}");
+            }
+        }
+    }
 
     fn ring_laws<R: Ring>(n: usize) {
         let mut rng = ChaCha20Rng::seed_from_u64(7);

@@ -1,5 +1,6 @@
 //! **PrivateCompare** (Alg. 3), **ShareConvert** (Alg. 4) and **ComputeMSB** (Alg. 5).
 
+use super::shuffle::shuffle_rows;
 use super::{
     as_u64, bit, bits_zp, matmul, need, peer, random_zp_vec, recv_t, role, send_t, split, to_odd,
     wrap, Keys, Product, Role, Variant, ELL,
@@ -7,9 +8,8 @@ use super::{
 use crate::context::{within, Context, Message, RingKind, Traffic, ValueClass};
 use crate::error::Result;
 use crate::pond::Placement;
-use crate::ring::{OddRing, Ring, Zp};
+use crate::ring::{skip_zp_vec, OddRing, Ring, Zp, SECURENN_P};
 use crate::tensor::{self, Tensor};
-use rand::seq::SliceRandom;
 
 /// P0's share of a value the helper deals: drawn from the P2–P0 key, identically at P2 and at P0,
 /// so it costs no bytes; only P1's difference share `v − ⟨v⟩₀` is sent.
@@ -74,16 +74,6 @@ fn private_compare_steps(
     match me {
         Role::Server(j) => {
             let (xb, r, beta) = (need(x_bits, "x bits")?, need(r, "r")?, need(beta, "β")?);
-            let common = keys.common()?;
-            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
-            let u: Vec<Zp> = random_zp_vec(n * ELL, common, false);
-            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
-            let v: Vec<Zp> = match variant {
-                Variant::Secure => random_zp_vec(n * ELL, common, false),
-                _ => Vec::new(),
-            };
-            let jz = Zp(j as u8);
-            let mut d = Vec::with_capacity(n * ELL);
             let (xbv, rv, bv) = (
                 xb.as_standard_layout(),
                 r.as_standard_layout(),
@@ -94,64 +84,54 @@ fn private_compare_steps(
                 rv.as_slice().expect("standard layout"),
                 bv.as_slice().expect("standard layout"),
             );
-            for e in 0..n {
-                let (re, be) = (rs[e], bs[e]);
-                let xe = &xbs[e * ELL..(e + 1) * ELL];
-                let mut c = [Zp(0); ELL];
-                // Step 1: t = r + 1 mod 2^ℓ.
-                let t = re.wrapping_add(1);
-                if be == 1 && re == u64::MAX {
-                    // Steps 9–10: r = 2^ℓ − 1 and β = 1: c_i reconstructs to 1 except at the lowest
-                    // bit (i = 1 in the paper, k = 0 here), where it reconstructs to 0.
-                    for (k, ck) in c.iter_mut().enumerate() {
-                        let uk = u[e * ELL + k];
-                        *ck = if k != 0 {
-                            Zp((1 - j) as u8).mul(uk.add(Zp(1))).sub(jz.mul(uk))
-                        } else if j == 0 {
-                            uk
-                        } else {
-                            uk.neg()
-                        };
-                    }
-                } else {
-                    // Steps 2–8, bits from the most significant (i = ℓ) down: w_i = x_i ⊕ r_i (or
-                    // ⊕ t_i), and c_i is 0 exactly at the first differing bit where x_i = 1 (x > r)
-                    // or t_i = 1 (x < r + 1); Σ w_k runs over the more significant bits.
-                    let mut sum_w = Zp(0);
-                    for k in (0..ELL).rev() {
-                        let xk = xe[k];
-                        if be == 0 {
-                            let rk = Zp(bit(re, k) as u8);
-                            // Step 4: ⟨w_i⟩ⱼ = ⟨x[i]⟩ⱼ + j·r[i] − 2r[i]⟨x[i]⟩ⱼ.
-                            let w = xk.add(jz.mul(rk)).sub(Zp(2).mul(rk).mul(xk));
-                            // Step 5: ⟨c_i⟩ⱼ = j·r[i] − ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ.
-                            c[k] = jz.mul(rk).sub(xk).add(jz).add(sum_w);
-                            sum_w = sum_w.add(w);
-                        } else {
-                            let tk = Zp(bit(t, k) as u8);
-                            // Step 7: ⟨w_i⟩ⱼ = ⟨x[i]⟩ⱼ + j·t[i] − 2t[i]⟨x[i]⟩ⱼ.
-                            let w = xk.add(jz.mul(tk)).sub(Zp(2).mul(tk).mul(xk));
-                            // Step 8: ⟨c_i⟩ⱼ = −j·t[i] + ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ.
-                            c[k] = jz.mul(tk).neg().add(xk).add(jz).add(sum_w);
-                            sum_w = sum_w.add(w);
-                        }
-                    }
+            let common = keys.common()?;
+            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
+            // u serves only the case r = 2^ℓ − 1, β = 1 (probability 2^−65 per element): without
+            // one, the stream is advanced past u as if it had been drawn, and u is not built.
+            let special = rs
+                .iter()
+                .zip(bs)
+                .any(|(&re, &be)| be == 1 && re == u64::MAX);
+            let u: Vec<Zp> = if special {
+                random_zp_vec(n * ELL, common, false)
+            } else {
+                skip_zp_vec(n * ELL, common, false);
+                Vec::new()
+            };
+            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
+            let v: Vec<Zp> = match variant {
+                Variant::Secure => random_zp_vec(n * ELL, common, false),
+                _ => Vec::new(),
+            };
+            // Steps 1–13 without π, all elements; then π row by row (the only draws after s, u,
+            // v, so the stream is read in the same order as element by element).
+            let mut d = vec![Zp(0); n * ELL];
+            for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
+                let range = e * ELL..(e + 1) * ELL;
+                masked_c(
+                    j,
+                    rs[e],
+                    bs[e],
+                    &xbs[range.clone()],
+                    &s[range.clone()],
+                    u.get(range).unwrap_or(&[]),
+                    de,
+                );
+            }
+            if variant != Variant::Shortcut {
+                shuffle_rows::<ELL, _, _>(&mut d, keys.common()?);
+            }
+            if !v.is_empty() {
+                // ⟨d⟩₀ + v, ⟨d⟩₁ − v: the sum is unchanged, each half is now uniform.
+                let p = SECURENN_P;
+                for (dk, &vk) in d.iter_mut().zip(&v) {
+                    let x = if j == 0 {
+                        dk.0 + vk.0
+                    } else {
+                        dk.0 + (p - vk.0)
+                    };
+                    *dk = Zp(if x >= p { x - p } else { x });
                 }
-                // Step 13: ⟨d_i⟩ⱼ = s_i·⟨c_i⟩ⱼ, then the common permutation π.
-                let mut de = [Zp(0); ELL];
-                for (k, dk) in de.iter_mut().enumerate() {
-                    *dk = s[e * ELL + k].mul(c[k]);
-                }
-                if variant != Variant::Shortcut {
-                    de.shuffle(keys.common()?);
-                }
-                if !v.is_empty() {
-                    // ⟨d⟩₀ + v, ⟨d⟩₁ − v: the sum is unchanged, each half is now uniform.
-                    for (dk, &vk) in de.iter_mut().zip(&v[e * ELL..(e + 1) * ELL]) {
-                        *dk = if j == 0 { dk.add(vk) } else { dk.sub(vk) };
-                    }
-                }
-                d.extend_from_slice(&de);
             }
             ctx.charge((6 + !v.is_empty() as usize) as u64 * (n * ELL) as u64);
             let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");
@@ -192,6 +172,60 @@ fn private_compare_steps(
         return Ok(Some(out));
     }
     Ok(None)
+}
+
+/// ⟨d_k⟩ⱼ = s_k·⟨c_k⟩ⱼ for the ℓ bits of one element (PrivateCompare steps 1–13 before π), at
+/// server j with public r, bit β, the element's bit shares `x`, masks `s` and (for the case
+/// r = 2^ℓ − 1, β = 1) `u`. Byte arithmetic with one reduction per value; the same values as the
+/// step-by-step Z_p formulas in the comments.
+#[inline]
+fn masked_c(j: usize, r: u64, beta: u64, x: &[Zp], s: &[Zp], u: &[Zp], d: &mut [Zp]) {
+    let p = SECURENN_P;
+    let (x, s, d) = (&x[..ELL], &s[..ELL], &mut d[..ELL]);
+    let mut c = [0u16; ELL];
+    if beta == 1 && r == u64::MAX {
+        // Steps 9–10: r = 2^ℓ − 1 and β = 1: c_i reconstructs to 1 except at the lowest bit
+        // (i = 1 in the paper, k = 0 here), where it reconstructs to 0.
+        let jz = Zp(j as u8);
+        for (k, ck) in c.iter_mut().enumerate() {
+            let uk = u[k];
+            *ck = if k != 0 {
+                Zp((1 - j) as u8).mul(uk.add(Zp(1))).sub(jz.mul(uk))
+            } else if j == 0 {
+                uk
+            } else {
+                uk.neg()
+            }
+            .0 as u16;
+        }
+    } else {
+        // Steps 2–8, bits from the most significant (i = ℓ) down. With q = r (β = 0) or
+        // t = r + 1 (β = 1, step 1) and w_i = x_i ⊕ q_i:
+        //   steps 4 and 7: ⟨w_i⟩ⱼ = ⟨x[i]⟩ⱼ + j·q[i] − 2q[i]⟨x[i]⟩ⱼ, i.e. ⟨x[i]⟩ⱼ if q[i] = 0
+        //                  and j − ⟨x[i]⟩ⱼ if q[i] = 1;
+        //   step 5 (β = 0): ⟨c_i⟩ⱼ = j·r[i] − ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ;
+        //   step 8 (β = 1): ⟨c_i⟩ⱼ = −j·t[i] + ⟨x[i]⟩ⱼ + j + Σ_{k>i} ⟨w_k⟩ⱼ.
+        // Every term is kept non-negative (a negation as p − ·, shares are in [0, p)) and the
+        // sum of the w's is left unreduced (at most ℓ·(p + 1) < 2^16), so each c_i is reduced
+        // once, below.
+        let q = if beta == 0 { r } else { r.wrapping_add(1) };
+        let (jj, pp) = (j as u16, p as u16);
+        let mut sum_w: u16 = 0;
+        for k in (0..ELL).rev() {
+            let xk = x[k].0 as u16;
+            let qk = bit(q, k) as u16;
+            c[k] = if beta == 0 {
+                jj * qk + (pp - xk) + jj + sum_w
+            } else {
+                jj * (1 - qk) + xk + sum_w
+            };
+            sum_w += if qk == 1 { jj + (pp - xk) } else { xk };
+        }
+    }
+    // Step 13 (before π): ⟨d_i⟩ⱼ = s_i·⟨c_i⟩ⱼ.
+    for ((dk, &ck), &sk) in d.iter_mut().zip(&c).zip(s) {
+        *dk = Zp((ck % p as u16 * sk.0 as u16 % p as u16) as u8);
+    }
 }
 
 /// **ShareConvert** (Alg. 4): shares of a over Z_L (a ≠ L − 1) to shares of the same a over the

@@ -55,6 +55,7 @@ pub(crate) mod explain;
 mod matmul;
 pub mod protocol;
 mod relu;
+mod shuffle;
 pub(crate) mod view_notes;
 
 pub use compare::{compute_msb, private_compare, share_convert};
@@ -256,10 +257,12 @@ pub(crate) fn bit(x: u64, k: usize) -> u64 {
 
 /// Bit decomposition of each element of `x` ([n]) as Z_p elements, shape [n, ℓ], column k = bit k.
 pub(crate) fn bits_zp(x: &[u64]) -> Tensor<Zp> {
-    let v: Vec<Zp> = x
-        .iter()
-        .flat_map(|&v| (0..ELL).map(move |k| Zp(bit(v, k) as u8)))
-        .collect();
+    let mut v = vec![Zp(0); x.len() * ELL];
+    for (row, &xe) in v.chunks_exact_mut(ELL).zip(x) {
+        for (k, b) in row.iter_mut().enumerate() {
+            *b = Zp(bit(xe, k) as u8);
+        }
+    }
     Tensor::from_shape_vec(vec![x.len(), ELL], v).expect("n·ℓ elements")
 }
 
