@@ -311,6 +311,13 @@ pub trait Party: Send {
     fn take_held(&mut self, name: &str) -> Held {
         self.held(name)
     }
+    /// Calls `f` with what this party holds of `name`, lent for the time of the call rather
+    /// than copied where the protocol can (Pond): the simulator's per-op results read the last
+    /// holder's part this way (issue 11, peak memory). Must leave the party's state as it was.
+    /// Default: a copy ([`Party::held`]).
+    fn with_held(&mut self, name: &str, f: &mut dyn FnMut(&Held)) {
+        f(&self.held(name))
+    }
     /// Drops `name` and any state kept only for it (Pond's cached mask): no later op reads it
     /// before binding it again (the simulator's liveness, `sim::liveness`). Must change no
     /// later share, message or step. Default: keeps it.

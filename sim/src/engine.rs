@@ -152,6 +152,32 @@ pub fn input_values(plan: &Plan) -> Result<InputValues> {
         .collect()
 }
 
+/// A party's part of an op's result, handed over to the per-op results
+/// (`crate::results::Handover`).
+struct PartyPart<'a> {
+    party: &'a mut dyn protocols::protocol::Party,
+    name: &'a str,
+    /// No later op reads it: moved out rather than copied.
+    dead: bool,
+}
+
+impl crate::results::Handover for PartyPart<'_> {
+    fn give(&mut self) -> Held {
+        if self.dead {
+            self.party.take_held(self.name)
+        } else {
+            self.party.held(self.name)
+        }
+    }
+    fn lend(&mut self, f: &mut dyn FnMut(&Held)) {
+        if self.dead {
+            f(&self.party.take_held(self.name))
+        } else {
+            self.party.with_held(self.name, f)
+        }
+    }
+}
+
 /// One party's whole program. `inputs` is dropped once the party has encoded what it knows.
 fn party_main(
     ctx: &mut SimContext,
@@ -218,35 +244,46 @@ fn party_main(
                 .any(|f| f.op == label && f.kind == FaultKind::ReuseMask),
         );
         let dead = &liveness.after[i];
-        // A result no later op reads is moved to the per-op results, not copied.
-        let held = |party: &mut Box<dyn protocols::protocol::Party>, name: &String| {
-            if dead.contains(name) {
-                party.take_held(name)
-            } else {
-                party.held(name)
-            }
-        };
-        let out = match op {
+        let result = match op {
             PlannedOp::Input { name, owner } => {
                 // The owner's encoded input is dropped once shared.
                 let mine = encoded.remove(name.as_str()).filter(|_| ctx.me == *owner);
                 party.share_input(ctx, name, *owner, &plan.shapes[name], mine.as_ref())?;
                 drop(mine);
-                held(&mut party, name)
+                name
             }
             PlannedOp::Compute { name, op } => {
                 party.run_op(ctx, name, op)?;
-                held(&mut party, name)
+                name
             }
-            PlannedOp::Output { name, to } => match party.reveal_to(ctx, name, *to)? {
-                Some(v) => Held::Public(v),
-                None => Held::Nothing,
-            },
+            PlannedOp::Output { name, to } => {
+                let out = match party.reveal_to(ctx, name, *to)? {
+                    Some(v) => Held::Public(v),
+                    None => Held::Nothing,
+                };
+                for n in dead {
+                    party.forget(n);
+                }
+                ctx.end_op(out, party.live_values());
+                continue;
+            }
         };
-        for n in dead {
+        // The other dead values go first, so that the result is handed over with less held.
+        for n in dead.iter().filter(|n| *n != result) {
             party.forget(n);
         }
-        ctx.end_op(out, party.live_values());
+        // A result no later op reads is moved to the per-op results, not copied; a live one is
+        // copied, or lent by the last party to hand it over.
+        let dead = dead.contains(result);
+        ctx.end_op_from(&mut PartyPart {
+            party: &mut *party,
+            name: result,
+            dead,
+        });
+        if dead {
+            party.forget(result);
+        }
+        ctx.log_ended(party.live_values());
     }
     ctx.check_clock()
 }
@@ -1215,6 +1252,58 @@ mod tests {
         }
         let r = sim.finish().unwrap();
         assert_eq!(r.outputs[0].values.len(), n);
+    }
+
+    /// Issue 11 (peak memory): each server used to hand over a full copy of every op's result,
+    /// and the last one rebuilt the whole value in the ring and in f64. Now the last holder lends
+    /// its part and the value is summarised a piece at a time: at most one copy is waiting at any
+    /// moment (the first server's), with the same summaries.
+    #[test]
+    fn the_last_holder_lends_its_part_of_each_result() {
+        let n = 50_000;
+        let text = format!(
+            r#"Scenario(
+    name: "lent",
+    protocol: Pond,
+    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
+    truncation: Dealer,
+    roles: (input_providers: ["alice", "bob"], output_receivers: ["alice"]),
+    seed: 4,
+    trace: (max_values: 8),
+    inputs: [
+        (name: "a", owner: "alice", shape: [{n}], data: Random(Normal(0.0, 1.0))),
+        (name: "b", owner: "bob", shape: [{n}], data: Random(Normal(0.0, 1.0))),
+    ],
+    program: [(name: "c", op: Mul("a", "b")), (name: "d", op: Add("c", "a"))],
+    outputs: [(name: "d", to: "alice")],
+)"#
+        );
+        let plan = load_source(&Source {
+            name: "test".into(),
+            dir: ".".into(),
+            text,
+        })
+        .unwrap();
+        // Gate 0: the shadow is ready before any party ends an op.
+        let mut sim = Simulation::start(&plan, 0).unwrap();
+        sim.set_gate(usize::MAX);
+        sim.join();
+        assert_eq!(sim.failure(), None);
+        let waiting = sim.shared.results.most_waiting();
+        assert!(
+            waiting <= n * 8,
+            "{waiting} bytes of one op's parts waiting at once, one share is {}",
+            n * 8
+        );
+        let trace = sim.trace();
+        for op in &trace.ops {
+            assert_eq!(op.reconstructed.len(), 8, "{}", op.name);
+            assert!(op.stats.max_abs_error.unwrap() < 1e-3, "{}", op.name);
+        }
+        // The lent shares are back in place: the run went on to the right output.
+        let r = sim.finish().unwrap();
+        assert_eq!(r.outputs[0].values.len(), n);
+        assert!(r.outputs[0].max_abs_error < 1e-3);
     }
 
     #[test]

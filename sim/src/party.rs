@@ -547,15 +547,24 @@ impl SimContext {
     /// Hands the op's result as this party holds it to the run's per-op results.
     /// `live` is how many values the party holds after it (if its protocol counts them).
     pub fn end_op(&mut self, value: Held, live: Option<usize>) {
-        {
-            let mut log = self.shared.log(self.me);
-            log.ops_ended = log.ops_ended.max(self.op + 1);
-            if let Some(n) = live {
-                log.live_values.resize(self.op, 0);
-                log.live_values.push(n);
-            }
-        }
+        self.log_ended(live);
         self.shared.results.report(self.op, self.me, value);
+    }
+
+    /// Hands the op's result over as `part` gives or lends it (`crate::results`); the party
+    /// then logs the op ended ([`SimContext::log_ended`]).
+    pub(crate) fn end_op_from(&mut self, part: &mut dyn crate::results::Handover) {
+        self.shared.results.report_from(self.op, self.me, part);
+    }
+
+    /// Logs the op ended, `live` values held after it (if the protocol counts them).
+    pub fn log_ended(&mut self, live: Option<usize>) {
+        let mut log = self.shared.log(self.me);
+        log.ops_ended = log.ops_ended.max(self.op + 1);
+        if let Some(n) = live {
+            log.live_values.resize(self.op, 0);
+            log.live_values.push(n);
+        }
     }
 
     /// Closes the last step and marks the party finished.

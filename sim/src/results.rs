@@ -4,12 +4,39 @@
 //! elements kept, and the shares dropped. No party keeps a copy of every op's result until the
 //! end of the run; what stays is bounded by `max_values` per op, plus each output's value at its
 //! receiver (the run's result).
+//!
+//! The last holder to end an op lends its part rather than copying it
+//! ([`Handover::lend`], Pond's `Party::with_held`), and the value is rebuilt and compared a
+//! piece ([`PIECE`] elements) at a time: an op's result costs at most one copy per holder but
+//! the last, not one copy per holder plus the reconstructed value in the ring and in f64.
 
 use crate::scenario::{Plan, PlannedOp};
 use ndarray::ArrayD;
+use protocols::encoded::Encoded;
 use protocols::protocol::Held;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+/// Elements rebuilt and compared at a time when an op's result is summarised.
+pub(crate) const PIECE: usize = 1 << 14;
+
+/// How a party hands over its part of an op's result.
+pub(crate) trait Handover {
+    /// Its part, owned: a copy, or the value itself moved out when nothing reads it later.
+    fn give(&mut self) -> Held;
+    /// Its part, lent to `f` for the time of the call (no copy where the protocol can lend).
+    fn lend(&mut self, f: &mut dyn FnMut(&Held));
+}
+
+/// An owned part hands itself over.
+impl Handover for Held {
+    fn give(&mut self) -> Held {
+        std::mem::take(self)
+    }
+    fn lend(&mut self, f: &mut dyn FnMut(&Held)) {
+        f(self)
+    }
+}
 
 /// The plaintext shadow: every value of the program in f64.
 pub(crate) type ShadowValues = HashMap<String, ArrayD<f64>>;
@@ -31,8 +58,12 @@ struct Slot {
     held: Vec<Held>,
     /// How many parties have handed over.
     reported: usize,
-    /// Reconstructed and decoded, waiting for the shadow (only when the shadow was not ready).
-    pending: Option<ArrayD<f64>>,
+    /// How many of them hold shares (`OpResults::holders`).
+    holders_reported: usize,
+    /// The most bytes of parts waiting here at once (what recording the op cost; tests).
+    most_waiting: usize,
+    /// Every party has handed over (`held`) but the shadow was not ready: summarised when it is.
+    pending: bool,
     /// The summary, once every party has reported (and the shadow is ready).
     done: Option<Summary>,
     /// An output's value as its receiver holds it (kept whole: it is the run's result).
@@ -47,21 +78,99 @@ struct Slot {
 pub(crate) struct OpResults {
     plan: Arc<Plan>,
     parties: usize,
+    /// The parties in the seats that hold shares (sorted, distinct).
+    holders: Vec<usize>,
     slots: Vec<Mutex<Slot>>,
     shadow: OnceLock<Arc<ShadowValues>>,
 }
 
+/// The parties whose parts `Protocol::reconstruct` reads: the seats with shares in the
+/// protocol's layout (all seats if the layout does not say).
+fn share_holders(plan: &Plan) -> Vec<usize> {
+    let (_, layout) = plan.protocol().share_layout();
+    if layout.len() != plan.seats.len() {
+        return plan.seats.to_vec();
+    }
+    plan.seats
+        .iter()
+        .zip(layout)
+        .filter(|(_, &shares)| shares > 0)
+        .map(|(&p, _)| p)
+        .collect()
+}
+
+/// Bytes of the tensors in `h`.
+fn held_len(h: &Held) -> usize {
+    let bytes = |t: &Encoded| match t {
+        Encoded::Z64(t) => t.len() * 8,
+        Encoded::Z128(t) => t.len() * 16,
+    };
+    match h {
+        Held::Nothing => 0,
+        Held::Shares(s) => s.iter().map(bytes).sum(),
+        Held::Public(t) => bytes(t),
+    }
+}
+
+/// Elements `at..at + len` of `t` (in its logical order) as a one-dimensional tensor; `None`
+/// unless `t` is contiguous in standard order with at least `at + len` elements.
+fn piece_of(t: &Encoded, at: usize, len: usize) -> Option<Encoded> {
+    let shape = ndarray::IxDyn(&[len]);
+    Some(match t {
+        Encoded::Z64(t) => Encoded::Z64(
+            ArrayD::from_shape_vec(shape, t.as_slice()?.get(at..at + len)?.to_vec()).ok()?,
+        ),
+        Encoded::Z128(t) => Encoded::Z128(
+            ArrayD::from_shape_vec(shape, t.as_slice()?.get(at..at + len)?.to_vec()).ok()?,
+        ),
+    })
+}
+
+/// Elements `at..at + len` of every tensor in `h`.
+fn held_piece(h: &Held, at: usize, len: usize) -> Option<Held> {
+    Some(match h {
+        Held::Nothing => Held::Nothing,
+        Held::Shares(s) => Held::Shares(
+            s.iter()
+                .map(|t| piece_of(t, at, len))
+                .collect::<Option<_>>()?,
+        ),
+        Held::Public(t) => Held::Public(piece_of(t, at, len)?),
+    })
+}
+
+/// Whether every tensor in `h` has `n` elements in standard order (so that its pieces line up
+/// with the shadow's elements).
+fn lines_up(h: &Held, n: usize) -> bool {
+    let ok = |t: &Encoded| {
+        t.len() == n
+            && match t {
+                Encoded::Z64(t) => t.is_standard_layout(),
+                Encoded::Z128(t) => t.is_standard_layout(),
+            }
+    };
+    match h {
+        Held::Nothing => true,
+        Held::Shares(s) => s.iter().all(ok),
+        Held::Public(t) => ok(t),
+    }
+}
+
 /// The largest absolute and relative error of `got` against `want` (same shape), in one pass.
 pub(crate) fn max_errors(got: &ArrayD<f64>, want: &ArrayD<f64>) -> (f64, f64) {
+    match (got.as_slice(), want.as_slice()) {
+        (Some(g), Some(w)) => max_errors_of(g.iter().zip(w)),
+        _ => max_errors_of(got.iter().zip(want)),
+    }
+}
+
+/// The largest absolute and relative error over pairs (got, want).
+fn max_errors_of<'a>(pairs: impl Iterator<Item = (&'a f64, &'a f64)>) -> (f64, f64) {
     let (mut abs, mut rel) = (0f64, 0f64);
-    let mut visit = |a: f64, b: f64| {
+    for (a, b) in pairs {
         let e = (a - b).abs();
         abs = abs.max(e);
         rel = rel.max(e / b.abs().max(1e-9));
-    };
-    match (got.as_slice(), want.as_slice()) {
-        (Some(g), Some(w)) => g.iter().zip(w).for_each(|(a, b)| visit(*a, *b)),
-        _ => got.iter().zip(want).for_each(|(a, b)| visit(*a, *b)),
     }
     (abs, rel)
 }
@@ -86,7 +195,11 @@ impl OpResults {
                 })
             })
             .collect();
+        let mut holders = share_holders(&plan);
+        holders.sort_unstable();
+        holders.dedup();
         OpResults {
+            holders,
             plan,
             parties,
             slots,
@@ -106,13 +219,14 @@ impl OpResults {
         let _ = self.shadow.set(shadow.clone());
         for i in 0..self.slots.len() {
             if let Some(mut s) = self.slot(i) {
-                if let Some(v) = s.pending.take() {
-                    s.done = Some(self.summarise(i, &v, &shadow));
+                if std::mem::take(&mut s.pending) {
+                    self.finish(i, &mut s, &shadow);
                 }
             }
         }
     }
 
+    /// The summary of a whole decoded value.
     fn summarise(&self, i: usize, value: &ArrayD<f64>, shadow: &ShadowValues) -> Summary {
         let max_values = self.plan.scenario.trace.max_values;
         let kept = match value.as_slice() {
@@ -126,34 +240,132 @@ impl OpResults {
         }
     }
 
-    /// Party `party` ended op `op` holding `held`. The last party to do so reconstructs the
-    /// value and summarises it; the shares are dropped.
-    pub fn report(&self, op: usize, party: usize, held: Held) {
-        let Some(mut s) = self.slot(op) else {
-            return;
+    /// The summary of op `i`'s value from every party's part (`parts[k]`: party k's): rebuilt
+    /// and compared [`PIECE`] elements at a time — the same elements, errors and kept prefix as
+    /// rebuilding the whole value, since reconstruction and decoding are elementwise and a
+    /// maximum does not depend on how the elements are grouped. Parts that do not line up
+    /// with the shadow element for element are rebuilt whole.
+    fn summarise_parts(&self, i: usize, parts: &[&Held], shadow: &ShadowValues) -> Summary {
+        let want = &shadow[value_name(&self.plan.ops[i])];
+        let n = want.len();
+        let whole = || {
+            let owned: Vec<Held> = parts.iter().map(|h| (*h).clone()).collect();
+            match crate::engine::reconstruct_held(&self.plan, i, &owned) {
+                Some(v) => self.summarise(i, &v, shadow),
+                None => Summary::default(),
+            }
         };
-        if let Some(h) = s.held.get_mut(party) {
-            *h = held;
+        let w = match want.as_slice() {
+            Some(w) if n > PIECE && parts.iter().all(|h| lines_up(h, n)) => w,
+            _ => return whole(),
+        };
+        let max_values = self.plan.scenario.trace.max_values;
+        let mut kept = Vec::with_capacity(n.min(max_values));
+        let (mut abs, mut rel) = (0f64, 0f64);
+        for at in (0..n).step_by(PIECE) {
+            let len = PIECE.min(n - at);
+            let piece: Option<Vec<Held>> = parts.iter().map(|h| held_piece(h, at, len)).collect();
+            let value = piece.and_then(|p| crate::engine::reconstruct_held(&self.plan, i, &p));
+            let Some(value) = value else {
+                return Summary::default();
+            };
+            let Some(v) = value.as_slice().filter(|v| v.len() == len) else {
+                return whole();
+            };
+            let room = max_values.saturating_sub(kept.len());
+            kept.extend_from_slice(&v[..room.min(len)]);
+            let (a, r) = max_errors_of(v.iter().zip(&w[at..at + len]));
+            abs = abs.max(a);
+            rel = rel.max(r);
         }
-        s.reported += 1;
-        if s.reported < self.parties {
-            return;
+        Summary {
+            kept,
+            errors: Some((abs, rel)),
         }
+    }
+
+    /// Every party has handed over op `op` and the shadow is ready: summarises it, keeps an
+    /// output's value at its receiver and a training iteration's carried shares, drops the rest.
+    fn finish(&self, op: usize, s: &mut Slot, shadow: &ShadowValues) {
         let mut held = std::mem::take(&mut s.held);
-        let value = crate::engine::reconstruct_held(&self.plan, op, &held);
+        let parts: Vec<&Held> = held.iter().collect();
+        s.done = Some(self.summarise_parts(op, &parts, shadow));
         if let PlannedOp::Output { to, .. } = &self.plan.ops[op] {
             s.output = held.get_mut(*to).map(std::mem::take).unwrap_or_default();
         }
-        if let Some(it) = &self.plan.training {
-            if crate::train::run::carries(it, &self.plan.ops[op]) {
-                s.carried = std::mem::take(&mut held);
-            }
+        if self.keeps_all(op) {
+            s.carried = held;
         }
-        drop(held);
-        match (value, self.shadow.get()) {
-            (Some(v), Some(shadow)) => s.done = Some(self.summarise(op, &v, shadow)),
-            (Some(v), None) => s.pending = Some(v),
-            (None, _) => s.done = Some(Summary::default()),
+    }
+
+    /// Whether op `op`'s shares are kept whole after it (a training iteration's carried value).
+    fn keeps_all(&self, op: usize) -> bool {
+        self.plan
+            .training
+            .as_ref()
+            .is_some_and(|it| crate::train::run::carries(it, &self.plan.ops[op]))
+    }
+
+    /// Party `party` ended op `op` holding `held`. The last party to do so reconstructs the
+    /// value and summarises it; the shares are dropped.
+    pub fn report(&self, op: usize, party: usize, mut held: Held) {
+        self.report_from(op, party, &mut held);
+    }
+
+    /// Party `party` ended op `op` and hands over its part. An input or computed value is
+    /// rebuilt from the share holders' parts alone (`Protocol::reconstruct` reads
+    /// `held[seats[k]]` of the seats that hold shares), so any other party (an input provider,
+    /// a dealer) hands over nothing; a holder before the last one gives its part
+    /// (a copy, or the value itself when nothing reads it later); the last seat lends it, and
+    /// the value is summarised from every part with no copy of the last (unless the shadow is
+    /// not ready yet). An output (kept whole at its receiver) and a training iteration's carried
+    /// value (every party's shares kept) take every party's part.
+    pub fn report_from(&self, op: usize, party: usize, part: &mut dyn Handover) {
+        let Some(mut s) = self.slot(op) else {
+            return;
+        };
+        s.reported += 1;
+        let every_party =
+            matches!(self.plan.ops[op], PlannedOp::Output { .. }) || self.keeps_all(op);
+        let (complete, lend) = if every_party {
+            (s.reported >= self.parties, false)
+        } else if self.holders.binary_search(&party).is_err() || s.done.is_some() {
+            return;
+        } else {
+            s.holders_reported += 1;
+            let last = s.holders_reported >= self.holders.len();
+            (last, last && party < s.held.len())
+        };
+        match self.shadow.get() {
+            Some(shadow) if lend => {
+                let held = std::mem::take(&mut s.held);
+                let mut summary = Summary::default();
+                part.lend(&mut |mine| {
+                    let parts: Vec<&Held> = held
+                        .iter()
+                        .enumerate()
+                        .map(|(k, h)| if k == party { mine } else { h })
+                        .collect();
+                    summary = self.summarise_parts(op, &parts, shadow);
+                });
+                drop(held);
+                s.done = Some(summary);
+            }
+            _ => {
+                let h = part.give();
+                if let Some(slot) = s.held.get_mut(party) {
+                    *slot = h;
+                }
+                let waiting = s.held.iter().map(held_len).sum();
+                s.most_waiting = s.most_waiting.max(waiting);
+                if !complete {
+                    return;
+                }
+                match self.shadow.get() {
+                    Some(shadow) => self.finish(op, &mut s, shadow),
+                    None => s.pending = true,
+                }
+            }
         }
     }
 
@@ -166,8 +378,9 @@ impl OpResults {
         if let Some(d) = &s.done {
             return d.clone();
         }
-        if let Some(v) = &s.pending {
-            return self.summarise(i, v, shadow);
+        if s.pending {
+            let parts: Vec<&Held> = s.held.iter().collect();
+            return self.summarise_parts(i, &parts, shadow);
         }
         match crate::engine::reconstruct_held(&self.plan, i, &s.held) {
             Some(v) => self.summarise(i, &v, shadow),
@@ -212,23 +425,28 @@ impl OpResults {
         }
     }
 
-    /// The bytes of op results held right now (shares handed over, pending values, summaries,
-    /// outputs): what recording costs in memory (tests bound it by `max_values`).
+    /// The bytes of op results held right now (shares handed over, summaries, outputs): what
+    /// recording costs in memory (tests bound it by `max_values`).
     #[cfg(test)]
     pub fn held_bytes(&self) -> usize {
-        let held_len = |h: &Held| match h {
-            Held::Nothing => 0,
-            Held::Shares(s) => s.iter().map(|t| t.len() * 8).sum(),
-            Held::Public(t) => t.len() * 8,
-        };
         (0..self.slots.len())
             .filter_map(|i| self.slot(i))
             .map(|s| {
                 s.held.iter().map(held_len).sum::<usize>()
-                    + s.pending.as_ref().map_or(0, |v| v.len() * 8)
                     + s.done.as_ref().map_or(0, |d| d.kept.len() * 8)
                     + held_len(&s.output)
             })
             .sum()
+    }
+
+    /// The most bytes of parts handed over and waiting to be summarised at once for any one op
+    /// (the copies recording an op costs; tests bound it).
+    #[cfg(test)]
+    pub fn most_waiting(&self) -> usize {
+        (0..self.slots.len())
+            .filter_map(|i| self.slot(i))
+            .map(|s| s.most_waiting)
+            .max()
+            .unwrap_or(0)
     }
 }

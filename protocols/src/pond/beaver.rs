@@ -134,7 +134,9 @@ impl<R: Z2k> PondParty<R> {
         // go first; ⟨c⟩₁ follows when c is computed.
         self.step(ctx, "deal triple")?;
         let mut pending: Vec<(String, Tensor<R>)> = Vec::new();
-        let mut c_share: Option<Tensor<R>> = None;
+        // server0's seed stream after its masks: ⟨c⟩₀ is expanded from it at the combine step,
+        // where it is needed (issue 11: one tensor less held while the masked inputs open).
+        let mut c_prg: Option<tensor::Prg> = None;
         if self.is_producer() {
             let (seed0, seed1) = (tensor::fresh_seed(ctx.rng()), tensor::fresh_seed(ctx.rng()));
             ctx.send(
@@ -196,7 +198,7 @@ impl<R: Z2k> PondParty<R> {
                 pending.push((n.clone(), a));
             }
             if i == 0 {
-                c_share = Some(tensor::random(out_shape, &mut prg));
+                c_prg = Some(prg);
             }
         }
 
@@ -255,8 +257,8 @@ impl<R: Z2k> PondParty<R> {
         // e-terms into one, e∘(⟨b⟩₀ + f), so each server applies ∘ twice.
         self.step(ctx, "combine")?;
         if let Some(i) = self.server_index() {
-            let mut z = match c_share {
-                Some(c0) => c0,
+            let mut z = match c_prg {
+                Some(mut prg) => tensor::random(out_shape, &mut prg),
                 None => tensor::decode(&ctx.recv(cp)?, out_shape, cp)?,
             };
             let (a, e) = self.server_mask(x)?;

@@ -16,6 +16,7 @@ use crate::protocol::{
 };
 use crate::ring::Z2k;
 use crate::securenn::Variant;
+use crate::tensor::Tensor;
 
 /// Pond's seats (and SecureNN's: P0, P1 and the helper P2), in [`Seats`] order.
 pub(crate) const ROLES: &[Role] = &[
@@ -367,6 +368,35 @@ impl<R: Z2k> Party for PondParty<R> {
             _ => Held::Nothing,
         }
     }
+    fn with_held(&mut self, name: &str, f: &mut dyn FnMut(&Held)) {
+        // The tensor is moved into the `Held` and back (no copy); the mask cache is untouched.
+        let public = matches!(self.values.get(name), Some(Value::Public { .. }));
+        let Some(Value::Private { share: Some(s), .. } | Value::Public { value: Some(s), .. }) =
+            self.values.get_mut(name)
+        else {
+            return f(&Held::Nothing);
+        };
+        let t = std::mem::replace(s, Tensor::from_elem(ndarray::IxDyn(&[0]), R::default()));
+        let wrapped = R::wrap(t);
+        let held = if public {
+            Held::Public(wrapped)
+        } else {
+            Held::Shares(vec![wrapped])
+        };
+        f(&held);
+        let back = match held {
+            Held::Public(e) => Some(e),
+            Held::Shares(mut v) => v.pop(),
+            Held::Nothing => None,
+        };
+        if let (
+            Some(t),
+            Some(Value::Private { share: Some(s), .. } | Value::Public { value: Some(s), .. }),
+        ) = (back.and_then(unwrap_owned::<R>), self.values.get_mut(name))
+        {
+            *s = t;
+        }
+    }
     fn forget(&mut self, name: &str) {
         self.take_value(name);
     }
@@ -399,6 +429,16 @@ impl<R: Z2k> Party for PondParty<R> {
             Flaw::ReuseMask => self.plant_mask_reuse(on),
         }
     }
+}
+
+/// The tensor of `e` if it is in ring `R`, moved out (`Party::with_held` puts a lent tensor
+/// back this way).
+fn unwrap_owned<R: Z2k>(e: Encoded) -> Option<Tensor<R>> {
+    let any: Box<dyn std::any::Any> = match e {
+        Encoded::Z64(t) => Box::new(t),
+        Encoded::Z128(t) => Box::new(t),
+    };
+    any.downcast::<Tensor<R>>().ok().map(|t| *t)
 }
 
 #[cfg(test)]

@@ -88,22 +88,51 @@ pub(crate) fn random_seed(seed: u64, idx: usize) -> u64 {
     seed ^ 0x5eed_da7a ^ (idx as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// Values drawn on two threads from this many on (issue 11: W1's 10⁶ normal draws).
+const DRAW_SPLIT_AT: usize = 1 << 17;
+
 /// `n` values of `d` from a ChaCha20 stream seeded with `seed` (uniform: lo + (hi − lo)·u;
-/// normal: Box–Muller).
+/// normal: Box–Muller). Value i takes words 2i.. (uniform: one u64) or 4i.. (normal: two u64)
+/// of the stream, so from [`DRAW_SPLIT_AT`] values on the second half is drawn on a second
+/// thread from its own position of the same stream: the same values, in half the wall time.
 pub(crate) fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+    let mut out = vec![0f64; n];
+    if n < DRAW_SPLIT_AT {
+        draw_values(d, seed, 0, &mut out);
+        return out;
+    }
+    let words: u128 = match d {
+        Distribution::Uniform(..) => 2,
+        Distribution::Normal(..) => 4,
+    };
+    let half = n / 2;
+    let (lo, hi) = out.split_at_mut(half);
+    std::thread::scope(|s| {
+        s.spawn(|| draw_values(d, seed, 0, lo));
+        draw_values(d, seed, half as u128 * words, hi);
+    });
+    out
+}
+
+/// Fills `out` with draws of `d` from the stream seeded with `seed`, from its 32-bit word
+/// `word_pos` on.
+fn draw_values(d: Distribution, seed: u64, word_pos: u128, out: &mut [f64]) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_word_pos(word_pos);
     match d {
-        Distribution::Uniform(lo, hi) => (0..n)
-            .map(|_| lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng))
-            .collect(),
-        Distribution::Normal(m, s) => (0..n)
-            .map(|_| {
+        Distribution::Uniform(lo, hi) => {
+            for v in out {
+                *v = lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng);
+            }
+        }
+        Distribution::Normal(m, s) => {
+            for v in out {
                 // Box–Muller.
                 let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
                 let u2: f64 = rand::Rng::gen(&mut rng);
-                m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-            })
-            .collect(),
+                *v = m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            }
+        }
     }
 }
 
@@ -1495,4 +1524,48 @@ fn count_word(n: usize) -> String {
     WORDS
         .get(n)
         .map_or_else(|| n.to_string(), |w| w.to_string())
+}
+
+#[cfg(test)]
+mod draw_tests {
+    use super::*;
+
+    /// The draws as one sequential pass over the stream (how they were drawn before the split).
+    fn sequential(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| match d {
+                Distribution::Uniform(lo, hi) => lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng),
+                Distribution::Normal(m, s) => {
+                    let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
+                    let u2: f64 = rand::Rng::gen(&mut rng);
+                    m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn draws_split_over_two_threads_are_the_sequential_draws_bit_for_bit() {
+        for d in [
+            Distribution::Uniform(-1.0, 3.0),
+            Distribution::Normal(0.5, 2.0),
+        ] {
+            for n in [
+                5,
+                DRAW_SPLIT_AT - 1,
+                DRAW_SPLIT_AT + 3,
+                2 * DRAW_SPLIT_AT + 1,
+            ] {
+                let got = random_values(d, 11, n);
+                let want = sequential(d, 11, n);
+                assert_eq!(got.len(), n);
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{d:?}, n = {n}");
+            }
+        }
+    }
 }
