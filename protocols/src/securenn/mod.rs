@@ -55,6 +55,7 @@ pub(crate) mod explain;
 mod matmul;
 pub mod protocol;
 mod relu;
+mod tree;
 pub(crate) mod view_notes;
 
 pub use compare::{compute_msb, private_compare, share_convert};
