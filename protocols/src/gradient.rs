@@ -143,15 +143,12 @@ pub fn supports_pond(nonlinear: crate::pond::Nonlinear, op: &Op) -> Result<(), S
     }
 }
 
-/// Whether ABY3 runs gradient op `op`.
-/// Conv2dGradInput, Conv2dGradFilters (one fused product + truncation) and AvgPool2dGrad (a
-/// local spread, then truncation); MaxPool2dGrad is refused (ABY3's boolean maxpool tree carries
-/// no one-hot yet).
-pub fn supports_aby3(op: &Op) -> Result<(), String> {
-    match op {
-        Op::MaxPool2dGrad { .. } => Err(refusal("ABY3", op)),
-        _ => Ok(()),
-    }
+/// Whether ABY3 runs gradient op `op`: every one — Conv2dGradInput, Conv2dGradFilters (one
+/// fused product + truncation), AvgPool2dGrad (a local spread, then truncation) and
+/// MaxPool2dGrad (the one-hot of ABY3's comparison tree, `aby3::dmaxpool`, times the gradient).
+/// Z_2^128 refuses MaxPool2dGrad separately (`aby3::supports_wide`).
+pub fn supports_aby3(_op: &Op) -> Result<(), String> {
+    Ok(())
 }
 
 /// The geometry of one convolution (or pooling, with `o = c` and no filters): input

@@ -239,7 +239,7 @@ proptest! {
     ) {
         let t = if dealer { Truncation::Dealer } else { Truncation::Local };
         check("Pond", seed, t, false, public_grad);
-        check("ABY3", seed, t, false, public_grad);
+        check("ABY3", seed, t, true, public_grad);
         check("SecureNN", seed, t, true, public_grad);
         check("SecureNNShortcut", seed, t, true, public_grad);
     }
@@ -247,9 +247,15 @@ proptest! {
 
 #[test]
 fn dmaxpool_routes_ties_to_the_first_maximum_of_each_window() {
+    for name in ["SecureNN", "ABY3"] {
+        dmaxpool_ties(name);
+    }
+}
+
+fn dmaxpool_ties(name: &str) {
     // Two windows of 2×2, the first with a tie at positions 1 and 2, the second all equal.
     let b = Pond::new(3)
-        .protocol(ProtocolKind::named("SecureNN").unwrap())
+        .protocol(ProtocolKind::named(name).unwrap())
         .private(
             "x",
             "alice",
@@ -269,7 +275,11 @@ fn dmaxpool_routes_ties_to_the_first_maximum_of_each_window() {
         .output("dx");
     let run = run_exact_costs(&b);
     let dx = &op(&run, "dx").reconstructed;
-    assert_eq!(dx, &vec![0.0, 3.0, -0.25, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        dx,
+        &vec![0.0, 3.0, -0.25, 0.0, 0.0, 0.0, 0.0, 0.0],
+        "{name}"
+    );
 }
 
 #[test]
@@ -293,7 +303,6 @@ fn protocols_without_a_kernel_refuse_naming_one_that_has_it() {
         ("Additive", "gi", grad_ops[0].clone()),
         ("Additive", "gm", grad_ops[1].clone()),
         ("Pond", "gm", grad_ops[1].clone()),
-        ("ABY3", "gm", grad_ops[1].clone()),
     ] {
         let b = Pond::new(1)
             .protocol(ProtocolKind::named(proto).unwrap())
@@ -414,6 +423,40 @@ fn gradient_costs_are_the_documented_formulas() {
     assert_eq!(stats(&run, "dm"), (1496 * m, 320 * m + 64, 32, 9, 19));
     // 1.13× the forward pool's 440 B per comparison (3 per window).
     assert_eq!(stats(&run, "p").0, 1320 * m);
+
+    // ABY3 DMaxPool, the same shapes (keys set up by the forward pool): level 1 drelu(2m) +
+    // b2a_bit(2m) + product(2m), level 2 drelu(m) + b2a_bit(m) + product(4m), then the product
+    // E · dY of 4m: 61 messages, 864m bytes, no offline traffic, 21 rounds (the tree's 20 and
+    // the product's one).
+    let run = run_exact_costs(&b.clone().protocol(ProtocolKind::named("ABY3").unwrap()));
+    assert_eq!(stats(&run, "dm"), (864 * m, 0, 61, 0, 21));
+    // 1.24× the forward pool's 232 B per comparison.
+    assert_eq!(stats(&run, "p").0, 696 * m);
+}
+
+/// ABY3's DMaxPool is its boolean part's, Z_2^64 only: over Z_2^128 MaxPool2dGrad is refused
+/// with what to use instead.
+#[test]
+fn aby3_refuses_maxpool2d_grad_over_z2_128() {
+    let b = Pond::wide(4)
+        .protocol(ProtocolKind::named("ABY3").unwrap())
+        .private("x", "alice", &[1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0])
+        .private("g", "bob", &[1, 1, 1, 1], vec![1.0])
+        .op(
+            "gm",
+            Op::MaxPool2dGrad {
+                grad: s("g"),
+                input: s("x"),
+                kernel: 2,
+                stride: None,
+            },
+        )
+        .output("gm");
+    let e = b.plan().expect_err("refused").to_string();
+    assert!(
+        e.contains("gm") && e.contains("ring_bits: 64"),
+        "ABY3 at 128 bits: {e}"
+    );
 }
 
 /// Over Z_2^128 (f = 32) the conv and average-pool gradients run in Pond and ABY3 with 16-byte

@@ -112,10 +112,21 @@ fn aby3_conv_and_avgpool_gradients_show_no_leak() {
 
 #[test]
 fn securenn_dmaxpool_shows_no_leak() {
+    dmaxpool_shows_no_leak("SecureNN");
+}
+
+/// ABY3's DMaxPool: the comparison tree carrying the one-hot (DReLU, bit2A, one product per
+/// level), then the product E · dY.
+#[test]
+fn aby3_dmaxpool_shows_no_leak() {
+    dmaxpool_shows_no_leak("ABY3");
+}
+
+fn dmaxpool_shows_no_leak(protocol: &str) {
     // 2×2 windows (2 tree levels) and 3×3 windows with stride 1 (4 levels, overlapping).
     for (kernel, stride) in [(2, None), (3, Some(1))] {
         let b = Pond::new(12)
-            .protocol(ProtocolKind::named("SecureNN").unwrap())
+            .protocol(ProtocolKind::named(protocol).unwrap())
             .private("x", "alice", &[1, 1, 4, 4], vals(16, 3.0))
             .private("dy", "bob", &[1, 1, 2, 2], vals(4, 1.0))
             .op(

@@ -297,9 +297,24 @@ impl CostModel for Aby3Costs {
             Op::Greater(..) if any_private => Some(
                 crate::aby3::boolean_cost::drelu(n).then(crate::aby3::boolean_cost::b2a_bit(n)),
             ),
-            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => {
-                return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL))
+            Op::MaxPool2dGrad { kernel, grad, .. } if private[1] => {
+                let m = operands
+                    .iter()
+                    .find(|o| o.name == grad.as_str())
+                    .map(|o| o.shape.iter().product::<usize>())
+                    .unwrap_or(1);
+                Some(crate::aby3::dmaxpool::maxpool2d_grad(
+                    kernel * kernel,
+                    m,
+                    true,
+                    private[0],
+                ))
             }
+            Op::Relu(_)
+            | Op::MaxPool2d { .. }
+            | Op::Argmax(_)
+            | Op::Greater(..)
+            | Op::MaxPool2dGrad { .. } => return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL)),
             _ => None,
         };
         if let Some(price) = exact {

@@ -1,9 +1,12 @@
 //! The gradient ops (`crate::gradient`) in ABY3: Conv2dGradFilters and Conv2dGradInput as one
 //! replicated product with B = the backward map (fused with its truncation, as Conv2d is);
 //! AvgPool2dGrad as a local spread times the public 1/k² on both components, then a stand-alone
-//! truncation. MaxPool2dGrad is refused (`gradient::supports_aby3`).
+//! truncation; MaxPool2dGrad as the one-hot of ABY3's comparison tree (`aby3::dmaxpool`) times
+//! the gradient broadcast over each window (one product, no truncation: the one-hot is 0/1), then
+//! routed back to the window positions (local).
 
 use super::product::Bilinear;
+use super::rep::Rep;
 use super::truncate::{truncate_public, Input};
 use super::{steps, Aby3Party, Value};
 use crate::context::Context;
@@ -49,6 +52,25 @@ impl<R: Z2k> Aby3Party<R> {
                 out_shape,
             ),
             Op::AvgPool2dGrad { .. } => self.avgpool2d_grad(ctx, &operands[0], &geom),
+            Op::MaxPool2dGrad { kernel, stride, .. } => {
+                // The comparison tree is the boolean part's: Z_2^64 only (`supports_wide`).
+                let me: &mut dyn std::any::Any = self;
+                let narrow = me.downcast_mut::<Aby3Party<u64>>().ok_or_else(|| {
+                    ProtocolError::Unsupported(
+                        "ABY3's DMaxPool runs over Z_2^64 only; use ring_bits: 64".into(),
+                    )
+                })?;
+                let v = narrow.maxpool2d_grad(
+                    ctx,
+                    &operands[0],
+                    &operands[1],
+                    *kernel,
+                    stride.unwrap_or(*kernel),
+                    &geom,
+                )?;
+                let any: Box<dyn std::any::Any> = Box::new(v);
+                Ok(*any.downcast::<Value<R>>().expect("R is u64 here"))
+            }
             other => Err(ProtocolError::Unsupported(
                 gradient::refusal("ABY3", other).replace('\n', "; "),
             )),
@@ -94,5 +116,122 @@ impl<R: Z2k> Aby3Party<R> {
                 Ok(Value::Private { share, shape })
             }
         }
+    }
+}
+
+impl Aby3Party<u64> {
+    /// MaxPool2dGrad: the one-hot E `[k, N, C, OH, OW]` of each window's first maximum of
+    /// `input` (private: `dmaxpool::maxpool_onehot`; public: in the clear), E · dY with dY
+    /// broadcast over the window's positions (one product when both are private, local
+    /// otherwise; no truncation), then each window's row routed back to its positions (local).
+    fn maxpool2d_grad(
+        &mut self,
+        ctx: &mut dyn Context,
+        grad: &str,
+        input: &str,
+        kernel: usize,
+        stride: usize,
+        g: &ConvGeom,
+    ) -> Result<Value> {
+        let k = g.kh * g.kw;
+        let m = g.n * g.c * g.oh * g.ow;
+        let wide = [k, g.n, g.c, g.oh, g.ow];
+        let to_wide = |t: &Tensor<u64>| crate::tensor::reshape(t, &wide).expect("k·m");
+        // The one-hot: Ok(public) or Err(private share).
+        let onehot: std::result::Result<Option<Tensor<u64>>, Option<Rep>> =
+            match self.get(input)?.clone() {
+                Value::Public { value, .. } => {
+                    self.step(ctx, gradient::steps::PUBLIC_ONEHOT)?;
+                    Ok(value.map(|v| crate::pond::gradient::clear_onehot(&v, g)))
+                }
+                Value::Private { share, shape } => {
+                    let seats = self.seats.clone();
+                    let keys = self.keys(ctx)?;
+                    let e = super::dmaxpool::maxpool_onehot(
+                        ctx,
+                        &seats,
+                        keys,
+                        share.as_ref(),
+                        &shape,
+                        kernel,
+                        stride,
+                        false,
+                    )?;
+                    Err(e.map(|(_, e)| e.map(to_wide)))
+                }
+            };
+        let dy = self.get(grad)?.clone();
+        let routed: Value = match (onehot, dy) {
+            (Err(e), Value::Private { share: d, .. }) => {
+                self.step(ctx, super::dmaxpool::ROUTE_PRODUCT)?;
+                let seats = self.seats.clone();
+                let keys = self.keys(ctx)?;
+                let z = super::product::product(
+                    ctx,
+                    &seats,
+                    keys,
+                    Bilinear::Elementwise,
+                    e.as_ref(),
+                    d.as_ref(),
+                    "one-hot · gradient",
+                )?;
+                Value::Private {
+                    share: z,
+                    shape: wide.to_vec(),
+                }
+            }
+            (onehot, dy) => {
+                self.step(ctx, gradient::steps::LOCAL_ROUTE_PRODUCT)?;
+                let times = |r: &Rep, p: &Tensor<u64>| -> Result<Rep> {
+                    r.try_map(|t| crate::tensor::mul(t, p))
+                };
+                match (onehot, dy) {
+                    (Ok(e), Value::Public { value: d, .. }) => Value::Public {
+                        value: match (e, d) {
+                            (Some(e), Some(d)) => Some(crate::tensor::mul(&e, &d)?),
+                            _ => None,
+                        },
+                        shape: wide.to_vec(),
+                    },
+                    (Ok(p), Value::Private { share: s, .. })
+                    | (Err(s), Value::Public { value: p, .. }) => {
+                        let share = match (s, p) {
+                            (Some(s), Some(p)) => {
+                                let z = times(&s, &p)?;
+                                ctx.charge(2 * z.lo.len() as u64);
+                                Some(z)
+                            }
+                            _ => None,
+                        };
+                        Value::Private {
+                            share,
+                            shape: wide.to_vec(),
+                        }
+                    }
+                    (Err(_), Value::Private { .. }) => unreachable!("handled above"),
+                }
+            }
+        };
+        self.step(ctx, gradient::steps::ROUTE)?;
+        let back = |t: &Tensor<u64>| -> Tensor<u64> {
+            let v: Vec<u64> = t.iter().copied().collect();
+            let rows = gradient::transpose_mat(&v, k, m);
+            let out = gradient::unwindows_with(&rows, g, 0u64, u64::wrapping_add);
+            Tensor::from_shape_vec(IxDyn(&g.in_shape()), out).expect("n·c·h·w")
+        };
+        let shape = g.in_shape();
+        Ok(match routed {
+            Value::Public { value, .. } => Value::Public {
+                value: value.map(|v| back(&v)),
+                shape,
+            },
+            Value::Private { share, .. } => {
+                let share = share.map(|s| s.map(back));
+                if let Some(s) = &share {
+                    ctx.record_share("∂L/∂x: gradient at each window's maximum", &s.lo);
+                }
+                Value::Private { share, shape }
+            }
+        })
     }
 }

@@ -210,6 +210,7 @@ impl Protocol for Aby3 {
     fn explain(&self, step: &str) -> Option<&'static str> {
         explain::explain(step)
             .or_else(|| super::nonlinear::explain(step))
+            .or_else(|| super::dmaxpool::explain(step))
             .or_else(|| crate::composite::explain(step))
             .or_else(|| crate::gradient::explain(step))
     }

@@ -237,7 +237,7 @@ impl PondParty<u64> {
 
 /// The one-hot `[k, N, C, OH, OW]` (integers) of each window's first maximum of a public encoded
 /// value (signed reading).
-fn clear_onehot(x: &Tensor<u64>, g: &ConvGeom) -> Tensor<u64> {
+pub(crate) fn clear_onehot(x: &Tensor<u64>, g: &ConvGeom) -> Tensor<u64> {
     let k = g.kh * g.kw;
     let signed: Vec<i64> = x.iter().map(|&v| v as i64).collect();
     let wins = gradient::windows_with(&signed, g, i64::MIN);
