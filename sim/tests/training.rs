@@ -435,3 +435,22 @@ fn vertical_split_trains_under_aby3() {
     assert!(e.max_weight_error < 0.02, "{}", e.max_weight_error);
     assert_eq!(e.hazards, 0);
 }
+
+/// Issue 13 (pooling): the same CNN trains under ABY3 — its MaxPool2dGrad is ABY3's DMaxPool
+/// (the comparison tree carrying the one-hot) — within 2 points of the f64 CNN.
+#[test]
+fn private_cnn_trains_one_epoch_under_aby3() {
+    let plan = variant(
+        "train-digits-cnn.ron",
+        &[("protocol: SecureNN", "protocol: ABY3")],
+    );
+    let r = train(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.per_epoch.len(), 1);
+    let (private, plain) = last_test_accuracy(&r);
+    assert!(
+        (private - plain).abs() <= 0.02,
+        "private {private} plaintext {plain}"
+    );
+    assert!(private > 0.6, "private accuracy {private}");
+    assert_eq!(r.per_epoch[0].hazards, 0);
+}
