@@ -318,6 +318,134 @@ fn protocols_without_a_kernel_refuse_naming_one_that_has_it() {
     }
 }
 
+/// Training's max pool that keeps its one-hot and the gradient routed by it, on random shapes,
+/// windows and strides: MaxPool2dWithOneHot reconstructs exactly (values on the grid: the maxima
+/// and the 0/1 one-hot), MaxPool2dGradOneHot within its one truncation; the estimate equals the
+/// run per op. `lifted` gives dY as `[1, N, C, OH, OW]` (what training's lowering passes).
+fn check_kept(name: &str, seed: u64, t: Truncation, public_grad: bool, lifted: bool) {
+    let mut g = Lcg(seed.wrapping_mul(0x9e37_79b9).wrapping_add(5));
+    let (n, c) = (1 + g.below(2), 1 + g.below(3));
+    let pk = 1 + g.below(3);
+    let pstride = [None, Some(1), Some(2)][g.below(3)];
+    let ps = pstride.unwrap_or(pk);
+    let (ph, pw) = (pk + g.below(4), pk + g.below(4));
+    let (poh, pow) = ((ph - pk) / ps + 1, (pw - pk) / ps + 1);
+    let dshape: Vec<usize> = if lifted {
+        vec![1, n, c, poh, pow]
+    } else {
+        vec![n, c, poh, pow]
+    };
+    let dvals = g.grid(n * c * poh * pow);
+    let mut b = Pond::new(seed)
+        .protocol(ProtocolKind::named(name).unwrap())
+        .truncation(t)
+        .private("px", "alice", &[n, c, ph, pw], g.grid(n * c * ph * pw));
+    b = if public_grad {
+        b.public("dp", &dshape, dvals)
+    } else {
+        b.private("dp", "bob", &dshape, dvals)
+    };
+    let b = b
+        .op(
+            "kp",
+            Op::MaxPool2dWithOneHot {
+                input: s("px"),
+                kernel: pk,
+                stride: pstride,
+            },
+        )
+        .op(
+            "dk",
+            Op::MaxPool2dGradOneHot {
+                grad: s("dp"),
+                pooled: s("kp"),
+                input_shape: vec![n, c, ph, pw],
+                kernel: pk,
+                stride: pstride,
+            },
+        )
+        .output("dk");
+    let run = run_exact_costs(&b);
+    assert_eq!(error(&run, "kp"), 0.0, "{name} seed {seed}: kept pool");
+    let e = error(&run, "dk");
+    assert!(
+        e <= 2.0 * u(),
+        "{name} seed {seed}: routed gradient error {e}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kept_max_pools_and_their_gradients_reconstruct_under_securenn_and_aby3(
+        seed in any::<u64>(),
+        dealer in any::<bool>(),
+        public_grad in any::<bool>(),
+        lifted in any::<bool>(),
+    ) {
+        let t = if dealer { Truncation::Dealer } else { Truncation::Local };
+        for name in ["SecureNN", "SecureNNShortcut", "ABY3"] {
+            check_kept(name, seed, t, public_grad, lifted);
+        }
+    }
+}
+
+/// MaxPool2dGradOneHot needs no comparison, so Pond (and ABY3 over Z_2^128) run it on a kept
+/// pool they are given; MaxPool2dWithOneHot is refused there with what to use instead.
+#[test]
+fn the_routing_by_a_kept_one_hot_runs_without_comparisons() {
+    // Two 2×2 windows of a [1, 1, 2, 4] input: maxima 2 and 1, at positions 1 and 3.
+    let mut kept = vec![2.0, 1.0];
+    kept.extend([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    let grad = Op::MaxPool2dGradOneHot {
+        grad: s("dy"),
+        pooled: s("kp"),
+        input_shape: vec![1, 1, 2, 4],
+        kernel: 2,
+        stride: None,
+    };
+    for (name, wide) in [("Pond", false), ("ABY3", true), ("SecureNN", false)] {
+        let b = if wide { Pond::wide(2) } else { Pond::new(2) };
+        let b = b
+            .protocol(ProtocolKind::named(name).unwrap())
+            .private("kp", "alice", &[5, 1, 1, 1, 2], kept.clone())
+            .private("dy", "bob", &[1, 1, 1, 2], vec![0.75, -1.5])
+            .op("dx", grad.clone())
+            .output("dx");
+        let run = run_exact_costs(&b);
+        let dx = &op(&run, "dx").reconstructed;
+        let want = [0.0, 0.75, 0.0, 0.0, 0.0, 0.0, 0.0, -1.5];
+        let tol = bounds::ulp(if wide { 32 } else { F });
+        assert!(
+            dx.iter().zip(want).all(|(a, b)| (a - b).abs() <= tol),
+            "{name}: {dx:?}"
+        );
+    }
+    for (name, wide) in [("Pond", false), ("ABY3", true)] {
+        let b = if wide { Pond::wide(2) } else { Pond::new(2) };
+        let e = b
+            .protocol(ProtocolKind::named(name).unwrap())
+            .private("x", "alice", &[1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0])
+            .op(
+                "kp",
+                Op::MaxPool2dWithOneHot {
+                    input: s("x"),
+                    kernel: 2,
+                    stride: None,
+                },
+            )
+            .output("kp")
+            .plan()
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("kp") && (e.contains("SecureNN") || e.contains("ring_bits: 64")),
+            "{name}: {e}"
+        );
+    }
+}
+
 /// The formulas of docs/costs.md ("Gradient ops") on fixed shapes, against the run.
 #[test]
 fn gradient_costs_are_the_documented_formulas() {

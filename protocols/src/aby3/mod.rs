@@ -378,7 +378,7 @@ impl<R: Z2k> Aby3Party<R> {
 
 /// Whether ABY3 over Z_2^`bits` runs `op`: every op at 64 bits; at 128 bits the arithmetic
 /// part only — ReLU, MaxPool2d, Argmax, Greater (and the composites built on it) and
-/// MaxPool2dGrad need the
+/// MaxPool2dGrad and MaxPool2dWithOneHot need the
 /// boolean part's 64-bit circuits. The text before the first newline is what is missing, the
 /// rest what to use instead. (The piecewise sigmoid is a setting, refused by `check_settings`.)
 pub fn supports_wide(op: &Op, bits: u32) -> std::result::Result<(), String> {
@@ -393,7 +393,8 @@ pub fn supports_wide(op: &Op, bits: u32) -> std::result::Result<(), String> {
         | Op::MaxPool2d { .. }
         | Op::Argmax(_)
         | Op::Greater(..)
-        | Op::MaxPool2dGrad { .. } => Err(format!(
+        | Op::MaxPool2dGrad { .. }
+        | Op::MaxPool2dWithOneHot { .. } => Err(format!(
             "ABY3's {} needs its boolean part, which runs over Z_2^64 only, not ring_bits: {bits}\n\
              use ring_bits: 64, or a polynomial op (Sigmoid, Tanh) at 128 bits",
             op.kind()

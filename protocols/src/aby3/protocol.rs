@@ -148,6 +148,7 @@ pub fn truncates(op: &Op) -> bool {
             | Op::Conv2dGradFilters { .. }
             | Op::Conv2dGradInput { .. }
             | Op::AvgPool2dGrad { .. }
+            | Op::MaxPool2dGradOneHot { .. }
     )
 }
 
