@@ -523,7 +523,7 @@ fn the_backward_max_pool_reuses_the_forward_one_hot() {
             }
         };
         assert!(
-            pool.bytes * 10 < old_bytes * 6 && pool.rounds < old_rounds,
+            pool.bytes * 3 < old_bytes * 2 && pool.rounds < old_rounds,
             "{protocol}: {} B, {} rounds now; {old_bytes} B, {old_rounds} rounds before",
             pool.bytes,
             pool.rounds
