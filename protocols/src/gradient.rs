@@ -126,7 +126,9 @@ pub fn explain(step: &str) -> Option<&'static str> {
              E·dY (shares at scale f: the one-hot is 0/1) to the input positions the window read \
              (overlapping windows add): a public linear map applied to each share alike, so the \
              result is a sharing of ∂L/∂x, the gradient at each window's first maximum and 0 \
-             elsewhere. Local: nothing sent or revealed. Cost: 0 B."
+             elsewhere. (MaxPool2dGradOneHot routes the same way from its kept one-hot, which is \
+             fixed point: the rows are at scale 2f, and one truncation follows.) Local: nothing \
+             sent or revealed. Cost: 0 B."
         }
         _ => return None,
     })
