@@ -99,6 +99,9 @@ fn geometry(shape: &[usize], kernel: usize, stride: usize) -> Result<(usize, usi
     Ok((kernel * kernel, shape[0] * shape[1] * oh * ow, oh, ow))
 }
 
+/// A server's maxima (when asked for) and one-hot.
+type MaxAndOneHot = (Option<Tensor<u64>>, Tensor<u64>);
+
 /// The steps of [`maxpool_onehot`] and [`maxpool_with_onehot`]: the gather, then the tree
 /// carrying the one-hot; the maxima beside it with `with_max`.
 #[allow(clippy::too_many_arguments)]
@@ -112,7 +115,7 @@ fn onehot_steps(
     kernel: usize,
     stride: usize,
     with_max: bool,
-) -> Result<Option<(Option<Tensor<u64>>, Tensor<u64>)>> {
+) -> Result<Option<MaxAndOneHot>> {
     let (k, m, oh, ow) = geometry(shape, kernel, stride)?;
     ctx.step(crate::gradient::steps::GATHER)?;
     // Candidate values [k, m].
