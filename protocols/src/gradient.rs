@@ -114,7 +114,10 @@ pub fn explain(step: &str) -> Option<&'static str> {
              the backward pass reads E from this value instead of running the comparisons \
              again). Each server stacks its shares: row 0 the maxima, rows 1..=k the one-hot \
              times the public 2^f, so E is a fixed-point 0/1 like every program value (and the \
-             backward product truncates once). Local: nothing sent or revealed. Cost: 0 B."
+             backward product truncates once), plus a fresh sharing: a zero-sharing from the \
+             servers' common randomness (SecureNN) or, for a 1×1 window whose one-hot saw no \
+             selection, one reshare (ABY3, 24 B per element). Otherwise local: nothing sent or \
+             revealed."
         }
         steps::PUBLIC_KEPT => {
             "MaxPool2dWithOneHot of a public input: each window's maximum and the one-hot of its \

@@ -391,6 +391,16 @@ proptest! {
     }
 }
 
+/// A 1×1 window's one-hot never goes through a selection: without a fresh sharing of the kept
+/// pool its shares (1, 0) made the local truncation after a product with a public gradient fail
+/// (off by 2^(64 − 2f)). The case proptest found, under every protocol.
+#[test]
+fn a_kept_one_by_one_pool_routes_a_public_gradient_under_local_truncation() {
+    for name in ["SecureNN", "SecureNNShortcut", "ABY3"] {
+        check_kept(name, 2874717650677447490, Truncation::Local, true, false);
+    }
+}
+
 /// MaxPool2dGradOneHot needs no comparison, so Pond (and ABY3 over Z_2^128) run it on a kept
 /// pool they are given; MaxPool2dWithOneHot is refused there with what to use instead.
 #[test]

@@ -317,7 +317,14 @@ impl CostModel for Aby3Costs {
             }
             Op::MaxPool2dWithOneHot { kernel, .. } if any_private => {
                 let k = kernel * kernel;
-                Some(crate::aby3::dmaxpool::price(k, n as usize / (1 + k), true))
+                let m = n as usize / (1 + k);
+                let tree = crate::aby3::dmaxpool::price(k, m, true);
+                // A 1×1 window: no tree, one reshare of the one-hot (fresh shares).
+                Some(if k == 1 {
+                    tree.then(crate::aby3::boolean_cost::reshare(m as u64))
+                } else {
+                    tree
+                })
             }
             Op::Relu(_)
             | Op::MaxPool2d { .. }

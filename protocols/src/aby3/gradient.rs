@@ -375,6 +375,27 @@ impl Aby3Party<u64> {
                     true,
                 )?;
                 self.step(ctx, gradient::steps::KEEP)?;
+                // A 1×1 window's one-hot went through no product: its components (1, 0, 0) would
+                // break a later local truncation, so one reshare (E · 1) makes them fresh.
+                let won = match won {
+                    Some((max, e)) if k == 1 => {
+                        let i = self.seat.expect("a server holds shares");
+                        let ones = Rep::public(i, &Tensor::from_elem(IxDyn(e.shape()), 1u64));
+                        let keys = self.keys(ctx)?;
+                        let e = super::product::product(
+                            ctx,
+                            &seats,
+                            keys,
+                            Bilinear::Elementwise,
+                            Some(&e),
+                            Some(&ones),
+                            "one-hot, reshared",
+                        )?
+                        .ok_or_else(|| ProtocolError::Missing("the one-hot's reshare".into()))?;
+                        Some((max, e))
+                    }
+                    other => other,
+                };
                 let share = match won {
                     Some((Some(max), e)) => {
                         let stack = |mx: &Tensor<u64>, e: &Tensor<u64>| -> Tensor<u64> {

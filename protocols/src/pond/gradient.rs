@@ -269,7 +269,7 @@ impl PondParty<u64> {
             Value::Private { share, shape } => {
                 let place = self.place;
                 let won = self.with_securenn_keys(ctx, |ctx, keys| {
-                    crate::securenn::dmaxpool::maxpool_with_onehot(
+                    let won = crate::securenn::dmaxpool::maxpool_with_onehot(
                         ctx,
                         &place,
                         keys,
@@ -278,14 +278,26 @@ impl PondParty<u64> {
                         &shape,
                         kernel,
                         stride,
-                    )
+                    )?;
+                    // A fresh sharing of the stack (a zero-sharing from P0–P1's common PRG, no
+                    // message): a 1×1 window's one-hot never went through a selection, and its
+                    // shares (1, 0) would break a later local truncation.
+                    match (won, crate::securenn::role(ctx, &place)) {
+                        (Some(w), crate::securenn::Role::Server(j)) => {
+                            let z = keys.zero_share::<u64>(j, &kept)?;
+                            Ok(Some((w, z)))
+                        }
+                        _ => Ok(None),
+                    }
                 })?;
                 self.step(ctx, gradient::steps::KEEP)?;
-                let share = won.map(|(max, e)| {
+                let share = won.map(|((max, e), z)| {
                     let v: Vec<u64> = max
                         .iter()
                         .copied()
                         .chain(e.iter().map(|&b| b.wrapping_mul(one)))
+                        .zip(z.iter())
+                        .map(|(v, &r)| v.wrapping_add(r))
                         .collect();
                     let t = Tensor::from_shape_vec(IxDyn(&kept), v).expect("(1 + k)·m");
                     ctx.record_share(
