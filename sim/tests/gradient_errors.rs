@@ -58,7 +58,8 @@ fn the_gradient_ops_validate_under_securenn_and_aby3_and_every_but_dmaxpool_unde
     load_source(&source(BASE)).expect("SecureNN runs all four");
     load_source(&source(&edit("protocol: SecureNN", "protocol: ABY3")))
         .expect("ABY3 runs all four (its DMaxPool)");
-    for p in ["Pond"] {
+    {
+        let p = "Pond";
         let text = edit("protocol: SecureNN", &format!("protocol: {p}"));
         let e = error_of(&text);
         assert_eq!((e.line, e.col), (17, 26), "{p}: {e}");
