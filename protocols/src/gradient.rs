@@ -30,6 +30,8 @@ pub fn handles(op: &Op) -> bool {
             | Op::Conv2dGradFilters { .. }
             | Op::AvgPool2dGrad { .. }
             | Op::MaxPool2dGrad { .. }
+            | Op::MaxPool2dWithOneHot { .. }
+            | Op::MaxPool2dGradOneHot { .. }
     )
 }
 
@@ -49,6 +51,10 @@ pub mod steps {
     pub const LEVEL1_ONEHOT: &str = "DMaxPool level 1: one-hot rows (α, 1 − α) (local)";
     /// The prefix of DMaxPool's level steps.
     pub const LEVEL: &str = "DMaxPool tree level";
+    /// MaxPool2dWithOneHot: the maxima and the one-hot · 2^f stacked (local).
+    pub const KEEP: &str = "stack the maxima and the one-hot · 2^f (local)";
+    /// MaxPool2dWithOneHot of a public input: the maxima and the one-hot in the clear.
+    pub const PUBLIC_KEPT: &str = "maxima and one-hot of a public input (local)";
 }
 
 /// The explain pane's text of a gradient op's own steps (the Beaver, truncation, DReLU and
@@ -102,12 +108,30 @@ pub fn explain(step: &str) -> Option<&'static str> {
              share is a share). The one-hot is an integer, so nothing is truncated. Nothing sent \
              or revealed. Cost: 0 B."
         }
+        steps::KEEP => {
+            "MaxPool2dWithOneHot: keep the one-hot. The tree above selected, at its last level, \
+             each window's maximum beside the one-hot E of its first maximum (one tree for both: \
+             the backward pass reads E from this value instead of running the comparisons \
+             again). Each server stacks its shares: row 0 the maxima, rows 1..=k the one-hot \
+             times the public 2^f, so E is a fixed-point 0/1 like every program value (and the \
+             backward product truncates once), plus a fresh sharing: a zero-sharing from the \
+             servers' common randomness (SecureNN) or, for a 1×1 window whose one-hot saw no \
+             selection, one reshare (ABY3, 24 B per element). Otherwise local: nothing sent or \
+             revealed."
+        }
+        steps::PUBLIC_KEPT => {
+            "MaxPool2dWithOneHot of a public input: each window's maximum and the one-hot of its \
+             first maximum, computed in the clear by the parties that know the input. Nothing \
+             secret is involved, so nothing is sent. Cost: 0 B."
+        }
         steps::ROUTE => {
             "MaxPool2dGrad: route the gradients back. Each server adds every window's row \
              E·dY (shares at scale f: the one-hot is 0/1) to the input positions the window read \
              (overlapping windows add): a public linear map applied to each share alike, so the \
              result is a sharing of ∂L/∂x, the gradient at each window's first maximum and 0 \
-             elsewhere. Local: nothing sent or revealed. Cost: 0 B."
+             elsewhere. (MaxPool2dGradOneHot routes the same way from its kept one-hot, which is \
+             fixed point: the rows are at scale 2f, and one truncation follows.) Local: nothing \
+             sent or revealed. Cost: 0 B."
         }
         _ => return None,
     })
@@ -118,7 +142,7 @@ pub fn explain(step: &str) -> Option<&'static str> {
 /// words it.
 pub fn refusal(protocol: &str, op: &Op) -> String {
     let instead = match op {
-        Op::MaxPool2dGrad { .. } => {
+        Op::MaxPool2dGrad { .. } | Op::MaxPool2dWithOneHot { .. } => {
             "use `protocol: SecureNN` (DMaxPool: the argmax one-hot of \
                                      the forward max pool's comparisons)"
         }
@@ -139,19 +163,21 @@ pub fn supports_pond(nonlinear: crate::pond::Nonlinear, op: &Op) -> Result<(), S
              AvgPool2d and AvgPool2dGrad"
                 .into(),
         ),
+        (Op::MaxPool2dWithOneHot { .. }, crate::pond::Nonlinear::Polynomial) => Err(
+            "Pond has no exact comparison, so no maxpool2d_with_onehot (a max pool's tree)\n\
+             use `protocol: SecureNN` or `protocol: ABY3`, or AvgPool2d"
+                .into(),
+        ),
         _ => Ok(()),
     }
 }
 
-/// Whether ABY3 runs gradient op `op`.
-/// Conv2dGradInput, Conv2dGradFilters (one fused product + truncation) and AvgPool2dGrad (a
-/// local spread, then truncation); MaxPool2dGrad is refused (ABY3's boolean maxpool tree carries
-/// no one-hot yet).
-pub fn supports_aby3(op: &Op) -> Result<(), String> {
-    match op {
-        Op::MaxPool2dGrad { .. } => Err(refusal("ABY3", op)),
-        _ => Ok(()),
-    }
+/// Whether ABY3 runs gradient op `op`: every one — Conv2dGradInput, Conv2dGradFilters (one
+/// fused product + truncation), AvgPool2dGrad (a local spread, then truncation) and
+/// MaxPool2dGrad (the one-hot of ABY3's comparison tree, `aby3::dmaxpool`, times the gradient).
+/// Z_2^128 refuses MaxPool2dGrad separately (`aby3::supports_wide`).
+pub fn supports_aby3(_op: &Op) -> Result<(), String> {
+    Ok(())
 }
 
 /// The geometry of one convolution (or pooling, with `o = c` and no filters): input
@@ -336,6 +362,49 @@ pub fn geometry(op: &Op, shapes: &[&[usize]]) -> Result<ConvGeom, String> {
             expect_grad(g, &geom)?;
             Ok(geom)
         }
+        Op::MaxPool2dWithOneHot { kernel, stride, .. } => {
+            let x = shapes[0];
+            four("input (N, C, H, W)", x)?;
+            let st = stride.unwrap_or(*kernel);
+            in_kind(ConvGeom::new(x, x[1], *kernel, *kernel, st, 0))
+        }
+        Op::MaxPool2dGradOneHot {
+            input_shape,
+            kernel,
+            stride,
+            ..
+        } => {
+            let (g, p) = (shapes[0], shapes[1]);
+            four("input_shape (N, C, H, W)", input_shape)?;
+            let st = stride.unwrap_or(*kernel);
+            let geom = in_kind(ConvGeom::new(
+                input_shape,
+                input_shape[1],
+                *kernel,
+                *kernel,
+                st,
+                0,
+            ))?;
+            let out = geom.out_shape();
+            let kept: Vec<usize> = std::iter::once(1 + geom.kh * geom.kw)
+                .chain(out.iter().copied())
+                .collect();
+            if p != kept.as_slice() {
+                return Err(format!(
+                    "maxpool2d_grad_onehot: the kept pool is {p:?} but a {}×{} max pool of \
+                     {input_shape:?} keeps {kept:?} (its maximum and its one-hot)",
+                    geom.kh, geom.kw
+                ));
+            }
+            let lifted: Vec<usize> = std::iter::once(1).chain(out.iter().copied()).collect();
+            if g != out.as_slice() && g != lifted.as_slice() {
+                return Err(format!(
+                    "maxpool2d_grad_onehot: the gradient is {g:?} but the forward pool's output \
+                     is {out:?}"
+                ));
+            }
+            Ok(geom)
+        }
         other => Err(format!("{} is not a gradient op", other.kind())),
     }
 }
@@ -346,6 +415,7 @@ pub fn infer(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
     let g = geometry(op, shapes)?;
     Ok(match op {
         Op::Conv2dGradFilters { .. } => vec![g.o, g.c, g.kh, g.kw],
+        Op::MaxPool2dWithOneHot { .. } => vec![1 + g.kh * g.kw, g.n, g.c, g.oh, g.ow],
         _ => g.in_shape(),
     })
 }
@@ -655,6 +725,31 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
             let mut routed = vec![0.0; wins.len()];
             for (row, win) in wins.chunks(k2).enumerate() {
                 routed[row * k2 + crate::program::first_max(win)] = dy[row];
+            }
+            unwindows_with(&routed, &g, 0.0, |a, b| a + b)
+        }
+        Op::MaxPool2dWithOneHot { .. } => {
+            let k2 = g.kh * g.kw;
+            let wins = windows_with(&flat(args[0]), &g, 0.0);
+            let m = wins.len() / k2.max(1);
+            let mut out = vec![0.0; (1 + k2) * m];
+            for (row, win) in wins.chunks(k2).enumerate() {
+                let at = crate::program::first_max(win);
+                out[row] = win[at];
+                out[(1 + at) * m + row] = 1.0;
+            }
+            out
+        }
+        Op::MaxPool2dGradOneHot { .. } => {
+            let (dy, kept) = (flat(args[0]), flat(args[1]));
+            let k2 = g.kh * g.kw;
+            let m = dy.len();
+            // Window-major rows of the one-hot times the window's gradient.
+            let mut routed = vec![0.0; k2 * m];
+            for row in 0..m {
+                for w in 0..k2 {
+                    routed[row * k2 + w] = kept[(1 + w) * m + row] * dy[row];
+                }
             }
             unwindows_with(&routed, &g, 0.0, |a, b| a + b)
         }

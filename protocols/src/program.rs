@@ -231,6 +231,36 @@ pub enum Op {
         #[serde(default)]
         stride: Option<usize>,
     },
+    /// Training's forward max pool that keeps its one-hot for the backward pass: shape
+    /// `[1 + k, N, C, OH, OW]` (k = kernel²), row 0 each window's maximum (as `MaxPool2d`), rows
+    /// 1..=k the one-hot of its first maximum (1 at that window position, 0 elsewhere). One
+    /// comparison tree yields both (`docs/training.md`, "MaxPool").
+    MaxPool2dWithOneHot {
+        /// Input (N, C, H, W).
+        input: String,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
+    /// dL/dX of a max pool from the one-hot it kept: `pooled` is `MaxPool2dWithOneHot`'s result
+    /// `[1 + k, N, C, OH, OW]`, `grad` dL/dY (`[N, C, OH, OW]` or `[1, N, C, OH, OW]`); each
+    /// window's gradient times its one-hot, routed back to the window's positions (no
+    /// comparison). Result shape `input_shape`.
+    MaxPool2dGradOneHot {
+        /// dL/dY.
+        grad: String,
+        /// The forward `MaxPool2dWithOneHot`'s result.
+        pooled: String,
+        /// The forward op's input shape (N, C, H, W).
+        input_shape: Vec<usize>,
+        /// Window side.
+        kernel: usize,
+        /// Stride (defaults to the window side).
+        #[serde(default)]
+        stride: Option<usize>,
+    },
 }
 
 fn one() -> usize {
@@ -283,6 +313,8 @@ impl Op {
             Op::Conv2dGradFilters { .. } => "conv2d_grad_filters",
             Op::AvgPool2dGrad { .. } => "avgpool2d_grad",
             Op::MaxPool2dGrad { .. } => "maxpool2d_grad",
+            Op::MaxPool2dWithOneHot { .. } => "maxpool2d_with_onehot",
+            Op::MaxPool2dGradOneHot { .. } => "maxpool2d_grad_onehot",
         }
     }
 
@@ -331,6 +363,8 @@ impl Op {
             Op::Conv2dGradFilters { input, grad, .. } => vec![input, grad],
             Op::AvgPool2dGrad { grad, .. } => vec![grad],
             Op::MaxPool2dGrad { grad, input, .. } => vec![grad, input],
+            Op::MaxPool2dWithOneHot { input, .. } => vec![input],
+            Op::MaxPool2dGradOneHot { grad, pooled, .. } => vec![grad, pooled],
         }
     }
 }
@@ -593,6 +627,9 @@ fn infer_shape_unchecked(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, Str
         | Op::Conv2dGradFilters { .. }
         | Op::AvgPool2dGrad { .. }
         | Op::MaxPool2dGrad { .. } => crate::gradient::infer(op, shapes),
+        Op::MaxPool2dWithOneHot { .. } | Op::MaxPool2dGradOneHot { .. } => {
+            crate::gradient::infer(op, shapes)
+        }
     }
 }
 
@@ -812,6 +849,9 @@ pub fn eval_f64(op: &Op, args: &[&Real]) -> Real {
         | Op::Conv2dGradFilters { .. }
         | Op::AvgPool2dGrad { .. }
         | Op::MaxPool2dGrad { .. } => crate::gradient::eval_f64(op, args),
+        Op::MaxPool2dWithOneHot { .. } | Op::MaxPool2dGradOneHot { .. } => {
+            crate::gradient::eval_f64(op, args)
+        }
     }
 }
 

@@ -458,6 +458,8 @@ fn op_name(op: &Op) -> String {
         "conv2d_grad_filters" => "Conv2dGradFilters".into(),
         "avgpool2d_grad" => "AvgPool2dGrad".into(),
         "maxpool2d_grad" => "MaxPool2dGrad".into(),
+        "maxpool2d_with_onehot" => "MaxPool2dWithOneHot".into(),
+        "maxpool2d_grad_onehot" => "MaxPool2dGradOneHot".into(),
         other => {
             let mut c = other.chars();
             c.next()

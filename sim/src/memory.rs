@@ -437,9 +437,13 @@ pub fn estimate(plan: &Plan) -> Estimate {
                         let work = protocols::gradient::working_elements(op, &shapes);
                         let m = n.max(n_in).max(work);
                         let (cmp, levels) = match op {
-                            Op::MaxPool2dGrad { kernel, .. } => {
+                            Op::MaxPool2dGrad { kernel, .. }
+                            | Op::MaxPool2dWithOneHot { kernel, .. } => {
                                 let k = (*kernel as u64).saturating_mul(*kernel as u64);
-                                let m_out = n_of(operands[0]);
+                                let m_out = match op {
+                                    Op::MaxPool2dGrad { .. } => n_of(operands[0]),
+                                    _ => n / k.saturating_add(1).max(1),
+                                };
                                 (
                                     k.saturating_sub(1).saturating_mul(m_out),
                                     (64 - k.saturating_sub(1).leading_zeros()) as u64,

@@ -54,9 +54,12 @@ fn error_of(text: &str) -> ScenarioError {
 }
 
 #[test]
-fn the_gradient_ops_validate_under_securenn_and_every_but_dmaxpool_under_pond_and_aby3() {
+fn the_gradient_ops_validate_under_securenn_and_aby3_and_every_but_dmaxpool_under_pond() {
     load_source(&source(BASE)).expect("SecureNN runs all four");
-    for p in ["Pond", "ABY3"] {
+    load_source(&source(&edit("protocol: SecureNN", "protocol: ABY3")))
+        .expect("ABY3 runs all four (its DMaxPool)");
+    {
+        let p = "Pond";
         let text = edit("protocol: SecureNN", &format!("protocol: {p}"));
         let e = error_of(&text);
         assert_eq!((e.line, e.col), (17, 26), "{p}: {e}");
@@ -108,4 +111,33 @@ fn an_undefined_operand_is_located_at_its_field() {
     // The caret sits on the value of the `input` field (operand 1), not on `grad`'s.
     assert!(e.line_text[e.col - 1..].starts_with("\"xx\""), "{e}");
     assert!(e.line_text[..e.col - 1].ends_with("input: "), "{e}");
+}
+
+/// Training's kept max pool and its gradient, as a scenario writes them: they validate under
+/// SecureNN and ABY3; Pond refuses the kept pool at its statement (no exact comparison) but runs
+/// the routing by a kept one-hot it is given.
+#[test]
+fn the_kept_max_pool_ops_validate_where_they_run() {
+    let kept = BASE
+        .replace(
+            r#"        (name: "dm", op: MaxPool2dGrad(grad: "dp", input: "x", kernel: 2)),"#,
+            r#"        (name: "kp", op: MaxPool2dWithOneHot(input: "x", kernel: 2)),
+        (name: "dm", op: MaxPool2dGradOneHot(grad: "dp", pooled: "kp", input_shape: [1, 1, 4, 4], kernel: 2)),"#,
+        );
+    for p in ["SecureNN", "ABY3"] {
+        let text = kept.replace("protocol: SecureNN", &format!("protocol: {p}"));
+        load_source(&source(&text)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
+    let e = error_of(&kept.replace("protocol: SecureNN", "protocol: Pond"));
+    assert_eq!(e.line, 17, "{e}");
+    assert!(e.message.starts_with("`kp`: "), "{e}");
+    assert!(e.hint.contains("SecureNN"), "{e}");
+    // A kept pool of the wrong shape is located at the gradient op.
+    let bad = kept.replace(
+        r#"pooled: "kp", input_shape: [1, 1, 4, 4]"#,
+        r#"pooled: "kp", input_shape: [1, 1, 6, 6]"#,
+    );
+    let e = error_of(&bad);
+    assert_eq!(e.line, 18, "{e}");
+    assert!(e.message.contains("kept pool"), "{e}");
 }

@@ -103,7 +103,10 @@ fn private_cnn_trains_one_epoch_like_the_plaintext_cnn() {
         assert!(labels.iter().any(|l| l == want), "{want} not in {labels:?}");
     }
     let kinds: Vec<&str> = plan.ops.iter().map(|o| o.kind()).collect();
-    assert!(kinds.contains(&"maxpool2d_grad") && kinds.contains(&"conv2d_grad_filters"));
+    // The forward max pool keeps its one-hot; the backward pass routes by it (no DMaxPool).
+    assert!(kinds.contains(&"maxpool2d_with_onehot") && kinds.contains(&"maxpool2d_grad_onehot"));
+    assert!(!kinds.contains(&"maxpool2d_grad") && !kinds.contains(&"maxpool2d"));
+    assert!(kinds.contains(&"conv2d_grad_filters"));
     // The conv's input is the data: no gradient is computed for it.
     assert!(!kinds.contains(&"conv2d_grad_input"), "{kinds:?}");
     let r = train(&plan).unwrap();
@@ -813,4 +816,100 @@ fn test_accuracy_with_a_test_set_split_between_providers() {
         "test: Some((owner: \"alice\", features: Random(Uniform(0.0, 1.0)), shape: Some([4, 3]), labels: Values([0, 1, 2, 0]))),\n        test_parts:",
     );
     assert!(refused(&both).contains("both `test` and `test_parts`"));
+}
+
+/// Issue 13 (pooling): the same CNN trains under ABY3 — its MaxPool2dGrad is ABY3's DMaxPool
+/// (the comparison tree carrying the one-hot) — within 2 points of the f64 CNN.
+#[test]
+fn private_cnn_trains_one_epoch_under_aby3() {
+    let plan = variant(
+        "train-digits-cnn.ron",
+        &[("protocol: SecureNN", "protocol: ABY3")],
+    );
+    let r = train(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.per_epoch.len(), 1);
+    let (private, plain) = last_test_accuracy(&r);
+    assert!(
+        (private - plain).abs() <= 0.02,
+        "private {private} plaintext {plain}"
+    );
+    assert!(private > 0.6, "private accuracy {private}");
+    assert_eq!(r.per_epoch[0].hazards, 0);
+}
+
+/// Issue 13 (pooling): in training the forward max pool keeps its one-hot
+/// (`MaxPool2dWithOneHot`: one tree for the maxima and the one-hot) and the backward pass
+/// multiplies the gradient by it (`MaxPool2dGradOneHot`), instead of a forward MaxPool2d and a
+/// backward DMaxPool that runs the comparison tree a second time. One iteration of the digits
+/// CNN (m = 32·8·3·3 windows of 2×2) under SecureNN and ABY3: the run equals the estimate, the
+/// two ops cost docs/costs.md's formulas, and together far less than the two trees did.
+#[test]
+fn the_backward_max_pool_reuses_the_forward_one_hot() {
+    use protocols::cost::Cost;
+    let m = 32 * 8 * 3 * 3u64;
+    let n = 4 * m; // the pool's input elements (non-overlapping 2×2 windows)
+    for protocol in ["SecureNN", "ABY3"] {
+        let plan = variant(
+            "train-digits-cnn.ron",
+            &[("protocol: SecureNN", &format!("protocol: {protocol}"))],
+        );
+        let p = plan_at(&plan, 0).unwrap();
+        let est = sim::estimate::estimate(&p);
+        let run = sim::run(&p).unwrap();
+        let mut pool = Cost::ZERO;
+        for (o, e) in run.trace.ops.iter().zip(&est.ops) {
+            let c = e.cost.as_ref().unwrap();
+            let st = &o.stats;
+            assert_eq!(
+                (st.bytes, st.offline_bytes, st.messages, st.rounds),
+                (c.bytes, c.offline_bytes, c.messages, c.rounds),
+                "{protocol} `{}`",
+                o.name
+            );
+            if o.kind.starts_with("maxpool2d") {
+                pool.bytes += st.bytes;
+                pool.offline_bytes += st.offline_bytes;
+                pool.rounds += st.rounds;
+                let want = match (protocol, o.kind.as_str()) {
+                    // The tree with the maxima: DReLU(2m) + SelectShare(2m), DReLU(m) +
+                    // SelectShare(5m); then Beaver(one-hot 4m + dY m fresh, 4m) + T(4m) dealer.
+                    ("SecureNN", "maxpool2d_with_onehot") => (1448 * m, 18),
+                    ("SecureNN", "maxpool2d_grad_onehot") => (80 * m + 16 * n, 2),
+                    // drelu + b2a_bit + product(2m), drelu + b2a_bit + product(5m); then
+                    // product(4m) + Π_trunc2(4m).
+                    ("ABY3", "maxpool2d_with_onehot") => (792 * m, 20),
+                    ("ABY3", "maxpool2d_grad_onehot") => (96 * m + 16 * n, 2),
+                    other => panic!("unexpected {other:?}"),
+                };
+                assert_eq!((st.bytes, st.rounds), want, "{protocol} `{}`", o.name);
+            }
+        }
+        // The design replaced: a forward MaxPool2d and a backward MaxPool2dGrad (DMaxPool's
+        // tree again, then E · dY).
+        let (old_bytes, old_rounds) = match protocol {
+            "SecureNN" => {
+                use protocols::securenn::{cost as snn, Variant};
+                let fwd = snn::maxpool(Variant::Secure, 4, m);
+                let bwd = protocols::securenn::dmaxpool::cost(Variant::Secure, 4, m as usize);
+                (fwd.bytes + bwd.bytes + 80 * m, fwd.rounds + bwd.rounds + 1)
+            }
+            _ => {
+                use protocols::aby3::boolean_cost as bc;
+                let fwd = bc::maxpool2d(4, m).cost();
+                let bwd =
+                    protocols::aby3::dmaxpool::maxpool2d_grad(4, m as usize, true, true).cost();
+                (fwd.bytes + bwd.bytes, fwd.rounds + bwd.rounds)
+            }
+        };
+        assert!(
+            pool.bytes * 3 < old_bytes * 2 && pool.rounds < old_rounds,
+            "{protocol}: {} B, {} rounds now; {old_bytes} B, {old_rounds} rounds before",
+            pool.bytes,
+            pool.rounds
+        );
+        eprintln!(
+            "{protocol}: pooling {} B online, {} B offline, {} rounds per iteration (before: {old_bytes} B, {old_rounds} rounds)",
+            pool.bytes, pool.offline_bytes, pool.rounds
+        );
+    }
 }

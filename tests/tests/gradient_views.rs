@@ -112,10 +112,21 @@ fn aby3_conv_and_avgpool_gradients_show_no_leak() {
 
 #[test]
 fn securenn_dmaxpool_shows_no_leak() {
+    dmaxpool_shows_no_leak("SecureNN");
+}
+
+/// ABY3's DMaxPool: the comparison tree carrying the one-hot (DReLU, bit2A, one product per
+/// level), then the product E · dY.
+#[test]
+fn aby3_dmaxpool_shows_no_leak() {
+    dmaxpool_shows_no_leak("ABY3");
+}
+
+fn dmaxpool_shows_no_leak(protocol: &str) {
     // 2×2 windows (2 tree levels) and 3×3 windows with stride 1 (4 levels, overlapping).
     for (kernel, stride) in [(2, None), (3, Some(1))] {
         let b = Pond::new(12)
-            .protocol(ProtocolKind::named("SecureNN").unwrap())
+            .protocol(ProtocolKind::named(protocol).unwrap())
             .private("x", "alice", &[1, 1, 4, 4], vals(16, 3.0))
             .private("dy", "bob", &[1, 1, 2, 2], vals(4, 1.0))
             .op(
@@ -129,5 +140,40 @@ fn securenn_dmaxpool_shows_no_leak() {
             )
             .output("dm");
         check(b, "dm");
+    }
+}
+
+/// Training's kept max pool (one tree for the maxima and the one-hot) and the gradient routed by
+/// the kept one-hot, under SecureNN and ABY3.
+#[test]
+fn kept_max_pool_and_its_gradient_show_no_leak() {
+    for protocol in ["SecureNN", "ABY3"] {
+        for (kernel, stride) in [(2, None), (3, Some(1))] {
+            let b = Pond::new(13)
+                .protocol(ProtocolKind::named(protocol).unwrap())
+                .private("x", "alice", &[1, 1, 4, 4], vals(16, 3.0))
+                .private("dy", "bob", &[1, 1, 2, 2], vals(4, 1.0))
+                .op(
+                    "kp",
+                    Op::MaxPool2dWithOneHot {
+                        input: s("x"),
+                        kernel,
+                        stride,
+                    },
+                )
+                .op(
+                    "dk",
+                    Op::MaxPool2dGradOneHot {
+                        grad: s("dy"),
+                        pooled: s("kp"),
+                        input_shape: vec![1, 1, 4, 4],
+                        kernel,
+                        stride,
+                    },
+                )
+                .output("dk");
+            check(b.clone(), "kp");
+            check(b, "dk");
+        }
     }
 }

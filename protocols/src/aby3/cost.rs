@@ -184,6 +184,11 @@ pub fn op_cost(
         | Op::Conv2dGradFilters { .. }
         | Op::Conv2dGradInput { .. }
         | Op::AvgPool2dGrad { .. } => (truncation(t, n), truncation_flow(t), true),
+        Op::MaxPool2dGradOneHot { .. } => {
+            return Err(
+                "maxpool2d_grad_onehot needs its operands' shapes: `Aby3Costs::op` costs it".into(),
+            )
+        }
         Op::Sigmoid(_) => (
             polynomial(&SIGMOID, t, n),
             polynomial_flow(&SIGMOID, t),
@@ -297,9 +302,36 @@ impl CostModel for Aby3Costs {
             Op::Greater(..) if any_private => Some(
                 crate::aby3::boolean_cost::drelu(n).then(crate::aby3::boolean_cost::b2a_bit(n)),
             ),
-            Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => {
-                return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL))
+            Op::MaxPool2dGrad { kernel, grad, .. } if private[1] => {
+                let m = operands
+                    .iter()
+                    .find(|o| o.name == grad.as_str())
+                    .map(|o| o.shape.iter().product::<usize>())
+                    .unwrap_or(1);
+                Some(crate::aby3::dmaxpool::maxpool2d_grad(
+                    kernel * kernel,
+                    m,
+                    true,
+                    private[0],
+                ))
             }
+            Op::MaxPool2dWithOneHot { kernel, .. } if any_private => {
+                let k = kernel * kernel;
+                let m = n as usize / (1 + k);
+                let tree = crate::aby3::dmaxpool::price(k, m, true);
+                // A 1×1 window: no tree, one reshare of the one-hot (fresh shares).
+                Some(if k == 1 {
+                    tree.then(crate::aby3::boolean_cost::reshare(m as u64))
+                } else {
+                    tree
+                })
+            }
+            Op::Relu(_)
+            | Op::MaxPool2d { .. }
+            | Op::Argmax(_)
+            | Op::Greater(..)
+            | Op::MaxPool2dGrad { .. }
+            | Op::MaxPool2dWithOneHot { .. } => return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL)),
             _ => None,
         };
         if let Some(price) = exact {
@@ -317,6 +349,29 @@ impl CostModel for Aby3Costs {
             return Ok(self.with_keys(price.op_cost()));
         }
         let wide = n * words(&self.settings);
+        if let Op::MaxPool2dGradOneHot { kernel, grad, .. } = op {
+            // One-hot · dY without truncation (k·m, both private), then T(n) after the routing.
+            if !any_private {
+                return Ok(OpCost::new(Cost::ZERO, Flow::LOCAL));
+            }
+            let t = self.settings.truncation;
+            let m = operands
+                .iter()
+                .find(|o| o.name == grad.as_str())
+                .map(|o| o.shape.iter().product::<usize>())
+                .unwrap_or(1) as u64;
+            let km = (kernel * kernel) as u64 * m * words(&self.settings);
+            let product = if private.iter().all(|&p| p) {
+                crate::aby3::boolean_cost::reshare(km)
+            } else {
+                crate::aby3::boolean_cost::Price::LOCAL
+            };
+            let price = product.then(crate::aby3::boolean_cost::Price::from_cost(
+                truncation(t, wide),
+                truncation_flow(t),
+            ));
+            return Ok(self.with_keys(price.op_cost()));
+        }
         let (cost, flow, keys) = op_cost(self.settings.truncation, op, &private, wide)?;
         let c = OpCost::new(cost, flow);
         Ok(if keys { self.with_keys(c) } else { c })

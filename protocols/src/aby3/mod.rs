@@ -34,6 +34,7 @@ pub mod truncate;
 pub mod boolean;
 pub mod boolean_cost;
 pub mod circuit;
+pub mod dmaxpool;
 pub mod nonlinear;
 
 pub use protocol::{approximation, reconstruct, supports, truncates, Aby3};
@@ -376,7 +377,8 @@ impl<R: Z2k> Aby3Party<R> {
 }
 
 /// Whether ABY3 over Z_2^`bits` runs `op`: every op at 64 bits; at 128 bits the arithmetic
-/// part only — ReLU, MaxPool2d, Argmax, Greater (and the composites built on it) need the
+/// part only — ReLU, MaxPool2d, Argmax, Greater (and the composites built on it) and
+/// MaxPool2dGrad and MaxPool2dWithOneHot need the
 /// boolean part's 64-bit circuits. The text before the first newline is what is missing, the
 /// rest what to use instead. (The piecewise sigmoid is a setting, refused by `check_settings`.)
 pub fn supports_wide(op: &Op, bits: u32) -> std::result::Result<(), String> {
@@ -387,7 +389,12 @@ pub fn supports_wide(op: &Op, bits: u32) -> std::result::Result<(), String> {
         return r;
     }
     match op {
-        Op::Relu(_) | Op::MaxPool2d { .. } | Op::Argmax(_) | Op::Greater(..) => Err(format!(
+        Op::Relu(_)
+        | Op::MaxPool2d { .. }
+        | Op::Argmax(_)
+        | Op::Greater(..)
+        | Op::MaxPool2dGrad { .. }
+        | Op::MaxPool2dWithOneHot { .. } => Err(format!(
             "ABY3's {} needs its boolean part, which runs over Z_2^64 only, not ring_bits: {bits}\n\
              use ring_bits: 64, or a polynomial op (Sigmoid, Tanh) at 128 bits",
             op.kind()

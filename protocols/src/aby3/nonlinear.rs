@@ -143,7 +143,7 @@ pub fn less(
 }
 
 /// The rows `off, off + 2, …` (q of them) of a [k, m] component, as one [q·m] vector.
-fn rows(t: &Tensor<u64>, q: usize, off: usize, m: usize) -> Tensor<u64> {
+pub(crate) fn rows(t: &Tensor<u64>, q: usize, off: usize, m: usize) -> Tensor<u64> {
     let v: Vec<u64> = (0..q)
         .flat_map(|r| t.index_axis(Axis(0), 2 * r + off).to_owned().into_iter())
         .collect();

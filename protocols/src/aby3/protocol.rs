@@ -148,6 +148,7 @@ pub fn truncates(op: &Op) -> bool {
             | Op::Conv2dGradFilters { .. }
             | Op::Conv2dGradInput { .. }
             | Op::AvgPool2dGrad { .. }
+            | Op::MaxPool2dGradOneHot { .. }
     )
 }
 
@@ -210,6 +211,7 @@ impl Protocol for Aby3 {
     fn explain(&self, step: &str) -> Option<&'static str> {
         explain::explain(step)
             .or_else(|| super::nonlinear::explain(step))
+            .or_else(|| super::dmaxpool::explain(step))
             .or_else(|| crate::composite::explain(step))
             .or_else(|| crate::gradient::explain(step))
     }

@@ -384,6 +384,46 @@ pub fn op_cost(
             };
             (cost, c.1)
         }
+        Op::MaxPool2dWithOneHot { kernel, .. } => {
+            let v = variant(cfg.nonlinear).map_err(|_| {
+                ProtocolError::Unsupported(format!(
+                    "`{name}`: {}",
+                    crate::gradient::refusal("Pond", op)
+                ))
+            })?;
+            let k = *kernel * *kernel;
+            let m = (n / w) as usize / (1 + k);
+            let (c, f) = super::gradient::kept_cost(v, k, m);
+            key_setup = !cache.keys;
+            cache.keys = true;
+            let cost = if key_setup {
+                securenn::cost::key_setup().then(c)
+            } else {
+                c
+            };
+            (cost, f)
+        }
+        Op::MaxPool2dGradOneHot { kernel, .. } => {
+            // One-hot · dY (k·m), then T(n) after the routing.
+            let (dy, kept) = (operands[0], operands[1]);
+            let km = ((*kernel * *kernel) as u64) * numel(dy.shape) * w;
+            if dy.public || kept.public {
+                (truncation(t, n), truncation_flow(t))
+            } else {
+                // The one-hot rows are a fresh value (never masked); dY may be.
+                let fresh = km
+                    + if cache.is_masked(dy.name) {
+                        0
+                    } else {
+                        numel(dy.shape) * w
+                    };
+                cache.masked.insert(dy.name.to_string());
+                (
+                    beaver(fresh, km).then(truncation(t, n)),
+                    beaver_flow(fresh).then(truncation_flow(t)),
+                )
+            }
+        }
         Op::Relu(_) if cfg.nonlinear != Nonlinear::Polynomial => {
             exact_nonlinear(cfg, cache, name, op, operands[0], n / w, &mut key_setup)?
         }

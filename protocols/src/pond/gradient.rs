@@ -73,6 +73,30 @@ impl<R: Z2k> PondParty<R> {
                 narrow.set(name, v);
                 return Ok(());
             }
+            Op::MaxPool2dWithOneHot { kernel, stride, .. } => {
+                if self.cfg.nonlinear == Nonlinear::Polynomial {
+                    return Err(ProtocolError::Unsupported(gradient::refusal("Pond", op)));
+                }
+                let me: &mut dyn std::any::Any = self;
+                let narrow = me.downcast_mut::<PondParty<u64>>().ok_or_else(|| {
+                    ProtocolError::Unsupported(
+                        "SecureNN's comparison tree runs over Z_2^64 only; use ring_bits: 64"
+                            .into(),
+                    )
+                })?;
+                let v = narrow.maxpool_with_onehot(
+                    ctx,
+                    &operands[0],
+                    *kernel,
+                    stride.unwrap_or(*kernel),
+                    &geom,
+                )?;
+                narrow.set(name, v);
+                return Ok(());
+            }
+            Op::MaxPool2dGradOneHot { .. } => {
+                self.maxpool2d_grad_onehot(ctx, name, &operands[0], &operands[1], &geom)?
+            }
             other => {
                 return Err(ProtocolError::Unsupported(format!(
                     "{} is not a gradient op",
@@ -124,7 +148,169 @@ impl<R: Z2k> PondParty<R> {
     }
 }
 
+impl<R: Z2k> PondParty<R> {
+    /// MaxPool2dGradOneHot: the one-hot rows 1..=k of the kept pool `pooled` times dY broadcast
+    /// over each window (a Beaver product when both are private, local otherwise), routed back
+    /// to the window positions (local), then truncated (the one-hot is fixed point: scale 2f).
+    fn maxpool2d_grad_onehot(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        grad: &str,
+        pooled: &str,
+        g: &ConvGeom,
+    ) -> Result<Value<R>> {
+        let k = g.kh * g.kw;
+        let m = g.n * g.c * g.oh * g.ow;
+        let wide: Vec<usize> = [k, g.n, g.c, g.oh, g.ow].to_vec();
+        let rows = |t: &Tensor<R>| t.slice_axis(ndarray::Axis(0), (1..1 + k).into()).to_owned();
+        let onehot = match self.get(pooled)?.clone() {
+            Value::Public { value, .. } => Value::Public {
+                value: value.map(|v| rows(&v)),
+                shape: wide.clone(),
+            },
+            Value::Private { share, .. } => Value::Private {
+                share: share.map(|s| rows(&s)),
+                shape: wide.clone(),
+            },
+        };
+        let tmp = format!("{name}: one-hot");
+        let both_private = onehot.is_private() && self.get(grad)?.is_private();
+        self.set(&tmp, onehot);
+        let routed: Value<R> = if both_private {
+            let z = self.beaver(ctx, Bilinear::Elementwise, &tmp, grad, &wide)?;
+            Value::Private {
+                share: z,
+                shape: wide.clone(),
+            }
+        } else {
+            self.step(ctx, gradient::steps::LOCAL_ROUTE_PRODUCT)?;
+            match (self.get(&tmp)?.clone(), self.get(grad)?.clone()) {
+                (Value::Public { value: e, .. }, Value::Public { value: d, .. }) => Value::Public {
+                    value: match (e, d) {
+                        (Some(e), Some(d)) => Some(tensor::mul(&e, &d)?),
+                        _ => None,
+                    },
+                    shape: wide.clone(),
+                },
+                (Value::Public { value: p, .. }, Value::Private { share: s, .. })
+                | (Value::Private { share: s, .. }, Value::Public { value: p, .. }) => {
+                    let share = match (s, p) {
+                        (Some(s), Some(p)) => {
+                            let z = tensor::mul(&s, &p)?;
+                            ctx.charge(z.len() as u64);
+                            Some(z)
+                        }
+                        _ => None,
+                    };
+                    Value::Private {
+                        share,
+                        shape: wide.clone(),
+                    }
+                }
+                (Value::Private { .. }, Value::Private { .. }) => unreachable!("handled above"),
+            }
+        };
+        self.take_value(&tmp);
+        self.step(ctx, gradient::steps::ROUTE)?;
+        let back = |t: &Tensor<R>| -> Tensor<R> {
+            let v: Vec<R> = t.iter().copied().collect();
+            let rows = gradient::transpose_mat(&v, k, m);
+            let out = gradient::unwindows_with(&rows, g, R::zero(), R::add);
+            Tensor::from_shape_vec(IxDyn(&g.in_shape()), out).expect("n·c·h·w")
+        };
+        let shape = g.in_shape();
+        Ok(match routed {
+            Value::Public { value, .. } => Value::Public {
+                value: value.map(|v| self.truncate_public(&back(&v))),
+                shape,
+            },
+            Value::Private { share, .. } => {
+                let z = share.map(|s| back(&s));
+                if let Some(z) = &z {
+                    R::record(
+                        ctx,
+                        ValueClass::Share,
+                        "∂L/∂x at each window's maximum (scale 2f)",
+                        z,
+                    );
+                }
+                let share = self.truncate(ctx, z, &shape)?;
+                Value::Private { share, shape }
+            }
+        })
+    }
+}
+
 impl PondParty<u64> {
+    /// MaxPoolWithOneHot by SecureNN's tree (`securenn::dmaxpool::maxpool_with_onehot`): each
+    /// window's maximum and the one-hot of its first maximum stacked `[1 + k, N, C, OH, OW]`,
+    /// the one-hot scaled to fixed point (× 2^f, local); of a public input, in the clear.
+    fn maxpool_with_onehot(
+        &mut self,
+        ctx: &mut dyn Context,
+        input: &str,
+        kernel: usize,
+        stride: usize,
+        g: &ConvGeom,
+    ) -> Result<Value> {
+        let variant = self.securenn_variant()?;
+        let one = 1u64 << self.cfg.fixed.frac_bits;
+        let k = g.kh * g.kw;
+        let kept: Vec<usize> = [1 + k, g.n, g.c, g.oh, g.ow].to_vec();
+        Ok(match self.get(input)?.clone() {
+            Value::Public { value, .. } => {
+                self.step(ctx, gradient::steps::PUBLIC_KEPT)?;
+                Value::Public {
+                    value: value.map(|v| clear_kept(&v, g, one)),
+                    shape: kept,
+                }
+            }
+            Value::Private { share, shape } => {
+                let place = self.place;
+                let won = self.with_securenn_keys(ctx, |ctx, keys| {
+                    let won = crate::securenn::dmaxpool::maxpool_with_onehot(
+                        ctx,
+                        &place,
+                        keys,
+                        variant,
+                        share.as_ref(),
+                        &shape,
+                        kernel,
+                        stride,
+                    )?;
+                    // A fresh sharing of the stack (a zero-sharing from P0–P1's common PRG, no
+                    // message): a 1×1 window's one-hot never went through a selection, and its
+                    // shares (1, 0) would break a later local truncation.
+                    match (won, crate::securenn::role(ctx, &place)) {
+                        (Some(w), crate::securenn::Role::Server(j)) => {
+                            let z = keys.zero_share::<u64>(j, &kept)?;
+                            Ok(Some((w, z)))
+                        }
+                        _ => Ok(None),
+                    }
+                })?;
+                self.step(ctx, gradient::steps::KEEP)?;
+                let share = won.map(|((max, e), z)| {
+                    let v: Vec<u64> = max
+                        .iter()
+                        .copied()
+                        .chain(e.iter().map(|&b| b.wrapping_mul(one)))
+                        .zip(z.iter())
+                        .map(|(v, &r)| v.wrapping_add(r))
+                        .collect();
+                    let t = Tensor::from_shape_vec(IxDyn(&kept), v).expect("(1 + k)·m");
+                    ctx.record_share(
+                        "MaxPool2dWithOneHot: the maxima, then the one-hot · 2^f",
+                        &t,
+                    );
+                    t
+                });
+                Value::Private { share, shape: kept }
+            }
+        })
+    }
+
     /// MaxPool2dGrad by SecureNN's DMaxPool: the one-hot E of each window's first maximum of
     /// `input` (private: `securenn::dmaxpool`; public: in the clear), E · dY with dY broadcast
     /// over the window's positions (a Beaver product when both are private, local otherwise; no
@@ -235,9 +421,25 @@ impl PondParty<u64> {
     }
 }
 
+/// The kept pool `[1 + k, N, C, OH, OW]` of a public encoded value: each window's maximum, then
+/// the one-hot of its first maximum times `one` (2^f: fixed point).
+pub(crate) fn clear_kept(x: &Tensor<u64>, g: &ConvGeom, one: u64) -> Tensor<u64> {
+    let k = g.kh * g.kw;
+    let signed: Vec<i64> = x.iter().map(|&v| v as i64).collect();
+    let wins = gradient::windows_with(&signed, g, i64::MIN);
+    let m = wins.len() / k.max(1);
+    let mut out = vec![0u64; (1 + k) * m];
+    for (row, win) in wins.chunks(k).enumerate() {
+        let at = crate::program::first_max(win);
+        out[row] = win[at] as u64;
+        out[(1 + at) * m + row] = one;
+    }
+    Tensor::from_shape_vec(IxDyn(&[1 + k, g.n, g.c, g.oh, g.ow]), out).expect("(1 + k)·m")
+}
+
 /// The one-hot `[k, N, C, OH, OW]` (integers) of each window's first maximum of a public encoded
 /// value (signed reading).
-fn clear_onehot(x: &Tensor<u64>, g: &ConvGeom) -> Tensor<u64> {
+pub(crate) fn clear_onehot(x: &Tensor<u64>, g: &ConvGeom) -> Tensor<u64> {
     let k = g.kh * g.kw;
     let signed: Vec<i64> = x.iter().map(|&v| v as i64).collect();
     let wins = gradient::windows_with(&signed, g, i64::MIN);
@@ -274,4 +476,18 @@ pub(crate) fn dmaxpool_cost(
         }
     }
     (cost, flow)
+}
+
+/// The cost of MaxPool2dWithOneHot over k = kernel² positions and m windows: on a private input
+/// the tree with the maxima (`securenn::dmaxpool::cost_with(v, k, m, true)`); the stacking is
+/// local.
+pub(crate) fn kept_cost(
+    v: crate::securenn::Variant,
+    k: usize,
+    m: usize,
+) -> (crate::cost::Cost, crate::cost::Flow) {
+    (
+        crate::securenn::dmaxpool::cost_with(v, k, m, true),
+        crate::securenn::dmaxpool::flow_with(v, k, m, true),
+    )
 }

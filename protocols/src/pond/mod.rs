@@ -22,7 +22,7 @@ mod compare;
 pub mod cost;
 mod exact;
 pub(crate) mod explain;
-mod gradient;
+pub(crate) mod gradient;
 mod io;
 mod linear;
 pub mod protocol;

@@ -108,7 +108,11 @@ pub(crate) fn truncates(nonlinear: Nonlinear, op: &Op) -> bool {
     }
     if crate::gradient::handles(op) {
         // The one-hot of DMaxPool is an integer: its product needs no truncation.
-        return !matches!(op, Op::MaxPool2dGrad { .. });
+        // MaxPool2dWithOneHot only compares and selects.
+        return !matches!(
+            op,
+            Op::MaxPool2dGrad { .. } | Op::MaxPool2dWithOneHot { .. }
+        );
     }
     let exact_relu = matches!(op, Op::Relu(_)) && nonlinear != Nonlinear::Polynomial;
     !exact_relu
@@ -202,6 +206,12 @@ impl CostModel for Costs {
                     s.push(mask_state(grad));
                 }
                 s
+            }
+            Op::MaxPool2dWithOneHot { input, .. } if private(input) => {
+                vec![KEYS_STATE.to_string()]
+            }
+            Op::MaxPool2dGradOneHot { grad, pooled, .. } if private(grad) && private(pooled) => {
+                vec![mask_state(grad)]
             }
             Op::Square(a) | Op::Sigmoid(a) | Op::Tanh(a) if private(a) => vec![mask_state(a)],
             Op::Relu(a) if !exact && private(a) => vec![mask_state(a)],

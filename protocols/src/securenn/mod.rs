@@ -56,6 +56,7 @@ mod matmul;
 pub mod protocol;
 mod relu;
 mod shuffle;
+mod tree;
 pub(crate) mod view_notes;
 
 pub use compare::{compute_msb, private_compare, share_convert};

@@ -6,7 +6,7 @@ use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
-use ndarray::{Axis, IxDyn};
+use ndarray::IxDyn;
 
 /// **DReLU** (ReLU′): shares over Z_L of [a ≥ 0] for shares of a over Z_L.
 ///
@@ -174,10 +174,11 @@ pub fn less(
 }
 
 /// The maximum (and, with `with_index`, the index of its first occurrence) of k candidates, for m
-/// independent columns: `cands` is [k, m]. A comparison **tree**: each level pairs candidates
-/// (2i, 2i + 1), keeps left if left ≥ right (so ties go to the lower index), and carries an odd
-/// one out. ⌈log₂ k⌉ levels, k − 1 comparisons of m elements in all; every level is one DReLU
-/// and one SelectShare on all its pairs at once (values and indices selected together).
+/// independent columns: `cands` is [k, m]. A comparison **tree** (`super::tree`, shared with
+/// DMaxPool): each level pairs candidates (2i, 2i + 1), keeps left if left ≥ right (so ties go
+/// to the lower index), and carries an odd one out. ⌈log₂ k⌉ levels, k − 1 comparisons of m
+/// elements in all; every level is one DReLU and one SelectShare on all its pairs at once
+/// (values and indices selected together).
 #[allow(clippy::too_many_arguments)]
 fn tournament(
     ctx: &mut dyn Context,
@@ -189,110 +190,20 @@ fn tournament(
     m: usize,
     with_index: bool,
 ) -> Result<Option<(Tensor<u64>, Tensor<u64>)>> {
-    let me = role(ctx, place);
-    // Index shares: P0 holds the index, P1 holds 0.
-    let mut state = match (me, cands) {
-        (Role::Server(j), Some(c)) => {
-            let idx =
-                Tensor::from_shape_fn(IxDyn(&[k, m]), |d| if j == 0 { d[0] as u64 } else { 0 });
-            Some((c, idx))
-        }
-        _ => None,
+    let tree = super::tree::Tree {
+        level_step: "MaxPool tree level",
+        carry: if with_index {
+            super::tree::Carry::Index
+        } else {
+            super::tree::Carry::Nothing
+        },
+        values_at_last: true,
     };
-    let mut count = k;
-    let mut level = 0;
-    while count > 1 {
-        level += 1;
-        let q = count / 2;
-        // Each level is a sub-protocol of its own (`MaxPool › level 2 › DReLU › …`), so step out
-        // can finish one level. An error ends the party, so no `leave` is owed on that path.
-        ctx.enter(&format!("level {level}"));
-        ctx.step(&format!(
-            "MaxPool tree level {level}: {q} pair(s), d = left − right"
-        ))?;
-        let mut pairs = None;
-        if let Some((vals, idx)) = &state {
-            let rows = |t: &Tensor<u64>, off: usize| -> Tensor<u64> {
-                let v: Vec<u64> = (0..q)
-                    .flat_map(|i| t.index_axis(Axis(0), 2 * i + off).to_owned().into_iter())
-                    .collect();
-                Tensor::from_shape_vec(IxDyn(&[q * m]), v).expect("q·m")
-            };
-            let (lv, rv, li, ri) = (rows(vals, 0), rows(vals, 1), rows(idx, 0), rows(idx, 1));
-            let d = tensor::sub(&lv, &rv)?;
-            pairs = Some((d, lv, rv, li, ri));
-        }
-        // α = [left ≥ right].
-        let alpha = drelu(
-            ctx,
-            place,
-            keys,
-            variant,
-            pairs.as_ref().map(|p| &p.0),
-            &[q * m],
-        )?;
-        // Winner = right + α·(left − right), for values (and indices) in one SelectShare.
-        let width = if with_index { 2 * q * m } else { q * m };
-        let stacked = pairs.as_ref().map(|(_, lv, rv, li, ri)| {
-            if with_index {
-                let cat = |a: &Tensor<u64>, b: &Tensor<u64>| {
-                    ndarray::concatenate(Axis(0), &[a.view(), b.view()]).expect("1-D")
-                };
-                (cat(rv, ri), cat(lv, li))
-            } else {
-                (rv.clone(), lv.clone())
-            }
-        });
-        let alpha2 = alpha.map(|a| {
-            if with_index {
-                ndarray::concatenate(Axis(0), &[a.view(), a.view()]).expect("1-D")
-            } else {
-                a
-            }
-        });
-        let won = select_share(
-            ctx,
-            place,
-            keys,
-            alpha2.as_ref(),
-            stacked.as_ref().map(|s| &s.0),
-            stacked.as_ref().map(|s| &s.1),
-            &[width],
-        )?;
-        if let (Some(won), Some((vals, idx))) = (won, state.take()) {
-            let wv = tensor::reshape(
-                &won.slice_axis(Axis(0), (0..q * m).into()).to_owned(),
-                &[q, m],
-            )?;
-            let wi = if with_index {
-                tensor::reshape(
-                    &won.slice_axis(Axis(0), (q * m..2 * q * m).into())
-                        .to_owned(),
-                    &[q, m],
-                )?
-            } else {
-                tensor::zeros(&[q, m])
-            };
-            let (nv, ni) = if count % 2 == 1 {
-                let lastv = vals.slice_axis(Axis(0), (count - 1..count).into());
-                let lasti = idx.slice_axis(Axis(0), (count - 1..count).into());
-                (
-                    ndarray::concatenate(Axis(0), &[wv.view(), lastv]).expect("2-D"),
-                    ndarray::concatenate(Axis(0), &[wi.view(), lasti]).expect("2-D"),
-                )
-            } else {
-                (wv, wi)
-            };
-            state = Some((nv, ni));
-        }
-        count = q + count % 2;
-        ctx.leave();
-    }
-    Ok(state.map(|(v, i)| {
-        (
-            tensor::reshape(&v, &[m]).expect("one row"),
-            tensor::reshape(&i, &[m]).expect("one row"),
-        )
+    let won = super::tree::run(ctx, place, keys, variant, cands, k, m, &tree)?;
+    Ok(won.map(|w| {
+        let max = w.max.expect("the tree selects the maxima");
+        let index = w.index.unwrap_or_else(|| tensor::zeros(&[m]));
+        (max, index)
     }))
 }
 

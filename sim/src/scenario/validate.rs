@@ -336,6 +336,8 @@ const OP_KINDS: &[&str] = &[
     "conv2d_grad_filters",
     "avgpool2d_grad",
     "maxpool2d_grad",
+    "maxpool2d_with_onehot",
+    "maxpool2d_grad_onehot",
 ];
 
 /// Where operand `j` of `op` is written: the j-th item of `Mul("a", "b")`, or the named field of
@@ -347,6 +349,8 @@ fn operand_seg(op: &Op, j: usize) -> PathSeg<'static> {
         Op::Conv2dGradFilters { .. } => F(if j == 0 { "input" } else { "grad" }),
         Op::AvgPool2dGrad { .. } => F("grad"),
         Op::MaxPool2dGrad { .. } => F(if j == 0 { "grad" } else { "input" }),
+        Op::MaxPool2dWithOneHot { .. } => F("input"),
+        Op::MaxPool2dGradOneHot { .. } => F(if j == 0 { "grad" } else { "pooled" }),
         Op::AvgPool2d { .. }
         | Op::MaxPool2d { .. }
         | Op::ReduceSum { .. }

@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 /// Where a generated statement comes from, so a refusal can point at the scenario text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// The forward pass of program statement `i` (Relu lowered to Greater + Mul).
+    /// The forward pass of program statement `i` (Relu lowered to Greater + Mul, MaxPool2d to
+    /// MaxPool2dWithOneHot + Slice + Reshape).
     Forward(usize),
     /// The gradient of program statement `i`.
     Backward(usize),
@@ -187,6 +188,19 @@ pub fn backward(
         counter: 0,
         origin: Origin::Loss,
     };
+    // The max pools that kept their one-hot (`MaxPool2dWithOneHot`, the lowering of MaxPool2d):
+    // value → (input, kernel, stride).
+    let kept: HashMap<&str, (&String, usize, Option<usize>)> = forward
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::MaxPool2dWithOneHot {
+                input,
+                kernel,
+                stride,
+            } => Some((s.name.as_str(), (input, *kernel, *stride))),
+            _ => None,
+        })
+        .collect();
     for (i, s) in forward.iter().enumerate().rev() {
         let Some(g) = grad.get(&s.name).cloned() else {
             continue;
@@ -440,6 +454,31 @@ pub fn backward(
                         let t = b.push(n, Op::Sub(g.clone(), r))?;
                         let n = b.fresh(&format!("d.{x}"));
                         let c = b.push(n, Op::Mul(y, t))?;
+                        contributions.push((x.clone(), c));
+                    }
+                }
+                Op::Slice {
+                    input: keep,
+                    axis: 0,
+                    start: 0,
+                    end: 1,
+                } if kept.contains_key(keep.as_str()) => {
+                    // The max of a pool that kept its one-hot: the gradient routed by it, no
+                    // second comparison tree.
+                    let (x, kernel, stride) = kept[keep.as_str()];
+                    if wants(x) {
+                        let input_shape = b.shapes[x].clone();
+                        let n = b.fresh(&format!("d.{x}"));
+                        let c = b.push(
+                            n,
+                            Op::MaxPool2dGradOneHot {
+                                grad: g.clone(),
+                                pooled: keep.clone(),
+                                input_shape,
+                                kernel,
+                                stride,
+                            },
+                        )?;
                         contributions.push((x.clone(), c));
                     }
                 }

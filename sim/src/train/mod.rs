@@ -1356,7 +1356,8 @@ fn resolve(
     for n in ["zero", "one", "lr", "mu"] {
         shapes.insert(n.into(), vec![1]);
     }
-    // Forward, ReLU lowered (the DReLU bit kept for the backward pass).
+    // Forward, ReLU and MaxPool lowered (the DReLU bit and the max pool's one-hot kept for the
+    // backward pass).
     let mut lowered = Vec::new();
     let mut origins = Vec::new();
     for (i, s) in scenario.program.iter().enumerate() {
@@ -1367,6 +1368,47 @@ fn resolve(
                 lowered.push(stmt(&mask, Op::Greater(x.clone(), "zero".into())));
                 lowered.push(stmt(&s.name, Op::Mul(x.clone(), mask)));
                 origins.extend([i, i]);
+            }
+            Op::MaxPool2d {
+                input,
+                kernel,
+                stride,
+            } => {
+                // One comparison tree for the max and the one-hot the backward pass reads
+                // (`autodiff`: MaxPool2dGradOneHot), instead of DMaxPool's second tree.
+                let (keep, max) = (format!("{}.keep", s.name), format!("{}.max", s.name));
+                let out = shapes[&s.name].clone();
+                let k = kernel * kernel;
+                shapes.insert(
+                    keep.clone(),
+                    [1 + k].into_iter().chain(out.clone()).collect(),
+                );
+                shapes.insert(max.clone(), [1].into_iter().chain(out.clone()).collect());
+                lowered.push(stmt(
+                    &keep,
+                    Op::MaxPool2dWithOneHot {
+                        input: input.clone(),
+                        kernel: *kernel,
+                        stride: *stride,
+                    },
+                ));
+                lowered.push(stmt(
+                    &max,
+                    Op::Slice {
+                        input: keep,
+                        axis: 0,
+                        start: 0,
+                        end: 1,
+                    },
+                ));
+                lowered.push(stmt(
+                    &s.name,
+                    Op::Reshape {
+                        input: max,
+                        shape: out,
+                    },
+                ));
+                origins.extend([i, i, i]);
             }
             _ => {
                 lowered.push(s.clone());
