@@ -248,6 +248,14 @@ pub trait Context {
     fn record_wide(&mut self, class: ValueClass, label: &str, value: &Tensor<u128>) {
         self.record(class, label, RingKind::Z128, &value.mapv(|v| v as u64))
     }
+    /// Records a Z_p `value` ([`RingKind::Zp`]) at the current step, as
+    /// `record(class, label, RingKind::Zp, widened)` would with every element widened to u64
+    /// (the default does exactly that). The simulator overrides it to read only the elements it
+    /// keeps, so recording SecureNN's n·ℓ-element Z_p tensors costs O(`max_values`), not a
+    /// fresh u64 copy of the whole tensor (issue 11).
+    fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<crate::ring::Zp>) {
+        self.record(class, label, RingKind::Zp, &value.mapv(|v| v.0 as u64))
+    }
     /// Records this party's share (or local value) over Z_2^64 at the current step.
     fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
         self.record(ValueClass::Share, label, RingKind::Z64, share)

@@ -843,6 +843,15 @@ impl Context for SimContext {
         }
     }
 
+    fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<protocols::ring::Zp>) {
+        let rec = ValueRecord::new_zp(label, value, self.max_values);
+        match class {
+            ValueClass::Share => self.current.shares.push(rec),
+            ValueClass::Opened => self.current.opened.push(rec),
+            ValueClass::Dealt => self.current.dealt.push(rec),
+        }
+    }
+
     fn record_wide(&mut self, class: ValueClass, label: &str, value: &Tensor<u128>) {
         let rec = ValueRecord::new_wide(label, value, self.max_values);
         match class {

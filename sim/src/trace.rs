@@ -83,6 +83,32 @@ impl ValueRecord {
         }
     }
 
+    /// Records a Z_p tensor `t` exactly as [`ValueRecord::new`] records it widened to u64
+    /// (`RingKind::Zp`, the same values, shape, hash and completeness), reading only the
+    /// `max_values` elements it keeps: no widened copy of the whole tensor (issue 11).
+    pub fn new_zp(
+        label: &str,
+        t: &protocols::tensor::Tensor<protocols::ring::Zp>,
+        max_values: usize,
+    ) -> Self {
+        let values: Vec<u64> = match t.as_slice() {
+            Some(s) => s[..s.len().min(max_values)]
+                .iter()
+                .map(|z| z.0 as u64)
+                .collect(),
+            None => t.iter().take(max_values).map(|z| z.0 as u64).collect(),
+        };
+        ValueRecord {
+            label: label.to_string(),
+            kind: RingKind::Zp,
+            shape: t.shape().to_vec(),
+            hash: kept_hash(&values, t.len()),
+            values,
+            high: Vec::new(),
+            complete: t.len() <= max_values,
+        }
+    }
+
     /// Records a Z_2^128 tensor `t` whole (low words in `values`, high words in `high`),
     /// keeping at most `max_values` elements; the hash runs over both words of each element.
     pub fn new_wide(label: &str, t: &protocols::tensor::Tensor<u128>, max_values: usize) -> Self {
@@ -394,5 +420,38 @@ mod recording_tests {
         let pb = ValueRecord::decode_payload(&bytes(&b), &parts, 16);
         assert_eq!(pa, pb);
         assert_eq!(pa[0].hash, ra.hash);
+    }
+
+    /// `new_zp` (the simulator's `Context::record_zp`) gives exactly the record of the old
+    /// path, the Z_p tensor widened to u64 and recorded by `new`: same values kept, length,
+    /// shape, completeness and hash, below, at and above `max_values`, and for a transposed
+    /// (non-contiguous) view.
+    #[test]
+    fn a_zp_record_equals_the_widened_record() {
+        use protocols::ring::Zp;
+        use protocols::tensor::Tensor;
+        let (n, ell) = (37, 64);
+        let t = Tensor::<Zp>::from_shape_vec(
+            vec![n, ell],
+            (0..n * ell).map(|i| Zp((i * 31 % 67) as u8)).collect(),
+        )
+        .unwrap();
+        let widened = |t: &Tensor<Zp>| t.mapv(|z| z.0 as u64);
+        // Column-major memory: `as_slice` is None, the record reads in row-major order.
+        let transposed = t.t().to_owned();
+        assert!(transposed.as_slice().is_none());
+        for max_values in [0, 1, 256, n * ell, n * ell + 5] {
+            for t in [&t, &transposed] {
+                let new = ValueRecord::new_zp("d", t, max_values);
+                let old = ValueRecord::new("d", RingKind::Zp, &widened(t), max_values);
+                assert_eq!(new, old, "max_values {max_values}");
+                assert_eq!(new.hash, old.hash);
+                assert_eq!(new.values.len(), (n * ell).min(max_values));
+            }
+        }
+        // The values kept are the Z_p elements themselves.
+        let r = ValueRecord::new_zp("d", &t, 4);
+        assert_eq!(r.values, vec![0, 31, 62, 26]);
+        assert!(!r.complete);
     }
 }

@@ -155,12 +155,7 @@ fn private_compare_steps(
     ctx.step("PrivateCompare 14–15: P2 opens d, β′ = [∃i: d_i = 0]")?;
     if let Some((d0, d1)) = received {
         let d = tensor::add(&d0, &d1)?;
-        ctx.record(
-            ValueClass::Opened,
-            "d = π(s·c) (helper's view)",
-            RingKind::Zp,
-            &as_u64(&d),
-        );
+        ctx.record_zp(ValueClass::Opened, "d = π(s·c) (helper's view)", &d);
         let out: Vec<u64> = d
             .rows()
             .into_iter()
@@ -319,11 +314,11 @@ fn share_convert_steps(
             let bits = bits_zp(x.as_slice().expect("standard layout"));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            ctx.record_dealt("bits of x", RingKind::Zp, &as_u64(&bits));
-            ctx.record_dealt(
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
+            ctx.record_zp(
+                ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
-                RingKind::Zp,
-                &as_u64(&bits0),
+                &bits0,
             );
             ctx.record_dealt("δ = wrap(⟨ã⟩₀, ⟨ã⟩₁)", RingKind::Bit, &delta);
             let msg = Message::tensor(&tensor::sub(&bits, &bits0)?)
@@ -473,11 +468,11 @@ fn compute_msb_steps(
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
             ctx.record_dealt("x", RingKind::Odd, &x);
-            ctx.record_dealt("bits of x", RingKind::Zp, &as_u64(&bits));
-            ctx.record_dealt(
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
+            ctx.record_zp(
+                ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
-                RingKind::Zp,
-                &as_u64(&bits0),
+                &bits0,
             );
             let msg = Message::tensor(&tensor::sub(&bits, &bits0)?).and(&tensor::sub(&lsb, &lsb0)?);
             ctx.send(
@@ -514,10 +509,11 @@ fn compute_msb_steps(
         let other = peer(place, j);
         send_t(ctx, other, &format!("⟨r⟩{j}"), Traffic::Online, &rj)?;
         let r = tensor::add(&rj, &recv_t(ctx, other, &flat)?)?;
-        ctx.record(ValueClass::Opened, "r = 2a + x", RingKind::Odd, &as_u64(&r));
+        let r = as_u64(&r);
+        ctx.record(ValueClass::Opened, "r = 2a + x", RingKind::Odd, &r);
         // Common randomness: the bit β of step 4.
         let beta = keys.common_bits(&flat)?;
-        opened = Some((as_u64(&r), beta));
+        opened = Some((r, beta));
     }
 
     // Step 4: PrivateCompare with ({⟨x[i]⟩ⱼ}, r, β); P2 learns β′ = β ⊕ (x > r).
