@@ -12,7 +12,7 @@ use crate::context::{Context, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::gradient::{self, ConvGeom, ConvMap};
 use crate::program::Op;
-use crate::ring::{Ring, Z2k};
+use crate::ring::Z2k;
 use crate::tensor::{self, Tensor};
 use ndarray::IxDyn;
 
@@ -149,31 +149,21 @@ impl<R: Z2k> PondParty<R> {
 }
 
 impl<R: Z2k> PondParty<R> {
-    /// MaxPool2dGradOneHot: the one-hot rows 1..=k of the kept pool `pooled` times dY broadcast
-    /// over each window (a Beaver product when both are private, local otherwise), routed back
-    /// to the window positions (local), then truncated (the one-hot is fixed point: scale 2f).
-    fn maxpool2d_grad_onehot(
+    /// The one-hot `onehot` (`wide` = [k, N, C, OH, OW]) times dY `grad` broadcast over each
+    /// window — a Beaver product when both are private, local otherwise — routed back to the
+    /// window positions (local): the product step DMaxPool and MaxPool2dGradOneHot share. The
+    /// result has the input's shape; the caller records and truncates it as its scale needs.
+    fn route_by_onehot(
         &mut self,
         ctx: &mut dyn Context,
         name: &str,
+        onehot: Value<R>,
         grad: &str,
-        pooled: &str,
+        wide: &[usize],
         g: &ConvGeom,
     ) -> Result<Value<R>> {
-        let k = g.kh * g.kw;
-        let m = g.n * g.c * g.oh * g.ow;
-        let wide: Vec<usize> = [k, g.n, g.c, g.oh, g.ow].to_vec();
-        let rows = |t: &Tensor<R>| t.slice_axis(ndarray::Axis(0), (1..1 + k).into()).to_owned();
-        let onehot = match self.get(pooled)?.clone() {
-            Value::Public { value, .. } => Value::Public {
-                value: value.map(|v| rows(&v)),
-                shape: wide.clone(),
-            },
-            Value::Private { share, .. } => Value::Private {
-                share: share.map(|s| rows(&s)),
-                shape: wide.clone(),
-            },
-        };
+        let (k, m) = (wide[0], wide[1..].iter().product::<usize>());
+        let wide = wide.to_vec();
         let tmp = format!("{name}: one-hot");
         let both_private = onehot.is_private() && self.get(grad)?.is_private();
         self.set(&tmp, onehot);
@@ -219,14 +209,50 @@ impl<R: Z2k> PondParty<R> {
             let out = gradient::unwindows_with(&rows, g, R::zero(), R::add);
             Tensor::from_shape_vec(IxDyn(&g.in_shape()), out).expect("n·c·h·w")
         };
+        Ok(match routed {
+            Value::Public { value, .. } => Value::Public {
+                value: value.map(|v| back(&v)),
+                shape: g.in_shape(),
+            },
+            Value::Private { share, .. } => Value::Private {
+                share: share.map(|s| back(&s)),
+                shape: g.in_shape(),
+            },
+        })
+    }
+
+    /// MaxPool2dGradOneHot: the one-hot rows 1..=k of the kept pool `pooled` times dY broadcast
+    /// over each window (a Beaver product when both are private, local otherwise), routed back
+    /// to the window positions (local), then truncated (the one-hot is fixed point: scale 2f).
+    fn maxpool2d_grad_onehot(
+        &mut self,
+        ctx: &mut dyn Context,
+        name: &str,
+        grad: &str,
+        pooled: &str,
+        g: &ConvGeom,
+    ) -> Result<Value<R>> {
+        let k = g.kh * g.kw;
+        let wide: Vec<usize> = [k, g.n, g.c, g.oh, g.ow].to_vec();
+        let rows = |t: &Tensor<R>| t.slice_axis(ndarray::Axis(0), (1..1 + k).into()).to_owned();
+        let onehot = match self.get(pooled)?.clone() {
+            Value::Public { value, .. } => Value::Public {
+                value: value.map(|v| rows(&v)),
+                shape: wide.clone(),
+            },
+            Value::Private { share, .. } => Value::Private {
+                share: share.map(|s| rows(&s)),
+                shape: wide.clone(),
+            },
+        };
+        let routed = self.route_by_onehot(ctx, name, onehot, grad, &wide, g)?;
         let shape = g.in_shape();
         Ok(match routed {
             Value::Public { value, .. } => Value::Public {
-                value: value.map(|v| self.truncate_public(&back(&v))),
+                value: value.map(|v| self.truncate_public(&v)),
                 shape,
             },
-            Value::Private { share, .. } => {
-                let z = share.map(|s| back(&s));
+            Value::Private { share: z, .. } => {
                 if let Some(z) = &z {
                     R::record(
                         ctx,
@@ -328,7 +354,6 @@ impl PondParty<u64> {
     ) -> Result<Value> {
         let variant = self.securenn_variant()?;
         let k = g.kh * g.kw;
-        let m = g.n * g.c * g.oh * g.ow;
         // [k, N, C, OH, OW]: dY broadcasts against it.
         let wide: Vec<usize> = [k, g.n, g.c, g.oh, g.ow].to_vec();
         let onehot = match self.get(input)?.clone() {
@@ -359,59 +384,11 @@ impl PondParty<u64> {
                 }
             }
         };
-        let tmp = format!("{name}: one-hot");
-        let both_private = onehot.is_private() && self.get(grad)?.is_private();
-        self.set(&tmp, onehot);
-        let routed: Value = if both_private {
-            let z = self.beaver(ctx, Bilinear::Elementwise, &tmp, grad, &wide)?;
-            Value::Private {
-                share: z,
-                shape: wide.clone(),
-            }
-        } else {
-            self.step(ctx, gradient::steps::LOCAL_ROUTE_PRODUCT)?;
-            match (self.get(&tmp)?.clone(), self.get(grad)?.clone()) {
-                (Value::Public { value: e, .. }, Value::Public { value: d, .. }) => Value::Public {
-                    value: match (e, d) {
-                        (Some(e), Some(d)) => Some(tensor::mul(&e, &d)?),
-                        _ => None,
-                    },
-                    shape: wide.clone(),
-                },
-                (Value::Public { value: p, .. }, Value::Private { share: s, .. })
-                | (Value::Private { share: s, .. }, Value::Public { value: p, .. }) => {
-                    let share = match (s, p) {
-                        (Some(s), Some(p)) => {
-                            let z = tensor::mul(&s, &p)?;
-                            ctx.charge(z.len() as u64);
-                            Some(z)
-                        }
-                        _ => None,
-                    };
-                    Value::Private {
-                        share,
-                        shape: wide.clone(),
-                    }
-                }
-                (Value::Private { .. }, Value::Private { .. }) => unreachable!("handled above"),
-            }
-        };
-        self.take_value(&tmp);
-        self.step(ctx, gradient::steps::ROUTE)?;
-        let back = |t: &Tensor<u64>| -> Tensor<u64> {
-            let v: Vec<u64> = t.iter().copied().collect();
-            let rows = gradient::transpose_mat(&v, k, m);
-            let out = gradient::unwindows_with(&rows, g, 0u64, u64::add);
-            Tensor::from_shape_vec(IxDyn(&g.in_shape()), out).expect("n·c·h·w")
-        };
+        let routed = self.route_by_onehot(ctx, name, onehot, grad, &wide, g)?;
         let shape = g.in_shape();
         Ok(match routed {
-            Value::Public { value, .. } => Value::Public {
-                value: value.map(|v| back(&v)),
-                shape,
-            },
+            Value::Public { value, .. } => Value::Public { value, shape },
             Value::Private { share, .. } => {
-                let share = share.map(|s| back(&s));
                 if let Some(s) = &share {
                     ctx.record_share("∂L/∂x: gradient at each window's maximum", s);
                 }
