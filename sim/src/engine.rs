@@ -1208,19 +1208,17 @@ mod tests {
         }
     }
 
-    /// Before, every party's log held a full copy of every op's result until the run ended:
-    /// here 4 parties × 6 values of 20,000 elements.
-    #[test]
-    fn op_results_are_kept_bounded_by_max_values() {
-        let n = 20_000;
+    /// `c = a·b; d = c + a` on `n` random values of alice's and bob's under Pond, `d` revealed to
+    /// alice, the trace keeping 8 values of each record.
+    fn mul_add_plan(name: &str, seed: u64, n: usize) -> Plan {
         let text = format!(
             r#"Scenario(
-    name: "bounded",
+    name: "{name}",
     protocol: Pond,
     fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
     truncation: Dealer,
     roles: (input_providers: ["alice", "bob"], output_receivers: ["alice"]),
-    seed: 9,
+    seed: {seed},
     trace: (max_values: 8),
     inputs: [
         (name: "a", owner: "alice", shape: [{n}], data: Random(Normal(0.0, 1.0))),
@@ -1230,12 +1228,20 @@ mod tests {
     outputs: [(name: "d", to: "alice")],
 )"#
         );
-        let plan = load_source(&Source {
+        load_source(&Source {
             name: "test".into(),
             dir: ".".into(),
             text,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Before, every party's log held a full copy of every op's result until the run ended:
+    /// here 4 parties × 6 values of 20,000 elements.
+    #[test]
+    fn op_results_are_kept_bounded_by_max_values() {
+        let n = 20_000;
+        let plan = mul_add_plan("bounded", 9, n);
         let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
         sim.join();
         assert_eq!(sim.failure(), None);
@@ -1261,29 +1267,7 @@ mod tests {
     #[test]
     fn the_last_holder_lends_its_part_of_each_result() {
         let n = 50_000;
-        let text = format!(
-            r#"Scenario(
-    name: "lent",
-    protocol: Pond,
-    fixed_point: (frac_bits: 16, int_bits: 11, weak_security: true),
-    truncation: Dealer,
-    roles: (input_providers: ["alice", "bob"], output_receivers: ["alice"]),
-    seed: 4,
-    trace: (max_values: 8),
-    inputs: [
-        (name: "a", owner: "alice", shape: [{n}], data: Random(Normal(0.0, 1.0))),
-        (name: "b", owner: "bob", shape: [{n}], data: Random(Normal(0.0, 1.0))),
-    ],
-    program: [(name: "c", op: Mul("a", "b")), (name: "d", op: Add("c", "a"))],
-    outputs: [(name: "d", to: "alice")],
-)"#
-        );
-        let plan = load_source(&Source {
-            name: "test".into(),
-            dir: ".".into(),
-            text,
-        })
-        .unwrap();
+        let plan = mul_add_plan("lent", 4, n);
         // Gate 0: the shadow is ready before any party ends an op.
         let mut sim = Simulation::start(&plan, 0).unwrap();
         sim.set_gate(usize::MAX);
