@@ -5,6 +5,7 @@
 //!
 //! - [`ring`]: Z_2^64, Z_2^128, the odd ring Z_(2^64−1), Z_67.
 //! - [`tensor`]: ring tensors, wire encoding, PRG expansion.
+//! - [`prg`]: the seed-expanding PRG (AES-128-CTR).
 //! - [`kernels`]: fast ring matmul / conv2d kernels.
 //! - [`fixed`]: fixed-point encoding and hazards.
 //! - [`encoded`]: a tensor tagged with its ring (Z_2^64 or Z_2^128), the protocol interface's value.
@@ -31,6 +32,7 @@ pub mod gradient;
 pub mod kernels;
 pub mod local;
 pub mod pond;
+pub mod prg;
 pub mod program;
 pub mod protocol;
 pub mod ring;

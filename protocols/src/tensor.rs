@@ -201,15 +201,16 @@ pub fn add_random_assign<R: Z2k, G: RngCore + ?Sized>(a: &mut Tensor<R>, rng: &m
     zip_random_assign(a, rng, R::add)
 }
 
-/// Expands a 32-byte seed into a random tensor (the PRG of seeded shares: ChaCha12, the
-/// `rand` crate's standard generator).
+/// Expands a 32-byte seed into a random tensor (the PRG of seeded shares: AES-128-CTR,
+/// [`crate::prg`]).
 pub fn expand_seed<R: Ring>(seed: &[u8; 32], shape: &[usize]) -> Tensor<R> {
     let mut prg = Prg::from_seed(*seed);
     random(shape, &mut prg)
 }
 
-/// The pseudo-random generator that expands 32-byte seeds (ChaCha with 12 rounds).
-pub type Prg = rand_chacha::ChaCha12Rng;
+/// The pseudo-random generator that expands 32-byte seeds: AES-128 in counter mode
+/// ([`crate::prg::AesCtrPrg`]; until session 20 it was ChaCha12).
+pub type Prg = crate::prg::AesCtrPrg;
 
 /// Draws a fresh 32-byte seed from `rng`.
 pub fn fresh_seed<G: RngCore + ?Sized>(rng: &mut G) -> [u8; 32] {
