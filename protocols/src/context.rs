@@ -8,7 +8,6 @@
 use crate::error::Result;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
-use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 /// Index of a party in the run (see the protocol's placement for which index plays which role).
@@ -226,6 +225,10 @@ pub enum ValueClass {
     Dealt,
 }
 
+/// A party's private randomness: the AES-128-CTR generator of [`crate::prg`] (ChaCha20 until
+/// session 20).
+pub type PartyRng = crate::prg::AesCtrPrg;
+
 /// What a protocol kernel may do besides computing.
 pub trait Context {
     /// This party's index.
@@ -235,8 +238,9 @@ pub trait Context {
     fn send(&mut self, to: PartyId, label: &str, traffic: Traffic, msg: Message) -> Result<()>;
     /// Receives the next message from party `from` (links are FIFO).
     fn recv(&mut self, from: PartyId) -> Result<Vec<u8>>;
-    /// This party's private randomness (a ChaCha stream derived from the scenario seed).
-    fn rng(&mut self) -> &mut ChaCha20Rng;
+    /// This party's private randomness (an AES-CTR stream derived from the scenario seed,
+    /// [`crate::prg::party_rng`]).
+    fn rng(&mut self) -> &mut PartyRng;
     /// Ends the current protocol step and starts the one named `name`. Every party calls the same
     /// sequence of steps for an op, whether or not it has work in them, so steps line up.
     fn step(&mut self, name: &str) -> Result<()>;

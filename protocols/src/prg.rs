@@ -140,6 +140,17 @@ impl RngCore for AesCtrPrg {
 
 impl CryptoRng for AesCtrPrg {}
 
+/// The private randomness of party `party` in a run with scenario seed `seed`: the AES-CTR
+/// stream whose 32-byte seed is the first 32 bytes of ChaCha20 stream `party + 1` of `seed`
+/// (the stream the party drew from directly before session 20).
+pub fn party_rng(seed: u64, party: usize) -> AesCtrPrg {
+    let mut k = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    k.set_stream(party as u64 + 1);
+    let mut s = [0u8; 32];
+    k.fill_bytes(&mut s);
+    AesCtrPrg::from_seed(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +228,14 @@ mod tests {
         let mut got = vec![0u8; 64];
         AesCtrPrg::from_seed(s).fill_bytes(&mut got);
         assert_eq!(got, reference(s, 64));
+    }
+
+    #[test]
+    fn parties_and_seeds_get_different_streams() {
+        let draw = |seed, party| party_rng(seed, party).next_u64();
+        assert_eq!(draw(5, 1), draw(5, 1));
+        assert_ne!(draw(5, 1), draw(5, 2));
+        assert_ne!(draw(5, 1), draw(6, 1));
     }
 
     #[test]

@@ -36,7 +36,7 @@ type Received = (PartyId, Vec<u8>, Vec<Part>);
 
 struct TestCtx {
     link: Link,
-    rng: ChaCha20Rng,
+    rng: protocols::context::PartyRng,
     meter: Meter,
     steps: Vec<String>,
     received: Vec<Received>,
@@ -55,7 +55,7 @@ impl Context for TestCtx {
         self.received.push((from, env.payload.clone(), env.parts));
         Ok(env.payload)
     }
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
     fn step(&mut self, name: &str) -> Result<()> {

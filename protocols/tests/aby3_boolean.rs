@@ -88,7 +88,7 @@ impl View {
 
 struct TestCtx {
     link: Link,
-    rng: ChaCha20Rng,
+    rng: protocols::context::PartyRng,
     depth: u32,
     costs: Costs,
     steps: Vec<String>,
@@ -142,7 +142,7 @@ impl Context for TestCtx {
             .push((from, env.parts, env.payload.clone()));
         Ok(env.payload)
     }
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
     fn step(&mut self, name: &str) -> Result<()> {

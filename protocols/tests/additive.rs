@@ -66,7 +66,7 @@ struct Record {
 
 struct TestCtx {
     link: Link,
-    rng: ChaCha20Rng,
+    rng: protocols::context::PartyRng,
     depth: u32,
     abs_depth: u32,
     rec: Record,
@@ -117,7 +117,7 @@ impl Context for TestCtx {
             .push((from, env.payload.clone(), env.parts));
         Ok(env.payload)
     }
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
     fn step(&mut self, name: &str) -> Result<()> {
@@ -642,7 +642,7 @@ fn unsupported_ops_are_refused_by_the_party_too() {
         fn recv(&mut self, _: PartyId) -> Result<Vec<u8>> {
             panic!("nothing is received for a refused op")
         }
-        fn rng(&mut self) -> &mut ChaCha20Rng {
+        fn rng(&mut self) -> &mut protocols::context::PartyRng {
             unreachable!()
         }
         fn step(&mut self, _: &str) -> Result<()> {
@@ -904,8 +904,8 @@ fn a_party_without_its_seats_refuses_instead_of_sending_nowhere() {
     party
         .set_public("x", tensor::zeros::<u64>(&[2]).into())
         .unwrap();
-    let mut rng = ChaCha20Rng::seed_from_u64(0);
-    struct Silent<'a>(&'a mut ChaCha20Rng);
+    let mut rng = protocols::context::PartyRng::seed_from_u64(0);
+    struct Silent<'a>(&'a mut protocols::context::PartyRng);
     impl Context for Silent<'_> {
         fn me(&self) -> PartyId {
             0
@@ -916,7 +916,7 @@ fn a_party_without_its_seats_refuses_instead_of_sending_nowhere() {
         fn recv(&mut self, _: PartyId) -> Result<Vec<u8>> {
             panic!("nothing is received")
         }
-        fn rng(&mut self) -> &mut ChaCha20Rng {
+        fn rng(&mut self) -> &mut protocols::context::PartyRng {
             self.0
         }
         fn step(&mut self, _: &str) -> Result<()> {

@@ -14,7 +14,6 @@ use protocols::program::Op;
 use protocols::tensor::Tensor;
 use protocols::{ProtocolError, Result};
 use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ struct Ctx {
     me: PartyId,
     tx: Vec<Option<Sender<Vec<u8>>>>,
     rx: Vec<Option<Receiver<Vec<u8>>>>,
-    rng: ChaCha20Rng,
+    rng: protocols::context::PartyRng,
     steps: Vec<String>,
 }
 
@@ -63,7 +62,7 @@ impl Context for Ctx {
             }
         }
     }
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
     fn step(&mut self, name: &str) -> Result<()> {
@@ -103,7 +102,7 @@ fn run(f: impl Fn(&mut Ctx, &mut PondParty) -> Result<Option<Tensor<u64>>> + Syn
                         me,
                         tx,
                         rx,
-                        rng: ChaCha20Rng::seed_from_u64(7 + me as u64),
+                        rng: protocols::context::PartyRng::seed_from_u64(7 + me as u64),
                         steps: vec![],
                     };
                     let mut party = PondParty::new(me, PLACE, PondConfig::default());

@@ -49,7 +49,7 @@ impl Costs {
 
 struct TestCtx {
     link: Link,
-    rng: ChaCha20Rng,
+    rng: protocols::context::PartyRng,
     meter: Meter,
     steps: Vec<String>,
     /// (label, value) of everything recorded as opened at this party.
@@ -115,7 +115,7 @@ impl Context for TestCtx {
             .push((from, env.payload.clone(), env.parts));
         Ok(env.payload)
     }
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
     fn step(&mut self, name: &str) -> Result<()> {

@@ -12,8 +12,6 @@ use protocols::context::Traffic;
 use protocols::error::ProtocolError;
 use protocols::protocol::{Encoded, Flaw, Held};
 use protocols::tensor;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
@@ -337,8 +335,7 @@ impl Simulation {
         let seed = plan.scenario.seed;
         let mut handles = Vec::new();
         for (me, (tx, rx)) in senders.into_iter().zip(receivers).enumerate() {
-            let mut rng = ChaCha20Rng::seed_from_u64(seed);
-            rng.set_stream(me as u64 + 1);
+            let rng = protocols::prg::party_rng(seed, me);
             let links = (0..n)
                 .map(|to| (to != me).then(|| LinkModel::new(plan.links[me][to], seed, me, to)))
                 .collect();

@@ -11,7 +11,6 @@ use protocols::context::{Context, Message, PartyId, RingKind, Traffic, ValueClas
 use protocols::error::{ProtocolError, Result};
 use protocols::protocol::Held;
 use protocols::tensor::Tensor;
-use rand_chacha::ChaCha20Rng;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 /// Why a run stops when a virtual clock saturates.
@@ -403,7 +402,7 @@ pub(crate) struct SimContext {
     /// The scenario's faults that this party injects at a step or into a message.
     pub faults: Vec<PartyFault>,
     pub links: Vec<Option<LinkModel>>,
-    pub rng: ChaCha20Rng,
+    pub rng: protocols::context::PartyRng,
     pub timing: Timing,
     pub mode: NetworkMode,
     pub max_values: usize,
@@ -781,7 +780,7 @@ impl Context for SimContext {
         Ok(env.payload)
     }
 
-    fn rng(&mut self) -> &mut ChaCha20Rng {
+    fn rng(&mut self) -> &mut protocols::context::PartyRng {
         &mut self.rng
     }
 

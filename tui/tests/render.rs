@@ -230,19 +230,33 @@ fn view_of_the_helper_in_the_shortcut_shows_the_zero_of_d_at_its_bit_80x24() {
     // The warning, the party in the title, and the lesson: the zero at its real position.
     assert!(s.contains("⚠ INSECURE VARIANT"), "{s}");
     assert!(s.contains("V View · producer"), "{s}");
-    assert!(s.contains("row 1: zero at bit 6"), "{s}");
-    let row = s.lines().find(|l| l.contains("[1]")).expect("row 1 of d");
+    // The first row whose zero is on screen: the lesson names its bit, and the grid shows the
+    // zero (▸0) in that bit's column.
+    let (r, bit) = s
+        .lines()
+        .find_map(|l| {
+            let t = l.split("row ").nth(1)?;
+            let (r, rest) = t.split_once(": zero at bit ")?;
+            let bit: usize = rest.split_whitespace().next()?.parse().ok()?;
+            Some((r.trim().parse::<usize>().ok()?, bit))
+        })
+        .expect("a row's zero is explained");
+    let label = format!("[{r}]");
+    let row = s
+        .lines()
+        .find(|l| l.contains(&format!("{label} ")))
+        .expect("the row of d");
     let cells: Vec<&str> = row
         .split('│')
-        .find(|part| part.contains("[1]"))
+        .find(|part| part.contains(&label))
         .unwrap()
         .split_whitespace()
         .collect();
-    assert_eq!(cells[0], "[1]");
+    assert_eq!(cells[0], label);
     assert_eq!(
-        cells[1 + 6],
+        cells[1 + bit],
         "▸0",
-        "the zero sits in column 6 (bit 6): {row}"
+        "the zero sits in column {bit} (bit {bit}): {row}"
     );
     // In colour the zero is also highlighted.
     let y = s.lines().position(|l| l.contains("▸0")).unwrap() as u16;

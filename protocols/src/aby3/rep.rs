@@ -431,7 +431,7 @@ mod tests {
         me: usize,
         tx: Vec<Option<Sender<Vec<u8>>>>,
         rx: Vec<Option<Receiver<Vec<u8>>>>,
-        rng: ChaCha20Rng,
+        rng: crate::context::PartyRng,
         sent: usize,
         bytes: usize,
         received: Vec<Vec<u8>>,
@@ -460,7 +460,7 @@ mod tests {
             self.received.push(m.clone());
             Ok(m)
         }
-        fn rng(&mut self) -> &mut ChaCha20Rng {
+        fn rng(&mut self) -> &mut crate::context::PartyRng {
             &mut self.rng
         }
         fn step(&mut self, _: &str) -> Result<()> {
@@ -498,7 +498,7 @@ mod tests {
                     me,
                     tx: t,
                     rx: r,
-                    rng: ChaCha20Rng::seed_from_u64(seed * 10 + me as u64),
+                    rng: crate::context::PartyRng::seed_from_u64(seed * 10 + me as u64),
                     sent: 0,
                     bytes: 0,
                     received: Vec::new(),

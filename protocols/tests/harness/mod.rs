@@ -10,7 +10,7 @@
 use protocols::context::{Message, Part, PartyId, Traffic};
 use protocols::{ProtocolError, Result};
 use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
+use protocols::context::PartyRng;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -91,7 +91,7 @@ impl Link {
 pub fn spawn<T: Send>(
     parties: usize,
     seed: u64,
-    f: impl Fn(Link, ChaCha20Rng) -> T + Sync,
+    f: impl Fn(Link, PartyRng) -> T + Sync,
 ) -> Vec<T> {
     let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..parties)
         .map(|_| (0..parties).map(|_| None).collect())
@@ -117,7 +117,7 @@ pub fn spawn<T: Send>(
                 let f = &f;
                 sc.spawn(move || {
                     let rng =
-                        ChaCha20Rng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(me as u64));
+                        PartyRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(me as u64));
                     f(Link { me, tx, rx }, rng)
                 })
             })
