@@ -7,10 +7,10 @@
 
 #![allow(dead_code)]
 
+use protocols::context::PartyRng;
 use protocols::context::{Message, Part, PartyId, Traffic};
 use protocols::{ProtocolError, Result};
 use rand::SeedableRng;
-use protocols::context::PartyRng;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -88,11 +88,7 @@ impl Link {
 
 /// Runs `f` at `parties` parties, one thread each, fully linked; party `me` gets its links and an
 /// rng seeded from `seed` and `me`. Returns the parties' results in party order.
-pub fn spawn<T: Send>(
-    parties: usize,
-    seed: u64,
-    f: impl Fn(Link, PartyRng) -> T + Sync,
-) -> Vec<T> {
+pub fn spawn<T: Send>(parties: usize, seed: u64, f: impl Fn(Link, PartyRng) -> T + Sync) -> Vec<T> {
     let mut tx: Vec<Vec<Option<Sender<Envelope>>>> = (0..parties)
         .map(|_| (0..parties).map(|_| None).collect())
         .collect();
