@@ -235,6 +235,15 @@ fn helper_after_private_compare_with(color: bool, w: u16, h: u16, seed: u64) -> 
     a
 }
 
+/// Every line of the view pane (not only those on screen), at the pane's inner width.
+fn view_lines(a: &App) -> Vec<String> {
+    let w = tui::layout::areas(a.size, a).unwrap().panes[1].1.width as usize - 2;
+    tui::panes::view::all_lines(a, w)
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
 /// The (row, bit) of every "row K: zero at bit B" line of the view.
 fn zeros_explained(lines: &[String]) -> Vec<(usize, usize)> {
     lines
@@ -288,11 +297,7 @@ fn view_of_the_helper_in_the_shortcut_shows_the_zero_of_d_at_its_bit_80x24() {
     assert!(s.contains("V View · producer"), "{s}");
     // Every row the lesson explains has its zero (▸0) in that bit's column, in the whole view;
     // at least one is on screen (the seed was chosen for it).
-    let w = tui::layout::areas(a.size, &a).unwrap().panes[1].1.width as usize - 2;
-    let all: Vec<String> = tui::panes::view::all_lines(&a, w)
-        .iter()
-        .map(|l| l.to_string())
-        .collect();
+    let all = view_lines(&a);
     let explained = zeros_explained(&all);
     assert!(!explained.is_empty(), "{all:#?}");
     for &(r, bit) in &explained {
@@ -314,11 +319,7 @@ fn view_of_the_helper_in_the_shortcut_no_color_160x48() {
     }
     let s = text(&b);
     // Without colour the marker carries the zero: one ▸0 per explained row in the whole view.
-    let w = tui::layout::areas(a.size, &a).unwrap().panes[1].1.width as usize - 2;
-    let all: Vec<String> = tui::panes::view::all_lines(&a, w)
-        .iter()
-        .map(|l| l.to_string())
-        .collect();
+    let all = view_lines(&a);
     let explained = zeros_explained(&all);
     let marked: usize = all.iter().map(|l| l.matches("▸0").count()).sum();
     assert!(!explained.is_empty(), "{all:#?}");
