@@ -86,6 +86,33 @@ impl AesCtrPrg {
     }
 }
 
+impl AesCtrPrg {
+    /// The stream of `seed` from its byte `offset` on: the same bytes as [`SeedableRng::from_seed`]
+    /// followed by skipping `offset` bytes, without generating them (the counter jumps to block
+    /// `offset / 16`).
+    pub fn from_seed_at(seed: [u8; 32], offset: u128) -> Self {
+        let mut g = Self::from_seed(seed);
+        g.counter = g.counter.wrapping_add(offset / 16);
+        let skip = (offset % 16) as usize;
+        if skip > 0 {
+            g.refill();
+            g.pos = skip;
+        }
+        g
+    }
+}
+
+/// A 32-byte seed derived from a 64-bit seed: the first 32 bytes of ChaCha20 stream `stream` of
+/// `seed` (`rand_chacha`'s `seed_from_u64`, then `set_stream`). [`party_rng`] uses streams
+/// 1, 2, …; the scenario's random inputs use stream 0 of their own input seed.
+pub fn derived_seed(seed: u64, stream: u64) -> [u8; 32] {
+    let mut k = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    k.set_stream(stream);
+    let mut s = [0u8; 32];
+    k.fill_bytes(&mut s);
+    s
+}
+
 impl SeedableRng for AesCtrPrg {
     type Seed = [u8; 32];
 
@@ -144,11 +171,7 @@ impl CryptoRng for AesCtrPrg {}
 /// stream whose 32-byte seed is the first 32 bytes of ChaCha20 stream `party + 1` of `seed`
 /// (the stream the party drew from directly before session 20).
 pub fn party_rng(seed: u64, party: usize) -> AesCtrPrg {
-    let mut k = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    k.set_stream(party as u64 + 1);
-    let mut s = [0u8; 32];
-    k.fill_bytes(&mut s);
-    AesCtrPrg::from_seed(s)
+    AesCtrPrg::from_seed(derived_seed(seed, party as u64 + 1))
 }
 
 #[cfg(test)]
@@ -168,6 +191,20 @@ mod tests {
 
     fn seed(k: u8) -> [u8; 32] {
         std::array::from_fn(|i| (i as u8).wrapping_mul(31).wrapping_add(k))
+    }
+
+    #[test]
+    fn a_stream_started_at_an_offset_is_the_rest_of_the_whole_stream() {
+        let whole = reference(seed(7), 700);
+        for off in [0usize, 1, 15, 16, 17, 127, 128, 129, 333, 512] {
+            let mut got = vec![0u8; 700 - off];
+            AesCtrPrg::from_seed_at(seed(7), off as u128).fill_bytes(&mut got);
+            assert_eq!(got, whole[off..], "offset {off}");
+            let mut g = AesCtrPrg::from_seed_at(seed(7), off as u128);
+            let w = g.next_u64();
+            let want = u64::from_le_bytes(whole[off..off + 8].try_into().unwrap());
+            assert_eq!(w, want, "offset {off}, next_u64");
+        }
     }
 
     #[test]

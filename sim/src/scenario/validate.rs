@@ -9,8 +9,6 @@ use ndarray::{ArrayD, IxDyn};
 use protocols::context::PartyId;
 use protocols::fixed::MIN_STATISTICAL_SECURITY;
 use protocols::program::{infer_shape, Op};
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 
 /// A validated input. Its data is not held: [`PlannedInput::values`] produces it when a run
@@ -91,46 +89,59 @@ pub(crate) fn random_seed(seed: u64, idx: usize) -> u64 {
 /// Values drawn on two threads from this many on (issue 11: W1's 10⁶ normal draws).
 const DRAW_SPLIT_AT: usize = 1 << 17;
 
-/// `n` values of `d` from a ChaCha20 stream seeded with `seed` (uniform: lo + (hi − lo)·u;
-/// normal: Box–Muller). Value i takes words 2i.. (uniform: one u64) or 4i.. (normal: two u64)
-/// of the stream, so from [`DRAW_SPLIT_AT`] values on the second half is drawn on a second
+/// `n` values of `d` from the AES-CTR stream ([`protocols::prg::AesCtrPrg`]) whose 32-byte seed
+/// is [`protocols::prg::derived_seed`]`(seed, 0)`. Value i reads the stream's bytes 8i..8i + 8
+/// as a little-endian u64 and turns its top 53 bits into u ∈ [0, 1) (`(w >> 11)·2⁻⁵³`, what
+/// `rand`'s `gen::<f64>` does). Uniform: lo + (hi − lo)·u. Normal: Box–Muller on the pair
+/// (2j, 2j + 1): u₁ = 1 − u_{2j} ∈ (0, 1], u₂ = u_{2j+1}, r = √(−2 ln u₁), value 2j is
+/// m + s·r·cos 2πu₂ and value 2j + 1 is m + s·r·sin 2πu₂ (both values of the pair, so one
+/// logarithm per two draws; an odd n drops the last sine). Since value i starts at byte 8i,
+/// from [`DRAW_SPLIT_AT`] values on the second half (from an even index) is drawn on a second
 /// thread from its own position of the same stream: the same values, in half the wall time.
 pub(crate) fn random_values(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
+    let key = protocols::prg::derived_seed(seed, 0);
     let mut out = vec![0f64; n];
     if n < DRAW_SPLIT_AT {
-        draw_values(d, seed, 0, &mut out);
+        draw_values(d, key, 0, &mut out);
         return out;
     }
-    let words: u128 = match d {
-        Distribution::Uniform(..) => 2,
-        Distribution::Normal(..) => 4,
-    };
-    let half = n / 2;
+    let half = n / 2 / 2 * 2;
     let (lo, hi) = out.split_at_mut(half);
     std::thread::scope(|s| {
-        s.spawn(|| draw_values(d, seed, 0, lo));
-        draw_values(d, seed, half as u128 * words, hi);
+        s.spawn(|| draw_values(d, key, 0, lo));
+        draw_values(d, key, half, hi);
     });
     out
 }
 
-/// Fills `out` with draws of `d` from the stream seeded with `seed`, from its 32-bit word
-/// `word_pos` on.
-fn draw_values(d: Distribution, seed: u64, word_pos: u128, out: &mut [f64]) {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    rng.set_word_pos(word_pos);
+/// u ∈ [0, 1) from the top 53 bits of `w`.
+fn unit(w: u64) -> f64 {
+    (w >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Fills `out` with draws `first..first + out.len()` of `d` (`first` even) from the stream of
+/// `key` (see [`random_values`]).
+fn draw_values(d: Distribution, key: [u8; 32], first: usize, out: &mut [f64]) {
+    use rand::RngCore;
+    debug_assert_eq!(first % 2, 0);
+    let mut rng = protocols::prg::AesCtrPrg::from_seed_at(key, first as u128 * 8);
     match d {
         Distribution::Uniform(lo, hi) => {
             for v in out {
-                *v = lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng);
+                *v = lo + (hi - lo) * unit(rng.next_u64());
             }
         }
         Distribution::Normal(m, s) => {
-            for v in out {
-                // Box–Muller.
-                let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
-                let u2: f64 = rand::Rng::gen(&mut rng);
-                *v = m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            for pair in out.chunks_mut(2) {
+                // Box–Muller, both outputs.
+                let u1 = 1.0 - unit(rng.next_u64());
+                let u2 = unit(rng.next_u64());
+                let r = (-2.0 * u1.ln()).sqrt();
+                let (sin, cos) = (2.0 * std::f64::consts::PI * u2).sin_cos();
+                pair[0] = m + s * r * cos;
+                if let Some(v) = pair.get_mut(1) {
+                    *v = m + s * r * sin;
+                }
             }
         }
     }
@@ -1534,19 +1545,69 @@ fn count_word(n: usize) -> String {
 mod draw_tests {
     use super::*;
 
-    /// The draws as one sequential pass over the stream (how they were drawn before the split).
+    /// The draws as one sequential pass over the stream, written out from the documented
+    /// recipe (not through `draw_values`).
     fn sequential(d: Distribution, seed: u64, n: usize) -> Vec<f64> {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| match d {
-                Distribution::Uniform(lo, hi) => lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng),
-                Distribution::Normal(m, s) => {
-                    let u1: f64 = 1.0 - rand::Rng::gen::<f64>(&mut rng);
-                    let u2: f64 = rand::Rng::gen(&mut rng);
-                    m + s * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        use rand::{RngCore, SeedableRng};
+        let mut rng = protocols::prg::AesCtrPrg::from_seed(protocols::prg::derived_seed(seed, 0));
+        let mut out = Vec::with_capacity(n + 1);
+        while out.len() < n {
+            match d {
+                Distribution::Uniform(lo, hi) => {
+                    let u = (rng.next_u64() >> 11) as f64 / 9007199254740992.0;
+                    out.push(lo + (hi - lo) * u);
                 }
-            })
-            .collect()
+                Distribution::Normal(m, s) => {
+                    let u1 = 1.0 - (rng.next_u64() >> 11) as f64 / 9007199254740992.0;
+                    let u2 = (rng.next_u64() >> 11) as f64 / 9007199254740992.0;
+                    let r = (-2.0 * u1.ln()).sqrt();
+                    let t = 2.0 * std::f64::consts::PI * u2;
+                    out.push(m + s * r * t.cos());
+                    out.push(m + s * r * t.sin());
+                }
+            }
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// Mean, variance, and the fraction within one standard deviation, of 2¹⁸ draws.
+    #[test]
+    fn draws_have_the_distributions_moments() {
+        let n = 1 << 18;
+        let tol = 6.0 / (n as f64).sqrt(); // ≥ 6 standard errors
+        let v = random_values(Distribution::Normal(1.5, 2.0), 3, n);
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        let within = v.iter().filter(|x| (*x - 1.5).abs() < 2.0).count() as f64 / n as f64;
+        assert!((mean - 1.5).abs() < 2.0 * tol, "normal mean {mean}");
+        assert!(
+            (var / 4.0 - 1.0).abs() < 2.0 * tol * 1.5,
+            "normal variance {var}"
+        );
+        assert!(
+            (within - 0.682_689).abs() < tol,
+            "normal within 1 sd {within}"
+        );
+        // The cosine and sine halves are each N(m, s²) and uncorrelated.
+        let ev: Vec<f64> = v.iter().copied().step_by(2).collect();
+        let od: Vec<f64> = v.iter().copied().skip(1).step_by(2).collect();
+        let cov = ev
+            .iter()
+            .zip(&od)
+            .map(|(a, b)| (a - 1.5) * (b - 1.5))
+            .sum::<f64>()
+            / ev.len() as f64;
+        assert!((cov / 4.0).abs() < 2.0 * tol, "pair covariance {cov}");
+        let u = random_values(Distribution::Uniform(-1.0, 3.0), 4, n);
+        let mean = u.iter().sum::<f64>() / n as f64;
+        let var = u.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!((mean - 1.0).abs() < 4.0 * tol, "uniform mean {mean}");
+        assert!(
+            (var / (16.0 / 12.0) - 1.0).abs() < 2.0 * tol,
+            "uniform variance {var}"
+        );
+        assert!(u.iter().all(|x| (-1.0..3.0).contains(x)));
     }
 
     #[test]
@@ -1557,7 +1618,9 @@ mod draw_tests {
         ] {
             for n in [
                 5,
+                6,
                 DRAW_SPLIT_AT - 1,
+                DRAW_SPLIT_AT,
                 DRAW_SPLIT_AT + 3,
                 2 * DRAW_SPLIT_AT + 1,
             ] {
