@@ -578,7 +578,7 @@ impl Simulation {
                 let l = self.shared.log(p);
                 (
                     l.step_names.get(from..).unwrap_or_default().to_vec(),
-                    l.steps.get(from..).unwrap_or_default().to_vec(),
+                    l.steps.tail(from),
                     l.step_paths.get(from..).unwrap_or_default().to_vec(),
                 )
             })
@@ -998,6 +998,67 @@ pub(crate) fn step_disagreement(logs: &[PartyLog], parties: &[String]) -> Option
     None
 }
 
+/// The step records of a run, moved out of the parties' logs: step k's name and call path from
+/// the log that got furthest, each party's record of it (a default where the party never closed
+/// it). Built from the last step back, each log shrinking as it empties, so the logs and the new
+/// records together hold little more than the records alone (issue 11: the logs' buffers stayed
+/// whole beside the built trace before). The step records leave in chunks
+/// ([`crate::steplog::StepLog::pop`]); the names and paths buffers are halved as they empty.
+/// The logs' names, paths and step records are left empty.
+fn steps_from_logs(logs: &mut [PartyLog]) -> Vec<StepRecord> {
+    /// Halves `v`'s buffer once it is a quarter full (amortised O(1) per pop; 64 elements or
+    /// fewer are left alone).
+    fn shrink<T>(v: &mut Vec<T>) {
+        if v.capacity() > 64 && v.capacity() > 4 * v.len() {
+            v.shrink_to(2 * v.len());
+        }
+    }
+    let longest = (0..logs.len()).max_by_key(|&p| logs[p].step_names.len());
+    let (mut names, mut paths) = match longest {
+        Some(p) => (
+            std::mem::take(&mut logs[p].step_names),
+            std::mem::take(&mut logs[p].step_paths),
+        ),
+        None => Default::default(),
+    };
+    let n = names.len();
+    for l in logs.iter_mut() {
+        l.steps.truncate(n);
+    }
+    let mut steps: Vec<StepRecord> = Vec::with_capacity(n);
+    while let Some((op, name)) = names.pop() {
+        let index = names.len();
+        let path = if paths.len() > index {
+            paths.pop().map(Arc::unwrap_or_clone)
+        } else {
+            None
+        }
+        .unwrap_or_default();
+        let parties = logs
+            .iter_mut()
+            .map(|l| {
+                if l.steps.len() > index {
+                    l.steps.pop().unwrap_or_default()
+                } else {
+                    PartyStep::default()
+                }
+            })
+            .collect();
+        shrink(&mut names);
+        shrink(&mut paths);
+        steps.push(StepRecord {
+            index,
+            op,
+            name,
+            parties,
+            path: path.names,
+            path_starts: path.starts,
+        });
+    }
+    steps.reverse();
+    steps
+}
+
 fn build_trace(
     plan: &Plan,
     shadow_vals: &HashMap<String, ArrayD<f64>>,
@@ -1005,37 +1066,7 @@ fn build_trace(
     results: &crate::results::OpResults,
 ) -> Trace {
     let max_values = plan.scenario.trace.max_values;
-    let (names, paths) = logs
-        .iter()
-        .max_by_key(|l| l.step_names.len())
-        .map(|l| (l.step_names.clone(), l.step_paths.clone()))
-        .unwrap_or_default();
-    let completed = logs.iter().map(|l| l.steps.len()).max().unwrap_or(0);
-    let steps: Vec<StepRecord> = names
-        .iter()
-        .enumerate()
-        .take(completed.max(names.len()))
-        .map(|(index, (op, name))| {
-            let path = paths.get(index).map(|p| &**p).cloned().unwrap_or_default();
-            StepRecord {
-                index,
-                op: *op,
-                name: name.clone(),
-                // Moved out of the logs, not cloned: a long run has hundreds of thousands.
-                parties: logs
-                    .iter_mut()
-                    .map(|l| {
-                        l.steps
-                            .get_mut(index)
-                            .map(std::mem::take)
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-                path: path.names,
-                path_starts: path.starts,
-            }
-        })
-        .collect();
+    let steps = steps_from_logs(logs);
     let makespan_at = |s: &StepRecord| s.parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
     let mut prev_end = 0u64;
     // Steps of an op are contiguous: one pass finds every op's range.

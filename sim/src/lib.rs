@@ -31,6 +31,7 @@ pub mod report;
 mod results;
 pub mod scenario;
 pub mod shadow;
+mod steplog;
 pub mod trace;
 pub mod train;
 pub mod units;

@@ -74,7 +74,7 @@ pub(crate) struct MonitorState {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PartyLog {
     /// Indexed by global step.
-    pub steps: Vec<PartyStep>,
+    pub steps: crate::steplog::StepLog<PartyStep>,
     /// (op index, name) of each step, as this party saw them.
     pub step_names: Vec<(usize, String)>,
     /// The call path of each step (parallel to `step_names`), as this party walked it.
@@ -428,7 +428,27 @@ pub(crate) struct SimContext {
     pub acts: Vec<crate::dag::Act>,
 }
 
+/// Pushes `x` onto `v`, growing an empty or full `v` to exactly twice its length (1 when empty)
+/// instead of `Vec`'s minimum of 4 elements: a step's records are mostly one or two, and a long
+/// trace keeps hundreds of thousands of them (issue 11: 840 B of unused capacity per step of a
+/// Pond multiplication chain before).
+fn push_exact<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(x);
+}
+
 impl SimContext {
+    /// Files a recorded value with the step's shares, opened values or dealt values.
+    fn push_record(&mut self, class: ValueClass, rec: ValueRecord) {
+        match class {
+            ValueClass::Share => push_exact(&mut self.current.shares, rec),
+            ValueClass::Opened => push_exact(&mut self.current.opened, rec),
+            ValueClass::Dealt => push_exact(&mut self.current.dealt, rec),
+        }
+    }
+
     fn name(&self) -> &str {
         &self.shared.parties[self.me]
     }
@@ -483,10 +503,7 @@ impl SimContext {
             self.current.wall_end_ns = self.run_start.elapsed().as_nanos() as u64;
             let rec = std::mem::take(&mut self.current);
             let mut log = self.shared.log(self.me);
-            if log.steps.len() <= s {
-                log.steps.resize(s + 1, PartyStep::default());
-            }
-            log.steps[s] = rec;
+            log.steps.set(s, rec);
         }
     }
 
@@ -622,22 +639,25 @@ impl Context for SimContext {
             }
             _ => {}
         }
-        self.current.sent.push(MessageRecord {
-            from: self.me,
-            to,
-            label: label.to_string(),
-            bytes,
-            traffic,
-            send_ns: self.clock_ns,
-            delivery_ns: match delivery {
-                Delivery::At(t) => t,
-                Delivery::Held => u64::MAX,
+        push_exact(
+            &mut self.current.sent,
+            MessageRecord {
+                from: self.me,
+                to,
+                label: label.to_string(),
+                bytes,
+                traffic,
+                send_ns: self.clock_ns,
+                delivery_ns: match delivery {
+                    Delivery::At(t) => t,
+                    Delivery::Held => u64::MAX,
+                },
+                round,
+                op_round,
+                payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
+                fault: fault.map(|f| f.0),
             },
-            round,
-            op_round,
-            payload: ValueRecord::decode_payload(&payload, &parts, self.max_values),
-            fault: fault.map(|f| f.0),
-        });
+        );
         self.acts.push(crate::dag::Act::Send);
         let Delivery::At(delivery_ns) = delivery else {
             return Ok(()); // held: recorded as sent, never delivered
@@ -835,29 +855,17 @@ impl Context for SimContext {
 
     fn record(&mut self, class: ValueClass, label: &str, kind: RingKind, value: &Tensor<u64>) {
         let rec = ValueRecord::new(label, kind, value, self.max_values);
-        match class {
-            ValueClass::Share => self.current.shares.push(rec),
-            ValueClass::Opened => self.current.opened.push(rec),
-            ValueClass::Dealt => self.current.dealt.push(rec),
-        }
+        self.push_record(class, rec);
     }
 
     fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<protocols::ring::Zp>) {
         let rec = ValueRecord::new_zp(label, value, self.max_values);
-        match class {
-            ValueClass::Share => self.current.shares.push(rec),
-            ValueClass::Opened => self.current.opened.push(rec),
-            ValueClass::Dealt => self.current.dealt.push(rec),
-        }
+        self.push_record(class, rec);
     }
 
     fn record_wide(&mut self, class: ValueClass, label: &str, value: &Tensor<u128>) {
         let rec = ValueRecord::new_wide(label, value, self.max_values);
-        match class {
-            ValueClass::Share => self.current.shares.push(rec),
-            ValueClass::Opened => self.current.opened.push(rec),
-            ValueClass::Dealt => self.current.dealt.push(rec),
-        }
+        self.push_record(class, rec);
     }
 
     fn enter(&mut self, name: &str) {
