@@ -364,6 +364,7 @@ impl Simulation {
                 path: Arc::default(),
                 engaged: false,
                 acts: Vec::new(),
+                step_names: Default::default(),
             };
             let plan = plan.clone();
             let shared = shared.clone();
@@ -572,7 +573,7 @@ impl Simulation {
     /// `from` is near the frontier, so a controller can extend its history one step at a time.
     pub fn steps_since(&self, from: usize) -> Vec<StepRecord> {
         // One log locked at a time, cloning only the tail.
-        type Tail = (Vec<(usize, String)>, Vec<PartyStep>, Vec<Arc<CallPath>>);
+        type Tail = (Vec<(usize, Arc<str>)>, Vec<PartyStep>, Vec<Arc<CallPath>>);
         let tails: Vec<Tail> = (0..self.plan.parties.len())
             .map(|p| {
                 let l = self.shared.log(p);
@@ -596,7 +597,7 @@ impl Simulation {
                 StepRecord {
                     index: from + k,
                     op,
-                    name,
+                    name: name.to_string(),
                     parties: tails
                         .iter()
                         .map(|t| t.1.get(k).cloned().unwrap_or_default())
@@ -979,7 +980,7 @@ pub(crate) fn step_disagreement(logs: &[PartyLog], parties: &[String]) -> Option
             let same_path =
                 reference.step_paths.get(k).map(|c| &**c) == log.step_paths.get(k).map(|c| &**c);
             if !(same_step && same_path) {
-                let name = |s: Option<&(usize, String)>| {
+                let name = |s: Option<&(usize, Arc<str>)>| {
                     s.map(|s| format!("op {} step `{}`", s.0, s.1))
                         .unwrap_or_default()
                 };
@@ -1049,7 +1050,7 @@ fn steps_from_logs(logs: &mut [PartyLog]) -> Vec<StepRecord> {
         steps.push(StepRecord {
             index,
             op,
-            name,
+            name: name.to_string(),
             parties,
             path: path.names,
             path_starts: path.starts,

@@ -75,8 +75,10 @@ pub(crate) struct MonitorState {
 pub(crate) struct PartyLog {
     /// Indexed by global step.
     pub steps: crate::steplog::StepLog<PartyStep>,
-    /// (op index, name) of each step, as this party saw them.
-    pub step_names: Vec<(usize, String)>,
+    /// (op index, name) of each step, as this party saw them. A name is shared by every step of
+    /// this party that has it ([`SimContext::step_name`]): one allocation per distinct name, not
+    /// per step.
+    pub step_names: Vec<(usize, Arc<str>)>,
     /// The call path of each step (parallel to `step_names`), as this party walked it.
     pub step_paths: Vec<Arc<CallPath>>,
     /// How many ops (from the first) this party has ended; what it held of each op's result
@@ -426,6 +428,8 @@ pub(crate) struct SimContext {
     pub engaged: bool,
     /// What this party did so far, in order (see [`crate::dag::Act`]).
     pub acts: Vec<crate::dag::Act>,
+    /// The step names used so far, each once ([`SimContext::step_name`]).
+    pub step_names: std::collections::HashSet<Arc<str>>,
 }
 
 /// Pushes `x` onto `v`, growing an empty or full `v` to exactly twice its length (1 when empty)
@@ -440,6 +444,16 @@ fn push_exact<T>(v: &mut Vec<T>, x: T) {
 }
 
 impl SimContext {
+    /// The shared copy of step name `name` (made on its first use; a protocol has a few dozen).
+    fn step_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.step_names.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = name.into();
+        self.step_names.insert(n.clone());
+        n
+    }
+
     /// Files a recorded value with the step's shares, opened values or dealt values.
     fn push_record(&mut self, class: ValueClass, rec: ValueRecord) {
         match class {
@@ -467,7 +481,7 @@ impl SimContext {
             .step_names
             .last()
             .filter(|(o, _)| *o == self.op)
-            .map(|s| s.1.clone())
+            .map(|s| s.1.to_string())
             .unwrap_or_default();
         (op, step)
     }
@@ -836,8 +850,9 @@ impl Context for SimContext {
             st.status[self.me] = PartyStatus::Running;
         }
         {
+            let name = self.step_name(name);
             let mut log = self.shared.log(self.me);
-            log.step_names.push((self.op, name.to_string()));
+            log.step_names.push((self.op, name));
             log.step_paths.push(self.path.clone());
         }
         self.mark = Instant::now();
