@@ -191,6 +191,29 @@ pub fn zip_random_assign<R: Z2k, G: RngCore + ?Sized>(
     }
 }
 
+/// `f(a, r)` elementwise into a new tensor, `r` the elements [`random`] would draw from `rng`
+/// for `a`'s shape (drawn a [`PIECE`] at a time): the same elements as `zip_random_assign` on
+/// a copy of `a`, written once.
+pub fn zip_random<R: Z2k, G: RngCore + ?Sized>(
+    a: &Tensor<R>,
+    rng: &mut G,
+    f: impl Fn(R, R) -> R,
+) -> Tensor<R> {
+    let Some(x) = a.as_slice() else {
+        let mut out = a.clone();
+        zip_random_assign(&mut out, rng, f);
+        return out;
+    };
+    let mut out = Vec::with_capacity(x.len());
+    let mut piece = [R::zero(); PIECE];
+    for chunk in x.chunks(PIECE) {
+        let r = &mut piece[..chunk.len()];
+        R::random_fill(r, rng);
+        out.extend(chunk.iter().zip(r.iter()).map(|(&x, &r)| f(x, r)));
+    }
+    ArrayD::from_shape_vec(a.raw_dim(), out).expect("same length")
+}
+
 /// `a -= PRG output` in place: the same elements as `sub(a, &random(a.shape(), rng))`.
 pub fn sub_random_assign<R: Z2k, G: RngCore + ?Sized>(a: &mut Tensor<R>, rng: &mut G) {
     zip_random_assign(a, rng, R::sub)

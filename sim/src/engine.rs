@@ -95,7 +95,7 @@ pub struct Simulation {
     plan: Arc<Plan>,
     shared: Arc<Shared>,
     handles: Vec<JoinHandle<()>>,
-    shadow: Arc<HashMap<String, ArrayD<f64>>>,
+    shadow: Arc<shadow::ShadowStore>,
     started: Instant,
 }
 
@@ -176,11 +176,12 @@ impl crate::results::Handover for PartyPart<'_> {
     }
 }
 
-/// One party's whole program. `inputs` is dropped once the party has encoded what it knows.
+/// One party's whole program. `inputs` (the public inputs and the party's own) is dropped once
+/// the party has encoded them.
 fn party_main(
     ctx: &mut SimContext,
     plan: &Plan,
-    inputs: Arc<InputValues>,
+    inputs: HashMap<String, Arc<ArrayD<f64>>>,
 ) -> std::result::Result<(), ProtocolError> {
     let settings = plan.settings();
     let cfg = settings;
@@ -251,6 +252,16 @@ fn party_main(
                 name
             }
             PlannedOp::Compute { name, op } => {
+                // Its operands that die with it may be freed inside the op.
+                let operands = op.operands();
+                let last: Vec<String> = dead
+                    .iter()
+                    .filter(|n| operands.contains(&n.as_str()))
+                    .cloned()
+                    .collect();
+                if !last.is_empty() {
+                    party.last_use(&last);
+                }
                 party.run_op(ctx, name, op)?;
                 name
             }
@@ -291,7 +302,11 @@ impl Simulation {
     /// before starting anything if an input's data cannot be produced (a `.npy` file that
     /// changed since validation).
     pub fn start(plan: &Plan, gate: usize) -> Result<Simulation> {
-        let inputs = Arc::new(input_values(plan)?);
+        // Each array is shared by the parties that encode it and the shadow, not copied.
+        let inputs: HashMap<String, Arc<ArrayD<f64>>> = input_values(plan)?
+            .into_iter()
+            .map(|(n, v)| (n, Arc::new(v)))
+            .collect();
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
         let (wake_tx, mut wake_rx): (Vec<_>, Vec<_>) =
@@ -367,7 +382,12 @@ impl Simulation {
             };
             let plan = plan.clone();
             let shared = shared.clone();
-            let inputs = inputs.clone();
+            let inputs: HashMap<String, Arc<ArrayD<f64>>> = plan
+                .inputs
+                .iter()
+                .filter(|i| i.owner.is_none() || i.owner == Some(me))
+                .filter_map(|i| Some((i.name.clone(), inputs.get(&i.name)?.clone())))
+                .collect();
             let realtime = plan.scenario.network.mode == crate::scenario::NetworkMode::Realtime;
             let h = std::thread::Builder::new()
                 .name(plan.parties[me].clone())
@@ -412,9 +432,11 @@ impl Simulation {
                 .expect("spawn party thread");
             handles.push(h);
         }
-        let shadow = Arc::new(shadow::shadow(&plan, &inputs));
+        let values = shadow::shadow_shared(&plan, &inputs);
         drop(inputs);
+        let shadow = Arc::new(shadow::ShadowStore::new(&plan, values));
         shared.results.set_shadow(shadow.clone());
+        shadow.complete(&plan);
         Ok(Simulation {
             plan,
             shared,
@@ -631,7 +653,7 @@ impl Simulation {
                         held.insert(carried.clone(), shares);
                     }
                     if let Some(v) = self.shadow.get(name) {
-                        shadow.insert(carried.clone(), v.clone());
+                        shadow.insert(carried.clone(), (*v).clone());
                     }
                 }
             }
@@ -776,7 +798,14 @@ impl Simulation {
                     }
                 };
                 let values = tensor::into_row_major(t.decode(&cfg));
-                let plaintext = tensor::into_row_major(self.shadow[name].clone());
+                let Some(plain) = self.shadow.get(name) else {
+                    return Err(Box::new(FailedRun {
+                        error: SimError::Internal(format!("no plaintext shadow of `{name}`")),
+                        partial: None,
+                        completed_ops,
+                    }));
+                };
+                let plaintext = tensor::into_row_major((*plain).clone());
                 let max_abs_error = values
                     .iter()
                     .zip(&plaintext)
@@ -1000,11 +1029,10 @@ pub(crate) fn step_disagreement(logs: &[PartyLog], parties: &[String]) -> Option
 
 fn build_trace(
     plan: &Plan,
-    shadow_vals: &HashMap<String, ArrayD<f64>>,
+    shadow_vals: &shadow::ShadowStore,
     logs: &mut [PartyLog],
     results: &crate::results::OpResults,
 ) -> Trace {
-    let max_values = plan.scenario.trace.max_values;
     let (names, paths) = logs
         .iter()
         .max_by_key(|l| l.step_names.len())
@@ -1071,12 +1099,7 @@ fn build_trace(
             let start_max = prev_end;
             prev_end = end_max.max(prev_end);
             stats.virtual_time_ns = end_max.saturating_sub(start_max);
-            let value_name = match op {
-                PlannedOp::Input { name, .. }
-                | PlannedOp::Compute { name, .. }
-                | PlannedOp::Output { name, .. } => name,
-            };
-            let shadow_v = &shadow_vals[value_name];
+            let value_name = shadow::value_name(op);
             let summary = results.summary(i, shadow_vals);
             if let Some((abs, rel)) = summary.errors {
                 stats.max_abs_error = Some(abs);
@@ -1092,8 +1115,8 @@ fn build_trace(
                 end_step: end,
                 stats,
                 reconstructed: summary.kept,
-                plaintext: shadow_v.iter().take(max_values).copied().collect(),
-                hazards: shadow::hazards(plan, op, shadow_vals),
+                plaintext: shadow_vals.plaintext(i).to_vec(),
+                hazards: shadow_vals.hazards(i).to_vec(),
             }
         })
         .collect();
