@@ -13,7 +13,7 @@
 //! The cache is keyed by name and a mask belongs to the value it was opened for: storing a new
 //! value under a name (`PondParty::set`) drops that name's mask.
 
-use super::{Mask, MaskShare, PondParty, Value};
+use super::{Mask, MaskShare, MaskStream, PondParty, ProducerMask, Value};
 use crate::context::{Context, Message, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::ring::{Ring, Z2k};
@@ -173,33 +173,76 @@ impl<R: Z2k> PondParty<R> {
                     // The planted flaw: the second fresh operand gets the first one's mask.
                     self.producer_mask(&fresh[0])?.clone()
                 } else {
-                    // a = ⟨a⟩₀ + ⟨a⟩₁, the second share added in place as it is expanded.
-                    let mut a: Tensor<R> = tensor::random(s, &mut prg0);
-                    tensor::add_random_assign(&mut a, &mut prg1);
+                    // a = ⟨a⟩₀ + ⟨a⟩₁: the two streams where its shares start.
+                    let a = ProducerMask {
+                        s0: prg0.clone(),
+                        s1: prg1.clone(),
+                        shape: s.clone(),
+                    };
+                    tensor::skip_random::<R>(&mut prg0, tensor::numel(s));
+                    tensor::skip_random::<R>(&mut prg1, tensor::numel(s));
                     a
                 };
-                R::record(ctx, ValueClass::Dealt, &format!("mask of {n}"), &a);
+                let mut mask = a.stream::<R>();
+                R::record_with(
+                    ctx,
+                    ValueClass::Dealt,
+                    &format!("mask of {n}"),
+                    s,
+                    &mut |piece| mask.fill(piece),
+                );
                 self.masks.insert(n.clone(), Mask::Producer { a });
             }
-            let a = self.producer_mask(x)?;
-            let b = self.producer_mask(y)?;
-            let mut c = map.apply(a, b)?;
-            ctx.charge(map.work(a.shape(), b.shape(), out_shape));
-            if c.shape() != out_shape {
-                return Err(ProtocolError::Shape {
-                    op: "beaver".into(),
-                    detail: format!("a∘b is {:?}, expected {out_shape:?}", c.shape()),
-                });
-            }
-            R::record(ctx, ValueClass::Dealt, "c = a∘b", &c);
-            // ⟨c⟩₁ = c − ⟨c⟩₀ in place: c is not needed once recorded.
-            tensor::sub_random_assign(&mut c, &mut prg0);
-            ctx.send(
-                s1,
-                "⟨c⟩₁ = a∘b − ⟨c⟩₀",
-                Traffic::Offline,
-                Message::tensor(&c),
-            )?;
+            // prg0 now stands at ⟨c⟩₀.
+            let a = self.producer_mask(x)?.clone();
+            let b = self.producer_mask(y)?.clone();
+            let msg =
+                if map == Bilinear::Elementwise && a.shape == out_shape && b.shape == out_shape {
+                    // ⟨c⟩₁ = a∘b − ⟨c⟩₀ straight into the message, a piece at a time: no tensor of
+                    // a, b or c is built.
+                    ctx.charge(map.work(&a.shape, &b.shape, out_shape));
+                    let product = |(mut sa, mut sb): (MaskStream<R>, MaskStream<R>)| {
+                        let mut tb = vec![R::zero(); tensor::PIECE];
+                        move |piece: &mut [R]| {
+                            sa.fill(piece);
+                            let tb = &mut tb[..piece.len()];
+                            sb.fill(tb);
+                            piece
+                                .iter_mut()
+                                .zip(tb.iter())
+                                .for_each(|(c, &b)| *c = c.mul(b));
+                        }
+                    };
+                    let mut c = product((a.stream(), b.stream()));
+                    R::record_with(ctx, ValueClass::Dealt, "c = a∘b", out_shape, &mut c);
+                    let mut c = product((a.stream(), b.stream()));
+                    let mut c0 = vec![R::zero(); tensor::PIECE];
+                    Message::default().and_computed(out_shape, |_, piece| {
+                        c(piece);
+                        let c0 = &mut c0[..piece.len()];
+                        R::random_fill(c0, &mut prg0);
+                        piece
+                            .iter_mut()
+                            .zip(c0.iter())
+                            .for_each(|(c, &r)| *c = c.sub(r));
+                    })
+                } else {
+                    let (a, b) = (a.tensor::<R>(), b.tensor::<R>());
+                    let mut c = map.apply(&a, &b)?;
+                    ctx.charge(map.work(a.shape(), b.shape(), out_shape));
+                    if c.shape() != out_shape {
+                        return Err(ProtocolError::Shape {
+                            op: "beaver".into(),
+                            detail: format!("a∘b is {:?}, expected {out_shape:?}", c.shape()),
+                        });
+                    }
+                    drop((a, b));
+                    R::record(ctx, ValueClass::Dealt, "c = a∘b", &c);
+                    // ⟨c⟩₁ = c − ⟨c⟩₀ in place: c is not needed once recorded.
+                    tensor::sub_random_assign(&mut c, &mut prg0);
+                    Message::tensor(&c)
+                };
+            ctx.send(s1, "⟨c⟩₁ = a∘b − ⟨c⟩₀", Traffic::Offline, msg)?;
         }
         if self.server_index().is_some() {
             let seed = tensor::decode_seed(&ctx.recv(cp)?, cp)?;
@@ -397,7 +440,7 @@ impl<R: Z2k> PondParty<R> {
         Ok((z, eshape, fshape))
     }
 
-    fn producer_mask(&self, n: &str) -> Result<&Tensor<R>> {
+    fn producer_mask(&self, n: &str) -> Result<&ProducerMask> {
         match self.masks.get(n) {
             Some(Mask::Producer { a }) => Ok(a),
             _ => Err(ProtocolError::Missing(format!(

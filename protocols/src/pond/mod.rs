@@ -141,8 +141,8 @@ pub(crate) enum Mask<R> {
     /// A server's share of the mask `a` (as the stream it is drawn from) and the opened
     /// `e = x − a`.
     Server { a: MaskShare, e: Tensor<R> },
-    /// The producer's full mask `a`.
-    Producer { a: Tensor<R> },
+    /// The producer's full mask `a` = ⟨a⟩₀ + ⟨a⟩₁, as the two streams it is drawn from.
+    Producer { a: ProducerMask },
     /// At a party that holds no part of the mask (an input provider or output receiver): only
     /// the fact that the value was masked, so every party makes the same reuse decision and
     /// walks the same steps.
@@ -165,6 +165,56 @@ impl MaskShare {
     /// The share as a whole tensor (the non-elementwise products).
     pub(crate) fn tensor<R: Z2k>(&self) -> Tensor<R> {
         crate::tensor::random(&self.shape, &mut self.prg.clone())
+    }
+}
+
+/// The producer's mask a = ⟨a⟩₀ + ⟨a⟩₁ as the two seed streams its shares are drawn from
+/// (issue 11, peak memory): expanded where it is used, a piece at a time for an elementwise
+/// product. `s0`, `s1` stand at the shares' first elements.
+#[derive(Debug, Clone)]
+pub(crate) struct ProducerMask {
+    /// server0's seed stream, at ⟨a⟩₀'s first element.
+    pub(crate) s0: crate::tensor::Prg,
+    /// server1's seed stream, at ⟨a⟩₁'s first element.
+    pub(crate) s1: crate::tensor::Prg,
+    /// The mask's shape.
+    pub(crate) shape: Vec<usize>,
+}
+
+impl ProducerMask {
+    /// The mask as a whole tensor: ⟨a⟩₀ expanded, ⟨a⟩₁ added in place.
+    pub(crate) fn tensor<R: Z2k>(&self) -> Tensor<R> {
+        let mut a = crate::tensor::random(&self.shape, &mut self.s0.clone());
+        crate::tensor::add_random_assign(&mut a, &mut self.s1.clone());
+        a
+    }
+
+    /// The mask's elements in row-major order, piece by piece.
+    pub(crate) fn stream<R: Z2k>(&self) -> MaskStream<R> {
+        MaskStream {
+            s0: self.s0.clone(),
+            s1: self.s1.clone(),
+            tmp: vec![R::zero(); crate::tensor::PIECE],
+        }
+    }
+}
+
+/// A [`ProducerMask`] read in order.
+pub(crate) struct MaskStream<R> {
+    s0: crate::tensor::Prg,
+    s1: crate::tensor::Prg,
+    tmp: Vec<R>,
+}
+
+impl<R: Z2k> MaskStream<R> {
+    /// The next `out.len()` (≤ [`crate::tensor::PIECE`]) elements of the mask.
+    pub(crate) fn fill(&mut self, out: &mut [R]) {
+        R::random_fill(out, &mut self.s0);
+        let t = &mut self.tmp[..out.len()];
+        R::random_fill(t, &mut self.s1);
+        out.iter_mut()
+            .zip(t.iter())
+            .for_each(|(o, &r)| *o = o.add(r));
     }
 }
 
