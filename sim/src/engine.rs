@@ -1310,6 +1310,28 @@ mod tests {
         assert!(r.outputs[0].max_abs_error < 1e-3);
     }
 
+    /// Issue 11 (peak memory): the shadow used to hold every value of the program in f64 for
+    /// the whole run. Now each value goes once its last use is over (here the inputs after
+    /// their own ops' summaries and `d`'s, `c` after `c`'s and `d`'s): after the run only the
+    /// output's plaintext is left, and the trace shows the same plaintext and errors.
+    #[test]
+    fn the_shadow_drops_each_value_after_its_last_use() {
+        let n = 20_000;
+        let plan = mul_add_plan("shadow", 5, n);
+        let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
+        sim.join();
+        assert_eq!(sim.failure(), None);
+        assert_eq!(sim.shadow.held_values(), 1, "only the output `d` is left");
+        let trace = sim.trace();
+        for op in &trace.ops {
+            assert_eq!(op.plaintext.len(), 8, "{}", op.name);
+            assert!(op.stats.max_abs_error.unwrap() < 1e-3, "{}", op.name);
+        }
+        let r = sim.finish().unwrap();
+        assert_eq!(r.outputs[0].plaintext.len(), n);
+        assert!(r.outputs[0].max_abs_error < 1e-3);
+    }
+
     #[test]
     fn every_party_walks_the_same_call_path() {
         let (logs, parties) = logs_of_a_run();

@@ -191,7 +191,8 @@ impl<R: Z2k> PondParty<R> {
                     s,
                     &mut |piece| mask.fill(piece),
                 );
-                self.masks.insert(n.clone(), Mask::Producer { a });
+                self.masks
+                    .insert(n.clone(), Mask::Producer { a: Box::new(a) });
             }
             // prg0 now stands at ⟨c⟩₀.
             let a = self.producer_mask(x)?.clone();
@@ -202,7 +203,7 @@ impl<R: Z2k> PondParty<R> {
                     // a, b or c is built.
                     ctx.charge(map.work(&a.shape, &b.shape, out_shape));
                     let product = |(mut sa, mut sb): (MaskStream<R>, MaskStream<R>)| {
-                        let mut tb = vec![R::zero(); tensor::PIECE];
+                        let mut tb = [R::zero(); tensor::PIECE];
                         move |piece: &mut [R]| {
                             sa.fill(piece);
                             let tb = &mut tb[..piece.len()];
@@ -216,7 +217,7 @@ impl<R: Z2k> PondParty<R> {
                     let mut c = product((a.stream(), b.stream()));
                     R::record_with(ctx, ValueClass::Dealt, "c = a∘b", out_shape, &mut c);
                     let mut c = product((a.stream(), b.stream()));
-                    let mut c0 = vec![R::zero(); tensor::PIECE];
+                    let mut c0 = [R::zero(); tensor::PIECE];
                     Message::default().and_computed(out_shape, |_, piece| {
                         c(piece);
                         let c0 = &mut c0[..piece.len()];
@@ -306,7 +307,8 @@ impl<R: Z2k> PondParty<R> {
                     tensor::decode_add_assign(&mut e, &theirs[off..off + len], peer)?;
                     off += len;
                     R::record(ctx, ValueClass::Opened, &opened_label(n, x, reuse), &e);
-                    self.masks.insert(n.clone(), Mask::Server { a, e });
+                    self.masks
+                        .insert(n.clone(), Mask::Server { a: Box::new(a), e });
                 }
             }
             if i == 0 {

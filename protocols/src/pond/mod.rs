@@ -140,9 +140,9 @@ impl<R> Value<R> {
 pub(crate) enum Mask<R> {
     /// A server's share of the mask `a` (as the stream it is drawn from) and the opened
     /// `e = x − a`.
-    Server { a: MaskShare, e: Tensor<R> },
+    Server { a: Box<MaskShare>, e: Tensor<R> },
     /// The producer's full mask `a` = ⟨a⟩₀ + ⟨a⟩₁, as the two streams it is drawn from.
-    Producer { a: ProducerMask },
+    Producer { a: Box<ProducerMask> },
     /// At a party that holds no part of the mask (an input provider or output receiver): only
     /// the fact that the value was masked, so every party makes the same reuse decision and
     /// walks the same steps.
