@@ -260,6 +260,25 @@ pub trait Context {
     fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<crate::ring::Zp>) {
         self.record(class, label, RingKind::Zp, &value.mapv(|v| v.0 as u64))
     }
+    /// Records, as [`Context::record`] records the whole tensor, a value of `shape` (ring
+    /// `kind`, widened to u64) whose elements `fill` computes: each call writes the next
+    /// `piece.len()` elements in row-major order, on consecutive pieces from the first element
+    /// (at most [`tensor::PIECE`] each). For a value a protocol never holds whole (a mask
+    /// expanded from seeds as it is used). The default builds the whole tensor and records it;
+    /// the simulator computes only the elements it keeps (issue 11).
+    fn record_with(
+        &mut self,
+        class: ValueClass,
+        label: &str,
+        kind: RingKind,
+        shape: &[usize],
+        fill: &mut dyn FnMut(&mut [u64]),
+    ) {
+        let mut v = vec![0u64; tensor::numel(shape)];
+        v.chunks_mut(tensor::PIECE).for_each(&mut *fill);
+        let t = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).expect("numel(shape)");
+        self.record(class, label, kind, &t)
+    }
     /// Records this party's share (or local value) over Z_2^64 at the current step.
     fn record_share(&mut self, label: &str, share: &Tensor<u64>) {
         self.record(ValueClass::Share, label, RingKind::Z64, share)

@@ -100,6 +100,25 @@ impl AesCtrPrg {
         }
         g
     }
+
+    /// Advances the stream by `n` bytes without handing them out: the next byte is the one a
+    /// `fill_bytes` of `n` bytes would have been followed by (no block before it is encrypted).
+    pub fn skip(&mut self, n: u64) {
+        let buffered = (BUF - self.pos) as u64;
+        if n <= buffered {
+            self.pos += n as usize;
+            return;
+        }
+        // The buffer is used up: whole blocks are skipped by the counter alone.
+        let n = n - buffered;
+        self.counter = self.counter.wrapping_add((n / 16) as u128);
+        self.pos = BUF;
+        let rest = (n % 16) as usize;
+        if rest > 0 {
+            self.refill();
+            self.pos = rest;
+        }
+    }
 }
 
 /// A 32-byte seed derived from a 64-bit seed: the first 32 bytes of ChaCha20 stream `stream` of
@@ -256,6 +275,31 @@ mod tests {
             }
         }
         assert_eq!(got, whole[..got.len()]);
+    }
+
+    #[test]
+    fn skipping_bytes_leaves_the_stream_where_drawing_them_does() {
+        let whole = reference(seed(9), 6000);
+        for (first, skip) in [
+            (0usize, 0u64),
+            (0, 1),
+            (3, 13),
+            (5, 16),
+            (1, 127),
+            (0, 128),
+            (7, 129),
+            (100, 4096 + 5),
+            (128, 2000),
+        ] {
+            let mut prg = AesCtrPrg::from_seed(seed(9));
+            let mut head = vec![0u8; first];
+            prg.fill_bytes(&mut head);
+            prg.skip(skip);
+            let mut next = [0u8; 300];
+            prg.fill_bytes(&mut next);
+            let at = first + skip as usize;
+            assert_eq!(next[..], whole[at..at + 300], "first {first}, skip {skip}");
+        }
     }
 
     #[test]

@@ -322,6 +322,13 @@ pub trait Party: Send {
     /// before binding it again (the simulator's liveness, `sim::liveness`). Must change no
     /// later share, message or step. Default: keeps it.
     fn forget(&mut self, _name: &str) {}
+    /// The op the next [`Party::run_op`] runs is the last reader of `names` (its operands that
+    /// the simulator's liveness says die with it, `sim::liveness`): the party may free them
+    /// inside the op as soon as the op no longer needs them, rather than at the
+    /// [`Party::forget`] after it (Pond: a Beaver product turns a dying operand's share into
+    /// its masked value in place). Must change no share, message or step. Applies to that one
+    /// op only. Default: ignored.
+    fn last_use(&mut self, _names: &[String]) {}
     /// How many named values this party holds right now, if it counts them (liveness tests).
     /// Default: `None`.
     fn live_values(&self) -> Option<usize> {

@@ -251,6 +251,22 @@ pub trait Z2k: Ring + Ord + std::hash::Hash {
         label: &str,
         value: &crate::tensor::Tensor<Self>,
     );
+    /// Records the value of `shape` whose elements `fill` computes (consecutive pieces from
+    /// the first, [`crate::context::Context::record_with`]): the same record as
+    /// [`Z2k::record`] of the whole tensor. Z_2^64 builds only the elements the record keeps;
+    /// Z_2^128 builds the whole tensor.
+    fn record_with(
+        ctx: &mut dyn crate::context::Context,
+        class: crate::context::ValueClass,
+        label: &str,
+        shape: &[usize],
+        fill: &mut dyn FnMut(&mut [Self]),
+    ) {
+        let mut v = vec![Self::zero(); crate::tensor::numel(shape)];
+        v.chunks_mut(crate::tensor::PIECE).for_each(&mut *fill);
+        let t = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).expect("numel(shape)");
+        Self::record(ctx, class, label, &t)
+    }
 }
 
 impl Z2k for u64 {
@@ -285,6 +301,15 @@ impl Z2k for u64 {
         value: &crate::tensor::Tensor<Self>,
     ) {
         ctx.record(class, label, crate::context::RingKind::Z64, value)
+    }
+    fn record_with(
+        ctx: &mut dyn crate::context::Context,
+        class: crate::context::ValueClass,
+        label: &str,
+        shape: &[usize],
+        fill: &mut dyn FnMut(&mut [Self]),
+    ) {
+        ctx.record_with(class, label, crate::context::RingKind::Z64, shape, fill)
     }
 }
 

@@ -191,6 +191,36 @@ pub fn zip_random_assign<R: Z2k, G: RngCore + ?Sized>(
     }
 }
 
+/// `f(a, r)` elementwise into a new tensor, `r` the elements [`random`] would draw from `rng`
+/// for `a`'s shape (drawn a [`PIECE`] at a time): the same elements as `zip_random_assign` on
+/// a copy of `a`, written once.
+pub fn zip_random<R: Z2k, G: RngCore + ?Sized>(
+    a: &Tensor<R>,
+    rng: &mut G,
+    f: impl Fn(R, R) -> R,
+) -> Tensor<R> {
+    let Some(x) = a.as_slice() else {
+        let mut out = a.clone();
+        zip_random_assign(&mut out, rng, f);
+        return out;
+    };
+    let mut out = Vec::with_capacity(x.len());
+    let mut piece = [R::zero(); PIECE];
+    for chunk in x.chunks(PIECE) {
+        let r = &mut piece[..chunk.len()];
+        R::random_fill(r, rng);
+        out.extend(chunk.iter().zip(r.iter()).map(|(&x, &r)| f(x, r)));
+    }
+    ArrayD::from_shape_vec(a.raw_dim(), out).expect("same length")
+}
+
+/// Advances `prg` past `n` elements of `R` without drawing them: where drawing [`random`] of
+/// `n` elements would leave it (Z_2^k reads exactly [`Ring::BYTES`] bytes of the stream per
+/// element, [`crate::ring::Z2k`]).
+pub fn skip_random<R: Z2k>(prg: &mut Prg, n: usize) {
+    prg.skip((n as u64).saturating_mul(R::BYTES as u64))
+}
+
 /// `a -= PRG output` in place: the same elements as `sub(a, &random(a.shape(), rng))`.
 pub fn sub_random_assign<R: Z2k, G: RngCore + ?Sized>(a: &mut Tensor<R>, rng: &mut G) {
     zip_random_assign(a, rng, R::sub)
@@ -440,6 +470,21 @@ mod tests {
     fn streamed_prg_expansion_draws_what_a_whole_tensor_draws() {
         streamed_prg_equals_whole::<u64>();
         streamed_prg_equals_whole::<u128>();
+    }
+
+    #[test]
+    fn skipping_elements_leaves_the_stream_where_drawing_them_does() {
+        fn check<R: Z2k>() {
+            for n in LENGTHS {
+                let mut drawn = Prg::seed_from_u64(5);
+                let _: Tensor<R> = random(&[n], &mut drawn);
+                let mut skipped = Prg::seed_from_u64(5);
+                skip_random::<R>(&mut skipped, n);
+                assert_eq!(R::random(&mut skipped), R::random(&mut drawn), "n = {n}");
+            }
+        }
+        check::<u64>();
+        check::<u128>();
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub struct Simulation {
     plan: Arc<Plan>,
     shared: Arc<Shared>,
     handles: Vec<JoinHandle<()>>,
-    shadow: Arc<HashMap<String, ArrayD<f64>>>,
+    shadow: Arc<shadow::ShadowStore>,
     started: Instant,
 }
 
@@ -176,11 +176,12 @@ impl crate::results::Handover for PartyPart<'_> {
     }
 }
 
-/// One party's whole program. `inputs` is dropped once the party has encoded what it knows.
+/// One party's whole program. `inputs` (the public inputs and the party's own) is dropped once
+/// the party has encoded them.
 fn party_main(
     ctx: &mut SimContext,
     plan: &Plan,
-    inputs: Arc<InputValues>,
+    inputs: HashMap<String, Arc<ArrayD<f64>>>,
 ) -> std::result::Result<(), ProtocolError> {
     let settings = plan.settings();
     let cfg = settings;
@@ -251,6 +252,16 @@ fn party_main(
                 name
             }
             PlannedOp::Compute { name, op } => {
+                // Its operands that die with it may be freed inside the op.
+                let operands = op.operands();
+                let last: Vec<String> = dead
+                    .iter()
+                    .filter(|n| operands.contains(&n.as_str()))
+                    .cloned()
+                    .collect();
+                if !last.is_empty() {
+                    party.last_use(&last);
+                }
                 party.run_op(ctx, name, op)?;
                 name
             }
@@ -291,7 +302,11 @@ impl Simulation {
     /// before starting anything if an input's data cannot be produced (a `.npy` file that
     /// changed since validation).
     pub fn start(plan: &Plan, gate: usize) -> Result<Simulation> {
-        let inputs = Arc::new(input_values(plan)?);
+        // Each array is shared by the parties that encode it and the shadow, not copied.
+        let inputs: HashMap<String, Arc<ArrayD<f64>>> = input_values(plan)?
+            .into_iter()
+            .map(|(n, v)| (n, Arc::new(v)))
+            .collect();
         let plan = Arc::new(plan.clone());
         let n = plan.parties.len();
         let (wake_tx, mut wake_rx): (Vec<_>, Vec<_>) =
@@ -368,7 +383,12 @@ impl Simulation {
             };
             let plan = plan.clone();
             let shared = shared.clone();
-            let inputs = inputs.clone();
+            let inputs: HashMap<String, Arc<ArrayD<f64>>> = plan
+                .inputs
+                .iter()
+                .filter(|i| i.owner.is_none() || i.owner == Some(me))
+                .filter_map(|i| Some((i.name.clone(), inputs.get(&i.name)?.clone())))
+                .collect();
             let realtime = plan.scenario.network.mode == crate::scenario::NetworkMode::Realtime;
             let h = std::thread::Builder::new()
                 .name(plan.parties[me].clone())
@@ -413,9 +433,11 @@ impl Simulation {
                 .expect("spawn party thread");
             handles.push(h);
         }
-        let shadow = Arc::new(shadow::shadow(&plan, &inputs));
+        let values = shadow::shadow_shared(&plan, &inputs);
         drop(inputs);
+        let shadow = Arc::new(shadow::ShadowStore::new(&plan, values));
         shared.results.set_shadow(shadow.clone());
+        shadow.complete(&plan);
         Ok(Simulation {
             plan,
             shared,
@@ -632,7 +654,7 @@ impl Simulation {
                         held.insert(carried.clone(), shares);
                     }
                     if let Some(v) = self.shadow.get(name) {
-                        shadow.insert(carried.clone(), v.clone());
+                        shadow.insert(carried.clone(), (*v).clone());
                     }
                 }
             }
@@ -777,7 +799,14 @@ impl Simulation {
                     }
                 };
                 let values = tensor::into_row_major(t.decode(&cfg));
-                let plaintext = tensor::into_row_major(self.shadow[name].clone());
+                let Some(plain) = self.shadow.get(name) else {
+                    return Err(Box::new(FailedRun {
+                        error: SimError::Internal(format!("no plaintext shadow of `{name}`")),
+                        partial: None,
+                        completed_ops,
+                    }));
+                };
+                let plaintext = tensor::into_row_major((*plain).clone());
                 let max_abs_error = values
                     .iter()
                     .zip(&plaintext)
@@ -1062,11 +1091,10 @@ fn steps_from_logs(logs: &mut [PartyLog]) -> Vec<StepRecord> {
 
 fn build_trace(
     plan: &Plan,
-    shadow_vals: &HashMap<String, ArrayD<f64>>,
+    shadow_vals: &shadow::ShadowStore,
     logs: &mut [PartyLog],
     results: &crate::results::OpResults,
 ) -> Trace {
-    let max_values = plan.scenario.trace.max_values;
     let steps = steps_from_logs(logs);
     let makespan_at = |s: &StepRecord| s.parties.iter().map(|p| p.end_ns).max().unwrap_or(0);
     let mut prev_end = 0u64;
@@ -1103,12 +1131,7 @@ fn build_trace(
             let start_max = prev_end;
             prev_end = end_max.max(prev_end);
             stats.virtual_time_ns = end_max.saturating_sub(start_max);
-            let value_name = match op {
-                PlannedOp::Input { name, .. }
-                | PlannedOp::Compute { name, .. }
-                | PlannedOp::Output { name, .. } => name,
-            };
-            let shadow_v = &shadow_vals[value_name];
+            let value_name = shadow::value_name(op);
             let summary = results.summary(i, shadow_vals);
             if let Some((abs, rel)) = summary.errors {
                 stats.max_abs_error = Some(abs);
@@ -1124,8 +1147,8 @@ fn build_trace(
                 end_step: end,
                 stats,
                 reconstructed: summary.kept,
-                plaintext: shadow_v.iter().take(max_values).copied().collect(),
-                hazards: shadow::hazards(plan, op, shadow_vals),
+                plaintext: shadow_vals.plaintext(i).to_vec(),
+                hazards: shadow_vals.hazards(i).to_vec(),
             }
         })
         .collect();
@@ -1316,6 +1339,28 @@ mod tests {
         // The lent shares are back in place: the run went on to the right output.
         let r = sim.finish().unwrap();
         assert_eq!(r.outputs[0].values.len(), n);
+        assert!(r.outputs[0].max_abs_error < 1e-3);
+    }
+
+    /// Issue 11 (peak memory): the shadow used to hold every value of the program in f64 for
+    /// the whole run. Now each value goes once its last use is over (here the inputs after
+    /// their own ops' summaries and `d`'s, `c` after `c`'s and `d`'s): after the run only the
+    /// output's plaintext is left, and the trace shows the same plaintext and errors.
+    #[test]
+    fn the_shadow_drops_each_value_after_its_last_use() {
+        let n = 20_000;
+        let plan = mul_add_plan("shadow", 5, n);
+        let mut sim = Simulation::start(&plan, usize::MAX).unwrap();
+        sim.join();
+        assert_eq!(sim.failure(), None);
+        assert_eq!(sim.shadow.held_values(), 1, "only the output `d` is left");
+        let trace = sim.trace();
+        for op in &trace.ops {
+            assert_eq!(op.plaintext.len(), 8, "{}", op.name);
+            assert!(op.stats.max_abs_error.unwrap() < 1e-3, "{}", op.name);
+        }
+        let r = sim.finish().unwrap();
+        assert_eq!(r.outputs[0].plaintext.len(), n);
         assert!(r.outputs[0].max_abs_error < 1e-3);
     }
 

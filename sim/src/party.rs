@@ -873,6 +873,28 @@ impl Context for SimContext {
         self.push_record(class, rec);
     }
 
+    fn record_with(
+        &mut self,
+        class: ValueClass,
+        label: &str,
+        kind: RingKind,
+        shape: &[usize],
+        fill: &mut dyn FnMut(&mut [u64]),
+    ) {
+        // Only the elements the record keeps are computed.
+        let kept = protocols::tensor::numel(shape).min(self.max_values);
+        let mut values = vec![0u64; kept];
+        values
+            .chunks_mut(protocols::tensor::PIECE)
+            .for_each(&mut *fill);
+        let rec = ValueRecord::from_prefix(label, kind, shape, values, self.max_values);
+        match class {
+            ValueClass::Share => self.current.shares.push(rec),
+            ValueClass::Opened => self.current.opened.push(rec),
+            ValueClass::Dealt => self.current.dealt.push(rec),
+        }
+    }
+
     fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<protocols::ring::Zp>) {
         let rec = ValueRecord::new_zp(label, value, self.max_values);
         self.push_record(class, rec);

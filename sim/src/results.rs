@@ -14,7 +14,6 @@ use crate::scenario::{Plan, PlannedOp};
 use ndarray::ArrayD;
 use protocols::encoded::Encoded;
 use protocols::protocol::Held;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Elements rebuilt and compared at a time when an op's result is summarised.
@@ -38,8 +37,8 @@ impl Handover for Held {
     }
 }
 
-/// The plaintext shadow: every value of the program in f64.
-pub(crate) type ShadowValues = HashMap<String, ArrayD<f64>>;
+/// The plaintext shadow as the run holds it.
+pub(crate) type ShadowValues = crate::shadow::ShadowStore;
 
 /// What the trace keeps of one op's result.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,14 +174,7 @@ fn max_errors_of<'a>(pairs: impl Iterator<Item = (&'a f64, &'a f64)>) -> (f64, f
     (abs, rel)
 }
 
-/// The value name an op defines.
-fn value_name(op: &PlannedOp) -> &str {
-    match op {
-        PlannedOp::Input { name, .. }
-        | PlannedOp::Compute { name, .. }
-        | PlannedOp::Output { name, .. } => name,
-    }
-}
+use crate::shadow::value_name;
 
 impl OpResults {
     /// Empty slots for every op of `plan`, run by `parties` parties.
@@ -233,10 +225,10 @@ impl OpResults {
             Some(s) => s[..s.len().min(max_values)].to_vec(),
             None => value.iter().take(max_values).copied().collect(),
         };
-        let want = &shadow[value_name(&self.plan.ops[i])];
+        let want = shadow.get(value_name(&self.plan.ops[i]));
         Summary {
             kept,
-            errors: Some(max_errors(value, want)),
+            errors: want.map(|w| max_errors(value, &w)),
         }
     }
 
@@ -246,7 +238,9 @@ impl OpResults {
     /// maximum does not depend on how the elements are grouped. Parts that do not line up
     /// with the shadow element for element are rebuilt whole.
     fn summarise_parts(&self, i: usize, parts: &[&Held], shadow: &ShadowValues) -> Summary {
-        let want = &shadow[value_name(&self.plan.ops[i])];
+        let Some(want) = shadow.get(value_name(&self.plan.ops[i])) else {
+            return Summary::default();
+        };
         let n = want.len();
         let whole = || {
             let owned: Vec<Held> = parts.iter().map(|h| (*h).clone()).collect();
@@ -290,6 +284,7 @@ impl OpResults {
         let mut held = std::mem::take(&mut s.held);
         let parts: Vec<&Held> = held.iter().collect();
         s.done = Some(self.summarise_parts(op, &parts, shadow));
+        shadow.release(value_name(&self.plan.ops[op]));
         if let PlannedOp::Output { to, .. } = &self.plan.ops[op] {
             s.output = held.get_mut(*to).map(std::mem::take).unwrap_or_default();
         }
@@ -350,6 +345,7 @@ impl OpResults {
                 });
                 drop(held);
                 s.done = Some(summary);
+                shadow.release(value_name(&self.plan.ops[op]));
             }
             _ => {
                 let h = part.give();

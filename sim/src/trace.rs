@@ -83,6 +83,29 @@ impl ValueRecord {
         }
     }
 
+    /// Records a value of `shape` (`len` elements) from its first elements `values` (at least
+    /// `min(len, max_values)` of them): exactly the record [`ValueRecord::new`] makes of the
+    /// whole tensor, without the tensor.
+    pub fn from_prefix(
+        label: &str,
+        kind: RingKind,
+        shape: &[usize],
+        mut values: Vec<u64>,
+        max_values: usize,
+    ) -> Self {
+        let len = protocols::tensor::numel(shape);
+        values.truncate(len.min(max_values));
+        ValueRecord {
+            label: label.to_string(),
+            kind,
+            shape: shape.to_vec(),
+            hash: kept_hash(&values, len),
+            values,
+            high: Vec::new(),
+            complete: len <= max_values,
+        }
+    }
+
     /// Records a Z_p tensor `t` exactly as [`ValueRecord::new`] records it widened to u64
     /// (`RingKind::Zp`, the same values, shape, hash and completeness), reading only the
     /// `max_values` elements it keeps: no widened copy of the whole tensor (issue 11).

@@ -509,3 +509,42 @@ fn two_hundred_huge_random_inputs_are_refused_without_being_drawn() {
     assert!(e.line_text.contains(&format!("\"x{k}\"")), "{e}");
     assert!(e.hint.contains("--memory-limit"), "{e}");
 }
+
+/// Issue 11 (W1's peak memory): a private × private product of n values, revealed — W1 of
+/// `sharescope bench` at n = 2^18 — allocates at most 17 · 8n bytes at once over the whole
+/// run (inputs, shadow, every party, the result). Before session 21 it took 22.1–26.1 · 8n
+/// (12.1–15.1 after): each server held its mask shares ⟨a⟩ᵢ, ⟨b⟩ᵢ and the masked inputs as
+/// whole tensors beside its operands' shares and both open messages, the producer a, b, c,
+/// ⟨c⟩₁'s message and the truncation pair, and the main thread a copy of the inputs and every
+/// shadow value for the whole run. Now the mask shares are PRG streams, a dying operand's share
+/// becomes its masked value in place and its opened value the product's buffer, the producer
+/// streams its triple and truncation pair into their messages, and the shadow shares the
+/// inputs' arrays and drops each value after its last use.
+#[test]
+fn a_w1_product_allocates_at_most_seventeen_values_at_once() {
+    let _one = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 1usize << 18;
+    let v: &[usize] = &[n];
+    let text = scenario(
+        "Pond",
+        "Dealer",
+        256,
+        &[("a", "alice", v), ("b", "bob", v)],
+        &[("c", r#"Mul("a", "b")"#)],
+        "c",
+    );
+    let plan = load_source(&source(&text)).unwrap_or_else(|e| panic!("{e}"));
+    let (r, peak) = peak_of(|| sim::run(&plan).unwrap_or_else(|e| panic!("{e}")));
+    assert!(r.outputs[0].max_abs_error < 1e-3);
+    drop(r);
+    let value = 8 * n;
+    eprintln!(
+        "W1 at n = {n}: {peak} bytes at once, {:.1} values",
+        peak as f64 / value as f64
+    );
+    assert!(
+        peak <= 17 * value,
+        "the product allocated {peak} bytes at once, {:.1} values of {value} bytes",
+        peak as f64 / value as f64
+    );
+}

@@ -168,7 +168,7 @@ impl<R: Z2k> PondParty<R> {
         let both_private = onehot.is_private() && self.get(grad)?.is_private();
         self.set(&tmp, onehot);
         let routed: Value<R> = if both_private {
-            let z = self.beaver(ctx, Bilinear::Elementwise, &tmp, grad, &wide)?;
+            let z = self.beaver(ctx, Bilinear::Elementwise, &tmp, grad, &wide, &[])?;
             Value::Private {
                 share: z,
                 shape: wide.clone(),

@@ -138,14 +138,84 @@ impl<R> Value<R> {
 /// The masks a private value was opened with, kept so later products reuse them (mask reuse).
 #[derive(Debug, Clone)]
 pub(crate) enum Mask<R> {
-    /// A server's share of the mask `a` and the opened `e = x − a`.
-    Server { a: Tensor<R>, e: Tensor<R> },
-    /// The producer's full mask `a`.
-    Producer { a: Tensor<R> },
+    /// A server's share of the mask `a` (as the stream it is drawn from) and the opened
+    /// `e = x − a`.
+    Server { a: Box<MaskShare>, e: Tensor<R> },
+    /// The producer's full mask `a` = ⟨a⟩₀ + ⟨a⟩₁, as the two streams it is drawn from.
+    Producer { a: Box<ProducerMask> },
     /// At a party that holds no part of the mask (an input provider or output receiver): only
     /// the fact that the value was masked, so every party makes the same reuse decision and
     /// walks the same steps.
     Elsewhere,
+}
+
+/// A server's share of a Beaver mask as the PRG stream it is drawn from (issue 11, peak
+/// memory): its elements are expanded a piece at a time where they are used — the masked input
+/// at the open step, the combine step — never held as a whole tensor. `prg` stands at the
+/// share's first element; a clone reads the same elements every time.
+#[derive(Debug, Clone)]
+pub(crate) struct MaskShare {
+    /// The seed's stream, at the share's first element.
+    pub(crate) prg: crate::tensor::Prg,
+    /// The share's shape (its elements are the stream's next `numel(shape)` ring elements).
+    pub(crate) shape: Vec<usize>,
+}
+
+impl MaskShare {
+    /// The share as a whole tensor (the non-elementwise products).
+    pub(crate) fn tensor<R: Z2k>(&self) -> Tensor<R> {
+        crate::tensor::random(&self.shape, &mut self.prg.clone())
+    }
+}
+
+/// The producer's mask a = ⟨a⟩₀ + ⟨a⟩₁ as the two seed streams its shares are drawn from
+/// (issue 11, peak memory): expanded where it is used, a piece at a time for an elementwise
+/// product. `s0`, `s1` stand at the shares' first elements.
+#[derive(Debug, Clone)]
+pub(crate) struct ProducerMask {
+    /// server0's seed stream, at ⟨a⟩₀'s first element.
+    pub(crate) s0: crate::tensor::Prg,
+    /// server1's seed stream, at ⟨a⟩₁'s first element.
+    pub(crate) s1: crate::tensor::Prg,
+    /// The mask's shape.
+    pub(crate) shape: Vec<usize>,
+}
+
+impl ProducerMask {
+    /// The mask as a whole tensor: ⟨a⟩₀ expanded, ⟨a⟩₁ added in place.
+    pub(crate) fn tensor<R: Z2k>(&self) -> Tensor<R> {
+        let mut a = crate::tensor::random(&self.shape, &mut self.s0.clone());
+        crate::tensor::add_random_assign(&mut a, &mut self.s1.clone());
+        a
+    }
+
+    /// The mask's elements in row-major order, piece by piece.
+    pub(crate) fn stream<R: Z2k>(&self) -> MaskStream<R> {
+        MaskStream {
+            s0: self.s0.clone(),
+            s1: self.s1.clone(),
+            tmp: vec![R::zero(); crate::tensor::PIECE],
+        }
+    }
+}
+
+/// A [`ProducerMask`] read in order.
+pub(crate) struct MaskStream<R> {
+    s0: crate::tensor::Prg,
+    s1: crate::tensor::Prg,
+    tmp: Vec<R>,
+}
+
+impl<R: Z2k> MaskStream<R> {
+    /// The next `out.len()` (≤ [`crate::tensor::PIECE`]) elements of the mask.
+    pub(crate) fn fill(&mut self, out: &mut [R]) {
+        R::random_fill(out, &mut self.s0);
+        let t = &mut self.tmp[..out.len()];
+        R::random_fill(t, &mut self.s1);
+        out.iter_mut()
+            .zip(t.iter())
+            .for_each(|(o, &r)| *o = o.add(r));
+    }
 }
 
 /// One party's Pond state, over the ring `R` its shares live in (Z_2^64 by default).
@@ -162,6 +232,10 @@ pub struct PondParty<R: Z2k = u64> {
     /// **Planted flaw** (tests of the leak checker only): the next Beaver products deal one mask
     /// for both fresh operands. See [`PondParty::plant_mask_reuse`].
     planted_mask_reuse: bool,
+    /// The next op's operands that die with it ([`crate::protocol::Party::last_use`]); taken
+    /// by `run_op` when it starts, so that it applies to that op alone (not to the sub-ops of
+    /// a composite, which may read an operand several times).
+    last_use: Vec<String>,
 }
 
 impl<R: Z2k> PondParty<R> {
@@ -177,6 +251,7 @@ impl<R: Z2k> PondParty<R> {
             prefix: String::new(),
             securenn_keys: None,
             planted_mask_reuse: false,
+            last_use: Vec::new(),
         }
     }
 
@@ -286,6 +361,7 @@ impl<R: Z2k> PondParty<R> {
 
     /// Runs program op `op`, storing its result under `name`.
     pub fn run_op(&mut self, ctx: &mut dyn Context, name: &str, op: &Op) -> Result<()> {
+        let dying = std::mem::take(&mut self.last_use);
         if crate::composite::handles(op) {
             let shapes =
                 crate::composite::operand_shapes(op, |n| self.get(n).map(|v| v.shape().to_vec()))?;
@@ -342,38 +418,38 @@ impl<R: Z2k> PondParty<R> {
                     crate::tensor::reshape(t, &s).expect("validated reshape")
                 })?
             }
-            Op::Mul(..) => self.product(
+            Op::Mul(..) => self.product_consuming(
                 ctx,
                 beaver::Bilinear::Elementwise,
-                &operands[0],
-                &operands[1],
+                (&operands[0], &operands[1]),
                 &out_shape,
+                &dying,
             )?,
-            Op::Square(_) => self.product(
+            Op::Square(_) => self.product_consuming(
                 ctx,
                 beaver::Bilinear::Elementwise,
-                &operands[0],
-                &operands[0],
+                (&operands[0], &operands[0]),
                 &out_shape,
+                &dying,
             )?,
-            Op::MatMul(..) => self.product(
+            Op::MatMul(..) => self.product_consuming(
                 ctx,
                 beaver::Bilinear::MatMul,
-                &operands[0],
-                &operands[1],
+                (&operands[0], &operands[1]),
                 &out_shape,
+                &dying,
             )?,
             Op::Conv2d {
                 stride, padding, ..
-            } => self.product(
+            } => self.product_consuming(
                 ctx,
                 beaver::Bilinear::Conv2d {
                     stride: *stride,
                     padding: *padding,
                 },
-                &operands[0],
-                &operands[1],
+                (&operands[0], &operands[1]),
                 &out_shape,
+                &dying,
             )?,
             Op::AvgPool2d { kernel, stride, .. } => self.avgpool2d(
                 ctx,

@@ -410,6 +410,9 @@ impl<R: Z2k> Party for PondParty<R> {
     fn forget(&mut self, name: &str) {
         self.take_value(name);
     }
+    fn last_use(&mut self, names: &[String]) {
+        self.last_use = names.to_vec();
+    }
     fn set_held(&mut self, name: &str, shape: &[usize], held: Held) -> Result<()> {
         let shape = shape.to_vec();
         let v = match held {

@@ -105,28 +105,37 @@ impl<R: Z2k> PondParty<R> {
                 )));
             };
             let n = tensor::numel(shape);
-            // Uniform on [0, limit): draw whole words, redraw the rare ones (probability
-            // 2^(k+1−64)) that fall above.
-            let rng = ctx.rng();
-            let mut r: Tensor<R> = tensor::random(shape, rng);
-            r.mapv_inplace(|mut v| {
-                while v >= limit {
-                    v = R::random(rng);
-                }
-                v
-            });
-            let mut r_shift = r.mapv(|v| v.shr(f));
+            // Uniform on [0, limit): whole words drawn, then each of the rare ones (probability
+            // 2^(k+1−64)) that fall above redrawn in turn. Drawn once ahead on a copy of the
+            // stream to find the redraws; r is then read from the stream again wherever it is
+            // used (its records, both halves of server1's message), never held whole.
+            let (start, redrawn) = {
+                let rng = ctx.rng();
+                let start = rng.clone();
+                let redrawn = redraws(rng, n, limit);
+                (start, redrawn)
+            };
+            let r = TruncationMask { start, redrawn, n };
             let seed = tensor::fresh_seed(ctx.rng());
             let mut prg = <tensor::Prg as rand::SeedableRng>::from_seed(seed);
-            R::record(ctx, ValueClass::Dealt, "r (truncation mask)", &r);
-            R::record(ctx, ValueClass::Dealt, "r >> f", &r_shift);
-            // server1's shares r − ⟨r⟩₀ and (r >> f) − ⟨r >> f⟩₀, in place as server0's are
-            // expanded (⟨r⟩₀ first, then ⟨r >> f⟩₀, as server0 draws them).
-            tensor::sub_random_assign(&mut r, &mut prg);
-            tensor::sub_random_assign(&mut r_shift, &mut prg);
+            let mut rs = r.stream();
+            R::record_with(
+                ctx,
+                ValueClass::Dealt,
+                "r (truncation mask)",
+                shape,
+                &mut |p| rs.fill(p),
+            );
+            let mut rs = r.stream();
+            R::record_with(ctx, ValueClass::Dealt, "r >> f", shape, &mut |p| {
+                rs.fill(p);
+                p.iter_mut().for_each(|v| *v = v.shr(f));
+            });
+            // server1's shares r − ⟨r⟩₀ and (r >> f) − ⟨r >> f⟩₀, straight into the message as
+            // server0's are expanded (⟨r⟩₀ first, then ⟨r >> f⟩₀, as server0 draws them).
             let msg = Message::with_capacity(2 * n * R::BYTES)
-                .and(&r)
-                .and(&r_shift);
+                .and_computed(shape, r.minus_stream(0, &mut prg))
+                .and_computed(shape, r.minus_stream(f, &mut prg));
             ctx.send(
                 s0,
                 "seed → ⟨r⟩₀, ⟨r>>f⟩₀",
@@ -209,6 +218,99 @@ impl<R: Z2k> PondParty<R> {
             return Ok(Some(out));
         }
         Ok(None)
+    }
+}
+
+/// Draws `n` elements from `rng` and redraws, in order, each that is ≥ `limit` until it is
+/// below: the stream as drawing a tensor of `n` and then redrawing its rejected elements in
+/// place leaves it. Returns the redrawn elements' positions and values.
+fn redraws<R: Z2k>(rng: &mut crate::context::PartyRng, n: usize, limit: R) -> Vec<(usize, R)> {
+    let mut rejected = Vec::new();
+    let mut piece = [R::zero(); tensor::PIECE];
+    let mut at = 0;
+    while at < n {
+        let len = tensor::PIECE.min(n - at);
+        R::random_fill(&mut piece[..len], rng);
+        rejected.extend((0..len).filter(|&j| piece[j] >= limit).map(|j| at + j));
+        at += len;
+    }
+    rejected
+        .into_iter()
+        .map(|k| {
+            let mut v = R::random(rng);
+            while v >= limit {
+                v = R::random(rng);
+            }
+            (k, v)
+        })
+        .collect()
+}
+
+/// The producer's truncation mask r as its stream: the party stream's `n` elements from
+/// `start`, with the rejected ones replaced by their redraws ([`redraws`]).
+struct TruncationMask<R> {
+    start: crate::context::PartyRng,
+    redrawn: Vec<(usize, R)>,
+    n: usize,
+}
+
+impl<R: Z2k> TruncationMask<R> {
+    /// (r >> `shift`) − the next elements of `prg`, piece by piece: a filler for
+    /// [`Message::and_computed`].
+    fn minus_stream<'a>(
+        &'a self,
+        shift: u32,
+        prg: &'a mut tensor::Prg,
+    ) -> impl FnMut(usize, &mut [R]) + 'a {
+        let mut rs = self.stream();
+        let mut mask = [R::zero(); tensor::PIECE];
+        move |_, piece| {
+            rs.fill(piece);
+            let m = &mut mask[..piece.len()];
+            R::random_fill(m, prg);
+            for (v, &m) in piece.iter_mut().zip(m.iter()) {
+                *v = v.shr(shift).sub(m);
+            }
+        }
+    }
+
+    /// r's elements in row-major order, piece by piece.
+    fn stream(&self) -> TruncationStream<'_, R> {
+        TruncationStream {
+            prg: self.start.clone(),
+            redrawn: &self.redrawn,
+            at: 0,
+            next: 0,
+            n: self.n,
+        }
+    }
+}
+
+/// A [`TruncationMask`] read in order.
+struct TruncationStream<'a, R> {
+    prg: crate::context::PartyRng,
+    redrawn: &'a [(usize, R)],
+    /// Elements handed out so far.
+    at: usize,
+    /// The first redraw not yet applied.
+    next: usize,
+    n: usize,
+}
+
+impl<R: Z2k> TruncationStream<'_, R> {
+    /// The next `out.len()` elements of r (no more than the `n` it has).
+    fn fill(&mut self, out: &mut [R]) {
+        let len = out.len().min(self.n.saturating_sub(self.at));
+        let out = &mut out[..len];
+        R::random_fill(out, &mut self.prg);
+        while let Some(&(k, v)) = self.redrawn.get(self.next) {
+            if k >= self.at + len {
+                break;
+            }
+            out[k - self.at] = v;
+            self.next += 1;
+        }
+        self.at += len;
     }
 }
 
