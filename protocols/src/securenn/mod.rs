@@ -58,6 +58,7 @@ mod relu;
 mod shuffle;
 mod tree;
 pub(crate) mod view_notes;
+mod zp_stream;
 
 pub use compare::{compute_msb, private_compare, share_convert};
 pub use matmul::{matmul, select_share, Product};
@@ -67,7 +68,6 @@ pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 use crate::context::{Context, Message, PartyId, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
-pub(crate) use crate::ring::random_zp_vec;
 use crate::ring::{OddRing, Ring, Zp};
 use crate::tensor::Prg;
 use crate::tensor::{self, Tensor};
@@ -325,7 +325,7 @@ pub(crate) fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T> {
 
 #[cfg(test)]
 mod sampling_tests {
-    use super::random_zp_vec;
+    use crate::ring::random_zp_vec;
     use rand::SeedableRng;
 
     #[test]
