@@ -12,6 +12,21 @@ use crate::pond::Placement;
 use crate::ring::{skip_zp_vec, OddRing, Ring, Zp, SECURENN_P};
 use crate::tensor::{self, Tensor};
 
+/// A message to P1 holding its shares of the bits of `x`, ⟨x[i]⟩₁ = x[i] − ⟨x[i]⟩₀ over Z_p
+/// ([n, ℓ], what `Message::tensor(&(bits_zp(x) − bits0))` holds), computed straight into the
+/// payload (no tensor of the bits or of the difference), with room for `more` bytes after it.
+fn bit_shares1(x: &[u64], bits0: &Tensor<Zp>, more: usize) -> Message {
+    let n = x.len();
+    let b0 = bits0.as_standard_layout();
+    let b0 = b0.as_slice().expect("standard layout");
+    Message::with_capacity(n * ELL + more).and_computed::<Zp>(&[n, ELL], |start, piece| {
+        for (i, out) in piece.iter_mut().enumerate() {
+            let k = start + i;
+            *out = Zp(bit(x[k / ELL], k % ELL) as u8).sub(b0[k]);
+        }
+    })
+}
+
 /// The next message from `from`, which must be `bytes` long.
 fn recv_sized(ctx: &mut dyn Context, from: PartyId, bytes: usize) -> Result<Vec<u8>> {
     let msg = ctx.recv(from)?;
@@ -384,18 +399,19 @@ fn share_convert_steps(
                 .and(&a1)
                 .map_collect(|&p, &q| wrap(p, q));
             ctx.record_opened("x = a + r (helper's view)", &x);
-            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let xs = x.as_slice().expect("standard layout");
+            // The bits are recorded and dropped before P0's shares are drawn (recording reads
+            // no stream), and P1's shares are computed straight into the message.
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
             ctx.record_zp(
                 ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
                 &bits0,
             );
             ctx.record_dealt("δ = wrap(⟨ã⟩₀, ⟨ã⟩₁)", RingKind::Bit, &delta);
-            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?)
-                .and(&tensor::sub(&to_odd(&delta), &delta0)?);
+            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&to_odd(&delta), &delta0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨δ⟩₁ (Z_{L−1})",
@@ -536,18 +552,20 @@ fn compute_msb_steps(
             let x0: Tensor<OddRing> = tensor::random(&flat, keys.helper(0)?);
             let x1: Tensor<OddRing> = tensor::random(&flat, keys.helper(1)?);
             let x = as_u64(&tensor::add(&x0, &x1)?);
-            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let xs = x.as_slice().expect("standard layout");
             let lsb = x.mapv(|v| v & 1);
+            ctx.record_dealt("x", RingKind::Odd, &x);
+            // As in ShareConvert: the bits recorded and dropped before P0's shares are drawn,
+            // P1's computed straight into the message.
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
-            ctx.record_dealt("x", RingKind::Odd, &x);
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
             ctx.record_zp(
                 ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
                 &bits0,
             );
-            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?).and(&tensor::sub(&lsb, &lsb0)?);
+            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&lsb, &lsb0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨x[0]⟩₁ (Z_L)",

@@ -297,8 +297,9 @@ pub(crate) fn recv_t<R: Ring>(
     tensor::decode(&ctx.recv(from)?, shape, from)
 }
 
-/// Splits a message into parts of the given byte lengths (checking the total).
-pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec<u8>>> {
+/// Splits a message into parts of the given byte lengths (checking the total), borrowed from
+/// it (no copy of the parts).
+pub(crate) fn split<'m>(msg: &'m [u8], lens: &[usize], from: PartyId) -> Result<Vec<&'m [u8]>> {
     let total: usize = lens.iter().sum();
     if msg.len() != total {
         return Err(ProtocolError::Malformed {
@@ -311,7 +312,7 @@ pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec
     Ok(lens
         .iter()
         .map(|&l| {
-            let part = msg[off..off + l].to_vec();
+            let part = &msg[off..off + l];
             off += l;
             part
         })
