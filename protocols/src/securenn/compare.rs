@@ -3,8 +3,8 @@
 use super::shuffle::RowShuffle;
 use super::zp_stream::ZpStream;
 use super::{
-    as_u64, bit, bits_zp, matmul, need, peer, recv_t, role, send_t, split, to_odd, wrap, Keys,
-    Product, Role, Variant, ELL,
+    as_u64, bit, bits_zp, matmul, need, peer, recv_t, role, send_t, to_odd, wrap, Keys, Product,
+    Role, Variant, ELL,
 };
 use crate::context::{within, Context, Message, PartyId, RingKind, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
@@ -19,12 +19,39 @@ fn bit_shares1(x: &[u64], bits0: &Tensor<Zp>, more: usize) -> Message {
     let n = x.len();
     let b0 = bits0.as_standard_layout();
     let b0 = b0.as_slice().expect("standard layout");
+    let p = SECURENN_P;
     Message::with_capacity(n * ELL + more).and_computed::<Zp>(&[n, ELL], |start, piece| {
         for (i, out) in piece.iter_mut().enumerate() {
             let k = start + i;
-            *out = Zp(bit(x[k / ELL], k % ELL) as u8).sub(b0[k]);
+            // x[i] − ⟨x[i]⟩₀ with x[i] ∈ {0, 1} and ⟨x[i]⟩₀ < p (drawn so): `Zp::sub`'s
+            // value by one conditional subtraction.
+            let v = bit(x[k / ELL], k % ELL) as u8 + (p - b0[k].0);
+            *out = Zp(if v >= p { v - p } else { v });
         }
     })
+}
+
+/// P1's side of [`bit_shares1`]: its bit shares ([n, ℓ], decoded in place in the message's
+/// own buffer, no copy) and the n elements of ring R after them, from `from`'s message `msg`.
+fn bit_shares_and<R: Ring>(
+    mut msg: Vec<u8>,
+    n: usize,
+    from: PartyId,
+) -> Result<(Tensor<Zp>, Tensor<R>)> {
+    let bits = n * ELL;
+    if msg.len() != bits + n * R::BYTES {
+        return Err(ProtocolError::Malformed {
+            from,
+            expected: bits + n * R::BYTES,
+            got: msg.len(),
+        });
+    }
+    let rest = tensor::decode(&msg[bits..], &[n], from)?;
+    msg.truncate(bits);
+    // Read as `Zp::decode` reads a byte; collected in place (same size and alignment).
+    let b: Vec<Zp> = msg.into_iter().map(|x| Zp(x % SECURENN_P)).collect();
+    let b = Tensor::from_shape_vec(vec![n, ELL], b).expect("n·ℓ elements");
+    Ok((b, rest))
 }
 
 /// The next message from `from`, which must be `bytes` long.
@@ -427,9 +454,7 @@ fn share_convert_steps(
         }
         Role::Server(_) => {
             let msg = ctx.recv(place.producer)?;
-            let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
-            let bits1: Tensor<Zp> = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
-            let delta1: Tensor<OddRing> = tensor::decode(&parts[1], &flat, place.producer)?;
+            let (bits1, delta1) = bit_shares_and::<OddRing>(msg, n, place.producer)?;
             dealt = Some((bits1, delta1));
         }
         Role::Bystander => {}
@@ -582,9 +607,7 @@ fn compute_msb_steps(
                 dealt = Some((xj, bits0, lsb0));
             } else {
                 let msg = ctx.recv(place.producer)?;
-                let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
-                let bits1 = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
-                let lsb1 = tensor::decode(&parts[1], &flat, place.producer)?;
+                let (bits1, lsb1) = bit_shares_and::<u64>(msg, n, place.producer)?;
                 dealt = Some((xj, bits1, lsb1));
             }
         }
