@@ -138,6 +138,19 @@ impl Message {
         }
     }
 
+    /// A message holding one tensor of ring `R` and shape `shape` whose wire encoding (what
+    /// [`Message::tensor`] would write) is already `payload`: taken as it is, without a copy.
+    /// `None` when `payload` is not `shape`'s length in bytes.
+    pub fn from_payload<R: Ring>(shape: &[usize], payload: Vec<u8>) -> Option<Message> {
+        (payload.len() == tensor::numel(shape) * R::BYTES).then(|| Message {
+            payload,
+            parts: vec![Part {
+                kind: R::KIND,
+                shape: shape.to_vec(),
+            }],
+        })
+    }
+
     /// A message holding a 32-byte seed or key.
     pub fn seed(seed: &[u8; 32]) -> Message {
         Message {

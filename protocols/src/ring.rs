@@ -489,7 +489,7 @@ impl Ring for Zp {
 
 // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
 // below 198 = 3 · 66 map to 1 + b mod 66.
-const REJECT: u8 = u8::MAX;
+pub(crate) const REJECT: u8 = u8::MAX;
 const fn zp_table(nonzero: bool) -> [u8; 256] {
     let mut t = [REJECT; 256];
     let mut b = 0;
@@ -505,6 +505,31 @@ const fn zp_table(nonzero: bool) -> [u8; 256] {
 }
 const ZP_ANY: [u8; 256] = zp_table(false);
 const ZP_NONZERO: [u8; 256] = zp_table(true);
+
+/// The byte → element table of [`random_zp_vec`]: `REJECT` for a rejected byte.
+pub(crate) fn zp_map(nonzero: bool) -> &'static [u8; 256] {
+    if nonzero {
+        &ZP_NONZERO
+    } else {
+        &ZP_ANY
+    }
+}
+
+/// The accepted elements of one 256-byte buffer of the stream, in stream order, written to
+/// `out[..k]` (k returned), as [`random_zp_vec`] compacts each buffer it reads. Branch-free:
+/// every byte's image is written at the current length, which only advances past accepted
+/// ones (`out` has room for all 256).
+#[inline]
+pub(crate) fn compact_zp(buf: &[u8; 256], map: &[u8; 256], out: &mut [u8; 256]) -> usize {
+    let mut len = 0;
+    for &b in buf {
+        let v = map[b as usize];
+        // len ≤ number of bytes seen so far < 256.
+        out[len & 255] = v;
+        len += usize::from(v != REJECT);
+    }
+    len
+}
 
 /// `n` uniformly random elements of Z_p (of Z_p \ {0} when `nonzero`), drawn from whole bytes
 /// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one

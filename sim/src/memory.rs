@@ -376,7 +376,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                         let (comparisons, levels) = comparisons(op, &plan.shapes[operands[0]], n);
                         (
                             0,
-                            1536 * comparisons + 256 * n_in,
+                            512 * comparisons + 256 * n_in,
                             TraceCost {
                                 elements: 900 * comparisons + 16 * n,
                                 records: 110 * levels + 30,
@@ -455,7 +455,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
                             40u64.saturating_mul(m),
                             (32 * n_in + 176 * m)
                                 .saturating_add(24u64.saturating_mul(work).saturating_mul(3))
-                                .saturating_add(1536u64.saturating_mul(cmp)),
+                                .saturating_add(512u64.saturating_mul(cmp)),
                             TraceCost {
                                 elements: (6 + trunc_elems) * m + 900 * cmp,
                                 records: 60 + 110 * levels,

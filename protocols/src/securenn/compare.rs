@@ -1,15 +1,71 @@
 //! **PrivateCompare** (Alg. 3), **ShareConvert** (Alg. 4) and **ComputeMSB** (Alg. 5).
 
-use super::shuffle::shuffle_rows;
+use super::shuffle::RowShuffle;
+use super::zp_stream::ZpStream;
 use super::{
-    as_u64, bit, bits_zp, matmul, need, peer, random_zp_vec, recv_t, role, send_t, split, to_odd,
-    wrap, Keys, Product, Role, Variant, ELL,
+    as_u64, bit, bits_zp, matmul, need, peer, recv_t, role, send_t, to_odd, wrap, Keys, Product,
+    Role, Variant, ELL,
 };
-use crate::context::{within, Context, Message, RingKind, Traffic, ValueClass};
-use crate::error::Result;
+use crate::context::{within, Context, Message, PartyId, RingKind, Traffic, ValueClass};
+use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::{skip_zp_vec, OddRing, Ring, Zp, SECURENN_P};
 use crate::tensor::{self, Tensor};
+
+/// A message to P1 holding its shares of the bits of `x`, ⟨x[i]⟩₁ = x[i] − ⟨x[i]⟩₀ over Z_p
+/// ([n, ℓ], what `Message::tensor(&(bits_zp(x) − bits0))` holds), computed straight into the
+/// payload (no tensor of the bits or of the difference), with room for `more` bytes after it.
+fn bit_shares1(x: &[u64], bits0: &Tensor<Zp>, more: usize) -> Message {
+    let n = x.len();
+    let b0 = bits0.as_standard_layout();
+    let b0 = b0.as_slice().expect("standard layout");
+    let p = SECURENN_P;
+    Message::with_capacity(n * ELL + more).and_computed::<Zp>(&[n, ELL], |start, piece| {
+        for (i, out) in piece.iter_mut().enumerate() {
+            let k = start + i;
+            // x[i] − ⟨x[i]⟩₀ with x[i] ∈ {0, 1} and ⟨x[i]⟩₀ < p (drawn so): `Zp::sub`'s
+            // value by one conditional subtraction.
+            let v = bit(x[k / ELL], k % ELL) as u8 + (p - b0[k].0);
+            *out = Zp(if v >= p { v - p } else { v });
+        }
+    })
+}
+
+/// P1's side of [`bit_shares1`]: its bit shares ([n, ℓ], decoded in place in the message's
+/// own buffer, no copy) and the n elements of ring R after them, from `from`'s message `msg`.
+fn bit_shares_and<R: Ring>(
+    mut msg: Vec<u8>,
+    n: usize,
+    from: PartyId,
+) -> Result<(Tensor<Zp>, Tensor<R>)> {
+    let bits = n * ELL;
+    if msg.len() != bits + n * R::BYTES {
+        return Err(ProtocolError::Malformed {
+            from,
+            expected: bits + n * R::BYTES,
+            got: msg.len(),
+        });
+    }
+    let rest = tensor::decode(&msg[bits..], &[n], from)?;
+    msg.truncate(bits);
+    // Read as `Zp::decode` reads a byte; collected in place (same size and alignment).
+    let b: Vec<Zp> = msg.into_iter().map(|x| Zp(x % SECURENN_P)).collect();
+    let b = Tensor::from_shape_vec(vec![n, ELL], b).expect("n·ℓ elements");
+    Ok((b, rest))
+}
+
+/// The next message from `from`, which must be `bytes` long.
+fn recv_sized(ctx: &mut dyn Context, from: PartyId, bytes: usize) -> Result<Vec<u8>> {
+    let msg = ctx.recv(from)?;
+    if msg.len() != bytes {
+        return Err(ProtocolError::Malformed {
+            from,
+            expected: bytes,
+            got: msg.len(),
+        });
+    }
+    Ok(msg)
+}
 
 /// P0's share of a value the helper deals: drawn from the P2–P0 key, identically at P2 and at P0,
 /// so it costs no bytes; only P1's difference share `v − ⟨v⟩₀` is sent.
@@ -84,68 +140,37 @@ fn private_compare_steps(
                 rv.as_slice().expect("standard layout"),
                 bv.as_slice().expect("standard layout"),
             );
-            let common = keys.common()?;
-            let s: Vec<Zp> = random_zp_vec(n * ELL, common, true);
-            // u serves only the case r = 2^ℓ − 1, β = 1 (probability 2^−65 per element): without
-            // one, the stream is advanced past u as if it had been drawn, and u is not built.
-            let special = rs
-                .iter()
-                .zip(bs)
-                .any(|(&re, &be)| be == 1 && re == u64::MAX);
-            let u: Vec<Zp> = if special {
-                random_zp_vec(n * ELL, common, false)
-            } else {
-                skip_zp_vec(n * ELL, common, false);
-                Vec::new()
-            };
-            // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
-            let v: Vec<Zp> = match variant {
-                Variant::Secure => random_zp_vec(n * ELL, common, false),
-                _ => Vec::new(),
-            };
-            // Steps 1–13 without π, all elements; then π row by row (the only draws after s, u,
-            // v, so the stream is read in the same order as element by element).
-            let mut d = vec![Zp(0); n * ELL];
-            for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
-                let range = e * ELL..(e + 1) * ELL;
-                masked_c(
-                    j,
-                    rs[e],
-                    bs[e],
-                    &xbs[range.clone()],
-                    &s[range.clone()],
-                    u.get(range).unwrap_or(&[]),
-                    de,
-                );
+            if xbs.len() != n * ELL || rs.len() != n || bs.len() != n {
+                return Err(ProtocolError::Shape {
+                    op: "PrivateCompare".into(),
+                    detail: format!(
+                        "{n} elements, but {} bits, {} r and {} β",
+                        xbs.len(),
+                        rs.len(),
+                        bs.len()
+                    ),
+                });
             }
-            if variant != Variant::Shortcut {
-                shuffle_rows::<ELL, _, _>(&mut d, keys.common()?);
-            }
-            if !v.is_empty() {
-                // ⟨d⟩₀ + v, ⟨d⟩₁ − v: the sum is unchanged, each half is now uniform.
-                let p = SECURENN_P;
-                for (dk, &vk) in d.iter_mut().zip(&v) {
-                    let x = if j == 0 {
-                        dk.0 + vk.0
-                    } else {
-                        dk.0 + (p - vk.0)
-                    };
-                    *dk = Zp(if x >= p { x - p } else { x });
-                }
-            }
-            ctx.charge((6 + !v.is_empty() as usize) as u64 * (n * ELL) as u64);
-            let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");
-            send_t(
-                ctx,
+            let total = n * ELL;
+            let d = server_d(j, variant, xbs, rs, bs, keys.common()?);
+            let with_v = variant == Variant::Secure && total > 0;
+            ctx.charge((6 + with_v as usize) as u64 * total as u64);
+            // The wire encoding of a Z_p tensor is its bytes: d becomes the payload in place.
+            let payload: Vec<u8> = d.into_iter().map(|z| z.0).collect();
+            let msg = Message::from_payload::<Zp>(&[n, ELL], payload).ok_or_else(|| {
+                ProtocolError::Missing("PrivateCompare: d is not n·ℓ elements".into())
+            })?;
+            ctx.send(
                 place.producer,
                 &format!("⟨d⟩{j} = π(s·⟨c⟩{j})"),
                 Traffic::Online,
-                &d,
+                msg,
             )?;
         }
         Role::Helper => {
-            let d0: Tensor<Zp> = recv_t(ctx, place.server0, &[n, ELL])?;
-            let d1: Tensor<Zp> = recv_t(ctx, place.server1, &[n, ELL])?;
+            // Checked on arrival, added (in place, into the first) once both are here.
+            let d0 = recv_sized(ctx, place.server0, n * ELL)?;
+            let d1 = recv_sized(ctx, place.server1, n * ELL)?;
             received = Some((d0, d1));
         }
         Role::Bystander => {}
@@ -153,8 +178,15 @@ fn private_compare_steps(
 
     // Steps 14–15: P2 reconstructs every d_i and outputs β′ = 1 iff some d_i = 0.
     ctx.step("PrivateCompare 14–15: P2 opens d, β′ = [∃i: d_i = 0]")?;
-    if let Some((d0, d1)) = received {
-        let d = tensor::add(&d0, &d1)?;
+    if let Some((mut d, d1)) = received {
+        // d = ⟨d⟩₀ + ⟨d⟩₁ over Z_p, each byte read as `Zp::decode` reads it (mod p).
+        let p = SECURENN_P;
+        for (a, &b) in d.iter_mut().zip(&d1) {
+            *a = (*a % p + b % p) % p;
+        }
+        drop(d1);
+        let d: Vec<Zp> = d.into_iter().map(Zp).collect();
+        let d = Tensor::from_shape_vec(vec![n, ELL], d).expect("n·ℓ elements");
         ctx.record_zp(ValueClass::Opened, "d = π(s·c) (helper's view)", &d);
         let out: Vec<u64> = d
             .rows()
@@ -169,12 +201,95 @@ fn private_compare_steps(
     Ok(None)
 }
 
+/// Server j's ⟨d⟩ⱼ of PrivateCompare steps 1–13 (before it is sent): π(s·⟨c⟩ⱼ) ± v for the n
+/// elements of bit shares `xbs` ([n, ℓ] row-major), public `rs` and bits `bs`, reading s, u, v
+/// and π from the common stream exactly as drawing each whole would (`random_zp_vec`,
+/// `skip_zp_vec`, row-by-row `SliceRandom::shuffle`). `xbs` is n·ℓ long, `rs` and `bs` n.
+fn server_d(
+    j: usize,
+    variant: Variant,
+    xbs: &[Zp],
+    rs: &[u64],
+    bs: &[u64],
+    common: &mut crate::tensor::Prg,
+) -> Vec<Zp> {
+    let n = rs.len();
+    let total = n * ELL;
+    // u serves only the case r = 2^ℓ − 1, β = 1 (probability 2^−65 per element).
+    let special_at = |e: usize| bs[e] == 1 && rs[e] == u64::MAX;
+    let special = (0..n).any(special_at);
+    // The common stream holds s (n·ℓ elements of Z_p*), u and v (n·ℓ of Z_p each, as
+    // `random_zp_vec` draws them), then π's words. None of them is built whole: the one
+    // n·ℓ buffer is d, computed in place and sent as it is (issue 11: C's peak memory).
+    //
+    // Steps 1–13 before π, row by row with s streamed: d = s·c (for a special element,
+    // s itself until u is read).
+    let mut d = vec![Zp(0); total];
+    let mut s = ZpStream::new(&mut *common, total, true);
+    let mut row = [0u8; ELL];
+    for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
+        s.fill(&mut row);
+        if special_at(e) {
+            de.iter_mut().zip(&row).for_each(|(dk, &sk)| *dk = Zp(sk));
+        } else {
+            masked_c(j, rs[e], bs[e], &xbs[e * ELL..(e + 1) * ELL], &row, &[], de);
+        }
+    }
+    s.finish();
+    // u: read for the special elements only; otherwise the stream is advanced past it
+    // as if it had been drawn.
+    if special {
+        let mut u = ZpStream::new(&mut *common, total, false);
+        for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
+            u.fill(&mut row);
+            if special_at(e) {
+                let mut se = [0u8; ELL];
+                se.iter_mut().zip(&*de).for_each(|(sk, dk)| *sk = dk.0);
+                masked_c(j, rs[e], bs[e], &xbs[e * ELL..(e + 1) * ELL], &se, &row, de);
+            }
+        }
+        u.finish();
+    } else {
+        skip_zp_vec(total, common, false);
+    }
+    // Not in the paper: the common zero-sharing v that re-randomises the pair P2 gets.
+    // It is added after π, whose words follow it in the stream: v is read from a copy
+    // of the stream at its start, and the stream itself skips it.
+    let mut v = match variant {
+        Variant::Secure => {
+            let at_v = common.clone();
+            skip_zp_vec(total, common, false);
+            Some(ZpStream::new(at_v, total, false))
+        }
+        _ => None,
+    };
+    let mut pi = (variant != Variant::Shortcut).then(|| RowShuffle::<ELL, _>::new(common, n));
+    if pi.is_some() || v.is_some() {
+        let p = SECURENN_P;
+        for de in d.chunks_exact_mut(ELL) {
+            let de: &mut [Zp; ELL] = de.try_into().expect("rows of ℓ");
+            if let Some(pi) = &mut pi {
+                pi.shuffle(de);
+            }
+            if let Some(v) = &mut v {
+                // ⟨d⟩₀ + v, ⟨d⟩₁ − v: the sum is unchanged, each half is now uniform.
+                v.fill(&mut row);
+                for (dk, &vk) in de.iter_mut().zip(&row) {
+                    let x = if j == 0 { dk.0 + vk } else { dk.0 + (p - vk) };
+                    *dk = Zp(if x >= p { x - p } else { x });
+                }
+            }
+        }
+    }
+    d
+}
+
 /// ⟨d_k⟩ⱼ = s_k·⟨c_k⟩ⱼ for the ℓ bits of one element (PrivateCompare steps 1–13 before π), at
 /// server j with public r, bit β, the element's bit shares `x`, masks `s` and (for the case
 /// r = 2^ℓ − 1, β = 1) `u`. Byte arithmetic with one reduction per value; the same values as the
 /// step-by-step Z_p formulas in the comments.
 #[inline]
-fn masked_c(j: usize, r: u64, beta: u64, x: &[Zp], s: &[Zp], u: &[Zp], d: &mut [Zp]) {
+fn masked_c(j: usize, r: u64, beta: u64, x: &[Zp], s: &[u8], u: &[u8], d: &mut [Zp]) {
     let p = SECURENN_P;
     let (x, s, d) = (&x[..ELL], &s[..ELL], &mut d[..ELL]);
     let mut c = [0u16; ELL];
@@ -183,7 +298,7 @@ fn masked_c(j: usize, r: u64, beta: u64, x: &[Zp], s: &[Zp], u: &[Zp], d: &mut [
         // (i = 1 in the paper, k = 0 here), where it reconstructs to 0.
         let jz = Zp(j as u8);
         for (k, ck) in c.iter_mut().enumerate() {
-            let uk = u[k];
+            let uk = Zp(u[k]);
             *ck = if k != 0 {
                 Zp((1 - j) as u8).mul(uk.add(Zp(1))).sub(jz.mul(uk))
             } else if j == 0 {
@@ -219,7 +334,7 @@ fn masked_c(j: usize, r: u64, beta: u64, x: &[Zp], s: &[Zp], u: &[Zp], d: &mut [
     }
     // Step 13 (before π): ⟨d_i⟩ⱼ = s_i·⟨c_i⟩ⱼ.
     for ((dk, &ck), &sk) in d.iter_mut().zip(&c).zip(s) {
-        *dk = Zp((ck % p as u16 * sk.0 as u16 % p as u16) as u8);
+        *dk = Zp((ck % p as u16 * sk as u16 % p as u16) as u8);
     }
 }
 
@@ -311,18 +426,19 @@ fn share_convert_steps(
                 .and(&a1)
                 .map_collect(|&p, &q| wrap(p, q));
             ctx.record_opened("x = a + r (helper's view)", &x);
-            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let xs = x.as_slice().expect("standard layout");
+            // The bits are recorded and dropped before P0's shares are drawn (recording reads
+            // no stream), and P1's shares are computed straight into the message.
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
             ctx.record_zp(
                 ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
                 &bits0,
             );
             ctx.record_dealt("δ = wrap(⟨ã⟩₀, ⟨ã⟩₁)", RingKind::Bit, &delta);
-            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?)
-                .and(&tensor::sub(&to_odd(&delta), &delta0)?);
+            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&to_odd(&delta), &delta0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨δ⟩₁ (Z_{L−1})",
@@ -338,9 +454,7 @@ fn share_convert_steps(
         }
         Role::Server(_) => {
             let msg = ctx.recv(place.producer)?;
-            let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
-            let bits1: Tensor<Zp> = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
-            let delta1: Tensor<OddRing> = tensor::decode(&parts[1], &flat, place.producer)?;
+            let (bits1, delta1) = bit_shares_and::<OddRing>(msg, n, place.producer)?;
             dealt = Some((bits1, delta1));
         }
         Role::Bystander => {}
@@ -463,18 +577,20 @@ fn compute_msb_steps(
             let x0: Tensor<OddRing> = tensor::random(&flat, keys.helper(0)?);
             let x1: Tensor<OddRing> = tensor::random(&flat, keys.helper(1)?);
             let x = as_u64(&tensor::add(&x0, &x1)?);
-            let bits = bits_zp(x.as_slice().expect("standard layout"));
+            let xs = x.as_slice().expect("standard layout");
             let lsb = x.mapv(|v| v & 1);
+            ctx.record_dealt("x", RingKind::Odd, &x);
+            // As in ShareConvert: the bits recorded and dropped before P0's shares are drawn,
+            // P1's computed straight into the message.
+            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
             let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
             let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
-            ctx.record_dealt("x", RingKind::Odd, &x);
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits);
             ctx.record_zp(
                 ValueClass::Dealt,
                 "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
                 &bits0,
             );
-            let msg = Message::tensor(&tensor::sub(&bits, &bits0)?).and(&tensor::sub(&lsb, &lsb0)?);
+            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&lsb, &lsb0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨x[0]⟩₁ (Z_L)",
@@ -491,9 +607,7 @@ fn compute_msb_steps(
                 dealt = Some((xj, bits0, lsb0));
             } else {
                 let msg = ctx.recv(place.producer)?;
-                let parts = split(&msg, &[n * ELL, 8 * n], place.producer)?;
-                let bits1 = tensor::decode(&parts[0], &[n, ELL], place.producer)?;
-                let lsb1 = tensor::decode(&parts[1], &flat, place.producer)?;
+                let (bits1, lsb1) = bit_shares_and::<u64>(msg, n, place.producer)?;
                 dealt = Some((xj, bits1, lsb1));
             }
         }
@@ -590,4 +704,88 @@ fn compute_msb_steps(
         return Ok(Some(alpha));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{masked_c, server_d, ELL};
+    use crate::ring::{random_zp_vec, skip_zp_vec, Ring, Zp, SECURENN_P};
+    use crate::securenn::Variant;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, RngCore, SeedableRng};
+
+    /// ⟨d⟩ⱼ as PrivateCompare computed it before session 21: s, u and v drawn whole, then
+    /// every row's c, then π row by row with `SliceRandom::shuffle`, then ± v.
+    fn reference(
+        j: usize,
+        variant: Variant,
+        xbs: &[Zp],
+        rs: &[u64],
+        bs: &[u64],
+        common: &mut crate::tensor::Prg,
+    ) -> Vec<Zp> {
+        let n = rs.len();
+        let s = random_zp_vec(n * ELL, common, true);
+        let special = rs.iter().zip(bs).any(|(&r, &b)| b == 1 && r == u64::MAX);
+        let u = if special {
+            random_zp_vec(n * ELL, common, false)
+        } else {
+            skip_zp_vec(n * ELL, common, false);
+            Vec::new()
+        };
+        let v = match variant {
+            Variant::Secure => random_zp_vec(n * ELL, common, false),
+            _ => Vec::new(),
+        };
+        let bytes = |z: &[Zp]| z.iter().map(|z| z.0).collect::<Vec<u8>>();
+        let (s, u) = (bytes(&s), bytes(&u));
+        let mut d = vec![Zp(0); n * ELL];
+        for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
+            let range = e * ELL..(e + 1) * ELL;
+            let ue = u.get(range.clone()).unwrap_or(&[]);
+            masked_c(j, rs[e], bs[e], &xbs[range.clone()], &s[range], ue, de);
+        }
+        if variant != Variant::Shortcut {
+            for row in d.chunks_exact_mut(ELL) {
+                row.shuffle(common);
+            }
+        }
+        for (dk, vk) in d.iter_mut().zip(&v) {
+            *dk = if j == 0 { dk.add(*vk) } else { dk.sub(*vk) };
+        }
+        d
+    }
+
+    #[test]
+    fn streamed_masks_give_the_d_and_the_stream_position_of_whole_draws() {
+        for (n, special) in [
+            (0usize, false),
+            (1, false),
+            (3, true),
+            (37, false),
+            (200, true),
+        ] {
+            for variant in [Variant::Secure, Variant::AsPublished, Variant::Shortcut] {
+                for j in 0..2 {
+                    let mut data = crate::tensor::Prg::seed_from_u64(n as u64 * 11 + j as u64);
+                    let xbs: Vec<Zp> = (0..n * ELL)
+                        .map(|_| Zp(data.gen_range(0..SECURENN_P)))
+                        .collect();
+                    let mut rs: Vec<u64> = (0..n).map(|_| data.gen()).collect();
+                    let mut bs: Vec<u64> = (0..n).map(|_| data.gen_range(0..2)).collect();
+                    if special {
+                        // r = 2^ℓ − 1 with β = 1 (the case that needs u), and with β = 0.
+                        (rs[0], bs[0]) = (u64::MAX, 1);
+                        (rs[n - 1], bs[n - 1]) = (u64::MAX, 0);
+                    }
+                    let mut a = crate::tensor::Prg::seed_from_u64(99 + n as u64);
+                    let mut b = a.clone();
+                    let got = server_d(j, variant, &xbs, &rs, &bs, &mut a);
+                    let want = reference(j, variant, &xbs, &rs, &bs, &mut b);
+                    assert_eq!(got, want, "n {n}, {variant:?}, j {j}");
+                    assert_eq!(a.next_u64(), b.next_u64(), "stream position");
+                }
+            }
+        }
+    }
 }

@@ -136,8 +136,8 @@ fn matmul_steps(
         ctx.send(other, &format!("⟨E⟩{j}, ⟨F⟩{j}"), Traffic::Online, msg)?;
         let theirs = ctx.recv(other)?;
         let parts = super::split(&theirs, &[8 * ej.len(), 8 * fj.len()], other)?;
-        let e = tensor::add(&ej, &tensor::decode(&parts[0], x_shape, other)?)?;
-        let f = tensor::add(&fj, &tensor::decode(&parts[1], y_shape, other)?)?;
+        let e = tensor::add(&ej, &tensor::decode(parts[0], x_shape, other)?)?;
+        let f = tensor::add(&fj, &tensor::decode(parts[1], y_shape, other)?)?;
         ctx.record_opened("E = X − A", &e);
         ctx.record_opened("F = Y − B", &f);
         opened = Some((e, f));

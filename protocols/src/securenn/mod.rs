@@ -58,6 +58,7 @@ mod relu;
 mod shuffle;
 mod tree;
 pub(crate) mod view_notes;
+mod zp_stream;
 
 pub use compare::{compute_msb, private_compare, share_convert};
 pub use matmul::{matmul, select_share, Product};
@@ -67,7 +68,6 @@ pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 use crate::context::{Context, Message, PartyId, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
-pub(crate) use crate::ring::random_zp_vec;
 use crate::ring::{OddRing, Ring, Zp};
 use crate::tensor::Prg;
 use crate::tensor::{self, Tensor};
@@ -297,8 +297,9 @@ pub(crate) fn recv_t<R: Ring>(
     tensor::decode(&ctx.recv(from)?, shape, from)
 }
 
-/// Splits a message into parts of the given byte lengths (checking the total).
-pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec<u8>>> {
+/// Splits a message into parts of the given byte lengths (checking the total), borrowed from
+/// it (no copy of the parts).
+pub(crate) fn split<'m>(msg: &'m [u8], lens: &[usize], from: PartyId) -> Result<Vec<&'m [u8]>> {
     let total: usize = lens.iter().sum();
     if msg.len() != total {
         return Err(ProtocolError::Malformed {
@@ -311,7 +312,7 @@ pub(crate) fn split(msg: &[u8], lens: &[usize], from: PartyId) -> Result<Vec<Vec
     Ok(lens
         .iter()
         .map(|&l| {
-            let part = msg[off..off + l].to_vec();
+            let part = &msg[off..off + l];
             off += l;
             part
         })
@@ -325,7 +326,7 @@ pub(crate) fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T> {
 
 #[cfg(test)]
 mod sampling_tests {
-    use super::random_zp_vec;
+    use crate::ring::random_zp_vec;
     use rand::SeedableRng;
 
     #[test]

@@ -71,36 +71,73 @@ impl<G: RngCore + ?Sized> Words<'_, G> {
     }
 }
 
-/// Shuffles each of the `data.len() / W` rows of `data` in place, in row order, exactly as
-/// `row.shuffle(rng)` from rand 0.8 would (same permutations, same stream consumption).
-/// A trailing part shorter than a row is left alone. 2 ≤ W ≤ 256.
-pub(crate) fn shuffle_rows<const W: usize, T: Copy, G: RngCore + ?Sized>(
-    data: &mut [T],
-    rng: &mut G,
-) {
-    if W < 2 {
-        return;
+/// The permutations of `rows` rows of W, one row at a time: row i's [`RowShuffle::shuffle`]
+/// does what `row.shuffle(rng)` from rand 0.8 does to the i-th row (same permutation, same
+/// stream consumption), so other work can be done between rows without another buffer.
+/// 2 ≤ W ≤ 256 (narrower rows are left alone; wider ones are refused at compile time).
+pub(crate) struct RowShuffle<'a, const W: usize, G: ?Sized> {
+    words: Words<'a, G>,
+    picks: [u8; W],
+    /// Rows still to shuffle.
+    rows: usize,
+}
+
+impl<'a, const W: usize, G: RngCore + ?Sized> RowShuffle<'a, W, G> {
+    const FITS: () = assert!(W <= 256, "rows of at most 256");
+
+    /// The shuffles of `rows` rows, reading words from `rng` as they are needed (never a word
+    /// past the last one the `rows` shuffles use).
+    pub(crate) fn new(rng: &'a mut G, rows: usize) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
+        let swaps = W.saturating_sub(1);
+        RowShuffle {
+            words: Words {
+                rng,
+                buf: Vec::with_capacity(CHUNK.min(rows * swaps)),
+                pos: 0,
+                unbuffered: rows * swaps,
+            },
+            picks: [0u8; W],
+            rows,
+        }
     }
-    assert!(W <= 256, "rows of at most 256");
-    let rows = data.len() / W;
-    // Swap t of a row (t = 0..W − 1) is slot i = W − 1 − t with range i + 1.
-    let swaps = W - 1;
-    let mut words = Words {
-        rng,
-        buf: Vec::with_capacity(CHUNK),
-        pos: 0,
-        unbuffered: rows * swaps,
-    };
-    let mut picks = [0u8; W];
-    for row in data.chunks_exact_mut(W) {
-        let row: &mut [T; W] = row.try_into().expect("chunks of W");
-        words.row_picks(&mut picks);
-        for (t, &pk) in picks[..swaps].iter().enumerate() {
+
+    /// Shuffles the next row in place. Past the `rows` announced (a caller error), or for
+    /// W < 2, the row is left alone and nothing is read.
+    #[inline]
+    pub(crate) fn shuffle<T>(&mut self, row: &mut [T; W]) {
+        if W < 2 || self.rows == 0 {
+            return;
+        }
+        self.rows -= 1;
+        self.words.row_picks(&mut self.picks);
+        // Swap t of a row (t = 0..W − 1) is slot i = W − 1 − t with range i + 1.
+        for (t, &pk) in self.picks[..W - 1].iter().enumerate() {
             // pk < W − t ≤ W; `% W` only lets the compiler drop the bounds check.
             row.swap(W - 1 - t, pk as usize % W);
         }
     }
-    debug_assert_eq!(words.pos, words.buf.len(), "every word read was used");
+}
+
+/// Shuffles each of the `data.len() / W` rows of `data` in place, in row order, exactly as
+/// `row.shuffle(rng)` from rand 0.8 would (same permutations, same stream consumption).
+/// A trailing part shorter than a row is left alone. 2 ≤ W ≤ 256.
+#[cfg(test)]
+pub(crate) fn shuffle_rows<const W: usize, T: Copy, G: RngCore + ?Sized>(
+    data: &mut [T],
+    rng: &mut G,
+) {
+    let mut rows = RowShuffle::<W, G>::new(rng, data.len() / W);
+    for row in data.chunks_exact_mut(W) {
+        let row: &mut [T; W] = row.try_into().expect("chunks of W");
+        rows.shuffle(row);
+    }
+    debug_assert_eq!(
+        rows.words.pos,
+        rows.words.buf.len(),
+        "every word read was used"
+    );
 }
 
 #[cfg(test)]
