@@ -1,36 +1,15 @@
 //! Per-step memory of a long run (issue 11): what the trace and the parties' logs hold per
 //! protocol step, measured as the slope of the heap peak between two lengths of a chain of
 //! Pond multiplications (so the fixed costs cancel). This binary counts every allocation with its
-//! own global allocator.
+//! own global allocator (`support/counting.rs`).
 
 use sim::scenario::{load_source, Source};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 
-/// The system allocator, counting the bytes in use and their peak.
-struct Counting;
-
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = IN_USE.fetch_add(l.size(), SeqCst) + l.size();
-            PEAK.fetch_max(now, SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        IN_USE.fetch_sub(l.size(), SeqCst);
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
+use counting::{IN_USE, PEAK};
 
 /// A chain of `k` scalar multiplications z_i = z_{i−1} · one (six steps each).
 fn chain(k: usize) -> Source {
@@ -91,4 +70,5 @@ fn a_step_of_a_long_run_costs_a_bounded_number_of_bytes() {
         "{peak:.0} B of peak heap per step (kept: {kept:.0} B)"
     );
     assert!(kept <= 1950.0, "{kept:.0} B per step kept in the result");
+    eprintln!("{peak:.0} B peak, {kept:.0} B kept per step");
 }
