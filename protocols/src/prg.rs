@@ -87,17 +87,11 @@ impl AesCtrPrg {
 }
 
 impl AesCtrPrg {
-    /// The stream of `seed` from its byte `offset` on: the same bytes as [`SeedableRng::from_seed`]
-    /// followed by skipping `offset` bytes, without generating them (the counter jumps to block
-    /// `offset / 16`).
-    pub fn from_seed_at(seed: [u8; 32], offset: u128) -> Self {
+    /// The stream of `seed` from its byte `offset` on: [`SeedableRng::from_seed`] followed by
+    /// [`AesCtrPrg::skip`]`(offset)` (nothing before it is encrypted).
+    pub fn from_seed_at(seed: [u8; 32], offset: u64) -> Self {
         let mut g = Self::from_seed(seed);
-        g.counter = g.counter.wrapping_add(offset / 16);
-        let skip = (offset % 16) as usize;
-        if skip > 0 {
-            g.refill();
-            g.pos = skip;
-        }
+        g.skip(offset);
         g
     }
 
@@ -217,9 +211,9 @@ mod tests {
         let whole = reference(seed(7), 700);
         for off in [0usize, 1, 15, 16, 17, 127, 128, 129, 333, 512] {
             let mut got = vec![0u8; 700 - off];
-            AesCtrPrg::from_seed_at(seed(7), off as u128).fill_bytes(&mut got);
+            AesCtrPrg::from_seed_at(seed(7), off as u64).fill_bytes(&mut got);
             assert_eq!(got, whole[off..], "offset {off}");
-            let mut g = AesCtrPrg::from_seed_at(seed(7), off as u128);
+            let mut g = AesCtrPrg::from_seed_at(seed(7), off as u64);
             let w = g.next_u64();
             let want = u64::from_le_bytes(whole[off..off + 8].try_into().unwrap());
             assert_eq!(w, want, "offset {off}, next_u64");

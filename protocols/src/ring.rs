@@ -489,7 +489,7 @@ impl Ring for Zp {
 
 // Byte → element, or REJECT: bytes below 201 = 3 · 67 map to b mod 67; for Z_p \ {0}, bytes
 // below 198 = 3 · 66 map to 1 + b mod 66.
-pub(crate) const REJECT: u8 = u8::MAX;
+const REJECT: u8 = u8::MAX;
 const fn zp_table(nonzero: bool) -> [u8; 256] {
     let mut t = [REJECT; 256];
     let mut b = 0;
@@ -505,6 +505,16 @@ const fn zp_table(nonzero: bool) -> [u8; 256] {
 }
 const ZP_ANY: [u8; 256] = zp_table(false);
 const ZP_NONZERO: [u8; 256] = zp_table(true);
+
+/// The bytes below it are accepted by [`random_zp_vec`]: 201 = 3 · 67 (198 = 3 · 66 for
+/// Z_p \ {0}); exactly the bytes [`zp_map`] does not map to `REJECT`.
+pub(crate) fn zp_limit(nonzero: bool) -> u8 {
+    if nonzero {
+        198
+    } else {
+        201
+    }
+}
 
 /// The byte → element table of [`random_zp_vec`]: `REJECT` for a rejected byte.
 pub(crate) fn zp_map(nonzero: bool) -> &'static [u8; 256] {
@@ -535,20 +545,15 @@ pub(crate) fn compact_zp(buf: &[u8; 256], map: &[u8; 256], out: &mut [u8; 256]) 
 /// of the stream by rejection (a byte b < 201 gives b mod 67, uniform; 201 = 3 · 67) — one
 /// ChaCha block serves dozens of elements.
 pub(crate) fn random_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero: bool) -> Vec<Zp> {
-    let map = if nonzero { &ZP_NONZERO } else { &ZP_ANY };
-    // Branch-free compaction: every byte's image is written at `len`, which only advances past
-    // accepted ones. The slack of one buffer keeps the writes in bounds; the accepted elements
-    // past n, and the rest of the last buffer, are dropped.
-    let mut out = vec![0u8; n + 256];
-    let mut len = 0;
-    let mut buf = [0u8; 256];
-    while len < n {
+    let map = zp_map(nonzero);
+    // Each buffer compacted branch-free ([`compact_zp`]); the accepted elements past n, and the
+    // rest of the last buffer, are dropped.
+    let mut out = Vec::with_capacity(n + 256);
+    let (mut buf, mut vals) = ([0u8; 256], [0u8; 256]);
+    while out.len() < n {
         rng.fill_bytes(&mut buf);
-        for &b in &buf {
-            let v = map[b as usize];
-            out[len] = v;
-            len += usize::from(v != REJECT);
-        }
+        let k = compact_zp(&buf, map, &mut vals);
+        out.extend_from_slice(&vals[..k]);
     }
     out.truncate(n);
     out.into_iter().map(Zp).collect()
@@ -557,7 +562,7 @@ pub(crate) fn random_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero:
 /// Advances `rng` exactly as [`random_zp_vec`]`(n, rng, nonzero)` would, without building the
 /// elements: the same 256-byte buffers are read until n bytes were accepted (counting only).
 pub(crate) fn skip_zp_vec<G: RngCore + ?Sized>(n: usize, rng: &mut G, nonzero: bool) {
-    let limit = if nonzero { 198 } else { 201 };
+    let limit = zp_limit(nonzero);
     let mut len = 0;
     let mut buf = [0u8; 256];
     while len < n {
@@ -571,6 +576,16 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    #[test]
+    fn the_acceptance_limit_is_where_the_byte_table_stops_rejecting() {
+        for nonzero in [false, true] {
+            let (map, limit) = (zp_map(nonzero), zp_limit(nonzero));
+            for b in 0..=255u8 {
+                assert_eq!(map[b as usize] != REJECT, b < limit, "byte {b}, {nonzero}");
+            }
+        }
+    }
 
     #[test]
     fn skipping_zp_elements_reads_the_stream_as_drawing_them_does() {

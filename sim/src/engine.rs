@@ -379,7 +379,7 @@ impl Simulation {
                 path: Arc::default(),
                 engaged: false,
                 acts: Vec::new(),
-                step_names: Default::default(),
+                known_step_names: Default::default(),
             };
             let plan = plan.clone();
             let shared = shared.clone();

@@ -429,7 +429,7 @@ pub(crate) struct SimContext {
     /// What this party did so far, in order (see [`crate::dag::Act`]).
     pub acts: Vec<crate::dag::Act>,
     /// The step names used so far, each once ([`SimContext::step_name`]).
-    pub step_names: std::collections::HashSet<Arc<str>>,
+    pub known_step_names: std::collections::HashSet<Arc<str>>,
 }
 
 /// Pushes `x` onto `v`, growing an empty or full `v` to exactly twice its length (1 when empty)
@@ -446,11 +446,11 @@ fn push_exact<T>(v: &mut Vec<T>, x: T) {
 impl SimContext {
     /// The shared copy of step name `name` (made on its first use; a protocol has a few dozen).
     fn step_name(&mut self, name: &str) -> Arc<str> {
-        if let Some(n) = self.step_names.get(name) {
+        if let Some(n) = self.known_step_names.get(name) {
             return n.clone();
         }
         let n: Arc<str> = name.into();
-        self.step_names.insert(n.clone());
+        self.known_step_names.insert(n.clone());
         n
     }
 
@@ -888,11 +888,7 @@ impl Context for SimContext {
             .chunks_mut(protocols::tensor::PIECE)
             .for_each(&mut *fill);
         let rec = ValueRecord::from_prefix(label, kind, shape, values, self.max_values);
-        match class {
-            ValueClass::Share => self.current.shares.push(rec),
-            ValueClass::Opened => self.current.opened.push(rec),
-            ValueClass::Dealt => self.current.dealt.push(rec),
-        }
+        self.push_record(class, rec);
     }
 
     fn record_zp(&mut self, class: ValueClass, label: &str, value: &Tensor<protocols::ring::Zp>) {

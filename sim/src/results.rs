@@ -11,6 +11,7 @@
 //! the last, not one copy per holder plus the reconstructed value in the ring and in f64.
 
 use crate::scenario::{Plan, PlannedOp};
+use crate::shadow::value_name;
 use ndarray::ArrayD;
 use protocols::encoded::Encoded;
 use protocols::protocol::Held;
@@ -173,8 +174,6 @@ fn max_errors_of<'a>(pairs: impl Iterator<Item = (&'a f64, &'a f64)>) -> (f64, f
     }
     (abs, rel)
 }
-
-use crate::shadow::value_name;
 
 impl OpResults {
     /// Empty slots for every op of `plan`, run by `parties` parties.

@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Every value of the program computed in f64, from the inputs' values.
 pub fn shadow(plan: &Plan, inputs: &HashMap<String, ArrayD<f64>>) -> HashMap<String, ArrayD<f64>> {
-    let mut vals: HashMap<String, ArrayD<f64>> = inputs.clone();
-    for op in &plan.ops {
-        if let PlannedOp::Compute { name, op } = op {
-            let args: Vec<&ArrayD<f64>> = op.operands().iter().map(|o| &vals[*o]).collect();
-            let v = eval_f64(op, &args);
-            vals.insert(name.clone(), v);
-        }
-    }
-    vals
+    let inputs = inputs
+        .iter()
+        .map(|(n, v)| (n.clone(), Arc::new(v.clone())))
+        .collect();
+    let vals = shadow_shared(plan, &inputs);
+    // The inputs' only other holder goes first, so unwrapping moves them instead of copying.
+    drop(inputs);
+    vals.into_iter()
+        .map(|(n, v)| (n, Arc::unwrap_or_clone(v)))
+        .collect()
 }
 
 /// [`shadow`] over shared input arrays: the same values, the inputs' arrays shared rather than

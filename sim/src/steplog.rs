@@ -31,12 +31,6 @@ impl<T: Clone + Default> StepLog<T> {
         self.len
     }
 
-    /// Whether the log is empty.
-    #[allow(dead_code)]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Appends `x`.
     pub fn push(&mut self, x: T) {
         match self.chunks.last_mut() {
@@ -138,7 +132,7 @@ mod tests {
             assert_eq!(log.len(), v.len());
             assert_eq!(log.chunks.len(), v.len().div_ceil(CHUNK));
         }
-        assert!(v.is_empty() && log.is_empty());
+        assert!(v.is_empty() && log.len() == 0);
         assert_eq!(log.get(0), None);
     }
 }

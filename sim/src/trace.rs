@@ -72,15 +72,7 @@ impl ValueRecord {
             Some(s) => s[..s.len().min(max_values)].to_vec(),
             None => t.iter().take(max_values).copied().collect(),
         };
-        ValueRecord {
-            label: label.to_string(),
-            kind,
-            shape: t.shape().to_vec(),
-            hash: kept_hash(&values, t.len()),
-            values,
-            high: Vec::new(),
-            complete: t.len() <= max_values,
-        }
+        Self::from_prefix(label, kind, t.shape(), values, max_values)
     }
 
     /// Records a value of `shape` (`len` elements) from its first elements `values` (at least
@@ -121,15 +113,7 @@ impl ValueRecord {
                 .collect(),
             None => t.iter().take(max_values).map(|z| z.0 as u64).collect(),
         };
-        ValueRecord {
-            label: label.to_string(),
-            kind: RingKind::Zp,
-            shape: t.shape().to_vec(),
-            hash: kept_hash(&values, t.len()),
-            values,
-            high: Vec::new(),
-            complete: t.len() <= max_values,
-        }
+        Self::from_prefix(label, RingKind::Zp, t.shape(), values, max_values)
     }
 
     /// Records a Z_2^128 tensor `t` whole (low words in `values`, high words in `high`),

@@ -6,15 +6,15 @@
 //! n·ℓ masks this way, one row of ℓ at a time, instead of materialising them (issue 11: C's
 //! peak memory).
 
-use crate::ring::{compact_zp, zp_map};
+use crate::ring::{compact_zp, skip_zp_vec, zp_map};
 use rand::RngCore;
 
 /// `n` Z_p elements of a stream, handed out in order.
 pub(crate) struct ZpStream<G> {
     rng: G,
     map: &'static [u8; 256],
-    /// Bytes below it are accepted (201, or 198 for Z_p \ {0}).
-    limit: u8,
+    /// Elements of Z_p \ {0}, not Z_p.
+    nonzero: bool,
     /// Elements of the current buffer: `vals[pos..have]` not yet handed out.
     vals: [u8; 256],
     pos: usize,
@@ -31,7 +31,7 @@ impl<G: RngCore> ZpStream<G> {
         ZpStream {
             rng,
             map: zp_map(nonzero),
-            limit: if nonzero { 198 } else { 201 },
+            nonzero,
             vals: [0; 256],
             pos: 0,
             have: 0,
@@ -73,12 +73,12 @@ impl<G: RngCore> ZpStream<G> {
     /// out, not building them) and returns the generator, positioned where `random_zp_vec`
     /// leaves it.
     pub(crate) fn finish(mut self) -> G {
-        let limit = self.limit;
-        let mut buf = [0u8; 256];
-        while self.accepted < self.n {
-            self.rng.fill_bytes(&mut buf);
-            self.accepted += buf.iter().filter(|&&b| b < limit).count();
-        }
+        // The buffers until n elements were accepted in all: `skip_zp_vec` of the rest.
+        skip_zp_vec(
+            self.n.saturating_sub(self.accepted),
+            &mut self.rng,
+            self.nonzero,
+        );
         self.rng
     }
 }

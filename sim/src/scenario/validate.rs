@@ -124,7 +124,7 @@ fn unit(w: u64) -> f64 {
 fn draw_values(d: Distribution, key: [u8; 32], first: usize, out: &mut [f64]) {
     use rand::RngCore;
     debug_assert_eq!(first % 2, 0);
-    let mut rng = protocols::prg::AesCtrPrg::from_seed_at(key, first as u128 * 8);
+    let mut rng = protocols::prg::AesCtrPrg::from_seed_at(key, first as u64 * 8);
     match d {
         Distribution::Uniform(lo, hi) => {
             for v in out {
