@@ -183,7 +183,7 @@ impl Message {
     ) -> Message {
         let n = tensor::numel(shape);
         self.payload.reserve(n * R::BYTES);
-        let mut piece = [R::zero(); tensor::PIECE];
+        let mut piece = tensor::piece_buf::<R>(n);
         let mut start = 0;
         while start < n {
             let len = tensor::PIECE.min(n - start);

@@ -8,6 +8,7 @@
 //! - [`prg`]: the seed-expanding PRG (AES-128-CTR).
 //! - [`kernels`]: fast ring matmul / conv2d kernels.
 //! - [`fixed`]: fixed-point encoding and hazards.
+//! - [`fastmap`]: hash maps with a fast fixed hasher for the hot paths.
 //! - [`encoded`]: a tensor tagged with its ring (Z_2^64 or Z_2^128), the protocol interface's value.
 //! - [`clear`]: ReLU, MaxPool and argmax of public values, shared by the protocols.
 //! - [`program`]: the protocol-independent program IR, shape rules and plaintext semantics.
@@ -27,6 +28,7 @@ pub mod context;
 pub mod cost;
 pub mod encoded;
 pub mod error;
+pub mod fastmap;
 pub mod fixed;
 pub mod gradient;
 pub mod kernels;

@@ -164,6 +164,12 @@ pub fn random<R: Ring, G: RngCore + ?Sized>(shape: &[usize], rng: &mut G) -> Ten
 /// encoding): 8 kB of Z_2^64, so the piece stays in L1 while it is used.
 pub const PIECE: usize = 1024;
 
+/// A zeroed scratch piece for a streamed pass over `n` elements: [`PIECE`] elements, or `n` if
+/// fewer, so that a small tensor (a scalar in a chain of products) does not zero a whole piece.
+pub fn piece_buf<R: Ring>(n: usize) -> Vec<R> {
+    vec![R::zero(); n.min(PIECE)]
+}
+
 /// `a = f(a, r)` elementwise in place, `r` the elements [`random`] would draw from `rng` for
 /// `a`'s shape, in row-major order — drawn a [`PIECE`] at a time instead of as a whole tensor.
 /// The rings Z_2^k draw pieces of a stream exactly as one whole (see [`crate::ring::Z2k`]).
@@ -174,7 +180,7 @@ pub fn zip_random_assign<R: Z2k, G: RngCore + ?Sized>(
 ) {
     match a.as_slice_mut() {
         Some(x) => {
-            let mut piece = [R::zero(); PIECE];
+            let mut piece = piece_buf::<R>(x.len());
             for chunk in x.chunks_mut(PIECE) {
                 let r = &mut piece[..chunk.len()];
                 R::random_fill(r, rng);
@@ -205,7 +211,7 @@ pub fn zip_random<R: Z2k, G: RngCore + ?Sized>(
         return out;
     };
     let mut out = Vec::with_capacity(x.len());
-    let mut piece = [R::zero(); PIECE];
+    let mut piece = piece_buf::<R>(x.len());
     for chunk in x.chunks(PIECE) {
         let r = &mut piece[..chunk.len()];
         R::random_fill(r, rng);

@@ -15,9 +15,10 @@ use crate::network::LinkModel;
 use crate::scenario::{Plan, PlannedOp};
 use crate::trace::Trace;
 use protocols::context::Traffic;
+use protocols::fastmap::{FastMap, FastSet};
 use protocols::protocol::Operand;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 /// One thing a party did, in its order (recorded by `SimContext`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +47,8 @@ pub struct Schedule {
 /// first masked an operand it multiplies, Pond's mask reuse; the first exact SecureNN op, which
 /// sets up the keys the later ones use). Indices into `plan.ops`, all < k.
 pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
-    let mut made: HashMap<&str, usize> = HashMap::new();
-    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut made: FastMap<&str, usize> = FastMap::default();
+    let mut first: FastMap<String, usize> = FastMap::default();
     let mut model = plan.protocol().cost_model(&plan.settings());
     let mut deps = Vec::with_capacity(plan.ops.len());
     for (k, op) in plan.ops.iter().enumerate() {
@@ -223,8 +224,8 @@ pub(crate) fn replay(
         }
     }
     // Per (from, to, op): messages delivered and not yet received; a receiver blocked on one.
-    let mut arrived: HashMap<(usize, usize, usize), VecDeque<Arrival>> = HashMap::new();
-    let mut blocked: HashSet<(usize, usize, usize)> = HashSet::new();
+    let mut arrived: FastMap<(usize, usize, usize), VecDeque<Arrival>> = FastMap::default();
+    let mut blocked: FastSet<(usize, usize, usize)> = FastSet::default();
     let mut free = vec![vec![0u64; n]; n];
     let mut out = Schedule::default();
     let receive = |task: &mut Task, (delivery, round, online): Arrival| {

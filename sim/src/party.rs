@@ -429,7 +429,7 @@ pub(crate) struct SimContext {
     /// What this party did so far, in order (see [`crate::dag::Act`]).
     pub acts: Vec<crate::dag::Act>,
     /// The step names used so far, each once ([`SimContext::step_name`]).
-    pub known_step_names: std::collections::HashSet<Arc<str>>,
+    pub known_step_names: protocols::fastmap::FastSet<Arc<str>>,
 }
 
 /// Pushes `x` onto `v`, growing an empty or full `v` to exactly twice its length (1 when empty)

@@ -202,8 +202,9 @@ impl<R: Z2k> PondParty<R> {
                     // ⟨c⟩₁ = a∘b − ⟨c⟩₀ straight into the message, a piece at a time: no tensor of
                     // a, b or c is built.
                     ctx.charge(map.work(&a.shape, &b.shape, out_shape));
+                    let n = tensor::numel(out_shape);
                     let product = |(mut sa, mut sb): (MaskStream<R>, MaskStream<R>)| {
-                        let mut tb = [R::zero(); tensor::PIECE];
+                        let mut tb = tensor::piece_buf::<R>(n);
                         move |piece: &mut [R]| {
                             sa.fill(piece);
                             let tb = &mut tb[..piece.len()];
@@ -217,7 +218,7 @@ impl<R: Z2k> PondParty<R> {
                     let mut c = product((a.stream(), b.stream()));
                     R::record_with(ctx, ValueClass::Dealt, "c = a∘b", out_shape, &mut c);
                     let mut c = product((a.stream(), b.stream()));
-                    let mut c0 = [R::zero(); tensor::PIECE];
+                    let mut c0 = tensor::piece_buf::<R>(n);
                     Message::default().and_computed(out_shape, |_, piece| {
                         c(piece);
                         let c0 = &mut c0[..piece.len()];
@@ -516,9 +517,9 @@ fn fused_combine<R: Z2k>(
     a: &mut tensor::Prg,
     b: &mut tensor::Prg,
 ) {
-    let mut ra = [R::zero(); tensor::PIECE];
-    let mut rb = [R::zero(); tensor::PIECE];
-    let mut rc = [R::zero(); tensor::PIECE];
+    let mut ra = tensor::piece_buf::<R>(out.len());
+    let mut rb = tensor::piece_buf::<R>(out.len());
+    let mut rc = tensor::piece_buf::<R>(out.len());
     for (k, chunk) in out.chunks_mut(tensor::PIECE).enumerate() {
         let at = k * tensor::PIECE;
         let len = chunk.len();

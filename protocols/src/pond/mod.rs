@@ -33,12 +33,12 @@ pub use protocol::Pond;
 
 use crate::context::{Context, PartyId};
 use crate::error::{ProtocolError, Result};
+use crate::fastmap::FastMap;
 use crate::fixed::FixedConfig;
 use crate::program::{infer_shape, Op};
 use crate::ring::Z2k;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Which party index plays which Pond role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +194,7 @@ impl ProducerMask {
         MaskStream {
             s0: self.s0.clone(),
             s1: self.s1.clone(),
-            tmp: vec![R::zero(); crate::tensor::PIECE],
+            tmp: crate::tensor::piece_buf(crate::tensor::numel(&self.shape)),
         }
     }
 }
@@ -224,8 +224,8 @@ pub struct PondParty<R: Z2k = u64> {
     me: PartyId,
     place: Placement,
     cfg: PondConfig,
-    values: HashMap<String, Value<R>>,
-    masks: HashMap<String, Mask<R>>,
+    values: FastMap<String, Value<R>>,
+    masks: FastMap<String, Mask<R>>,
     prefix: String,
     /// SecureNN's pairwise keys, set up at the first exact nonlinear op.
     securenn_keys: Option<crate::securenn::Keys>,
@@ -246,8 +246,8 @@ impl<R: Z2k> PondParty<R> {
             me,
             place,
             cfg,
-            values: HashMap::new(),
-            masks: HashMap::new(),
+            values: FastMap::default(),
+            masks: FastMap::default(),
             prefix: String::new(),
             securenn_keys: None,
             planted_mask_reuse: false,

@@ -226,7 +226,7 @@ impl<R: Z2k> PondParty<R> {
 /// place leaves it. Returns the redrawn elements' positions and values.
 fn redraws<R: Z2k>(rng: &mut crate::context::PartyRng, n: usize, limit: R) -> Vec<(usize, R)> {
     let mut rejected = Vec::new();
-    let mut piece = [R::zero(); tensor::PIECE];
+    let mut piece = tensor::piece_buf::<R>(n);
     let mut at = 0;
     while at < n {
         let len = tensor::PIECE.min(n - at);
@@ -263,7 +263,7 @@ impl<R: Z2k> TruncationMask<R> {
         prg: &'a mut tensor::Prg,
     ) -> impl FnMut(usize, &mut [R]) + 'a {
         let mut rs = self.stream();
-        let mut mask = [R::zero(); tensor::PIECE];
+        let mut mask = tensor::piece_buf::<R>(self.n);
         move |_, piece| {
             rs.fill(piece);
             let m = &mut mask[..piece.len()];

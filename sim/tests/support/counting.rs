@@ -1,5 +1,6 @@
-//! The system allocator, counting the bytes in use and their peak: the global allocator of the
-//! test binaries that measure heap use (`memory.rs`, `step_memory.rs`), included by `#[path]`.
+//! The system allocator, counting the bytes in use, their peak and the bytes ever allocated: the
+//! global allocator of the test binaries that measure heap use (`memory.rs`, `step_memory.rs`),
+//! included by `#[path]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -9,6 +10,9 @@ struct Counting;
 
 pub static IN_USE: AtomicUsize = AtomicUsize::new(0);
 pub static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Bytes ever allocated (a reallocation counts its growth): the allocator's churn.
+#[allow(dead_code)]
+pub static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
@@ -16,6 +20,7 @@ unsafe impl GlobalAlloc for Counting {
         if !p.is_null() {
             let now = IN_USE.fetch_add(l.size(), SeqCst) + l.size();
             PEAK.fetch_max(now, SeqCst);
+            ALLOCATED.fetch_add(l.size(), SeqCst);
         }
         p
     }
@@ -29,6 +34,7 @@ unsafe impl GlobalAlloc for Counting {
             if new > l.size() {
                 let now = IN_USE.fetch_add(new - l.size(), SeqCst) + new - l.size();
                 PEAK.fetch_max(now, SeqCst);
+                ALLOCATED.fetch_add(new - l.size(), SeqCst);
             } else {
                 IN_USE.fetch_sub(l.size() - new, SeqCst);
             }
