@@ -20,17 +20,21 @@ impl PondParty<u64> {
         op: &Op,
         operands: &[String],
         out_shape: &[usize],
+        dying: &[String],
     ) -> Result<()> {
         let result = match op {
-            Op::Relu(_) => self.securenn_relu(ctx, &operands[0])?,
-            Op::MaxPool2d { kernel, stride, .. } => self.securenn_maxpool(
-                ctx,
-                &operands[0],
-                *kernel,
-                stride.unwrap_or(*kernel),
-                out_shape,
-            )?,
-            Op::Argmax(_) => self.securenn_argmax(ctx, &operands[0], out_shape)?,
+            Op::Relu(_) => {
+                let x = self.operand(&operands[0], dying)?;
+                self.securenn_relu(ctx, x)?
+            }
+            Op::MaxPool2d { kernel, stride, .. } => {
+                let x = self.operand(&operands[0], dying)?;
+                self.securenn_maxpool(ctx, x, *kernel, stride.unwrap_or(*kernel), out_shape)?
+            }
+            Op::Argmax(_) => {
+                let x = self.operand(&operands[0], dying)?;
+                self.securenn_argmax(ctx, x, out_shape)?
+            }
             Op::Greater(..) => self.securenn_greater(ctx, &operands[0], &operands[1], out_shape)?,
             _ => {
                 return Err(ProtocolError::Unsupported(format!(
@@ -41,6 +45,18 @@ impl PondParty<u64> {
         };
         self.set(name, result);
         Ok(())
+    }
+
+    /// The value of a one-operand exact op's operand `x`: moved out of this party's values when
+    /// it dies with the op (`dying`, [`crate::protocol::Party::last_use`]: no later op reads it,
+    /// and it is forgotten after this one), else a copy (issue 11: C's peak memory).
+    fn operand(&mut self, x: &str, dying: &[String]) -> Result<Value<u64>> {
+        if dying.iter().any(|d| d == x) {
+            if let Some(v) = self.take_value(x) {
+                return Ok(v);
+            }
+        }
+        Ok(self.get(x)?.clone())
     }
 
     pub(super) fn securenn_variant(&self) -> Result<Variant> {
@@ -71,9 +87,9 @@ impl PondParty<u64> {
 
     /// Exact ReLU: SecureNN's DReLU and SelectShare on a private value; a public value is
     /// computed in the clear by the parties that know it. No truncation is needed.
-    pub(crate) fn securenn_relu(&mut self, ctx: &mut dyn Context, x: &str) -> Result<Value> {
+    pub(crate) fn securenn_relu(&mut self, ctx: &mut dyn Context, x: Value) -> Result<Value> {
         let variant = self.securenn_variant()?;
-        match self.get(x)?.clone() {
+        match x {
             Value::Public { value, shape } => {
                 self.step(ctx, "relu of a public value (local)")?;
                 let value = value.map(|v| crate::clear::relu(&v));
@@ -93,13 +109,13 @@ impl PondParty<u64> {
     pub(crate) fn securenn_maxpool(
         &mut self,
         ctx: &mut dyn Context,
-        x: &str,
+        x: Value,
         kernel: usize,
         stride: usize,
         out_shape: &[usize],
     ) -> Result<Value> {
         let variant = self.securenn_variant()?;
-        match self.get(x)?.clone() {
+        match x {
             Value::Public { value, .. } => {
                 self.step(ctx, "maxpool of a public value (local)")?;
                 let value = value.map(|v| crate::clear::maxpool2d(&v, kernel, stride, out_shape));
@@ -111,16 +127,7 @@ impl PondParty<u64> {
             Value::Private { share, shape } => {
                 let place = self.place;
                 let share = self.with_securenn_keys(ctx, |ctx, keys| {
-                    securenn::maxpool(
-                        ctx,
-                        &place,
-                        keys,
-                        variant,
-                        share.as_ref(),
-                        &shape,
-                        kernel,
-                        stride,
-                    )
+                    securenn::maxpool_of(ctx, &place, keys, variant, share, &shape, kernel, stride)
                 })?;
                 Ok(Value::Private {
                     share,
@@ -136,12 +143,12 @@ impl PondParty<u64> {
     pub(crate) fn securenn_argmax(
         &mut self,
         ctx: &mut dyn Context,
-        x: &str,
+        x: Value,
         out_shape: &[usize],
     ) -> Result<Value> {
         let variant = self.securenn_variant()?;
         let one = 1u64 << self.cfg.fixed.frac_bits;
-        match self.get(x)?.clone() {
+        match x {
             Value::Public { value, .. } => {
                 self.step(ctx, "argmax of a public value (local)")?;
                 let value = value.map(|v| crate::clear::argmax(&v, out_shape, one));

@@ -394,7 +394,7 @@ impl<R: Z2k> PondParty<R> {
                     "SecureNN's exact layers run over Z_2^64 only; use ring_bits: 64".into(),
                 )
             })?;
-            return narrow.run_exact(ctx, name, op, &operands, &out_shape);
+            return narrow.run_exact(ctx, name, op, &operands, &out_shape, &dying);
         }
         let result = match op {
             Op::Add(..) | Op::Sub(..) | Op::Neg(_) => {

@@ -3,41 +3,91 @@
 use super::shuffle::RowShuffle;
 use super::zp_stream::ZpStream;
 use super::{
-    as_u64, bit, bits_zp, matmul, need, peer, recv_t, role, send_t, to_odd, wrap, Keys, Product,
-    Role, Variant, ELL,
+    as_u64, bit, matmul, need, peer, recv_t, role, send_t, to_odd, wrap, Keys, Product, Role,
+    Variant, ELL,
 };
 use crate::context::{within, Context, Message, PartyId, RingKind, Traffic, ValueClass};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::{skip_zp_vec, OddRing, Ring, Zp, SECURENN_P};
 use crate::tensor::{self, Tensor};
+use std::borrow::Cow;
 
 /// A message to P1 holding its shares of the bits of `x`, ⟨x[i]⟩₁ = x[i] − ⟨x[i]⟩₀ over Z_p
 /// ([n, ℓ], what `Message::tensor(&(bits_zp(x) − bits0))` holds), computed straight into the
-/// payload (no tensor of the bits or of the difference), with room for `more` bytes after it.
-fn bit_shares1(x: &[u64], bits0: &Tensor<Zp>, more: usize) -> Message {
+/// payload, with room for `more` bytes after it. P0's shares ⟨x[i]⟩₀ are drawn from the P2–P0
+/// stream `key0` a piece at a time, exactly as `key_share0(keys, &[n, ℓ])` draws them whole
+/// (and `key0` is left where that leaves it): no tensor of the bits, of P0's shares or of the
+/// difference is built.
+fn bit_shares1(x: &[u64], key0: &mut crate::tensor::Prg, more: usize) -> Message {
     let n = x.len();
-    let b0 = bits0.as_standard_layout();
-    let b0 = b0.as_slice().expect("standard layout");
     let p = SECURENN_P;
-    Message::with_capacity(n * ELL + more).and_computed::<Zp>(&[n, ELL], |start, piece| {
-        for (i, out) in piece.iter_mut().enumerate() {
-            let k = start + i;
-            // x[i] − ⟨x[i]⟩₀ with x[i] ∈ {0, 1} and ⟨x[i]⟩₀ < p (drawn so): `Zp::sub`'s
-            // value by one conditional subtraction.
-            let v = bit(x[k / ELL], k % ELL) as u8 + (p - b0[k].0);
-            *out = Zp(if v >= p { v - p } else { v });
-        }
-    })
+    let mut b0 = ZpStream::new(&mut *key0, n * ELL, false);
+    let mut buf = [0u8; tensor::PIECE];
+    let msg =
+        Message::with_capacity(n * ELL + more).and_computed::<Zp>(&[n, ELL], |start, piece| {
+            let b0 = {
+                let b = &mut buf[..piece.len()];
+                b0.fill(b);
+                b
+            };
+            for (i, (out, &s0)) in piece.iter_mut().zip(b0.iter()).enumerate() {
+                let k = start + i;
+                // x[i] − ⟨x[i]⟩₀ with x[i] ∈ {0, 1} and ⟨x[i]⟩₀ < p (drawn so): `Zp::sub`'s
+                // value by one conditional subtraction.
+                let v = bit(x[k / ELL], k % ELL) as u8 + (p - s0);
+                *out = Zp(if v >= p { v - p } else { v });
+            }
+        });
+    b0.finish();
+    msg
 }
 
-/// P1's side of [`bit_shares1`]: its bit shares ([n, ℓ], decoded in place in the message's
-/// own buffer, no copy) and the n elements of ring R after them, from `from`'s message `msg`.
+/// Records P2's dealt bits of `x` ([n, ℓ] over Z_p, "bits of x") and P0's shares of them
+/// (drawn from a copy of the P2–P0 stream `key0` where they start: `key0` itself is not moved),
+/// each computed only as far as the record keeps it ([`Context::record_with`]).
+fn record_dealt_bits(ctx: &mut dyn Context, x: &[u64], key0: &crate::tensor::Prg) {
+    let shape = [x.len(), ELL];
+    let mut at = 0;
+    ctx.record_with(
+        ValueClass::Dealt,
+        "bits of x",
+        RingKind::Zp,
+        &shape,
+        &mut |piece| {
+            for (i, v) in piece.iter_mut().enumerate() {
+                let k = at + i;
+                *v = bit(x[k / ELL], k % ELL);
+            }
+            at += piece.len();
+        },
+    );
+    let mut b0 = ZpStream::new(key0.clone(), x.len() * ELL, false);
+    let mut buf = [0u8; tensor::PIECE];
+    ctx.record_with(
+        ValueClass::Dealt,
+        "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
+        RingKind::Zp,
+        &shape,
+        &mut |piece| {
+            let b = &mut buf[..piece.len()];
+            b0.fill(b);
+            piece
+                .iter_mut()
+                .zip(b.iter())
+                .for_each(|(v, &z)| *v = z as u64);
+        },
+    );
+}
+
+/// P1's side of [`bit_shares1`]: its bit shares ([n, ℓ] row-major, decoded in place in the
+/// message's own buffer, no copy) and the n elements of ring R after them, from `from`'s
+/// message `msg`.
 fn bit_shares_and<R: Ring>(
     mut msg: Vec<u8>,
     n: usize,
     from: PartyId,
-) -> Result<(Tensor<Zp>, Tensor<R>)> {
+) -> Result<(Vec<Zp>, Tensor<R>)> {
     let bits = n * ELL;
     if msg.len() != bits + n * R::BYTES {
         return Err(ProtocolError::Malformed {
@@ -50,7 +100,6 @@ fn bit_shares_and<R: Ring>(
     msg.truncate(bits);
     // Read as `Zp::decode` reads a byte; collected in place (same size and alignment).
     let b: Vec<Zp> = msg.into_iter().map(|x| Zp(x % SECURENN_P)).collect();
-    let b = Tensor::from_shape_vec(vec![n, ELL], b).expect("n·ℓ elements");
     Ok((b, rest))
 }
 
@@ -101,6 +150,41 @@ pub fn private_compare(
     beta: Option<&Tensor<u64>>,
     n: usize,
 ) -> Result<Option<Tensor<u64>>> {
+    let xbv = x_bits.map(|t| t.as_standard_layout());
+    let bits = xbv
+        .as_ref()
+        .map(|v| BitShares::Borrowed(v.as_slice().expect("standard layout")));
+    within(ctx, "PrivateCompare", |ctx| {
+        private_compare_steps(ctx, place, keys, variant, bits, r, beta, n)
+    })
+}
+
+/// A server's shares over Z_p of the bits of x, as PrivateCompare reads them ([n, ℓ]
+/// row-major, column k = bit k).
+pub(crate) enum BitShares<'a> {
+    /// Held whole and borrowed: ⟨d⟩ⱼ is computed in a buffer of its own.
+    Borrowed(&'a [Zp]),
+    /// Held whole and not needed after PrivateCompare: ⟨d⟩ⱼ is computed in their buffer.
+    Owned(Vec<Zp>),
+    /// P0's shares as the helper dealt them, not held: drawn from the P2–P0 stream (which the
+    /// dealing left at their start) as PrivateCompare reads them, exactly as
+    /// `key_share0(keys, &[n, ℓ])` draws them whole, and the stream left where that leaves it.
+    Drawn,
+}
+
+/// [`private_compare`] with the servers' bit shares as [`BitShares`] (the comparisons inside
+/// ShareConvert and ComputeMSB: P1's are dropped into ⟨d⟩₁, P0's drawn as they are read).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn private_compare_of(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x_bits: Option<BitShares<'_>>,
+    r: Option<&Tensor<u64>>,
+    beta: Option<&Tensor<u64>>,
+    n: usize,
+) -> Result<Option<Tensor<u64>>> {
     within(ctx, "PrivateCompare", |ctx| {
         private_compare_steps(ctx, place, keys, variant, x_bits, r, beta, n)
     })
@@ -113,7 +197,7 @@ fn private_compare_steps(
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    x_bits: Option<&Tensor<Zp>>,
+    x_bits: Option<BitShares<'_>>,
     r: Option<&Tensor<u64>>,
     beta: Option<&Tensor<u64>>,
     n: usize,
@@ -129,30 +213,42 @@ fn private_compare_steps(
     let mut received = None;
     match me {
         Role::Server(j) => {
-            let (xb, r, beta) = (need(x_bits, "x bits")?, need(r, "r")?, need(beta, "β")?);
-            let (xbv, rv, bv) = (
-                xb.as_standard_layout(),
-                r.as_standard_layout(),
-                beta.as_standard_layout(),
-            );
-            let (xbs, rs, bs) = (
-                xbv.as_slice().expect("standard layout"),
+            let xb = x_bits
+                .ok_or_else(|| ProtocolError::Missing("server holds no share of x bits".into()))?;
+            let (r, beta) = (need(r, "r")?, need(beta, "β")?);
+            let (rv, bv) = (r.as_standard_layout(), beta.as_standard_layout());
+            let (rs, bs) = (
                 rv.as_slice().expect("standard layout"),
                 bv.as_slice().expect("standard layout"),
             );
-            if xbs.len() != n * ELL || rs.len() != n || bs.len() != n {
+            let bits = match &xb {
+                BitShares::Borrowed(x) => x.len(),
+                BitShares::Owned(x) => x.len(),
+                BitShares::Drawn => n * ELL,
+            };
+            if bits != n * ELL || rs.len() != n || bs.len() != n {
                 return Err(ProtocolError::Shape {
                     op: "PrivateCompare".into(),
                     detail: format!(
-                        "{n} elements, but {} bits, {} r and {} β",
-                        xbs.len(),
+                        "{n} elements, but {bits} bits, {} r and {} β",
                         rs.len(),
                         bs.len()
                     ),
                 });
             }
             let total = n * ELL;
-            let d = server_d(j, variant, xbs, rs, bs, keys.common()?);
+            let d = match xb {
+                BitShares::Borrowed(x) => {
+                    server_d(j, variant, Bits::Slice(x), rs, bs, keys.common()?)
+                }
+                BitShares::Owned(x) => {
+                    server_d(j, variant, Bits::InPlace(x), rs, bs, keys.common()?)
+                }
+                BitShares::Drawn => {
+                    let (common, key0) = keys.common_and_helper0()?;
+                    server_d(j, variant, Bits::Drawn(key0), rs, bs, common)
+                }
+            };
             let with_v = variant == Variant::Secure && total > 0;
             ctx.charge((6 + with_v as usize) as u64 * total as u64);
             // The wire encoding of a Z_p tensor is its bytes: d becomes the payload in place.
@@ -201,14 +297,25 @@ fn private_compare_steps(
     Ok(None)
 }
 
+/// Where [`server_d`] reads a server's bit shares of x ([n, ℓ] row-major).
+enum Bits<'a> {
+    /// A slice of n·ℓ shares; d is a buffer of its own.
+    Slice(&'a [Zp]),
+    /// n·ℓ shares that d overwrites, row by row (each row read before it is written).
+    InPlace(Vec<Zp>),
+    /// Drawn from this stream as `random_zp_vec(n·ℓ, …, false)` draws them (P0's shares from
+    /// the P2–P0 key), which is left where that leaves it.
+    Drawn(&'a mut crate::tensor::Prg),
+}
+
 /// Server j's ⟨d⟩ⱼ of PrivateCompare steps 1–13 (before it is sent): π(s·⟨c⟩ⱼ) ± v for the n
-/// elements of bit shares `xbs` ([n, ℓ] row-major), public `rs` and bits `bs`, reading s, u, v
-/// and π from the common stream exactly as drawing each whole would (`random_zp_vec`,
-/// `skip_zp_vec`, row-by-row `SliceRandom::shuffle`). `xbs` is n·ℓ long, `rs` and `bs` n.
+/// elements of bit shares `x` ([n, ℓ]), public `rs` and bits `bs`, reading s, u, v and π from
+/// the common stream exactly as drawing each whole would (`random_zp_vec`, `skip_zp_vec`,
+/// row-by-row `SliceRandom::shuffle`). `x` holds n·ℓ shares, `rs` and `bs` n.
 fn server_d(
     j: usize,
     variant: Variant,
-    xbs: &[Zp],
+    x: Bits<'_>,
     rs: &[u64],
     bs: &[u64],
     common: &mut crate::tensor::Prg,
@@ -220,32 +327,58 @@ fn server_d(
     let special = (0..n).any(special_at);
     // The common stream holds s (n·ℓ elements of Z_p*), u and v (n·ℓ of Z_p each, as
     // `random_zp_vec` draws them), then π's words. None of them is built whole: the one
-    // n·ℓ buffer is d, computed in place and sent as it is (issue 11: C's peak memory).
+    // n·ℓ buffer is d, computed in place (in the bit shares' own buffer when they die here,
+    // issue 11: C's peak memory) and sent as it is.
     //
     // Steps 1–13 before π, row by row with s streamed: d = s·c (for a special element,
-    // s itself until u is read).
-    let mut d = vec![Zp(0); total];
+    // s itself until u is read, its bits kept aside for then).
+    let (mut d, slice, mut drawn) = match x {
+        Bits::Slice(x) => (vec![Zp(0); total], Some(x), None),
+        Bits::InPlace(x) => (x, None, None),
+        Bits::Drawn(key0) => (
+            vec![Zp(0); total],
+            None,
+            Some(ZpStream::new(key0, total, false)),
+        ),
+    };
+    let mut kept: Vec<[Zp; ELL]> = Vec::new();
     let mut s = ZpStream::new(&mut *common, total, true);
     let mut row = [0u8; ELL];
     for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
+        let mut xe = [Zp(0); ELL];
+        if let Some(x) = slice {
+            xe.copy_from_slice(&x[e * ELL..(e + 1) * ELL]);
+        } else if let Some(b0) = &mut drawn {
+            let mut b = [0u8; ELL];
+            b0.fill(&mut b);
+            xe.iter_mut().zip(&b).for_each(|(xk, &bk)| *xk = Zp(bk));
+        } else {
+            xe.copy_from_slice(de);
+        }
         s.fill(&mut row);
         if special_at(e) {
+            kept.push(xe);
             de.iter_mut().zip(&row).for_each(|(dk, &sk)| *dk = Zp(sk));
         } else {
-            masked_c(j, rs[e], bs[e], &xbs[e * ELL..(e + 1) * ELL], &row, &[], de);
+            masked_c(j, rs[e], bs[e], &xe, &row, &[], de);
         }
     }
     s.finish();
+    if let Some(b0) = drawn.take() {
+        b0.finish();
+    }
     // u: read for the special elements only; otherwise the stream is advanced past it
     // as if it had been drawn.
     if special {
         let mut u = ZpStream::new(&mut *common, total, false);
+        let mut kept = kept.iter();
         for (e, de) in d.chunks_exact_mut(ELL).enumerate() {
             u.fill(&mut row);
             if special_at(e) {
                 let mut se = [0u8; ELL];
                 se.iter_mut().zip(&*de).for_each(|(sk, dk)| *sk = dk.0);
-                masked_c(j, rs[e], bs[e], &xbs[e * ELL..(e + 1) * ELL], &se, &row, de);
+                let xe = kept.next().expect("a special element's bits were kept");
+                masked_c(j, rs[e], bs[e], xe, &se, &row, de);
             }
         }
         u.finish();
@@ -359,7 +492,22 @@ pub fn share_convert(
     shape: &[usize],
 ) -> Result<Option<Tensor<OddRing>>> {
     within(ctx, "ShareConvert", |ctx| {
-        share_convert_steps(ctx, place, keys, variant, a, shape)
+        share_convert_steps(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
+    })
+}
+
+/// [`share_convert`] of a share `a` nothing reads afterwards: dropped once masked (step 2), so
+/// it is not held across PrivateCompare (issue 11: C's peak memory).
+pub(crate) fn share_convert_of(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<OddRing>>> {
+    within(ctx, "ShareConvert", |ctx| {
+        share_convert_steps(ctx, place, keys, variant, a.map(Cow::Owned), shape)
     })
 }
 
@@ -369,7 +517,7 @@ fn share_convert_steps(
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    a: Option<&Tensor<u64>>,
+    a: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<OddRing>>> {
     let n = tensor::numel(shape);
@@ -383,19 +531,47 @@ fn share_convert_steps(
     let mut masked = None;
     match me {
         Role::Server(j) => {
-            let aj = tensor::reshape(need(a, "a")?, &flat)?;
+            let a = need(a.as_deref(), "a")?;
+            if a.len() != n {
+                return Err(ProtocolError::Shape {
+                    op: "reshape".into(),
+                    detail: format!(
+                        "{:?} has {} elements, {:?} needs {n}",
+                        a.shape(),
+                        a.len(),
+                        flat
+                    ),
+                });
+            }
+            let av = a.as_standard_layout();
+            let aj = av.as_slice().expect("standard layout");
             let eta2 = keys.common_bits(&flat)?;
             let r0: Tensor<u64> = tensor::random(&flat, keys.common()?);
             let r1: Tensor<u64> = tensor::random(&flat, keys.common()?);
-            let rj = if j == 0 { &r0 } else { &r1 };
-            let at = tensor::add(&aj, rj)?;
-            let betaj = ndarray::Zip::from(&aj)
-                .and(rj)
-                .map_collect(|&x, &y| wrap(x, y));
-            let r = tensor::add(&r0, &r1)?;
-            let alpha = ndarray::Zip::from(&r0)
-                .and(&r1)
-                .map_collect(|&x, &y| wrap(x, y));
+            let (r0s, r1s) = (
+                r0.as_slice().expect("standard layout"),
+                r1.as_slice().expect("standard layout"),
+            );
+            // Kept for steps 5–9 (three n-element vectors, issue 11: C's peak memory):
+            // r − 1 (PrivateCompare's public input; r = 0 is r − 1 = L − 1), η″, and the part
+            // of ⟨y⟩ⱼ known now, ⟨a⟩ⱼ − βⱼ − (1 − j)(−α − 1) over Z_{L−1} (steps 8–9 subtract
+            // ⟨δ⟩ⱼ + ⟨η⟩ⱼ and add uⱼ: the same sum).
+            let not_j = OddRing(1 - j as u64);
+            let mut at = Vec::with_capacity(n);
+            let mut pre = Vec::with_capacity(n);
+            let mut r_minus_1 = Vec::with_capacity(n);
+            for ((&x, &p), &q) in aj.iter().zip(r0s).zip(r1s) {
+                let y = if j == 0 { p } else { q };
+                at.push(x.wrapping_add(y));
+                let betaj = wrap(x, y);
+                let alpha = wrap(p, q);
+                r_minus_1.push(p.wrapping_add(q).wrapping_sub(1));
+                let part =
+                    OddRing(betaj).add(not_j.mul(OddRing::from_u64(alpha).add(OddRing(1)).neg()));
+                pre.push(OddRing::from_u64(x).sub(part));
+            }
+            drop((r0, r1, av));
+            let at = Tensor::from_shape_vec(vec![n], at).expect("n elements");
             send_t(
                 ctx,
                 place.producer,
@@ -404,7 +580,8 @@ fn share_convert_steps(
                 &at,
             )?;
             ctx.charge(4 * n as u64);
-            mine = Some((j, aj, eta2, r, alpha, betaj));
+            let r_minus_1 = Tensor::from_shape_vec(vec![n], r_minus_1).expect("n elements");
+            mine = Some((j, pre, eta2, r_minus_1));
         }
         Role::Helper => {
             let a0: Tensor<u64> = recv_t(ctx, place.server0, &flat)?;
@@ -413,11 +590,16 @@ fn share_convert_steps(
         }
         Role::Bystander => {}
     }
+    // ⟨a⟩ⱼ is in ⟨y⟩ⱼ's part now: an owned share is freed here.
+    drop(a);
 
     // Steps 3–4: P2 computes x = ã, δ = wrap(⟨ã⟩₀, ⟨ã⟩₁, L) and deals the bits of x over Z_p and
     // δ over Z_{L−1}.
     ctx.step("ShareConvert 3–4: P2 opens x = ã, deals bits of x (Z_p) and δ = wrap (Z_{L−1})")?;
-    let mut dealt = None;
+    // The servers' bit shares (P0's drawn later, in PrivateCompare) and ⟨δ⟩ⱼ (P0's drawn after
+    // PrivateCompare, where its stream then stands).
+    let mut bits = None;
+    let mut delta_share = None;
     match me {
         Role::Helper => {
             let (a0, a1) = masked.take().expect("received ã");
@@ -425,20 +607,16 @@ fn share_convert_steps(
             let delta = ndarray::Zip::from(&a0)
                 .and(&a1)
                 .map_collect(|&p, &q| wrap(p, q));
+            drop((a0, a1));
             ctx.record_opened("x = a + r (helper's view)", &x);
             let xs = x.as_slice().expect("standard layout");
-            // The bits are recorded and dropped before P0's shares are drawn (recording reads
-            // no stream), and P1's shares are computed straight into the message.
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
-            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+            // The bits and P0's shares are recorded as far as the record keeps them, and P1's
+            // shares computed straight into the message as P0's are drawn.
+            record_dealt_bits(ctx, xs, keys.helper(0)?);
+            let msg = bit_shares1(xs, keys.helper(0)?, 8 * n);
             let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            ctx.record_zp(
-                ValueClass::Dealt,
-                "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
-                &bits0,
-            );
             ctx.record_dealt("δ = wrap(⟨ã⟩₀, ⟨ã⟩₁)", RingKind::Bit, &delta);
-            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&to_odd(&delta), &delta0)?);
+            let msg = msg.and(&tensor::sub(&to_odd(&delta), &delta0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨δ⟩₁ (Z_{L−1})",
@@ -447,38 +625,30 @@ fn share_convert_steps(
             )?;
             ctx.charge((2 * n * ELL) as u64);
         }
-        Role::Server(0) => {
-            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
-            let delta0: Tensor<OddRing> = key_share0(keys, &flat)?;
-            dealt = Some((bits0, delta0));
-        }
+        Role::Server(0) => bits = Some(BitShares::Drawn),
         Role::Server(_) => {
             let msg = ctx.recv(place.producer)?;
             let (bits1, delta1) = bit_shares_and::<OddRing>(msg, n, place.producer)?;
-            dealt = Some((bits1, delta1));
+            bits = Some(BitShares::Owned(bits1));
+            delta_share = Some(delta1);
         }
         Role::Bystander => {}
     }
 
     // Step 5: PrivateCompare with ({⟨x[i]⟩ⱼ}, r − 1, η″); P2 learns η′ = η″ ⊕ (x > r − 1).
-    let (bits, r_minus_1, eta2) = match (&mine, &dealt) {
-        (Some((_, _, eta2, r, ..)), Some((bits, _))) => (
-            Some(bits),
-            Some(r.mapv(|v| v.wrapping_sub(1))),
-            Some(eta2.clone()),
-        ),
-        _ => (None, None, None),
-    };
-    let eta1 = private_compare(
+    let eta1 = private_compare_of(
         ctx,
         place,
         keys,
         variant,
-        bits,
-        r_minus_1.as_ref(),
-        eta2.as_ref(),
+        mine.as_ref().and(bits),
+        mine.as_ref().map(|m| &m.3),
+        mine.as_ref().map(|m| &m.2),
         n,
     )?;
+    if me == Role::Server(0) {
+        delta_share = Some(key_share0::<OddRing>(keys, &flat)?);
+    }
 
     // Step 6: P2 deals η′ over Z_{L−1}.
     ctx.step("ShareConvert 6: P2 deals η′ (Z_{L−1})")?;
@@ -504,28 +674,24 @@ fn share_convert_steps(
 
     // Steps 7–9: η = η′ ⊕ η″, θ = β₀ + β₁ − α − 1 + δ + η, ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ over Z_{L−1}.
     ctx.step("ShareConvert 7–9: ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ over Z_{L−1}")?;
-    if let (Some((j, aj, eta2, r, alpha, betaj)), Some((_, delta)), Some(e1)) =
-        (mine, dealt, eta1_share)
+    if let (Some((j, pre, eta2, r_minus_1)), Some(delta), Some(e1)) =
+        (mine, delta_share, eta1_share)
     {
         let u: Tensor<OddRing> = keys.zero_share(j, &flat)?;
         let not_j = OddRing(1 - j as u64);
-        let mut y = Vec::with_capacity(n);
-        for e in 0..n {
+        let mut y = pre;
+        for (e, ye) in y.iter_mut().enumerate() {
             let h2 = OddRing(eta2[e]);
             // Step 7: ⟨η⟩ⱼ = ⟨η′⟩ⱼ + (1 − j)η″ − 2η″⟨η′⟩ⱼ.
             let mut eta = e1[e].add(not_j.mul(h2)).sub(OddRing(2).mul(h2).mul(e1[e]));
-            if r[e] == 0 {
-                // Footnote 4: r − 1 wrapped, so PrivateCompare answered x > L − 1 (false) where
-                // x ≥ 0 (true) was meant; flip the shared bit.
+            if r_minus_1[e] == u64::MAX {
+                // Footnote 4 (r = 0): r − 1 wrapped, so PrivateCompare answered x > L − 1
+                // (false) where x ≥ 0 (true) was meant; flip the shared bit.
                 eta = not_j.sub(eta);
             }
-            // Step 8: ⟨θ⟩ⱼ = βⱼ + (1 − j)(−α − 1) + ⟨δ⟩ⱼ + ⟨η⟩ⱼ.
-            let theta = OddRing(betaj[e])
-                .add(not_j.mul(OddRing::from_u64(alpha[e]).add(OddRing(1)).neg()))
-                .add(delta[e])
-                .add(eta);
-            // Step 9: ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ.
-            y.push(OddRing::from_u64(aj[e]).sub(theta).add(u[e]));
+            // Step 8: ⟨θ⟩ⱼ = βⱼ + (1 − j)(−α − 1) + ⟨δ⟩ⱼ + ⟨η⟩ⱼ, the first two already in
+            // ⟨y⟩ⱼ's part; step 9: ⟨y⟩ⱼ = ⟨a⟩ⱼ − ⟨θ⟩ⱼ + uⱼ.
+            *ye = ye.sub(delta[e].add(eta)).add(u[e]);
         }
         ctx.charge(10 * n as u64);
         // Not recorded: the trace reconstructs recorded shares in Z_L, and these are Z_{L−1}.
@@ -571,26 +737,26 @@ fn compute_msb_steps(
     // Step 1 (offline): P2 picks x ∈ Z_{L−1} (⟨x⟩ⱼ from the P2–Pⱼ keys) and deals the bits of x
     // over Z_p and x[0] over Z_L.
     ctx.step("ComputeMSB 1: P2 deals x (Z_{L−1}), its bits (Z_p) and x[0] (Z_L)")?;
+    // A server's ⟨x⟩ⱼ, its bit shares (P0's drawn later, in PrivateCompare) and ⟨x[0]⟩ⱼ (P0's
+    // drawn after PrivateCompare, where its stream then stands).
     let mut dealt = None;
+    let mut bits = None;
+    let mut lsb_share = None;
     match me {
         Role::Helper => {
             let x0: Tensor<OddRing> = tensor::random(&flat, keys.helper(0)?);
             let x1: Tensor<OddRing> = tensor::random(&flat, keys.helper(1)?);
             let x = as_u64(&tensor::add(&x0, &x1)?);
+            drop((x0, x1));
             let xs = x.as_slice().expect("standard layout");
             let lsb = x.mapv(|v| v & 1);
             ctx.record_dealt("x", RingKind::Odd, &x);
-            // As in ShareConvert: the bits recorded and dropped before P0's shares are drawn,
-            // P1's computed straight into the message.
-            ctx.record_zp(ValueClass::Dealt, "bits of x", &bits_zp(xs));
-            let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
+            // As in ShareConvert: the bits and P0's shares recorded as far as the record keeps
+            // them, P1's shares computed straight into the message as P0's are drawn.
+            record_dealt_bits(ctx, xs, keys.helper(0)?);
+            let msg = bit_shares1(xs, keys.helper(0)?, 8 * n);
             let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
-            ctx.record_zp(
-                ValueClass::Dealt,
-                "⟨x[i]⟩₀ (P0's share, from the P2–P0 key)",
-                &bits0,
-            );
-            let msg = bit_shares1(xs, &bits0, 8 * n).and(&tensor::sub(&lsb, &lsb0)?);
+            let msg = msg.and(&tensor::sub(&lsb, &lsb0)?);
             ctx.send(
                 place.server1,
                 "⟨x[i]⟩₁ (Z_p), ⟨x[0]⟩₁ (Z_L)",
@@ -602,14 +768,14 @@ fn compute_msb_steps(
         Role::Server(j) => {
             let xj: Tensor<OddRing> = tensor::random(&flat, keys.helper(j)?);
             if j == 0 {
-                let bits0: Tensor<Zp> = key_share0(keys, &[n, ELL])?;
-                let lsb0: Tensor<u64> = key_share0(keys, &flat)?;
-                dealt = Some((xj, bits0, lsb0));
+                bits = Some(BitShares::Drawn);
             } else {
                 let msg = ctx.recv(place.producer)?;
                 let (bits1, lsb1) = bit_shares_and::<u64>(msg, n, place.producer)?;
-                dealt = Some((xj, bits1, lsb1));
+                bits = Some(BitShares::Owned(bits1));
+                lsb_share = Some(lsb1);
             }
+            dealt = Some(xj);
         }
         Role::Bystander => {}
     }
@@ -617,12 +783,14 @@ fn compute_msb_steps(
     // Steps 2–3: ⟨y⟩ⱼ = 2⟨a⟩ⱼ, ⟨r⟩ⱼ = ⟨y⟩ⱼ + ⟨x⟩ⱼ; P0 and P1 open r.
     ctx.step("ComputeMSB 2–3: open r = 2a + x (Z_{L−1})")?;
     let mut opened = None;
-    if let (Role::Server(j), Some((xj, ..))) = (me, &dealt) {
+    if let (Role::Server(j), Some(xj)) = (me, dealt.take()) {
         let aj = tensor::reshape(need(a, "a")?, &flat)?;
-        let rj = tensor::add(&tensor::scale(&aj, OddRing(2)), xj)?;
+        let rj = tensor::add(&tensor::scale(&aj, OddRing(2)), &xj)?;
+        drop((aj, xj));
         let other = peer(place, j);
         send_t(ctx, other, &format!("⟨r⟩{j}"), Traffic::Online, &rj)?;
         let r = tensor::add(&rj, &recv_t(ctx, other, &flat)?)?;
+        drop(rj);
         let r = as_u64(&r);
         ctx.record(ValueClass::Opened, "r = 2a + x", RingKind::Odd, &r);
         // Common randomness: the bit β of step 4.
@@ -631,16 +799,19 @@ fn compute_msb_steps(
     }
 
     // Step 4: PrivateCompare with ({⟨x[i]⟩ⱼ}, r, β); P2 learns β′ = β ⊕ (x > r).
-    let beta1 = private_compare(
+    let beta1 = private_compare_of(
         ctx,
         place,
         keys,
         variant,
-        dealt.as_ref().map(|d| &d.1),
+        opened.as_ref().and(bits),
         opened.as_ref().map(|o| &o.0),
         opened.as_ref().map(|o| &o.1),
         n,
     )?;
+    if me == Role::Server(0) {
+        lsb_share = Some(key_share0::<u64>(keys, &flat)?);
+    }
 
     // Step 5: P2 deals β′ over Z_L.
     ctx.step("ComputeMSB 5: P2 deals β′ (Z_L)")?;
@@ -666,8 +837,8 @@ fn compute_msb_steps(
     // Steps 6–7: γ = β′ ⊕ β = (x > r) and δ = x[0] ⊕ r[0], as shares over Z_L.
     ctx.step("ComputeMSB 6–7: γ = β′ ⊕ β, δ = x[0] ⊕ r[0]")?;
     let mut gd = None;
-    if let (Role::Server(j), Some((r, beta)), Some(b1), Some((_, _, lsb))) =
-        (me, &opened, &b1_share, &dealt)
+    if let (Role::Server(j), Some((r, beta)), Some(b1), Some(lsb)) =
+        (me, &opened, &b1_share, &lsb_share)
     {
         let jj = j as u64;
         let gamma = ndarray::Zip::from(b1)
@@ -708,7 +879,7 @@ fn compute_msb_steps(
 
 #[cfg(test)]
 mod tests {
-    use super::{masked_c, server_d, ELL};
+    use super::{bit_shares1, masked_c, server_d, Bits, ELL};
     use crate::ring::{random_zp_vec, skip_zp_vec, Ring, Zp, SECURENN_P};
     use crate::securenn::Variant;
     use rand::seq::SliceRandom;
@@ -756,6 +927,35 @@ mod tests {
         d
     }
 
+    /// P1's message of the bit dealing, streamed from the P2–P0 key, is the message built from
+    /// the bits and P0's shares drawn whole, and the key is left where that draw leaves it.
+    #[test]
+    fn bit_shares_streamed_from_the_key_are_the_message_of_whole_draws() {
+        use crate::context::Message;
+        use crate::securenn::bits_zp;
+        use crate::tensor::{self, Tensor};
+        for n in [0usize, 1, 5, 300] {
+            let mut data = crate::tensor::Prg::seed_from_u64(n as u64);
+            let mut x: Vec<u64> = (0..n).map(|_| data.gen()).collect();
+            if n > 2 {
+                (x[0], x[1]) = (0, u64::MAX);
+            }
+            let mut key = crate::tensor::Prg::seed_from_u64(1000 + n as u64);
+            let mut whole = key.clone();
+            let bits0: Tensor<Zp> = tensor::random(&[n, ELL], &mut whole);
+            let diff = tensor::sub(&bits_zp(&x), &bits0).expect("same shape");
+            let tail = Tensor::from_elem(ndarray::IxDyn(&[n]), 9u64);
+            let want = Message::with_capacity(0).and(&diff).and(&tail);
+            let got = bit_shares1(&x, &mut key, 8 * n).and(&tail);
+            assert_eq!(got, want, "n {n}");
+            assert_eq!(
+                key.next_u64(),
+                whole.next_u64(),
+                "key stream position, n {n}"
+            );
+        }
+    }
+
     #[test]
     fn streamed_masks_give_the_d_and_the_stream_position_of_whole_draws() {
         for (n, special) in [
@@ -780,9 +980,29 @@ mod tests {
                     }
                     let mut a = crate::tensor::Prg::seed_from_u64(99 + n as u64);
                     let mut b = a.clone();
-                    let got = server_d(j, variant, &xbs, &rs, &bs, &mut a);
                     let want = reference(j, variant, &xbs, &rs, &bs, &mut b);
+                    let got = server_d(j, variant, Bits::Slice(&xbs), &rs, &bs, &mut a.clone());
                     assert_eq!(got, want, "n {n}, {variant:?}, j {j}");
+                    // The same d computed in the bit shares' own buffer.
+                    let got = server_d(
+                        j,
+                        variant,
+                        Bits::InPlace(xbs.clone()),
+                        &rs,
+                        &bs,
+                        &mut a.clone(),
+                    );
+                    assert_eq!(got, want, "in place: n {n}, {variant:?}, j {j}");
+                    // And with the bit shares drawn from a stream as they are read: the d of
+                    // the shares drawn whole from it, and that stream left where drawing them
+                    // whole leaves it.
+                    let mut key = crate::tensor::Prg::seed_from_u64(7 + n as u64);
+                    let mut whole = key.clone();
+                    let drawn = random_zp_vec(n * ELL, &mut whole, false);
+                    let want_drawn = reference(j, variant, &drawn, &rs, &bs, &mut a.clone());
+                    let got = server_d(j, variant, Bits::Drawn(&mut key), &rs, &bs, &mut a);
+                    assert_eq!(got, want_drawn, "drawn: n {n}, {variant:?}, j {j}");
+                    assert_eq!(key.next_u64(), whole.next_u64(), "key stream position");
                     assert_eq!(a.next_u64(), b.next_u64(), "stream position");
                 }
             }

@@ -4,7 +4,7 @@
 //! P0 = `server0` and P1 = `server1` hold 2-of-2 additive shares over Z_L (L = 2^64); P2 =
 //! `producer` is the *helper*: it deals correlated randomness and takes part in comparisons, but
 //! never sees a value in the clear (semi-honest, no collusion). Three rings are used: Z_L
-//! ([`u64`]), the odd ring Z_{L−1} ([`OddRing`]) and Z_p with p = 67 ([`Zp`]).
+//! ([`u64`]), the odd ring Z_{L−1} ([`OddRing`]) and Z_p with p = 67 ([`Zp`](crate::ring::Zp)).
 //!
 //! One function per algorithm of the paper, with its step numbers in comments:
 //! [`matmul`] (Alg. 1), [`select_share`] (Alg. 2), [`private_compare`] (Alg. 3),
@@ -63,12 +63,13 @@ mod zp_stream;
 pub use compare::{compute_msb, private_compare, share_convert};
 pub use matmul::{matmul, select_share, Product};
 pub use protocol::{SecureNN, SECURENN, SECURENN_AS_PUBLISHED, SECURENN_SHORTCUT};
+pub(crate) use relu::maxpool_of;
 pub use relu::{argmax, drelu, greater, less, maxpool, relu};
 
 use crate::context::{Context, Message, PartyId, RingKind, Traffic};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
-use crate::ring::{OddRing, Ring, Zp};
+use crate::ring::{OddRing, Ring};
 use crate::tensor::Prg;
 use crate::tensor::{self, Tensor};
 use rand::{Rng, SeedableRng};
@@ -223,6 +224,20 @@ impl Keys {
             .ok_or_else(|| ProtocolError::Missing(format!("no P2–P{j} key (run Keys::setup)")))
     }
 
+    /// The P0–P1 common stream and the P2–P0 stream at once (P0's PrivateCompare draws its bit
+    /// shares from the second while it masks them with the first).
+    pub(crate) fn common_and_helper0(&mut self) -> Result<(&mut Prg, &mut Prg)> {
+        match (&mut self.common, &mut self.helper0) {
+            (Some(c), Some(h)) => Ok((c, h)),
+            (None, _) => Err(ProtocolError::Missing(
+                "no P0–P1 common key (run Keys::setup)".into(),
+            )),
+            (_, None) => Err(ProtocolError::Missing(
+                "no P2–P0 key (run Keys::setup)".into(),
+            )),
+        }
+    }
+
     /// Shares of zero over R: P0 gets u, P1 gets −u, from the common stream.
     pub(crate) fn zero_share<R: Ring>(&mut self, j: usize, shape: &[usize]) -> Result<Tensor<R>> {
         let u: Tensor<R> = tensor::random(shape, self.common()?);
@@ -256,8 +271,11 @@ pub(crate) fn bit(x: u64, k: usize) -> u64 {
     (x >> k) & 1
 }
 
-/// Bit decomposition of each element of `x` ([n]) as Z_p elements, shape [n, ℓ], column k = bit k.
-pub(crate) fn bits_zp(x: &[u64]) -> Tensor<Zp> {
+/// Bit decomposition of each element of `x` ([n]) as Z_p elements, shape [n, ℓ], column k = bit k
+/// (the dealing computes them as it goes; the tests' reference).
+#[cfg(test)]
+pub(crate) fn bits_zp(x: &[u64]) -> Tensor<crate::ring::Zp> {
+    use crate::ring::Zp;
     let mut v = vec![Zp(0); x.len() * ELL];
     for (row, &xe) in v.chunks_exact_mut(ELL).zip(x) {
         for (k, b) in row.iter_mut().enumerate() {

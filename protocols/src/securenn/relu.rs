@@ -1,12 +1,14 @@
 //! **DReLU** (the paper's ReLU′), **ReLU**, **MaxPool**, and comparisons and argmax built on them.
 
-use super::{compute_msb, need, role, select_share, share_convert, to_odd, Keys, Role, Variant};
+use super::compare::share_convert_of;
+use super::{compute_msb, need, role, select_share, to_odd, Keys, Role, Variant};
 use crate::context::{within, Context};
 use crate::error::{ProtocolError, Result};
 use crate::pond::Placement;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
 use ndarray::IxDyn;
+use std::borrow::Cow;
 
 /// **DReLU** (ReLU′): shares over Z_L of [a ≥ 0] for shares of a over Z_L.
 ///
@@ -30,7 +32,22 @@ pub fn drelu(
     shape: &[usize],
 ) -> Result<Option<Tensor<u64>>> {
     within(ctx, "DReLU", |ctx| {
-        drelu_steps(ctx, place, keys, variant, a, shape)
+        drelu_steps(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
+    })
+}
+
+/// [`drelu`] of a share `a` nothing reads afterwards: doubled in its own buffer, which
+/// ShareConvert drops once it has masked it (issue 11: C's peak memory).
+pub(crate) fn drelu_of(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    a: Option<Tensor<u64>>,
+    shape: &[usize],
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "DReLU", |ctx| {
+        drelu_steps(ctx, place, keys, variant, a.map(Cow::Owned), shape)
     })
 }
 
@@ -40,7 +57,7 @@ fn drelu_steps(
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    a: Option<&Tensor<u64>>,
+    a: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<u64>>> {
     let me = role(ctx, place);
@@ -48,18 +65,22 @@ fn drelu_steps(
         Variant::Secure | Variant::AsPublished => {
             // Step 1: ⟨c⟩ⱼ = 2⟨a⟩ⱼ (even, so c ≠ L − 1 as ShareConvert requires).
             ctx.step("DReLU 1: ⟨c⟩ⱼ = 2⟨a⟩ⱼ")?;
-            let c = match me {
-                Role::Server(_) => Some(tensor::scale(need(a, "a")?, 2u64)),
+            let c = match (me, a) {
+                (Role::Server(_), Some(Cow::Owned(mut a))) => {
+                    a.mapv_inplace(|v| v.mul(2u64));
+                    Some(a)
+                }
+                (Role::Server(_), a) => Some(tensor::scale(need(a.as_deref(), "a")?, 2u64)),
                 _ => None,
             };
             // Step 2: ShareConvert c to Z_{L−1}.
-            share_convert(ctx, place, keys, variant, c.as_ref(), shape)?
+            share_convert_of(ctx, place, keys, variant, c, shape)?
         }
         Variant::Shortcut => {
             // tf-encrypted: cast the shares of a to Z_{L−1} as they are (no ShareConvert).
             ctx.step("DReLU 1–2 (shortcut, insecure): reinterpret ⟨a⟩ⱼ in Z_{L−1}")?;
             match me {
-                Role::Server(_) => Some(to_odd(need(a, "a")?)),
+                Role::Server(_) => Some(to_odd(need(a.as_deref(), "a")?)),
                 _ => None,
             }
         }
@@ -226,7 +247,43 @@ pub fn maxpool(
     stride: usize,
 ) -> Result<Option<Tensor<u64>>> {
     within(ctx, "MaxPool", |ctx| {
-        maxpool_steps(ctx, place, keys, variant, x, shape, kernel, stride)
+        maxpool_steps(
+            ctx,
+            place,
+            keys,
+            variant,
+            x.map(Cow::Borrowed),
+            shape,
+            kernel,
+            stride,
+        )
+    })
+}
+
+/// [`maxpool`] of a share `x` no later op reads: it is dropped as soon as the windows are
+/// gathered (issue 11: C's peak memory).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn maxpool_of(
+    ctx: &mut dyn Context,
+    place: &Placement,
+    keys: &mut Keys,
+    variant: Variant,
+    x: Option<Tensor<u64>>,
+    shape: &[usize],
+    kernel: usize,
+    stride: usize,
+) -> Result<Option<Tensor<u64>>> {
+    within(ctx, "MaxPool", |ctx| {
+        maxpool_steps(
+            ctx,
+            place,
+            keys,
+            variant,
+            x.map(Cow::Owned),
+            shape,
+            kernel,
+            stride,
+        )
     })
 }
 
@@ -237,7 +294,7 @@ fn maxpool_steps(
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    x: Option<&Tensor<u64>>,
+    x: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
     kernel: usize,
     stride: usize,
@@ -258,7 +315,7 @@ fn maxpool_steps(
     ctx.step("MaxPool: gather windows (local)")?;
     let cands = match role(ctx, place) {
         Role::Server(_) => {
-            let x = need(x, "x")?;
+            let x = need(x.as_deref(), "x")?;
             Some(Tensor::from_shape_fn(IxDyn(&[k, m]), |d| {
                 let (w, mut o) = (d[0], d[1]);
                 let j = o % ow;
@@ -272,6 +329,7 @@ fn maxpool_steps(
         }
         _ => None,
     };
+    drop(x);
     let out = tournament(ctx, place, keys, variant, cands, k, m, false)?;
     match out {
         Some((v, _)) => {

@@ -9,7 +9,8 @@
 //! level when only the one-hot is wanted) and what the tree carries — the winners' indices, or
 //! the one-hot rows the pairs cover (from level 2 on; level 1's rows are α and 1 − α, local).
 
-use super::{drelu, role, select_share, Keys, Role, Variant};
+use super::relu::drelu_of;
+use super::{role, select_share, Keys, Role, Variant};
 use crate::context::Context;
 use crate::error::Result;
 use crate::pond::Placement;
@@ -125,7 +126,7 @@ struct State {
     /// The candidates' values `[count, m]`.
     vals: Tensor<u64>,
     /// The candidates' indices `[count, m]` ([`Carry::Index`]) or the one-hot `[k, m]`
-    /// ([`Carry::OneHot`]).
+    /// ([`Carry::OneHot`]); empty for [`Carry::Nothing`].
     carried: Tensor<u64>,
 }
 
@@ -147,7 +148,9 @@ pub(crate) fn run(
     let mut state = match (me, cands) {
         (Role::Server(j), Some(vals)) => {
             let carried = match tree.carry {
-                Carry::Nothing | Carry::Index => {
+                // Not read: no [k, m] tensor (issue 11: C's peak memory).
+                Carry::Nothing => Tensor::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty"),
+                Carry::Index => {
                     Tensor::from_shape_fn(IxDyn(&[k, m]), |d| if j == 0 { d[0] as u64 } else { 0 })
                 }
                 Carry::OneHot => Tensor::from_elem(IxDyn(&[k, m]), u64::from(j == 0)),
@@ -179,7 +182,8 @@ pub(crate) fn run(
             None => None,
         };
         // α = [left ≥ right] for each pair.
-        let alpha = drelu(ctx, place, keys, variant, d.as_ref(), &[q * m])?;
+        // d is read by nothing else: DReLU doubles it in place and frees it once masked.
+        let alpha = drelu_of(ctx, place, keys, variant, d, &[q * m])?;
         if tree.carry == Carry::OneHot && level == 1 {
             ctx.step(crate::gradient::steps::LEVEL1_ONEHOT)?;
         }
