@@ -181,6 +181,7 @@ impl AesCtrPrg {
     }
 
     /// The next `N` bytes of the stream.
+    #[inline]
     fn take<const N: usize>(&mut self) -> [u8; N] {
         let mut out = [0u8; N];
         if self.pos + N <= BUF {
@@ -242,10 +243,12 @@ impl SeedableRng for AesCtrPrg {
 }
 
 impl RngCore for AesCtrPrg {
+    #[inline]
     fn next_u32(&mut self) -> u32 {
         u32::from_le_bytes(self.take::<4>())
     }
 
+    #[inline]
     fn next_u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take::<8>())
     }
@@ -726,6 +729,46 @@ mod tests {
         );
         let forced = AesCtrPrg::from_seed_with(seed(3), PrgBackend::AesCrate).expect("always");
         assert_eq!(forced.backend(), PrgBackend::AesCrate);
+    }
+
+    /// Throughput of the VAES main loop with 2, 4 and 8 registers (8, 16 and 32 blocks) per
+    /// iteration, interleaved: `cargo test --release -p sharescope-protocols --lib
+    /// vaes_blocks_per_iteration -- --ignored --nocapture`.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn vaes_blocks_per_iteration() {
+        if !PrgBackend::Vaes.available() {
+            return;
+        }
+        // SAFETY: VAES, AVX-512F and AES-NI were detected just above.
+        let keys = unsafe { x86::expand_key(&[7; 16]) };
+        type Kernel = unsafe fn(&x86::RoundKeys, u128, &mut [u8]) -> u128;
+        let kernels: [(usize, Kernel); 3] = [
+            (8, x86::keystream_regs::<2>),
+            (16, x86::keystream_regs::<4>),
+            (32, x86::keystream_regs::<8>),
+        ];
+        for piece in [8usize << 10, 1 << 20] {
+            let mut buf = vec![0u8; piece];
+            let mut best = [f64::MAX; 3];
+            for _ in 0..7 {
+                for (b, (_, k)) in best.iter_mut().zip(&kernels) {
+                    let start = std::time::Instant::now();
+                    let mut c = 0;
+                    for _ in 0..(64 << 20) / piece {
+                        // SAFETY: as above.
+                        c = unsafe { k(&keys, c, &mut buf) };
+                        std::hint::black_box(&buf);
+                    }
+                    *b = b.min(start.elapsed().as_secs_f64());
+                }
+            }
+            for ((blocks, _), t) in kernels.iter().zip(best) {
+                let gbs = (64 << 20) as f64 / t / 1e9;
+                println!("{blocks:>2} blocks/iteration, {piece:>7}-byte fills: {gbs:.2} GB/s");
+            }
+        }
     }
 
     #[test]
