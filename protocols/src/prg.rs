@@ -3,9 +3,9 @@
 //! SecureNN's reference code, SecretFlow SPU).
 //!
 //! **Why AES and not ChaCha** (issue 11, measured): on the development machine (AMD EPYC with
-//! AES-NI and VAES) the RustCrypto `aes` crate fills 9–10 GB/s on a quiet machine, ChaCha12
-//! (`rand_chacha`, AVX2) 2.2–2.8 GB/s and ChaCha20 1.3–1.7 GB/s. Seed expansion is the largest
-//! user-space cost of Pond's products and of SecureNN's comparisons.
+//! AES-NI and VAES) the RustCrypto `aes` crate filled 9–10 GB/s in session 20's comparison,
+//! ChaCha12 (`rand_chacha`, AVX2) 2.2–2.8 GB/s and ChaCha20 1.3–1.7 GB/s. Seed expansion is the
+//! largest user-space cost of Pond's products and of SecureNN's comparisons.
 //!
 //! **Backends** ([`PrgBackend`], chosen once per generator in [`SeedableRng::from_seed`] by
 //! [`prg_backend`]; std caches the CPUID probe):
