@@ -179,9 +179,13 @@ impl Ring for u128 {
     fn random<G: RngCore + ?Sized>(rng: &mut G) -> Self {
         ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128
     }
-    /// Element by element ([`Ring::random`]), as [`Ring::random_vec`] draws them.
+    /// The elements [`Ring::random`] draws one by one (the stream's next 8-byte word the high
+    /// half, the one after it the low half), from one bulk fill: 16 bytes read as a
+    /// little-endian `u128` have the first word low, so each element is that with its halves
+    /// swapped.
     fn random_fill<G: RngCore + ?Sized>(out: &mut [Self], rng: &mut G) {
-        out.iter_mut().for_each(|x| *x = Self::random(rng));
+        rand::Fill::try_fill(out, rng).expect("AES-CTR and ChaCha never fail");
+        out.iter_mut().for_each(|x| *x = x.rotate_left(64));
     }
     fn encode(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
