@@ -127,6 +127,7 @@ impl PondParty<u64> {
             Value::Private { share, shape } => {
                 let place = self.place;
                 let share = self.with_securenn_keys(ctx, |ctx, keys| {
+                    let share = share.map(std::borrow::Cow::Owned);
                     securenn::maxpool_of(ctx, &place, keys, variant, share, &shape, kernel, stride)
                 })?;
                 Ok(Value::Private {

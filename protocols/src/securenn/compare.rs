@@ -491,23 +491,22 @@ pub fn share_convert(
     a: Option<&Tensor<u64>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<OddRing>>> {
-    within(ctx, "ShareConvert", |ctx| {
-        share_convert_steps(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
-    })
+    share_convert_of(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
 }
 
-/// [`share_convert`] of a share `a` nothing reads afterwards: dropped once masked (step 2), so
-/// it is not held across PrivateCompare (issue 11: C's peak memory).
+/// [`share_convert`] of a borrowed or owned share `a`: an owned one (nothing reads it
+/// afterwards) is dropped once masked (step 2), so it is not held across PrivateCompare (issue
+/// 11: C's peak memory).
 pub(crate) fn share_convert_of(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    a: Option<Tensor<u64>>,
+    a: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<OddRing>>> {
     within(ctx, "ShareConvert", |ctx| {
-        share_convert_steps(ctx, place, keys, variant, a.map(Cow::Owned), shape)
+        share_convert_steps(ctx, place, keys, variant, a, shape)
     })
 }
 

@@ -31,23 +31,22 @@ pub fn drelu(
     a: Option<&Tensor<u64>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<u64>>> {
-    within(ctx, "DReLU", |ctx| {
-        drelu_steps(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
-    })
+    drelu_of(ctx, place, keys, variant, a.map(Cow::Borrowed), shape)
 }
 
-/// [`drelu`] of a share `a` nothing reads afterwards: doubled in its own buffer, which
-/// ShareConvert drops once it has masked it (issue 11: C's peak memory).
+/// [`drelu`] of a borrowed or owned share `a`: an owned one (nothing reads it afterwards) is
+/// doubled in its own buffer, which ShareConvert drops once it has masked it (issue 11: C's peak
+/// memory).
 pub(crate) fn drelu_of(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    a: Option<Tensor<u64>>,
+    a: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
 ) -> Result<Option<Tensor<u64>>> {
     within(ctx, "DReLU", |ctx| {
-        drelu_steps(ctx, place, keys, variant, a.map(Cow::Owned), shape)
+        drelu_steps(ctx, place, keys, variant, a, shape)
     })
 }
 
@@ -74,7 +73,7 @@ fn drelu_steps(
                 _ => None,
             };
             // Step 2: ShareConvert c to Z_{L−1}.
-            share_convert_of(ctx, place, keys, variant, c, shape)?
+            share_convert_of(ctx, place, keys, variant, c.map(Cow::Owned), shape)?
         }
         Variant::Shortcut => {
             // tf-encrypted: cast the shares of a to Z_{L−1} as they are (no ShareConvert).
@@ -246,44 +245,33 @@ pub fn maxpool(
     kernel: usize,
     stride: usize,
 ) -> Result<Option<Tensor<u64>>> {
-    within(ctx, "MaxPool", |ctx| {
-        maxpool_steps(
-            ctx,
-            place,
-            keys,
-            variant,
-            x.map(Cow::Borrowed),
-            shape,
-            kernel,
-            stride,
-        )
-    })
+    maxpool_of(
+        ctx,
+        place,
+        keys,
+        variant,
+        x.map(Cow::Borrowed),
+        shape,
+        kernel,
+        stride,
+    )
 }
 
-/// [`maxpool`] of a share `x` no later op reads: it is dropped as soon as the windows are
-/// gathered (issue 11: C's peak memory).
+/// [`maxpool`] of a borrowed or owned share `x`: an owned one (no later op reads it) is dropped
+/// as soon as the windows are gathered (issue 11: C's peak memory).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn maxpool_of(
     ctx: &mut dyn Context,
     place: &Placement,
     keys: &mut Keys,
     variant: Variant,
-    x: Option<Tensor<u64>>,
+    x: Option<Cow<'_, Tensor<u64>>>,
     shape: &[usize],
     kernel: usize,
     stride: usize,
 ) -> Result<Option<Tensor<u64>>> {
     within(ctx, "MaxPool", |ctx| {
-        maxpool_steps(
-            ctx,
-            place,
-            keys,
-            variant,
-            x.map(Cow::Owned),
-            shape,
-            kernel,
-            stride,
-        )
+        maxpool_steps(ctx, place, keys, variant, x, shape, kernel, stride)
     })
 }
 

@@ -17,6 +17,7 @@ use crate::pond::Placement;
 use crate::ring::Ring;
 use crate::tensor::{self, Tensor};
 use ndarray::{Axis, IxDyn};
+use std::borrow::Cow;
 
 /// What the tree carries beside the values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +184,7 @@ pub(crate) fn run(
         };
         // α = [left ≥ right] for each pair.
         // d is read by nothing else: DReLU doubles it in place and frees it once masked.
-        let alpha = drelu_of(ctx, place, keys, variant, d, &[q * m])?;
+        let alpha = drelu_of(ctx, place, keys, variant, d.map(Cow::Owned), &[q * m])?;
         if tree.carry == Carry::OneHot && level == 1 {
             ctx.step(crate::gradient::steps::LEVEL1_ONEHOT)?;
         }
